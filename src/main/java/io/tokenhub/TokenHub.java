@@ -1,0 +1,250 @@
+package io.tokenhub;
+
+import io.tokenhub.accounting.AccountingVerticle;
+import io.tokenhub.accounting.UsageStatus;
+import io.tokenhub.accounting.UsageWriter;
+import io.tokenhub.admin.AdminApi;
+import io.tokenhub.admin.AdminAuth;
+import io.tokenhub.admin.AdminStore;
+import io.tokenhub.admin.Bootstrap;
+import io.tokenhub.api.ApiVerticle;
+import io.tokenhub.auth.Authenticator;
+import io.tokenhub.auth.AuthVerticle;
+import io.tokenhub.auth.KeyStore;
+import io.tokenhub.config.ConfigException;
+import io.tokenhub.config.ConfigLoader;
+import io.tokenhub.config.TokenHubConfig;
+import io.tokenhub.ops.ManagementVerticle;
+import io.tokenhub.ops.Metrics;
+import io.tokenhub.routing.Catalog;
+import io.tokenhub.routing.CatalogHolder;
+import io.tokenhub.store.Database;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.ThreadingModel;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
+import io.vertx.sqlclient.Pool;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Start-up and shutdown: reads the configuration, opens the database (embedded or not), creates
+ * Vert.x, wires the shared services and deploys the verticles. The only class that knows every
+ * implementation.
+ */
+public final class TokenHub {
+
+    private static final Logger LOG = LoggerFactory.getLogger(TokenHub.class);
+    private static final long START_TIMEOUT_MS = 120_000;
+
+    private final TokenHubConfig config;
+    private final Database database;
+    private final Vertx vertx;
+    private final Pool pool;
+    private final Metrics metrics;
+    private final UsageStatus usageStatus;
+    private final AtomicBoolean draining = new AtomicBoolean();
+    private final List<String> apiDeployments = new ArrayList<>();
+    private final List<String> otherDeployments = new ArrayList<>();
+    private int apiPort;
+    private int managementPort;
+    private Bootstrap.Keys bootstrapKeys;
+
+    private TokenHub(TokenHubConfig config, Database database, Vertx vertx, Pool pool, Metrics metrics) {
+        this.config = config;
+        this.database = database;
+        this.vertx = vertx;
+        this.pool = pool;
+        this.metrics = metrics;
+        this.usageStatus = new UsageStatus();
+    }
+
+    public static void main(String[] args) {
+        TokenHubConfig config;
+        try {
+            config = ConfigLoader.fromEnvironment().load(ConfigLoader.locate(args, System::getenv));
+        } catch (ConfigException e) {
+            System.err.println("TokenHub cannot start: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        try {
+            TokenHub hub = start(config);
+            Runtime.getRuntime().addShutdownHook(new Thread(hub::close, "tokenhub-shutdown"));
+            hub.printWelcome();
+        } catch (RuntimeException e) {
+            LOG.error("TokenHub failed to start", e);
+            System.exit(1);
+        }
+    }
+
+    /**
+     * Starts a gateway for this configuration and waits until it serves. Blocking (it opens the
+     * database and waits for deployment): call it from a plain thread, never an event loop.
+     */
+    public static TokenHub start(TokenHubConfig config) {
+        Database database = Database.open(config.storage());
+        Metrics metrics = new Metrics();
+        Vertx vertx = Vertx.builder()
+            .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)
+                .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))))
+            .withMetrics(new MicrometerMetricsFactory(metrics.meterRegistry()))
+            .build();
+        TokenHub hub = new TokenHub(config, database, vertx, database.pool(vertx), metrics);
+        try {
+            await(hub.deploy(), START_TIMEOUT_MS);
+            return hub;
+        } catch (RuntimeException e) {
+            LOG.error("start-up failed, shutting down: {}", e.toString());
+            hub.close();
+            throw e;
+        }
+    }
+
+    private Future<Void> deploy() {
+        CatalogHolder catalog = new CatalogHolder(Catalog.of(config));
+        KeyStore keyStore = new KeyStore(pool);
+        Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
+        AdminStore adminStore = new AdminStore(pool);
+        AdminApi admin = new AdminApi(vertx, adminStore, new AdminAuth(config.admin().masterKey(), keyStore), catalog,
+            config.billing().signupCreditMicroUsd(), auth::invalidateKey);
+        apiPort = config.server().port() == 0 ? freePort() : config.server().port();
+        managementPort = config.server().managementPort() == 0 ? freePort() : config.server().managementPort();
+        var server = config.server();
+        var apiShared = new ApiVerticle.Shared(
+            new TokenHubConfig.Server(server.host(), apiPort, managementPort, server.instances(),
+                server.maxBodyBytes(), server.shutdownGraceMs()),
+            config.providers(), catalog, auth, metrics, admin);
+        Path spool = Path.of(config.storage().dataDir(), "spool");
+        return deployOther(new AuthVerticle(auth))
+            .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,
+                usageStatus, batch -> { })))
+            .compose(v -> vertx.deployVerticle(() -> new ApiVerticle(apiShared),
+                new DeploymentOptions().setInstances(server.effectiveInstances())))
+            .compose(id -> {
+                apiDeployments.add(id);
+                return deployOther(new ManagementVerticle(managementPort, metrics, pool, usageStatus, draining));
+            })
+            .compose(v -> config.admin().bootstrap()
+                ? Bootstrap.run(adminStore, config.billing().signupCreditMicroUsd())
+                : Future.succeededFuture(Optional.<Bootstrap.Keys>empty()))
+            .map(keys -> {
+                bootstrapKeys = keys.orElse(null);
+                return null;
+            });
+    }
+
+    private Future<Void> deployOther(io.vertx.core.Deployable verticle) {
+        return vertx.deployVerticle(verticle, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP))
+            .map(id -> {
+                otherDeployments.add(id);
+                return null;
+            });
+    }
+
+    private void printWelcome() {
+        String base = "http://localhost:" + apiPort;
+        StringBuilder out = new StringBuilder()
+            .append("\nTokenHub is up: API ").append(base).append("/v1, metrics and health on port ")
+            .append(managementPort).append('\n');
+        if (bootstrapKeys != null) {
+            out.append("\nFirst start: these keys are shown once, store them now.\n")
+                .append("  admin key:   ").append(bootstrapKeys.adminKey()).append('\n')
+                .append("  API key:     ").append(bootstrapKeys.apiKey()).append("  (account ")
+                .append(bootstrapKeys.accountId()).append(")\n")
+                .append("\nTry it:\n  curl ").append(base).append("/v1/chat/completions -H 'Authorization: Bearer ")
+                .append(bootstrapKeys.apiKey()).append("' -H 'Content-Type: application/json' \\\n")
+                .append("    -d '{\"model\":\"mock-chat\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'\n");
+        }
+        System.out.println(out);
+    }
+
+    /**
+     * Graceful stop, blocking: not ready any more; stop accepting and let requests and streams
+     * finish (bounded by {@code server.shutdown_grace_ms}); flush usage; close everything.
+     */
+    public void close() {
+        draining.set(true);
+        try {
+            await(undeployAll(), config.server().shutdownGraceMs() + 30_000);
+        } catch (RuntimeException e) {
+            LOG.warn("shutdown did not finish cleanly: {}", e.toString());
+        }
+        // Closed from this (non-Vert.x) thread, so that nothing is left to run on a stopped event loop.
+        try {
+            await(pool.close().eventually(() -> Future.succeededFuture()), 10_000);
+            await(vertx.close(), 30_000);
+        } catch (RuntimeException e) {
+            LOG.warn("closing Vert.x: {}", e.toString());
+        }
+        database.close();
+    }
+
+    private Future<Void> undeployAll() {
+        Future<Void> chain = Future.succeededFuture();
+        for (String id : apiDeployments) {
+            chain = chain.compose(v -> vertx.undeploy(id));
+        }
+        // The accounting verticle goes after the API verticles have flushed their last usage into it.
+        for (int i = otherDeployments.size() - 1; i >= 0; i--) {
+            String id = otherDeployments.get(i);
+            chain = chain.eventually(() -> vertx.undeploy(id));
+        }
+        return chain;
+    }
+
+    private static <T> T await(Future<T> future, long timeoutMs) {
+        try {
+            return future.toCompletionStage().toCompletableFuture().get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("timed out after " + timeoutMs + " ms");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted");
+        }
+    }
+
+    public int apiPort() {
+        return apiPort;
+    }
+
+    public int managementPort() {
+        return managementPort;
+    }
+
+    public Vertx vertx() {
+        return vertx;
+    }
+
+    public Optional<Bootstrap.Keys> bootstrapKeys() {
+        return Optional.ofNullable(bootstrapKeys);
+    }
+
+    public UsageStatus usageStatus() {
+        return usageStatus;
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

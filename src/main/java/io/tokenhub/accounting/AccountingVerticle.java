@@ -1,0 +1,188 @@
+package io.tokenhub.accounting;
+
+import io.tokenhub.config.TokenHubConfig.Accounting;
+import io.tokenhub.core.Bus;
+import io.tokenhub.core.LocalCodec;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.eventbus.MessageConsumer;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Owns the usage pipeline from the event bus to PostgreSQL: batches by count and by time, one
+ * insert in flight at a time; when PostgreSQL fails, the batch goes to the disk {@link Spool} and
+ * is replayed once writes succeed again. Stopping flushes everything (to PostgreSQL, else to the
+ * spool).
+ */
+public final class AccountingVerticle extends VerticleBase {
+
+    private static final Logger LOG = LoggerFactory.getLogger(AccountingVerticle.class);
+    private static final long REPLAY_MS = 1_000;
+    /** Records held in memory when even the spool is full; beyond this they are dropped, loudly. */
+    private static final int MAX_PENDING = 200_000;
+
+    private final Accounting config;
+    private final UsageWriter writer;
+    private final Path spoolDir;
+    private final UsageStatus status;
+    private final Consumer<List<UsageEvent>> onWritten;
+    private final ArrayDeque<UsageEvent> pending = new ArrayDeque<>();
+    private Spool spool;
+    private MessageConsumer<UsageBatch> consumer;
+    private boolean writing;
+    private boolean replaying;
+
+    /**
+     * @param onWritten called with each batch once it is durable in PostgreSQL (billing settles here)
+     */
+    public AccountingVerticle(Accounting config, UsageWriter writer, Path spoolDir, UsageStatus status,
+                              Consumer<List<UsageEvent>> onWritten) {
+        this.config = config;
+        this.writer = writer;
+        this.spoolDir = spoolDir;
+        this.status = status;
+        this.onWritten = onWritten;
+    }
+
+    @Override
+    public Future<?> start() {
+        try {
+            vertx.eventBus().registerDefaultCodec(UsageBatch.class, new LocalCodec<>(UsageBatch.class));
+        } catch (IllegalStateException alreadyRegistered) {
+            // Another deployment in this Vert.x instance registered it first.
+        }
+        spool = new Spool(vertx.fileSystem(), spoolDir, config.spoolMaxBytes());
+        return spool.open().compose(v -> {
+            if (!spool.isEmpty()) {
+                LOG.info("{} usage records found in the spool from an earlier run; replaying", spool.records());
+            }
+            consumer = vertx.eventBus().localConsumer(Bus.USAGE, message -> accept(message.body().events()));
+            vertx.setPeriodic(config.flushMs(), id -> flush());
+            vertx.setPeriodic(REPLAY_MS, id -> replay());
+            publishBacklog();
+            return consumer.completion();
+        });
+    }
+
+    private void accept(List<UsageEvent> events) {
+        pending.addAll(events);
+        while (pending.size() > MAX_PENDING) {
+            UsageEvent dropped = pending.pollFirst();
+            status.dropped();
+            LOG.error("usage backlog over {} records with the spool full: dropped record {}", MAX_PENDING,
+                dropped.requestId());
+        }
+        publishBacklog();
+        if (pending.size() >= config.batchSize()) {
+            flush();
+        }
+    }
+
+    private void flush() {
+        if (writing || pending.isEmpty()) {
+            return;
+        }
+        writing = true;
+        List<UsageEvent> batch = take(config.batchSize());
+        writeOrSpool(batch).onComplete(ar -> {
+            writing = false;
+            publishBacklog();
+            if (pending.size() >= config.batchSize()) {
+                flush();
+            }
+        });
+    }
+
+    /** Completes with true once the batch is durable (in PostgreSQL or the spool), false if it is back in memory. */
+    private Future<Boolean> writeOrSpool(List<UsageEvent> batch) {
+        return writer.write(batch)
+            .map(written -> {
+                status.databaseUp();
+                onWritten.accept(batch);
+                return true;
+            })
+            .recover(dbFailure -> {
+                status.databaseDown(dbFailure);
+                return spool.append(batch).map(true).recover(spoolFailure -> {
+                    LOG.error("usage spool unavailable ({}); keeping {} records in memory",
+                        spoolFailure.getMessage(), batch.size());
+                    for (int i = batch.size() - 1; i >= 0; i--) {
+                        pending.addFirst(batch.get(i));
+                    }
+                    return Future.succeededFuture(false);
+                });
+            });
+    }
+
+    /** Writes the oldest spooled file, then the next, until the spool is empty or a write fails. */
+    private void replay() {
+        if (replaying || spool.isEmpty()) {
+            return;
+        }
+        replaying = true;
+        replayNext().onComplete(ar -> {
+            replaying = false;
+            publishBacklog();
+        });
+    }
+
+    private Future<Void> replayNext() {
+        return spool.oldest().compose(entry -> {
+            if (entry == null) {
+                return Future.succeededFuture();
+            }
+            return writer.write(entry.getValue())
+                .compose(written -> {
+                    status.databaseUp();
+                    onWritten.accept(entry.getValue());
+                    LOG.info("replayed {} spooled usage records ({} new)", entry.getValue().size(), written);
+                    return spool.remove(entry.getKey());
+                })
+                .compose(v -> {
+                    publishBacklog();
+                    return replayNext();
+                });
+        }).recover(failure -> {
+            status.databaseDown(failure);
+            return Future.succeededFuture();
+        });
+    }
+
+    private List<UsageEvent> take(int max) {
+        List<UsageEvent> batch = new ArrayList<>(Math.min(max, pending.size()));
+        while (batch.size() < max && !pending.isEmpty()) {
+            batch.add(pending.pollFirst());
+        }
+        return batch;
+    }
+
+    private void publishBacklog() {
+        status.backlog(pending.size() + spool.records());
+    }
+
+    @Override
+    public Future<?> stop() {
+        Future<Void> closing = consumer == null ? Future.succeededFuture() : consumer.unregister();
+        return closing.compose(v -> drain());
+    }
+
+    private Future<Void> drain() {
+        publishBacklog();
+        if (pending.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        return writeOrSpool(take(config.batchSize())).compose(durable -> {
+            if (!durable) {
+                LOG.error("shutting down with {} usage records neither in PostgreSQL nor in the spool", pending.size());
+                return Future.succeededFuture();
+            }
+            return drain();
+        });
+    }
+}

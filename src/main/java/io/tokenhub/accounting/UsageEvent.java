@@ -1,0 +1,48 @@
+package io.tokenhub.accounting;
+
+import io.tokenhub.core.Usage;
+import io.vertx.core.json.JsonObject;
+import java.time.Instant;
+
+/**
+ * One request that reached an upstream, as it is billed and logged. Exactly one per request id.
+ *
+ * @param servedModel catalog id of the model that answered (differs from requested on fallback)
+ * @param deployment  the upstream model name at the provider
+ * @param ttftMs      time to first token for streams, -1 otherwise
+ * @param status      the HTTP status the client got
+ */
+public record UsageEvent(String requestId, Instant createdAt, String accountId, String keyId, String requestedModel,
+                         String servedModel, String provider, String deployment, Usage usage, long costMicroUsd,
+                         String priceVersion, long latencyMs, long ttftMs, int status, String errorCode,
+                         boolean stream, boolean fallback) {
+
+    /** The spool's line format: stable field names, so a newer version can replay an older spool. */
+    public JsonObject toJson() {
+        return new JsonObject()
+            .put("request_id", requestId).put("created_at", createdAt.toString())
+            .put("account_id", accountId).put("key_id", keyId)
+            .put("requested_model", requestedModel).put("served_model", servedModel)
+            .put("provider", provider).put("deployment", deployment)
+            .put("prompt_tokens", usage.promptTokens()).put("cached_tokens", usage.cachedTokens())
+            .put("completion_tokens", usage.completionTokens()).put("reasoning_tokens", usage.reasoningTokens())
+            .put("estimated", usage.estimated())
+            .put("cost_micro_usd", costMicroUsd).put("price_version", priceVersion)
+            .put("latency_ms", latencyMs).put("ttft_ms", ttftMs).put("status", status)
+            .put("error_code", errorCode).put("stream", stream).put("fallback", fallback);
+    }
+
+    public static UsageEvent fromJson(JsonObject j) {
+        return new UsageEvent(
+            j.getString("request_id"), Instant.parse(j.getString("created_at")),
+            j.getString("account_id"), j.getString("key_id"),
+            j.getString("requested_model"), j.getString("served_model"),
+            j.getString("provider"), j.getString("deployment"),
+            new Usage(j.getLong("prompt_tokens", 0L), j.getLong("cached_tokens", 0L),
+                j.getLong("completion_tokens", 0L), j.getLong("reasoning_tokens", 0L),
+                j.getBoolean("estimated", false)),
+            j.getLong("cost_micro_usd", 0L), j.getString("price_version"),
+            j.getLong("latency_ms", 0L), j.getLong("ttft_ms", -1L), j.getInteger("status", 0),
+            j.getString("error_code"), j.getBoolean("stream", false), j.getBoolean("fallback", false));
+    }
+}

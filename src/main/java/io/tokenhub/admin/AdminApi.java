@@ -1,0 +1,148 @@
+package io.tokenhub.admin;
+
+import io.tokenhub.admin.AdminStore.KeyChanges;
+import io.tokenhub.admin.AdminStore.NewKey;
+import io.tokenhub.core.ApiError.Conflict;
+import io.tokenhub.core.ApiError.InvalidRequest;
+import io.tokenhub.core.ApiError.NotFound;
+import io.tokenhub.core.ApiException;
+import io.tokenhub.core.Bus;
+import io.tokenhub.routing.CatalogHolder;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.pgclient.PgException;
+import java.util.Optional;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * {@code /admin/v1}: accounts and keys. Every route requires an admin credential. Changes to a
+ * key are published on the event bus so that every node drops its cached copy; this node drops
+ * its own before answering, so a revoked key is refused here at once.
+ */
+public final class AdminApi {
+
+    private final Vertx vertx;
+    private final AdminStore store;
+    private final AdminAuth auth;
+    private final CatalogHolder catalog;
+    private final long signupCreditMicroUsd;
+    private final Consumer<String> invalidateLocally;
+
+    /** @param invalidateLocally drops a key id from this node's auth cache */
+    public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog, long signupCreditMicroUsd,
+                    Consumer<String> invalidateLocally) {
+        this.vertx = vertx;
+        this.store = store;
+        this.auth = auth;
+        this.catalog = catalog;
+        this.signupCreditMicroUsd = signupCreditMicroUsd;
+        this.invalidateLocally = invalidateLocally;
+    }
+
+    /** Routes under {@code /admin/v1}; every handler completes a Future that the caller renders. */
+    public void mount(Router router, Handler handler) {
+        router.post("/admin/v1/accounts").handler(ctx -> handler.run(ctx, 201, this::createAccount));
+        router.get("/admin/v1/accounts/:id").handler(ctx -> handler.run(ctx, 200, this::getAccount));
+        router.post("/admin/v1/keys").handler(ctx -> handler.run(ctx, 201, this::createKey));
+        router.get("/admin/v1/keys").handler(ctx -> handler.run(ctx, 200, this::listKeys));
+        router.patch("/admin/v1/keys/:id").handler(ctx -> handler.run(ctx, 200, this::patchKey));
+        router.delete("/admin/v1/keys/:id").handler(ctx -> handler.run(ctx, 200, this::revokeKey));
+    }
+
+    /** How the API edge runs an admin operation: authenticate, run, render the JSON or the error. */
+    @FunctionalInterface
+    public interface Handler {
+        void run(RoutingContext ctx, int successStatus, Function<RoutingContext, Future<JsonObject>> operation);
+    }
+
+    public Future<Void> authenticate(RoutingContext ctx) {
+        return auth.check(ctx.request().getHeader("Authorization"));
+    }
+
+    private Future<JsonObject> createAccount(RoutingContext ctx) {
+        JsonObject body = AdminBodies.object(ctx);
+        String name = AdminBodies.requiredString(body, "name");
+        String email = AdminBodies.requiredString(body, "email");
+        if (!email.matches("[^@\\s]+@[^@\\s]+")) {
+            throw new InvalidRequest("email must be an email address.", "email").toException();
+        }
+        String password = AdminBodies.optionalString(body, "password");
+        if (password != null && password.length() < 8) {
+            throw new InvalidRequest("password must be at least 8 characters.", "password").toException();
+        }
+        Future<String> hash = password == null ? Future.succeededFuture(null)
+            : vertx.executeBlocking(() -> Passwords.hash(password), false);
+        return hash.compose(h -> store.createAccount(name, email, h, signupCreditMicroUsd))
+            .recover(e -> Future.failedFuture(uniqueViolation(e)
+                ? new Conflict("An account with this email already exists.", "email").toException() : e));
+    }
+
+    private Future<JsonObject> getAccount(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        return store.account(id).map(found -> found.orElseThrow(() -> notFound("account", id)));
+    }
+
+    private Future<JsonObject> createKey(RoutingContext ctx) {
+        JsonObject body = AdminBodies.object(ctx);
+        String accountId = AdminBodies.requiredString(body, "account_id");
+        NewKey key = new NewKey(accountId,
+            Optional.ofNullable(AdminBodies.optionalString(body, "name")).orElse("default"),
+            AdminBodies.models(body, catalog.get()),
+            AdminBodies.positiveInt(body, "rpm"), AdminBodies.positiveInt(body, "tpm"),
+            AdminBodies.microUsd(body, "monthly_cap_usd"), AdminBodies.time(body, "expires_at"));
+        return store.account(accountId)
+            .compose(account -> account.isPresent() ? store.createKey(key)
+                : Future.failedFuture(new InvalidRequest("No account with id '" + accountId + "'.", "account_id")
+                    .toException()));
+    }
+
+    private Future<JsonObject> listKeys(RoutingContext ctx) {
+        int limit = AdminBodies.limit(ctx.queryParams().get("limit"));
+        return store.listKeys(ctx.queryParams().get("account_id"), ctx.queryParams().get("cursor"), limit);
+    }
+
+    private Future<JsonObject> patchKey(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        JsonObject body = AdminBodies.object(ctx);
+        String status = AdminBodies.optionalString(body, "status");
+        if (status != null && !status.equals("active") && !status.equals("disabled") && !status.equals("revoked")) {
+            throw new InvalidRequest("status must be active, disabled or revoked.", "status").toException();
+        }
+        KeyChanges changes = new KeyChanges(AdminBodies.optionalString(body, "name"), status,
+            AdminBodies.models(body, catalog.get()), AdminBodies.positiveInt(body, "rpm"),
+            AdminBodies.positiveInt(body, "tpm"), AdminBodies.microUsd(body, "monthly_cap_usd"),
+            AdminBodies.time(body, "expires_at"), body.containsKey("expires_at") && body.getValue("expires_at") == null);
+        return store.key(id).compose(found -> {
+            JsonObject current = found.orElseThrow(() -> notFound("key", id));
+            if ("revoked".equals(current.getString("status")) && status != null && !status.equals("revoked")) {
+                throw new Conflict("A revoked key cannot be used again; create a new key.", "status").toException();
+            }
+            return store.updateKey(id, changes).map(updated -> updated.orElseThrow(() -> notFound("key", id)));
+        }).onSuccess(updated -> invalidate(id));
+    }
+
+    private Future<JsonObject> revokeKey(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        KeyChanges revoke = new KeyChanges(null, "revoked", null, null, null, null, null, false);
+        return store.updateKey(id, revoke)
+            .map(updated -> updated.orElseThrow(() -> notFound("key", id)))
+            .onSuccess(updated -> invalidate(id));
+    }
+
+    private void invalidate(String keyId) {
+        invalidateLocally.accept(keyId);
+        vertx.eventBus().publish(Bus.KEYS_INVALIDATE, keyId);
+    }
+
+    private static ApiException notFound(String what, String id) {
+        return new NotFound("No " + what + " with id '" + id + "'.").toException();
+    }
+
+    private static boolean uniqueViolation(Throwable e) {
+        return e instanceof PgException pg && "23505".equals(pg.getSqlState());
+    }
+}

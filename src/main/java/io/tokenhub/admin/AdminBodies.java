@@ -1,0 +1,139 @@
+package io.tokenhub.admin;
+
+import io.tokenhub.core.ApiError.InvalidRequest;
+import io.tokenhub.routing.Catalog;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.Json;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.math.BigDecimal;
+import java.time.LocalDate;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Field readers for admin request bodies; each failure is a 400 naming the field. */
+final class AdminBodies {
+
+    static final int DEFAULT_LIMIT = 50;
+    static final int MAX_LIMIT = 500;
+
+    private AdminBodies() {
+    }
+
+    static JsonObject object(RoutingContext ctx) {
+        if (ctx.body() == null || ctx.body().length() <= 0) {
+            throw invalid("The request body is empty; send a JSON object.", null);
+        }
+        try {
+            if (Json.decodeValue(ctx.body().buffer()) instanceof JsonObject object) {
+                return object;
+            }
+        } catch (DecodeException e) {
+            throw invalid("We could not parse the JSON body of your request.", null);
+        }
+        throw invalid("The request body must be a JSON object.", null);
+    }
+
+    static String requiredString(JsonObject body, String field) {
+        String value = optionalString(body, field);
+        if (value == null || value.isBlank()) {
+            throw invalid("Missing required parameter: '" + field + "'.", field);
+        }
+        return value;
+    }
+
+    static String optionalString(JsonObject body, String field) {
+        Object value = body.getValue(field);
+        if (value != null && !(value instanceof String)) {
+            throw invalid(field + " must be a string.", field);
+        }
+        return (String) value;
+    }
+
+    static Integer positiveInt(JsonObject body, String field) {
+        Object value = body.getValue(field);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof Integer i) || i < 0) {
+            throw invalid(field + " must be a non-negative integer.", field);
+        }
+        return i;
+    }
+
+    /** A USD decimal as integer micro-USD (half-up). */
+    static Long microUsd(JsonObject body, String field) {
+        Object value = body.getValue(field);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof Number n) || n.doubleValue() < 0 || !Double.isFinite(n.doubleValue())) {
+            throw invalid(field + " must be a non-negative number of USD.", field);
+        }
+        return new BigDecimal(n.toString()).movePointRight(6).setScale(0, java.math.RoundingMode.HALF_UP)
+            .longValueExact();
+    }
+
+    /** RFC 3339, or a date (midnight UTC). */
+    static OffsetDateTime time(JsonObject body, String field) {
+        Object value = body.getValue(field);
+        if (value == null) {
+            return null;
+        }
+        if (value instanceof String text) {
+            try {
+                return OffsetDateTime.parse(text);
+            } catch (DateTimeParseException e) {
+                try {
+                    return LocalDate.parse(text).atStartOfDay().atOffset(ZoneOffset.UTC);
+                } catch (DateTimeParseException ignored) {
+                    // reported below
+                }
+            }
+        }
+        throw invalid(field + " must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z.", field);
+    }
+
+    /** Catalog model ids; aliases are accepted and stored as the id they name. */
+    static List<String> models(JsonObject body, Catalog catalog) {
+        Object value = body.getValue("allowed_models");
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof JsonArray array)) {
+            throw invalid("allowed_models must be an array of model ids.", "allowed_models");
+        }
+        List<String> ids = new ArrayList<>();
+        for (Object item : array) {
+            if (!(item instanceof String name)) {
+                throw invalid("allowed_models must be an array of model ids.", "allowed_models");
+            }
+            ids.add(catalog.model(name).orElseThrow(() ->
+                invalid("Unknown model '" + name + "' in allowed_models.", "allowed_models")).id());
+        }
+        return ids;
+    }
+
+    static int limit(String value) {
+        if (value == null) {
+            return DEFAULT_LIMIT;
+        }
+        try {
+            int limit = Integer.parseInt(value);
+            if (limit >= 1 && limit <= MAX_LIMIT) {
+                return limit;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw invalid("limit must be an integer from 1 to " + MAX_LIMIT + ".", "limit");
+    }
+
+    static RuntimeException invalid(String message, String param) {
+        return new InvalidRequest(message, param).toException();
+    }
+}

@@ -1,0 +1,164 @@
+package io.tokenhub.admin;
+
+import io.tokenhub.auth.ApiKeys;
+import io.tokenhub.core.Ids;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.Tuple;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** Accounts and keys in PostgreSQL, as the admin API reads and changes them. */
+public final class AdminStore {
+
+    private static final String KEY_COLUMNS = "id, account_id, prefix, name, status, allowed_models, rpm, tpm, "
+        + "monthly_cap_micro_usd, expires_at, created_at";
+
+    /** A key as it is changed by PATCH; null fields stay as they are. */
+    public record KeyChanges(String name, String status, List<String> allowedModels, Integer rpm, Integer tpm,
+                             Long monthlyCapMicroUsd, OffsetDateTime expiresAt, boolean clearExpiry) {
+    }
+
+    /** A key to create. */
+    public record NewKey(String accountId, String name, List<String> allowedModels, Integer rpm, Integer tpm,
+                         Long monthlyCapMicroUsd, OffsetDateTime expiresAt) {
+    }
+
+    private final Pool pool;
+
+    public AdminStore(Pool pool) {
+        this.pool = pool;
+    }
+
+    public Future<JsonObject> createAccount(String name, String email, String passwordHash, long signupCredit) {
+        String id = Ids.random("acct_", 16);
+        return pool.withTransaction(conn -> conn
+            .preparedQuery("INSERT INTO accounts (id, name, email, password_hash, balance_micro_usd) "
+                + "VALUES ($1, $2, $3, $4, $5)")
+            .execute(Tuple.of(id, name, email, passwordHash, signupCredit))
+            .compose(v -> signupCredit == 0 ? Future.succeededFuture() : conn
+                .preparedQuery("INSERT INTO ledger (account_id, amount_micro_usd, balance_after_micro_usd, kind, reason) "
+                    + "VALUES ($1, $2, $2, 'signup_credit', 'signup credit')")
+                .execute(Tuple.of(id, signupCredit))))
+            .compose(v -> account(id)).map(Optional::orElseThrow);
+    }
+
+    public Future<Optional<JsonObject>> account(String id) {
+        return pool.preparedQuery("SELECT id, name, email, status, balance_micro_usd, created_at FROM accounts WHERE id = $1")
+            .execute(Tuple.of(id))
+            .map(rows -> {
+                var it = rows.iterator();
+                if (!it.hasNext()) {
+                    return Optional.empty();
+                }
+                Row r = it.next();
+                return Optional.of(new JsonObject()
+                    .put("id", r.getString("id")).put("name", r.getString("name")).put("email", r.getString("email"))
+                    .put("status", r.getString("status")).put("balance_micro_usd", r.getLong("balance_micro_usd"))
+                    .put("plans", new JsonArray()).put("created_at", time(r.getOffsetDateTime("created_at"))));
+            });
+    }
+
+    public Future<Boolean> hasAccounts() {
+        return pool.query("SELECT EXISTS (SELECT 1 FROM accounts) AS present").execute()
+            .map(rows -> rows.iterator().next().getBoolean("present"));
+    }
+
+    /** Creates the key; the returned JSON carries {@code key}, the only time it is ever shown. */
+    public Future<JsonObject> createKey(NewKey k) {
+        String id = Ids.random("key_", 16);
+        String key = ApiKeys.newKey();
+        return pool.preparedQuery("INSERT INTO api_keys (id, account_id, key_hash, prefix, name, allowed_models, rpm, "
+                + "tpm, monthly_cap_micro_usd, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                + "RETURNING " + KEY_COLUMNS)
+            .execute(Tuple.tuple(java.util.Arrays.asList(id, k.accountId(), Buffer.buffer(ApiKeys.sha256(key)),
+                ApiKeys.shownPrefix(key), k.name(), k.allowedModels() == null ? null
+                    : k.allowedModels().toArray(String[]::new), k.rpm(), k.tpm(), k.monthlyCapMicroUsd(),
+                k.expiresAt())))
+            .map(rows -> keyJson(rows.iterator().next()).put("key", key));
+    }
+
+    public Future<JsonObject> listKeys(String accountId, String cursor, int limit) {
+        StringBuilder sql = new StringBuilder("SELECT " + KEY_COLUMNS + " FROM api_keys WHERE true");
+        List<Object> params = new ArrayList<>();
+        if (accountId != null) {
+            params.add(accountId);
+            sql.append(" AND account_id = $").append(params.size());
+        }
+        if (cursor != null) {
+            params.add(cursor);
+            sql.append(" AND id > $").append(params.size());
+        }
+        params.add(limit + 1);
+        sql.append(" ORDER BY id LIMIT $").append(params.size());
+        return pool.preparedQuery(sql.toString()).execute(Tuple.tuple(params)).map(rows -> {
+            JsonArray data = new JsonArray();
+            String next = null;
+            for (Row r : rows) {
+                if (data.size() == limit) {
+                    next = data.getJsonObject(limit - 1).getString("id");
+                    break;
+                }
+                data.add(keyJson(r));
+            }
+            return new JsonObject().put("data", data).put("next_cursor", next);
+        });
+    }
+
+    public Future<Optional<JsonObject>> updateKey(String id, KeyChanges c) {
+        return pool.preparedQuery("UPDATE api_keys SET "
+                + "name = COALESCE($2, name), "
+                + "status = COALESCE($3, status), "
+                + "allowed_models = CASE WHEN $4::text[] IS NULL THEN allowed_models "
+                + "  WHEN cardinality($4::text[]) = 0 THEN NULL ELSE $4::text[] END, "
+                + "rpm = COALESCE($5, rpm), tpm = COALESCE($6, tpm), "
+                + "monthly_cap_micro_usd = COALESCE($7, monthly_cap_micro_usd), "
+                + "expires_at = CASE WHEN $9 THEN NULL ELSE COALESCE($8, expires_at) END, "
+                + "revoked_at = CASE WHEN $3 = 'revoked' THEN now() ELSE revoked_at END "
+                + "WHERE id = $1 AND (status <> 'revoked' OR $3 IS NULL OR $3 = 'revoked') RETURNING " + KEY_COLUMNS)
+            .execute(Tuple.tuple(java.util.Arrays.asList(id, c.name(), c.status(),
+                c.allowedModels() == null ? null : c.allowedModels().toArray(String[]::new),
+                c.rpm(), c.tpm(), c.monthlyCapMicroUsd(), c.expiresAt(), c.clearExpiry())))
+            .map(rows -> rows.size() == 0 ? Optional.<JsonObject>empty() : Optional.of(keyJson(rows.iterator().next())));
+    }
+
+    public Future<Optional<JsonObject>> key(String id) {
+        return pool.preparedQuery("SELECT " + KEY_COLUMNS + " FROM api_keys WHERE id = $1").execute(Tuple.of(id))
+            .map(rows -> rows.size() == 0 ? Optional.<JsonObject>empty() : Optional.of(keyJson(rows.iterator().next())));
+    }
+
+    public Future<String> createAdminKey() {
+        String key = ApiKeys.newAdminKey();
+        return pool.preparedQuery("INSERT INTO admin_keys (id, key_hash) VALUES ($1, $2)")
+            .execute(Tuple.of(Ids.random("adm_", 16), Buffer.buffer(ApiKeys.sha256(key))))
+            .map(key);
+    }
+
+    private static JsonObject keyJson(Row r) {
+        String[] models = r.getArrayOfStrings("allowed_models");
+        Long cap = r.getLong("monthly_cap_micro_usd");
+        return new JsonObject()
+            .put("id", r.getString("id"))
+            .put("prefix", r.getString("prefix"))
+            .put("name", r.getString("name"))
+            .put("account_id", r.getString("account_id"))
+            .put("status", r.getString("status"))
+            .put("allowed_models", models == null ? new JsonArray() : new JsonArray(List.of(models)))
+            .put("rpm", r.getInteger("rpm"))
+            .put("tpm", r.getInteger("tpm"))
+            .put("monthly_cap_micro_usd", cap)
+            .put("expires_at", time(r.getOffsetDateTime("expires_at")))
+            .put("created_at", time(r.getOffsetDateTime("created_at")));
+    }
+
+    static String time(OffsetDateTime t) {
+        return t == null ? null : t.withOffsetSameInstant(ZoneOffset.UTC).toString();
+    }
+}

@@ -1,0 +1,30 @@
+package io.tokenhub.admin;
+
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.util.Base64;
+import javax.crypto.SecretKeyFactory;
+import javax.crypto.spec.PBEKeySpec;
+
+/** PBKDF2-SHA256 password hashes. Deliberately slow: call off the event loop. */
+final class Passwords {
+
+    private static final int ITERATIONS = 210_000;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private Passwords() {
+    }
+
+    static String hash(String password) throws GeneralSecurityException {
+        byte[] salt = new byte[16];
+        RANDOM.nextBytes(salt);
+        byte[] hash = derive(password, salt, ITERATIONS);
+        Base64.Encoder b64 = Base64.getEncoder();
+        return "pbkdf2-sha256$" + ITERATIONS + "$" + b64.encodeToString(salt) + "$" + b64.encodeToString(hash);
+    }
+
+    private static byte[] derive(String password, byte[] salt, int iterations) throws GeneralSecurityException {
+        PBEKeySpec spec = new PBEKeySpec(password.toCharArray(), salt, iterations, 256);
+        return SecretKeyFactory.getInstance("PBKDF2WithHmacSHA256").generateSecret(spec).getEncoded();
+    }
+}

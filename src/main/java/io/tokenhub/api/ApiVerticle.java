@@ -1,0 +1,115 @@
+package io.tokenhub.api;
+
+import io.tokenhub.accounting.UsageRecorder;
+import io.tokenhub.admin.AdminApi;
+import io.tokenhub.auth.Authenticator;
+import io.tokenhub.config.TokenHubConfig.Provider;
+import io.tokenhub.config.TokenHubConfig.Server;
+import io.tokenhub.core.ApiError;
+import io.tokenhub.ops.Metrics;
+import io.tokenhub.provider.Providers;
+import io.tokenhub.routing.CatalogHolder;
+import io.tokenhub.routing.Dispatcher;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.PoolOptions;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * The public HTTP edge on port 8080, one instance per event loop: the OpenAI-compatible API under
+ * {@code /v1} (and {@code /api/v1}) and the admin API under {@code /admin/v1}. Each instance owns
+ * its HTTP client to the upstreams, its adapters and its usage buffer.
+ */
+public final class ApiVerticle extends VerticleBase {
+
+    /** What every instance shares: thread-safe services built once at start-up. */
+    public record Shared(Server server, List<Provider> providers, CatalogHolder catalog, Authenticator auth,
+                         Metrics metrics, AdminApi admin) {
+    }
+
+    private final Shared shared;
+    private HttpServer server;
+    private HttpClient client;
+    private UsageRecorder recorder;
+
+    public ApiVerticle(Shared shared) {
+        this.shared = shared;
+    }
+
+    @Override
+    public Future<?> start() {
+        int maxConnections = shared.providers().stream().mapToInt(Provider::maxConnections).max().orElse(100);
+        client = vertx.createHttpClient(
+            new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true).setDecompressionSupported(true),
+            new PoolOptions().setHttp1MaxSize(maxConnections).setMaxWaitQueueSize(maxConnections * 4));
+        recorder = new UsageRecorder(vertx);
+        Dispatcher dispatcher = new Dispatcher(Providers.create(vertx, client, shared.providers()), shared.metrics());
+        ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher,
+            new Outcome(recorder, shared.metrics()), shared.metrics());
+        ModelsHandler models = new ModelsHandler(shared.auth(), shared.catalog());
+
+        Router router = Router.router(vertx);
+        long maxBody = shared.server().maxBodyBytes();
+        BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBody);
+        router.route().handler(RequestIds::assign);
+        for (String base : List.of("/v1", "/api/v1")) {
+            router.post(base + "/chat/completions").handler(Bodies.limit(maxBody)).handler(body).handler(chat);
+            router.get(base + "/models").handler(models::list);
+            router.get(base + "/models/:id").handler(models::get);
+        }
+        router.route("/admin/v1/*").handler(Bodies.limit(maxBody)).handler(body);
+        shared.admin().mount(router, this::admin);
+        router.errorHandler(404, ctx -> ErrorWriter.write(ctx.response(),
+            new ApiError.NotFound("Unknown path " + ctx.request().method() + " " + ctx.request().path() + ".")));
+        router.errorHandler(405, ctx -> ErrorWriter.write(ctx.response(),
+            new ApiError.MethodNotAllowed(ctx.request().method().name())));
+        router.errorHandler(413, ctx -> ErrorWriter.write(ctx.response(), new ApiError.RequestTooLarge(maxBody)));
+        router.errorHandler(400, ctx -> ErrorWriter.write(ctx.response(),
+            new ApiError.InvalidRequest("The request could not be read.", null)));
+        router.errorHandler(500, ctx -> ErrorWriter.write(ctx.response(), ctx.failure() == null
+            ? new ApiError.Internal("The server had an error while processing your request.")
+            : ErrorWriter.toApiError(ctx.failure())));
+
+        server = vertx.createHttpServer(new HttpServerOptions()
+            .setHost(shared.server().host())
+            .setPort(shared.server().port())
+            .setTcpNoDelay(true)
+            .setIdleTimeout(300).setIdleTimeoutUnit(TimeUnit.SECONDS)
+            .setMaxHeaderSize(16 * 1024));
+        return server.requestHandler(router).listen();
+    }
+
+    /** Runs an admin operation after checking the admin credential. */
+    private void admin(RoutingContext ctx, int successStatus, Function<RoutingContext, Future<JsonObject>> op) {
+        shared.admin().authenticate(ctx)
+            .compose(v -> op.apply(ctx))
+            .onSuccess(json -> ctx.response().setStatusCode(successStatus)
+                .putHeader("Content-Type", Headers.JSON).end(json.toBuffer()))
+            .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
+    }
+
+    public int actualPort() {
+        return server.actualPort();
+    }
+
+    /** Stops accepting, lets requests and streams in flight finish (bounded), then flushes usage. */
+    @Override
+    public Future<?> stop() {
+        Future<Void> shutdown = server == null ? Future.succeededFuture()
+            : server.shutdown(shared.server().shutdownGraceMs(), TimeUnit.MILLISECONDS);
+        return shutdown.eventually(() -> {
+            recorder.flush();
+            return client.close();
+        });
+    }
+}

@@ -1,0 +1,63 @@
+package io.tokenhub.api;
+
+import io.tokenhub.core.ApiError.RequestTooLarge;
+import io.vertx.core.Handler;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.PlatformHandler;
+
+/** Request bodies: the size limit before reading, and JSON objects after. */
+final class Bodies {
+
+    private Bodies() {
+    }
+
+    /**
+     * Refuses a declared body over the limit before reading any of it, and answers
+     * {@code Expect: 100-continue} only when the body may come. Bodies without a length are cut off
+     * by the body handler's own limit.
+     */
+    static Handler<RoutingContext> limit(long maxBytes) {
+        // A platform handler, so Vert.x Web lets it run before the body handler.
+        return (PlatformHandler) ctx -> {
+            String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
+            if (length != null) {
+                long declared;
+                try {
+                    declared = Long.parseLong(length.trim());
+                } catch (NumberFormatException e) {
+                    declared = -1;
+                }
+                if (declared > maxBytes) {
+                    ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+                    ErrorWriter.write(ctx.response(), new RequestTooLarge(maxBytes));
+                    return;
+                }
+            }
+            if ("100-continue".equalsIgnoreCase(ctx.request().getHeader(HttpHeaders.EXPECT))) {
+                ctx.response().writeContinue();
+            }
+            ctx.next();
+        };
+    }
+
+    /** The body as a JSON object; anything else is a 400 with no {@code param}. */
+    static JsonObject jsonObject(RoutingContext ctx) {
+        Buffer body = ctx.body() == null ? null : ctx.body().buffer();
+        if (body == null || body.length() == 0) {
+            throw ChatRequestParser.invalid("The request body is empty; send a JSON object.", null);
+        }
+        try {
+            Object parsed = io.vertx.core.json.Json.decodeValue(body);
+            if (parsed instanceof JsonObject object) {
+                return object;
+            }
+        } catch (DecodeException | IllegalStateException e) {
+            throw ChatRequestParser.malformedJson().toException();
+        }
+        throw ChatRequestParser.invalid("The request body must be a JSON object.", null);
+    }
+}

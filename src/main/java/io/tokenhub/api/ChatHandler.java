@@ -1,0 +1,112 @@
+package io.tokenhub.api;
+
+import io.tokenhub.auth.Authenticator;
+import io.tokenhub.billing.PriceCalculator;
+import io.tokenhub.core.ApiError;
+import io.tokenhub.core.TokenCounter;
+import io.tokenhub.core.Usage;
+import io.tokenhub.ops.Metrics;
+import io.tokenhub.provider.Completion;
+import io.tokenhub.routing.CatalogHolder;
+import io.tokenhub.routing.Dispatcher;
+import io.tokenhub.routing.Route;
+import io.tokenhub.routing.Served;
+import io.tokenhub.routing.StreamStart;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+
+/**
+ * {@code POST /v1/chat/completions}: authenticate → validate → dispatch → answer (whole or
+ * streamed) → record. One flat chain; failures become HTTP only in {@link ErrorWriter}.
+ */
+final class ChatHandler implements Handler<RoutingContext> {
+
+    private final Authenticator auth;
+    private final CatalogHolder catalog;
+    private final Dispatcher dispatcher;
+    private final Outcome outcome;
+    private final Metrics metrics;
+
+    ChatHandler(Authenticator auth, CatalogHolder catalog, Dispatcher dispatcher, Outcome outcome, Metrics metrics) {
+        this.auth = auth;
+        this.catalog = catalog;
+        this.dispatcher = dispatcher;
+        this.outcome = outcome;
+        this.metrics = metrics;
+    }
+
+    @Override
+    public void handle(RoutingContext ctx) {
+        Exchange ex = new Exchange(ctx, RequestIds.of(ctx));
+        ctx.response().closeHandler(v -> ex.abort.abort());
+        auth.authenticate(ctx.request().getHeader("Authorization"))
+            .compose(key -> {
+                ex.key = key;
+                ex.request = ChatRequestParser.parse(Bodies.jsonObject(ctx), catalog.get(), key);
+                return dispatch(ex);
+            })
+            .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
+    }
+
+    private Future<Void> dispatch(Exchange ex) {
+        ChatRequest request = ex.request;
+        var attempts = Route.plan(catalog.get(), request.target(), request.fallbackModels());
+        var call = new Dispatcher.Call(ex.requestId, request.body(), request.maxTokens());
+        ex.dispatchNanos = System.nanoTime();
+        if (request.stream()) {
+            return dispatcher.stream(attempts, call, ex.abort)
+                .onSuccess(served -> new SseRelay(ex, served, outcome, metrics).start())
+                .onFailure(failure -> recordFailure(ex, failure))
+                .mapEmpty();
+        }
+        return dispatcher.complete(attempts, call, ex.abort)
+            .onSuccess(served -> answer(ex, served))
+            .onFailure(failure -> recordFailure(ex, failure))
+            .mapEmpty();
+    }
+
+    private void answer(Exchange ex, Served<Completion> served) {
+        Completion completion = served.result();
+        Usage usage = completion.usage() != null ? completion.usage() : estimate(ex, completion.body());
+        long cost = Outcome.cost(served.attempt(), usage);
+        JsonObject body = completion.body();
+        JsonObject usageJson = body.getValue("usage") instanceof JsonObject u && completion.usage() != null
+            ? u : usage.toOpenAi();
+        body.put("usage", usageJson.put("cost", PriceCalculator.toUsd(cost)));
+        int status = ex.abort.aborted() ? 499 : 200;
+        if (status == 200) {
+            ex.ctx.response()
+                .putHeader("Content-Type", Headers.JSON)
+                .putHeader(Headers.PROVIDER, served.attempt().provider())
+                .end(body.toBuffer());
+        }
+        metrics.overhead(System.nanoTime() - ex.startNanos - served.upstreamNanos());
+        outcome.record(ex, served.attempt(), served.fallback(), usage, cost, status,
+            status == 200 ? null : "client_disconnected", -1);
+    }
+
+    /** Every candidate failed (or the client left first): the request still gets its one record. */
+    private void recordFailure(Exchange ex, Throwable failure) {
+        ApiError error = ErrorWriter.toApiError(failure);
+        boolean clientGone = ex.abort.aborted();
+        Usage usage = new Usage(clientGone ? ex.request.promptTokens() : 0, 0, 0, 0, clientGone);
+        outcome.record(ex, null, false, usage, 0, clientGone ? 499 : error.status(),
+            clientGone ? "client_disconnected" : error.code(), -1);
+    }
+
+    private static Usage estimate(Exchange ex, JsonObject body) {
+        StringBuilder text = new StringBuilder();
+        if (body.getValue("choices") instanceof JsonArray choices) {
+            for (Object c : choices) {
+                if (c instanceof JsonObject choice && choice.getValue("message") instanceof JsonObject message
+                    && message.getValue("content") instanceof String content) {
+                    text.append(content);
+                }
+            }
+        }
+        return new Usage(ex.request.promptTokens(), 0, TokenCounter.count(text.toString()), 0, true);
+    }
+}

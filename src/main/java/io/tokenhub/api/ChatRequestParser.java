@@ -1,0 +1,276 @@
+package io.tokenhub.api;
+
+import io.tokenhub.auth.KeyContext;
+import io.tokenhub.config.TokenHubConfig.Model;
+import io.tokenhub.core.ApiError;
+import io.tokenhub.core.ApiError.ContextLengthExceeded;
+import io.tokenhub.core.ApiError.InvalidRequest;
+import io.tokenhub.core.ApiError.ModelNotAllowed;
+import io.tokenhub.core.ApiError.ModelNotFound;
+import io.tokenhub.core.ApiError.UnsupportedParameter;
+import io.tokenhub.core.TokenCounter;
+import io.tokenhub.routing.Catalog;
+import io.tokenhub.routing.Catalog.Target;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Checks a chat request before anything is spent on it: shapes and types of the fields we act on
+ * (each failure names its {@code param}), the model and the key's right to it, output and context
+ * limits, and the model's capabilities. Fields we do not act on pass through untouched.
+ */
+final class ChatRequestParser {
+
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
+
+    private ChatRequestParser() {
+    }
+
+    static ChatRequest parse(JsonObject body, Catalog catalog, KeyContext key) {
+        String requested = requiredString(body, "model");
+        JsonArray messages = messages(body);
+        boolean stream = optionalBoolean(body, "stream", false);
+        boolean includeUsage = false;
+        Object streamOptions = body.getValue("stream_options");
+        if (streamOptions != null) {
+            if (!(streamOptions instanceof JsonObject options)) {
+                throw invalid("stream_options must be an object.", "stream_options");
+            }
+            includeUsage = optionalBoolean(options, "include_usage", false, "stream_options.include_usage");
+        }
+        Integer maxTokens = optionalInt(body, "max_tokens", 1);
+        Integer maxCompletion = optionalInt(body, "max_completion_tokens", 1);
+        checkNumber(body, "temperature", 0, 2);
+        checkNumber(body, "top_p", 0, 1);
+        checkNumber(body, "presence_penalty", -2, 2);
+        checkNumber(body, "frequency_penalty", -2, 2);
+        optionalInt(body, "n", 1);
+        optionalInt(body, "seed", Integer.MIN_VALUE);
+        checkStop(body.getValue("stop"));
+        if (body.getValue("user") != null && !(body.getValue("user") instanceof String)) {
+            throw invalid("user must be a string.", "user");
+        }
+        List<String> fallbacks = stringList(body, "fallback_models");
+        boolean thinking = optionalBoolean(body, "enable_thinking", false);
+        optionalBoolean(body, "enable_search", false);
+
+        Target target = catalog.resolve(requested).orElseThrow(() -> new ModelNotFound(requested).toException());
+        Model model = target.model();
+        if (!key.allows(model.id())) {
+            throw new ModelNotAllowed(requested).toException();
+        }
+        if (!model.type().equals("chat")) {
+            throw invalid("The model '" + requested + "' is an " + model.type()
+                + " model and cannot be used for chat completions.", "model");
+        }
+        checkCapabilities(body, messages, model, thinking);
+        for (String fallback : fallbacks) {
+            catalog.resolve(fallback).filter(t -> key.allows(t.model().id()))
+                .orElseThrow(() -> invalid("Unknown or not allowed fallback model '" + fallback + "'.",
+                    "fallback_models"));
+        }
+
+        int limit = maxCompletion != null ? maxCompletion : maxTokens != null ? maxTokens : model.defaultMaxTokens();
+        String limitParam = maxCompletion != null ? "max_completion_tokens" : "max_tokens";
+        if (limit > model.maxOutputTokens()) {
+            throw new ContextLengthExceeded(limitParam + " is too large: " + limit + ". This model supports at most "
+                + model.maxOutputTokens() + " completion tokens.", limitParam).toException();
+        }
+        int prompt = TokenCounter.chatPrompt(body);
+        if ((long) prompt + limit > model.contextWindow()) {
+            throw new ContextLengthExceeded("This model's maximum context length is " + model.contextWindow()
+                + " tokens. However, you requested " + (prompt + limit) + " tokens (" + prompt + " in the messages, "
+                + limit + " in the completion). Please reduce the length of the messages or completion.",
+                "messages").toException();
+        }
+        body.remove("fallback_models");
+        if (!model.supports("search")) {
+            body.remove("enable_search");
+        }
+        if (!thinking) {
+            body.remove("enable_thinking");
+        }
+        return new ChatRequest(body, requested, target, stream, includeUsage, limit, prompt, fallbacks);
+    }
+
+    private static JsonArray messages(JsonObject body) {
+        Object value = body.getValue("messages");
+        if (value == null) {
+            throw invalid("Missing required parameter: 'messages'.", "messages");
+        }
+        if (!(value instanceof JsonArray messages)) {
+            throw invalid("messages must be an array.", "messages");
+        }
+        if (messages.isEmpty()) {
+            throw invalid("messages must contain at least one message.", "messages");
+        }
+        for (int i = 0; i < messages.size(); i++) {
+            String at = "messages[" + i + "]";
+            if (!(messages.getValue(i) instanceof JsonObject message)) {
+                throw invalid(at + " must be an object.", at);
+            }
+            Object role = message.getValue("role");
+            if (!(role instanceof String r) || !ROLES.contains(r)) {
+                throw invalid(at + ".role must be one of " + String.join(", ", ROLES.stream().sorted().toList())
+                    + ".", at + ".role");
+            }
+            checkContent(message.getValue("content"), r, at);
+        }
+        return messages;
+    }
+
+    private static void checkContent(Object content, String role, String at) {
+        if (content == null) {
+            // An assistant turn may carry only tool calls (or a refusal).
+            if (role.equals("assistant")) {
+                return;
+            }
+            throw invalid(at + ".content is required.", at + ".content");
+        }
+        if (content instanceof String) {
+            return;
+        }
+        if (!(content instanceof JsonArray parts)) {
+            throw invalid(at + ".content must be a string or an array of content parts.", at + ".content");
+        }
+        for (int j = 0; j < parts.size(); j++) {
+            String partAt = at + ".content[" + j + "]";
+            if (!(parts.getValue(j) instanceof JsonObject part) || !(part.getValue("type") instanceof String type)) {
+                throw invalid(partAt + " must be an object with a type.", partAt);
+            }
+            if (type.equals("text") && !(part.getValue("text") instanceof String)) {
+                throw invalid(partAt + ".text must be a string.", partAt + ".text");
+            }
+            if (type.equals("image_url") && !(part.getValue("image_url") instanceof JsonObject image
+                && image.getValue("url") instanceof String)) {
+                throw invalid(partAt + ".image_url.url must be a string.", partAt + ".image_url");
+            }
+        }
+    }
+
+    private static void checkCapabilities(JsonObject body, JsonArray messages, Model model, boolean thinking) {
+        Object tools = body.getValue("tools");
+        if (tools != null) {
+            if (!(tools instanceof JsonArray array)) {
+                throw invalid("tools must be an array.", "tools");
+            }
+            if (!array.isEmpty() && !model.supports("tools")) {
+                throw unsupported("The model '" + model.id() + "' does not support tools.", "tools");
+            }
+        }
+        Object format = body.getValue("response_format");
+        if (format != null) {
+            if (!(format instanceof JsonObject f) || !(f.getValue("type") instanceof String type)) {
+                throw invalid("response_format must be an object with a type.", "response_format");
+            }
+            if (!type.equals("text") && !model.supports("structured_output")) {
+                throw unsupported("The model '" + model.id() + "' does not support structured output.",
+                    "response_format");
+            }
+        }
+        if (thinking && !model.supports("thinking")) {
+            throw unsupported("The model '" + model.id() + "' does not support thinking.", "enable_thinking");
+        }
+        if (!model.supports("vision")) {
+            for (int i = 0; i < messages.size(); i++) {
+                if (messages.getJsonObject(i).getValue("content") instanceof JsonArray parts) {
+                    for (int j = 0; j < parts.size(); j++) {
+                        if ("image_url".equals(parts.getJsonObject(j).getValue("type"))) {
+                            String at = "messages[" + i + "].content[" + j + "]";
+                            throw unsupported("The model '" + model.id() + "' does not accept images.", at);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void checkStop(Object stop) {
+        if (stop == null || stop instanceof String) {
+            return;
+        }
+        if (stop instanceof JsonArray array && array.size() <= 4 && array.stream().allMatch(s -> s instanceof String)) {
+            return;
+        }
+        throw invalid("stop must be a string or an array of up to 4 strings.", "stop");
+    }
+
+    static String requiredString(JsonObject body, String field) {
+        Object value = body.getValue(field);
+        if (value == null) {
+            throw invalid("Missing required parameter: '" + field + "'.", field);
+        }
+        if (!(value instanceof String s) || s.isBlank()) {
+            throw invalid(field + " must be a non-empty string.", field);
+        }
+        return s;
+    }
+
+    static boolean optionalBoolean(JsonObject body, String field, boolean fallback) {
+        return optionalBoolean(body, field, fallback, field);
+    }
+
+    private static boolean optionalBoolean(JsonObject body, String field, boolean fallback, String param) {
+        Object value = body.getValue(field);
+        if (value == null) {
+            return fallback;
+        }
+        if (!(value instanceof Boolean b)) {
+            throw invalid(param + " must be a boolean.", param);
+        }
+        return b;
+    }
+
+    static Integer optionalInt(JsonObject body, String field, int min) {
+        Object value = body.getValue(field);
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof Integer || value instanceof Long) || ((Number) value).longValue() < min
+            || ((Number) value).longValue() > Integer.MAX_VALUE) {
+            throw invalid(field + " must be an integer" + (min > Integer.MIN_VALUE ? " of at least " + min : "")
+                + ".", field);
+        }
+        return ((Number) value).intValue();
+    }
+
+    private static void checkNumber(JsonObject body, String field, double min, double max) {
+        Object value = body.getValue(field);
+        if (value == null) {
+            return;
+        }
+        if (!(value instanceof Number n) || n.doubleValue() < min || n.doubleValue() > max
+            || Double.isNaN(n.doubleValue())) {
+            throw invalid(field + " must be a number between " + min + " and " + max + ".", field);
+        }
+    }
+
+    static List<String> stringList(JsonObject body, String field) {
+        Object value = body.getValue(field);
+        if (value == null) {
+            return List.of();
+        }
+        if (!(value instanceof JsonArray array) || !array.stream().allMatch(s -> s instanceof String)) {
+            throw invalid(field + " must be an array of strings.", field);
+        }
+        List<String> out = new ArrayList<>();
+        array.forEach(s -> out.add((String) s));
+        return out;
+    }
+
+    static RuntimeException invalid(String message, String param) {
+        return new InvalidRequest(message, param).toException();
+    }
+
+    private static RuntimeException unsupported(String message, String param) {
+        return new UnsupportedParameter(message, param).toException();
+    }
+
+    static ApiError malformedJson() {
+        return new InvalidRequest("We could not parse the JSON body of your request. The OpenAI API expects a "
+            + "JSON payload.", null);
+    }
+}

@@ -1,0 +1,16 @@
+package io.tokenhub.api;
+
+import io.vertx.core.http.HttpHeaders;
+
+/** Response headers TokenHub sets, pre-encoded once. */
+final class Headers {
+
+    static final CharSequence REQUEST_ID = HttpHeaders.createOptimized("X-Request-Id");
+    static final CharSequence PROVIDER = HttpHeaders.createOptimized("X-TokenHub-Provider");
+    static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
+    static final CharSequence EVENT_STREAM = HttpHeaders.createOptimized("text/event-stream; charset=utf-8");
+    static final CharSequence NO_CACHE = HttpHeaders.createOptimized("no-cache");
+
+    private Headers() {
+    }
+}

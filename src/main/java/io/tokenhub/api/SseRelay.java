@@ -1,0 +1,183 @@
+package io.tokenhub.api;
+
+import io.tokenhub.billing.PriceCalculator;
+import io.tokenhub.core.ApiError;
+import io.tokenhub.core.TokenCounter;
+import io.tokenhub.core.Usage;
+import io.tokenhub.ops.Metrics;
+import io.tokenhub.routing.Dispatcher;
+import io.tokenhub.routing.Served;
+import io.tokenhub.routing.StreamStart;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Writes a started upstream stream to the client as SSE, chunk by chunk as it arrives, pausing the
+ * upstream while the client's socket is full. Hides the usage chunk unless the client asked for
+ * it (adding {@code cost} when it did), ends a failed stream with an error event and
+ * {@code [DONE]}, and records the usage of whatever was delivered exactly once, however it ends.
+ */
+final class SseRelay implements StreamStart.Sink {
+
+    private static final byte[] DATA = "data: ".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] EVENT_END = "\n\n".getBytes(StandardCharsets.UTF_8);
+    private static final Buffer DONE = Buffer.buffer("data: [DONE]\n\n");
+
+    private final Exchange ex;
+    private final Served<StreamStart> served;
+    private final Outcome outcome;
+    private final Metrics metrics;
+    private final HttpServerResponse response;
+    /** Delivered text, kept only to estimate tokens when the provider sends no usage. */
+    private final StringBuilder delivered = new StringBuilder();
+    private long ttftNanos = -1;
+    private boolean usageSent;
+    private boolean done;
+
+    SseRelay(Exchange ex, Served<StreamStart> served, Outcome outcome, Metrics metrics) {
+        this.ex = ex;
+        this.served = served;
+        this.outcome = outcome;
+        this.metrics = metrics;
+        this.response = ex.ctx.response();
+    }
+
+    void start() {
+        response.setStatusCode(200)
+            .putHeader("Content-Type", Headers.EVENT_STREAM)
+            .putHeader("Cache-Control", Headers.NO_CACHE)
+            .putHeader(Headers.PROVIDER, served.attempt().provider())
+            .setChunked(true);
+        ex.abort.onAbort(this::clientGone);
+        response.drainHandler(v -> served.result().stream().resume());
+        served.result().attach(this);
+    }
+
+    @Override
+    public void chunk(JsonObject chunk) {
+        if (done) {
+            return;
+        }
+        Object choices = chunk.getValue("choices");
+        boolean usageOnly = chunk.getValue("usage") instanceof JsonObject
+            && (!(choices instanceof JsonArray list) || list.isEmpty());
+        if (usageOnly) {
+            if (ex.request.includeUsage()) {
+                write(withCost(chunk));
+                usageSent = true;
+            }
+            return;
+        }
+        if (!ex.request.includeUsage()) {
+            chunk.remove("usage");
+        }
+        collectText(choices);
+        write(chunk);
+        if (ttftNanos < 0 && StreamStart.hasOutput(chunk)) {
+            ttftNanos = System.nanoTime() - ex.startNanos;
+            metrics.timeToFirstToken(ttftNanos);
+            // Up to the first token, everything that was not waiting on upstreams was TokenHub's own work.
+            metrics.overhead(ttftNanos - served.upstreamNanos());
+        }
+    }
+
+    @Override
+    public void end() {
+        if (done) {
+            return;
+        }
+        Usage usage = usage();
+        long cost = Outcome.cost(served.attempt(), usage);
+        if (ex.request.includeUsage() && !usageSent) {
+            write(new JsonObject().put("id", "chatcmpl-" + ex.requestId).put("object", "chat.completion.chunk")
+                .put("created", System.currentTimeMillis() / 1000).put("model", servedLabel())
+                .put("choices", new JsonArray()).put("usage", usageJson(usage, cost)));
+        }
+        response.end(DONE);
+        finish(usage, cost, 200, null);
+    }
+
+    @Override
+    public void fail(Throwable failure) {
+        if (done) {
+            return;
+        }
+        ApiError error = ErrorWriter.toApiError(Dispatcher.asApiException(failure));
+        response.write(event("event: error\ndata: " + ErrorWriter.body(error).encode()));
+        response.end(DONE);
+        Usage usage = usage();
+        finish(usage, Outcome.cost(served.attempt(), usage), error.status(), error.code());
+    }
+
+    private void clientGone() {
+        if (done) {
+            return;
+        }
+        served.result().stream().cancel();
+        Usage usage = usage();
+        finish(usage, Outcome.cost(served.attempt(), usage), 499, "client_disconnected");
+    }
+
+    private void finish(Usage usage, long cost, int status, String errorCode) {
+        done = true;
+        outcome.record(ex, served.attempt(), served.fallback(), usage, cost, status, errorCode, ttftNanos);
+    }
+
+    /** The provider's counts if it sent them, else our estimate of what was delivered, marked as such. */
+    private Usage usage() {
+        Usage reported = served.result().stream().usage();
+        if (reported != null) {
+            return reported;
+        }
+        return new Usage(ex.request.promptTokens(), 0, TokenCounter.count(delivered.toString()), 0, true);
+    }
+
+    private JsonObject withCost(JsonObject chunk) {
+        Usage usage = usage();
+        JsonObject json = chunk.getJsonObject("usage");
+        json.put("cost", PriceCalculator.toUsd(Outcome.cost(served.attempt(), usage)));
+        return chunk;
+    }
+
+    private static JsonObject usageJson(Usage usage, long cost) {
+        return usage.toOpenAi().put("cost", PriceCalculator.toUsd(cost));
+    }
+
+    private String servedLabel() {
+        return served.attempt().provider() + "/" + served.attempt().deployment().model();
+    }
+
+    private void collectText(Object choices) {
+        if (!(choices instanceof JsonArray list)) {
+            return;
+        }
+        for (Object c : list) {
+            if (c instanceof JsonObject choice && choice.getValue("delta") instanceof JsonObject delta) {
+                if (delta.getValue("content") instanceof String text) {
+                    delivered.append(text);
+                }
+                if (delta.getValue("reasoning_content") instanceof String text) {
+                    delivered.append(text);
+                }
+                if (delta.getValue("tool_calls") instanceof JsonArray calls) {
+                    delivered.append(calls.encode());
+                }
+            }
+        }
+    }
+
+    private void write(JsonObject chunk) {
+        String json = chunk.encode();
+        response.write(Buffer.buffer(json.length() + 8).appendBytes(DATA).appendString(json).appendBytes(EVENT_END));
+        if (response.writeQueueFull()) {
+            served.result().stream().pause();
+        }
+    }
+
+    private static Buffer event(String text) {
+        return Buffer.buffer(text).appendBytes(EVENT_END);
+    }
+}

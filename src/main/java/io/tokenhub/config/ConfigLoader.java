@@ -1,0 +1,339 @@
+package io.tokenhub.config;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.tokenhub.config.TokenHubConfig.Accounting;
+import io.tokenhub.config.TokenHubConfig.Admin;
+import io.tokenhub.config.TokenHubConfig.Billing;
+import io.tokenhub.config.TokenHubConfig.CircuitBreaker;
+import io.tokenhub.config.TokenHubConfig.Cluster;
+import io.tokenhub.config.TokenHubConfig.Deployment;
+import io.tokenhub.config.TokenHubConfig.Limits;
+import io.tokenhub.config.TokenHubConfig.Model;
+import io.tokenhub.config.TokenHubConfig.Pricing;
+import io.tokenhub.config.TokenHubConfig.Provider;
+import io.tokenhub.config.TokenHubConfig.Server;
+import io.tokenhub.config.TokenHubConfig.Storage;
+import io.tokenhub.config.TokenHubConfig.Timeouts;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Reads {@code tokenhub.yaml}: expands {@code ${VAR}} and {@code ${VAR:-default}} from the
+ * environment, maps the YAML onto {@link TokenHubConfig} and validates all of it, reporting every
+ * problem at once in a {@link ConfigException}.
+ */
+public final class ConfigLoader {
+
+    private static final Pattern VARIABLE = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+    private final Function<String, String> env;
+
+    public ConfigLoader(Function<String, String> env) {
+        this.env = env;
+    }
+
+    public static ConfigLoader fromEnvironment() {
+        return new ConfigLoader(System::getenv);
+    }
+
+    /** {@code --config PATH}, else {@code TOKENHUB_CONFIG}, else {@code conf/tokenhub.yaml}. */
+    public static Path locate(String[] args, Function<String, String> env) {
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--config") && i + 1 < args.length) {
+                return Path.of(args[i + 1]);
+            }
+            if (args[i].startsWith("--config=")) {
+                return Path.of(args[i].substring("--config=".length()));
+            }
+        }
+        String fromEnv = env.apply("TOKENHUB_CONFIG");
+        return Path.of(fromEnv == null || fromEnv.isBlank() ? "conf/tokenhub.yaml" : fromEnv);
+    }
+
+    public TokenHubConfig load(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (IOException e) {
+            throw new ConfigException(file.toString(), List.of("cannot read the file: " + e.getMessage()));
+        }
+        return parse(text, file.toString());
+    }
+
+    public TokenHubConfig parse(String yaml, String source) {
+        List<String> problems = new ArrayList<>();
+        Map<String, Object> tree;
+        try {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> parsed = YAML.readValue(yaml, Map.class);
+            tree = parsed == null ? Map.of() : parsed;
+        } catch (IOException | ClassCastException e) {
+            throw new ConfigException(source, List.of("not valid YAML: " + firstLine(e.getMessage())));
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Object> expanded = (Map<String, Object>) expandValues(tree, problems);
+        TokenHubConfig config = read(new ConfigNode("", expanded, problems));
+        if (!problems.isEmpty()) {
+            throw new ConfigException(source, problems);
+        }
+        return config;
+    }
+
+    /** Expands variables inside string values only, so comments may mention ${...} freely. */
+    private Object expandValues(Object value, List<String> problems) {
+        if (value instanceof String text) {
+            return expand(text, problems);
+        }
+        if (value instanceof Map<?, ?> map) {
+            Map<String, Object> out = new java.util.LinkedHashMap<>();
+            map.forEach((k, v) -> out.put(String.valueOf(k), expandValues(v, problems)));
+            return out;
+        }
+        if (value instanceof List<?> list) {
+            List<Object> out = new ArrayList<>();
+            list.forEach(v -> out.add(expandValues(v, problems)));
+            return out;
+        }
+        return value;
+    }
+
+    String expand(String text, List<String> problems) {
+        Matcher m = VARIABLE.matcher(text);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String value = env.apply(m.group(1));
+            if (value == null || value.isEmpty() && m.group(2) != null) {
+                value = m.group(2);
+            }
+            if (value == null) {
+                problems.add("${" + m.group(1) + "} is not set and has no default (write ${" + m.group(1) + ":-default})");
+                value = "";
+            }
+            m.appendReplacement(out, Matcher.quoteReplacement(value));
+        }
+        m.appendTail(out);
+        return out.toString();
+    }
+
+    private TokenHubConfig read(ConfigNode root) {
+        Server server = server(root.child("server"));
+        Admin admin = admin(root.child("admin"));
+        Storage storage = storage(root.child("storage"));
+        Cluster cluster = cluster(root.child("cluster"));
+        Billing billing = billing(root.child("billing"));
+        Accounting accounting = accounting(root.child("accounting"));
+        List<Provider> providers = root.children("providers").stream().map(this::provider).toList();
+        List<Model> models = root.children("models").stream().map(this::model).toList();
+        root.rejectUnknown();
+        crossCheck(root, providers, models);
+        return new TokenHubConfig(server, admin, storage, cluster, billing, accounting, providers, models);
+    }
+
+    private Server server(ConfigNode n) {
+        Server s = new Server(
+            n.string("host", "0.0.0.0"),
+            n.integer("port", 8080, 0, 65535),
+            n.integer("management_port", 9090, 0, 65535),
+            n.integer("instances", 0, 0, 256),
+            n.number("max_body_bytes", 10 * 1024 * 1024, 1024, Integer.MAX_VALUE),
+            n.number("shutdown_grace_ms", 30_000, 0, 3_600_000));
+        n.rejectUnknown();
+        if (s.port() != 0 && s.port() == s.managementPort()) {
+            n.problem("management_port", "must differ from port");
+        }
+        return s;
+    }
+
+    private Admin admin(ConfigNode n) {
+        Admin a = new Admin(n.string("master_key", ""), n.bool("bootstrap", false));
+        n.rejectUnknown();
+        if (!a.masterKey().isEmpty() && a.masterKey().length() < 16) {
+            n.problem("master_key", "must be at least 16 characters");
+        }
+        return a;
+    }
+
+    private Storage storage(ConfigNode n) {
+        Storage s = new Storage(
+            n.string("postgres", "embedded"),
+            n.string("redis", "none"),
+            n.string("data_dir", "data"),
+            n.integer("embedded_port", 54329, 1, 65535),
+            n.integer("pool_size", 16, 1, 1000));
+        n.rejectUnknown();
+        if (!s.embeddedPostgres() && !s.postgres().matches("postgres(ql)?://.+")) {
+            n.problem("postgres", "must be 'embedded' or a postgresql:// URL");
+        }
+        if (!s.redis().equals("none") && !s.redis().matches("rediss?://.+")) {
+            n.problem("redis", "must be 'none' or a redis:// URL");
+        }
+        return s;
+    }
+
+    private Cluster cluster(ConfigNode n) {
+        Cluster c = new Cluster(n.bool("enabled", false), n.string("config", "cluster.xml"));
+        n.rejectUnknown();
+        return c;
+    }
+
+    private Billing billing(ConfigNode n) {
+        Billing b = new Billing(Math.round(n.decimal("signup_credit_usd", 0) * 1_000_000));
+        n.rejectUnknown();
+        return b;
+    }
+
+    private Accounting accounting(ConfigNode n) {
+        Accounting a = new Accounting(
+            n.integer("batch_size", 500, 1, 10_000),
+            n.number("flush_ms", 100, 1, 60_000),
+            n.number("spool_max_bytes", 1L << 30, 1024, Long.MAX_VALUE));
+        n.rejectUnknown();
+        return a;
+    }
+
+    private Provider provider(ConfigNode n) {
+        String type = n.requiredString("type");
+        if (!type.isEmpty() && !Provider.TYPES.contains(type)) {
+            n.problem("type", "unknown provider type '" + type + "' (one of " + sorted(Provider.TYPES) + ")");
+        }
+        String baseUrl = n.string("base_url", "");
+        if (!type.equals("mock")) {
+            if (baseUrl.isEmpty()) {
+                n.problem("base_url", "is required for a provider of type " + type);
+            } else if (!baseUrl.matches("https?://[^\\s/]+.*")) {
+                n.problem("base_url", "must be an http:// or https:// URL, not '" + baseUrl + "'");
+            }
+        }
+        ConfigNode t = n.child("timeouts");
+        Timeouts timeouts = new Timeouts(
+            t.number("connect_ms", 5_000, 1, 600_000),
+            t.number("first_byte_ms", 60_000, 1, 3_600_000),
+            t.number("idle_ms", 60_000, 1, 3_600_000));
+        t.rejectUnknown();
+        ConfigNode b = n.child("circuit_breaker");
+        CircuitBreaker breaker = new CircuitBreaker(
+            b.integer("max_failures", 5, 1, 10_000),
+            b.number("window_ms", 10_000, 1, 3_600_000),
+            b.number("reset_ms", 30_000, 1, 3_600_000));
+        b.rejectUnknown();
+        Provider p = new Provider(
+            n.requiredString("id"), type, stripSlash(baseUrl), n.string("api_key", ""), n.string("api_version", ""),
+            timeouts, breaker, n.integer("retries", 0, 0, 10), n.integer("max_connections", 1000, 1, 100_000),
+            n.number("chunk_delay_ms", 0, 0, 60_000));
+        n.rejectUnknown();
+        return p;
+    }
+
+    private Model model(ConfigNode n) {
+        String type = n.string("type", "chat");
+        if (!Model.TYPES.contains(type)) {
+            n.problem("type", "unknown model type '" + type + "' (one of " + sorted(Model.TYPES) + ")");
+        }
+        int contextWindow = n.integer("context_window", 8192, 1, 100_000_000);
+        int maxOutput = n.integer("max_output_tokens", Math.min(4096, contextWindow), 1, 100_000_000);
+        int defaultMax = n.integer("default_max_tokens", Math.min(4096, maxOutput), 1, 100_000_000);
+        if (defaultMax > maxOutput) {
+            n.problem("default_max_tokens", "(" + defaultMax + ") exceeds max_output_tokens (" + maxOutput + ")");
+        }
+        Set<String> capabilities = new LinkedHashSet<>(n.strings("capabilities"));
+        for (String c : capabilities) {
+            if (!Model.CAPABILITIES.contains(c)) {
+                n.problem("capabilities", "unknown capability '" + c + "' (one of " + sorted(Model.CAPABILITIES) + ")");
+            }
+        }
+        ConfigNode l = n.child("limits");
+        Limits limits = new Limits(l.number("rpm", 0, 0, Long.MAX_VALUE), l.number("tpm", 0, 0, Long.MAX_VALUE));
+        l.rejectUnknown();
+        ConfigNode p = n.child("pricing");
+        Pricing pricing = new Pricing(p.decimal("input", 0), p.decimal("cached_input", p.has("input") ? -1 : 0),
+            p.decimal("cache_write", -1), p.decimal("output", 0), p.decimal("per_search", 0));
+        p.rejectUnknown();
+        // Cached reads and cache writes default to the input price when not given.
+        pricing = new Pricing(pricing.input(), pricing.cachedInput() < 0 ? pricing.input() : pricing.cachedInput(),
+            pricing.cacheWrite() < 0 ? pricing.input() : pricing.cacheWrite(), pricing.output(), pricing.perSearch());
+        List<Deployment> deployments = n.children("deployments").stream().map(this::deployment).toList();
+        if (deployments.isEmpty()) {
+            n.problem("deployments", "at least one deployment is required");
+        }
+        Model m = new Model(n.requiredString("id"), type, n.strings("aliases"), contextWindow, maxOutput, defaultMax,
+            Set.copyOf(capabilities), limits, pricing, deployments, n.strings("fallbacks"));
+        n.rejectUnknown();
+        if (m.id().contains("/")) {
+            n.problem("id", "must not contain '/' (it separates provider and model in requests)");
+        }
+        return m;
+    }
+
+    private Deployment deployment(ConfigNode n) {
+        Deployment d = new Deployment(n.requiredString("provider"), n.requiredString("model"),
+            n.integer("priority", 0, 0, 1000), n.integer("weight", 1, 0, 1_000_000));
+        n.rejectUnknown();
+        return d;
+    }
+
+    private void crossCheck(ConfigNode root, List<Provider> providers, List<Model> models) {
+        Set<String> providerIds = new HashSet<>();
+        for (int i = 0; i < providers.size(); i++) {
+            if (!providerIds.add(providers.get(i).id())) {
+                root.problem("providers[" + i + "].id", "duplicate provider id '" + providers.get(i).id() + "'");
+            }
+        }
+        Map<String, String> names = new HashMap<>();
+        for (int i = 0; i < models.size(); i++) {
+            Model m = models.get(i);
+            String at = "models[" + i + "]";
+            claim(root, names, m.id(), at + ".id", "model id");
+            for (String alias : m.aliases()) {
+                claim(root, names, alias, at + ".aliases", "alias");
+            }
+            for (int d = 0; d < m.deployments().size(); d++) {
+                String provider = m.deployments().get(d).provider();
+                if (!provider.isEmpty() && !providerIds.contains(provider)) {
+                    root.problem(at + ".deployments[" + d + "].provider", "unknown provider '" + provider + "'");
+                }
+            }
+        }
+        for (int i = 0; i < models.size(); i++) {
+            for (String fallback : models.get(i).fallbacks()) {
+                if (!names.containsKey(fallback)) {
+                    root.problem("models[" + i + "].fallbacks", "unknown model '" + fallback + "'");
+                }
+            }
+        }
+    }
+
+    private static void claim(ConfigNode root, Map<String, String> names, String name, String at, String what) {
+        if (name.isEmpty()) {
+            return;
+        }
+        String previous = names.putIfAbsent(name, at);
+        if (previous != null) {
+            root.problem(at, "duplicate " + what + " '" + name + "' (already used at " + previous + ")");
+        }
+    }
+
+    private static String stripSlash(String url) {
+        return url.endsWith("/") ? url.substring(0, url.length() - 1) : url;
+    }
+
+    private static String sorted(Set<String> values) {
+        return String.join(", ", values.stream().sorted().toList());
+    }
+
+    private static String firstLine(String message) {
+        return message == null ? "" : message.lines().findFirst().orElse("");
+    }
+}

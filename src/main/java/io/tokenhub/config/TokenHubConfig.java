@@ -1,0 +1,122 @@
+package io.tokenhub.config;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The whole of {@code tokenhub.yaml}, validated and immutable. Durations are milliseconds; money in
+ * the file is USD and is held here in integer micro-USD.
+ */
+public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluster cluster, Billing billing,
+                             Accounting accounting, List<Provider> providers, List<Model> models) {
+
+    public record Server(String host, int port, int managementPort, int instances, long maxBodyBytes,
+                         long shutdownGraceMs) {
+
+        /** Event-loop verticle instances: 0 in the file means one per core. */
+        public int effectiveInstances() {
+            return instances > 0 ? instances : Runtime.getRuntime().availableProcessors();
+        }
+    }
+
+    /** @param bootstrap on a fresh database, generate and print an admin key and a first account key */
+    public record Admin(String masterKey, boolean bootstrap) {
+        @Override
+        public String toString() {
+            return "Admin[masterKey=" + (masterKey.isEmpty() ? "" : "***") + ", bootstrap=" + bootstrap + "]";
+        }
+    }
+
+    /**
+     * @param postgres {@code embedded} or a {@code postgresql://} URL
+     * @param redis    {@code none} or a {@code redis://} URL
+     * @param dataDir  where the embedded database and the usage spool live
+     */
+    public record Storage(String postgres, String redis, String dataDir, int embeddedPort, int poolSize) {
+        public boolean embeddedPostgres() {
+            return "embedded".equals(postgres);
+        }
+
+        @Override
+        public String toString() {
+            return "Storage[postgres=" + redact(postgres) + ", redis=" + redact(redis) + ", dataDir=" + dataDir + "]";
+        }
+
+        private static String redact(String url) {
+            return url.replaceAll("//[^@/]*@", "//***@");
+        }
+    }
+
+    public record Cluster(boolean enabled, String config) {
+    }
+
+    public record Billing(long signupCreditMicroUsd) {
+    }
+
+    /**
+     * @param batchSize     records per PostgreSQL insert
+     * @param flushMs       longest a record waits before it is written
+     * @param spoolMaxBytes disk kept for records while PostgreSQL is unreachable
+     */
+    public record Accounting(int batchSize, long flushMs, long spoolMaxBytes) {
+    }
+
+    public record Timeouts(long connectMs, long firstByteMs, long idleMs) {
+    }
+
+    public record CircuitBreaker(int maxFailures, long windowMs, long resetMs) {
+    }
+
+    /**
+     * @param maxConnections HTTP/1 connections per upstream host per event loop; streams hold one each
+     * @param chunkDelayMs   mock provider only: delay between streamed chunks
+     */
+    public record Provider(String id, String type, String baseUrl, String apiKey, String apiVersion,
+                           Timeouts timeouts, CircuitBreaker circuitBreaker, int retries, int maxConnections,
+                           long chunkDelayMs) {
+
+        public static final Set<String> TYPES = Set.of("openai", "anthropic", "mock");
+
+        @Override
+        public String toString() {
+            return "Provider[id=" + id + ", type=" + type + ", baseUrl=" + baseUrl + ", apiKey="
+                + (apiKey.isEmpty() ? "" : "***") + "]";
+        }
+    }
+
+    public record Deployment(String provider, String model, int priority, int weight) {
+    }
+
+    public record Limits(long rpm, long tpm) {
+    }
+
+    /**
+     * USD per 1M tokens as written in the file; {@code perSearch} in USD for rerank. The version
+     * changes whenever any price changes, and is stored on each usage record.
+     */
+    public record Pricing(double input, double cachedInput, double cacheWrite, double output, double perSearch) {
+        public static final Pricing FREE = new Pricing(0, 0, 0, 0, 0);
+
+        public String version() {
+            return Integer.toHexString(hashCode());
+        }
+    }
+
+    public record Model(String id, String type, List<String> aliases, int contextWindow, int maxOutputTokens,
+                        int defaultMaxTokens, Set<String> capabilities, Limits limits, Pricing pricing,
+                        List<Deployment> deployments, List<String> fallbacks) {
+
+        public static final Set<String> TYPES = Set.of("chat", "embedding", "rerank");
+        public static final Set<String> CAPABILITIES =
+            Set.of("tools", "vision", "structured_output", "thinking", "search");
+
+        public boolean supports(String capability) {
+            return capabilities.contains(capability);
+        }
+    }
+
+    public Optional<Provider> provider(String id) {
+        return providers.stream().filter(p -> p.id().equals(id)).findFirst();
+    }
+}

@@ -1,0 +1,17 @@
+package io.tokenhub.core;
+
+/** Every event-bus address TokenHub uses, in one place. */
+public final class Bus {
+
+    /** Local: batches of usage events from the API verticles to the accounting verticle. */
+    public static final String USAGE = "tokenhub.usage";
+    /** Cluster-wide publish: a key id (or {@code account:ID}) whose cached auth must be dropped. */
+    public static final String KEYS_INVALIDATE = "tokenhub.keys.invalidate";
+    /** Cluster-wide publish: circuit state of one upstream deployment changed. */
+    public static final String UPSTREAM_STATE = "tokenhub.upstream.state";
+    /** Cluster-wide publish: reload the catalog from the configuration file. */
+    public static final String CONFIG_RELOAD = "tokenhub.config.reload";
+
+    private Bus() {
+    }
+}

@@ -1,0 +1,79 @@
+package io.tokenhub.ops;
+
+import io.tokenhub.accounting.UsageStatus;
+import io.vertx.core.Future;
+import io.vertx.core.VerticleBase;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.micrometer.PrometheusScrapingHandler;
+import io.vertx.sqlclient.Pool;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The management port (9090): {@code /metrics} for Prometheus, {@code /health/live} (the process
+ * answers) and {@code /health/ready} (storage reachable and not shutting down). PostgreSQL is
+ * probed in the background, so a probe never waits on the database.
+ */
+public final class ManagementVerticle extends VerticleBase {
+
+    private static final long PROBE_MS = 1_000;
+
+    private final int port;
+    private final Metrics metrics;
+    private final Pool pool;
+    private final UsageStatus usage;
+    private final AtomicBoolean draining;
+    private volatile boolean postgresUp;
+    private HttpServer server;
+
+    /** @param draining set once shutdown has begun: the node is no longer ready */
+    public ManagementVerticle(int port, Metrics metrics, Pool pool, UsageStatus usage, AtomicBoolean draining) {
+        this.port = port;
+        this.metrics = metrics;
+        this.pool = pool;
+        this.usage = usage;
+        this.draining = draining;
+    }
+
+    @Override
+    public Future<?> start() {
+        metrics.gauge("tokenhub_usage_queue_depth", "Usage records not yet written to PostgreSQL", usage::backlog);
+        metrics.gauge("tokenhub_usage_dropped_total", "Usage records dropped because memory and spool were full",
+            usage::droppedTotal);
+        Router router = Router.router(vertx);
+        router.get("/metrics").handler(PrometheusScrapingHandler.create(metrics.registry()));
+        router.get("/health/live").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "UP")));
+        router.get("/health/ready").handler(this::ready);
+        vertx.setPeriodic(0, PROBE_MS, id -> probe());
+        server = vertx.createHttpServer();
+        return server.requestHandler(router).listen(port);
+    }
+
+    private void probe() {
+        pool.query("SELECT 1").execute().onComplete(ar -> postgresUp = ar.succeeded());
+    }
+
+    private void ready(RoutingContext ctx) {
+        boolean ready = postgresUp && !draining.get();
+        JsonObject body = new JsonObject()
+            .put("status", ready ? "UP" : "DOWN")
+            .put("checks", new JsonObject()
+                .put("postgres", postgresUp ? "UP" : "DOWN")
+                .put("draining", draining.get()))
+            .put("usage", new JsonObject()
+                .put("backlog", usage.backlog())
+                .put("writes", usage.isDatabaseUp() ? "OK" : "FAILING: " + usage.lastError())
+                .put("dropped", usage.droppedTotal()));
+        json(ctx, ready ? 200 : 503, body);
+    }
+
+    private static void json(RoutingContext ctx, int status, JsonObject body) {
+        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(body.encode());
+    }
+
+    public int actualPort() {
+        return server.actualPort();
+    }
+}

@@ -1,0 +1,29 @@
+package io.tokenhub.provider;
+
+import io.tokenhub.core.Usage;
+import io.vertx.core.Handler;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * A streaming answer as OpenAI {@code chat.completion.chunk} objects, {@code model} already
+ * {@code provider/upstream-model}. Returned paused: set the handlers, then {@link #resume()}.
+ * Exactly one of the end and exception handlers is called, once, unless the stream is cancelled.
+ */
+public interface ChunkStream {
+
+    ChunkStream handler(Handler<JsonObject> chunk);
+
+    ChunkStream endHandler(Handler<Void> end);
+
+    ChunkStream exceptionHandler(Handler<Throwable> failure);
+
+    void pause();
+
+    void resume();
+
+    /** Stops delivery and aborts the upstream request at once (the client went away). */
+    void cancel();
+
+    /** The provider's own counts, once its usage arrived; null if it sent none (yet). */
+    Usage usage();
+}

@@ -1,0 +1,165 @@
+package io.tokenhub.provider;
+
+import io.tokenhub.config.TokenHubConfig.Provider;
+import io.tokenhub.provider.UpstreamException.Kind;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.RequestOptions;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The HTTP part every adapter shares: POST a JSON body to one provider with its connect, first-byte
+ * and idle timeouts, honour the caller's {@link Abort}, and turn every way the call can go wrong
+ * into an {@link UpstreamException}. A successful response is handed over paused.
+ */
+public final class HttpUpstream {
+
+    private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
+
+    private final Vertx vertx;
+    private final HttpClient client;
+    private final Provider provider;
+
+    public HttpUpstream(Vertx vertx, HttpClient client, Provider provider) {
+        this.vertx = vertx;
+        this.client = client;
+        this.provider = provider;
+    }
+
+    public Provider provider() {
+        return provider;
+    }
+
+    /** Completes with a 2xx response, paused; any other status fails with the upstream's error. */
+    public Future<HttpClientResponse> post(String path, MultiMap headers, Buffer body, Abort abort) {
+        RequestOptions options = new RequestOptions()
+            .setMethod(HttpMethod.POST)
+            .setAbsoluteURI(provider.baseUrl() + path)
+            .setConnectTimeout(provider.timeouts().connectMs())
+            .setIdleTimeout(provider.timeouts().idleMs())
+            .putHeader(HttpHeaders.CONTENT_TYPE, JSON)
+            .putHeader(HttpHeaders.ACCEPT, "application/json, text/event-stream");
+        headers.forEach(options::putHeader);
+        Promise<HttpClientResponse> result = Promise.promise();
+        client.request(options).onComplete(ar -> {
+            if (ar.failed()) {
+                result.tryFail(classify(ar.cause()));
+                return;
+            }
+            var request = ar.result();
+            // Fail first, then reset: the reset fails the send too, and the first failure must win.
+            // Once the response is handed over, tryFail is false and the stream's own cancel applies.
+            abort.onAbort(() -> {
+                if (result.tryFail(UpstreamException.of(provider.id(), Kind.CONNECTION, "cancelled by the client"))) {
+                    request.reset();
+                }
+            });
+            long timer = vertx.setTimer(provider.timeouts().firstByteMs(), id -> {
+                if (result.tryFail(UpstreamException.of(provider.id(), Kind.TIMEOUT,
+                    "no response within " + provider.timeouts().firstByteMs() + " ms"))) {
+                    request.reset();
+                }
+            });
+            request.send(body).onComplete(sent -> {
+                vertx.cancelTimer(timer);
+                if (sent.failed()) {
+                    result.tryFail(classify(sent.cause()));
+                } else {
+                    HttpClientResponse response = sent.result();
+                    response.pause();
+                    if (response.statusCode() / 100 == 2) {
+                        if (!result.tryComplete(response)) {
+                            request.reset();
+                        }
+                    } else {
+                        failWithBody(response, result);
+                    }
+                }
+            });
+        });
+        return result.future();
+    }
+
+    private void failWithBody(HttpClientResponse response, Promise<HttpClientResponse> result) {
+        response.resume();
+        response.body().onComplete(body -> {
+            JsonObject error = body.succeeded() ? errorObject(body.result()) : null;
+            result.tryFail(statusFailure(response.statusCode(), retryAfterMs(response.headers()), error));
+        });
+    }
+
+    /** Maps an upstream HTTP status and its error body to the failure routing acts on. */
+    public UpstreamException statusFailure(int status, long retryAfterMs, JsonObject error) {
+        // 401 and 403 mean TokenHub's own provider credentials are wrong: the provider's fault, not the caller's.
+        Kind kind = status == 429 ? Kind.RATE_LIMITED
+            : status == 408 ? Kind.TIMEOUT
+            : status >= 500 || status == 401 || status == 403 ? Kind.SERVER_ERROR
+            : Kind.REJECTED;
+        String detail = error != null && error.getValue("message") instanceof String m ? m : "no error message";
+        if (status == 401 || status == 403) {
+            detail = "the provider refused TokenHub's credentials (" + detail + ")";
+        }
+        return new UpstreamException(provider.id(), kind, status, "HTTP " + status + ": " + detail, retryAfterMs, error);
+    }
+
+    /** Any exception of the HTTP client, as an {@link UpstreamException}. */
+    public UpstreamException classify(Throwable failure) {
+        if (failure instanceof UpstreamException upstream) {
+            return upstream;
+        }
+        String message = failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage();
+        boolean timeout = failure instanceof TimeoutException || message.toLowerCase().contains("timeout")
+            || message.toLowerCase().contains("timed out");
+        return UpstreamException.of(provider.id(), timeout ? Kind.TIMEOUT : Kind.CONNECTION,
+            timeout ? "timed out: " + message : "connection failed: " + message);
+    }
+
+    /** The {@code error} object of an OpenAI- or Anthropic-shaped error body, or null. */
+    static JsonObject errorObject(Buffer body) {
+        try {
+            JsonObject json = body.toJsonObject();
+            return json.getValue("error") instanceof JsonObject e ? e : null;
+        } catch (DecodeException | ClassCastException e) {
+            return null;
+        }
+    }
+
+    /** {@code retry-after-ms}, else {@code Retry-After} in seconds or as an HTTP date; 0 if absent. */
+    static long retryAfterMs(MultiMap headers) {
+        try {
+            String ms = headers.get("retry-after-ms");
+            if (ms != null) {
+                return Math.max(0, (long) Double.parseDouble(ms.trim()));
+            }
+            String value = headers.get(HttpHeaders.RETRY_AFTER);
+            if (value == null) {
+                return 0;
+            }
+            value = value.trim();
+            if (value.chars().allMatch(Character::isDigit)) {
+                return Long.parseLong(value) * 1000;
+            }
+            ZonedDateTime at = ZonedDateTime.parse(value, DateTimeFormatter.RFC_1123_DATE_TIME);
+            return Math.max(0, Duration.between(ZonedDateTime.now(at.getZone()), at).toMillis());
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    public static Future<Buffer> body(HttpClientResponse response, HttpUpstream upstream) {
+        response.resume();
+        return response.body().recover(e -> Future.failedFuture(upstream.classify(e)));
+    }
+}

@@ -1,0 +1,17 @@
+package io.tokenhub.provider;
+
+import io.tokenhub.config.TokenHubConfig.Deployment;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * One call to one upstream deployment.
+ *
+ * @param body      the client's request body in OpenAI shape; adapters copy before changing it
+ * @param maxTokens the output limit to send, already defaulted and checked against the catalog
+ */
+public record UpstreamCall(String requestId, JsonObject body, Deployment deployment, int maxTokens) {
+
+    public String upstreamModel() {
+        return deployment.model();
+    }
+}

@@ -1,0 +1,69 @@
+package io.tokenhub.provider;
+
+import io.vertx.core.json.JsonObject;
+
+/**
+ * An upstream call that did not succeed, classified so that routing can tell the provider's
+ * failures (move on to the next candidate) from the caller's (answer at once).
+ */
+public final class UpstreamException extends RuntimeException {
+
+    public enum Kind {
+        /** Could not connect, connection reset, or the body was not what the protocol promised. */
+        CONNECTION,
+        /** No first byte, or no next chunk, within the provider's timeout. */
+        TIMEOUT,
+        /** 5xx from the upstream. */
+        SERVER_ERROR,
+        /** 429 from the upstream. */
+        RATE_LIMITED,
+        /** A 4xx other than 429: the request itself is wrong, another provider would refuse it too. */
+        REJECTED
+    }
+
+    private final String provider;
+    private final Kind kind;
+    private final int status;
+    private final long retryAfterMs;
+    private final transient JsonObject error;
+
+    public UpstreamException(String provider, Kind kind, int status, String message, long retryAfterMs,
+                             JsonObject error) {
+        super(message, null, false, false);
+        this.provider = provider;
+        this.kind = kind;
+        this.status = status;
+        this.retryAfterMs = retryAfterMs;
+        this.error = error;
+    }
+
+    public static UpstreamException of(String provider, Kind kind, String message) {
+        return new UpstreamException(provider, kind, 0, message, 0, null);
+    }
+
+    public String provider() {
+        return provider;
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    /** The upstream's HTTP status, 0 when there was none. */
+    public int status() {
+        return status;
+    }
+
+    public long retryAfterMs() {
+        return retryAfterMs;
+    }
+
+    /** The upstream's OpenAI-shaped {@code error} object, when it sent one. */
+    public JsonObject error() {
+        return error;
+    }
+
+    public boolean isProviderFault() {
+        return kind != Kind.REJECTED;
+    }
+}

@@ -1,0 +1,390 @@
+package io.tokenhub.provider.anthropic;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Translates an OpenAI Chat Completions request body into an Anthropic Messages request body.
+ *
+ * <p>Pure and synchronous: no I/O, the input is never mutated. Anything the client sent that
+ * Anthropic cannot honour either raises {@link IllegalArgumentException} (when silently dropping it
+ * would change the answer, e.g. {@code n > 1}) or is dropped (when it only tunes sampling, e.g.
+ * {@code seed}, {@code frequency_penalty}, {@code logprobs}).
+ */
+public final class AnthropicRequests {
+
+    /** Anthropic rejects thinking budgets below this. */
+    static final int MIN_THINKING_BUDGET = 1024;
+
+    /** Anthropic accepts top_p only in this range while extended thinking is on. */
+    private static final double MIN_TOP_P_WITH_THINKING = 0.95;
+
+    private AnthropicRequests() {
+    }
+
+    /**
+     * @param openAiRequest the client's Chat Completions body
+     * @param upstreamModel the Anthropic model id to call
+     * @param maxTokens     the output cap already resolved by the caller; it wins over the
+     *                      request's own max_tokens / max_completion_tokens
+     * @param stream        whether to ask Anthropic for an SSE stream
+     */
+    public static JsonObject toAnthropic(JsonObject openAiRequest, String upstreamModel, int maxTokens, boolean stream) {
+        rejectUnsupported(openAiRequest);
+        JsonArray messages = openAiRequest.getJsonArray("messages", new JsonArray());
+
+        JsonObject out = new JsonObject().put("model", upstreamModel).put("max_tokens", maxTokens);
+        String system = collectSystem(messages);
+        if (system != null) {
+            out.put("system", system);
+        }
+        out.put("messages", convertMessages(messages));
+
+        boolean thinking = applyThinking(openAiRequest, out, maxTokens);
+        applySampling(openAiRequest, out, thinking);
+        applyStop(openAiRequest, out);
+        applyTools(openAiRequest, out);
+        applyUser(openAiRequest, out);
+        out.put("stream", stream);
+        return out;
+    }
+
+    private static void rejectUnsupported(JsonObject req) {
+        Object n = req.getValue("n");
+        if (n instanceof Number num && num.intValue() > 1) {
+            // Anthropic returns exactly one candidate; faking n would bill the client for copies.
+            throw new IllegalArgumentException("n > 1 is not supported by this provider");
+        }
+    }
+
+    // ---- system ------------------------------------------------------------------------------
+
+    /** Anthropic has no system role inside messages, so every system/developer turn is hoisted. */
+    private static String collectSystem(JsonArray messages) {
+        List<String> parts = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            JsonObject msg = messages.getJsonObject(i);
+            if (isSystemRole(msg.getString("role"))) {
+                String text = plainText(msg.getValue("content"), "messages[" + i + "].content");
+                if (!text.isEmpty()) {
+                    parts.add(text);
+                }
+            }
+        }
+        return parts.isEmpty() ? null : String.join("\n\n", parts);
+    }
+
+    private static boolean isSystemRole(String role) {
+        return "system".equals(role) || "developer".equals(role);
+    }
+
+    /** Flattens a string or an array of text parts into one string. */
+    private static String plainText(Object content, String param) {
+        if (content == null) {
+            return "";
+        }
+        if (content instanceof String s) {
+            return s;
+        }
+        if (content instanceof JsonArray parts) {
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < parts.size(); i++) {
+                JsonObject part = parts.getJsonObject(i);
+                if (!"text".equals(part.getString("type"))) {
+                    throw new IllegalArgumentException(param + "[" + i + "]: only text parts are allowed here");
+                }
+                sb.append(part.getString("text", ""));
+            }
+            return sb.toString();
+        }
+        throw new IllegalArgumentException(param + " must be a string or an array of content parts");
+    }
+
+    // ---- messages ----------------------------------------------------------------------------
+
+    private static JsonArray convertMessages(JsonArray messages) {
+        JsonArray out = new JsonArray();
+        for (int i = 0; i < messages.size(); i++) {
+            JsonObject msg = messages.getJsonObject(i);
+            String role = msg.getString("role");
+            String param = "messages[" + i + "]";
+            if (isSystemRole(role)) {
+                continue;
+            }
+            switch (role == null ? "" : role) {
+                case "user" -> append(out, "user", contentBlocks(msg.getValue("content"), param + ".content"));
+                case "assistant" -> append(out, "assistant", assistantBlocks(msg, param));
+                case "tool" -> append(out, "user", List.of(toolResult(msg, param)));
+                default -> throw new IllegalArgumentException(param + ".role '" + role + "' is not supported");
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Anthropic requires user/assistant alternation, and wants all results of one parallel tool
+     * round in a single user turn, so a block list with the same role as the previous turn is
+     * folded into it instead of starting a new message.
+     */
+    private static void append(JsonArray out, String role, List<JsonObject> blocks) {
+        if (blocks.isEmpty()) {
+            return; // Anthropic rejects messages with empty content
+        }
+        JsonObject last = out.isEmpty() ? null : out.getJsonObject(out.size() - 1);
+        if (last != null && role.equals(last.getString("role"))) {
+            blocks.forEach(last.getJsonArray("content")::add);
+        } else {
+            out.add(new JsonObject().put("role", role).put("content", new JsonArray(new ArrayList<>(blocks))));
+        }
+    }
+
+    private static List<JsonObject> contentBlocks(Object content, String param) {
+        List<JsonObject> blocks = new ArrayList<>();
+        if (content == null) {
+            return blocks;
+        }
+        if (content instanceof String s) {
+            addText(blocks, s);
+            return blocks;
+        }
+        if (!(content instanceof JsonArray parts)) {
+            throw new IllegalArgumentException(param + " must be a string or an array of content parts");
+        }
+        for (int i = 0; i < parts.size(); i++) {
+            JsonObject part = parts.getJsonObject(i);
+            String type = part.getString("type");
+            String partParam = param + "[" + i + "]";
+            switch (type == null ? "" : type) {
+                case "text" -> addText(blocks, part.getString("text", ""));
+                // Assistant refusals replayed as history are just text to Anthropic.
+                case "refusal" -> addText(blocks, part.getString("refusal", ""));
+                case "image_url" -> blocks.add(imageBlock(part.getValue("image_url"), partParam + ".image_url"));
+                default -> throw new IllegalArgumentException(partParam + ".type '" + type + "' is not supported by this provider");
+            }
+        }
+        return blocks;
+    }
+
+    /** Anthropic rejects empty text blocks, which OpenAI clients send freely. */
+    private static void addText(List<JsonObject> blocks, String text) {
+        if (text != null && !text.isEmpty()) {
+            blocks.add(new JsonObject().put("type", "text").put("text", text));
+        }
+    }
+
+    private static JsonObject imageBlock(Object imageUrl, String param) {
+        // The spec nests the URL in an object, but some clients send the bare string.
+        String url = imageUrl instanceof JsonObject o ? o.getString("url") : imageUrl instanceof String s ? s : null;
+        if (url == null || url.isEmpty()) {
+            throw new IllegalArgumentException(param + ".url is required");
+        }
+        JsonObject source;
+        if (url.startsWith("data:")) {
+            source = dataUrlSource(url, param);
+        } else if (url.startsWith("https://") || url.startsWith("http://")) {
+            source = new JsonObject().put("type", "url").put("url", url);
+        } else {
+            throw new IllegalArgumentException(param + ".url must be an http(s) URL or a base64 data: URL");
+        }
+        return new JsonObject().put("type", "image").put("source", source);
+    }
+
+    /** Splits {@code data:<media type>;base64,<payload>}; Anthropic takes only base64 payloads. */
+    private static JsonObject dataUrlSource(String url, String param) {
+        int comma = url.indexOf(',');
+        String header = comma < 0 ? "" : url.substring("data:".length(), comma);
+        if (comma < 0 || !header.endsWith(";base64")) {
+            throw new IllegalArgumentException(param + ".url: data URLs must be base64-encoded");
+        }
+        String mediaType = header.substring(0, header.length() - ";base64".length());
+        if (mediaType.isEmpty()) {
+            throw new IllegalArgumentException(param + ".url: data URL has no media type");
+        }
+        return new JsonObject()
+            .put("type", "base64")
+            .put("media_type", mediaType)
+            .put("data", url.substring(comma + 1));
+    }
+
+    private static List<JsonObject> assistantBlocks(JsonObject msg, String param) {
+        // reasoning_content from earlier turns is dropped: Anthropic only accepts thinking blocks
+        // carrying the signature it issued, which the OpenAI format cannot round-trip.
+        List<JsonObject> blocks = contentBlocks(msg.getValue("content"), param + ".content");
+        JsonArray toolCalls = msg.getJsonArray("tool_calls");
+        if (toolCalls != null) {
+            for (int i = 0; i < toolCalls.size(); i++) {
+                blocks.add(toolUse(toolCalls.getJsonObject(i), param + ".tool_calls[" + i + "]"));
+            }
+        }
+        return blocks;
+    }
+
+    private static JsonObject toolUse(JsonObject call, String param) {
+        JsonObject fn = call.getJsonObject("function", new JsonObject());
+        return new JsonObject()
+            .put("type", "tool_use")
+            .put("id", call.getString("id"))
+            .put("name", fn.getString("name"))
+            .put("input", parseArguments(fn.getValue("arguments"), param + ".function.arguments"));
+    }
+
+    /** OpenAI carries tool arguments as a JSON string; Anthropic wants the parsed object. */
+    private static JsonObject parseArguments(Object arguments, String param) {
+        if (arguments == null || (arguments instanceof String s && s.isBlank())) {
+            return new JsonObject(); // no-parameter functions often come back with ""
+        }
+        if (arguments instanceof JsonObject o) {
+            return o;
+        }
+        try {
+            return new JsonObject(arguments.toString());
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(param + " is not a valid JSON object: " + e.getMessage(), e);
+        }
+    }
+
+    private static JsonObject toolResult(JsonObject msg, String param) {
+        String toolCallId = msg.getString("tool_call_id");
+        if (toolCallId == null) {
+            throw new IllegalArgumentException(param + ".tool_call_id is required for role 'tool'");
+        }
+        JsonObject block = new JsonObject().put("type", "tool_result").put("tool_use_id", toolCallId);
+        Object content = msg.getValue("content");
+        if (content instanceof JsonArray) {
+            List<JsonObject> parts = contentBlocks(content, param + ".content");
+            if (!parts.isEmpty()) {
+                block.put("content", new JsonArray(new ArrayList<>(parts)));
+            }
+        } else if (content != null && !content.toString().isEmpty()) {
+            // content is optional on tool_result, and an empty text block would be rejected
+            block.put("content", content.toString());
+        }
+        return block;
+    }
+
+    // ---- generation parameters ---------------------------------------------------------------
+
+    /** Returns whether thinking was enabled, because that constrains the sampling parameters. */
+    private static boolean applyThinking(JsonObject req, JsonObject out, int maxTokens) {
+        if (!Boolean.TRUE.equals(req.getValue("enable_thinking"))) {
+            return false;
+        }
+        Object requested = req.getValue("thinking_budget");
+        int budget = requested instanceof Number n ? n.intValue() : Math.max(MIN_THINKING_BUDGET, maxTokens / 2);
+        budget = Math.max(MIN_THINKING_BUDGET, budget);
+        if (budget >= maxTokens) {
+            // budget_tokens must be < max_tokens; keep the caller's allowance for the visible answer
+            // on top of the thinking budget rather than letting thinking starve it.
+            out.put("max_tokens", budget + maxTokens);
+        }
+        out.put("thinking", new JsonObject().put("type", "enabled").put("budget_tokens", budget));
+        return true;
+    }
+
+    private static void applySampling(JsonObject req, JsonObject out, boolean thinking) {
+        Double temperature = number(req, "temperature");
+        Double topP = number(req, "top_p");
+        // With thinking on, Anthropic rejects any temperature and a top_p below 0.95; many OpenAI
+        // SDKs send a default temperature, so drop rather than fail the request.
+        if (temperature != null && !thinking) {
+            // OpenAI allows up to 2.0, Anthropic only up to 1.0.
+            out.put("temperature", Math.min(1.0, Math.max(0.0, temperature)));
+        }
+        if (topP != null && (!thinking || topP >= MIN_TOP_P_WITH_THINKING)) {
+            out.put("top_p", topP);
+        }
+    }
+
+    private static Double number(JsonObject req, String key) {
+        Object v = req.getValue(key);
+        return v instanceof Number n ? n.doubleValue() : null;
+    }
+
+    private static void applyStop(JsonObject req, JsonObject out) {
+        Object stop = req.getValue("stop");
+        JsonArray candidates = stop instanceof JsonArray arr ? arr : new JsonArray().add(stop);
+        JsonArray sequences = new JsonArray();
+        for (Object candidate : candidates) {
+            // OpenAI tolerates empty stop strings; Anthropic rejects them.
+            if (candidate instanceof String s && !s.isEmpty()) {
+                sequences.add(s);
+            }
+        }
+        if (!sequences.isEmpty()) {
+            out.put("stop_sequences", sequences);
+        }
+    }
+
+    private static void applyTools(JsonObject req, JsonObject out) {
+        JsonArray tools = req.getJsonArray("tools");
+        if (tools == null || tools.isEmpty()) {
+            return; // a tool_choice without tools has nothing to steer, so it is dropped as well
+        }
+        JsonArray converted = new JsonArray();
+        for (int i = 0; i < tools.size(); i++) {
+            converted.add(toolDefinition(tools.getJsonObject(i), "tools[" + i + "]"));
+        }
+        out.put("tools", converted);
+        JsonObject choice = toolChoice(req.getValue("tool_choice"));
+        if (Boolean.FALSE.equals(req.getValue("parallel_tool_calls"))) {
+            choice = choice == null ? new JsonObject().put("type", "auto") : choice;
+            // Anthropic's "none" choice does not take this flag; nothing can run in parallel anyway.
+            if (!"none".equals(choice.getString("type"))) {
+                choice.put("disable_parallel_tool_use", true);
+            }
+        }
+        if (choice != null) {
+            out.put("tool_choice", choice);
+        }
+    }
+
+    private static JsonObject toolDefinition(JsonObject tool, String param) {
+        if (!"function".equals(tool.getString("type", "function"))) {
+            throw new IllegalArgumentException(param + ".type '" + tool.getString("type") + "' is not supported by this provider");
+        }
+        JsonObject fn = tool.getJsonObject("function");
+        if (fn == null || fn.getString("name") == null) {
+            throw new IllegalArgumentException(param + ".function.name is required");
+        }
+        JsonObject def = new JsonObject().put("name", fn.getString("name"));
+        if (fn.getString("description") != null) {
+            def.put("description", fn.getString("description"));
+        }
+        // input_schema is mandatory for Anthropic while OpenAI allows omitting parameters.
+        JsonObject schema = fn.getJsonObject("parameters");
+        def.put("input_schema", schema != null ? schema : new JsonObject().put("type", "object").put("properties", new JsonObject()));
+        return def;
+    }
+
+    private static JsonObject toolChoice(Object choice) {
+        if (choice == null) {
+            return null;
+        }
+        if (choice instanceof String s) {
+            return switch (s) {
+                case "auto" -> new JsonObject().put("type", "auto");
+                case "none" -> new JsonObject().put("type", "none");
+                case "required" -> new JsonObject().put("type", "any");
+                default -> throw new IllegalArgumentException("tool_choice '" + s + "' is not supported");
+            };
+        }
+        if (choice instanceof JsonObject o && "function".equals(o.getString("type"))) {
+            String name = o.getJsonObject("function", new JsonObject()).getString("name");
+            if (name == null) {
+                throw new IllegalArgumentException("tool_choice.function.name is required");
+            }
+            return new JsonObject().put("type", "tool").put("name", name);
+        }
+        throw new IllegalArgumentException("tool_choice must be 'auto', 'none', 'required' or a function choice");
+    }
+
+    private static void applyUser(JsonObject req, JsonObject out) {
+        String user = req.getValue("user") instanceof String s ? s : null;
+        if (user != null && !user.isEmpty()) {
+            out.put("metadata", new JsonObject().put("user_id", user));
+        }
+    }
+}

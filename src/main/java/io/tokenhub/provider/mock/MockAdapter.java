@@ -1,0 +1,134 @@
+package io.tokenhub.provider.mock;
+
+import io.tokenhub.config.TokenHubConfig.Provider;
+import io.tokenhub.core.TokenCounter;
+import io.tokenhub.core.Usage;
+import io.tokenhub.provider.Abort;
+import io.tokenhub.provider.ChunkStream;
+import io.tokenhub.provider.Completion;
+import io.tokenhub.provider.ProviderAdapter;
+import io.tokenhub.provider.UpstreamCall;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A provider that answers locally and deterministically, so that a fresh install, a demo or a
+ * benchmark works without any provider key. It echoes the last user message, counts tokens with the
+ * real tokenizer, honours {@code max_tokens} and streams word by word with the configured delay.
+ */
+public final class MockAdapter implements ProviderAdapter {
+
+    private static final int ECHO_LIMIT = 200;
+
+    private final Vertx vertx;
+    private final Provider provider;
+
+    public MockAdapter(Vertx vertx, Provider provider) {
+        this.vertx = vertx;
+        this.provider = provider;
+    }
+
+    @Override
+    public String providerId() {
+        return provider.id();
+    }
+
+    @Override
+    public Future<Completion> complete(UpstreamCall call, Abort abort) {
+        Answer answer = answer(call);
+        JsonObject body = new JsonObject()
+            .put("id", "chatcmpl-" + call.requestId())
+            .put("object", "chat.completion")
+            .put("created", System.currentTimeMillis() / 1000)
+            .put("model", label(call))
+            .put("choices", new JsonArray().add(new JsonObject()
+                .put("index", 0)
+                .put("message", new JsonObject().put("role", "assistant").put("content", answer.text()))
+                .put("logprobs", null)
+                .put("finish_reason", answer.finishReason())))
+            .put("usage", answer.usage().toOpenAi());
+        return Future.succeededFuture(new Completion(body, answer.usage()));
+    }
+
+    @Override
+    public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
+        Answer answer = answer(call);
+        String id = "chatcmpl-" + call.requestId();
+        long created = System.currentTimeMillis() / 1000;
+        List<JsonObject> chunks = new ArrayList<>();
+        chunks.add(chunk(id, created, call, new JsonObject().put("role", "assistant").put("content", ""), null));
+        for (String piece : answer.pieces()) {
+            chunks.add(chunk(id, created, call, new JsonObject().put("content", piece), null));
+        }
+        chunks.add(chunk(id, created, call, new JsonObject(), answer.finishReason()));
+        chunks.add(new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", created)
+            .put("model", label(call)).put("choices", new JsonArray()).put("usage", answer.usage().toOpenAi()));
+        MockChunkStream stream = new MockChunkStream(vertx, chunks, provider.chunkDelayMs(), answer.usage());
+        abort.onAbort(stream::cancel);
+        return Future.succeededFuture(stream);
+    }
+
+    private JsonObject chunk(String id, long created, UpstreamCall call, JsonObject delta, String finishReason) {
+        return new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", created)
+            .put("model", label(call))
+            .put("choices", new JsonArray().add(new JsonObject().put("index", 0).put("delta", delta)
+                .put("logprobs", null).put("finish_reason", finishReason)));
+    }
+
+    private String label(UpstreamCall call) {
+        return provider.id() + "/" + call.upstreamModel();
+    }
+
+    private record Answer(String text, List<String> pieces, String finishReason, Usage usage) {
+    }
+
+    private Answer answer(UpstreamCall call) {
+        String said = lastUserText(call.body());
+        if (said.length() > ECHO_LIMIT) {
+            said = said.substring(0, ECHO_LIMIT) + "…";
+        }
+        String full = "Hello from TokenHub's mock model. You said: " + said;
+        List<String> pieces = new ArrayList<>();
+        StringBuilder text = new StringBuilder();
+        int tokens = 0;
+        String finish = "stop";
+        for (String word : full.split("(?<= )")) {
+            int cost = TokenCounter.count(word);
+            if (tokens + cost > call.maxTokens()) {
+                finish = "length";
+                break;
+            }
+            tokens += cost;
+            pieces.add(word);
+            text.append(word);
+        }
+        Usage usage = new Usage(TokenCounter.chatPrompt(call.body()), 0, tokens, 0, false);
+        return new Answer(text.toString(), pieces, finish, usage);
+    }
+
+    private static String lastUserText(JsonObject body) {
+        JsonArray messages = body.getJsonArray("messages", new JsonArray());
+        for (int i = messages.size() - 1; i >= 0; i--) {
+            if (messages.getValue(i) instanceof JsonObject m && "user".equals(m.getValue("role"))) {
+                Object content = m.getValue("content");
+                if (content instanceof String s) {
+                    return s;
+                }
+                if (content instanceof JsonArray parts) {
+                    StringBuilder out = new StringBuilder();
+                    for (Object p : parts) {
+                        if (p instanceof JsonObject part && part.getValue("text") instanceof String t) {
+                            out.append(t);
+                        }
+                    }
+                    return out.toString();
+                }
+            }
+        }
+        return "";
+    }
+}

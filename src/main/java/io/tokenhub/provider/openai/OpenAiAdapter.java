@@ -1,0 +1,92 @@
+package io.tokenhub.provider.openai;
+
+import io.tokenhub.core.Usage;
+import io.tokenhub.provider.Abort;
+import io.tokenhub.provider.ChunkStream;
+import io.tokenhub.provider.Completion;
+import io.tokenhub.provider.HttpUpstream;
+import io.tokenhub.provider.ProviderAdapter;
+import io.tokenhub.provider.UpstreamCall;
+import io.tokenhub.provider.UpstreamException;
+import io.tokenhub.provider.UpstreamException.Kind;
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * Any OpenAI-compatible Chat Completions API (OpenAI, DeepSeek, Qwen, Doubao, vLLM…). The body is
+ * passed through with fields we do not know kept; only the model, the output limit and the stream
+ * usage option are set, and TokenHub's own extensions are removed.
+ */
+public final class OpenAiAdapter implements ProviderAdapter {
+
+    private final HttpUpstream upstream;
+    private final MultiMap headers;
+
+    public OpenAiAdapter(HttpUpstream upstream) {
+        this.upstream = upstream;
+        this.headers = MultiMap.caseInsensitiveMultiMap();
+        String apiKey = upstream.provider().apiKey();
+        if (!apiKey.isEmpty()) {
+            headers.add(HttpHeaders.AUTHORIZATION, "Bearer " + apiKey);
+        }
+    }
+
+    @Override
+    public String providerId() {
+        return upstream.provider().id();
+    }
+
+    @Override
+    public Future<Completion> complete(UpstreamCall call, Abort abort) {
+        Buffer body = upstreamBody(call, false).toBuffer();
+        return upstream.post("/chat/completions", headers, body, abort)
+            .compose(response -> HttpUpstream.body(response, upstream))
+            .map(this::completion);
+    }
+
+    @Override
+    public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
+        Buffer body = upstreamBody(call, true).toBuffer();
+        return upstream.post("/chat/completions", headers, body, abort)
+            .map(response -> new OpenAiChunkStream(response, upstream, call.upstreamModel(), abort));
+    }
+
+    JsonObject upstreamBody(UpstreamCall call, boolean stream) {
+        JsonObject body = call.body().copy();
+        body.remove("fallback_models");
+        body.put("model", call.upstreamModel());
+        body.put("stream", stream);
+        // Reasoning models take max_completion_tokens; keep whichever name the client used.
+        body.put(body.containsKey("max_completion_tokens") ? "max_completion_tokens" : "max_tokens", call.maxTokens());
+        if (stream) {
+            JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o : new JsonObject();
+            body.put("stream_options", options.put("include_usage", true));
+        } else {
+            body.remove("stream_options");
+        }
+        return body;
+    }
+
+    private Completion completion(Buffer buffer) {
+        JsonObject body;
+        try {
+            body = buffer.toJsonObject();
+        } catch (DecodeException | ClassCastException e) {
+            throw UpstreamException.of(providerId(), Kind.CONNECTION, "the provider answered with malformed JSON");
+        }
+        if (!(body.getValue("choices") instanceof io.vertx.core.json.JsonArray)) {
+            throw UpstreamException.of(providerId(), Kind.CONNECTION, "the provider's answer has no choices");
+        }
+        body.put("model", label(body.getValue("model")));
+        Usage usage = body.getValue("usage") instanceof JsonObject u ? Usage.fromOpenAi(u) : null;
+        return new Completion(body, usage);
+    }
+
+    private String label(Object reportedModel) {
+        return providerId() + "/" + (reportedModel instanceof String s && !s.isEmpty() ? s : "unknown");
+    }
+}

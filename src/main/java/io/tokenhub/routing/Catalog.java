@@ -1,0 +1,97 @@
+package io.tokenhub.routing;
+
+import io.tokenhub.config.TokenHubConfig;
+import io.tokenhub.config.TokenHubConfig.Deployment;
+import io.tokenhub.config.TokenHubConfig.Model;
+import io.tokenhub.config.TokenHubConfig.Provider;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The models and providers of one configuration, indexed for the request path. Immutable: a reload
+ * builds a new catalog and swaps it in ({@link CatalogHolder}); requests in flight keep theirs.
+ */
+public final class Catalog {
+
+    /** A requested model resolved: the catalog model, and the provider it is pinned to (or null). */
+    public record Target(Model model, String pinnedProvider) {
+    }
+
+    private final List<Model> models;
+    private final Map<String, Model> byName = new HashMap<>();
+    private final Map<String, Provider> providers = new HashMap<>();
+
+    private Catalog(TokenHubConfig config) {
+        this.models = config.models();
+        for (Model m : models) {
+            byName.put(m.id(), m);
+            m.aliases().forEach(alias -> byName.put(alias, m));
+        }
+        config.providers().forEach(p -> providers.put(p.id(), p));
+    }
+
+    public static Catalog of(TokenHubConfig config) {
+        return new Catalog(config);
+    }
+
+    public List<Model> models() {
+        return models;
+    }
+
+    public Optional<Model> model(String idOrAlias) {
+        return Optional.ofNullable(byName.get(idOrAlias));
+    }
+
+    public Optional<Provider> provider(String id) {
+        return Optional.ofNullable(providers.get(id));
+    }
+
+    /**
+     * {@code id}, {@code alias} or {@code provider/id}; the pinned form resolves only when that
+     * provider serves that model.
+     */
+    public Optional<Target> resolve(String requested) {
+        Model direct = byName.get(requested);
+        if (direct != null) {
+            return Optional.of(new Target(direct, null));
+        }
+        int slash = requested.indexOf('/');
+        if (slash <= 0) {
+            return Optional.empty();
+        }
+        String provider = requested.substring(0, slash);
+        Model model = byName.get(requested.substring(slash + 1));
+        if (model == null || model.deployments().stream().noneMatch(d -> d.provider().equals(provider))) {
+            return Optional.empty();
+        }
+        return Optional.of(new Target(model, provider));
+    }
+
+    /**
+     * The deployments to try, in order: best priority first, within one priority a weighted random
+     * order, so traffic spreads by weight and each attempt after a failure goes elsewhere.
+     */
+    public List<Deployment> deployments(Target target) {
+        List<Deployment> eligible = target.model().deployments().stream()
+            .filter(d -> target.pinnedProvider() == null || d.provider().equals(target.pinnedProvider()))
+            .toList();
+        if (eligible.size() <= 1) {
+            return eligible;
+        }
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        Map<Deployment, Double> rank = new HashMap<>();
+        for (Deployment d : eligible) {
+            // Efraimidis–Spirakis: u^(1/w) orders items as weighted sampling without replacement.
+            double weight = Math.max(d.weight(), 1e-9);
+            rank.put(d, Math.pow(random.nextDouble(), 1.0 / weight));
+        }
+        return eligible.stream()
+            .sorted(Comparator.comparingInt(Deployment::priority)
+                .thenComparing(d -> -rank.get(d)))
+            .toList();
+    }
+}

@@ -1,0 +1,10 @@
+package io.tokenhub.routing;
+
+/**
+ * What the dispatcher got and from where.
+ *
+ * @param fallback      true when a candidate after the first served it
+ * @param upstreamNanos time spent waiting on upstreams, failed attempts included
+ */
+public record Served<T>(T result, Attempt attempt, boolean fallback, long upstreamNanos) {
+}
