@@ -1,0 +1,189 @@
+package io.tokenhub.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Chat completions through a real OpenAI client, against a fake OpenAI-compatible upstream. */
+class ChatCompletionsIT {
+
+    static Vertx vertx;
+    static FakeOpenAiUpstream upstream;
+    static TestGateway gateway;
+    static String key;
+    static OpenAIClient client;
+
+    @BeforeAll
+    static void start() {
+        vertx = Vertx.vertx();
+        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini-2024-07-18").start();
+        gateway = TestGateway.start("""
+            providers:
+              - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key }
+            models:
+              - id: gpt-4o-mini
+                aliases: [mini]
+                context_window: 1000
+                max_output_tokens: 300
+                default_max_tokens: 200
+                pricing: { input: 0.15, cached_input: 0.075, output: 0.60 }
+                deployments: [ { provider: openai, model: gpt-4o-mini } ]
+            """.formatted(upstream.baseUrl()), "");
+        key = gateway.newKey();
+        client = OpenAIOkHttpClient.builder().apiKey(key).baseUrl(gateway.baseUrl()).maxRetries(0).build();
+    }
+
+    @AfterAll
+    static void stop() {
+        gateway.close();
+        upstream.stop();
+        vertx.close();
+    }
+
+    @BeforeEach
+    void healthyUpstream() {
+        upstream.reset();
+    }
+
+    @Test
+    void nonStreamingCompletionIsParsedByTheOpenAiSdk() {
+        ChatCompletion completion = client.chat().completions().create(ChatCompletionCreateParams.builder()
+            .model("gpt-4o-mini").addUserMessage("Say hello").build());
+
+        assertThat(completion.choices().get(0).message().content()).contains("Hello from the fake upstream.");
+        assertThat(completion.model()).isEqualTo("openai/gpt-4o-mini-2024-07-18");
+        assertThat(completion.usage().orElseThrow().promptTokens()).isEqualTo(11);
+        assertThat(completion.usage().orElseThrow().completionTokens()).isEqualTo(5);
+        assertThat(completion.usage().orElseThrow()._additionalProperties()).containsKey("cost");
+    }
+
+    @Test
+    void streamingCompletionIsParsedByTheOpenAiSdkAndHidesUsageUnlessAsked() {
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(
+            ChatCompletionCreateParams.builder().model("mini").addUserMessage("Stream please").build())) {
+            stream.stream().forEach(chunks::add);
+        }
+
+        StringBuilder text = new StringBuilder();
+        chunks.forEach(c -> c.choices().forEach(choice -> choice.delta().content().ifPresent(text::append)));
+        assertThat(text.toString()).isEqualTo("Hello from the fake upstream.");
+        assertThat(chunks).allSatisfy(c -> assertThat(c.usage()).isEmpty());
+        assertThat(chunks).allSatisfy(c -> assertThat(c.model()).isEqualTo("openai/gpt-4o-mini-2024-07-18"));
+        // The gateway still asked the upstream for usage, to bill from the provider's own counts.
+        JsonObject sent = upstream.lastRequest().body();
+        assertThat(sent.getJsonObject("stream_options").getBoolean("include_usage")).isTrue();
+    }
+
+    @Test
+    void streamingUsageChunkIsForwardedWithCostWhenTheClientAsks() {
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(
+            ChatCompletionCreateParams.builder().model("gpt-4o-mini").addUserMessage("Stream please")
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+            stream.stream().forEach(chunks::add);
+        }
+
+        ChatCompletionChunk last = chunks.get(chunks.size() - 1);
+        assertThat(last.choices()).isEmpty();
+        assertThat(last.usage().orElseThrow().totalTokens()).isEqualTo(16);
+        // 11 × 0.15 + 5 × 0.60 = 4.65 micro-USD, rounded half-up to 5.
+        assertThat(last.usage().orElseThrow()._additionalProperties().get("cost").asNumber().orElseThrow().doubleValue())
+            .isEqualTo(0.000005);
+    }
+
+    @Test
+    void requestIsPassedThroughWithTheProviderKeyAndNeverTheClientKey() {
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+             "logit_bias": {"50256": -100}, "some_future_field": {"x": 1}, "fallback_models": []}
+            """);
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("openai");
+        assertThat(response.headers().firstValue("X-Request-Id")).hasValueSatisfying(id -> assertThat(id).startsWith("req_"));
+        FakeOpenAiUpstream.Recorded sent = upstream.lastRequest();
+        assertThat(sent.headers().get("Authorization")).isEqualTo("Bearer provider-secret-key");
+        assertThat(sent.headers().toString()).doesNotContain(key);
+        assertThat(sent.body().getJsonObject("some_future_field").getInteger("x")).isEqualTo(1);
+        assertThat(sent.body().getJsonObject("logit_bias").getInteger("50256")).isEqualTo(-100);
+        assertThat(sent.body().containsKey("fallback_models")).isFalse();
+        assertThat(sent.body().getString("model")).isEqualTo("gpt-4o-mini");
+    }
+
+    @Test
+    void missingMaxTokensGetsTheCatalogDefault() {
+        gateway.post("/v1/chat/completions", key, "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+
+        assertThat(upstream.lastRequest().body().getInteger("max_tokens")).isEqualTo(200);
+    }
+
+    @Test
+    void maxTokensOverTheModelLimitIsRefusedBeforeTheUpstream() {
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"max_tokens\":301,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        JsonObject error = new JsonObject(response.body()).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("context_length_exceeded");
+        assertThat(error.getString("param")).isEqualTo("max_tokens");
+        assertThat(error.getString("message")).contains("301").contains("300");
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    @Test
+    void apiV1AliasBehavesLikeV1() {
+        HttpResponse<String> response = gateway.post("/api/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
+        HttpResponse<String> models = gateway.get("/api/v1/models", key);
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(models.statusCode()).isEqualTo(200);
+        JsonObject model = new JsonObject(models.body()).getJsonArray("data").getJsonObject(0);
+        assertThat(model.getString("id")).isEqualTo("gpt-4o-mini");
+        assertThat(model.getInteger("context_window")).isEqualTo(1000);
+        assertThat(model.getJsonObject("pricing").getDouble("output")).isEqualTo(0.60);
+    }
+
+    @Test
+    void eachRequestLeavesOneUsageRecordWithTheUpstreamCounts() {
+        long before = gateway.database().count("SELECT count(*) FROM usage_records");
+        upstream.usage = FakeOpenAiUpstream.usage(1234, 567, 1000, 100);
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"count me\"}]}");
+        String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
+
+        gateway.awaitUsageRecords(before + 1);
+        List<Map<String, Object>> rows = gateway.database().query(
+            "SELECT * FROM usage_records WHERE request_id = ?", requestId);
+        assertThat(rows).hasSize(1);
+        Map<String, Object> row = rows.get(0);
+        assertThat(row.get("prompt_tokens")).isEqualTo(1234);
+        assertThat(row.get("cached_tokens")).isEqualTo(1000);
+        assertThat(row.get("completion_tokens")).isEqualTo(567);
+        assertThat(row.get("reasoning_tokens")).isEqualTo(100);
+        // 234 × 0.15 + 1000 × 0.075 + 567 × 0.60 = 35.1 + 75 + 340.2 = 450.3 → 450 micro-USD
+        assertThat(row.get("cost_micro_usd")).isEqualTo(450L);
+        assertThat(row.get("status")).isEqualTo(200);
+        assertThat(row.get("provider")).isEqualTo("openai");
+        assertThat(row.get("estimated")).isEqualTo(false);
+    }
+}

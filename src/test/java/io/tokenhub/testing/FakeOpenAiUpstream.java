@@ -1,0 +1,241 @@
+package io.tokenhub.testing;
+
+import io.vertx.core.Future;
+import io.vertx.core.MultiMap;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An OpenAI-compatible Chat Completions server on an ephemeral port, for tests: answers with the
+ * configured text (whole, or streamed as one chunk per piece) and usage, or with one fault. It
+ * records what it received and notices when a client abandons a response before its end — which
+ * is how a test proves that TokenHub cancelled an upstream call.
+ */
+public final class FakeOpenAiUpstream {
+
+    public enum Fault {
+        NONE,
+        /** Answer {@link #status} with an OpenAI error body (and Retry-After when set). */
+        STATUS,
+        /** Accept the request and never answer. */
+        HANG,
+        /** Stream {@link #faultAfter} chunks, then close the connection. */
+        DROP_MID_STREAM,
+        /** Stream {@link #faultAfter} chunks, then a chunk that is not JSON. */
+        MALFORMED,
+        /** Stream every chunk, then end the body without {@code [DONE]}. */
+        NO_DONE,
+        /** Stream {@link #faultAfter} chunks, then go quiet with the connection open. */
+        STALL
+    }
+
+    public record Recorded(MultiMap headers, JsonObject body) {
+    }
+
+    private final Vertx vertx;
+    private final String model;
+    private HttpServer server;
+    private final List<Recorded> requests = new CopyOnWriteArrayList<>();
+    private final AtomicInteger abandoned = new AtomicInteger();
+    private volatile CompletableFuture<Void> abandonedSignal = new CompletableFuture<>();
+
+    public volatile List<String> pieces = List.of("Hello", " from", " the", " fake", " upstream.");
+    public volatile JsonObject usage = usage(11, 5, 0, 0);
+    public volatile Fault fault = Fault.NONE;
+    public volatile int status = 500;
+    public volatile String retryAfter;
+    public volatile int faultAfter = 1;
+    public volatile long firstByteDelayMs;
+    public volatile long chunkDelayMs;
+
+    public FakeOpenAiUpstream(Vertx vertx, String model) {
+        this.vertx = vertx;
+        this.model = model;
+    }
+
+    public static JsonObject usage(int prompt, int completion, int cached, int reasoning) {
+        return new JsonObject().put("prompt_tokens", prompt).put("completion_tokens", completion)
+            .put("total_tokens", prompt + completion)
+            .put("prompt_tokens_details", new JsonObject().put("cached_tokens", cached))
+            .put("completion_tokens_details", new JsonObject().put("reasoning_tokens", reasoning));
+    }
+
+    public FakeOpenAiUpstream start() {
+        server = vertx.createHttpServer().requestHandler(this::handle);
+        join(server.listen(0, "127.0.0.1"));
+        return this;
+    }
+
+    public String baseUrl() {
+        return "http://127.0.0.1:" + server.actualPort() + "/v1";
+    }
+
+    public void stop() {
+        join(server.close());
+    }
+
+    /** Back to a healthy upstream with the default answer, and forget what was received. */
+    public void reset() {
+        pieces = List.of("Hello", " from", " the", " fake", " upstream.");
+        usage = usage(11, 5, 0, 0);
+        fault = Fault.NONE;
+        status = 500;
+        retryAfter = null;
+        faultAfter = 1;
+        firstByteDelayMs = 0;
+        chunkDelayMs = 0;
+        requests.clear();
+        abandoned.set(0);
+        abandonedSignal = new CompletableFuture<>();
+    }
+
+    public List<Recorded> requests() {
+        return requests;
+    }
+
+    public Recorded lastRequest() {
+        return requests.get(requests.size() - 1);
+    }
+
+    /** Responses the client abandoned before they ended. */
+    public int abandoned() {
+        return abandoned.get();
+    }
+
+    /** Completes when a client abandons a response; fails the test after the timeout. */
+    public void awaitAbandoned(long timeoutMs) {
+        try {
+            abandonedSignal.get(timeoutMs, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            throw new AssertionError("no upstream response was abandoned within " + timeoutMs + " ms", e);
+        }
+    }
+
+    private void handle(HttpServerRequest request) {
+        request.body().onSuccess(buffer -> {
+            JsonObject body = buffer.length() == 0 ? new JsonObject() : buffer.toJsonObject();
+            requests.add(new Recorded(MultiMap.caseInsensitiveMultiMap().addAll(request.headers()), body));
+            HttpServerResponse response = request.response();
+            response.closeHandler(v -> {
+                if (!response.ended()) {
+                    abandoned.incrementAndGet();
+                    abandonedSignal.complete(null);
+                }
+            });
+            if (fault == Fault.HANG) {
+                return;
+            }
+            Runnable answer = () -> answer(request, response, body);
+            if (firstByteDelayMs > 0) {
+                vertx.setTimer(firstByteDelayMs, id -> answer.run());
+            } else {
+                answer.run();
+            }
+        });
+    }
+
+    private void answer(HttpServerRequest request, HttpServerResponse response, JsonObject body) {
+        if (response.closed()) {
+            return;
+        }
+        if (fault == Fault.STATUS) {
+            if (retryAfter != null) {
+                response.putHeader("Retry-After", retryAfter);
+            }
+            response.setStatusCode(status).putHeader("Content-Type", "application/json")
+                .end(new JsonObject().put("error", new JsonObject().put("message", "fake upstream says " + status)
+                    .put("type", status == 429 ? "rate_limit_error" : status >= 500 ? "server_error"
+                        : "invalid_request_error")
+                    .put("param", status == 400 ? "messages" : null).put("code", "fake_" + status)).encode());
+            return;
+        }
+        if (Boolean.TRUE.equals(body.getValue("stream"))) {
+            stream(response, body);
+        } else {
+            response.putHeader("Content-Type", "application/json").end(completion().encode());
+        }
+    }
+
+    private JsonObject completion() {
+        return new JsonObject().put("id", "chatcmpl-fake").put("object", "chat.completion").put("created", 1)
+            .put("model", model)
+            .put("choices", new JsonArray().add(new JsonObject().put("index", 0)
+                .put("message", new JsonObject().put("role", "assistant").put("content", String.join("", pieces)))
+                .put("finish_reason", "stop")))
+            .put("usage", usage)
+            .put("system_fingerprint", "fp_fake");
+    }
+
+    private void stream(HttpServerResponse response, JsonObject body) {
+        boolean includeUsage = body.getValue("stream_options") instanceof JsonObject o
+            && Boolean.TRUE.equals(o.getValue("include_usage"));
+        List<String> events = new java.util.ArrayList<>();
+        events.add(chunk(new JsonObject().put("role", "assistant").put("content", ""), null, includeUsage));
+        for (String piece : pieces) {
+            events.add(chunk(new JsonObject().put("content", piece), null, includeUsage));
+        }
+        events.add(chunk(new JsonObject(), "stop", includeUsage));
+        if (includeUsage && usage != null) {
+            events.add(new JsonObject().put("id", "chatcmpl-fake").put("object", "chat.completion.chunk")
+                .put("created", 1).put("model", model).put("choices", new JsonArray()).put("usage", usage).encode());
+        }
+        response.setChunked(true).putHeader("Content-Type", "text/event-stream");
+        send(response, events, 0);
+    }
+
+    private void send(HttpServerResponse response, List<String> events, int index) {
+        if (response.closed()) {
+            return;
+        }
+        boolean faultNow = index == faultAfter;
+        if (faultNow && fault == Fault.DROP_MID_STREAM) {
+            response.reset();
+            return;
+        }
+        if (faultNow && fault == Fault.STALL) {
+            return;
+        }
+        if (faultNow && fault == Fault.MALFORMED) {
+            response.end("data: {\"choices\": [\n\n");
+            return;
+        }
+        if (index == events.size()) {
+            response.end(fault == Fault.NO_DONE ? "" : "data: [DONE]\n\n");
+            return;
+        }
+        response.write("data: " + events.get(index) + "\n\n");
+        if (chunkDelayMs > 0) {
+            vertx.setTimer(chunkDelayMs, id -> send(response, events, index + 1));
+        } else {
+            send(response, events, index + 1);
+        }
+    }
+
+    private String chunk(JsonObject delta, String finishReason, boolean includeUsage) {
+        JsonObject chunk = new JsonObject().put("id", "chatcmpl-fake").put("object", "chat.completion.chunk")
+            .put("created", 1).put("model", model)
+            .put("choices", new JsonArray().add(new JsonObject().put("index", 0).put("delta", delta)
+                .put("finish_reason", finishReason)));
+        if (includeUsage) {
+            chunk.put("usage", (Object) null);
+        }
+        return chunk.encode();
+    }
+
+    private static <T> T join(Future<T> future) {
+        try {
+            return future.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package io.tokenhub.testing;
+
+import io.tokenhub.TokenHub;
+import io.tokenhub.config.ConfigLoader;
+import io.tokenhub.config.TokenHubConfig;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A real TokenHub for integration tests: its own database on the real PostgreSQL, its own data
+ * directory, ephemeral ports, a known admin master key, and the providers and models the test
+ * gives in YAML. Offers small blocking HTTP helpers for the test thread.
+ */
+public final class TestGateway implements AutoCloseable {
+
+    public static final String MASTER_KEY = "test-master-key-0123456789";
+
+    private final TestDatabase database;
+    private final Path dataDir;
+    private final TokenHub hub;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private TestGateway(TestDatabase database, Path dataDir, TokenHub hub) {
+        this.database = database;
+        this.dataDir = dataDir;
+        this.hub = hub;
+    }
+
+    /**
+     * @param catalogYaml the {@code providers:} and {@code models:} sections
+     * @param extraYaml   more top-level sections (or empty)
+     */
+    public static TestGateway start(String catalogYaml, String extraYaml) {
+        TestDatabase database = TestDatabase.create();
+        try {
+            Path dataDir = Files.createTempDirectory("tokenhub-test");
+            TokenHubConfig config = config(database.url(), dataDir, catalogYaml, extraYaml);
+            return new TestGateway(database, dataDir, TokenHub.start(config));
+        } catch (IOException | RuntimeException e) {
+            database.close();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static TokenHubConfig config(String postgresUrl, Path dataDir, String catalogYaml, String extraYaml) {
+        String yaml = """
+            server: { port: 0, management_port: 0, instances: 1, max_body_bytes: 65536, shutdown_grace_ms: 5000 }
+            admin: { master_key: "%s", bootstrap: false }
+            storage: { postgres: "%s", redis: none, data_dir: "%s", pool_size: 4 }
+            accounting: { batch_size: 100, flush_ms: 20 }
+            %s
+            %s
+            """.formatted(MASTER_KEY, postgresUrl, dataDir, extraYaml, catalogYaml);
+        return new ConfigLoader(name -> null).parse(yaml, "test");
+    }
+
+    public TokenHub hub() {
+        return hub;
+    }
+
+    public TestDatabase database() {
+        return database;
+    }
+
+    public String baseUrl() {
+        return "http://127.0.0.1:" + hub.apiPort() + "/v1";
+    }
+
+    public String url(String path) {
+        return "http://127.0.0.1:" + hub.apiPort() + path;
+    }
+
+    public String managementUrl(String path) {
+        return "http://127.0.0.1:" + hub.managementPort() + path;
+    }
+
+    public HttpResponse<String> send(HttpRequest.Builder request) {
+        try {
+            return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public HttpResponse<String> post(String path, String bearer, String body) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url(path)))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body));
+        if (bearer != null) {
+            request.header("Authorization", "Bearer " + bearer);
+        }
+        return send(request);
+    }
+
+    public HttpResponse<String> get(String path, String bearer) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url(path))).GET();
+        if (bearer != null) {
+            request.header("Authorization", "Bearer " + bearer);
+        }
+        return send(request);
+    }
+
+    public HttpResponse<String> admin(String method, String path, JsonObject body) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url(path)))
+            .header("Authorization", "Bearer " + MASTER_KEY)
+            .header("Content-Type", "application/json")
+            .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                : HttpRequest.BodyPublishers.ofString(body.encode()));
+        return send(request);
+    }
+
+    /** An admin call that must succeed; its JSON body. */
+    public JsonObject adminOk(String method, String path, JsonObject body) {
+        HttpResponse<String> response = admin(method, path, body);
+        if (response.statusCode() / 100 != 2) {
+            throw new AssertionError(method + " " + path + " answered " + response.statusCode() + ": " + response.body());
+        }
+        return new JsonObject(response.body());
+    }
+
+    /** A new account with one active key; the created key JSON (with {@code key}). */
+    public JsonObject newKey(JsonObject keyFields) {
+        JsonObject account = adminOk("POST", "/admin/v1/accounts", new JsonObject()
+            .put("name", "Test account").put("email", "user-" + System.nanoTime() + "@example.com"));
+        return adminOk("POST", "/admin/v1/keys", keyFields.copy().put("account_id", account.getString("id"))
+            .put("name", keyFields.getString("name", "test key")));
+    }
+
+    public String newKey() {
+        return newKey(new JsonObject()).getString("key");
+    }
+
+    /** Waits, polling with a bound, until the condition holds; fails the test otherwise. */
+    public static void eventually(BooleanSupplier condition, long timeoutMs, String what) {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
+        }
+        if (!condition.getAsBoolean()) {
+            throw new AssertionError("timed out after " + timeoutMs + " ms waiting for: " + what);
+        }
+    }
+
+    /** Usage records of this gateway, once the expected number is there. */
+    public long awaitUsageRecords(long expected) {
+        eventually(() -> database.count("SELECT count(*) FROM usage_records") >= expected, 10_000,
+            expected + " usage records");
+        return database.count("SELECT count(*) FROM usage_records");
+    }
+
+    @Override
+    public void close() {
+        try {
+            hub.close();
+        } finally {
+            database.close();
+            deleteRecursively(dataDir);
+        }
+    }
+
+    static void deleteRecursively(Path dir) {
+        try (var paths = Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // a temp directory; nothing depends on its removal
+        }
+    }
+}
