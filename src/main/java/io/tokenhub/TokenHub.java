@@ -18,6 +18,7 @@ import io.tokenhub.ops.ManagementVerticle;
 import io.tokenhub.ops.Metrics;
 import io.tokenhub.routing.Catalog;
 import io.tokenhub.routing.CatalogHolder;
+import io.tokenhub.routing.Upstreams;
 import io.tokenhub.store.Database;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
@@ -60,6 +61,7 @@ public final class TokenHub {
     private final AtomicBoolean draining = new AtomicBoolean();
     private final List<String> apiDeployments = new ArrayList<>();
     private final List<String> otherDeployments = new ArrayList<>();
+    private Upstreams upstreams;
     private int apiPort;
     private int managementPort;
     private Bootstrap.Keys bootstrapKeys;
@@ -117,18 +119,21 @@ public final class TokenHub {
 
     private Future<Void> deploy() {
         CatalogHolder catalog = new CatalogHolder(Catalog.of(config));
+        upstreams = new Upstreams(vertx, metrics);
+        upstreams.track(catalog.get());
+        upstreams.listen();
         KeyStore keyStore = new KeyStore(pool);
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
         AdminStore adminStore = new AdminStore(pool);
         AdminApi admin = new AdminApi(vertx, adminStore, new AdminAuth(config.admin().masterKey(), keyStore), catalog,
-            config.billing().signupCreditMicroUsd(), auth::invalidateKey);
+            config.billing().signupCreditMicroUsd(), auth::invalidateKey, upstreams::describe);
         apiPort = config.server().port() == 0 ? freePort() : config.server().port();
         managementPort = config.server().managementPort() == 0 ? freePort() : config.server().managementPort();
         var server = config.server();
         var apiShared = new ApiVerticle.Shared(
             new TokenHubConfig.Server(server.host(), apiPort, managementPort, server.instances(),
                 server.maxBodyBytes(), server.shutdownGraceMs()),
-            config.providers(), catalog, auth, metrics, admin);
+            config.providers(), catalog, auth, metrics, admin, upstreams);
         Path spool = Path.of(config.storage().dataDir(), "spool");
         return deployOther(new AuthVerticle(auth))
             .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,

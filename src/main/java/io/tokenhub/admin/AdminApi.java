@@ -17,6 +17,7 @@ import io.vertx.pgclient.PgException;
 import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * {@code /admin/v1}: accounts and keys. Every route requires an admin credential. Changes to a
@@ -31,16 +32,18 @@ public final class AdminApi {
     private final CatalogHolder catalog;
     private final long signupCreditMicroUsd;
     private final Consumer<String> invalidateLocally;
+    private final Supplier<JsonObject> upstreams;
 
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog, long signupCreditMicroUsd,
-                    Consumer<String> invalidateLocally) {
+                    Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams) {
         this.vertx = vertx;
         this.store = store;
         this.auth = auth;
         this.catalog = catalog;
         this.signupCreditMicroUsd = signupCreditMicroUsd;
         this.invalidateLocally = invalidateLocally;
+        this.upstreams = upstreams;
     }
 
     /** Routes under {@code /admin/v1}; every handler completes a Future that the caller renders. */
@@ -51,6 +54,8 @@ public final class AdminApi {
         router.get("/admin/v1/keys").handler(ctx -> handler.run(ctx, 200, this::listKeys));
         router.patch("/admin/v1/keys/:id").handler(ctx -> handler.run(ctx, 200, this::patchKey));
         router.delete("/admin/v1/keys/:id").handler(ctx -> handler.run(ctx, 200, this::revokeKey));
+        router.get("/admin/v1/upstreams").handler(ctx -> handler.run(ctx, 200,
+            c -> Future.succeededFuture(upstreams.get())));
     }
 
     /** How the API edge runs an admin operation: authenticate, run, render the JSON or the error. */

@@ -10,6 +10,7 @@ import io.tokenhub.ops.Metrics;
 import io.tokenhub.provider.Providers;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.Dispatcher;
+import io.tokenhub.routing.Upstreams;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClient;
@@ -34,7 +35,7 @@ public final class ApiVerticle extends VerticleBase {
 
     /** What every instance shares: thread-safe services built once at start-up. */
     public record Shared(Server server, List<Provider> providers, CatalogHolder catalog, Authenticator auth,
-                         Metrics metrics, AdminApi admin) {
+                         Metrics metrics, AdminApi admin, Upstreams upstreams) {
     }
 
     private final Shared shared;
@@ -53,9 +54,14 @@ public final class ApiVerticle extends VerticleBase {
             new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true).setDecompressionSupported(true),
             new PoolOptions().setHttp1MaxSize(maxConnections).setMaxWaitQueueSize(maxConnections * 4));
         recorder = new UsageRecorder(vertx);
-        Dispatcher dispatcher = new Dispatcher(Providers.create(vertx, client, shared.providers()), shared.metrics());
-        ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher,
-            new Outcome(recorder, shared.metrics()), shared.metrics());
+        Dispatcher dispatcher = new Dispatcher(Providers.create(vertx, client, shared.providers()), shared.upstreams(),
+            shared.metrics());
+        Outcome outcome = new Outcome(recorder, shared.metrics());
+        ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher, outcome, shared.metrics());
+        OneShotHandler embeddings = new OneShotHandler(OneShotHandler.embeddings(), shared.auth(), shared.catalog(),
+            dispatcher, outcome);
+        OneShotHandler rerank = new OneShotHandler(OneShotHandler.rerank(), shared.auth(), shared.catalog(),
+            dispatcher, outcome);
         ModelsHandler models = new ModelsHandler(shared.auth(), shared.catalog());
 
         Router router = Router.router(vertx);
@@ -64,6 +70,8 @@ public final class ApiVerticle extends VerticleBase {
         router.route().handler(RequestIds::assign);
         for (String base : List.of("/v1", "/api/v1")) {
             router.post(base + "/chat/completions").handler(Bodies.limit(maxBody)).handler(body).handler(chat);
+            router.post(base + "/embeddings").handler(Bodies.limit(maxBody)).handler(body).handler(embeddings);
+            router.post(base + "/rerank").handler(Bodies.limit(maxBody)).handler(body).handler(rerank);
             router.get(base + "/models").handler(models::list);
             router.get(base + "/models/:id").handler(models::get);
         }

@@ -52,13 +52,13 @@ final class ChatHandler implements Handler<RoutingContext> {
     }
 
     private Future<Void> dispatch(Exchange ex) {
-        ChatRequest request = ex.request;
+        ModelRequest request = ex.request;
         var attempts = Route.plan(catalog.get(), request.target(), request.fallbackModels());
         var call = new Dispatcher.Call(ex.requestId, request.body(), request.maxTokens());
         ex.dispatchNanos = System.nanoTime();
         if (request.stream()) {
             return dispatcher.stream(attempts, call, ex.abort)
-                .onSuccess(served -> new SseRelay(ex, served, outcome, metrics).start())
+                .onSuccess(served -> new SseRelay(ex, served, outcome, metrics, dispatcher).start())
                 .onFailure(failure -> recordFailure(ex, failure))
                 .mapEmpty();
         }

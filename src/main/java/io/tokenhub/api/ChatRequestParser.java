@@ -29,7 +29,7 @@ final class ChatRequestParser {
     private ChatRequestParser() {
     }
 
-    static ChatRequest parse(JsonObject body, Catalog catalog, KeyContext key) {
+    static ModelRequest parse(JsonObject body, Catalog catalog, KeyContext key) {
         String requested = requiredString(body, "model");
         JsonArray messages = messages(body);
         boolean stream = optionalBoolean(body, "stream", false);
@@ -93,7 +93,7 @@ final class ChatRequestParser {
         if (!thinking) {
             body.remove("enable_thinking");
         }
-        return new ChatRequest(body, requested, target, stream, includeUsage, limit, prompt, fallbacks);
+        return new ModelRequest(body, requested, target, stream, includeUsage, limit, prompt, fallbacks);
     }
 
     private static JsonArray messages(JsonObject body) {

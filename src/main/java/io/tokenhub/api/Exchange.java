@@ -15,7 +15,7 @@ final class Exchange {
     final long startNanos = System.nanoTime();
     final Abort abort = new Abort();
     KeyContext key;
-    ChatRequest request;
+    ModelRequest request;
     /** When the dispatcher was handed the request: the end of TokenHub's own work before the upstream. */
     long dispatchNanos;
 

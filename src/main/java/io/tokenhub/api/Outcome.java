@@ -34,7 +34,7 @@ final class Outcome {
      */
     void record(Exchange ex, Attempt served, boolean fallback, Usage usage, long costMicroUsd, int status,
                 String errorCode, long ttftNanos) {
-        ChatRequest request = ex.request;
+        ModelRequest request = ex.request;
         Model requested = request.target().model();
         String provider = served == null ? null : served.provider();
         recorder.record(new UsageEvent(ex.requestId, Instant.now(), ex.key.accountId(), ex.key.keyId(),

@@ -30,6 +30,7 @@ final class SseRelay implements StreamStart.Sink {
     private final Served<StreamStart> served;
     private final Outcome outcome;
     private final Metrics metrics;
+    private final Dispatcher dispatcher;
     private final HttpServerResponse response;
     /** Delivered text, kept only to estimate tokens when the provider sends no usage. */
     private final StringBuilder delivered = new StringBuilder();
@@ -37,11 +38,12 @@ final class SseRelay implements StreamStart.Sink {
     private boolean usageSent;
     private boolean done;
 
-    SseRelay(Exchange ex, Served<StreamStart> served, Outcome outcome, Metrics metrics) {
+    SseRelay(Exchange ex, Served<StreamStart> served, Outcome outcome, Metrics metrics, Dispatcher dispatcher) {
         this.ex = ex;
         this.served = served;
         this.outcome = outcome;
         this.metrics = metrics;
+        this.dispatcher = dispatcher;
         this.response = ex.ctx.response();
     }
 
@@ -105,6 +107,7 @@ final class SseRelay implements StreamStart.Sink {
         if (done) {
             return;
         }
+        dispatcher.streamFailed(served.attempt(), failure);
         ApiError error = ErrorWriter.toApiError(Dispatcher.asApiException(failure));
         response.write(event("event: error\ndata: " + ErrorWriter.body(error).encode()));
         response.end(DONE);

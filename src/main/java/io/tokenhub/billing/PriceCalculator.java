@@ -24,6 +24,12 @@ public final class PriceCalculator {
         return total.setScale(0, RoundingMode.HALF_UP).longValueExact();
     }
 
+    /** A rerank request is one search at {@code per_search}, plus any per-token price on its tokens. */
+    public static long rerankCost(Pricing pricing, Usage usage) {
+        return BigDecimal.valueOf(pricing.perSearch()).movePointRight(6).setScale(0, RoundingMode.HALF_UP)
+            .longValueExact() + chatCost(pricing, usage);
+    }
+
     /** Exact USD for JSON ({@code usage.cost}), without binary floating-point noise. */
     public static BigDecimal toUsd(long microUsd) {
         return BigDecimal.valueOf(microUsd).movePointLeft(6).stripTrailingZeros();

@@ -108,8 +108,8 @@ public final class Metrics {
         counter("tokenhub_rate_limited_total", "scope", scope).increment();
     }
 
-    public void gauge(String name, String description, Supplier<Number> value) {
-        Gauge.builder(name, value).description(description).register(registry);
+    public void gauge(String name, String description, Supplier<Number> value, String... tags) {
+        Gauge.builder(name, value).description(description).tags(tags).register(registry);
     }
 
     public DistributionSummary summary(String name) {

@@ -11,8 +11,31 @@ public interface ProviderAdapter {
 
     String providerId();
 
+    /** Extra tries on the same deployment after a provider failure, before moving on. */
+    default int retries() {
+        return 0;
+    }
+
     Future<Completion> complete(UpstreamCall call, Abort abort);
 
     /** Completes once the upstream accepted the stream (status 200); see {@link ChunkStream}. */
     Future<ChunkStream> stream(UpstreamCall call, Abort abort);
+
+    /** OpenAI embeddings: the body is OpenAI's {@code list} of embeddings, usage in prompt tokens. */
+    default Future<Completion> embeddings(UpstreamCall call, Abort abort) {
+        return unsupported("embeddings");
+    }
+
+    /**
+     * Cohere/Jina rerank: {@code {results: [{index, relevance_score, document?}], usage}}; the
+     * usage's prompt tokens are the provider's token count when it reports one.
+     */
+    default Future<Completion> rerank(UpstreamCall call, Abort abort) {
+        return unsupported("rerank");
+    }
+
+    private Future<Completion> unsupported(String operation) {
+        return Future.failedFuture(new UpstreamException(providerId(), UpstreamException.Kind.REJECTED, 400,
+            "The provider '" + providerId() + "' does not serve " + operation + ".", 0, null));
+    }
 }

@@ -1,6 +1,7 @@
 package io.tokenhub.routing;
 
 import io.tokenhub.core.ApiError;
+import io.tokenhub.core.ApiError.NoHealthyUpstream;
 import io.tokenhub.core.ApiError.ProviderFailed;
 import io.tokenhub.core.ApiError.UpstreamRejected;
 import io.tokenhub.core.ApiError.UpstreamTimeout;
@@ -12,6 +13,7 @@ import io.tokenhub.provider.ProviderAdapter;
 import io.tokenhub.provider.UpstreamCall;
 import io.tokenhub.provider.UpstreamException;
 import io.tokenhub.provider.UpstreamException.Kind;
+import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -19,11 +21,14 @@ import java.util.Map;
 import java.util.function.BiFunction;
 
 /**
- * Tries a request's candidates in order until one answers. A provider's failure (connection,
- * timeout, 5xx, 429) moves on to the next; a caller's failure (another 4xx) ends the attempt at
- * once, as nobody else would accept that request either. When all fail, the last failure decides
- * the answer: 504 for a timeout, else 502 naming the provider. One per verticle instance, since the
- * adapters hold that event loop's HTTP client.
+ * Tries a request's candidates in order until one answers. An upstream whose circuit is open, or
+ * that asked us to wait ({@code Retry-After}), is skipped without a network call. A provider's
+ * failure (connection, timeout, 5xx, 429) is retried on the same deployment up to the provider's
+ * {@code retries}, then moves on to the next candidate; a caller's failure (another 4xx) ends the
+ * attempt at once, as no other provider would accept that request either. When every candidate
+ * fails, the last failure decides the answer: 504 for a timeout, else 502 naming the provider;
+ * 503 when no upstream could even be tried. One per verticle instance, since the adapters hold
+ * that event loop's HTTP client; the health of upstreams is shared by the node.
  */
 public final class Dispatcher {
 
@@ -31,49 +36,109 @@ public final class Dispatcher {
     public record Call(String requestId, JsonObject body, int maxTokens) {
     }
 
+    /** The state of one request's walk through its candidates. */
+    private static final class Walk<T> {
+        final List<Attempt> attempts;
+        final Call call;
+        final Abort abort;
+        final BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send;
+        final long started = System.nanoTime();
+        UpstreamException last;
+        long soonestRetryMs = Long.MAX_VALUE;
+
+        Walk(List<Attempt> attempts, Call call, Abort abort, BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send) {
+            this.attempts = attempts;
+            this.call = call;
+            this.abort = abort;
+            this.send = send;
+        }
+    }
+
     private final Map<String, ProviderAdapter> adapters;
+    private final Upstreams upstreams;
     private final Metrics metrics;
 
-    public Dispatcher(Map<String, ProviderAdapter> adapters, Metrics metrics) {
+    public Dispatcher(Map<String, ProviderAdapter> adapters, Upstreams upstreams, Metrics metrics) {
         this.adapters = adapters;
+        this.upstreams = upstreams;
         this.metrics = metrics;
     }
 
     public Future<Served<Completion>> complete(List<Attempt> attempts, Call call, Abort abort) {
-        return attempt(attempts, 0, call, abort, System.nanoTime(), null, (adapter, upstreamCall) ->
-            adapter.complete(upstreamCall, abort));
+        return attempt(new Walk<>(attempts, call, abort, (adapter, c) -> adapter.complete(c, abort)), 0, 0);
     }
 
     /** Completes once a candidate's stream has produced its first output; see {@link StreamStart}. */
     public Future<Served<StreamStart>> stream(List<Attempt> attempts, Call call, Abort abort) {
-        return attempt(attempts, 0, call, abort, System.nanoTime(), null, (adapter, upstreamCall) ->
-            adapter.stream(upstreamCall, abort).compose(StreamStart::await));
+        return attempt(new Walk<>(attempts, call, abort,
+            (adapter, c) -> adapter.stream(c, abort).compose(StreamStart::await)), 0, 0);
     }
 
-    private <T> Future<Served<T>> attempt(List<Attempt> attempts, int index, Call call, Abort abort, long started,
-                                          UpstreamException last,
-                                          BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send) {
-        if (index >= attempts.size() || abort.aborted()) {
-            return Future.failedFuture(finalError(last));
+    /** Any one-shot operation (embeddings, rerank) through the same candidates, breakers and fallback. */
+    public Future<Served<Completion>> call(List<Attempt> attempts, Call call, Abort abort,
+                                           BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send) {
+        return attempt(new Walk<>(attempts, call, abort, send), 0, 0);
+    }
+
+    /** A stream that failed after it started: the upstream's breaker hears of it too. */
+    public void streamFailed(Attempt attempt, Throwable cause) {
+        UpstreamHealth health = upstreams.of(attempt);
+        if (health != null && !(cause instanceof UpstreamException u && !u.isProviderFault())) {
+            health.reportFailure(cause);
         }
-        Attempt attempt = attempts.get(index);
+    }
+
+    private <T> Future<Served<T>> attempt(Walk<T> walk, int index, int retry) {
+        if (index >= walk.attempts.size() || walk.abort.aborted()) {
+            return Future.failedFuture(finalError(walk));
+        }
+        Attempt attempt = walk.attempts.get(index);
+        UpstreamHealth health = upstreams.of(attempt);
+        long now = System.currentTimeMillis();
+        if (!health.admits(now)) {
+            return skip(walk, index, health, now);
+        }
+        int maxTokens = Math.min(walk.call.maxTokens(), attempt.model().maxOutputTokens());
+        UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), attempt.deployment(),
+            maxTokens);
         ProviderAdapter adapter = adapters.get(attempt.provider());
-        int maxTokens = Math.min(call.maxTokens(), attempt.model().maxOutputTokens());
-        UpstreamCall upstreamCall = new UpstreamCall(call.requestId(), call.body(), attempt.deployment(), maxTokens);
-        return send.apply(adapter, upstreamCall)
+        return health.guard(() -> walk.send.apply(adapter, upstreamCall))
             .map(result -> {
                 metrics.upstream(attempt.provider(), attempt.deployment().model(), "success");
-                return new Served<>(result, attempt, index > 0, System.nanoTime() - started);
+                if (index > 0) {
+                    metrics.fallback(walk.attempts.get(0).model().id(), attempt.model().id());
+                }
+                return new Served<>(result, attempt, index > 0, System.nanoTime() - walk.started);
             })
             .recover(failure -> {
+                if (failure instanceof OpenCircuitException) {
+                    return skip(walk, index, health, System.currentTimeMillis());
+                }
                 UpstreamException upstream = failure instanceof UpstreamException u ? u
                     : UpstreamException.of(attempt.provider(), Kind.CONNECTION, String.valueOf(failure.getMessage()));
                 metrics.upstream(attempt.provider(), attempt.deployment().model(), outcome(upstream.kind()));
                 if (!upstream.isProviderFault()) {
                     return Future.failedFuture(finalError(upstream));
                 }
-                return attempt(attempts, index + 1, call, abort, started, upstream, send);
+                walk.last = upstream;
+                if (upstream.kind() == Kind.RATE_LIMITED) {
+                    health.blockFor(upstream.retryAfterMs());
+                    return attempt(walk, index + 1, 0);
+                }
+                int retries = retriesOf(attempt);
+                return retry < retries ? attempt(walk, index, retry + 1) : attempt(walk, index + 1, 0);
             });
+    }
+
+    private <T> Future<Served<T>> skip(Walk<T> walk, int index, UpstreamHealth health, long now) {
+        metrics.upstream(health.provider(), health.deployment(), "skipped");
+        walk.soonestRetryMs = Math.min(walk.soonestRetryMs, health.retryInMs(now));
+        return attempt(walk, index + 1, 0);
+    }
+
+    private int retriesOf(Attempt attempt) {
+        ProviderAdapter adapter = adapters.get(attempt.provider());
+        return adapter == null ? 0 : adapter.retries();
     }
 
     private static String outcome(Kind kind) {
@@ -86,15 +151,21 @@ public final class Dispatcher {
         };
     }
 
+    private static ApiException finalError(Walk<?> walk) {
+        if (walk.last == null) {
+            long seconds = walk.soonestRetryMs == Long.MAX_VALUE ? 1 : Math.max(1, (walk.soonestRetryMs + 999) / 1000);
+            return new NoHealthyUpstream("Every upstream for this model is unavailable (circuit open or rate "
+                + "limited by the provider); retry in " + seconds + " s.", seconds).toException();
+        }
+        return finalError(walk.last);
+    }
+
     /** A stream's failure after it started, as the error the client is told about. */
     public static Throwable asApiException(Throwable failure) {
         return failure instanceof UpstreamException upstream ? finalError(upstream) : failure;
     }
 
     static ApiException finalError(UpstreamException last) {
-        if (last == null) {
-            return new ApiError.NoHealthyUpstream("No upstream is available for this model.", 1).toException();
-        }
         ApiError error = switch (last.kind()) {
             case TIMEOUT -> new UpstreamTimeout(last.provider(), "The provider '" + last.provider()
                 + "' did not answer in time: " + last.getMessage());

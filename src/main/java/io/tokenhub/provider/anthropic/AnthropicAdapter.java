@@ -47,6 +47,11 @@ public final class AnthropicAdapter implements ProviderAdapter {
     }
 
     @Override
+    public int retries() {
+        return upstream.provider().retries();
+    }
+
+    @Override
     public String providerId() {
         return upstream.provider().id();
     }

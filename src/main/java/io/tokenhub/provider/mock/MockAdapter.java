@@ -72,6 +72,73 @@ public final class MockAdapter implements ProviderAdapter {
         return Future.succeededFuture(stream);
     }
 
+    /** Deterministic unit vectors derived from the text, so equal inputs embed equally. */
+    @Override
+    public Future<Completion> embeddings(UpstreamCall call, Abort abort) {
+        Object input = call.body().getValue("input");
+        List<String> texts = new ArrayList<>();
+        if (input instanceof JsonArray array) {
+            array.forEach(item -> texts.add(String.valueOf(item)));
+        } else {
+            texts.add(String.valueOf(input));
+        }
+        int dimensions = call.body().getInteger("dimensions", 8);
+        JsonArray data = new JsonArray();
+        long tokens = 0;
+        for (int i = 0; i < texts.size(); i++) {
+            tokens += TokenCounter.count(texts.get(i));
+            data.add(new JsonObject().put("object", "embedding").put("index", i)
+                .put("embedding", vector(texts.get(i), dimensions)));
+        }
+        Usage usage = new Usage(tokens, 0, 0, 0, false);
+        JsonObject body = new JsonObject().put("object", "list").put("data", data).put("model", label(call))
+            .put("usage", new JsonObject().put("prompt_tokens", tokens).put("total_tokens", tokens));
+        return Future.succeededFuture(new Completion(body, usage));
+    }
+
+    /** Relevance is the share of query words found in the document. */
+    @Override
+    public Future<Completion> rerank(UpstreamCall call, Abort abort) {
+        String query = call.body().getString("query", "").toLowerCase();
+        JsonArray documents = call.body().getJsonArray("documents", new JsonArray());
+        String[] words = query.split("\\W+");
+        List<JsonObject> results = new ArrayList<>();
+        long tokens = TokenCounter.count(query);
+        for (int i = 0; i < documents.size(); i++) {
+            Object doc = documents.getValue(i);
+            String text = doc instanceof JsonObject d ? d.getString("text", "") : String.valueOf(doc);
+            tokens += TokenCounter.count(text);
+            String lower = text.toLowerCase();
+            long hits = java.util.Arrays.stream(words).filter(w -> !w.isEmpty() && lower.contains(w)).count();
+            JsonObject result = new JsonObject().put("index", i)
+                .put("relevance_score", words.length == 0 ? 0.0 : (double) hits / words.length);
+            if (Boolean.TRUE.equals(call.body().getValue("return_documents"))) {
+                result.put("document", new JsonObject().put("text", text));
+            }
+            results.add(result);
+        }
+        results.sort((a, b) -> Double.compare(b.getDouble("relevance_score"), a.getDouble("relevance_score")));
+        int topN = call.body().getInteger("top_n", results.size());
+        JsonObject body = new JsonObject().put("model", label(call))
+            .put("results", new JsonArray(results.subList(0, Math.min(topN, results.size()))));
+        return Future.succeededFuture(new Completion(body, new Usage(tokens, 0, 0, 0, false)));
+    }
+
+    private static JsonArray vector(String text, int dimensions) {
+        java.util.Random random = new java.util.Random(text.hashCode());
+        double[] v = new double[dimensions];
+        double norm = 0;
+        for (int i = 0; i < dimensions; i++) {
+            v[i] = random.nextGaussian();
+            norm += v[i] * v[i];
+        }
+        JsonArray out = new JsonArray();
+        for (double x : v) {
+            out.add(x / Math.sqrt(norm));
+        }
+        return out;
+    }
+
     private JsonObject chunk(String id, long created, UpstreamCall call, JsonObject delta, String finishReason) {
         return new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", created)
             .put("model", label(call))

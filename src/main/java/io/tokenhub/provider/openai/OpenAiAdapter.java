@@ -36,6 +36,11 @@ public final class OpenAiAdapter implements ProviderAdapter {
     }
 
     @Override
+    public int retries() {
+        return upstream.provider().retries();
+    }
+
+    @Override
     public String providerId() {
         return upstream.provider().id();
     }
@@ -53,6 +58,50 @@ public final class OpenAiAdapter implements ProviderAdapter {
         Buffer body = upstreamBody(call, true).toBuffer();
         return upstream.post("/chat/completions", headers, body, abort)
             .map(response -> new OpenAiChunkStream(response, upstream, call.upstreamModel(), abort));
+    }
+
+    @Override
+    public Future<Completion> embeddings(UpstreamCall call, Abort abort) {
+        JsonObject body = call.body().copy().put("model", call.upstreamModel());
+        return upstream.post("/embeddings", headers, body.toBuffer(), abort)
+            .compose(response -> HttpUpstream.body(response, upstream))
+            .map(buffer -> {
+                JsonObject answer = json(buffer, "data");
+                answer.put("model", label(answer.getValue("model")));
+                JsonObject usage = answer.getValue("usage") instanceof JsonObject u ? u : null;
+                return new Completion(answer, usage == null ? null
+                    : new Usage(usage.getLong("prompt_tokens", usage.getLong("total_tokens", 0L)), 0, 0, 0, false));
+            });
+    }
+
+    @Override
+    public Future<Completion> rerank(UpstreamCall call, Abort abort) {
+        JsonObject body = call.body().copy().put("model", call.upstreamModel());
+        return upstream.post("/rerank", headers, body.toBuffer(), abort)
+            .compose(response -> HttpUpstream.body(response, upstream))
+            .map(buffer -> {
+                JsonObject answer = json(buffer, "results");
+                // Jina reports usage.total_tokens; Cohere reports meta.billed_units.search_units.
+                JsonObject usage = answer.getValue("usage") instanceof JsonObject u ? u : null;
+                Usage tokens = usage == null ? null : new Usage(usage.getLong("total_tokens", 0L), 0, 0, 0, false);
+                JsonObject result = new JsonObject()
+                    .put("id", answer.getValue("id"))
+                    .put("model", label(answer.getValue("model") != null ? answer.getValue("model") : call.upstreamModel()))
+                    .put("results", answer.getJsonArray("results"));
+                return new Completion(result, tokens);
+            });
+    }
+
+    private JsonObject json(Buffer buffer, String requiredArray) {
+        try {
+            JsonObject body = buffer.toJsonObject();
+            if (body.getValue(requiredArray) instanceof io.vertx.core.json.JsonArray) {
+                return body;
+            }
+        } catch (DecodeException | ClassCastException e) {
+            throw UpstreamException.of(providerId(), Kind.CONNECTION, "the provider answered with malformed JSON");
+        }
+        throw UpstreamException.of(providerId(), Kind.CONNECTION, "the provider's answer has no " + requiredArray);
     }
 
     JsonObject upstreamBody(UpstreamCall call, boolean stream) {

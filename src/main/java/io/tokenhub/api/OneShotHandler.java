@@ -1,0 +1,216 @@
+package io.tokenhub.api;
+
+import io.tokenhub.auth.Authenticator;
+import io.tokenhub.billing.PriceCalculator;
+import io.tokenhub.config.TokenHubConfig.Model;
+import io.tokenhub.core.ApiError.ModelNotAllowed;
+import io.tokenhub.core.ApiError.ModelNotFound;
+import io.tokenhub.core.TokenCounter;
+import io.tokenhub.core.Usage;
+import io.tokenhub.provider.Abort;
+import io.tokenhub.provider.Completion;
+import io.tokenhub.provider.ProviderAdapter;
+import io.tokenhub.provider.UpstreamCall;
+import io.tokenhub.routing.Attempt;
+import io.tokenhub.routing.Catalog.Target;
+import io.tokenhub.routing.CatalogHolder;
+import io.tokenhub.routing.Dispatcher;
+import io.tokenhub.routing.Route;
+import io.tokenhub.routing.Served;
+import io.vertx.core.Future;
+import io.vertx.core.Handler;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.util.List;
+import java.util.function.BiFunction;
+
+/**
+ * Non-streaming model operations other than chat — {@code POST /v1/embeddings} and
+ * {@code POST /v1/rerank} — through the same authentication, routing, fallback, breakers and usage
+ * records as chat. Each is described by an {@link Operation}.
+ */
+final class OneShotHandler implements Handler<RoutingContext> {
+
+    /** What differs between operations: the model type, the body checks, the upstream call, the price. */
+    interface Operation {
+        String modelType();
+
+        /** Validates the body; answers the prompt-token estimate. */
+        int validate(JsonObject body);
+
+        Future<Completion> send(ProviderAdapter adapter, UpstreamCall call, Abort abort);
+
+        long cost(Model model, Usage usage);
+
+        /** The {@code usage} object of the response, with {@code cost}. */
+        JsonObject usageJson(Usage usage, long cost);
+    }
+
+    private final Operation operation;
+    private final Authenticator auth;
+    private final CatalogHolder catalog;
+    private final Dispatcher dispatcher;
+    private final Outcome outcome;
+
+    OneShotHandler(Operation operation, Authenticator auth, CatalogHolder catalog, Dispatcher dispatcher,
+                   Outcome outcome) {
+        this.operation = operation;
+        this.auth = auth;
+        this.catalog = catalog;
+        this.dispatcher = dispatcher;
+        this.outcome = outcome;
+    }
+
+    @Override
+    public void handle(RoutingContext ctx) {
+        Exchange ex = new Exchange(ctx, RequestIds.of(ctx));
+        ctx.response().closeHandler(v -> ex.abort.abort());
+        auth.authenticate(ctx.request().getHeader("Authorization"))
+            .compose(key -> {
+                ex.key = key;
+                ex.request = parse(Bodies.jsonObject(ctx), ex);
+                return dispatch(ex);
+            })
+            .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
+    }
+
+    private ModelRequest parse(JsonObject body, Exchange ex) {
+        String requested = ChatRequestParser.requiredString(body, "model");
+        int prompt = operation.validate(body);
+        Target target = catalog.get().resolve(requested).orElseThrow(() -> new ModelNotFound(requested).toException());
+        if (!ex.key.allows(target.model().id())) {
+            throw new ModelNotAllowed(requested).toException();
+        }
+        if (!target.model().type().equals(operation.modelType())) {
+            throw ChatRequestParser.invalid("The model '" + requested + "' is a " + target.model().type()
+                + " model, not a " + operation.modelType() + " model.", "model");
+        }
+        List<String> fallbacks = ChatRequestParser.stringList(body, "fallback_models");
+        body.remove("fallback_models");
+        return new ModelRequest(body, requested, target, false, false, 0, prompt, fallbacks);
+    }
+
+    private Future<Void> dispatch(Exchange ex) {
+        List<Attempt> attempts = Route.plan(catalog.get(), ex.request.target(), ex.request.fallbackModels());
+        BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send =
+            (adapter, call) -> operation.send(adapter, call, ex.abort);
+        ex.dispatchNanos = System.nanoTime();
+        return dispatcher.call(attempts, new Dispatcher.Call(ex.requestId, ex.request.body(), Integer.MAX_VALUE),
+                ex.abort, send)
+            .onSuccess(served -> answer(ex, served))
+            .onFailure(failure -> {
+                var error = ErrorWriter.toApiError(failure);
+                outcome.record(ex, null, false, Usage.NONE, 0, ex.abort.aborted() ? 499 : error.status(),
+                    ex.abort.aborted() ? "client_disconnected" : error.code(), -1);
+            })
+            .mapEmpty();
+    }
+
+    private void answer(Exchange ex, Served<Completion> served) {
+        Usage usage = served.result().usage() != null ? served.result().usage()
+            : new Usage(ex.request.promptTokens(), 0, 0, 0, true);
+        long cost = operation.cost(served.attempt().model(), usage);
+        JsonObject body = served.result().body().put("usage", operation.usageJson(usage, cost));
+        if (!ex.abort.aborted()) {
+            ex.ctx.response().putHeader("Content-Type", Headers.JSON)
+                .putHeader(Headers.PROVIDER, served.attempt().provider()).end(body.toBuffer());
+        }
+        outcome.record(ex, served.attempt(), served.fallback(), usage, cost, ex.abort.aborted() ? 499 : 200,
+            ex.abort.aborted() ? "client_disconnected" : null, -1);
+    }
+
+    static Operation embeddings() {
+        return new Operation() {
+            public String modelType() {
+                return "embedding";
+            }
+
+            public int validate(JsonObject body) {
+                Object input = body.getValue("input");
+                int tokens = 0;
+                if (input instanceof String text) {
+                    tokens = TokenCounter.count(text);
+                } else if (input instanceof JsonArray array && !array.isEmpty()) {
+                    for (Object item : array) {
+                        if (item instanceof String text) {
+                            tokens += TokenCounter.count(text);
+                        } else if (item instanceof Number) {
+                            tokens++;
+                        } else if (item instanceof JsonArray ids && ids.stream().allMatch(i -> i instanceof Number)) {
+                            tokens += ids.size();
+                        } else {
+                            throw ChatRequestParser.invalid("input must be a string or an array of strings or of "
+                                + "token arrays.", "input");
+                        }
+                    }
+                } else {
+                    throw ChatRequestParser.invalid(input == null ? "Missing required parameter: 'input'."
+                        : "input must be a non-empty string or array.", "input");
+                }
+                ChatRequestParser.optionalInt(body, "dimensions", 1);
+                Object format = body.getValue("encoding_format");
+                if (format != null && !"float".equals(format) && !"base64".equals(format)) {
+                    throw ChatRequestParser.invalid("encoding_format must be 'float' or 'base64'.", "encoding_format");
+                }
+                return tokens;
+            }
+
+            public Future<Completion> send(ProviderAdapter adapter, UpstreamCall call, Abort abort) {
+                return adapter.embeddings(call, abort);
+            }
+
+            public long cost(Model model, Usage usage) {
+                return PriceCalculator.chatCost(model.pricing(), usage);
+            }
+
+            public JsonObject usageJson(Usage usage, long cost) {
+                return new JsonObject().put("prompt_tokens", usage.promptTokens())
+                    .put("total_tokens", usage.promptTokens()).put("cost", PriceCalculator.toUsd(cost));
+            }
+        };
+    }
+
+    static Operation rerank() {
+        return new Operation() {
+            public String modelType() {
+                return "rerank";
+            }
+
+            public int validate(JsonObject body) {
+                String query = ChatRequestParser.requiredString(body, "query");
+                Object documents = body.getValue("documents");
+                if (!(documents instanceof JsonArray docs) || docs.isEmpty()) {
+                    throw ChatRequestParser.invalid(documents == null ? "Missing required parameter: 'documents'."
+                        : "documents must be a non-empty array.", "documents");
+                }
+                int tokens = TokenCounter.count(query);
+                for (Object doc : docs) {
+                    if (doc instanceof String text) {
+                        tokens += TokenCounter.count(text);
+                    } else if (doc instanceof JsonObject d && d.getValue("text") instanceof String text) {
+                        tokens += TokenCounter.count(text);
+                    } else {
+                        throw ChatRequestParser.invalid("documents must hold strings or {text} objects.", "documents");
+                    }
+                }
+                ChatRequestParser.optionalInt(body, "top_n", 1);
+                ChatRequestParser.optionalBoolean(body, "return_documents", false);
+                return tokens;
+            }
+
+            public Future<Completion> send(ProviderAdapter adapter, UpstreamCall call, Abort abort) {
+                return adapter.rerank(call, abort);
+            }
+
+            public long cost(Model model, Usage usage) {
+                return PriceCalculator.rerankCost(model.pricing(), usage);
+            }
+
+            public JsonObject usageJson(Usage usage, long cost) {
+                return new JsonObject().put("total_tokens", usage.promptTokens()).put("search_units", 1)
+                    .put("cost", PriceCalculator.toUsd(cost));
+            }
+        };
+    }
+}

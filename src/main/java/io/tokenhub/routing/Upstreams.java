@@ -1,0 +1,110 @@
+package io.tokenhub.routing;
+
+import io.tokenhub.config.TokenHubConfig.Deployment;
+import io.tokenhub.config.TokenHubConfig.Model;
+import io.tokenhub.config.TokenHubConfig.Provider;
+import io.tokenhub.core.Bus;
+import io.tokenhub.ops.Metrics;
+import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.Collection;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Every upstream deployment's {@link UpstreamHealth} on this node. Circuit openings are published
+ * cluster-wide so that other nodes skip a failing upstream without paying its failures again;
+ * {@code tokenhub_circuit_state} shows each one (0 closed, 1 half-open, 2 open).
+ */
+public final class Upstreams {
+
+    private final Vertx vertx;
+    private final Metrics metrics;
+    private final String nodeId = UUID.randomUUID().toString();
+    private final Map<String, UpstreamHealth> byKey = new ConcurrentHashMap<>();
+    private final Map<String, Integer> stateValue = new ConcurrentHashMap<>();
+    private MessageConsumer<JsonObject> consumer;
+
+    public Upstreams(Vertx vertx, Metrics metrics) {
+        this.vertx = vertx;
+        this.metrics = metrics;
+    }
+
+    /** Makes sure every deployment of the catalog has its health; existing ones keep their state. */
+    public void track(Catalog catalog) {
+        for (Model model : catalog.models()) {
+            for (Deployment d : model.deployments()) {
+                Provider provider = catalog.provider(d.provider()).orElseThrow();
+                String key = d.provider() + "/" + d.model();
+                byKey.computeIfAbsent(key, k -> {
+                    stateValue.put(k, 0);
+                    metrics.gauge("tokenhub_circuit_state", "Circuit state per upstream: 0 closed, 1 half-open, 2 open",
+                        () -> stateValue.getOrDefault(k, 0), "provider", d.provider(), "deployment", d.model());
+                    return new UpstreamHealth(vertx, d.provider(), d.model(), provider.circuitBreaker(), this::changed);
+                });
+            }
+        }
+    }
+
+    public UpstreamHealth of(Attempt attempt) {
+        return byKey.get(attempt.provider() + "/" + attempt.deployment().model());
+    }
+
+    public Collection<UpstreamHealth> all() {
+        return byKey.values();
+    }
+
+    /** Starts listening to other nodes' circuit openings. */
+    public void listen() {
+        consumer = vertx.eventBus().consumer(Bus.UPSTREAM_STATE, message -> {
+            JsonObject event = message.body();
+            UpstreamHealth health = byKey.get(event.getString("upstream"));
+            if (health != null && !nodeId.equals(event.getString("node")) && "open".equals(event.getString("state"))) {
+                health.openFromPeer();
+            }
+        });
+    }
+
+    public void close() {
+        if (consumer != null) {
+            consumer.unregister();
+        }
+    }
+
+    private void changed(UpstreamHealth health, CircuitBreakerState state) {
+        stateValue.put(health.key(), switch (state) {
+            case CLOSED -> 0;
+            case HALF_OPEN -> 1;
+            case OPEN -> 2;
+        });
+        vertx.eventBus().publish(Bus.UPSTREAM_STATE, new JsonObject()
+            .put("node", nodeId).put("upstream", health.key()).put("state", name(state)));
+    }
+
+    /** What {@code GET /admin/v1/upstreams} shows. */
+    public JsonObject describe() {
+        long now = System.currentTimeMillis();
+        JsonArray data = new JsonArray();
+        byKey.values().stream().sorted(java.util.Comparator.comparing(UpstreamHealth::key)).forEach(h -> data.add(
+            new JsonObject()
+                .put("provider", h.provider())
+                .put("deployment", h.deployment())
+                .put("circuit_state", name(h.state()))
+                .put("retry_in_ms", h.retryInMs(now))
+                .put("error_rate", Math.round(h.errorRate() * 1000) / 1000.0)
+                .put("latency_ms", h.latencyMs() < 0 ? null : Math.round(h.latencyMs() * 10) / 10.0)));
+        return new JsonObject().put("data", data).put("next_cursor", (Object) null);
+    }
+
+    private static String name(CircuitBreakerState state) {
+        return switch (state) {
+            case CLOSED -> "closed";
+            case HALF_OPEN -> "half_open";
+            case OPEN -> "open";
+        };
+    }
+}
