@@ -15,7 +15,7 @@ import io.tokenhub.config.ConfigException;
 import io.tokenhub.config.ConfigLoader;
 import io.tokenhub.config.TokenHubConfig;
 import io.tokenhub.ops.ManagementVerticle;
-import io.tokenhub.ops.Metrics;
+import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Catalog;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.Upstreams;

@@ -6,7 +6,7 @@ import io.tokenhub.auth.Authenticator;
 import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.config.TokenHubConfig.Server;
 import io.tokenhub.core.ApiError;
-import io.tokenhub.ops.Metrics;
+import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.provider.Providers;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.Dispatcher;

@@ -5,7 +5,7 @@ import io.tokenhub.billing.PriceCalculator;
 import io.tokenhub.core.ApiError;
 import io.tokenhub.core.TokenCounter;
 import io.tokenhub.core.Usage;
-import io.tokenhub.ops.Metrics;
+import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.provider.Completion;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.Dispatcher;

@@ -5,7 +5,7 @@ import io.tokenhub.accounting.UsageRecorder;
 import io.tokenhub.billing.PriceCalculator;
 import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.core.Usage;
-import io.tokenhub.ops.Metrics;
+import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Attempt;
 import java.time.Instant;
 

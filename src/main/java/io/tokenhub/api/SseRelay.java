@@ -4,7 +4,7 @@ import io.tokenhub.billing.PriceCalculator;
 import io.tokenhub.core.ApiError;
 import io.tokenhub.core.TokenCounter;
 import io.tokenhub.core.Usage;
-import io.tokenhub.ops.Metrics;
+import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Dispatcher;
 import io.tokenhub.routing.Served;
 import io.tokenhub.routing.StreamStart;

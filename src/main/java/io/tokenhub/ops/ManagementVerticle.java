@@ -1,6 +1,7 @@
 package io.tokenhub.ops;
 
 import io.tokenhub.accounting.UsageStatus;
+import io.tokenhub.telemetry.Metrics;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpServer;

@@ -6,7 +6,7 @@ import io.tokenhub.core.ApiError.ProviderFailed;
 import io.tokenhub.core.ApiError.UpstreamRejected;
 import io.tokenhub.core.ApiError.UpstreamTimeout;
 import io.tokenhub.core.ApiException;
-import io.tokenhub.ops.Metrics;
+import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.Completion;
 import io.tokenhub.provider.ProviderAdapter;

@@ -4,7 +4,7 @@ import io.tokenhub.config.TokenHubConfig.Deployment;
 import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.core.Bus;
-import io.tokenhub.ops.Metrics;
+import io.tokenhub.telemetry.Metrics;
 import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;

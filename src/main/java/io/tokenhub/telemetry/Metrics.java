@@ -1,4 +1,4 @@
-package io.tokenhub.ops;
+package io.tokenhub.telemetry;
 
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
