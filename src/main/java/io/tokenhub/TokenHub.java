@@ -1,7 +1,11 @@
 package io.tokenhub;
 
 import io.tokenhub.accounting.AccountingVerticle;
+import io.tokenhub.accounting.UsageEvent;
 import io.tokenhub.accounting.UsageStatus;
+import io.tokenhub.billing.LocalQuota;
+import io.tokenhub.billing.Quota;
+import io.tokenhub.billing.QuotaLoader;
 import io.tokenhub.accounting.UsageWriter;
 import io.tokenhub.admin.AdminApi;
 import io.tokenhub.admin.AdminAuth;
@@ -62,6 +66,7 @@ public final class TokenHub {
     private final List<String> apiDeployments = new ArrayList<>();
     private final List<String> otherDeployments = new ArrayList<>();
     private Upstreams upstreams;
+    private Quota quota;
     private int apiPort;
     private int managementPort;
     private Bootstrap.Keys bootstrapKeys;
@@ -118,6 +123,8 @@ public final class TokenHub {
     }
 
     private Future<Void> deploy() {
+        quota = new LocalQuota(new QuotaLoader(pool), Clock.systemUTC());
+        vertx.setPeriodic(60_000, id -> quota.sweep());
         CatalogHolder catalog = new CatalogHolder(Catalog.of(config));
         upstreams = new Upstreams(vertx, metrics);
         upstreams.track(catalog.get());
@@ -126,18 +133,19 @@ public final class TokenHub {
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
         AdminStore adminStore = new AdminStore(pool);
         AdminApi admin = new AdminApi(vertx, adminStore, new AdminAuth(config.admin().masterKey(), keyStore), catalog,
-            config.billing().signupCreditMicroUsd(), auth::invalidateKey, upstreams::describe);
+            config.billing().signupCreditMicroUsd(), auth::invalidateKey, upstreams::describe, quota);
         apiPort = config.server().port() == 0 ? freePort() : config.server().port();
         managementPort = config.server().managementPort() == 0 ? freePort() : config.server().managementPort();
         var server = config.server();
         var apiShared = new ApiVerticle.Shared(
             new TokenHubConfig.Server(server.host(), apiPort, managementPort, server.instances(),
                 server.maxBodyBytes(), server.shutdownGraceMs()),
-            config.providers(), catalog, auth, metrics, admin, upstreams);
+            config.providers(), catalog, auth, metrics, admin, upstreams, quota);
         Path spool = Path.of(config.storage().dataDir(), "spool");
         return deployOther(new AuthVerticle(auth))
             .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,
-                usageStatus, batch -> { })))
+                usageStatus, batch -> quota.durable(batch.stream().map(UsageEvent::accountId).toList(),
+                    batch.stream().map(UsageEvent::payment).toList()))))
             .compose(v -> vertx.deployVerticle(() -> new ApiVerticle(apiShared),
                 new DeploymentOptions().setInstances(server.effectiveInstances())))
             .compose(id -> {

@@ -1,5 +1,6 @@
 package io.tokenhub.accounting;
 
+import io.tokenhub.billing.Payment;
 import io.tokenhub.core.Usage;
 import io.vertx.core.json.JsonObject;
 import java.time.Instant;
@@ -11,11 +12,12 @@ import java.time.Instant;
  * @param deployment  the upstream model name at the provider
  * @param ttftMs      time to first token for streams, -1 otherwise
  * @param status      the HTTP status the client got
+ * @param payment     how it was paid: plan tokens and wallet money, applied in PostgreSQL with the record
  */
 public record UsageEvent(String requestId, Instant createdAt, String accountId, String keyId, String requestedModel,
                          String servedModel, String provider, String deployment, Usage usage, long costMicroUsd,
                          String priceVersion, long latencyMs, long ttftMs, int status, String errorCode,
-                         boolean stream, boolean fallback) {
+                         boolean stream, boolean fallback, Payment payment) {
 
     /** The spool's line format: stable field names, so a newer version can replay an older spool. */
     public JsonObject toJson() {
@@ -29,7 +31,9 @@ public record UsageEvent(String requestId, Instant createdAt, String accountId, 
             .put("estimated", usage.estimated())
             .put("cost_micro_usd", costMicroUsd).put("price_version", priceVersion)
             .put("latency_ms", latencyMs).put("ttft_ms", ttftMs).put("status", status)
-            .put("error_code", errorCode).put("stream", stream).put("fallback", fallback);
+            .put("error_code", errorCode).put("stream", stream).put("fallback", fallback)
+            .put("wallet_micro_usd", payment.walletMicroUsd())
+            .put("plan_draws", new JsonObject(new java.util.HashMap<>(payment.planDraws())));
     }
 
     public static UsageEvent fromJson(JsonObject j) {
@@ -43,6 +47,14 @@ public record UsageEvent(String requestId, Instant createdAt, String accountId, 
                 j.getBoolean("estimated", false)),
             j.getLong("cost_micro_usd", 0L), j.getString("price_version"),
             j.getLong("latency_ms", 0L), j.getLong("ttft_ms", -1L), j.getInteger("status", 0),
-            j.getString("error_code"), j.getBoolean("stream", false), j.getBoolean("fallback", false));
+            j.getString("error_code"), j.getBoolean("stream", false), j.getBoolean("fallback", false),
+            payment(j));
+    }
+
+    private static Payment payment(JsonObject j) {
+        java.util.Map<String, Long> draws = new java.util.LinkedHashMap<>();
+        JsonObject plans = j.getJsonObject("plan_draws", new JsonObject());
+        plans.forEach(e -> draws.put(e.getKey(), ((Number) e.getValue()).longValue()));
+        return new Payment(java.util.Map.copyOf(draws), j.getLong("wallet_micro_usd", 0L));
     }
 }

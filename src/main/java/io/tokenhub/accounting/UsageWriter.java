@@ -8,20 +8,54 @@ import java.time.ZoneOffset;
 import java.util.List;
 
 /**
- * Writes usage records in one statement per batch ({@code INSERT … SELECT FROM UNNEST}), ignoring
+ * Writes usage records, and settles what they cost, in one statement per batch ({@code INSERT … SELECT FROM UNNEST}), ignoring
  * request ids already present, so a batch written twice (after a timeout, from the spool) is
  * still one record per request.
  */
 public final class UsageWriter {
 
+    /*
+     * One statement: insert the records, and for those that were not there before (and only those)
+     * take their wallet money from the account, their tokens from the plans, and write one ledger
+     * row per wallet charge with the balance after it.
+     */
     private static final String INSERT = """
-        INSERT INTO usage_records (request_id, created_at, account_id, key_id, requested_model, served_model,
-            provider, deployment, prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens,
-            cost_micro_usd, price_version, latency_ms, ttft_ms, status, error_code, stream, fallback, estimated)
-        SELECT * FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::bigint[], $14::text[],
-            $15::int[], $16::int[], $17::int[], $18::text[], $19::bool[], $20::bool[], $21::bool[])
-        ON CONFLICT (request_id) DO NOTHING""";
+        WITH ins AS (
+            INSERT INTO usage_records (request_id, created_at, account_id, key_id, requested_model, served_model,
+                provider, deployment, prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens,
+                cost_micro_usd, price_version, latency_ms, ttft_ms, status, error_code, stream, fallback, estimated,
+                wallet_micro_usd, plan_draws)
+            SELECT r, c, a, k, rm, sm, p, d, pt, ct, cpt, rt, cost, pv, lat, tt, st, ec, s, f, e, w, pd::jsonb
+              FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::bigint[], $14::text[],
+                $15::int[], $16::int[], $17::int[], $18::text[], $19::bool[], $20::bool[], $21::bool[],
+                $22::bigint[], $23::text[])
+                AS u(r, c, a, k, rm, sm, p, d, pt, ct, cpt, rt, cost, pv, lat, tt, st, ec, s, f, e, w, pd)
+            ON CONFLICT (request_id) DO NOTHING
+            RETURNING request_id, account_id, wallet_micro_usd, plan_draws
+        ), wallet AS (
+            UPDATE accounts a SET balance_micro_usd = a.balance_micro_usd - t.total
+              FROM (SELECT account_id, sum(wallet_micro_usd) AS total FROM ins GROUP BY account_id) t
+             WHERE a.id = t.account_id AND t.total <> 0
+            RETURNING a.id, a.balance_micro_usd
+        ), plans AS (
+            UPDATE token_plans p SET tokens_remaining = p.tokens_remaining - t.tokens
+              FROM (SELECT d.key AS plan_id, sum(d.value::bigint) AS tokens
+                      FROM ins, jsonb_each_text(ins.plan_draws) d GROUP BY d.key) t
+             WHERE p.id = t.plan_id
+            RETURNING p.id
+        ), ledger AS (
+            INSERT INTO ledger (account_id, amount_micro_usd, balance_after_micro_usd, kind, reason, request_id)
+            SELECT ins.account_id, -ins.wallet_micro_usd,
+                   wallet.balance_micro_usd + coalesce(sum(ins.wallet_micro_usd) OVER (PARTITION BY ins.account_id
+                       ORDER BY ins.request_id ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0),
+                   'usage', 'usage', ins.request_id
+              FROM ins JOIN wallet ON wallet.id = ins.account_id
+             WHERE ins.wallet_micro_usd <> 0
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM plans) AS plans,
+               (SELECT count(*) FROM ledger) AS ledger""";
 
     private final Pool pool;
 
@@ -53,6 +87,8 @@ public final class UsageWriter {
         Boolean[] stream = new Boolean[n];
         Boolean[] fallback = new Boolean[n];
         Boolean[] estimated = new Boolean[n];
+        Long[] wallet = new Long[n];
+        String[] planDraws = new String[n];
         for (int i = 0; i < n; i++) {
             UsageEvent e = events.get(i);
             requestIds[i] = e.requestId();
@@ -76,11 +112,14 @@ public final class UsageWriter {
             stream[i] = e.stream();
             fallback[i] = e.fallback();
             estimated[i] = e.usage().estimated();
+            wallet[i] = e.payment().walletMicroUsd();
+            planDraws[i] = e.payment().planDraws().isEmpty() ? null
+                : new io.vertx.core.json.JsonObject(new java.util.HashMap<>(e.payment().planDraws())).encode();
         }
         Tuple params = Tuple.tuple(List.of(requestIds, createdAt, accounts, keys, requested, served, providers,
             deployments, prompt, cached, completion, reasoning, cost, priceVersions, latency, ttft, status, errors,
-            stream, fallback, estimated));
-        return pool.preparedQuery(INSERT).execute(params).map(rows -> rows.rowCount());
+            stream, fallback, estimated, wallet, planDraws));
+        return pool.preparedQuery(INSERT).execute(params).map(rows -> rows.iterator().next().getLong(0).intValue());
     }
 
     private static Integer clamp(long value) {

@@ -7,6 +7,7 @@ import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.core.ApiError.NotFound;
 import io.tokenhub.core.ApiException;
 import io.tokenhub.core.Bus;
+import io.tokenhub.billing.Quota;
 import io.tokenhub.routing.CatalogHolder;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -14,6 +15,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.pgclient.PgException;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -33,10 +35,11 @@ public final class AdminApi {
     private final long signupCreditMicroUsd;
     private final Consumer<String> invalidateLocally;
     private final Supplier<JsonObject> upstreams;
+    private final Quota quota;
 
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog, long signupCreditMicroUsd,
-                    Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams) {
+                    Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, Quota quota) {
         this.vertx = vertx;
         this.store = store;
         this.auth = auth;
@@ -44,12 +47,15 @@ public final class AdminApi {
         this.signupCreditMicroUsd = signupCreditMicroUsd;
         this.invalidateLocally = invalidateLocally;
         this.upstreams = upstreams;
+        this.quota = quota;
     }
 
     /** Routes under {@code /admin/v1}; every handler completes a Future that the caller renders. */
     public void mount(Router router, Handler handler) {
         router.post("/admin/v1/accounts").handler(ctx -> handler.run(ctx, 201, this::createAccount));
         router.get("/admin/v1/accounts/:id").handler(ctx -> handler.run(ctx, 200, this::getAccount));
+        router.post("/admin/v1/accounts/:id/credits").handler(ctx -> handler.run(ctx, 200, this::credit));
+        router.post("/admin/v1/accounts/:id/plans").handler(ctx -> handler.run(ctx, 201, this::grantPlan));
         router.post("/admin/v1/keys").handler(ctx -> handler.run(ctx, 201, this::createKey));
         router.get("/admin/v1/keys").handler(ctx -> handler.run(ctx, 200, this::listKeys));
         router.patch("/admin/v1/keys/:id").handler(ctx -> handler.run(ctx, 200, this::patchKey));
@@ -89,6 +95,51 @@ public final class AdminApi {
     private Future<JsonObject> getAccount(RoutingContext ctx) {
         String id = ctx.pathParam("id");
         return store.account(id).map(found -> found.orElseThrow(() -> notFound("account", id)));
+    }
+
+    private Future<JsonObject> credit(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        JsonObject body = AdminBodies.object(ctx);
+        Object amount = body.getValue("amount_usd");
+        if (!(amount instanceof Number n) || !Double.isFinite(n.doubleValue()) || n.doubleValue() == 0) {
+            throw new InvalidRequest("amount_usd must be a non-zero number of USD (negative to adjust down).",
+                "amount_usd").toException();
+        }
+        long microUsd = new java.math.BigDecimal(amount.toString()).movePointRight(6)
+            .setScale(0, java.math.RoundingMode.HALF_UP).longValueExact();
+        String reason = Optional.ofNullable(AdminBodies.optionalString(body, "reason")).orElse("admin credit");
+        return store.credit(id, microUsd, reason)
+            .map(balance -> balance.orElseThrow(() -> notFound("account", id)))
+            .compose(balance -> {
+                quota.credited(id, microUsd);
+                return store.account(id).map(Optional::orElseThrow);
+            });
+    }
+
+    private Future<JsonObject> grantPlan(RoutingContext ctx) {
+        String id = ctx.pathParam("id");
+        JsonObject body = AdminBodies.object(ctx);
+        Object tokens = body.getValue("tokens");
+        if (!(tokens instanceof Integer || tokens instanceof Long) || ((Number) tokens).longValue() <= 0) {
+            throw new InvalidRequest("tokens must be a positive integer.", "tokens").toException();
+        }
+        java.time.OffsetDateTime from = Optional.ofNullable(AdminBodies.time(body, "valid_from"))
+            .orElse(java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC));
+        java.time.OffsetDateTime until = AdminBodies.time(body, "valid_until");
+        if (until == null || !until.isAfter(from)) {
+            throw new InvalidRequest("valid_until is required and must be after valid_from.", "valid_until")
+                .toException();
+        }
+        JsonObject modelsBody = new JsonObject().put("allowed_models", body.getValue("models"));
+        List<String> models = body.getValue("models") == null ? null : AdminBodies.models(modelsBody, catalog.get());
+        return store.account(id).compose(account -> {
+            if (account.isEmpty()) {
+                return Future.failedFuture(notFound("account", id));
+            }
+            return store.grantPlan(id, ((Number) tokens).longValue(), from, until, models).onSuccess(plan ->
+                quota.planGranted(id, new Quota.Plan(plan.getString("id"), plan.getLong("tokens_total"),
+                    from.toInstant(), until.toInstant(), models == null ? List.of() : models)));
+        });
     }
 
     private Future<JsonObject> createKey(RoutingContext ctx) {

@@ -47,10 +47,15 @@ public final class AdminStore {
                 .preparedQuery("INSERT INTO ledger (account_id, amount_micro_usd, balance_after_micro_usd, kind, reason) "
                     + "VALUES ($1, $2, $2, 'signup_credit', 'signup credit')")
                 .execute(Tuple.of(id, signupCredit))))
-            .compose(v -> account(id)).map(Optional::orElseThrow);
+            .compose(v -> accountRow(id)).map(Optional::orElseThrow);
     }
 
     public Future<Optional<JsonObject>> account(String id) {
+        return accountRow(id).compose(found -> found.isEmpty() ? Future.succeededFuture(found)
+            : plans(id).map(plans -> Optional.of(found.get().put("plans", plans))));
+    }
+
+    private Future<Optional<JsonObject>> accountRow(String id) {
         return pool.preparedQuery("SELECT id, name, email, status, balance_micro_usd, created_at FROM accounts WHERE id = $1")
             .execute(Tuple.of(id))
             .map(rows -> {
@@ -64,6 +69,55 @@ public final class AdminStore {
                     .put("status", r.getString("status")).put("balance_micro_usd", r.getLong("balance_micro_usd"))
                     .put("plans", new JsonArray()).put("created_at", time(r.getOffsetDateTime("created_at"))));
             });
+    }
+
+    /** Adds (or with a negative amount, takes) money; one ledger row. Empty when there is no such account. */
+    public Future<Optional<Long>> credit(String accountId, long microUsd, String reason) {
+        return pool.withTransaction(conn -> conn
+            .preparedQuery("UPDATE accounts SET balance_micro_usd = balance_micro_usd + $2 WHERE id = $1 "
+                + "RETURNING balance_micro_usd")
+            .execute(Tuple.of(accountId, microUsd))
+            .compose(rows -> {
+                if (rows.size() == 0) {
+                    return Future.succeededFuture(Optional.<Long>empty());
+                }
+                long balance = rows.iterator().next().getLong(0);
+                return conn.preparedQuery("INSERT INTO ledger (account_id, amount_micro_usd, balance_after_micro_usd, "
+                        + "kind, reason) VALUES ($1, $2, $3, $4, $5)")
+                    .execute(Tuple.of(accountId, microUsd, balance, microUsd >= 0 ? "credit" : "adjustment", reason))
+                    .map(Optional.of(balance));
+            }));
+    }
+
+    public Future<JsonObject> grantPlan(String accountId, long tokens, OffsetDateTime from, OffsetDateTime until,
+                                        List<String> models) {
+        String id = Ids.random("plan_", 16);
+        return pool.preparedQuery("INSERT INTO token_plans (id, account_id, tokens_total, tokens_remaining, valid_from, "
+                + "valid_until, models) VALUES ($1, $2, $3, $3, $4, $5, $6) RETURNING *")
+            .execute(Tuple.of(id, accountId, tokens, from, until, models == null ? null : models.toArray(String[]::new)))
+            .map(rows -> planJson(rows.iterator().next()));
+    }
+
+    private Future<JsonArray> plans(String accountId) {
+        return pool.preparedQuery("SELECT * FROM token_plans WHERE account_id = $1 AND valid_until > now() "
+                + "ORDER BY valid_until, id")
+            .execute(Tuple.of(accountId))
+            .map(rows -> {
+                JsonArray out = new JsonArray();
+                rows.forEach(r -> out.add(planJson(r)));
+                return out;
+            });
+    }
+
+    static JsonObject planJson(Row r) {
+        String[] models = r.getArrayOfStrings("models");
+        return new JsonObject()
+            .put("id", r.getString("id"))
+            .put("tokens_total", r.getLong("tokens_total"))
+            .put("tokens_remaining", r.getLong("tokens_remaining"))
+            .put("valid_from", time(r.getOffsetDateTime("valid_from")))
+            .put("valid_until", time(r.getOffsetDateTime("valid_until")))
+            .put("models", models == null ? new JsonArray() : new JsonArray(List.of(models)));
     }
 
     public Future<Boolean> hasAccounts() {
@@ -115,14 +169,17 @@ public final class AdminStore {
     public Future<Optional<JsonObject>> updateKey(String id, KeyChanges c) {
         return pool.preparedQuery("UPDATE api_keys SET "
                 + "name = COALESCE($2, name), "
-                + "status = COALESCE($3, status), "
+                + "status = COALESCE($3::text, status), "
                 + "allowed_models = CASE WHEN $4::text[] IS NULL THEN allowed_models "
                 + "  WHEN cardinality($4::text[]) = 0 THEN NULL ELSE $4::text[] END, "
                 + "rpm = COALESCE($5, rpm), tpm = COALESCE($6, tpm), "
                 + "monthly_cap_micro_usd = COALESCE($7, monthly_cap_micro_usd), "
                 + "expires_at = CASE WHEN $9 THEN NULL ELSE COALESCE($8, expires_at) END, "
-                + "revoked_at = CASE WHEN $3 = 'revoked' THEN now() ELSE revoked_at END "
-                + "WHERE id = $1 AND (status <> 'revoked' OR $3 IS NULL OR $3 = 'revoked') RETURNING " + KEY_COLUMNS)
+                + "revoked_at = CASE WHEN $3::text = 'revoked' THEN now() ELSE revoked_at END "
+                // $3::text: a PATCH without status sends $3 as an untyped null, and "$3 IS NULL" alone
+                // leaves PostgreSQL unable to type it (42P08) — every such PATCH was a 500.
+                + "WHERE id = $1 AND (status <> 'revoked' OR $3::text IS NULL OR $3::text = 'revoked') RETURNING "
+                + KEY_COLUMNS)
             .execute(Tuple.tuple(java.util.Arrays.asList(id, c.name(), c.status(),
                 c.allowedModels() == null ? null : c.allowedModels().toArray(String[]::new),
                 c.rpm(), c.tpm(), c.monthlyCapMicroUsd(), c.expiresAt(), c.clearExpiry())))

@@ -3,6 +3,7 @@ package io.tokenhub.api;
 import io.tokenhub.accounting.UsageRecorder;
 import io.tokenhub.admin.AdminApi;
 import io.tokenhub.auth.Authenticator;
+import io.tokenhub.billing.Quota;
 import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.config.TokenHubConfig.Server;
 import io.tokenhub.core.ApiError;
@@ -35,7 +36,7 @@ public final class ApiVerticle extends VerticleBase {
 
     /** What every instance shares: thread-safe services built once at start-up. */
     public record Shared(Server server, List<Provider> providers, CatalogHolder catalog, Authenticator auth,
-                         Metrics metrics, AdminApi admin, Upstreams upstreams) {
+                         Metrics metrics, AdminApi admin, Upstreams upstreams, Quota quota) {
     }
 
     private final Shared shared;
@@ -56,7 +57,7 @@ public final class ApiVerticle extends VerticleBase {
         recorder = new UsageRecorder(vertx);
         Dispatcher dispatcher = new Dispatcher(Providers.create(vertx, client, shared.providers()), shared.upstreams(),
             shared.metrics());
-        Outcome outcome = new Outcome(recorder, shared.metrics());
+        Outcome outcome = new Outcome(recorder, shared.metrics(), shared.quota());
         ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher, outcome, shared.metrics());
         OneShotHandler embeddings = new OneShotHandler(OneShotHandler.embeddings(), shared.auth(), shared.catalog(),
             dispatcher, outcome);

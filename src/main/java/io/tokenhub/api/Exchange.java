@@ -1,6 +1,7 @@
 package io.tokenhub.api;
 
 import io.tokenhub.auth.KeyContext;
+import io.tokenhub.billing.Reservation;
 import io.tokenhub.provider.Abort;
 import io.vertx.ext.web.RoutingContext;
 
@@ -16,6 +17,8 @@ final class Exchange {
     final Abort abort = new Abort();
     KeyContext key;
     ModelRequest request;
+    /** The estimate held for this request; settled exactly once by {@link Outcome#record}. */
+    Reservation reservation;
     /** When the dispatcher was handed the request: the end of TokenHub's own work before the upstream. */
     long dispatchNanos;
 

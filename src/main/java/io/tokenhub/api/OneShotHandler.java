@@ -70,8 +70,10 @@ final class OneShotHandler implements Handler<RoutingContext> {
             .compose(key -> {
                 ex.key = key;
                 ex.request = parse(Bodies.jsonObject(ctx), ex);
-                return dispatch(ex);
+                return outcome.reserve(ex, operation.cost(ex.request.target().model(),
+                    new Usage(ex.request.promptTokens(), 0, 0, 0, true)));
             })
+            .compose(reservation -> dispatch(ex))
             .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
     }
 
@@ -112,12 +114,14 @@ final class OneShotHandler implements Handler<RoutingContext> {
             : new Usage(ex.request.promptTokens(), 0, 0, 0, true);
         long cost = operation.cost(served.attempt().model(), usage);
         JsonObject body = served.result().body().put("usage", operation.usageJson(usage, cost));
-        if (!ex.abort.aborted()) {
+        // Read before the response ends: over HTTP/2 ending it closes the stream, which aborts.
+        boolean clientGone = ex.abort.aborted();
+        if (!clientGone) {
             ex.ctx.response().putHeader("Content-Type", Headers.JSON)
                 .putHeader(Headers.PROVIDER, served.attempt().provider()).end(body.toBuffer());
         }
-        outcome.record(ex, served.attempt(), served.fallback(), usage, cost, ex.abort.aborted() ? 499 : 200,
-            ex.abort.aborted() ? "client_disconnected" : null, -1);
+        outcome.record(ex, served.attempt(), served.fallback(), usage, cost, clientGone ? 499 : 200,
+            clientGone ? "client_disconnected" : null, -1);
     }
 
     static Operation embeddings() {

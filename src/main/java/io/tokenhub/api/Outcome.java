@@ -2,7 +2,14 @@ package io.tokenhub.api;
 
 import io.tokenhub.accounting.UsageEvent;
 import io.tokenhub.accounting.UsageRecorder;
+import io.tokenhub.billing.Payment;
 import io.tokenhub.billing.PriceCalculator;
+import io.tokenhub.billing.Quota;
+import io.tokenhub.billing.Reservation;
+import io.tokenhub.core.Contexts;
+import io.vertx.core.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.core.Usage;
 import io.tokenhub.telemetry.Metrics;
@@ -10,17 +17,33 @@ import io.tokenhub.routing.Attempt;
 import java.time.Instant;
 
 /**
- * Closes the books on one request that reached an upstream: prices it, emits its one usage event
+ * Opens and closes the books on one request: reserves its estimate before the upstream call; after
+ * it, prices it, settles the reservation, emits its one usage event
  * and updates the request meters. Both response paths (whole and streamed) end here.
  */
 final class Outcome {
 
+    private static final Logger LOG = LoggerFactory.getLogger(Outcome.class);
+
     private final UsageRecorder recorder;
     private final Metrics metrics;
+    private final Quota quota;
 
-    Outcome(UsageRecorder recorder, Metrics metrics) {
+    Outcome(UsageRecorder recorder, Metrics metrics, Quota quota) {
         this.recorder = recorder;
         this.metrics = metrics;
+        this.quota = quota;
+    }
+
+    /** The estimate reserved before the call: prompt plus the output limit, at the requested model's price. */
+    Future<Reservation> reserve(Exchange ex, long microUsd) {
+        ModelRequest request = ex.request;
+        return quota.reserve(ex.requestId, ex.key.accountId(), ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
+                request.target().model().id(), (long) request.promptTokens() + request.maxTokens(), microUsd)
+            .map(reservation -> {
+                ex.reservation = reservation;
+                return reservation;
+            });
     }
 
     /** What an upstream answer costs at the price of the model that served it. */
@@ -37,11 +60,20 @@ final class Outcome {
         ModelRequest request = ex.request;
         Model requested = request.target().model();
         String provider = served == null ? null : served.provider();
-        recorder.record(new UsageEvent(ex.requestId, Instant.now(), ex.key.accountId(), ex.key.keyId(),
-            requested.id(), served == null ? null : served.model().id(), provider,
+        long latencyMs = ex.elapsedMs();
+        Instant at = Instant.now();
+        Future<Payment> paid = ex.reservation == null ? Future.succeededFuture(Payment.NONE)
+            : Contexts.onCaller(quota.settle(ex.reservation, usage.promptTokens() + usage.completionTokens(),
+                costMicroUsd));
+        paid.recover(failure -> {
+            // The hot counters are unreachable: charge it all to the wallet in PostgreSQL rather than lose it.
+            LOG.warn("settling {} in the hot counters failed ({}); charging the wallet", ex.requestId, failure.toString());
+            return Future.succeededFuture(new Payment(java.util.Map.of(), costMicroUsd));
+        }).onSuccess(payment -> recorder.record(new UsageEvent(ex.requestId, at, ex.key.accountId(),
+            ex.key.keyId(), requested.id(), served == null ? null : served.model().id(), provider,
             served == null ? null : served.deployment().model(), usage, costMicroUsd,
-            served == null ? null : served.model().pricing().version(), ex.elapsedMs(),
-            ttftNanos < 0 ? -1 : ttftNanos / 1_000_000, status, errorCode, request.stream(), fallback));
+            served == null ? null : served.model().pricing().version(), latencyMs,
+            ttftNanos < 0 ? -1 : ttftNanos / 1_000_000, status, errorCode, request.stream(), fallback, payment)));
         String modelLabel = served == null ? requested.id() : served.model().id();
         metrics.request(modelLabel, provider == null ? "none" : provider, status, System.nanoTime() - ex.startNanos);
         if (served != null) {

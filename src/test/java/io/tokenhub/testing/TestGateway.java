@@ -56,6 +56,7 @@ public final class TestGateway implements AutoCloseable {
             admin: { master_key: "%s", bootstrap: false }
             storage: { postgres: "%s", redis: none, data_dir: "%s", pool_size: 4 }
             accounting: { batch_size: 100, flush_ms: 20 }
+            billing: { signup_credit_usd: 100 }
             %s
             %s
             """.formatted(MASTER_KEY, postgresUrl, dataDir, extraYaml, catalogYaml);

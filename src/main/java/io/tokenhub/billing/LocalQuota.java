@@ -1,0 +1,284 @@
+package io.tokenhub.billing;
+
+import io.tokenhub.core.ApiError.InsufficientQuota;
+import io.tokenhub.core.ApiError.MonthlyCapExceeded;
+import io.tokenhub.core.Contexts;
+import io.vertx.core.Future;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Hot counters in this process ({@code storage.redis: none}, one node). Each account's counters
+ * are loaded from PostgreSQL on first use, minus what this process has settled but not yet made
+ * durable, and then kept here; every change is made under the account's lock.
+ */
+public final class LocalQuota implements Quota {
+
+    private static final class PlanState {
+        final Plan plan;
+        long remaining;
+        long reserved;
+
+        PlanState(Plan plan, long remaining) {
+            this.plan = plan;
+            this.remaining = remaining;
+        }
+    }
+
+    private static final class KeyState {
+        YearMonth month;
+        long spend;
+        long reserved;
+    }
+
+    private static final class AccountState {
+        long balance;
+        long reserved;
+        final List<PlanState> plans = new ArrayList<>();
+        final Map<String, KeyState> keys = new ConcurrentHashMap<>();
+        final Map<String, Future<KeyState>> loadingKeys = new ConcurrentHashMap<>();
+    }
+
+    private record Held(Reservation reservation, long atMs) {
+    }
+
+    private final QuotaLoader loader;
+    private final Clock clock;
+    private final Map<String, AccountState> accounts = new ConcurrentHashMap<>();
+    private final Map<String, Future<AccountState>> loading = new ConcurrentHashMap<>();
+    private final Map<String, Held> held = new ConcurrentHashMap<>();
+    /** Settled here, not yet durable in PostgreSQL: subtracted from what a (re)load reads. */
+    private final Map<String, Long> pendingWallet = new ConcurrentHashMap<>();
+    private final Map<String, Long> pendingPlan = new ConcurrentHashMap<>();
+
+    public LocalQuota(QuotaLoader loader, Clock clock) {
+        this.loader = loader;
+        this.clock = clock;
+    }
+
+    @Override
+    public Future<Reservation> reserve(String requestId, String accountId, String keyId, long monthlyCapMicroUsd,
+                                       String modelId, long estimatedTokens, long estimatedMicroUsd) {
+        return account(accountId).compose(account -> key(account, keyId).map(key -> {
+            synchronized (account) {
+                Reservation r = reserveLocked(account, key, requestId, accountId, keyId, monthlyCapMicroUsd,
+                    modelId, estimatedTokens, estimatedMicroUsd);
+                held.put(requestId, new Held(r, clock.millis()));
+                return r;
+            }
+        }));
+    }
+
+    private Reservation reserveLocked(AccountState account, KeyState key, String requestId, String accountId,
+                                      String keyId, long cap, String modelId, long tokens, long microUsd) {
+        rollMonth(key);
+        if (cap > 0 && key.spend + key.reserved + microUsd > cap) {
+            throw new MonthlyCapExceeded("This API key has reached its monthly spend cap of $"
+                + PriceCalculator.toUsd(cap).toPlainString() + " (spent $" + PriceCalculator.toUsd(key.spend)
+                .toPlainString() + " this month, $" + PriceCalculator.toUsd(key.reserved).toPlainString()
+                + " in flight, this request needs up to $" + PriceCalculator.toUsd(microUsd).toPlainString()
+                + "). Raise the cap or wait for next month.").toException();
+        }
+        Instant now = clock.instant();
+        Map<String, Long> draws = new LinkedHashMap<>();
+        long left = tokens;
+        for (PlanState p : eligible(account, modelId, now)) {
+            long take = Math.min(p.remaining - p.reserved, left);
+            if (take > 0) {
+                draws.put(p.plan.id(), take);
+                left -= take;
+            }
+        }
+        long wallet = tokens == 0 ? microUsd : Math.round((double) microUsd * left / tokens);
+        if (wallet > 0 && account.balance - account.reserved < wallet) {
+            throw new InsufficientQuota("You exceeded your current quota: this request needs up to $"
+                + PriceCalculator.toUsd(wallet).toPlainString() + " and the account has $"
+                + PriceCalculator.toUsd(Math.max(0, account.balance - account.reserved)).toPlainString()
+                + " available and no plan tokens left for this model. Add credit or a token plan.").toException();
+        }
+        draws.forEach((id, take) -> plan(account, id).reserved += take);
+        account.reserved += wallet;
+        key.reserved += microUsd;
+        return new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd, Map.copyOf(draws), wallet);
+    }
+
+    @Override
+    public Future<Payment> settle(Reservation r, long tokens, long microUsd) {
+        return account(r.accountId()).compose(account -> key(account, r.keyId()).map(key -> {
+            synchronized (account) {
+                if (held.remove(r.requestId()) != null) {
+                    release(account, key, r);
+                }
+                return charge(account, key, r.modelId(), r.accountId(), tokens, microUsd);
+            }
+        }));
+    }
+
+    private void release(AccountState account, KeyState key, Reservation r) {
+        r.planTokens().forEach((id, take) -> {
+            PlanState p = plan(account, id);
+            if (p != null) {
+                p.reserved -= take;
+            }
+        });
+        account.reserved -= r.walletMicroUsd();
+        key.reserved -= r.microUsd();
+    }
+
+    private Payment charge(AccountState account, KeyState key, String modelId, String accountId, long tokens,
+                           long microUsd) {
+        Map<String, Long> draws = new LinkedHashMap<>();
+        long left = tokens;
+        for (PlanState p : eligible(account, modelId, clock.instant())) {
+            long take = Math.min(p.remaining, left);
+            if (take > 0) {
+                p.remaining -= take;
+                left -= take;
+                draws.put(p.plan.id(), take);
+                pendingPlan.merge(p.plan.id(), take, Long::sum);
+            }
+        }
+        long wallet = tokens == 0 ? microUsd : Math.round((double) microUsd * left / tokens);
+        account.balance -= wallet;
+        pendingWallet.merge(accountId, wallet, Long::sum);
+        rollMonth(key);
+        key.spend += microUsd;
+        return new Payment(Map.copyOf(draws), wallet);
+    }
+
+    // An account not loaded yet will read these changes from PostgreSQL when it is.
+    @Override
+    public void credited(String accountId, long microUsd) {
+        AccountState account = accounts.get(accountId);
+        if (account != null) {
+            synchronized (account) {
+                account.balance += microUsd;
+            }
+        }
+    }
+
+    @Override
+    public void planGranted(String accountId, Plan plan) {
+        AccountState account = accounts.get(accountId);
+        if (account != null) {
+            synchronized (account) {
+                account.plans.add(new PlanState(plan, plan.tokensRemaining()));
+            }
+        }
+    }
+
+    @Override
+    public void durable(List<String> accountIds, List<Payment> payments) {
+        for (int i = 0; i < payments.size(); i++) {
+            Payment p = payments.get(i);
+            if (p.walletMicroUsd() != 0) {
+                subtract(pendingWallet, accountIds.get(i), p.walletMicroUsd());
+            }
+            p.planDraws().forEach((id, take) -> subtract(pendingPlan, id, take));
+        }
+    }
+
+    // Records replayed from an earlier process's spool were never pending here: never below zero.
+    private static void subtract(Map<String, Long> pending, String id, long amount) {
+        pending.compute(id, (k, v) -> {
+            long left = (v == null ? 0 : v) - amount;
+            return left > 0 ? left : null;
+        });
+    }
+
+    @Override
+    public int sweep() {
+        long cutoff = clock.millis() - RESERVATION_TTL_MS;
+        int swept = 0;
+        for (Held h : held.values()) {
+            if (h.atMs() < cutoff && held.remove(h.reservation().requestId()) != null) {
+                Reservation r = h.reservation();
+                account(r.accountId()).compose(account -> key(account, r.keyId()).map(key -> {
+                    synchronized (account) {
+                        release(account, key, r);
+                    }
+                    return null;
+                }));
+                swept++;
+            }
+        }
+        return swept;
+    }
+
+    /** Reserved in flight, for tests and metrics. */
+    public long reservedMicroUsd(String accountId) {
+        AccountState account = accounts.get(accountId);
+        if (account == null) {
+            return 0;
+        }
+        synchronized (account) {
+            return account.reserved;
+        }
+    }
+
+    // Loaded state is handed out in a fresh (context-free) future, so callers continue on their own
+    // event loop; only the first request of an account waits for PostgreSQL.
+    private Future<AccountState> account(String accountId) {
+        AccountState loaded = accounts.get(accountId);
+        if (loaded != null) {
+            return Future.succeededFuture(loaded);
+        }
+        return Contexts.onCaller(loading.computeIfAbsent(accountId, id -> loader.account(id)
+            .map(snapshot -> accounts.computeIfAbsent(id, k -> {
+                AccountState a = new AccountState();
+                a.balance = snapshot.balanceMicroUsd() - pendingWallet.getOrDefault(id, 0L);
+                for (Plan p : snapshot.plans()) {
+                    a.plans.add(new PlanState(p, p.tokensRemaining() - pendingPlan.getOrDefault(p.id(), 0L)));
+                }
+                return a;
+            }))
+            .onComplete(ar -> loading.remove(id))));
+    }
+
+    private Future<KeyState> key(AccountState account, String keyId) {
+        KeyState loaded = account.keys.get(keyId);
+        if (loaded != null) {
+            return Future.succeededFuture(loaded);
+        }
+        return Contexts.onCaller(account.loadingKeys.computeIfAbsent(keyId, id -> loader.monthToDate(id)
+            .map(spend -> account.keys.computeIfAbsent(id, k -> {
+                KeyState state = new KeyState();
+                state.month = YearMonth.now(clock.withZone(ZoneOffset.UTC));
+                state.spend = spend;
+                return state;
+            }))
+            .onComplete(ar -> account.loadingKeys.remove(id))));
+    }
+
+    private void rollMonth(KeyState key) {
+        YearMonth now = YearMonth.now(clock.withZone(ZoneOffset.UTC));
+        if (!now.equals(key.month)) {
+            key.month = now;
+            key.spend = 0;
+        }
+    }
+
+    private static List<PlanState> eligible(AccountState account, String modelId, Instant now) {
+        return account.plans.stream()
+            .filter(p -> p.plan.covers(modelId, now))
+            .sorted(Comparator.comparing((PlanState p) -> p.plan.validUntil()).thenComparing(p -> p.plan.id()))
+            .toList();
+    }
+
+    private static PlanState plan(AccountState account, String id) {
+        for (PlanState p : account.plans) {
+            if (p.plan.id().equals(id)) {
+                return p;
+            }
+        }
+        return null;
+    }
+}

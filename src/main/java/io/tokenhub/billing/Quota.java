@@ -1,0 +1,51 @@
+package io.tokenhub.billing;
+
+import io.vertx.core.Future;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The hot counters of money and plan tokens: reservations before an upstream call, settlement
+ * after it. PostgreSQL remains the durable truth (the accounting verticle applies each request's
+ * {@link Payment} there exactly once); these counters make admission fast and keep concurrent
+ * requests from overdrawing by more than the reservations in flight.
+ */
+public interface Quota {
+
+    /** A plan as the hot counters know it. */
+    record Plan(String id, long tokensRemaining, Instant validFrom, Instant validUntil, List<String> models) {
+        public boolean covers(String modelId, Instant now) {
+            return !now.isBefore(validFrom) && now.isBefore(validUntil)
+                && (models == null || models.isEmpty() || models.contains(modelId));
+        }
+    }
+
+    /**
+     * Sets aside the estimate, from plans first (earliest expiry first), the rest from the wallet;
+     * fails with {@code insufficient_quota} or {@code monthly_cap_exceeded}.
+     */
+    Future<Reservation> reserve(String requestId, String accountId, String keyId, long monthlyCapMicroUsd,
+                                String modelId, long estimatedTokens, long estimatedMicroUsd);
+
+    /**
+     * Turns the reservation into the real charge and releases the rest. Real usage may exceed the
+     * estimate; the excess is still charged (plans first, then wallet), so the wallet may go below
+     * zero by at most what was in flight.
+     */
+    Future<Payment> settle(Reservation reservation, long tokens, long microUsd);
+
+    /** Money added (or taken away) by an admin, already in PostgreSQL. */
+    void credited(String accountId, long microUsd);
+
+    /** A plan granted by an admin, already in PostgreSQL. */
+    void planGranted(String accountId, Plan plan);
+
+    /** These settled payments are now durable in PostgreSQL. */
+    void durable(List<String> accountIds, List<Payment> payments);
+
+    /** Releases reservations of requests that never settled (a crash mid-request); answers how many. */
+    int sweep();
+
+    /** Reservations older than this many milliseconds belong to crashed requests and are released. */
+    long RESERVATION_TTL_MS = 15 * 60_000;
+}
