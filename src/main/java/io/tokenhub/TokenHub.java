@@ -6,6 +6,10 @@ import io.tokenhub.accounting.UsageStatus;
 import io.tokenhub.billing.LocalQuota;
 import io.tokenhub.billing.Quota;
 import io.tokenhub.billing.QuotaLoader;
+import io.tokenhub.billing.RedisQuota;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.RedisOptions;
 import io.tokenhub.accounting.UsageWriter;
 import io.tokenhub.admin.AdminApi;
 import io.tokenhub.admin.AdminAuth;
@@ -123,7 +127,7 @@ public final class TokenHub {
     }
 
     private Future<Void> deploy() {
-        quota = new LocalQuota(new QuotaLoader(pool), Clock.systemUTC());
+        quota = quota(config, vertx, pool);
         vertx.setPeriodic(60_000, id -> quota.sweep());
         CatalogHolder catalog = new CatalogHolder(Catalog.of(config));
         upstreams = new Upstreams(vertx, metrics);
@@ -159,6 +163,17 @@ public final class TokenHub {
                 bootstrapKeys = keys.orElse(null);
                 return null;
             });
+    }
+
+    /** Hot counters in Redis when configured (shared by every node), else in this process. */
+    private static Quota quota(TokenHubConfig config, Vertx vertx, Pool pool) {
+        QuotaLoader loader = new QuotaLoader(pool);
+        if ("none".equals(config.storage().redis())) {
+            return new LocalQuota(loader, Clock.systemUTC());
+        }
+        Redis redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(config.storage().redis())
+            .setMaxPoolSize(32).setMaxPoolWaiting(10_000).setMaxWaitingHandlers(10_000));
+        return new RedisQuota(RedisAPI.api(redis), loader, Clock.systemUTC());
     }
 
     private Future<Void> deployOther(io.vertx.core.Deployable verticle) {

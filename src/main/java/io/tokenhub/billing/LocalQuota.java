@@ -55,9 +55,7 @@ public final class LocalQuota implements Quota {
     private final Map<String, AccountState> accounts = new ConcurrentHashMap<>();
     private final Map<String, Future<AccountState>> loading = new ConcurrentHashMap<>();
     private final Map<String, Held> held = new ConcurrentHashMap<>();
-    /** Settled here, not yet durable in PostgreSQL: subtracted from what a (re)load reads. */
-    private final Map<String, Long> pendingWallet = new ConcurrentHashMap<>();
-    private final Map<String, Long> pendingPlan = new ConcurrentHashMap<>();
+    private final Pending pending = new Pending();
 
     public LocalQuota(QuotaLoader loader, Clock clock) {
         this.loader = loader;
@@ -143,15 +141,15 @@ public final class LocalQuota implements Quota {
                 p.remaining -= take;
                 left -= take;
                 draws.put(p.plan.id(), take);
-                pendingPlan.merge(p.plan.id(), take, Long::sum);
             }
         }
         long wallet = tokens == 0 ? microUsd : Math.round((double) microUsd * left / tokens);
         account.balance -= wallet;
-        pendingWallet.merge(accountId, wallet, Long::sum);
         rollMonth(key);
         key.spend += microUsd;
-        return new Payment(Map.copyOf(draws), wallet);
+        Payment payment = new Payment(Map.copyOf(draws), wallet);
+        pending.add(accountId, payment);
+        return payment;
     }
 
     // An account not loaded yet will read these changes from PostgreSQL when it is.
@@ -177,21 +175,7 @@ public final class LocalQuota implements Quota {
 
     @Override
     public void durable(List<String> accountIds, List<Payment> payments) {
-        for (int i = 0; i < payments.size(); i++) {
-            Payment p = payments.get(i);
-            if (p.walletMicroUsd() != 0) {
-                subtract(pendingWallet, accountIds.get(i), p.walletMicroUsd());
-            }
-            p.planDraws().forEach((id, take) -> subtract(pendingPlan, id, take));
-        }
-    }
-
-    // Records replayed from an earlier process's spool were never pending here: never below zero.
-    private static void subtract(Map<String, Long> pending, String id, long amount) {
-        pending.compute(id, (k, v) -> {
-            long left = (v == null ? 0 : v) - amount;
-            return left > 0 ? left : null;
-        });
+        pending.durable(accountIds, payments);
     }
 
     @Override
@@ -234,9 +218,9 @@ public final class LocalQuota implements Quota {
         return Contexts.onCaller(loading.computeIfAbsent(accountId, id -> loader.account(id)
             .map(snapshot -> accounts.computeIfAbsent(id, k -> {
                 AccountState a = new AccountState();
-                a.balance = snapshot.balanceMicroUsd() - pendingWallet.getOrDefault(id, 0L);
+                a.balance = snapshot.balanceMicroUsd() - pending.wallet(id);
                 for (Plan p : snapshot.plans()) {
-                    a.plans.add(new PlanState(p, p.tokensRemaining() - pendingPlan.getOrDefault(p.id(), 0L)));
+                    a.plans.add(new PlanState(p, p.tokensRemaining() - pending.plan(p.id())));
                 }
                 return a;
             }))

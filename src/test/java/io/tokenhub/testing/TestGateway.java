@@ -39,10 +39,18 @@ public final class TestGateway implements AutoCloseable {
      * @param extraYaml   more top-level sections (or empty)
      */
     public static TestGateway start(String catalogYaml, String extraYaml) {
+        return start(catalogYaml, extraYaml, "none");
+    }
+
+    /** @param redis {@code none} for in-process hot counters, or a redis:// URL */
+    public static TestGateway start(String catalogYaml, String extraYaml, String redis) {
         TestDatabase database = TestDatabase.create();
         try {
             Path dataDir = Files.createTempDirectory("tokenhub-test");
-            TokenHubConfig config = config(database.url(), dataDir, catalogYaml, extraYaml);
+            // A later key wins in YAML: this storage line replaces the default one.
+            String storage = redis.equals("none") ? "" : "storage: { postgres: \"" + database.url() + "\", redis: \""
+                + redis + "\", data_dir: \"" + dataDir + "\", pool_size: 4 }";
+            TokenHubConfig config = config(database.url(), dataDir, catalogYaml, extraYaml + "\n" + storage);
             return new TestGateway(database, dataDir, TokenHub.start(config));
         } catch (IOException | RuntimeException e) {
             database.close();

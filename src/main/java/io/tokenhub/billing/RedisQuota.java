@@ -1,0 +1,203 @@
+package io.tokenhub.billing;
+
+import io.tokenhub.core.ApiError.InsufficientQuota;
+import io.tokenhub.core.ApiError.MonthlyCapExceeded;
+import io.vertx.core.Future;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.redis.client.Response;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Clock;
+import java.time.YearMonth;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Hot counters in Redis, shared by every node: each reserve and settle is one Lua script run
+ * atomically on the account's keys (one hash tag per account). Counters Redis has lost (flushed,
+ * restarted) are rebuilt from PostgreSQL on the next use: the durable balance and plans, minus what
+ * this node settled that PostgreSQL does not hold yet.
+ */
+public final class RedisQuota implements Quota {
+
+    private static final DateTimeFormatter MONTH = DateTimeFormatter.ofPattern("yyyyMM");
+
+    private final RedisAPI redis;
+    private final QuotaLoader loader;
+    private final Clock clock;
+    private final Pending pending = new Pending();
+    private final Set<String> seenAccounts = ConcurrentHashMap.newKeySet();
+    private final Script reserve = new Script("reserve.lua", true);
+    private final Script settle = new Script("settle.lua", true);
+    private final Script sweep = new Script("sweep.lua", true);
+    private final Script load = new Script("load.lua", false);
+    private final Script loadKey = new Script("load-key.lua", false);
+    private final Script credit = new Script("credit.lua", false);
+    private final Script plan = new Script("plan.lua", false);
+
+    public RedisQuota(RedisAPI redis, QuotaLoader loader, Clock clock) {
+        this.redis = redis;
+        this.loader = loader;
+        this.clock = clock;
+    }
+
+    @Override
+    public Future<Reservation> reserve(String requestId, String accountId, String keyId, long cap, String modelId,
+                                       long tokens, long microUsd) {
+        seenAccounts.add(accountId);
+        List<String> args = List.of(requestId, modelId, Long.toString(tokens), Long.toString(microUsd),
+            Long.toString(cap), Long.toString(clock.millis()), month());
+        return run(reserve, accountId, keyId, args).map(reply -> switch (reply.get(0).toString()) {
+            case "OK" -> new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd,
+                draws(reply.get(2).toString()), reply.get(1).toLong());
+            case "CAP" -> throw new MonthlyCapExceeded("This API key has reached its monthly spend cap of $"
+                + PriceCalculator.toUsd(cap).toPlainString() + " (spent $"
+                + PriceCalculator.toUsd(reply.get(1).toLong()).toPlainString() + " this month, $"
+                + PriceCalculator.toUsd(reply.get(2).toLong()).toPlainString() + " in flight, this request needs up to $"
+                + PriceCalculator.toUsd(microUsd).toPlainString() + "). Raise the cap or wait for next month.")
+                .toException();
+            default -> throw new InsufficientQuota("You exceeded your current quota: this request needs up to $"
+                + PriceCalculator.toUsd(reply.get(2).toLong()).toPlainString() + " and the account has $"
+                + PriceCalculator.toUsd(Math.max(0, reply.get(1).toLong())).toPlainString()
+                + " available and no plan tokens left for this model. Add credit or a token plan.").toException();
+        });
+    }
+
+    @Override
+    public Future<Payment> settle(Reservation r, long tokens, long microUsd) {
+        List<String> args = List.of(r.requestId(), r.modelId(), Long.toString(tokens), Long.toString(microUsd),
+            Long.toString(clock.millis()), month());
+        return run(settle, r.accountId(), r.keyId(), args).map(reply -> {
+            Payment payment = new Payment(draws(reply.get(2).toString()), reply.get(1).toLong());
+            pending.add(r.accountId(), payment);
+            return payment;
+        });
+    }
+
+    @Override
+    public void credited(String accountId, long microUsd) {
+        call(credit, keys(accountId, "-"), List.of(Long.toString(microUsd)));
+    }
+
+    @Override
+    public void planGranted(String accountId, Plan p) {
+        call(plan, keys(accountId, "-"), List.of(p.id(), Long.toString(p.tokensRemaining()),
+            Long.toString(p.validFrom().toEpochMilli()), Long.toString(p.validUntil().toEpochMilli()),
+            String.join(",", p.models())));
+    }
+
+    @Override
+    public void durable(List<String> accountIds, List<Payment> payments) {
+        pending.durable(accountIds, payments);
+    }
+
+    @Override
+    public int sweep() {
+        String cutoff = Long.toString(clock.millis() - RESERVATION_TTL_MS);
+        seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff)));
+        return seenAccounts.size();
+    }
+
+    /** Runs a counter script; if Redis lost the counters, rebuilds them from PostgreSQL and runs it again. */
+    private Future<Response> run(Script script, String accountId, String keyId, List<String> args) {
+        List<String> keys = keys(accountId, keyId);
+        return call(script, keys, args).compose(reply -> switch (reply.get(0).toString()) {
+            case "LOAD" -> loadAccount(accountId, keys).compose(v -> run(script, accountId, keyId, args));
+            case "LOADKEY" -> loadKey(keyId, keys).compose(v -> run(script, accountId, keyId, args));
+            default -> Future.succeededFuture(reply);
+        });
+    }
+
+    private Future<Void> loadAccount(String accountId, List<String> keys) {
+        return loader.account(accountId).compose(snapshot -> {
+            List<String> args = new ArrayList<>();
+            args.add(Long.toString(snapshot.balanceMicroUsd() - pending.wallet(accountId)));
+            for (Plan p : snapshot.plans()) {
+                args.add(p.id());
+                args.add(Long.toString(p.tokensRemaining() - pending.plan(p.id())));
+                args.add(Long.toString(p.validFrom().toEpochMilli()));
+                args.add(Long.toString(p.validUntil().toEpochMilli()));
+                args.add(String.join(",", p.models()));
+            }
+            return call(load, keys, args).mapEmpty();
+        });
+    }
+
+    private Future<Void> loadKey(String keyId, List<String> keys) {
+        return loader.monthToDate(keyId).compose(spend -> call(loadKey, keys, List.of(month(), Long.toString(spend))))
+            .mapEmpty();
+    }
+
+    private Future<Response> call(Script script, List<String> keys, List<String> args) {
+        List<String> command = new ArrayList<>(2 + keys.size() + args.size());
+        command.add(script.sha);
+        command.add(Integer.toString(keys.size()));
+        command.addAll(keys);
+        command.addAll(args);
+        return redis.evalsha(command).recover(failure -> {
+            if (failure.getMessage() == null || !failure.getMessage().startsWith("NOSCRIPT")) {
+                return Future.failedFuture(failure);
+            }
+            List<String> eval = new ArrayList<>(command);
+            eval.set(0, script.source);
+            return redis.eval(eval);
+        });
+    }
+
+    /** The account's hash, the key's hash, the reservations and their timeline: one hash tag. */
+    private static List<String> keys(String accountId, String keyId) {
+        String tag = "{" + accountId + "}";
+        return List.of("th:q:" + tag, "th:k:" + tag + ":" + keyId, "th:r:" + tag, "th:rz:" + tag);
+    }
+
+    private String month() {
+        return YearMonth.now(clock.withZone(ZoneOffset.UTC)).format(MONTH);
+    }
+
+    private static Map<String, Long> draws(String encoded) {
+        Map<String, Long> out = new LinkedHashMap<>();
+        String[] parts = encoded.isEmpty() ? new String[0] : encoded.split(",");
+        for (int i = 0; i + 1 < parts.length; i += 2) {
+            out.put(parts[i], Long.parseLong(parts[i + 1]));
+        }
+        return Map.copyOf(out);
+    }
+
+    /** A Lua script with the shared functions prepended, addressed by its SHA-1 as Redis does. */
+    private static final class Script {
+        final String source;
+        final String sha;
+
+        Script(String name, boolean common) {
+            this.source = (common ? resource("common.lua") + "\n" : "") + resource(name);
+            try {
+                byte[] digest = MessageDigest.getInstance("SHA-1").digest(source.getBytes(StandardCharsets.UTF_8));
+                this.sha = HexFormat.of().formatHex(digest);
+            } catch (NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        private static String resource(String name) {
+            try (InputStream in = RedisQuota.class.getResourceAsStream("/lua/" + name)) {
+                if (in == null) {
+                    throw new IllegalStateException("missing /lua/" + name);
+                }
+                return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+-- ARGV: request id, model, tokens, micro-USD, monthly cap (0 = none), now (ms), month (YYYYMM)
+local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if redis.call('HEXISTS', q, 'loaded') == 0 then return {'LOAD'} end
+if redis.call('HEXISTS', k, 'm') == 0 then return {'LOADKEY'} end
+local tokens, micro, cap, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+roll_month(k, ARGV[7])
+local spend, kres = num(k, 'spend'), num(k, 'res')
+if cap > 0 and spend + kres + micro > cap then
+  return {'CAP', int(spend), int(kres)}
+end
+local left, draws = tokens, {}
+for _, p in ipairs(eligible_plans(q, ARGV[2], now)) do
+  local take = math.min(num(q, 'p:' .. p.id .. ':rem') - num(q, 'p:' .. p.id .. ':res'), left)
+  if take > 0 then
+    table.insert(draws, p.id)
+    table.insert(draws, int(take))
+    left = left - take
+  end
+end
+local wallet = wallet_share(micro, tokens, left)
+local available = num(q, 'bal') - num(q, 'res')
+if wallet > 0 and available < wallet then
+  return {'QUOTA', int(available), int(wallet)}
+end
+for i = 1, #draws, 2 do
+  redis.call('HINCRBY', q, 'p:' .. draws[i] .. ':res', draws[i + 1])
+end
+redis.call('HINCRBY', q, 'res', int(wallet))
+redis.call('HINCRBY', k, 'res', int(micro))
+redis.call('HSET', resv, ARGV[1], k .. '|' .. int(micro) .. '|' .. int(wallet) .. '|' .. table.concat(draws, ','))
+redis.call('ZADD', zset, now, ARGV[1])
+return {'OK', int(wallet), table.concat(draws, ',')}

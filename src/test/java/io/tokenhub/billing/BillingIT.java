@@ -1,0 +1,304 @@
+package io.tokenhub.billing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.errors.RateLimitException;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Money end to end, with the hot counters in this process and in the real Redis: exact costs,
+ * plans before wallet, refusals, the overdraw bound under concurrency, and Redis losing its
+ * counters mid-run. PostgreSQL is the real local server.
+ */
+class BillingIT {
+
+    static final String REDIS = System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+    /** 1000 prompt + 500 completion tokens at 0.15 / 0.60 USD per 1M = 150 + 300 micro-USD. */
+    static final long COST = 450;
+
+    Vertx vertx;
+    FakeOpenAiUpstream upstream;
+    TestGateway gateway;
+    String accountId;
+    String key;
+
+    void start(String redis, double signupUsd) {
+        vertx = Vertx.vertx();
+        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
+        upstream.usage = FakeOpenAiUpstream.usage(1000, 500, 0, 0);
+        gateway = TestGateway.start("""
+            providers:
+              - { id: openai, type: openai, base_url: "%s" }
+            models:
+              - id: gpt-4o-mini
+                context_window: 100000
+                max_output_tokens: 4000
+                default_max_tokens: 100
+                pricing: { input: 0.15, output: 0.60 }
+                deployments: [ { provider: openai, model: gpt-4o-mini } ]
+              - id: other
+                pricing: { input: 1, output: 1 }
+                deployments: [ { provider: openai, model: other } ]
+            """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: " + signupUsd + " }", redis);
+        newKey(new JsonObject());
+    }
+
+    void newKey(JsonObject fields) {
+        JsonObject created = gateway.newKey(fields);
+        key = created.getString("key");
+        accountId = created.getString("account_id");
+    }
+
+    @AfterEach
+    void stop() {
+        if (gateway != null) {
+            gateway.close();
+        }
+        if (upstream != null) {
+            upstream.stop();
+        }
+        if (vertx != null) {
+            vertx.close();
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void eachRequestIsChargedItsExactCostOnceAndTheLedgerAddsUpToTheBalance(String counters) {
+        start(counters(counters), 1.0);
+
+        for (int i = 0; i < 3; i++) {
+            assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+        }
+        awaitRecords(3);
+
+        assertThat(balance()).isEqualTo(1_000_000 - 3 * COST);
+        assertThat(ledgerSum()).isEqualTo(balance());
+        assertThat(gateway.database().count("SELECT count(*) FROM ledger WHERE account_id = ? AND kind = 'signup_credit'",
+            accountId)).isEqualTo(1);
+        assertThat(gateway.database().count("SELECT sum(cost_micro_usd) FROM usage_records WHERE account_id = ?",
+            accountId)).isEqualTo(3 * COST);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void plansArePaidFromBeforeTheWalletEarliestExpiryFirstAndOnlyForTheirModels(String counters) {
+        start(counters(counters), 1.0);
+        OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+        JsonObject late = plan(3000, now.plusDays(30), null);
+        JsonObject early = plan(1000, now.plusDays(1), null);
+        JsonObject otherModel = plan(100_000, now.plusHours(1), "other");
+        JsonObject expired = plan(100_000, now.minusDays(1), null);
+
+        // 1500 tokens: 1000 from the early plan, 500 from the late one; the wallet pays nothing.
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+        awaitRecords(1);
+        assertThat(planRemaining(early)).isZero();
+        assertThat(planRemaining(late)).isEqualTo(2500);
+        assertThat(balance()).isEqualTo(1_000_000);
+
+        // 1500 more from the late plan (1000 left); then 1500 with 1000 left: a third of the cost from the wallet.
+        chat("gpt-4o-mini");
+        chat("gpt-4o-mini");
+        awaitRecords(3);
+        assertThat(planRemaining(late)).isZero();
+        assertThat(balance()).isEqualTo(1_000_000 - 150);
+        assertThat(planRemaining(otherModel)).isEqualTo(100_000);
+        assertThat(expired).isNull();
+        assertThat(ledgerSum()).isEqualTo(balance());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void rechargeAndAdjustmentMoveTheBalanceWithOneLedgerRowEach(String counters) {
+        start(counters(counters), 0.0);
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(429);
+
+        JsonObject after = gateway.adminOk("POST", "/admin/v1/accounts/" + accountId + "/credits",
+            new JsonObject().put("amount_usd", 0.01).put("reason", "top-up"));
+        assertThat(after.getLong("balance_micro_usd")).isEqualTo(10_000);
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+        awaitRecords(1);
+        gateway.adminOk("POST", "/admin/v1/accounts/" + accountId + "/credits",
+            new JsonObject().put("amount_usd", -0.002).put("reason", "goodwill reversal"));
+
+        assertThat(balance()).isEqualTo(10_000 - COST - 2_000);
+        assertThat(ledgerSum()).isEqualTo(balance());
+        assertThat(gateway.database().query("SELECT kind, reason FROM ledger WHERE account_id = ? ORDER BY id", accountId))
+            .extracting(row -> row.get("kind")).containsExactly("credit", "usage", "adjustment");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void noBalanceIsRefusedWith429InsufficientQuotaAndTheSdkDoesNotRetry(String counters) {
+        start(counters(counters), 0.0);
+        long before = serverRequests();
+        OpenAIClient client = OpenAIOkHttpClient.builder().apiKey(key).baseUrl(gateway.baseUrl()).maxRetries(3).build();
+
+        assertThatThrownBy(() -> client.chat().completions().create(ChatCompletionCreateParams.builder()
+            .model("gpt-4o-mini").addUserMessage("hi").build()))
+            .isInstanceOfSatisfying(RateLimitException.class, e -> {
+                assertThat(e.statusCode()).isEqualTo(429);
+                assertThat(e.headers().values("x-should-retry")).containsExactly("false");
+                assertThat(e.code()).hasValue("insufficient_quota");
+            });
+        TestGateway.eventually(() -> serverRequests() - before >= 1, 5_000, "the refused request counted");
+        assertThat(serverRequests() - before).isEqualTo(1);
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void aKeyPastItsMonthlyCapIsRefusedWithMonthlyCapExceeded(String counters) {
+        start(counters(counters), 1.0);
+        // Estimate per request: 10 prompt tokens × 0.15 + 100 × 0.60 ≈ 62 micro-USD; real cost 450.
+        newKey(new JsonObject().put("monthly_cap_usd", 0.0009));
+
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+        HttpResponse<String> refused = chat("gpt-4o-mini");
+
+        assertThat(refused.statusCode()).isEqualTo(429);
+        assertThat(refused.headers().firstValue("x-should-retry")).hasValue("false");
+        assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code"))
+            .isEqualTo("monthly_cap_exceeded");
+        assertThat(upstream.requests()).hasSize(2);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void hundredsOfConcurrentRequestsNeverOverdrawBeyondTheReservationsInFlight(String counters) throws Exception {
+        // $0.01 buys 22 requests at 450 micro-USD; each reserves only ~62, so reservations alone let more in.
+        start(counters(counters), 0.01);
+        int parallel = 32;
+        int total = 300;
+        ExecutorService pool = Executors.newFixedThreadPool(parallel);
+        List<Future<Integer>> statuses = new ArrayList<>();
+        for (int i = 0; i < total; i++) {
+            statuses.add(pool.submit(() -> chat("gpt-4o-mini").statusCode()));
+        }
+        int ok = 0;
+        for (Future<Integer> status : statuses) {
+            int code = status.get();
+            assertThat(code).isIn(200, 429);
+            ok += code == 200 ? 1 : 0;
+        }
+        pool.shutdown();
+        awaitRecords(ok);
+
+        long estimate = 62;
+        assertThat(balance()).isEqualTo(10_000 - ok * COST);
+        // Documented bound: the wallet goes below zero by at most what the requests in flight underestimated.
+        assertThat(balance()).isGreaterThanOrEqualTo(-(long) parallel * (COST - estimate + 1));
+        assertThat(ledgerSum()).isEqualTo(balance());
+        assertThat(ok).isLessThan(total);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"redis"})
+    void countersLostInRedisAreRebuiltFromPostgresWithNothingLost(String counters) throws IOException {
+        start(counters(counters), 1.0);
+        for (int i = 0; i < 5; i++) {
+            assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+        }
+        awaitRecords(5);
+
+        flushRedis();
+        for (int i = 0; i < 5; i++) {
+            assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+        }
+        awaitRecords(10);
+
+        assertThat(balance()).isEqualTo(1_000_000 - 10 * COST);
+        assertThat(ledgerSum()).isEqualTo(balance());
+        // The rebuilt counters refuse exactly when PostgreSQL says the money is gone.
+        gateway.adminOk("POST", "/admin/v1/accounts/" + accountId + "/credits",
+            new JsonObject().put("amount_usd", -((1_000_000 - 10 * COST) / 1e6)).put("reason", "drain"));
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(429);
+    }
+
+    private String counters(String kind) {
+        return kind.equals("redis") ? REDIS : "none";
+    }
+
+    private HttpResponse<String> chat(String model) {
+        return gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"" + model + "\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    }
+
+    private JsonObject plan(long tokens, OffsetDateTime until, String model) {
+        JsonObject body = new JsonObject().put("tokens", tokens).put("valid_until", until.toString());
+        if (until.isBefore(OffsetDateTime.now())) {
+            body.put("valid_from", until.minusDays(2).toString());
+            HttpResponse<String> response = gateway.admin("POST", "/admin/v1/accounts/" + accountId + "/plans", body);
+            assertThat(response.statusCode()).isEqualTo(201);
+            return null;
+        }
+        if (model != null) {
+            body.put("models", new io.vertx.core.json.JsonArray().add(model));
+        }
+        return gateway.adminOk("POST", "/admin/v1/accounts/" + accountId + "/plans", body);
+    }
+
+    private long planRemaining(JsonObject plan) {
+        return gateway.database().count("SELECT tokens_remaining FROM token_plans WHERE id = ?", plan.getString("id"));
+    }
+
+    private long balance() {
+        return gateway.database().count("SELECT balance_micro_usd FROM accounts WHERE id = ?", accountId);
+    }
+
+    private long ledgerSum() {
+        return gateway.database().count("SELECT coalesce(sum(amount_micro_usd), 0) FROM ledger WHERE account_id = ?",
+            accountId);
+    }
+
+    private void awaitRecords(long n) {
+        TestGateway.eventually(() -> gateway.database().count(
+            "SELECT count(*) FROM usage_records WHERE account_id = ?", accountId) >= n, 10_000, n + " usage records");
+    }
+
+    private long serverRequests() {
+        HttpResponse<String> metrics = gateway.send(java.net.http.HttpRequest.newBuilder(
+            java.net.URI.create(gateway.managementUrl("/metrics"))).GET());
+        return metrics.body().lines().filter(l -> l.startsWith("vertx_http_server_requests_total{")
+                && l.contains("code=\"429\""))
+            .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    private static void flushRedis() throws IOException {
+        java.net.URI uri = java.net.URI.create(REDIS);
+        try (Socket socket = new Socket(uri.getHost(), uri.getPort() < 0 ? 6379 : uri.getPort())) {
+            OutputStream out = socket.getOutputStream();
+            out.write("*1\r\n$8\r\nFLUSHALL\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = socket.getInputStream();
+            byte[] reply = new byte[5];
+            assertThat(in.readNBytes(reply, 0, 5)).isEqualTo(5);
+            assertThat(new String(reply, StandardCharsets.US_ASCII)).isEqualTo("+OK\r\n");
+        }
+    }
+}
