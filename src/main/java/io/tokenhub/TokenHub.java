@@ -26,16 +26,14 @@ import io.tokenhub.ops.ManagementVerticle;
 import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Catalog;
 import io.tokenhub.routing.CatalogHolder;
+import io.tokenhub.routing.CatalogReloader;
+import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.routing.Upstreams;
 import io.tokenhub.store.Database;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
-import io.vertx.micrometer.MicrometerMetricsFactory;
-import io.vertx.micrometer.MicrometerMetricsOptions;
-import io.vertx.micrometer.VertxPrometheusOptions;
 import io.vertx.sqlclient.Pool;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -94,7 +92,7 @@ public final class TokenHub {
             return;
         }
         try {
-            TokenHub hub = start(config);
+            TokenHub hub = start(config, ConfigLoader.locate(args, System::getenv));
             Runtime.getRuntime().addShutdownHook(new Thread(hub::close, "tokenhub-shutdown"));
             hub.printWelcome();
         } catch (RuntimeException e) {
@@ -108,16 +106,24 @@ public final class TokenHub {
      * database and waits for deployment): call it from a plain thread, never an event loop.
      */
     public static TokenHub start(TokenHubConfig config) {
+        return start(config, null);
+    }
+
+    /** @param source the file the configuration came from, read again by {@code POST /admin/v1/reload} */
+    public static TokenHub start(TokenHubConfig config, Path source) {
         Database database = Database.open(config.storage());
         Metrics metrics = new Metrics();
-        Vertx vertx = Vertx.builder()
-            .with(new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)
-                .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true))))
-            .withMetrics(new MicrometerMetricsFactory(metrics.meterRegistry()))
-            .build();
+        Clustering clustering = Clustering.of(config);
+        Vertx vertx;
+        try {
+            vertx = await(clustering.vertx(metrics), START_TIMEOUT_MS);
+        } catch (RuntimeException e) {
+            database.close();
+            throw e;
+        }
         TokenHub hub = new TokenHub(config, database, vertx, database.pool(vertx), metrics);
         try {
-            await(hub.deploy(), START_TIMEOUT_MS);
+            await(hub.deploy(clustering, source), START_TIMEOUT_MS);
             return hub;
         } catch (RuntimeException e) {
             LOG.error("start-up failed, shutting down: {}", e.toString());
@@ -126,25 +132,29 @@ public final class TokenHub {
         }
     }
 
-    private Future<Void> deploy() {
+    private Future<Void> deploy(Clustering clustering, Path source) {
         quota = quota(config, vertx, pool);
         vertx.setPeriodic(60_000, id -> quota.sweep());
         CatalogHolder catalog = new CatalogHolder(Catalog.of(config));
         upstreams = new Upstreams(vertx, metrics);
         upstreams.track(catalog.get());
         upstreams.listen();
+        CatalogReloader reloader = new CatalogReloader(vertx, source, ConfigLoader.fromEnvironment(), catalog, upstreams);
+        reloader.listen();
+        RateLimiter limiter = new RateLimiter(clustering.counter());
         KeyStore keyStore = new KeyStore(pool);
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
         AdminStore adminStore = new AdminStore(pool);
         AdminApi admin = new AdminApi(vertx, adminStore, new AdminAuth(config.admin().masterKey(), keyStore), catalog,
-            config.billing().signupCreditMicroUsd(), auth::invalidateKey, upstreams::describe, quota);
+            config.billing().signupCreditMicroUsd(), auth::invalidateKey, upstreams::describe, quota,
+            reloader::reloadEverywhere);
         apiPort = config.server().port() == 0 ? freePort() : config.server().port();
         managementPort = config.server().managementPort() == 0 ? freePort() : config.server().managementPort();
         var server = config.server();
         var apiShared = new ApiVerticle.Shared(
             new TokenHubConfig.Server(server.host(), apiPort, managementPort, server.instances(),
                 server.maxBodyBytes(), server.shutdownGraceMs()),
-            config.providers(), catalog, auth, metrics, admin, upstreams, quota);
+            catalog, auth, metrics, admin, upstreams, quota, limiter);
         Path spool = Path.of(config.storage().dataDir(), "spool");
         return deployOther(new AuthVerticle(auth))
             .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,

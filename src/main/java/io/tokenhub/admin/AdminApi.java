@@ -22,7 +22,7 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
- * {@code /admin/v1}: accounts and keys. Every route requires an admin credential. Changes to a
+ * {@code /admin/v1}: accounts, keys, usage and logs. Every route requires an admin credential. Changes to a
  * key are published on the event bus so that every node drops its cached copy; this node drops
  * its own before answering, so a revoked key is refused here at once.
  */
@@ -36,10 +36,13 @@ public final class AdminApi {
     private final Consumer<String> invalidateLocally;
     private final Supplier<JsonObject> upstreams;
     private final Quota quota;
+    private final Supplier<Future<JsonObject>> reload;
+    private final UsageQueries usage;
 
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog, long signupCreditMicroUsd,
-                    Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, Quota quota) {
+                    Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, Quota quota,
+                    Supplier<Future<JsonObject>> reload) {
         this.vertx = vertx;
         this.store = store;
         this.auth = auth;
@@ -48,6 +51,13 @@ public final class AdminApi {
         this.invalidateLocally = invalidateLocally;
         this.upstreams = upstreams;
         this.quota = quota;
+        this.reload = reload;
+        this.usage = new UsageQueries(store.pool(), java.time.Clock.systemUTC());
+    }
+
+    /** Usage and log queries over the same database, for the public usage and legacy billing endpoints. */
+    public UsageQueries usageQueries() {
+        return usage;
     }
 
     /** Routes under {@code /admin/v1}; every handler completes a Future that the caller renders. */
@@ -60,6 +70,9 @@ public final class AdminApi {
         router.get("/admin/v1/keys").handler(ctx -> handler.run(ctx, 200, this::listKeys));
         router.patch("/admin/v1/keys/:id").handler(ctx -> handler.run(ctx, 200, this::patchKey));
         router.delete("/admin/v1/keys/:id").handler(ctx -> handler.run(ctx, 200, this::revokeKey));
+        router.get("/admin/v1/usage").handler(ctx -> handler.run(ctx, 200, this::usage));
+        router.get("/admin/v1/logs").handler(ctx -> handler.run(ctx, 200, this::logs));
+        router.post("/admin/v1/reload").handler(ctx -> handler.run(ctx, 200, c -> reload.get()));
         router.get("/admin/v1/upstreams").handler(ctx -> handler.run(ctx, 200,
             c -> Future.succeededFuture(upstreams.get())));
     }
@@ -159,6 +172,29 @@ public final class AdminApi {
     private Future<JsonObject> listKeys(RoutingContext ctx) {
         int limit = AdminBodies.limit(ctx.queryParams().get("limit"));
         return store.listKeys(ctx.queryParams().get("account_id"), ctx.queryParams().get("cursor"), limit);
+    }
+
+    /** {@code GET /admin/v1/usage}: aggregates, {@code {data, next_cursor: null}} (one page, bounded by the groups). */
+    private Future<JsonObject> usage(RoutingContext ctx) {
+        UsageQueries.Filter filter = usageFilter(ctx);
+        List<UsageQueries.GroupBy> groupBy = UsageQueries.GroupBy.parse(ctx.queryParams().get("group_by"));
+        return usage.usage(filter, groupBy)
+            .map(rows -> new JsonObject().put("data", rows).put("next_cursor", null)
+                .put("from", AdminStore.time(filter.from())).put("to", AdminStore.time(filter.to())));
+    }
+
+    /** {@code GET /admin/v1/logs}: usage records newest first, {@code {data, next_cursor}}. */
+    private Future<JsonObject> logs(RoutingContext ctx) {
+        UsageQueries.Filter filter = usageFilter(ctx);
+        int limit = UsageQueries.limit(ctx.queryParams().get("limit"));
+        return usage.logs(filter, limit, ctx.queryParams().get("cursor"));
+    }
+
+    /** The query's filter; a model alias means the catalog id it names (records store ids). */
+    private UsageQueries.Filter usageFilter(RoutingContext ctx) {
+        UsageQueries.Filter filter = UsageQueries.Filter.parse(ctx.queryParams()::get, usage.clock());
+        return filter.model() == null ? filter
+            : filter.withModel(catalog.get().model(filter.model()).map(m -> m.id()).orElse(filter.model()));
     }
 
     private Future<JsonObject> patchKey(RoutingContext ctx) {

@@ -37,6 +37,10 @@ public final class AdminStore {
         this.pool = pool;
     }
 
+    Pool pool() {
+        return pool;
+    }
+
     public Future<JsonObject> createAccount(String name, String email, String passwordHash, long signupCredit) {
         String id = Ids.random("acct_", 16);
         return pool.withTransaction(conn -> conn

@@ -4,11 +4,15 @@ import io.tokenhub.accounting.UsageRecorder;
 import io.tokenhub.admin.AdminApi;
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.billing.Quota;
+import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.config.TokenHubConfig.Server;
 import io.tokenhub.core.ApiError;
 import io.tokenhub.telemetry.Metrics;
+import io.tokenhub.provider.ProviderAdapter;
 import io.tokenhub.provider.Providers;
+import java.util.HashMap;
+import java.util.Map;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.Dispatcher;
 import io.tokenhub.routing.Upstreams;
@@ -35,8 +39,8 @@ import java.util.function.Function;
 public final class ApiVerticle extends VerticleBase {
 
     /** What every instance shares: thread-safe services built once at start-up. */
-    public record Shared(Server server, List<Provider> providers, CatalogHolder catalog, Authenticator auth,
-                         Metrics metrics, AdminApi admin, Upstreams upstreams, Quota quota) {
+    public record Shared(Server server, CatalogHolder catalog, Authenticator auth,
+                         Metrics metrics, AdminApi admin, Upstreams upstreams, Quota quota, RateLimiter limiter) {
     }
 
     private final Shared shared;
@@ -50,20 +54,26 @@ public final class ApiVerticle extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        int maxConnections = shared.providers().stream().mapToInt(Provider::maxConnections).max().orElse(100);
+        int maxConnections = shared.catalog().get().providers().stream().mapToInt(Provider::maxConnections).max()
+            .orElse(100);
         client = vertx.createHttpClient(
             new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true).setDecompressionSupported(true),
             new PoolOptions().setHttp1MaxSize(maxConnections).setMaxWaitQueueSize(maxConnections * 4));
         recorder = new UsageRecorder(vertx);
-        Dispatcher dispatcher = new Dispatcher(Providers.create(vertx, client, shared.providers()), shared.upstreams(),
-            shared.metrics());
-        Outcome outcome = new Outcome(recorder, shared.metrics(), shared.quota());
+        // Adapters follow the catalog in force: a reload that changes a provider gets a fresh adapter.
+        Map<Provider, ProviderAdapter> adapters = new HashMap<>();
+        Dispatcher dispatcher = new Dispatcher(id -> shared.catalog().get().provider(id)
+            .map(p -> adapters.computeIfAbsent(p, q -> Providers.create(vertx, client, q))).orElse(null),
+            shared.upstreams(), shared.metrics());
+        Outcome outcome = new Outcome(recorder, shared.metrics(), shared.quota(),
+            new Limits(shared.limiter(), shared.metrics()));
         ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher, outcome, shared.metrics());
         OneShotHandler embeddings = new OneShotHandler(OneShotHandler.embeddings(), shared.auth(), shared.catalog(),
             dispatcher, outcome);
         OneShotHandler rerank = new OneShotHandler(OneShotHandler.rerank(), shared.auth(), shared.catalog(),
             dispatcher, outcome);
         ModelsHandler models = new ModelsHandler(shared.auth(), shared.catalog());
+        UsageHandler usage = new UsageHandler(shared.auth(), shared.catalog(), shared.admin().usageQueries());
 
         Router router = Router.router(vertx);
         long maxBody = shared.server().maxBodyBytes();
@@ -75,6 +85,9 @@ public final class ApiVerticle extends VerticleBase {
             router.post(base + "/rerank").handler(Bodies.limit(maxBody)).handler(body).handler(rerank);
             router.get(base + "/models").handler(models::list);
             router.get(base + "/models/:id").handler(models::get);
+            router.get(base + "/usage").handler(usage::usage);
+            router.get(base + "/dashboard/billing/subscription").handler(usage::subscription);
+            router.get(base + "/dashboard/billing/usage").handler(usage::billingUsage);
         }
         router.route("/admin/v1/*").handler(Bodies.limit(maxBody)).handler(body);
         shared.admin().mount(router, this::admin);
@@ -95,7 +108,7 @@ public final class ApiVerticle extends VerticleBase {
             .setTcpNoDelay(true)
             .setIdleTimeout(300).setIdleTimeoutUnit(TimeUnit.SECONDS)
             .setMaxHeaderSize(16 * 1024));
-        return server.requestHandler(router).listen();
+        return server.requestHandler(router).invalidRequestHandler(ErrorWriter::invalidHttpRequest).listen();
     }
 
     /** Runs an admin operation after checking the admin credential. */

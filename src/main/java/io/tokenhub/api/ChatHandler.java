@@ -46,6 +46,9 @@ final class ChatHandler implements Handler<RoutingContext> {
             .compose(key -> {
                 ex.key = key;
                 ex.request = ChatRequestParser.parse(Bodies.jsonObject(ctx), catalog.get(), key);
+                return outcome.admit(ex);
+            })
+            .compose(admission -> {
                 ModelRequest r = ex.request;
                 return outcome.reserve(ex, PriceCalculator.chatCost(r.target().model().pricing(),
                     new Usage(r.promptTokens(), 0, r.maxTokens(), 0, true)));

@@ -2,6 +2,7 @@ package io.tokenhub.api;
 
 import io.tokenhub.auth.KeyContext;
 import io.tokenhub.billing.Reservation;
+import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.provider.Abort;
 import io.vertx.ext.web.RoutingContext;
 
@@ -17,6 +18,8 @@ final class Exchange {
     final Abort abort = new Abort();
     KeyContext key;
     ModelRequest request;
+    /** What the rate limiter admitted; corrected with the real token count at the end. */
+    RateLimiter.Admission admission;
     /** The estimate held for this request; settled exactly once by {@link Outcome#record}. */
     Reservation reservation;
     /** When the dispatcher was handed the request: the end of TokenHub's own work before the upstream. */

@@ -70,9 +70,10 @@ final class OneShotHandler implements Handler<RoutingContext> {
             .compose(key -> {
                 ex.key = key;
                 ex.request = parse(Bodies.jsonObject(ctx), ex);
-                return outcome.reserve(ex, operation.cost(ex.request.target().model(),
-                    new Usage(ex.request.promptTokens(), 0, 0, 0, true)));
+                return outcome.admit(ex);
             })
+            .compose(admission -> outcome.reserve(ex, operation.cost(ex.request.target().model(),
+                new Usage(ex.request.promptTokens(), 0, 0, 0, true))))
             .compose(reservation -> dispatch(ex))
             .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
     }

@@ -7,6 +7,7 @@ import io.tokenhub.billing.PriceCalculator;
 import io.tokenhub.billing.Quota;
 import io.tokenhub.billing.Reservation;
 import io.tokenhub.core.Contexts;
+import io.tokenhub.limit.RateLimiter;
 import io.vertx.core.Future;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -28,11 +29,18 @@ final class Outcome {
     private final UsageRecorder recorder;
     private final Metrics metrics;
     private final Quota quota;
+    private final Limits limits;
 
-    Outcome(UsageRecorder recorder, Metrics metrics, Quota quota) {
+    Outcome(UsageRecorder recorder, Metrics metrics, Quota quota, Limits limits) {
         this.recorder = recorder;
         this.metrics = metrics;
         this.quota = quota;
+        this.limits = limits;
+    }
+
+    /** Rate limits first: a request over them costs nothing and reserves nothing. */
+    Future<RateLimiter.Admission> admit(Exchange ex) {
+        return limits.admit(ex);
     }
 
     /** The estimate reserved before the call: prompt plus the output limit, at the requested model's price. */
@@ -61,6 +69,7 @@ final class Outcome {
         Model requested = request.target().model();
         String provider = served == null ? null : served.provider();
         long latencyMs = ex.elapsedMs();
+        limits.correct(ex, usage.promptTokens() + usage.completionTokens());
         Instant at = Instant.now();
         Future<Payment> paid = ex.reservation == null ? Future.succeededFuture(Payment.NONE)
             : Contexts.onCaller(quota.settle(ex.reservation, usage.promptTokens() + usage.completionTokens(),

@@ -139,6 +139,12 @@ public final class ConfigLoader {
         List<Model> models = root.children("models").stream().map(this::model).toList();
         root.rejectUnknown();
         crossCheck(root, providers, models);
+        if (cluster.enabled() && storage.redis().equals("none")) {
+            root.problem("cluster.enabled", "a cluster needs storage.redis (quota counters must be shared by every node)");
+        }
+        if (cluster.enabled() && storage.embeddedPostgres()) {
+            root.problem("cluster.enabled", "a cluster needs a shared storage.postgres server, not 'embedded'");
+        }
         return new TokenHubConfig(server, admin, storage, cluster, billing, accounting, providers, models);
     }
 
@@ -184,7 +190,7 @@ public final class ConfigLoader {
     }
 
     private Cluster cluster(ConfigNode n) {
-        Cluster c = new Cluster(n.bool("enabled", false), n.string("config", "cluster.xml"));
+        Cluster c = new Cluster(n.bool("enabled", false), n.string("config", "cluster.xml"), n.string("name", ""));
         n.rejectUnknown();
         return c;
     }

@@ -48,7 +48,11 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
         }
     }
 
-    public record Cluster(boolean enabled, String config) {
+    /**
+     * @param config Hazelcast XML (file path, else classpath resource)
+     * @param name   overrides the cluster name of that file when not empty (isolates clusters on one network)
+     */
+    public record Cluster(boolean enabled, String config, String name) {
     }
 
     public record Billing(long signupCreditMicroUsd) {

@@ -6,26 +6,19 @@ import io.tokenhub.provider.mock.MockAdapter;
 import io.tokenhub.provider.openai.OpenAiAdapter;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 
-/** One adapter per configured provider, sharing the calling event loop's HTTP client. */
+/** The adapter for a configured provider, using the calling event loop's HTTP client. */
 public final class Providers {
 
     private Providers() {
     }
 
-    public static Map<String, ProviderAdapter> create(Vertx vertx, HttpClient client, List<Provider> providers) {
-        Map<String, ProviderAdapter> adapters = new HashMap<>();
-        for (Provider p : providers) {
-            adapters.put(p.id(), switch (p.type()) {
-                case "openai" -> new OpenAiAdapter(new HttpUpstream(vertx, client, p));
-                case "anthropic" -> new AnthropicAdapter(new HttpUpstream(vertx, client, p));
-                case "mock" -> new MockAdapter(vertx, p);
-                default -> throw new IllegalArgumentException("unknown provider type " + p.type());
-            });
-        }
-        return Map.copyOf(adapters);
+    public static ProviderAdapter create(Vertx vertx, HttpClient client, Provider p) {
+        return switch (p.type()) {
+            case "openai" -> new OpenAiAdapter(new HttpUpstream(vertx, client, p));
+            case "anthropic" -> new AnthropicAdapter(new HttpUpstream(vertx, client, p));
+            case "mock" -> new MockAdapter(vertx, p);
+            default -> throw new IllegalArgumentException("unknown provider type " + p.type());
+        };
     }
 }

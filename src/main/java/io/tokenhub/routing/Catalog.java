@@ -46,6 +46,10 @@ public final class Catalog {
         return Optional.ofNullable(byName.get(idOrAlias));
     }
 
+    public java.util.Collection<Provider> providers() {
+        return providers.values();
+    }
+
     public Optional<Provider> provider(String id) {
         return Optional.ofNullable(providers.get(id));
     }

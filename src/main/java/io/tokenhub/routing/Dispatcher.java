@@ -17,7 +17,7 @@ import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
-import java.util.Map;
+import java.util.function.Function;
 import java.util.function.BiFunction;
 
 /**
@@ -54,11 +54,12 @@ public final class Dispatcher {
         }
     }
 
-    private final Map<String, ProviderAdapter> adapters;
+    private final Function<String, ProviderAdapter> adapters;
     private final Upstreams upstreams;
     private final Metrics metrics;
 
-    public Dispatcher(Map<String, ProviderAdapter> adapters, Upstreams upstreams, Metrics metrics) {
+    /** @param adapters the adapter of a provider id, for the catalog in force (it changes on reload) */
+    public Dispatcher(Function<String, ProviderAdapter> adapters, Upstreams upstreams, Metrics metrics) {
         this.adapters = adapters;
         this.upstreams = upstreams;
         this.metrics = metrics;
@@ -101,7 +102,7 @@ public final class Dispatcher {
         int maxTokens = Math.min(walk.call.maxTokens(), attempt.model().maxOutputTokens());
         UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), attempt.deployment(),
             maxTokens);
-        ProviderAdapter adapter = adapters.get(attempt.provider());
+        ProviderAdapter adapter = adapters.apply(attempt.provider());
         return health.guard(() -> walk.send.apply(adapter, upstreamCall))
             .map(result -> {
                 metrics.upstream(attempt.provider(), attempt.deployment().model(), "success");
@@ -137,7 +138,7 @@ public final class Dispatcher {
     }
 
     private int retriesOf(Attempt attempt) {
-        ProviderAdapter adapter = adapters.get(attempt.provider());
+        ProviderAdapter adapter = adapters.apply(attempt.provider());
         return adapter == null ? 0 : adapter.retries();
     }
 

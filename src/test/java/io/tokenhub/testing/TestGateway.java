@@ -28,10 +28,40 @@ public final class TestGateway implements AutoCloseable {
     private final TokenHub hub;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
+    private final boolean ownsDatabase;
+
     private TestGateway(TestDatabase database, Path dataDir, TokenHub hub) {
+        this(database, dataDir, hub, true);
+    }
+
+    private TestGateway(TestDatabase database, Path dataDir, TokenHub hub, boolean ownsDatabase) {
         this.database = database;
         this.dataDir = dataDir;
         this.hub = hub;
+        this.ownsDatabase = ownsDatabase;
+    }
+
+    /**
+     * One node of a cluster: shares the database (and Redis) with the others, owns its data
+     * directory, and is started from a configuration file so that a reload can read it again.
+     */
+    public static TestGateway node(TestDatabase database, String catalogYaml, String redis, String clusterName) {
+        try {
+            Path dataDir = Files.createTempDirectory("tokenhub-node");
+            String storage = "storage: { postgres: \"" + database.url() + "\", redis: \"" + redis + "\", data_dir: \""
+                + dataDir + "\", pool_size: 4 }\ncluster: { enabled: true, config: cluster.xml, name: \"" + clusterName
+                + "\" }";
+            Path file = dataDir.resolve("tokenhub.yaml");
+            Files.writeString(file, yaml(database.url(), dataDir, catalogYaml, storage));
+            TokenHubConfig config = new ConfigLoader(name -> null).load(file);
+            return new TestGateway(database, dataDir, TokenHub.start(config, file), false);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public Path configFile() {
+        return dataDir.resolve("tokenhub.yaml");
     }
 
     /**
@@ -59,7 +89,11 @@ public final class TestGateway implements AutoCloseable {
     }
 
     public static TokenHubConfig config(String postgresUrl, Path dataDir, String catalogYaml, String extraYaml) {
-        String yaml = """
+        return new ConfigLoader(name -> null).parse(yaml(postgresUrl, dataDir, catalogYaml, extraYaml), "test");
+    }
+
+    static String yaml(String postgresUrl, Path dataDir, String catalogYaml, String extraYaml) {
+        return """
             server: { port: 0, management_port: 0, instances: 1, max_body_bytes: 65536, shutdown_grace_ms: 5000 }
             admin: { master_key: "%s", bootstrap: false }
             storage: { postgres: "%s", redis: none, data_dir: "%s", pool_size: 4 }
@@ -68,7 +102,6 @@ public final class TestGateway implements AutoCloseable {
             %s
             %s
             """.formatted(MASTER_KEY, postgresUrl, dataDir, extraYaml, catalogYaml);
-        return new ConfigLoader(name -> null).parse(yaml, "test");
     }
 
     public TokenHub hub() {
@@ -176,7 +209,9 @@ public final class TestGateway implements AutoCloseable {
         try {
             hub.close();
         } finally {
-            database.close();
+            if (ownsDatabase) {
+                database.close();
+            }
             deleteRecursively(dataDir);
         }
     }

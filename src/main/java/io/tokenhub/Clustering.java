@@ -1,0 +1,84 @@
+package io.tokenhub;
+
+import com.hazelcast.config.ClasspathXmlConfig;
+import com.hazelcast.config.Config;
+import com.hazelcast.config.FileSystemXmlConfig;
+import io.tokenhub.config.TokenHubConfig;
+import io.tokenhub.limit.HazelcastCounter;
+import io.tokenhub.limit.LocalCounter;
+import io.tokenhub.limit.SharedCounter;
+import io.tokenhub.telemetry.Metrics;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
+import io.vertx.spi.cluster.hazelcast.HazelcastClusterManager;
+import java.io.FileNotFoundException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+/**
+ * Vert.x alone, or clustered through Hazelcast when {@code cluster.enabled}: the event bus then
+ * spans every node (key invalidations, circuit states, reloads) and rate-limit windows live in a
+ * Hazelcast map shared by all.
+ */
+final class Clustering {
+
+    private final HazelcastClusterManager manager;
+
+    private Clustering(HazelcastClusterManager manager) {
+        this.manager = manager;
+    }
+
+    static Clustering of(TokenHubConfig config) {
+        return new Clustering(config.cluster().enabled() ? new HazelcastClusterManager(hazelcast(config)) : null);
+    }
+
+    Future<Vertx> vertx(Metrics metrics) {
+        VertxOptions options = new VertxOptions().setMetricsOptions(new MicrometerMetricsOptions().setEnabled(true)
+            .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
+        var builder = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(metrics.meterRegistry()));
+        if (manager == null) {
+            return Future.succeededFuture(builder.build());
+        }
+        // In a pod the event bus must announce the pod's address on a fixed port (see k8s/deployment.yaml).
+        String host = System.getenv("TOKENHUB_CLUSTER_HOST");
+        String port = System.getenv("TOKENHUB_CLUSTER_PORT");
+        if (host != null && !host.isBlank()) {
+            options.getEventBusOptions().setHost(host);
+        }
+        if (port != null && !port.isBlank()) {
+            options.getEventBusOptions().setPort(Integer.parseInt(port.trim()));
+        }
+        return builder.withClusterManager(manager).buildClustered();
+    }
+
+    SharedCounter counter() {
+        return manager == null ? new LocalCounter() : new HazelcastCounter(manager.getHazelcastInstance());
+    }
+
+    private static Config hazelcast(TokenHubConfig config) {
+        Path file = Path.of(config.cluster().config());
+        Config hz;
+        try {
+            hz = Files.exists(file) ? new FileSystemXmlConfig(file.toFile()) : new ClasspathXmlConfig(file.toString());
+        } catch (FileNotFoundException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (!config.cluster().name().isEmpty()) {
+            hz.setClusterName(config.cluster().name());
+        }
+        String members = System.getenv("TOKENHUB_CLUSTER_MEMBERS");
+        if (members != null && !members.isBlank()) {
+            hz.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true)
+                .setMembers(Arrays.stream(members.split(",")).map(String::trim).toList());
+        }
+        // Vert.x installs its own shutdown order; Hazelcast's hook would leave the cluster too early.
+        hz.setProperty("hazelcast.shutdownhook.enabled", "false");
+        return hz;
+    }
+}

@@ -1,0 +1,109 @@
+package io.tokenhub.api;
+
+import io.tokenhub.config.TokenHubConfig.Model;
+import io.tokenhub.core.ApiError.RateLimited;
+import io.tokenhub.core.ApiException;
+import io.tokenhub.limit.RateLimiter;
+import io.tokenhub.limit.RateLimiter.Admission;
+import io.tokenhub.limit.RateLimiter.Check;
+import io.tokenhub.limit.RateLimiter.Taken;
+import io.tokenhub.limit.RateLimiter.Unit;
+import io.tokenhub.telemetry.Metrics;
+import io.vertx.core.Future;
+import io.vertx.core.http.HttpServerResponse;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The rate limits of one request — RPM and TPM of its key and of its account on its model — and
+ * the OpenAI {@code x-ratelimit-*} headers describing, for requests and for tokens, the limit with
+ * the least remaining.
+ */
+final class Limits {
+
+    private final RateLimiter limiter;
+    private final Metrics metrics;
+
+    Limits(RateLimiter limiter, Metrics metrics) {
+        this.limiter = limiter;
+        this.metrics = metrics;
+    }
+
+    /** Admits the request or fails with 429 {@code rate_limit_exceeded}; sets the headers either way. */
+    Future<Admission> admit(Exchange ex) {
+        ModelRequest request = ex.request;
+        Model model = request.target().model();
+        long tokens = (long) request.promptTokens() + request.maxTokens();
+        String accountModel = ex.key.accountId() + ":" + model.id();
+        List<Check> checks = new ArrayList<>(4);
+        add(checks, "key_rpm", ex.key.keyId(), Unit.REQUESTS, ex.key.rpm(), 1);
+        add(checks, "key_tpm", ex.key.keyId(), Unit.TOKENS, ex.key.tpm(), tokens);
+        add(checks, "model_rpm", accountModel, Unit.REQUESTS, model.limits().rpm(), 1);
+        add(checks, "model_tpm", accountModel, Unit.TOKENS, model.limits().tpm(), tokens);
+        return limiter.admit(checks)
+            .onSuccess(admission -> {
+                ex.admission = admission;
+                headers(ex.ctx.response(), admission);
+            })
+            .onFailure(failure -> {
+                if (failure instanceof ApiException api && api.error() instanceof RateLimited limited) {
+                    metrics.rateLimited(limited.scope());
+                    refusedHeaders(ex.ctx.response(), checks, limited);
+                }
+            });
+    }
+
+    /** Tells the limiter the real token count, once known. */
+    void correct(Exchange ex, long actualTokens) {
+        if (ex.admission != null) {
+            limiter.correct(ex.admission, actualTokens);
+        }
+    }
+
+    private static void add(List<Check> checks, String scope, String subject, Unit unit, long limit, long cost) {
+        if (limit > 0) {
+            checks.add(new Check(scope, subject, unit, limit, cost));
+        }
+    }
+
+    private static void headers(HttpServerResponse response, Admission admission) {
+        Taken requests = null;
+        Taken tokens = null;
+        for (Taken t : admission.taken()) {
+            if (t.check().unit() == Unit.REQUESTS && (requests == null || t.remaining() < requests.remaining())) {
+                requests = t;
+            } else if (t.check().unit() == Unit.TOKENS && (tokens == null || t.remaining() < tokens.remaining())) {
+                tokens = t;
+            }
+        }
+        String reset = seconds(admission.resetMs());
+        if (requests != null) {
+            set(response, "requests", requests.check().limit(), requests.remaining(), reset);
+        }
+        if (tokens != null) {
+            set(response, "tokens", tokens.check().limit(), tokens.remaining(), reset);
+        }
+    }
+
+    private static void refusedHeaders(HttpServerResponse response, List<Check> checks, RateLimited limited) {
+        for (Check c : checks) {
+            if (c.scope().equals(limited.scope())) {
+                set(response, c.unit() == Unit.REQUESTS ? "requests" : "tokens", c.limit(), 0,
+                    limited.retryAfterSeconds() + "s");
+            }
+        }
+    }
+
+    private static void set(HttpServerResponse response, String unit, long limit, long remaining, String reset) {
+        if (response.headWritten()) {
+            return;
+        }
+        response.putHeader("x-ratelimit-limit-" + unit, Long.toString(limit))
+            .putHeader("x-ratelimit-remaining-" + unit, Long.toString(remaining))
+            .putHeader("x-ratelimit-reset-" + unit, reset);
+    }
+
+    private static String seconds(long ms) {
+        return Math.max(1, (ms + 999) / 1000) + "s";
+    }
+}

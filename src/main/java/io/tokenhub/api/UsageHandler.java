@@ -1,0 +1,162 @@
+package io.tokenhub.api;
+
+import io.tokenhub.admin.UsageQueries;
+import io.tokenhub.admin.UsageQueries.Filter;
+import io.tokenhub.admin.UsageQueries.GroupBy;
+import io.tokenhub.admin.UsageQueries.Range;
+import io.tokenhub.auth.Authenticator;
+import io.tokenhub.auth.KeyContext;
+import io.tokenhub.core.ApiError.InvalidRequest;
+import io.tokenhub.routing.CatalogHolder;
+import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.RoutingContext;
+import java.math.BigDecimal;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * What a key may see of its own account's spend: {@code GET /v1/usage} (totals by day and model),
+ * and the legacy OpenAI {@code GET /v1/dashboard/billing/subscription} and {@code /usage} shapes
+ * that third-party chat UIs read to show balance and spend. Always the caller's account, whatever
+ * the query says.
+ */
+final class UsageHandler {
+
+    private static final List<GroupBy> DAY_AND_MODEL = List.of(GroupBy.DAY, GroupBy.MODEL);
+
+    private final Authenticator auth;
+    private final CatalogHolder catalog;
+    private final UsageQueries queries;
+
+    UsageHandler(Authenticator auth, CatalogHolder catalog, UsageQueries queries) {
+        this.auth = auth;
+        this.catalog = catalog;
+        this.queries = queries;
+    }
+
+    /**
+     * {@code GET /v1/usage?from=&to=&model=&key_id=}: {@code {object: "list", data: [{day, model,
+     * requests, prompt_tokens, cached_tokens, completion_tokens, cost_micro_usd, cost_usd}], from, to}},
+     * dates inclusive in UTC, the current month by default.
+     */
+    void usage(RoutingContext ctx) {
+        run(ctx, key -> {
+            Filter parsed = Filter.parse(name -> name.equals("account_id") || name.equals("status") ? null
+                : ctx.queryParams().get(name), queries.clock());
+            Filter filter = parsed.withAccount(key.accountId());
+            if (filter.model() != null) {
+                filter = filter.withModel(catalog.get().model(filter.model()).map(m -> m.id()).orElse(filter.model()));
+            }
+            Filter used = filter;
+            return queries.usage(used, DAY_AND_MODEL).map(rows -> {
+                rows.forEach(row -> {
+                    JsonObject r = (JsonObject) row;
+                    r.put("cost_usd", usd(r.getLong("cost_micro_usd")));
+                });
+                return new JsonObject().put("object", "list").put("data", rows)
+                    .put("from", used.from().withOffsetSameInstant(ZoneOffset.UTC).toString())
+                    .put("to", used.to().withOffsetSameInstant(ZoneOffset.UTC).toString());
+            });
+        });
+    }
+
+    /**
+     * {@code GET /v1/dashboard/billing/subscription}: the legacy shape, with {@code hard_limit_usd} =
+     * wallet balance + this month's spend (so a UI that subtracts the month's usage shows the balance).
+     */
+    void subscription(RoutingContext ctx) {
+        run(ctx, key -> queries.wallet(key.accountId(), Range.currentMonth(queries.clock())).map(wallet -> {
+            double limit = usd(wallet.balanceMicroUsd() + wallet.spentMicroUsd());
+            return new JsonObject()
+                .put("object", "billing_subscription")
+                .put("has_payment_method", true)
+                .put("canceled", false)
+                .put("canceled_at", null)
+                .put("delinquent", null)
+                .put("access_until", key.expiresAt() == null ? 0L : key.expiresAt().getEpochSecond())
+                .put("soft_limit_usd", limit)
+                .put("hard_limit_usd", limit)
+                .put("system_hard_limit_usd", limit)
+                .put("plan", new JsonObject().put("title", "Pay-as-you-go").put("id", "payg"))
+                .put("primary", true)
+                .put("account_name", wallet.name())
+                .put("po_number", null)
+                .put("billing_email", null)
+                .put("tax_ids", null)
+                .put("billing_address", null)
+                .put("business_address", null);
+        }));
+    }
+
+    /**
+     * {@code GET /v1/dashboard/billing/usage?start_date=YYYY-MM-DD&end_date=YYYY-MM-DD}: spend per day
+     * and model in US cents (the legacy unit). As in OpenAI's legacy API, {@code end_date} is
+     * exclusive; both default to the current month.
+     */
+    void billingUsage(RoutingContext ctx) {
+        run(ctx, key -> {
+            Range month = Range.currentMonth(queries.clock());
+            var start = date(ctx.queryParams().get("start_date"), "start_date");
+            var end = date(ctx.queryParams().get("end_date"), "end_date");
+            Range range = new Range(start == null ? month.from() : start.atStartOfDay().atOffset(ZoneOffset.UTC),
+                end == null ? month.until() : end.atStartOfDay().atOffset(ZoneOffset.UTC));
+            if (!range.until().isAfter(range.from())) {
+                throw new InvalidRequest("start_date must be before end_date (end_date is exclusive).", "start_date")
+                    .toException();
+            }
+            Filter filter = new Filter(key.accountId(), null, null, null, null, range.from(), range.until());
+            return queries.usage(filter, DAY_AND_MODEL).map(rows -> legacyUsage(rows));
+        });
+    }
+
+    private static JsonObject legacyUsage(JsonArray rows) {
+        Map<String, JsonArray> days = new LinkedHashMap<>();
+        long total = 0;
+        for (Object o : rows) {
+            JsonObject row = (JsonObject) o;
+            long cost = row.getLong("cost_micro_usd");
+            total += cost;
+            days.computeIfAbsent(row.getString("day"), d -> new JsonArray())
+                .add(new JsonObject().put("name", row.getString("model")).put("cost", cents(cost)));
+        }
+        JsonArray daily = new JsonArray();
+        days.forEach((day, items) -> daily.add(new JsonObject()
+            .put("timestamp", (double) LocalDate.parse(day).atStartOfDay().toEpochSecond(ZoneOffset.UTC))
+            .put("line_items", items)));
+        return new JsonObject().put("object", "list").put("daily_costs", daily).put("total_usage", cents(total));
+    }
+
+    private static LocalDate date(String value, String param) {
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        try {
+            return LocalDate.parse(value.trim());
+        } catch (DateTimeParseException e) {
+            throw new InvalidRequest(param + " must be a date such as 2026-01-31 (YYYY-MM-DD).", param).toException();
+        }
+    }
+
+    /** Authenticates, runs, and writes the JSON or the error. */
+    private void run(RoutingContext ctx, Function<KeyContext, Future<JsonObject>> operation) {
+        auth.authenticate(ctx.request().getHeader("Authorization"))
+            .compose(operation::apply)
+            .onSuccess(json -> ctx.response().putHeader("Content-Type", Headers.JSON).end(json.toBuffer()))
+            .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
+    }
+
+    static double usd(long microUsd) {
+        return BigDecimal.valueOf(microUsd, 6).doubleValue();
+    }
+
+    static double cents(long microUsd) {
+        return BigDecimal.valueOf(microUsd, 4).doubleValue();
+    }
+}

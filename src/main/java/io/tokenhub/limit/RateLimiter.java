@@ -1,0 +1,146 @@
+package io.tokenhub.limit;
+
+import io.tokenhub.core.ApiError.RateLimited;
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * RPM and TPM over fixed one-minute windows, shared across the cluster without a network round
+ * trip per request: each node leases a block of a window's allowance from the {@link SharedCounter}
+ * and admits locally from it. The block is a sixteenth of what is left, so far from the limit a
+ * node asks once per many requests, and near it the block shrinks to the request itself, so the
+ * cluster never admits more than the limit. Thread-safe; shared by the node's event loops.
+ */
+public final class RateLimiter {
+
+    /** Units: requests or tokens. */
+    public enum Unit { REQUESTS, TOKENS }
+
+    /** One limit to check: {@code scope} names it in metrics and errors, {@code subject} is whose it is. */
+    public record Check(String scope, String subject, Unit unit, long limit, long cost) {
+    }
+
+    /** What was admitted: enough to correct the token counts later and to write the headers. */
+    public record Admission(List<Taken> taken, long resetMs) {
+        public static final Admission NONE = new Admission(List.of(), 0);
+    }
+
+    /** One check's share of an admission, and what a client may still do in that window. */
+    public record Taken(Check check, String window, long remaining) {
+    }
+
+    private static final class Lease {
+        long left;
+        long sharedUsed;
+    }
+
+    private static final long WINDOW_MS = 60_000;
+    private static final int BLOCK_DIVISOR = 16;
+
+    private final SharedCounter counter;
+    private final ConcurrentHashMap<String, Lease> leases = new ConcurrentHashMap<>();
+    private volatile long purgedMinute;
+
+    public RateLimiter(SharedCounter counter) {
+        this.counter = counter;
+    }
+
+    /** Admits all checks, or none: a refusal hands back what earlier checks took. */
+    public Future<Admission> admit(List<Check> checks) {
+        if (checks.isEmpty()) {
+            return Future.succeededFuture(Admission.NONE);
+        }
+        long now = System.currentTimeMillis();
+        long minute = now / WINDOW_MS;
+        purge(minute);
+        long resetMs = (minute + 1) * WINDOW_MS - now;
+        return admitFrom(checks, 0, minute, resetMs, new ArrayList<>());
+    }
+
+    private Future<Admission> admitFrom(List<Check> checks, int index, long minute, long resetMs, List<Taken> taken) {
+        if (index == checks.size()) {
+            return Future.succeededFuture(new Admission(List.copyOf(taken), resetMs));
+        }
+        Check check = checks.get(index);
+        String window = check.scope() + "|" + check.subject() + "|" + minute;
+        return take(window, check).compose(remaining -> {
+            if (remaining < 0) {
+                taken.forEach(t -> giveBack(t.window(), t.check().cost()));
+                long seconds = Math.max(1, (resetMs + 999) / 1000);
+                return Future.failedFuture(new RateLimited("Rate limit reached for " + describe(check) + ": "
+                    + check.limit() + " " + unitName(check) + " per minute. Retry in " + seconds + " s.",
+                    check.scope(), seconds).toException());
+            }
+            taken.add(new Taken(check, window, remaining));
+            return admitFrom(checks, index + 1, minute, resetMs, taken);
+        });
+    }
+
+    /** Takes the check's cost from the local lease, leasing more when needed; -1 when refused. */
+    private Future<Long> take(String window, Check check) {
+        Lease lease = leases.computeIfAbsent(window, w -> new Lease());
+        long want;
+        synchronized (lease) {
+            if (lease.left >= check.cost()) {
+                lease.left -= check.cost();
+                return Future.succeededFuture(remaining(lease, check));
+            }
+            long need = check.cost() - lease.left;
+            long left = Math.max(0, check.limit() - lease.sharedUsed);
+            want = Math.max(need, left / BLOCK_DIVISOR);
+        }
+        return counter.take(window, want, check.limit()).map(grant -> {
+            synchronized (lease) {
+                lease.left += grant.granted();
+                lease.sharedUsed = Math.max(lease.sharedUsed, grant.used());
+                if (lease.left < check.cost()) {
+                    return -1L;
+                }
+                lease.left -= check.cost();
+                return remaining(lease, check);
+            }
+        });
+    }
+
+    /**
+     * Corrects token checks with the real count once the request is over: an overestimate goes back
+     * to this node's lease, an underestimate is taken from it (and from the next lease).
+     */
+    public void correct(Admission admission, long actualTokens) {
+        for (Taken t : admission.taken()) {
+            if (t.check().unit() == Unit.TOKENS) {
+                giveBack(t.window(), t.check().cost() - actualTokens);
+            }
+        }
+    }
+
+    private void giveBack(String window, long units) {
+        Lease lease = leases.get(window);
+        if (lease != null) {
+            synchronized (lease) {
+                lease.left += units;
+            }
+        }
+    }
+
+    private static long remaining(Lease lease, Check check) {
+        return Math.max(0, check.limit() - lease.sharedUsed + lease.left);
+    }
+
+    private void purge(long minute) {
+        if (minute != purgedMinute) {
+            purgedMinute = minute;
+            leases.keySet().removeIf(w -> Long.parseLong(w.substring(w.lastIndexOf('|') + 1)) < minute);
+        }
+    }
+
+    private static String describe(Check check) {
+        return check.scope().startsWith("key") ? "this API key" : "this model on your account";
+    }
+
+    private static String unitName(Check check) {
+        return check.unit() == Unit.REQUESTS ? "requests" : "tokens";
+    }
+}

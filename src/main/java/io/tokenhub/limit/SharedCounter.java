@@ -1,0 +1,17 @@
+package io.tokenhub.limit;
+
+import io.vertx.core.Future;
+
+/**
+ * The cluster-wide count of one limit window. {@link #take} grants up to {@code want} units (never
+ * beyond {@code limit} in total for the window) and answers how many were granted and how many
+ * are used in all.
+ */
+public interface SharedCounter {
+
+    /** The outcome of one take: units granted now, and the window's total use after it. */
+    record Grant(long granted, long used) implements java.io.Serializable {
+    }
+
+    Future<Grant> take(String window, long want, long limit);
+}

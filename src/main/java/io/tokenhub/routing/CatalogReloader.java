@@ -1,0 +1,76 @@
+package io.tokenhub.routing;
+
+import io.tokenhub.config.ConfigException;
+import io.tokenhub.config.ConfigLoader;
+import io.tokenhub.config.TokenHubConfig;
+import io.tokenhub.core.ApiError.InvalidRequest;
+import io.tokenhub.core.Bus;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.nio.file.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code POST /admin/v1/reload}: checks the configuration file on the node that was asked, then
+ * tells every node to load it. Each node swaps in a new catalog (models, prices, providers,
+ * deployments); requests and streams in flight keep the catalog they started with. Server ports
+ * and storage are read at start only.
+ */
+public final class CatalogReloader {
+
+    private static final Logger LOG = LoggerFactory.getLogger(CatalogReloader.class);
+
+    private final Vertx vertx;
+    private final Path source;
+    private final ConfigLoader loader;
+    private final CatalogHolder catalog;
+    private final Upstreams upstreams;
+
+    /** @param source the configuration file, or null when the gateway was started without one */
+    public CatalogReloader(Vertx vertx, Path source, ConfigLoader loader, CatalogHolder catalog, Upstreams upstreams) {
+        this.vertx = vertx;
+        this.source = source;
+        this.loader = loader;
+        this.catalog = catalog;
+        this.upstreams = upstreams;
+    }
+
+    /** Listens for reloads published by any node. */
+    public void listen() {
+        vertx.eventBus().<JsonObject>consumer(Bus.CONFIG_RELOAD, message -> read()
+            .onSuccess(this::apply)
+            .onFailure(e -> LOG.error("configuration reload refused on this node: {}", e.getMessage())));
+    }
+
+    /** Validates here, then publishes; fails with a 400 listing the problems if the file is invalid. */
+    public Future<JsonObject> reloadEverywhere() {
+        return read().map(config -> {
+            vertx.eventBus().publish(Bus.CONFIG_RELOAD, new JsonObject().put("source", source.toString()));
+            return new JsonObject().put("status", "reloading")
+                .put("models", config.models().size()).put("providers", config.providers().size());
+        });
+    }
+
+    private Future<TokenHubConfig> read() {
+        if (source == null) {
+            return Future.failedFuture(new InvalidRequest("This gateway was started without a configuration file.",
+                null).toException());
+        }
+        return vertx.executeBlocking(() -> {
+            try {
+                return loader.load(source);
+            } catch (ConfigException e) {
+                throw new InvalidRequest(e.getMessage(), null).toException();
+            }
+        }, false);
+    }
+
+    private void apply(TokenHubConfig config) {
+        Catalog next = Catalog.of(config);
+        upstreams.track(next);
+        catalog.set(next);
+        LOG.info("catalog reloaded: {} models, {} providers", config.models().size(), config.providers().size());
+    }
+}

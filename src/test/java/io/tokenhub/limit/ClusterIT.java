@@ -1,0 +1,144 @@
+package io.tokenhub.limit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.TestDatabase;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Three real gateway nodes in one JVM, joined by Hazelcast over loopback, sharing PostgreSQL and
+ * Redis: they behave like one big node.
+ */
+class ClusterIT {
+
+    static final String REDIS = System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+    static final String CATALOG = """
+        providers:
+          - { id: openai, type: openai, base_url: "%s" }
+        models:
+          - id: gpt-4o-mini
+            aliases: [mini]
+            limits: { rpm: 1000000, tpm: 1000000000 }
+            deployments: [ { provider: openai, model: gpt-4o-mini } ]
+        """;
+
+    static Vertx vertx;
+    static FakeOpenAiUpstream upstream;
+    static TestDatabase database;
+    static final List<TestGateway> nodes = new ArrayList<>();
+
+    @BeforeAll
+    static void startCluster() {
+        vertx = Vertx.vertx();
+        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
+        database = TestDatabase.create();
+        String cluster = "tokenhub-test-" + UUID.randomUUID();
+        for (int i = 0; i < 3; i++) {
+            nodes.add(TestGateway.node(database, CATALOG.formatted(upstream.baseUrl()), REDIS, cluster));
+        }
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        nodes.forEach(TestGateway::close);
+        database.close();
+        upstream.stop();
+        vertx.close();
+    }
+
+    @Test
+    void aLimitOfNPerMinuteAdmitsExactlyNAcrossThreeNodes() throws Exception {
+        String key = nodes.get(0).newKey(new JsonObject().put("rpm", 45)).getString("key");
+        ExecutorService pool = Executors.newFixedThreadPool(12);
+        List<Future<HttpResponse<String>>> responses = new ArrayList<>();
+        for (int i = 0; i < 120; i++) {
+            TestGateway node = nodes.get(i % 3);
+            responses.add(pool.submit(() -> chat(node, key, "gpt-4o-mini")));
+        }
+        int admitted = 0;
+        HttpResponse<String> refused = null;
+        for (Future<HttpResponse<String>> f : responses) {
+            HttpResponse<String> r = f.get();
+            if (r.statusCode() == 200) {
+                admitted++;
+            } else {
+                assertThat(r.statusCode()).isEqualTo(429);
+                refused = r;
+            }
+        }
+        pool.shutdown();
+
+        // Unless the test straddles a minute boundary, when a fresh window opens.
+        assertThat(admitted).isIn(45, 90);
+        assertThat(refused).isNotNull();
+        assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+        assertThat(refused.headers().firstValue("x-ratelimit-limit-requests")).hasValue("45");
+        assertThat(refused.headers().firstValue("x-ratelimit-remaining-requests")).hasValue("0");
+        assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code")).isEqualTo("rate_limit_exceeded");
+    }
+
+    @Test
+    void admittedResponsesCarryTheSixRateLimitHeaders() {
+        String key = nodes.get(1).newKey(new JsonObject().put("rpm", 1000).put("tpm", 1_000_000)).getString("key");
+
+        HttpResponse<String> response = chat(nodes.get(2), key, "gpt-4o-mini");
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        for (String header : List.of("limit-requests", "remaining-requests", "reset-requests", "limit-tokens",
+            "remaining-tokens", "reset-tokens")) {
+            assertThat(response.headers().firstValue("x-ratelimit-" + header)).as(header).isPresent();
+        }
+        assertThat(response.headers().firstValue("x-ratelimit-limit-requests")).hasValue("1000");
+    }
+
+    @Test
+    void aKeyRevokedOnOneNodeIsRefusedOnAnotherWithinOneSecond() {
+        JsonObject created = nodes.get(0).newKey(new JsonObject());
+        String key = created.getString("key");
+        // Warm every node's cache, so that only an invalidation can make them refuse.
+        nodes.forEach(node -> assertThat(chat(node, key, "gpt-4o-mini").statusCode()).isEqualTo(200));
+
+        nodes.get(0).adminOk("DELETE", "/admin/v1/keys/" + created.getString("id"), null);
+
+        long revokedAt = System.nanoTime();
+        TestGateway.eventually(() -> chat(nodes.get(2), key, "gpt-4o-mini").statusCode() == 401, 1_000,
+            "node 3 refusing the revoked key");
+        TestGateway.eventually(() -> chat(nodes.get(1), key, "gpt-4o-mini").statusCode() == 401,
+            Math.max(1, 1_000 - (System.nanoTime() - revokedAt) / 1_000_000), "node 2 refusing the revoked key");
+    }
+
+    @Test
+    void reloadOnOneNodeReloadsTheCatalogOnAll() throws Exception {
+        String key = nodes.get(0).newKey();
+        assertThat(chat(nodes.get(2), key, "mini-renamed").statusCode()).isEqualTo(404);
+        for (TestGateway node : nodes) {
+            Files.writeString(node.configFile(), Files.readString(node.configFile())
+                .replace("aliases: [mini]", "aliases: [mini, mini-renamed]"));
+        }
+
+        JsonObject answer = nodes.get(0).adminOk("POST", "/admin/v1/reload", null);
+
+        assertThat(answer.getString("status")).isEqualTo("reloading");
+        TestGateway.eventually(() -> nodes.stream().allMatch(n -> chat(n, key, "mini-renamed").statusCode() == 200),
+            5_000, "every node serving the new alias");
+    }
+
+    private static HttpResponse<String> chat(TestGateway node, String key, String model) {
+        return node.post("/v1/chat/completions", key,
+            "{\"model\":\"" + model + "\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    }
+}
