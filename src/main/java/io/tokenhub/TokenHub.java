@@ -22,6 +22,7 @@ import io.tokenhub.auth.KeyStore;
 import io.tokenhub.config.ConfigException;
 import io.tokenhub.config.ConfigLoader;
 import io.tokenhub.config.TokenHubConfig;
+import io.tokenhub.core.TokenCounter;
 import io.tokenhub.ops.ManagementVerticle;
 import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Catalog;
@@ -111,6 +112,8 @@ public final class TokenHub {
 
     /** @param source the file the configuration came from, read again by {@code POST /admin/v1/reload} */
     public static TokenHub start(TokenHubConfig config, Path source) {
+        // Loading the tokenizer's vocabulary takes seconds: do it here, not on the first request's event loop.
+        TokenCounter.count("warm up");
         Database database = Database.open(config.storage());
         Metrics metrics = new Metrics();
         Clustering clustering = Clustering.of(config);
