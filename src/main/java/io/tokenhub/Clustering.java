@@ -57,6 +57,10 @@ final class Clustering {
         return builder.withClusterManager(manager).buildClustered();
     }
 
+    boolean isActive() {
+        return manager != null && manager.isActive();
+    }
+
     SharedCounter counter() {
         return manager == null ? new LocalCounter() : new HazelcastCounter(manager.getHazelcastInstance());
     }

@@ -70,6 +70,7 @@ public final class TokenHub {
     private final List<String> otherDeployments = new ArrayList<>();
     private Upstreams upstreams;
     private Quota quota;
+    private RedisAPI redis;
     private int apiPort;
     private int managementPort;
     private Bootstrap.Keys bootstrapKeys;
@@ -167,7 +168,8 @@ public final class TokenHub {
                 new DeploymentOptions().setInstances(server.effectiveInstances())))
             .compose(id -> {
                 apiDeployments.add(id);
-                return deployOther(new ManagementVerticle(managementPort, metrics, pool, usageStatus, draining));
+                return deployOther(new ManagementVerticle(managementPort, metrics, readinessChecks(clustering),
+                    usageStatus, draining));
             })
             .compose(v -> config.admin().bootstrap()
                 ? Bootstrap.run(adminStore, config.billing().signupCreditMicroUsd())
@@ -179,14 +181,28 @@ public final class TokenHub {
     }
 
     /** Hot counters in Redis when configured (shared by every node), else in this process. */
-    private static Quota quota(TokenHubConfig config, Vertx vertx, Pool pool) {
+    private Quota quota(TokenHubConfig config, Vertx vertx, Pool pool) {
         QuotaLoader loader = new QuotaLoader(pool);
         if ("none".equals(config.storage().redis())) {
             return new LocalQuota(loader, Clock.systemUTC());
         }
-        Redis redis = Redis.createClient(vertx, new RedisOptions().setConnectionString(config.storage().redis())
+        Redis client = Redis.createClient(vertx, new RedisOptions().setConnectionString(config.storage().redis())
             .setMaxPoolSize(32).setMaxPoolWaiting(10_000).setMaxWaitingHandlers(10_000));
-        return new RedisQuota(RedisAPI.api(redis), loader, Clock.systemUTC());
+        redis = RedisAPI.api(client);
+        return new RedisQuota(redis, loader, Clock.systemUTC());
+    }
+
+    private List<ManagementVerticle.Check> readinessChecks(Clustering clustering) {
+        List<ManagementVerticle.Check> checks = new ArrayList<>();
+        checks.add(new ManagementVerticle.Check("postgres", () -> pool.query("SELECT 1").execute()));
+        if (redis != null) {
+            checks.add(new ManagementVerticle.Check("redis", () -> redis.ping(List.of())));
+        }
+        if (config.cluster().enabled()) {
+            checks.add(new ManagementVerticle.Check("cluster", () -> clustering.isActive()
+                ? Future.succeededFuture() : Future.failedFuture("not a cluster member")));
+        }
+        return checks;
     }
 
     private Future<Void> deployOther(io.vertx.core.Deployable verticle) {

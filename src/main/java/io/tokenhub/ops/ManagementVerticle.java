@@ -9,31 +9,42 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.micrometer.PrometheusScrapingHandler;
-import io.vertx.sqlclient.Pool;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * The management port (9090): {@code /metrics} for Prometheus, {@code /health/live} (the process
- * answers) and {@code /health/ready} (storage reachable and not shutting down). PostgreSQL is
- * probed in the background, so a probe never waits on the database.
+ * answers) and {@code /health/ready} (PostgreSQL, Redis and the cluster reachable, and not shutting
+ * down). Dependencies are probed in the background, so a probe never waits on them.
  */
 public final class ManagementVerticle extends VerticleBase {
 
     private static final long PROBE_MS = 1_000;
 
+    /** One dependency readiness waits for, probed in the background. */
+    public record Check(String name, Supplier<Future<?>> probe) {
+    }
+
     private final int port;
     private final Metrics metrics;
-    private final Pool pool;
+    private final List<Check> checks;
     private final UsageStatus usage;
     private final AtomicBoolean draining;
-    private volatile boolean postgresUp;
+    private final Map<String, Boolean> up = new ConcurrentHashMap<>();
     private HttpServer server;
 
-    /** @param draining set once shutdown has begun: the node is no longer ready */
-    public ManagementVerticle(int port, Metrics metrics, Pool pool, UsageStatus usage, AtomicBoolean draining) {
+    /**
+     * @param checks   PostgreSQL, and Redis and the cluster when configured
+     * @param draining set once shutdown has begun: the node is no longer ready
+     */
+    public ManagementVerticle(int port, Metrics metrics, List<Check> checks, UsageStatus usage,
+                              AtomicBoolean draining) {
         this.port = port;
         this.metrics = metrics;
-        this.pool = pool;
+        this.checks = checks;
         this.usage = usage;
         this.draining = draining;
     }
@@ -53,16 +64,28 @@ public final class ManagementVerticle extends VerticleBase {
     }
 
     private void probe() {
-        pool.query("SELECT 1").execute().onComplete(ar -> postgresUp = ar.succeeded());
+        for (Check check : checks) {
+            Future<?> result;
+            try {
+                result = check.probe().get();
+            } catch (RuntimeException e) {
+                result = Future.failedFuture(e);
+            }
+            result.onComplete(ar -> up.put(check.name(), ar.succeeded()));
+        }
     }
 
     private void ready(RoutingContext ctx) {
-        boolean ready = postgresUp && !draining.get();
+        JsonObject states = new JsonObject();
+        boolean ready = !draining.get();
+        for (Check check : checks) {
+            boolean ok = up.getOrDefault(check.name(), false);
+            states.put(check.name(), ok ? "UP" : "DOWN");
+            ready &= ok;
+        }
         JsonObject body = new JsonObject()
             .put("status", ready ? "UP" : "DOWN")
-            .put("checks", new JsonObject()
-                .put("postgres", postgresUp ? "UP" : "DOWN")
-                .put("draining", draining.get()))
+            .put("checks", states.put("draining", draining.get()))
             .put("usage", new JsonObject()
                 .put("backlog", usage.backlog())
                 .put("writes", usage.isDatabaseUp() ? "OK" : "FAILING: " + usage.lastError())
