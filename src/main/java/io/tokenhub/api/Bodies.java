@@ -16,9 +16,10 @@ final class Bodies {
     }
 
     /**
-     * Refuses a declared body over the limit before reading any of it, and answers
-     * {@code Expect: 100-continue} only when the body may come. Bodies without a length are cut off
-     * by the body handler's own limit.
+     * Refuses a declared body over the limit before reading any of it, so that a client that sent
+     * {@code Expect: 100-continue} gets the 413 instead (and the connection is closed). The body
+     * handler that must follow sends {@code 100 Continue} when the body may come, and cuts off bodies
+     * without a length at its own limit.
      */
     static Handler<RoutingContext> limit(long maxBytes) {
         // A platform handler, so Vert.x Web lets it run before the body handler.
@@ -37,9 +38,8 @@ final class Bodies {
                     return;
                 }
             }
-            if ("100-continue".equalsIgnoreCase(ctx.request().getHeader(HttpHeaders.EXPECT))) {
-                ctx.response().writeContinue();
-            }
+            // No writeContinue here: the body handler that follows answers Expect: 100-continue itself
+            // (once the length is within its limit); writing it here too sent two interim responses.
             ctx.next();
         };
     }

@@ -1,7 +1,12 @@
 package io.tokenhub.api;
 
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.tokenhub.core.ApiError;
 import io.tokenhub.core.ApiException;
+import io.tokenhub.core.Ids;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
@@ -34,6 +39,41 @@ public final class ErrorWriter {
             detail.put("provider", error.provider());
         }
         return new JsonObject().put("error", detail);
+    }
+
+    /**
+     * A request the HTTP decoder could not read — request line or headers over the server's limits,
+     * or not HTTP at all — never reaches the router. Vert.x's default answers such a request with an
+     * empty 414, 431 or 400; this gives the same statuses the OpenAI error shape and an
+     * {@code X-Request-Id}, then closes the connection, which cannot be trusted any more.
+     */
+    public static void invalidHttpRequest(HttpServerRequest request) {
+        Throwable cause = request.decoderResult().cause();
+        int status;
+        String code;
+        String message;
+        if (cause instanceof TooLongHttpLineException) {
+            status = 414;
+            code = "request_too_large";
+            message = "The request line (method, path and query) is too long.";
+        } else if (cause instanceof TooLongHttpHeaderException) {
+            status = 431;
+            code = "request_too_large";
+            message = "The request headers are too large.";
+        } else {
+            status = 400;
+            code = "invalid_request_error";
+            message = "The request is not valid HTTP.";
+        }
+        JsonObject body = new JsonObject().put("error", new JsonObject().put("message", message)
+            .put("type", "invalid_request_error").put("param", null).put("code", code));
+        HttpServerResponse response = request.response();
+        response.setStatusCode(status)
+            .putHeader(HttpHeaders.CONTENT_TYPE, Headers.JSON)
+            .putHeader(Headers.REQUEST_ID, Ids.requestId())
+            .putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE)
+            .end(body.toBuffer());
+        request.connection().close();
     }
 
     public static void write(HttpServerResponse response, Throwable failure) {

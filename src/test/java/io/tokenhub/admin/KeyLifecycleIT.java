@@ -1,0 +1,549 @@
+package io.tokenhub.admin;
+
+import static io.tokenhub.testing.OpenAiErrorAssert.assertOpenAiError;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The admin API of PRODUCT.md §5 with the exact JSON of §9: accounts (signup credit, 404, 409), keys
+ * (shown once, listed by prefix, paginated), and a key's whole life as the public API sees it —
+ * every change takes effect on the very next request.
+ */
+class KeyLifecycleIT {
+
+    private static final String CHAT = "/v1/chat/completions";
+    private static final String MINI = """
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}""";
+    private static final String OTHER = """
+        {"model": "other-model", "messages": [{"role": "user", "content": "hi"}]}""";
+
+    static Vertx vertx;
+    static FakeOpenAiUpstream upstream;
+    static TestGateway gateway;
+
+    @BeforeAll
+    static void start() {
+        vertx = Vertx.vertx();
+        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini-2024-07-18").start();
+        gateway = TestGateway.start("""
+            providers:
+              - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key }
+            models:
+              - id: gpt-4o-mini
+                aliases: [mini]
+                pricing: { input: 0.15, output: 0.60 }
+                deployments: [ { provider: openai, model: gpt-4o-mini } ]
+              - id: other-model
+                pricing: { input: 0.15, output: 0.60 }
+                deployments: [ { provider: openai, model: other-model } ]
+            """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: 0.5 }");
+    }
+
+    @AfterAll
+    static void stop() {
+        gateway.close();
+        upstream.stop();
+        vertx.close();
+    }
+
+    @BeforeEach
+    void healthyUpstream() {
+        upstream.reset();
+    }
+
+    // ---------------------------------------------------------------- accounts
+
+    @Test
+    void createdAccountHasTheSignupCreditAndTheSpecifiedShape() {
+        // Given a billing.signup_credit_usd of 0.5
+        String email = uniqueEmail();
+
+        // When an account is created
+        HttpResponse<String> response = gateway.admin("POST", "/admin/v1/accounts",
+            new JsonObject().put("name", "Acme").put("email", email).put("password", "correct horse battery"));
+
+        // Then it is 201 with the §9 account JSON and half a dollar in micro-USD
+        assertThat(response.statusCode()).isEqualTo(201);
+        JsonObject account = new JsonObject(response.body());
+        assertThat(account.fieldNames()).contains("id", "name", "email", "status", "balance_micro_usd", "plans",
+            "created_at").doesNotContain("password", "password_hash");
+        assertThat(account.getString("name")).isEqualTo("Acme");
+        assertThat(account.getString("email")).isEqualTo(email);
+        assertThat(account.getString("status")).isEqualTo("active");
+        assertThat(account.getLong("balance_micro_usd")).isEqualTo(500_000L);
+        assertThat(response.body()).as("money is an integer of micro-USD").containsPattern("\"balance_micro_usd\":500000[,}]");
+        assertThat(account.getJsonArray("plans")).isEmpty();
+        assertThat(Instant.parse(account.getString("created_at"))).isBefore(Instant.now().plusSeconds(60));
+        assertThat(response.body()).doesNotContain("correct horse battery");
+    }
+
+    @Test
+    void accountCanBeReadBackById() {
+        // Given an account
+        JsonObject created = newAccount();
+
+        // When it is read
+        HttpResponse<String> response = gateway.admin("GET", "/admin/v1/accounts/" + created.getString("id"), null);
+
+        // Then it is the same account, with its balance
+        assertThat(response.statusCode()).isEqualTo(200);
+        JsonObject account = new JsonObject(response.body());
+        assertThat(account).isEqualTo(created);
+        assertThat(account.getLong("balance_micro_usd")).isEqualTo(500_000L);
+    }
+
+    @Test
+    void unknownAccountIsA404() {
+        // Given no account with this id
+        // When it is read
+        HttpResponse<String> response = gateway.admin("GET", "/admin/v1/accounts/acct_doesnotexist", null);
+
+        // Then it is a 404 in the OpenAI shape
+        JsonObject error = assertOpenAiError(response, 404, "invalid_request_error", "not_found", null);
+        assertThat(error.getString("message")).contains("acct_doesnotexist");
+    }
+
+    @Test
+    void secondAccountWithTheSameEmailIsA409() {
+        // Given an account
+        JsonObject first = newAccount();
+
+        // When another is created with its email
+        HttpResponse<String> response = gateway.admin("POST", "/admin/v1/accounts",
+            new JsonObject().put("name", "Copycat").put("email", first.getString("email")));
+
+        // Then it is refused as a conflict on email, and no second account exists
+        assertOpenAiError(response, 409, "invalid_request_error", "conflict", "email");
+        assertThat(gateway.database().count("SELECT count(*) FROM accounts WHERE email = ?", first.getString("email")))
+            .isEqualTo(1);
+    }
+
+    // ---------------------------------------------------------------- keys: creation, listing, storage
+
+    @Test
+    void createdKeyIsShownOnceWithItsPrefixAndTheSpecifiedShape() {
+        // Given an account
+        String accountId = newAccount().getString("id");
+
+        // When a key is created for it
+        HttpResponse<String> response = gateway.admin("POST", "/admin/v1/keys",
+            new JsonObject().put("account_id", accountId).put("name", "ci"));
+
+        // Then the key is th- and 32 or more base62 characters, listed by a prefix of itself
+        assertThat(response.statusCode()).isEqualTo(201);
+        JsonObject created = new JsonObject(response.body());
+        assertThat(created.fieldNames()).contains("id", "key", "prefix", "name", "account_id", "status",
+            "allowed_models", "rpm", "tpm", "monthly_cap_micro_usd", "expires_at", "created_at");
+        String key = created.getString("key");
+        assertThat(key).matches("th-[0-9A-Za-z]{32,}");
+        String prefix = created.getString("prefix");
+        assertThat(prefix).isNotBlank();
+        assertThat(key).startsWith(prefix.replace("…", ""));
+        assertThat(prefix.replace("…", "").length()).isLessThan(key.length() - 16);
+        assertThat(created.getString("name")).isEqualTo("ci");
+        assertThat(created.getString("account_id")).isEqualTo(accountId);
+        assertThat(created.getString("status")).isEqualTo("active");
+        assertThat(created.getValue("expires_at")).isNull();
+        // The key works at once.
+        assertThat(gateway.post(CHAT, key, MINI).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void listingShowsOnlyPrefixesAndPaginatesWithACursor() {
+        // Given an account with three keys
+        String accountId = newAccount().getString("id");
+        List<JsonObject> created = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            created.add(gateway.adminOk("POST", "/admin/v1/keys",
+                new JsonObject().put("account_id", accountId).put("name", "k" + i)));
+        }
+
+        // When they are listed two at a time
+        HttpResponse<String> firstResponse = gateway.admin("GET", "/admin/v1/keys?account_id=" + accountId + "&limit=2",
+            null);
+        JsonObject first = new JsonObject(firstResponse.body());
+        String cursor = first.getString("next_cursor");
+        HttpResponse<String> secondResponse = gateway.admin("GET",
+            "/admin/v1/keys?account_id=" + accountId + "&limit=2&cursor=" + cursor, null);
+        JsonObject second = new JsonObject(secondResponse.body());
+
+        // Then the first page is full with a cursor, the second has the rest and none, and no page shows a key
+        assertThat(firstResponse.statusCode()).isEqualTo(200);
+        assertThat(first.fieldNames()).containsExactlyInAnyOrder("data", "next_cursor");
+        assertThat(first.getJsonArray("data")).hasSize(2);
+        assertThat(cursor).isNotBlank();
+        assertThat(secondResponse.statusCode()).isEqualTo(200);
+        assertThat(second.getJsonArray("data")).hasSize(1);
+        assertThat(second.containsKey("next_cursor")).isTrue();
+        assertThat(second.getValue("next_cursor")).isNull();
+        Set<String> listed = new HashSet<>();
+        for (JsonObject page : List.of(first, second)) {
+            for (Object item : page.getJsonArray("data")) {
+                JsonObject listedKey = (JsonObject) item;
+                assertThat(listedKey.containsKey("key")).isFalse();
+                assertThat(listedKey.getString("prefix")).isNotBlank();
+                assertThat(listedKey.getString("account_id")).isEqualTo(accountId);
+                listed.add(listedKey.getString("id"));
+            }
+        }
+        assertThat(listed).containsExactlyInAnyOrderElementsOf(created.stream().map(k -> k.getString("id")).toList());
+        for (JsonObject key : created) {
+            assertThat(firstResponse.body() + secondResponse.body()).doesNotContain(key.getString("key"));
+        }
+    }
+
+    @Test
+    void onlyTheSha256OfAKeyIsStored() throws Exception {
+        // Given a newly created key
+        JsonObject created = gateway.newKey(new JsonObject().put("name", "stored"));
+        String key = created.getString("key");
+
+        // When the database is inspected
+        List<Map<String, Object>> rows = gateway.database().query(
+            "SELECT * FROM api_keys WHERE id = ?", created.getString("id"));
+
+        // Then key_hash is the 32-byte SHA-256 of the key, and neither the key nor its secret part is anywhere
+        assertThat(rows).hasSize(1);
+        Map<String, Object> row = rows.get(0);
+        assertThat(row.get("key_hash")).isInstanceOf(byte[].class);
+        assertThat((byte[]) row.get("key_hash")).hasSize(32).isEqualTo(sha256(key));
+        String hidden = key.substring(created.getString("prefix").replace("…", "").length());
+        for (Map.Entry<String, Object> column : row.entrySet()) {
+            String value = column.getValue() instanceof byte[] bytes
+                ? new String(bytes, StandardCharsets.ISO_8859_1) : String.valueOf(column.getValue());
+            assertThat(value).as("column %s", column.getKey()).doesNotContain(key).doesNotContain(hidden);
+        }
+        List<Map<String, Object>> tables = gateway.database().query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'");
+        for (Map<String, Object> table : tables) {
+            String name = (String) table.get("table_name");
+            assertThat(gateway.database().count("SELECT count(*) FROM \"" + name + "\" t WHERE t::text LIKE ?",
+                "%" + hidden + "%")).as("rows of %s holding the key", name).isZero();
+        }
+    }
+
+    // ---------------------------------------------------------------- keys: the lifecycle
+
+    @Test
+    void keyLifecycleTakesEffectOnTheVeryNextRequest() {
+        // Given a new key that works
+        JsonObject created = gateway.newKey(new JsonObject().put("name", "lifecycle"));
+        String key = created.getString("key");
+        String path = "/admin/v1/keys/" + created.getString("id");
+        assertThat(gateway.post(CHAT, key, MINI).statusCode()).isEqualTo(200);
+
+        // When it is disabled, then the next request is refused at once
+        JsonObject disabled = gateway.adminOk("PATCH", path, new JsonObject().put("status", "disabled"));
+        assertThat(disabled.getString("status")).isEqualTo("disabled");
+        assertThat(disabled.containsKey("key")).isFalse();
+        assertOpenAiError(gateway.post(CHAT, key, MINI), 401, "invalid_request_error", "invalid_api_key", null);
+
+        // When it is enabled again, then it works at once
+        assertThat(gateway.adminOk("PATCH", path, new JsonObject().put("status", "active")).getString("status"))
+            .isEqualTo("active");
+        assertThat(gateway.post(CHAT, key, MINI).statusCode()).isEqualTo(200);
+
+        // When it is revoked, then it is refused at once
+        HttpResponse<String> revoked = gateway.admin("DELETE", path, null);
+        assertThat(revoked.statusCode()).isEqualTo(200);
+        assertThat(new JsonObject(revoked.body()).getString("status")).isEqualTo("revoked");
+        assertOpenAiError(gateway.post(CHAT, key, MINI), 401, "invalid_request_error", "invalid_api_key", null);
+
+        // And a revoked key can never be made active again
+        assertOpenAiError(gateway.admin("PATCH", path, new JsonObject().put("status", "active")),
+            409, "invalid_request_error", "conflict", "status");
+        assertOpenAiError(gateway.admin("PATCH", path, new JsonObject().put("status", "disabled")),
+            409, "invalid_request_error", "conflict", "status");
+        assertOpenAiError(gateway.post(CHAT, key, MINI), 401, "invalid_request_error", "invalid_api_key", null);
+        assertThat(gateway.database().query("SELECT status, revoked_at FROM api_keys WHERE id = ?",
+            created.getString("id")).get(0)).satisfies(row -> {
+                assertThat(row.get("status")).isEqualTo("revoked");
+                assertThat(row.get("revoked_at")).isNotNull();
+            });
+    }
+
+    @Test
+    void keyCreatedWithAnExpiryInThePastIsRefused() {
+        // Given a key that expired yesterday
+        String key = gateway.newKey(new JsonObject()
+            .put("expires_at", Instant.now().minus(1, ChronoUnit.DAYS).truncatedTo(ChronoUnit.SECONDS).toString()))
+            .getString("key");
+
+        // When it is used
+        HttpResponse<String> response = gateway.post(CHAT, key, MINI);
+
+        // Then it is a 401 that says why
+        JsonObject error = assertOpenAiError(response, 401, "invalid_request_error", "invalid_api_key", null);
+        assertThat(error.getString("message")).contains("expired");
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    @Test
+    void expiryPatchedIntoThePastTakesEffectAtOnce() {
+        // Given a key in use that expires next year
+        JsonObject created = gateway.newKey(new JsonObject()
+            .put("expires_at", Instant.now().plus(365, ChronoUnit.DAYS).truncatedTo(ChronoUnit.SECONDS).toString()));
+        String key = created.getString("key");
+        assertThat(gateway.post(CHAT, key, MINI).statusCode()).isEqualTo(200);
+
+        // When its expiry is moved into the past
+        gateway.adminOk("PATCH", "/admin/v1/keys/" + created.getString("id"),
+            new JsonObject().put("expires_at", "2020-01-01T00:00:00Z"));
+
+        // Then the next request is refused
+        assertOpenAiError(gateway.post(CHAT, key, MINI), 401, "invalid_request_error", "invalid_api_key", null);
+    }
+
+    @Test
+    void patchedAllowedModelsRestrictTheKeyAtOnce() {
+        // Given a key that may use every model
+        JsonObject created = gateway.newKey(new JsonObject());
+        String key = created.getString("key");
+        assertThat(gateway.post(CHAT, key, OTHER).statusCode()).isEqualTo(200);
+
+        // When it is restricted to gpt-4o-mini (given by its alias)
+        JsonObject patched = gateway.adminOk("PATCH", "/admin/v1/keys/" + created.getString("id"),
+            new JsonObject().put("allowed_models", new JsonArray().add("mini")));
+
+        // Then the alias is stored as the model id, other models are 403 and the allowed one still works
+        assertThat(patched.getJsonArray("allowed_models")).containsExactly("gpt-4o-mini");
+        assertOpenAiError(gateway.post(CHAT, key, OTHER), 403, "permission_error", "model_not_allowed", "model");
+        assertThat(gateway.post(CHAT, key, MINI).statusCode()).isEqualTo(200);
+        assertThat(gateway.post(CHAT, key, MINI.replace("gpt-4o-mini", "openai/gpt-4o-mini")).statusCode())
+            .isEqualTo(200);
+
+        // And an empty list lifts the restriction again
+        gateway.adminOk("PATCH", "/admin/v1/keys/" + created.getString("id"),
+            new JsonObject().put("allowed_models", new JsonArray()));
+        assertThat(gateway.post(CHAT, key, OTHER).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void unknownKeyIdIsA404ForPatchAndDelete() {
+        // Given no key with this id
+        // When it is changed or revoked
+        HttpResponse<String> patch = gateway.admin("PATCH", "/admin/v1/keys/key_doesnotexist",
+            new JsonObject().put("status", "disabled"));
+        HttpResponse<String> delete = gateway.admin("DELETE", "/admin/v1/keys/key_doesnotexist", null);
+
+        // Then both are 404
+        assertOpenAiError(patch, 404, "invalid_request_error", "not_found", null);
+        assertOpenAiError(delete, 404, "invalid_request_error", "not_found", null);
+    }
+
+    // ---------------------------------------------------------------- admin authentication
+
+    static Stream<Arguments> badAdminCredentials() {
+        return Stream.of(
+            Arguments.of("no Authorization header", null),
+            Arguments.of("a wrong admin key", "Bearer wrong-master-key-0123456789"),
+            Arguments.of("the master key with one character changed", "Bearer " + TestGateway.MASTER_KEY + "x"),
+            Arguments.of("the master key without Bearer", TestGateway.MASTER_KEY),
+            Arguments.of("an ordinary API key", "Bearer th-" + "A".repeat(40)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badAdminCredentials")
+    void adminCallWithoutTheAdminKeyIsA401AndChangesNothing(String why, String authorization) {
+        // Given an admin request without a valid admin credential
+        long accountsBefore = gateway.database().count("SELECT count(*) FROM accounts");
+        List<HttpResponse<String>> responses = new ArrayList<>();
+
+        // When it reads, creates and lists
+        responses.add(adminAs(authorization, "POST", "/admin/v1/accounts",
+            new JsonObject().put("name", "Intruder").put("email", uniqueEmail()).encode()));
+        responses.add(adminAs(authorization, "GET", "/admin/v1/keys", null));
+        responses.add(adminAs(authorization, "GET", "/admin/v1/accounts/acct_whatever", null));
+        responses.add(adminAs(authorization, "DELETE", "/admin/v1/keys/key_whatever", null));
+
+        // Then every call is a 401 and nothing was created
+        for (HttpResponse<String> response : responses) {
+            assertOpenAiError(response, 401, "invalid_request_error", "invalid_api_key", null);
+        }
+        assertThat(gateway.database().count("SELECT count(*) FROM accounts")).isEqualTo(accountsBefore);
+    }
+
+    @Test
+    void apiKeyOfAnAccountCannotCallTheAdminApi() {
+        // Given a real, active API key
+        String key = gateway.newKey();
+
+        // When it is used on the admin API
+        HttpResponse<String> response = adminAs("Bearer " + key, "GET", "/admin/v1/keys", null);
+
+        // Then it is a 401
+        assertOpenAiError(response, 401, "invalid_request_error", "invalid_api_key", null);
+    }
+
+    // ---------------------------------------------------------------- admin input validation
+
+    static Stream<Arguments> badKeyFields() {
+        return Stream.of(
+            Arguments.of(new JsonObject().put("rpm", -1), "rpm"),
+            Arguments.of(new JsonObject().put("rpm", "sixty"), "rpm"),
+            Arguments.of(new JsonObject().put("tpm", -5), "tpm"),
+            Arguments.of(new JsonObject().put("expires_at", "tomorrow"), "expires_at"),
+            Arguments.of(new JsonObject().put("expires_at", 1_700_000_000), "expires_at"),
+            Arguments.of(new JsonObject().put("allowed_models", new JsonArray().add("gpt-4o-mini").add("gpt-99")),
+                "allowed_models"),
+            Arguments.of(new JsonObject().put("allowed_models", "gpt-4o-mini"), "allowed_models"),
+            Arguments.of(new JsonObject().put("monthly_cap_usd", -1), "monthly_cap_usd"),
+            Arguments.of(new JsonObject().put("name", 7), "name"));
+    }
+
+    @ParameterizedTest(name = "create with {0} → param {1}")
+    @MethodSource("badKeyFields")
+    void badFieldOnKeyCreationIsA400NamingIt(JsonObject fields, String param) {
+        // Given an account and a key body with one bad field
+        String accountId = newAccount().getString("id");
+
+        // When the key is created
+        HttpResponse<String> response = gateway.admin("POST", "/admin/v1/keys",
+            fields.copy().put("account_id", accountId));
+
+        // Then it is a 400 naming that field, and no key was created
+        assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", param);
+        assertThat(gateway.database().count("SELECT count(*) FROM api_keys WHERE account_id = ?", accountId)).isZero();
+    }
+
+    @ParameterizedTest(name = "patch with {0} → param {1}")
+    @MethodSource("badKeyFields")
+    void badFieldOnKeyPatchIsA400NamingItAndChangesNothing(JsonObject fields, String param) {
+        // Given a key
+        JsonObject created = gateway.newKey(new JsonObject().put("name", "unchanged"));
+        String path = "/admin/v1/keys/" + created.getString("id");
+
+        // When it is patched with one bad field
+        HttpResponse<String> response = gateway.admin("PATCH", path, fields);
+
+        // Then it is a 400 naming that field, and the key is as it was
+        assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", param);
+        Map<String, Object> row = gateway.database().query(
+            "SELECT name, status, rpm, tpm, allowed_models, expires_at FROM api_keys WHERE id = ?",
+            created.getString("id")).get(0);
+        assertThat(row.get("name")).isEqualTo("unchanged");
+        assertThat(row.get("status")).isEqualTo("active");
+        assertThat(row.get("rpm")).isNull();
+        assertThat(row.get("allowed_models")).isNull();
+        assertThat(row.get("expires_at")).isNull();
+    }
+
+    @Test
+    void badStatusOnPatchIsA400NamingIt() {
+        // Given a key
+        JsonObject created = gateway.newKey(new JsonObject());
+
+        // When its status is set to something that is not a status
+        HttpResponse<String> response = gateway.admin("PATCH", "/admin/v1/keys/" + created.getString("id"),
+            new JsonObject().put("status", "paused"));
+
+        // Then it is a 400 naming status
+        assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", "status");
+    }
+
+    @Test
+    void keyForAMissingOrUnknownAccountIsA400NamingAccountId() {
+        // Given key bodies without an account, and with one that does not exist
+        // When they are posted
+        HttpResponse<String> missing = gateway.admin("POST", "/admin/v1/keys", new JsonObject().put("name", "x"));
+        HttpResponse<String> unknown = gateway.admin("POST", "/admin/v1/keys",
+            new JsonObject().put("account_id", "acct_doesnotexist"));
+
+        // Then both are 400 naming account_id
+        assertOpenAiError(missing, 400, "invalid_request_error", "invalid_request_error", "account_id");
+        assertOpenAiError(unknown, 400, "invalid_request_error", "invalid_request_error", "account_id");
+    }
+
+    static Stream<Arguments> badAccountBodies() {
+        return Stream.of(
+            Arguments.of(new JsonObject().put("email", "a@example.com"), "name"),
+            Arguments.of(new JsonObject().put("name", "No email"), "email"),
+            Arguments.of(new JsonObject().put("name", "Bad email").put("email", "not-an-email"), "email"),
+            Arguments.of(new JsonObject().put("name", 5).put("email", "b@example.com"), "name"),
+            Arguments.of(new JsonObject().put("name", "Short").put("email", "c@example.com").put("password", "pw"),
+                "password"));
+    }
+
+    @ParameterizedTest(name = "{0} → param {1}")
+    @MethodSource("badAccountBodies")
+    void badAccountBodyIsA400NamingTheField(JsonObject body, String param) {
+        // Given an account body with one bad or missing field
+        // When it is posted
+        HttpResponse<String> response = gateway.admin("POST", "/admin/v1/accounts", body);
+
+        // Then it is a 400 naming the field
+        assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", param);
+    }
+
+    @Test
+    void malformedAdminJsonIsA400WithNullParam() {
+        // Given a body that is not JSON
+        // When it is posted to the admin API
+        HttpResponse<String> response = adminAs("Bearer " + TestGateway.MASTER_KEY, "POST", "/admin/v1/accounts",
+            "{\"name\": ");
+
+        // Then it is a 400 with no param
+        assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", null);
+    }
+
+    @Test
+    void listLimitOutOfRangeIsA400NamingLimit() {
+        // Given a list request asking for no keys at all
+        // When it is sent
+        HttpResponse<String> response = gateway.admin("GET", "/admin/v1/keys?limit=0", null);
+
+        // Then it is a 400 naming limit
+        assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", "limit");
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static JsonObject newAccount() {
+        return gateway.adminOk("POST", "/admin/v1/accounts",
+            new JsonObject().put("name", "Account").put("email", uniqueEmail()));
+    }
+
+    private static String uniqueEmail() {
+        return "user-" + System.nanoTime() + "@example.com";
+    }
+
+    private static HttpResponse<String> adminAs(String authorization, String method, String path, String body) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(gateway.url(path)))
+            .header("Content-Type", "application/json")
+            .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
+        return gateway.send(request);
+    }
+
+    private static byte[] sha256(String text) throws NoSuchAlgorithmException {
+        return MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+    }
+}

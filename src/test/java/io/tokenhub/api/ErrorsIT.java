@@ -1,0 +1,688 @@
+package io.tokenhub.api;
+
+import static io.tokenhub.testing.OpenAiErrorAssert.assertOpenAiError;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.FakeOpenAiUpstream.Fault;
+import io.tokenhub.testing.OpenAiErrorAssert;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Every error of PRODUCT.md §3 that the gateway produces today, through real HTTP: the status, the
+ * exact OpenAI {@code error} object ({@code type}, {@code code}, {@code param}, plus {@code provider}
+ * when an upstream failed), never HTML or a stack trace, always an {@code X-Request-Id}; and for the
+ * refusals made before routing, that the upstream heard nothing and no usage record was written.
+ */
+class ErrorsIT {
+
+    private static final String CHAT = "/v1/chat/completions";
+    private static final String VALID = """
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}""";
+
+    static Vertx vertx;
+    static FakeOpenAiUpstream upstream;
+    static TestGateway gateway;
+    static String key;
+
+    @BeforeAll
+    static void start() {
+        vertx = Vertx.vertx();
+        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini-2024-07-18").start();
+        // openai: one retry, a breaker that never opens in this class; slow: a 300 ms first-byte limit;
+        // fragile: a breaker that opens on the first failure and stays open for the whole class.
+        gateway = TestGateway.start("""
+            providers:
+              - id: openai
+                type: openai
+                base_url: "%1$s"
+                api_key: provider-secret-key
+                retries: 1
+                circuit_breaker: { max_failures: 1000, reset_ms: 60000 }
+              - id: slow
+                type: openai
+                base_url: "%1$s"
+                api_key: provider-secret-key
+                timeouts: { first_byte_ms: 300 }
+                circuit_breaker: { max_failures: 1000 }
+              - id: fragile
+                type: openai
+                base_url: "%1$s"
+                api_key: provider-secret-key
+                circuit_breaker: { max_failures: 1, reset_ms: 600000 }
+            models:
+              - id: gpt-4o-mini
+                context_window: 1000
+                max_output_tokens: 300
+                default_max_tokens: 200
+                pricing: { input: 0.15, output: 0.60 }
+                deployments: [ { provider: openai, model: gpt-4o-mini } ]
+              - id: other-model
+                pricing: { input: 1.0, output: 2.0 }
+                deployments: [ { provider: openai, model: other-model } ]
+              - id: slow-model
+                pricing: { input: 1.0, output: 2.0 }
+                deployments: [ { provider: slow, model: slow-model } ]
+              - id: fragile-model
+                pricing: { input: 1.0, output: 2.0 }
+                deployments: [ { provider: fragile, model: fragile-model } ]
+            """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: 100 }");
+        key = gateway.newKey();
+    }
+
+    @AfterAll
+    static void stop() {
+        gateway.close();
+        upstream.stop();
+        vertx.close();
+    }
+
+    @BeforeEach
+    void healthyUpstream() {
+        upstream.reset();
+    }
+
+    // ---------------------------------------------------------------- 400: bad bodies
+
+    @Test
+    void malformedJsonIsA400WithNullParam() {
+        // Given a body that is not JSON
+        String body = "{\"model\": \"gpt-4o-mini\", \"messages\": [";
+
+        // When it is posted
+        HttpResponse<String> response = gateway.post(CHAT, key, body);
+
+        // Then it is refused before the upstream, with no param
+        JsonObject error = assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", null);
+        assertThat(error.getString("message")).containsIgnoringCase("JSON");
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    static Stream<Arguments> wronglyTypedBodies() {
+        return Stream.of(
+            Arguments.of("messages is not an array",
+                "{\"model\": \"gpt-4o-mini\", \"messages\": \"hi\"}", "messages"),
+            Arguments.of("temperature is a string",
+                "{\"model\": \"gpt-4o-mini\", \"temperature\": \"hot\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}",
+                "temperature"),
+            Arguments.of("stream is a string",
+                "{\"model\": \"gpt-4o-mini\", \"stream\": \"yes\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}",
+                "stream"),
+            Arguments.of("max_tokens is negative",
+                "{\"model\": \"gpt-4o-mini\", \"max_tokens\": -1, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}",
+                "max_tokens"),
+            Arguments.of("a message has no role",
+                "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"content\": \"hi\"}]}", "messages[0].role"),
+            Arguments.of("model is missing",
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "model"),
+            Arguments.of("messages is missing",
+                "{\"model\": \"gpt-4o-mini\"}", "messages"),
+            Arguments.of("model is a number",
+                "{\"model\": 42, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "model"));
+    }
+
+    @ParameterizedTest(name = "{0} → param {2}")
+    @MethodSource("wronglyTypedBodies")
+    void wrongTypeOrMissingFieldIsA400NamingTheParam(String why, String body, String param) {
+        // Given a JSON body with one wrong or missing field
+        // When it is posted
+        HttpResponse<String> response = gateway.post(CHAT, key, body);
+
+        // Then the 400 names exactly that field, and nothing was spent on it
+        assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", param);
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"", "[]", "\"text\"", "42", "null"})
+    void bodyThatIsNotAJsonObjectIsA400WithNullParam(String body) {
+        // Given a body that is empty or JSON but not an object
+        // When it is posted
+        HttpResponse<String> response = gateway.post(CHAT, key, body);
+
+        // Then it is a 400 with no param
+        assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", null);
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    @Test
+    void promptPlusMaxTokensOverTheContextWindowIsContextLengthExceeded() {
+        // Given a prompt of well over 800 tokens and max_tokens 200 on a 1000-token model
+        String longText = "lorem ipsum dolor sit amet ".repeat(400);
+        String body = new JsonObject().put("model", "gpt-4o-mini").put("max_tokens", 200)
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", longText)))
+            .encode();
+
+        // When it is posted
+        HttpResponse<String> response = gateway.post(CHAT, key, body);
+
+        // Then it is refused with the numbers in the message
+        JsonObject error = assertOpenAiError(response, 400, "invalid_request_error", "context_length_exceeded",
+            "messages");
+        assertThat(error.getString("message")).contains("1000").contains("200");
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    @Test
+    void capabilityTheModelLacksIsUnsupportedParameterNamingIt() {
+        // Given tools on a model configured without the tools capability
+        String body = """
+            {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
+             "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]}""";
+
+        // When it is posted
+        HttpResponse<String> response = gateway.post(CHAT, key, body);
+
+        // Then it is a 400 unsupported_parameter naming tools
+        assertOpenAiError(response, 400, "invalid_request_error", "unsupported_parameter", "tools");
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    // ---------------------------------------------------------------- 404 / 403: models
+
+    @Test
+    void unknownModelIsA404ModelNotFound() {
+        // Given a model the catalog does not have
+        String body = "{\"model\": \"gpt-99\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}";
+
+        // When it is requested
+        HttpResponse<String> response = gateway.post(CHAT, key, body);
+
+        // Then it is a 404 model_not_found naming the model
+        JsonObject error = assertOpenAiError(response, 404, "invalid_request_error", "model_not_found", "model");
+        assertThat(error.getString("message")).contains("gpt-99");
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    @Test
+    void unknownProviderPinIsA404ModelNotFound() {
+        // Given provider/model where the provider has no deployment of that model
+        String body = "{\"model\": \"slow/gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}";
+
+        // When it is requested
+        HttpResponse<String> response = gateway.post(CHAT, key, body);
+
+        // Then it is a 404 model_not_found
+        assertOpenAiError(response, 404, "invalid_request_error", "model_not_found", "model");
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    @Test
+    void modelOutsideTheKeysAllowedModelsIsA403ModelNotAllowed() {
+        // Given a key that may use only other-model
+        String restricted = gateway.newKey(new JsonObject().put("allowed_models", new JsonArray().add("other-model")))
+            .getString("key");
+
+        // When it asks for gpt-4o-mini
+        HttpResponse<String> response = gateway.post(CHAT, restricted, VALID);
+
+        // Then it is a 403 model_not_allowed, while the allowed model still works
+        assertOpenAiError(response, 403, "permission_error", "model_not_allowed", "model");
+        assertThat(response.headers().firstValue("x-should-retry")).hasValue("false");
+        assertRefusedBeforeTheUpstream(response);
+        HttpResponse<String> allowed = gateway.post(CHAT, restricted,
+            "{\"model\": \"other-model\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}");
+        assertThat(allowed.statusCode()).isEqualTo(200);
+    }
+
+    // ---------------------------------------------------------------- 413: body limit
+
+    @Test
+    void bodyOverTheLimitIsA413RequestTooLarge() {
+        // Given a valid JSON body of more than 65536 bytes, with its Content-Length
+        String body = new JsonObject().put("model", "gpt-4o-mini")
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "x".repeat(70_000))))
+            .encode();
+
+        // When it is posted
+        HttpResponse<String> response = gateway.post(CHAT, key, body);
+
+        // Then it is a 413 request_too_large naming the limit
+        JsonObject error = assertOpenAiError(response, 413, "invalid_request_error", "request_too_large", null);
+        assertThat(error.getString("message")).contains("65536");
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    @Test
+    void chunkedBodyOverTheLimitIsA413RequestTooLarge() {
+        // Given a body of 200 000 bytes sent chunked, with no Content-Length to refuse it by
+        byte[] part = "x".repeat(10_000).getBytes(StandardCharsets.UTF_8);
+        List<byte[]> parts = new ArrayList<>();
+        parts.add("{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"".getBytes(StandardCharsets.UTF_8));
+        for (int i = 0; i < 20; i++) {
+            parts.add(part);
+        }
+        parts.add("\"}]}".getBytes(StandardCharsets.UTF_8));
+
+        // When it is posted
+        HttpResponse<String> response = gateway.send(HttpRequest.newBuilder(URI.create(gateway.url(CHAT)))
+            .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofByteArrays(parts)));
+
+        // Then it is cut off with a 413 too
+        assertOpenAiError(response, 413, "invalid_request_error", "request_too_large", null);
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    @Test
+    void expectContinueWithATooLargeLengthGets413InsteadOf100Continue() throws IOException {
+        // Given a client that announces 10 MB and waits for 100 Continue before sending it
+        String head = "POST " + CHAT + " HTTP/1.1\r\n"
+            + "Host: 127.0.0.1\r\n"
+            + "Authorization: Bearer " + key + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Content-Length: 10000000\r\n"
+            + "Expect: 100-continue\r\n"
+            + "\r\n";
+        RawResponse response;
+        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
+            socket.setSoTimeout(30_000);
+            OutputStream out = socket.getOutputStream();
+
+            // When only the headers are sent
+            out.write(head.getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            response = RawResponse.read(socket.getInputStream());
+        }
+
+        // Then the very first status line is the 413, with the OpenAI error body
+        assertThat(response.statusLine()).startsWith("HTTP/1.1 413");
+        assertThat(response.header("x-request-id")).startsWith("req_");
+        assertThat(response.header("content-type")).startsWith("application/json");
+        JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
+        assertThat(error.getString("code")).isEqualTo("request_too_large");
+        assertThat(error.getString("type")).isEqualTo("invalid_request_error");
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    @Test
+    void expectContinueWithinTheLimitGets100ContinueAndIsServed() throws IOException {
+        // Given a client that announces a small body and waits for 100 Continue
+        byte[] body = VALID.getBytes(StandardCharsets.UTF_8);
+        String head = "POST " + CHAT + " HTTP/1.1\r\n"
+            + "Host: 127.0.0.1\r\n"
+            + "Authorization: Bearer " + key + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Content-Length: " + body.length + "\r\n"
+            + "Expect: 100-continue\r\n"
+            + "\r\n";
+        String continueLine;
+        RawResponse response;
+        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
+            socket.setSoTimeout(30_000);
+            OutputStream out = socket.getOutputStream();
+            InputStream in = socket.getInputStream();
+
+            // When the headers are sent, and the body once 100 Continue arrives
+            out.write(head.getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            continueLine = RawResponse.readLine(in);
+            RawResponse.readLine(in); // the blank line that ends the interim response
+            out.write(body);
+            out.flush();
+            response = RawResponse.read(in);
+        }
+
+        // Then the gateway asked for the body once and served it
+        assertThat(continueLine).startsWith("HTTP/1.1 100");
+        assertThat(response.statusLine()).as("the response after one 100 Continue").startsWith("HTTP/1.1 200");
+        assertThat(upstream.requests()).hasSize(1);
+    }
+
+    @Test
+    void headersOverTheServerLimitAreA431InTheOpenAiShape() throws IOException {
+        // Given an HTTP/1.1 request whose headers add up to more than the server's 16 KiB
+        String head = "POST " + CHAT + " HTTP/1.1\r\n"
+            + "Host: 127.0.0.1\r\n"
+            + "Authorization: Bearer " + key + "\r\n"
+            + "X-Padding: " + "p".repeat(20_000) + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Content-Length: " + VALID.length() + "\r\n"
+            + "\r\n" + VALID;
+
+        // When it is sent
+        RawResponse response = exchange(head);
+
+        // Then it is refused before any routing, still as JSON with a request id
+        assertThat(response.statusLine()).startsWith("HTTP/1.1 431");
+        assertThat(response.header("x-request-id")).startsWith("req_");
+        assertThat(response.header("content-type")).startsWith("application/json");
+        JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
+        assertThat(error.getString("code")).isEqualTo("request_too_large");
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    @Test
+    void requestLineOverTheServerLimitIsA414InTheOpenAiShape() throws IOException {
+        // Given an HTTP/1.1 request line of more than 10 000 characters
+        String head = "POST " + CHAT + "?pad=" + "q".repeat(10_000) + " HTTP/1.1\r\n"
+            + "Host: 127.0.0.1\r\n"
+            + "Authorization: Bearer " + key + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Content-Length: " + VALID.length() + "\r\n"
+            + "\r\n" + VALID;
+
+        // When it is sent
+        RawResponse response = exchange(head);
+
+        // Then it is refused before any routing, as JSON with a request id
+        // (Netty cannot know the version of a line it could not read, so it may answer as HTTP/1.0.)
+        assertThat(response.statusLine()).matches("HTTP/1\\.[01] 414 .*");
+        assertThat(response.header("x-request-id")).startsWith("req_");
+        JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
+        assertThat(error.getString("code")).isEqualTo("request_too_large");
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    @Test
+    void bytesThatAreNotHttpGetA400InTheOpenAiShape() throws IOException {
+        // Given a client that speaks something other than HTTP
+        String garbage = "\u0016\u0003\u0001 hello there\r\n\r\n";
+
+        // When it sends a line that is no request line
+        RawResponse response = exchange(garbage);
+
+        // Then the answer is still an HTTP 400 with the OpenAI error body
+        assertThat(response.statusLine()).matches("HTTP/1\\.[01] 400 .*");
+        assertThat(response.header("x-request-id")).startsWith("req_");
+        JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
+        assertThat(error.getString("code")).isEqualTo("invalid_request_error");
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    // ---------------------------------------------------------------- upstream failures
+
+    @Test
+    void upstream500IsA502ProviderErrorNamingTheProvider() {
+        // Given an upstream that answers 500 (the provider is configured with one retry)
+        upstream.fault = Fault.STATUS;
+        upstream.status = 500;
+
+        // When a request is made
+        HttpResponse<String> response = gateway.post(CHAT, key, VALID);
+
+        // Then it is a 502 provider_error naming the provider and saying why
+        JsonObject error = assertOpenAiError(response, 502, "api_error", "provider_error", null);
+        assertThat(error.getString("provider")).isEqualTo("openai");
+        assertThat(error.getString("message")).contains("openai").contains("500").contains("fake upstream says 500");
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("openai");
+        assertThat(upstream.requests()).hasSize(2);
+        assertUsageRecorded(response, 502, "provider_error");
+    }
+
+    @Test
+    void streamingRequestWhoseUpstreamFailsBeforeTheFirstTokenGetsAJson502() {
+        // Given an upstream that answers 500
+        upstream.fault = Fault.STATUS;
+        upstream.status = 500;
+
+        // When a streaming request is made
+        HttpResponse<String> response = gateway.post(CHAT, key, """
+            {"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]}""");
+
+        // Then the failure is a plain JSON 502, not an event stream
+        JsonObject error = assertOpenAiError(response, 502, "api_error", "provider_error", null);
+        assertThat(error.getString("provider")).isEqualTo("openai");
+        assertUsageRecorded(response, 502, "provider_error");
+    }
+
+    @Test
+    void upstreamThatHangsPastFirstByteTimeoutIsA504UpstreamTimeout() {
+        // Given an upstream that never answers, behind a provider with first_byte_ms 300
+        upstream.fault = Fault.HANG;
+
+        // When a request is made
+        HttpResponse<String> response = gateway.post(CHAT, key,
+            "{\"model\": \"slow-model\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}");
+
+        // Then it is a 504 upstream_timeout naming the provider, and the upstream call was abandoned
+        JsonObject error = assertOpenAiError(response, 504, "api_error", "upstream_timeout", null);
+        assertThat(error.getString("provider")).isEqualTo("slow");
+        assertThat(error.getString("message")).contains("slow").contains("300");
+        upstream.awaitAbandoned(10_000);
+        assertUsageRecorded(response, 504, "upstream_timeout");
+    }
+
+    @Test
+    void upstream400IsPassedThroughAsIsAndNotRetried() {
+        // Given an upstream that refuses the request as the caller's fault
+        upstream.fault = Fault.STATUS;
+        upstream.status = 400;
+
+        // When a request is made (the provider allows one retry)
+        HttpResponse<String> response = gateway.post(CHAT, key, VALID);
+
+        // Then the upstream's 400 comes back as it was, after a single call
+        JsonObject error = assertOpenAiError(response, 400, "invalid_request_error", "fake_400", "messages");
+        assertThat(error.getString("message")).isEqualTo("fake upstream says 400");
+        assertThat(error.getString("provider")).isEqualTo("openai");
+        assertThat(upstream.requests()).hasSize(1);
+        assertUsageRecorded(response, 400, "fake_400");
+    }
+
+    @Test
+    void upstream401ForTheProvidersOwnKeyIsA502NeverA401() {
+        // Given an upstream that refuses TokenHub's provider key
+        upstream.fault = Fault.STATUS;
+        upstream.status = 401;
+
+        // When a request is made with a perfectly good TokenHub key
+        HttpResponse<String> response = gateway.post(CHAT, key, VALID);
+
+        // Then the caller sees a provider failure, not a problem with their own key
+        JsonObject error = assertOpenAiError(response, 502, "api_error", "provider_error", null);
+        assertThat(error.getString("provider")).isEqualTo("openai");
+        assertThat(error.getString("message")).contains("401").contains("credentials");
+        assertThat(response.body()).doesNotContain("invalid_api_key");
+        assertUsageRecorded(response, 502, "provider_error");
+    }
+
+    @Test
+    void upstream429WithASingleDeploymentIsA502ProviderError() {
+        // Given an upstream that rate-limits us (without Retry-After) and no other deployment
+        upstream.fault = Fault.STATUS;
+        upstream.status = 429;
+
+        // When a request is made
+        HttpResponse<String> response = gateway.post(CHAT, key, VALID);
+
+        // Then it is a 502 provider_error: the provider's limit is not the caller's rate limit
+        JsonObject error = assertOpenAiError(response, 502, "api_error", "provider_error", null);
+        assertThat(error.getString("provider")).isEqualTo("openai");
+        assertThat(error.getString("message")).contains("429");
+        assertThat(upstream.requests()).hasSize(1);
+        assertUsageRecorded(response, 502, "provider_error");
+    }
+
+    @Test
+    void openCircuitIsA503NoHealthyUpstreamWithRetryAfterAndNoNetworkCall() {
+        // Given a deployment whose breaker opens on the first failure, and that failure
+        upstream.fault = Fault.STATUS;
+        upstream.status = 500;
+        String body = "{\"model\": \"fragile-model\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}";
+        HttpResponse<String> first = gateway.post(CHAT, key, body);
+        assertOpenAiError(first, 502, "api_error", "provider_error", null);
+
+        // When the next request comes, with the upstream healthy again
+        upstream.reset();
+        HttpResponse<String> response = gateway.post(CHAT, key, body);
+
+        // Then it is a 503 no_healthy_upstream with Retry-After, and the upstream was not called
+        assertOpenAiError(response, 503, "api_error", "no_healthy_upstream", null);
+        assertThat(response.headers().firstValue("Retry-After")).hasValueSatisfying(
+            seconds -> assertThat(Long.parseLong(seconds)).isPositive());
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    // ---------------------------------------------------------------- 401: keys
+
+    static Stream<Arguments> badAuthorizations() {
+        return Stream.of(
+            Arguments.of("no Authorization header", null),
+            Arguments.of("Bearer with nothing after it", "Bearer "),
+            Arguments.of("Basic credentials", "Basic dXNlcjpwYXNz"),
+            Arguments.of("not a TokenHub key", "Bearer sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"),
+            Arguments.of("th- key that is too short", "Bearer th-abc123"),
+            Arguments.of("th- key with a character outside base62", "Bearer th-" + "a".repeat(39) + "!"),
+            Arguments.of("well-formed key that was never issued", "Bearer th-" + "Q".repeat(40)),
+            Arguments.of("the admin master key", "Bearer " + TestGateway.MASTER_KEY));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("badAuthorizations")
+    void missingMalformedOrUnknownKeyIsA401InvalidApiKey(String why, String authorization) {
+        // Given a request whose Authorization is not a usable key
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(gateway.url(CHAT)))
+            .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(VALID));
+        if (authorization != null) {
+            request.header("Authorization", authorization);
+        }
+
+        // When it is sent
+        HttpResponse<String> response = gateway.send(request);
+
+        // Then it is a 401 invalid_api_key that never echoes the presented secret
+        assertOpenAiError(response, 401, "invalid_request_error", "invalid_api_key", null);
+        if (authorization != null && authorization.length() > 12) {
+            assertThat(response.body()).doesNotContain(authorization.substring(7));
+        }
+        assertRefusedBeforeTheUpstream(response);
+    }
+
+    @Test
+    void keyErrorWinsOverABodyError() {
+        // Given an unknown key and a malformed body
+        // When they are sent together
+        HttpResponse<String> response = gateway.post(CHAT, "th-" + "Z".repeat(40), "{not json");
+
+        // Then the key is checked first: 401, not 400
+        assertOpenAiError(response, 401, "invalid_request_error", "invalid_api_key", null);
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    // ---------------------------------------------------------------- 404 / 405: paths
+
+    @ParameterizedTest
+    @ValueSource(strings = {"/v1/nope", "/v2/chat/completions", "/", "/index.html", "/v1/chat/completions/extra",
+        "/admin/v1/nope"})
+    void unknownPathIsA404InTheOpenAiShape(String path) {
+        // Given a path the gateway does not serve
+        // When it is requested
+        HttpResponse<String> response = gateway.get(path, key);
+
+        // Then the 404 is JSON, not an HTML page
+        JsonObject error = assertOpenAiError(response, 404, "invalid_request_error", "not_found", null);
+        assertThat(error.getString("message")).contains(path);
+    }
+
+    @Test
+    void wrongMethodOnAKnownPathIsA405InTheOpenAiShape() {
+        // Given the chat completions path
+        // When it is asked for with GET
+        HttpResponse<String> response = gateway.get(CHAT, key);
+
+        // Then it is a JSON 405
+        assertOpenAiError(response, 405, "invalid_request_error", "method_not_allowed", null);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** Nothing reached the upstream and no usage record will ever be written for this response. */
+    private static void assertRefusedBeforeTheUpstream(HttpResponse<String> refused) {
+        assertThat(upstream.requests()).as("requests the upstream received").isEmpty();
+        String refusedId = refused.headers().firstValue("X-Request-Id").orElseThrow();
+        // Usage is written in order: once a later request's record is there, an earlier one would be too.
+        HttpResponse<String> barrier = gateway.post(CHAT, key, VALID);
+        assertThat(barrier.statusCode()).isEqualTo(200);
+        String barrierId = barrier.headers().firstValue("X-Request-Id").orElseThrow();
+        TestGateway.eventually(() -> gateway.database().count(
+            "SELECT count(*) FROM usage_records WHERE request_id = ?", barrierId) == 1, 10_000,
+            "the usage record of the barrier request");
+        assertThat(gateway.database().count("SELECT count(*) FROM usage_records WHERE request_id = ?", refusedId))
+            .as("usage records of the refused request").isZero();
+        upstream.reset();
+    }
+
+    /** A request that reached an upstream and failed still leaves exactly one usage record. */
+    private static void assertUsageRecorded(HttpResponse<String> response, int status, String errorCode) {
+        String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
+        TestGateway.eventually(() -> gateway.database().count(
+            "SELECT count(*) FROM usage_records WHERE request_id = ?", requestId) > 0, 10_000,
+            "the usage record of " + requestId);
+        List<Map<String, Object>> rows = gateway.database().query(
+            "SELECT status, error_code, cost_micro_usd FROM usage_records WHERE request_id = ?", requestId);
+        assertThat(rows).hasSize(1);
+        assertThat(rows.get(0).get("status")).isEqualTo(status);
+        assertThat(rows.get(0).get("error_code")).isEqualTo(errorCode);
+        assertThat(rows.get(0).get("cost_micro_usd")).isEqualTo(0L);
+    }
+
+    /** Sends bytes (ISO-8859-1) on a fresh connection and reads one HTTP response back. */
+    private static RawResponse exchange(String request) throws IOException {
+        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
+            socket.setSoTimeout(30_000);
+            socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            socket.getOutputStream().flush();
+            return RawResponse.read(socket.getInputStream());
+        }
+    }
+
+    /** An HTTP/1.1 response read off a raw socket: status line, headers, and a Content-Length body. */
+    record RawResponse(String statusLine, Map<String, String> headers, String body) {
+
+        String header(String name) {
+            return headers.getOrDefault(name.toLowerCase(Locale.ROOT), "");
+        }
+
+        static RawResponse read(InputStream in) throws IOException {
+            String statusLine = readLine(in);
+            Map<String, String> headers = new LinkedHashMap<>();
+            for (String line = readLine(in); !line.isEmpty(); line = readLine(in)) {
+                int colon = line.indexOf(':');
+                headers.put(line.substring(0, colon).trim().toLowerCase(Locale.ROOT), line.substring(colon + 1).trim());
+            }
+            int length = Integer.parseInt(headers.getOrDefault("content-length", "0"));
+            byte[] body = in.readNBytes(length);
+            return new RawResponse(statusLine, headers, new String(body, StandardCharsets.UTF_8));
+        }
+
+        static String readLine(InputStream in) throws IOException {
+            ByteArrayOutputStream line = new ByteArrayOutputStream();
+            for (int b = in.read(); b != '\n'; b = in.read()) {
+                if (b < 0) {
+                    throw new IOException("connection closed after: " + line);
+                }
+                if (b != '\r') {
+                    line.write(b);
+                }
+            }
+            return line.toString(StandardCharsets.US_ASCII);
+        }
+    }
+}
