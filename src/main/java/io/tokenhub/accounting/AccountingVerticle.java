@@ -6,10 +6,12 @@ import io.tokenhub.core.LocalCodec;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.sqlclient.DatabaseException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,13 +19,21 @@ import org.slf4j.LoggerFactory;
 /**
  * Owns the usage pipeline from the event bus to PostgreSQL: batches by count and by time, one
  * insert in flight at a time; when PostgreSQL fails, the batch goes to the disk {@link Spool} and
- * is replayed once writes succeed again. Stopping flushes everything (to PostgreSQL, else to the
+ * is replayed once writes succeed again. A write that gets no answer within {@link #WRITE_TIMEOUT_MS}
+ * counts as failed (a PostgreSQL behind a network that dropped it never answers, and the client
+ * has no timeout of its own); while PostgreSQL is unreachable (no answer, no connection) and the
+ * spool holds records, new batches go straight to the spool and the replay finds out when it is
+ * back, so an unanswering PostgreSQL costs one timeout per replay attempt, not one per batch. (A
+ * batch PostgreSQL answers with an error is not a sign of an outage: the next batch still tries.)
+ * Stopping waits for the write in flight, then flushes everything (to PostgreSQL, else to the
  * spool).
  */
 public final class AccountingVerticle extends VerticleBase {
 
     private static final Logger LOG = LoggerFactory.getLogger(AccountingVerticle.class);
     private static final long REPLAY_MS = 1_000;
+    /** Longest a write may take before its batch is spooled; a late write is harmless, writes being idempotent. */
+    static final long WRITE_TIMEOUT_MS = 10_000;
     /** Records held in memory when even the spool is full; beyond this they are dropped, loudly. */
     private static final int MAX_PENDING = 200_000;
 
@@ -37,6 +47,11 @@ public final class AccountingVerticle extends VerticleBase {
     private MessageConsumer<UsageBatch> consumer;
     private boolean writing;
     private boolean replaying;
+    private boolean stopping;
+    /** The last write got no answer from PostgreSQL at all (as opposed to an error answer). */
+    private boolean unreachable;
+    /** The flush write in flight (or the last one): stopping waits for it before draining. */
+    private Future<Boolean> inFlight = Future.succeededFuture(true);
 
     /**
      * @param onWritten called with each batch once it is durable in PostgreSQL (billing settles here)
@@ -85,12 +100,13 @@ public final class AccountingVerticle extends VerticleBase {
     }
 
     private void flush() {
-        if (writing || pending.isEmpty()) {
+        if (writing || stopping || pending.isEmpty()) {
             return;
         }
         writing = true;
         List<UsageEvent> batch = take(config.batchSize());
-        writeOrSpool(batch).onComplete(ar -> {
+        inFlight = writeOrSpool(batch);
+        inFlight.onComplete(ar -> {
             writing = false;
             publishBacklog();
             if (pending.size() >= config.batchSize()) {
@@ -101,7 +117,11 @@ public final class AccountingVerticle extends VerticleBase {
 
     /** Completes with true once the batch is durable (in PostgreSQL or the spool), false if it is back in memory. */
     private Future<Boolean> writeOrSpool(List<UsageEvent> batch) {
-        return writer.write(batch)
+        if (unreachable && !spool.isEmpty()) {
+            // The replay of the spool finds out when PostgreSQL is back; until then, no write to wait for.
+            return spoolOrKeep(batch);
+        }
+        return write(batch)
             .map(written -> {
                 status.databaseUp();
                 onWritten.accept(batch);
@@ -109,15 +129,24 @@ public final class AccountingVerticle extends VerticleBase {
             })
             .recover(dbFailure -> {
                 status.databaseDown(dbFailure);
-                return spool.append(batch).map(true).recover(spoolFailure -> {
-                    LOG.error("usage spool unavailable ({}); keeping {} records in memory",
-                        spoolFailure.getMessage(), batch.size());
-                    for (int i = batch.size() - 1; i >= 0; i--) {
-                        pending.addFirst(batch.get(i));
-                    }
-                    return Future.succeededFuture(false);
-                });
+                return spoolOrKeep(batch);
             });
+    }
+
+    private Future<Boolean> spoolOrKeep(List<UsageEvent> batch) {
+        return spool.append(batch).map(true).recover(spoolFailure -> {
+            LOG.error("usage spool unavailable ({}); keeping {} records in memory",
+                spoolFailure.getMessage(), batch.size());
+            for (int i = batch.size() - 1; i >= 0; i--) {
+                pending.addFirst(batch.get(i));
+            }
+            return Future.succeededFuture(false);
+        });
+    }
+
+    private Future<Integer> write(List<UsageEvent> batch) {
+        return writer.write(batch).timeout(WRITE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+            .andThen(ar -> unreachable = ar.failed() && !(ar.cause() instanceof DatabaseException));
     }
 
     /** Writes the oldest spooled file, then the next, until the spool is empty or a write fails. */
@@ -137,7 +166,7 @@ public final class AccountingVerticle extends VerticleBase {
             if (entry == null) {
                 return Future.succeededFuture();
             }
-            return writer.write(entry.getValue())
+            return write(entry.getValue())
                 .compose(written -> {
                     status.databaseUp();
                     onWritten.accept(entry.getValue());
@@ -168,8 +197,10 @@ public final class AccountingVerticle extends VerticleBase {
 
     @Override
     public Future<?> stop() {
+        stopping = true;
         Future<Void> closing = consumer == null ? Future.succeededFuture() : consumer.unregister();
-        return closing.compose(v -> drain());
+        // A batch taken by a flush is in neither the memory nor the spool until its write ends.
+        return closing.compose(v -> inFlight.transform(ar -> drain()));
     }
 
     private Future<Void> drain() {

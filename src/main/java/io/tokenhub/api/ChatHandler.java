@@ -63,9 +63,30 @@ final class ChatHandler implements Handler<RoutingContext> {
         var call = new Dispatcher.Call(ex.requestId, request.body(), request.maxTokens());
         ex.dispatchNanos = System.nanoTime();
         if (request.stream()) {
-            return dispatcher.stream(attempts, call, ex.abort)
-                .onSuccess(served -> new SseRelay(ex, served, outcome, metrics, dispatcher).start())
-                .onFailure(failure -> recordFailure(ex, failure))
+            Future<Served<StreamStart>> starting = dispatcher.stream(attempts, call, ex.abort);
+            // A client that leaves before the first output cancels the upstream stream, and a cancelled
+            // stream neither starts nor fails: the request's one record is written here instead. The
+            // flag keeps it one when the cancellation also fails the start (before the upstream answered).
+            boolean[] recorded = {false};
+            ex.abort.onAbort(() -> {
+                if (!starting.isComplete()) {
+                    recorded[0] = true;
+                    recordFailure(ex, null);
+                }
+            });
+            return starting
+                .onSuccess(served -> {
+                    if (recorded[0]) {
+                        served.result().stream().cancel();
+                    } else {
+                        new SseRelay(ex, served, outcome, metrics, dispatcher).start();
+                    }
+                })
+                .onFailure(failure -> {
+                    if (!recorded[0]) {
+                        recordFailure(ex, failure);
+                    }
+                })
                 .mapEmpty();
         }
         return dispatcher.complete(attempts, call, ex.abort)
@@ -94,10 +115,14 @@ final class ChatHandler implements Handler<RoutingContext> {
             status == 200 ? null : "client_disconnected", -1);
     }
 
-    /** Every candidate failed (or the client left first): the request still gets its one record. */
+    /**
+     * Every candidate failed (or the client left first): the request still gets its one record.
+     *
+     * @param failure why, or null when the client left
+     */
     private void recordFailure(Exchange ex, Throwable failure) {
-        ApiError error = ErrorWriter.toApiError(failure);
         boolean clientGone = ex.abort.aborted();
+        ApiError error = clientGone ? null : ErrorWriter.toApiError(failure);
         Usage usage = new Usage(clientGone ? ex.request.promptTokens() : 0, 0, 0, 0, clientGone);
         outcome.record(ex, null, false, usage, 0, clientGone ? 499 : error.status(),
             clientGone ? "client_disconnected" : error.code(), -1);
