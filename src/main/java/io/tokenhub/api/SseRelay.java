@@ -98,8 +98,10 @@ final class SseRelay implements StreamStart.Sink {
                 .put("created", System.currentTimeMillis() / 1000).put("model", servedLabel())
                 .put("choices", new JsonArray()).put("usage", usageJson(usage, cost)));
         }
-        response.end(DONE);
+        // Settled before the response ends: over HTTP/2 ending the response closes its stream at
+        // once, and that close must not be taken for the client going away (499).
         finish(usage, cost, 200, null);
+        response.end(DONE);
     }
 
     @Override
@@ -109,10 +111,11 @@ final class SseRelay implements StreamStart.Sink {
         }
         dispatcher.streamFailed(served.attempt(), failure);
         ApiError error = ErrorWriter.toApiError(Dispatcher.asApiException(failure));
+        Usage usage = usage();
+        // Before the response ends, as in end().
+        finish(usage, Outcome.cost(served.attempt(), usage), error.status(), error.code());
         response.write(event("event: error\ndata: " + ErrorWriter.body(error).encode()));
         response.end(DONE);
-        Usage usage = usage();
-        finish(usage, Outcome.cost(served.attempt(), usage), error.status(), error.code());
     }
 
     private void clientGone() {

@@ -158,8 +158,35 @@ public final class HttpUpstream {
         }
     }
 
+    /** The provider's {@code idle_ms} for a response body that has started; see {@link IdleTimeout}. */
+    public IdleTimeout idleTimeout(Runnable onIdle) {
+        return new IdleTimeout(vertx, provider.timeouts().idleMs(), onIdle);
+    }
+
+    /** The whole body of a 2xx response, failing with a timeout when it goes quiet for {@code idle_ms}. */
     public static Future<Buffer> body(HttpClientResponse response, HttpUpstream upstream) {
+        Promise<Buffer> result = Promise.promise();
+        Buffer body = Buffer.buffer();
+        IdleTimeout idle = upstream.idleTimeout(() -> {
+            if (result.tryFail(UpstreamException.of(upstream.provider.id(), Kind.TIMEOUT,
+                "no data for " + upstream.provider.timeouts().idleMs() + " ms in the response body"))) {
+                response.request().reset();
+            }
+        });
+        response.handler(buffer -> {
+            idle.touch();
+            body.appendBuffer(buffer);
+        });
+        response.endHandler(v -> {
+            idle.stop();
+            result.tryComplete(body);
+        });
+        response.exceptionHandler(e -> {
+            idle.stop();
+            result.tryFail(upstream.classify(e));
+        });
+        idle.start();
         response.resume();
-        return response.body().recover(e -> Future.failedFuture(upstream.classify(e)));
+        return result.future();
     }
 }

@@ -46,9 +46,11 @@ public final class FakeAnthropicUpstream {
     public record Recorded(String method, String path, MultiMap headers, JsonObject body) {
     }
 
-    /** One content block of the answer: text deltas, or a tool call's partial_json fragments. */
+    /** One content block of the answer: text or thinking deltas, or a tool call's partial_json fragments. */
     private record Block(String type, String toolId, String toolName, List<String> parts) {
     }
+
+    private static final String THINKING_SIGNATURE = "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxsig_fake";
 
     private final Vertx vertx;
     private HttpServer server;
@@ -101,6 +103,12 @@ public final class FakeAnthropicUpstream {
         return this;
     }
 
+    /** An extended-thinking block (thinking_delta events, then its signature_delta), before what follows. */
+    public FakeAnthropicUpstream thinking(String... deltas) {
+        blocks.add(new Block("thinking", null, null, List.of(deltas)));
+        return this;
+    }
+
     public FakeAnthropicUpstream toolUse(String id, String name, String... jsonFragments) {
         blocks.add(new Block("tool_use", id, name, List.of(jsonFragments)));
         return this;
@@ -145,6 +153,23 @@ public final class FakeAnthropicUpstream {
     public FakeAnthropicUpstream streamFault(StreamFault fault, int afterEvents) {
         this.streamFault = fault;
         this.faultAfterEvents = afterEvents;
+        return this;
+    }
+
+    /** Back to an empty, healthy answer with default usage; forgets what was received. */
+    public FakeAnthropicUpstream reset() {
+        blocks.clear();
+        stopReason = "end_turn";
+        usage = usageJson(25, 0, 0, 12);
+        failStatus = 0;
+        failType = null;
+        failMessage = null;
+        retryAfter = null;
+        hang = false;
+        firstByteDelayMs = 0;
+        streamFault = StreamFault.NONE;
+        faultAfterEvents = 0;
+        requests.clear();
         return this;
     }
 
@@ -251,10 +276,14 @@ public final class FakeAnthropicUpstream {
         JsonArray content = new JsonArray();
         for (Block block : blocks) {
             String joined = String.join("", block.parts());
-            content.add(block.type().equals("text")
-                ? new JsonObject().put("type", "text").put("text", joined)
-                : new JsonObject().put("type", "tool_use").put("id", block.toolId()).put("name", block.toolName())
-                    .put("input", joined.isEmpty() ? new JsonObject() : new JsonObject(joined)));
+            content.add(switch (block.type()) {
+                case "text" -> new JsonObject().put("type", "text").put("text", joined);
+                case "thinking" -> new JsonObject().put("type", "thinking").put("thinking", joined)
+                    .put("signature", THINKING_SIGNATURE);
+                default -> new JsonObject().put("type", "tool_use").put("id", block.toolId())
+                    .put("name", block.toolName())
+                    .put("input", joined.isEmpty() ? new JsonObject() : new JsonObject(joined));
+            });
         }
         return new JsonObject().put("id", "msg_fake").put("type", "message").put("role", "assistant")
             .put("model", model).put("content", content).put("stop_reason", stopReason)
@@ -298,6 +327,10 @@ public final class FakeAnthropicUpstream {
                 .put("stop_sequence", null).put("usage", startUsage)).encode()));
         for (int index = 0; index < blocks.size(); index++) {
             Block block = blocks.get(index);
+            if (block.type().equals("thinking")) {
+                thinkingEvents(out, index, block);
+                continue;
+            }
             boolean text = block.type().equals("text");
             JsonObject start = text ? new JsonObject().put("type", "text").put("text", "")
                 : new JsonObject().put("type", "tool_use").put("id", block.toolId()).put("name", block.toolName())
@@ -325,6 +358,23 @@ public final class FakeAnthropicUpstream {
             .put("usage", new JsonObject().put("output_tokens", usage.getLong("output_tokens"))).encode()));
         out.add(event("message_stop", "{\"type\":\"message_stop\"}"));
         return out;
+    }
+
+    private static void thinkingEvents(List<String> out, int index, Block block) {
+        out.add(event("content_block_start", new JsonObject().put("type", "content_block_start").put("index", index)
+            .put("content_block", new JsonObject().put("type", "thinking").put("thinking", "")).encode()));
+        if (index == 0) {
+            out.add(event("ping", "{\"type\": \"ping\"}"));
+        }
+        for (String part : block.parts()) {
+            out.add(event("content_block_delta", new JsonObject().put("type", "content_block_delta").put("index", index)
+                .put("delta", new JsonObject().put("type", "thinking_delta").put("thinking", part)).encode()));
+        }
+        out.add(event("content_block_delta", new JsonObject().put("type", "content_block_delta").put("index", index)
+            .put("delta", new JsonObject().put("type", "signature_delta").put("signature", THINKING_SIGNATURE))
+            .encode()));
+        out.add(event("content_block_stop", new JsonObject().put("type", "content_block_stop")
+            .put("index", index).encode()));
     }
 
     private static String event(String name, String data) {

@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * An OpenAI-compatible Chat Completions server on an ephemeral port, for tests: answers with the
- * configured text (whole, or streamed as one chunk per piece) and usage, or with one fault. It
+ * configured text (whole, or streamed as one chunk per piece) and usage, or with one fault; also
+ * {@code /embeddings} and {@code /rerank} (Jina shape), with the same faults. It
  * records what it received and notices when a client abandons a response before its end — which
  * is how a test proves that TokenHub cancelled an upstream call.
  */
@@ -158,11 +159,58 @@ public final class FakeOpenAiUpstream {
                     .put("param", status == 400 ? "messages" : null).put("code", "fake_" + status)).encode());
             return;
         }
-        if (Boolean.TRUE.equals(body.getValue("stream"))) {
+        if (request.path().endsWith("/embeddings")) {
+            response.putHeader("Content-Type", "application/json").end(embeddings(body).encode());
+        } else if (request.path().endsWith("/rerank")) {
+            response.putHeader("Content-Type", "application/json").end(rerank(body).encode());
+        } else if (Boolean.TRUE.equals(body.getValue("stream"))) {
             stream(response, body);
         } else {
             response.putHeader("Content-Type", "application/json").end(completion().encode());
         }
+    }
+
+    /**
+     * {@code POST /embeddings}: one vector per input ({@code dimensions} long, default 4, entry i of
+     * input n is {@code n + i / 10}), usage = the configured usage's prompt tokens.
+     */
+    private JsonObject embeddings(JsonObject body) {
+        Object input = body.getValue("input");
+        int count = input instanceof JsonArray array ? array.size() : 1;
+        int dimensions = body.getValue("dimensions") instanceof Number n ? n.intValue() : 4;
+        JsonArray data = new JsonArray();
+        for (int n = 0; n < count; n++) {
+            JsonArray vector = new JsonArray();
+            for (int i = 0; i < dimensions; i++) {
+                vector.add(n + i / 10.0);
+            }
+            data.add(new JsonObject().put("object", "embedding").put("index", n).put("embedding", vector));
+        }
+        long prompt = usage == null ? 0 : usage.getLong("prompt_tokens", 0L);
+        return new JsonObject().put("object", "list").put("data", data).put("model", model)
+            .put("usage", new JsonObject().put("prompt_tokens", prompt).put("total_tokens", prompt));
+    }
+
+    /**
+     * {@code POST /rerank} in Jina's shape: document i scores {@code 1 / (i + 1)}, so the order is the
+     * documents' order; {@code top_n} and {@code return_documents} honoured; usage.total_tokens =
+     * the configured usage's prompt tokens.
+     */
+    private JsonObject rerank(JsonObject body) {
+        JsonArray documents = body.getValue("documents") instanceof JsonArray d ? d : new JsonArray();
+        int topN = body.getValue("top_n") instanceof Number n ? n.intValue() : documents.size();
+        JsonArray results = new JsonArray();
+        for (int i = 0; i < Math.min(topN, documents.size()); i++) {
+            JsonObject result = new JsonObject().put("index", i).put("relevance_score", 1.0 / (i + 1));
+            if (Boolean.TRUE.equals(body.getValue("return_documents"))) {
+                Object document = documents.getValue(i);
+                result.put("document", document instanceof JsonObject o ? o : new JsonObject().put("text", document));
+            }
+            results.add(result);
+        }
+        long prompt = usage == null ? 0 : usage.getLong("prompt_tokens", 0L);
+        return new JsonObject().put("model", model).put("results", results)
+            .put("usage", new JsonObject().put("total_tokens", prompt));
     }
 
     private JsonObject completion() {

@@ -4,6 +4,7 @@ import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.ChunkStream;
 import io.tokenhub.provider.HttpUpstream;
+import io.tokenhub.provider.IdleTimeout;
 import io.tokenhub.provider.SseParser;
 import io.tokenhub.provider.UpstreamCall;
 import io.tokenhub.provider.UpstreamException;
@@ -27,6 +28,7 @@ final class AnthropicChunkStream implements ChunkStream {
     private final AnthropicStreamTranslator translator;
     private final Abort abort;
     private final SseParser parser = new SseParser(this::onEvent);
+    private final IdleTimeout idle;
     private Handler<JsonObject> chunkHandler = chunk -> { };
     private Handler<Void> endHandler = v -> { };
     private Handler<Throwable> exceptionHandler = e -> { };
@@ -41,7 +43,12 @@ final class AnthropicChunkStream implements ChunkStream {
         this.label = providerId() + "/" + call.upstreamModel();
         this.translator = new AnthropicStreamTranslator(label, "chatcmpl-" + call.requestId(),
             System.currentTimeMillis() / 1000);
-        response.handler(parser::feed);
+        this.idle = upstream.idleTimeout(() -> fail(UpstreamException.of(providerId(), Kind.TIMEOUT,
+            "no data for " + upstream.provider().timeouts().idleMs() + " ms in the stream")));
+        response.handler(buffer -> {
+            idle.touch();
+            parser.feed(buffer);
+        });
         response.endHandler(v -> onEnd());
         response.exceptionHandler(e -> fail(upstream.classify(e)));
         abort.onAbort(this::cancel);
@@ -104,6 +111,7 @@ final class AnthropicChunkStream implements ChunkStream {
     }
 
     private void onEnd() {
+        idle.stop();
         parser.end();
         if (finished) {
             return;
@@ -129,6 +137,7 @@ final class AnthropicChunkStream implements ChunkStream {
             return;
         }
         finished = true;
+        idle.stop();
         if (abort.aborted()) {
             // HttpUpstream's own abort action resets the request before our cancel() runs, and the
             // reset surfaces here as a connection failure: it is the cancellation, not an outcome.
@@ -159,18 +168,21 @@ final class AnthropicChunkStream implements ChunkStream {
 
     @Override
     public void pause() {
+        idle.suspend();
         response.pause();
     }
 
     @Override
     public void resume() {
         response.resume();
+        idle.start();
     }
 
     @Override
     public void cancel() {
         if (!finished) {
             finished = true;
+            idle.stop();
             response.request().reset();
         }
     }

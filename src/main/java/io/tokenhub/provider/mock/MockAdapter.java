@@ -83,12 +83,14 @@ public final class MockAdapter implements ProviderAdapter {
             texts.add(String.valueOf(input));
         }
         int dimensions = call.body().getInteger("dimensions", 8);
+        boolean base64 = "base64".equals(call.body().getValue("encoding_format"));
         JsonArray data = new JsonArray();
         long tokens = 0;
         for (int i = 0; i < texts.size(); i++) {
             tokens += TokenCounter.count(texts.get(i));
+            JsonArray vector = vector(texts.get(i), dimensions);
             data.add(new JsonObject().put("object", "embedding").put("index", i)
-                .put("embedding", vector(texts.get(i), dimensions)));
+                .put("embedding", base64 ? base64(vector) : vector));
         }
         Usage usage = new Usage(tokens, 0, 0, 0, false);
         JsonObject body = new JsonObject().put("object", "list").put("data", data).put("model", label(call))
@@ -137,6 +139,16 @@ public final class MockAdapter implements ProviderAdapter {
             out.add(x / Math.sqrt(norm));
         }
         return out;
+    }
+
+    /** OpenAI's {@code encoding_format: base64}: the vector as little-endian float32, base64-encoded. */
+    private static String base64(JsonArray vector) {
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(vector.size() * Float.BYTES)
+            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < vector.size(); i++) {
+            bytes.putFloat(vector.getDouble(i).floatValue());
+        }
+        return java.util.Base64.getEncoder().encodeToString(bytes.array());
     }
 
     private JsonObject chunk(String id, long created, UpstreamCall call, JsonObject delta, String finishReason) {

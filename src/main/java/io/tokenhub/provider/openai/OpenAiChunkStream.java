@@ -4,6 +4,7 @@ import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.ChunkStream;
 import io.tokenhub.provider.HttpUpstream;
+import io.tokenhub.provider.IdleTimeout;
 import io.tokenhub.provider.SseParser;
 import io.tokenhub.provider.UpstreamException;
 import io.tokenhub.provider.UpstreamException.Kind;
@@ -18,6 +19,7 @@ final class OpenAiChunkStream implements ChunkStream {
     private final HttpClientResponse response;
     private final HttpUpstream upstream;
     private final SseParser parser = new SseParser(this::onEvent);
+    private final IdleTimeout idle;
     private Handler<JsonObject> chunkHandler = chunk -> { };
     private Handler<Void> endHandler = v -> { };
     private Handler<Throwable> exceptionHandler = e -> { };
@@ -31,7 +33,12 @@ final class OpenAiChunkStream implements ChunkStream {
         this.response = response;
         this.upstream = upstream;
         this.label = upstream.provider().id() + "/" + upstreamModel;
-        response.handler(parser::feed);
+        this.idle = upstream.idleTimeout(() -> fail(UpstreamException.of(upstream.provider().id(), Kind.TIMEOUT,
+            "no data for " + upstream.provider().timeouts().idleMs() + " ms in the stream")));
+        response.handler(buffer -> {
+            idle.touch();
+            parser.feed(buffer);
+        });
         response.endHandler(v -> onEnd());
         response.exceptionHandler(e -> fail(upstream.classify(e)));
         abort.onAbort(this::cancel);
@@ -73,6 +80,7 @@ final class OpenAiChunkStream implements ChunkStream {
     }
 
     private void onEnd() {
+        idle.stop();
         parser.end();
         if (finished) {
             return;
@@ -91,6 +99,7 @@ final class OpenAiChunkStream implements ChunkStream {
             return;
         }
         finished = true;
+        idle.stop();
         response.request().reset();
         exceptionHandler.handle(failure);
     }
@@ -115,18 +124,21 @@ final class OpenAiChunkStream implements ChunkStream {
 
     @Override
     public void pause() {
+        idle.suspend();
         response.pause();
     }
 
     @Override
     public void resume() {
         response.resume();
+        idle.start();
     }
 
     @Override
     public void cancel() {
         if (!finished) {
             finished = true;
+            idle.stop();
             response.request().reset();
         }
     }

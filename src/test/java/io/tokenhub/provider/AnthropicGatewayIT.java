@@ -1,0 +1,465 @@
+package io.tokenhub.provider;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.FunctionDefinition;
+import com.openai.models.FunctionParameters;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.completions.CompletionUsage;
+import io.tokenhub.testing.FakeAnthropicUpstream;
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An anthropic-type provider behind the OpenAI-compatible API (PRODUCT.md §2, §9 "Anthropic
+ * upstream"): text, tool calls and reasoning, whole and streamed, through the OpenAI SDK and raw
+ * HTTP; usage with cached tokens; the Anthropic headers; and an overloaded (529) Anthropic as a
+ * provider failure that falls back or ends in 502.
+ */
+class AnthropicGatewayIT {
+
+    private static final String UPSTREAM_MODEL = "claude-sonnet-4-5";
+
+    static Vertx vertx;
+    static FakeAnthropicUpstream anthropic;
+    static FakeOpenAiUpstream backup;
+    static TestGateway gateway;
+    static String key;
+    static OpenAIClient client;
+
+    @BeforeAll
+    static void start() throws Exception {
+        vertx = Vertx.vertx();
+        anthropic = join(new FakeAnthropicUpstream(vertx).start());
+        backup = new FakeOpenAiUpstream(vertx, "backup-model").start();
+        gateway = TestGateway.start("""
+            providers:
+              - id: anthropic
+                type: anthropic
+                base_url: "%s"
+                api_key: anthropic-provider-secret
+                timeouts: { connect_ms: 500, first_byte_ms: 2000, idle_ms: 1000 }
+                circuit_breaker: { max_failures: 50, window_ms: 10000, reset_ms: 1500 }
+              - id: backup
+                type: openai
+                base_url: "%s"
+                api_key: backup-provider-secret
+            models:
+              - id: claude
+                context_window: 200000
+                max_output_tokens: 8192
+                default_max_tokens: 1024
+                capabilities: [tools, vision, thinking]
+                pricing: { input: 3.0, cached_input: 0.3, output: 15.0 }
+                deployments: [ { provider: anthropic, model: %s } ]
+              - id: claude-backed
+                capabilities: [tools, vision, thinking]
+                deployments:
+                  - { provider: anthropic, model: claude-backed, priority: 0 }
+                  - { provider: backup, model: claude-backed, priority: 1 }
+            """.formatted(anthropic.baseUrl(), backup.baseUrl(), UPSTREAM_MODEL), "");
+        key = gateway.newKey();
+        client = OpenAIOkHttpClient.builder().apiKey(key).baseUrl(gateway.baseUrl()).maxRetries(0).build();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        gateway.close();
+        join(anthropic.close());
+        backup.stop();
+        vertx.close();
+    }
+
+    @BeforeEach
+    void healthyUpstreams() {
+        anthropic.reset();
+        backup.reset();
+    }
+
+    // ---- text ---------------------------------------------------------------------------------
+
+    @Test
+    void nonStreamingTextComesBackInTheOpenAiShapeWithCachedTokensAndCost() {
+        // Given Claude answers with text and reports 25 fresh + 100 cache-read input tokens
+        anthropic.text("Hello", " from Claude.").usage(25, 100, 0, 12);
+
+        // When the OpenAI SDK asks
+        ChatCompletion completion = client.chat().completions().create(ChatCompletionCreateParams.builder()
+            .model("claude").addSystemMessage("Be brief.").addUserMessage("Say hello").build());
+
+        // Then the answer, model label, finish reason and usage are OpenAI's
+        assertThat(completion.choices().get(0).message().content()).hasValue("Hello from Claude.");
+        assertThat(completion.choices().get(0).finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.STOP);
+        assertThat(completion.model()).isEqualTo("anthropic/" + UPSTREAM_MODEL);
+        CompletionUsage usage = completion.usage().orElseThrow();
+        assertThat(usage.promptTokens()).isEqualTo(125);
+        assertThat(usage.completionTokens()).isEqualTo(12);
+        assertThat(usage.totalTokens()).isEqualTo(137);
+        assertThat(usage.promptTokensDetails().orElseThrow().cachedTokens()).hasValue(100L);
+        // 25 × 3.0 + 100 × 0.3 + 12 × 15.0 = 75 + 30 + 180 = 285 micro-USD
+        assertThat(usage._additionalProperties().get("cost").convert(Double.class)).isEqualTo(0.000285);
+    }
+
+    @Test
+    void requestReachesAnthropicWithItsOwnHeadersAndShape() {
+        // Given Claude answers with text
+        anthropic.text("ok");
+
+        // When a request arrives
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "claude", "messages": [{"role": "system", "content": "Be brief."},
+                                             {"role": "user", "content": "hi"}]}
+            """);
+
+        // Then the upstream saw the Messages API with x-api-key and anthropic-version, and no Authorization
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("anthropic");
+        FakeAnthropicUpstream.Recorded sent = anthropic.requests().get(0);
+        assertThat(sent.method()).isEqualTo("POST");
+        assertThat(sent.path()).isEqualTo("/v1/messages");
+        assertThat(sent.headers().get("x-api-key")).isEqualTo("anthropic-provider-secret");
+        assertThat(sent.headers().get("anthropic-version")).isEqualTo("2023-06-01");
+        assertThat(sent.headers().contains("Authorization")).isFalse();
+        assertThat(sent.headers().toString()).doesNotContain(key);
+        assertThat(sent.body().getString("model")).isEqualTo(UPSTREAM_MODEL);
+        assertThat(sent.body().getInteger("max_tokens")).isEqualTo(1024);
+        assertThat(sent.body().encode()).contains("Be brief.");
+        assertThat(sent.body().getJsonArray("messages")).hasSize(1);
+    }
+
+    @Test
+    void streamedTextArrivesAsOpenAiChunksWithUsageWhenAsked() {
+        // Given Claude streams text
+        anthropic.text("Hello", " from", " Claude.").usage(25, 100, 0, 12);
+
+        // When the OpenAI SDK streams with include_usage
+        List<ChatCompletionChunk> chunks = stream(ChatCompletionCreateParams.builder().model("claude")
+            .addUserMessage("Stream please")
+            .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build());
+
+        // Then the text, the model label and the final usage chunk are OpenAI's
+        StringBuilder text = new StringBuilder();
+        chunks.forEach(c -> c.choices().forEach(choice -> choice.delta().content().ifPresent(text::append)));
+        assertThat(text.toString()).isEqualTo("Hello from Claude.");
+        assertThat(chunks).allSatisfy(c -> assertThat(c.model()).isEqualTo("anthropic/" + UPSTREAM_MODEL));
+        assertThat(finishReasons(chunks)).containsExactly(ChatCompletionChunk.Choice.FinishReason.STOP);
+        ChatCompletionChunk last = chunks.get(chunks.size() - 1);
+        assertThat(last.choices()).isEmpty();
+        CompletionUsage usage = last.usage().orElseThrow();
+        assertThat(usage.promptTokens()).isEqualTo(125);
+        assertThat(usage.completionTokens()).isEqualTo(12);
+        assertThat(usage.promptTokensDetails().orElseThrow().cachedTokens()).hasValue(100L);
+        assertThat(usage._additionalProperties().get("cost").convert(Double.class)).isEqualTo(0.000285);
+        assertThat(anthropic.requests().get(0).body().getBoolean("stream")).isTrue();
+    }
+
+    @Test
+    void usageRecordCarriesAnthropicsCountsAndCachedTokens() {
+        // Given Claude reports cache reads
+        anthropic.text("Hello").usage(25, 100, 0, 12);
+
+        // When a request is served
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        // Then its usage record has the provider's counts, priced with the cached input price
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("provider")).isEqualTo("anthropic");
+        assertThat(row.get("deployment")).isEqualTo(UPSTREAM_MODEL);
+        assertThat(row.get("prompt_tokens")).isEqualTo(125);
+        assertThat(row.get("cached_tokens")).isEqualTo(100);
+        assertThat(row.get("completion_tokens")).isEqualTo(12);
+        assertThat(row.get("cost_micro_usd")).isEqualTo(285L);
+        assertThat(row.get("estimated")).isEqualTo(false);
+        assertThat(row.get("status")).isEqualTo(200);
+    }
+
+    // ---- tools --------------------------------------------------------------------------------
+
+    @Test
+    void toolUseComesBackAsToolCalls() {
+        // Given Claude decides to call a tool
+        anthropic.text("Let me look that up.").toolUse("toolu_01A", "get_weather", "{\"city\": ", "\"Paris\"}")
+            .stopReason("tool_use");
+
+        // When the OpenAI SDK asks with a function tool
+        ChatCompletion completion = client.chat().completions().create(withWeatherTool(
+            ChatCompletionCreateParams.builder().model("claude").addUserMessage("Weather in Paris?")));
+
+        // Then the tool call has Anthropic's id, the name and the arguments, and finish_reason tool_calls
+        ChatCompletion.Choice choice = completion.choices().get(0);
+        assertThat(choice.finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.TOOL_CALLS);
+        ChatCompletionMessageFunctionToolCall call = choice.message().toolCalls().orElseThrow().get(0).asFunction();
+        assertThat(call.id()).isEqualTo("toolu_01A");
+        assertThat(call.function().name()).isEqualTo("get_weather");
+        assertThat(new JsonObject(call.function().arguments())).isEqualTo(new JsonObject().put("city", "Paris"));
+        // And the tool reached Anthropic in its own shape
+        JsonObject tool = anthropic.requests().get(0).body().getJsonArray("tools").getJsonObject(0);
+        assertThat(tool.getString("name")).isEqualTo("get_weather");
+        assertThat(tool.getJsonObject("input_schema").getString("type")).isEqualTo("object");
+    }
+
+    @Test
+    void streamedToolUseComesBackAsToolCallDeltas() {
+        // Given Claude streams a tool call in fragments
+        anthropic.toolUse("toolu_01B", "get_weather", "{\"city\"", ": \"Par", "is\"}").stopReason("tool_use");
+
+        // When the OpenAI SDK streams
+        List<ChatCompletionChunk> chunks = stream(withWeatherTool(
+            ChatCompletionCreateParams.builder().model("claude").addUserMessage("Weather in Paris?")));
+
+        // Then the deltas assemble into one tool call with id, name and arguments
+        List<ChatCompletionChunk.Choice.Delta.ToolCall> deltas = new ArrayList<>();
+        chunks.forEach(c -> c.choices().forEach(choice -> choice.delta().toolCalls().ifPresent(deltas::addAll)));
+        assertThat(deltas).isNotEmpty().allSatisfy(d -> assertThat(d.index()).isZero());
+        assertThat(deltas.get(0).id()).hasValue("toolu_01B");
+        assertThat(deltas.get(0).function().orElseThrow().name()).hasValue("get_weather");
+        StringBuilder arguments = new StringBuilder();
+        deltas.forEach(d -> d.function().flatMap(ChatCompletionChunk.Choice.Delta.ToolCall.Function::arguments)
+            .ifPresent(arguments::append));
+        assertThat(new JsonObject(arguments.toString())).isEqualTo(new JsonObject().put("city", "Paris"));
+        assertThat(finishReasons(chunks)).containsExactly(ChatCompletionChunk.Choice.FinishReason.TOOL_CALLS);
+    }
+
+    // ---- reasoning ----------------------------------------------------------------------------
+
+    @Test
+    void thinkingComesBackAsReasoningContentOnTheMessage() {
+        // Given Claude thinks before it answers
+        anthropic.thinking("Two plus two", " is four.").text("4");
+
+        // When enable_thinking is requested
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "claude", "enable_thinking": true, "max_tokens": 2048,
+             "messages": [{"role": "user", "content": "2+2?"}]}
+            """);
+
+        // Then the reasoning is reasoning_content beside the content
+        assertThat(response.statusCode()).isEqualTo(200);
+        JsonObject message = new JsonObject(response.body()).getJsonArray("choices").getJsonObject(0)
+            .getJsonObject("message");
+        assertThat(message.getString("reasoning_content")).isEqualTo("Two plus two is four.");
+        assertThat(message.getString("content")).isEqualTo("4");
+        // And Anthropic was asked for extended thinking, not sent TokenHub's extension
+        JsonObject sent = anthropic.requests().get(0).body();
+        assertThat(sent.getJsonObject("thinking").getString("type")).isEqualTo("enabled");
+        assertThat(sent.getJsonObject("thinking").getInteger("budget_tokens"))
+            .isLessThan(sent.getInteger("max_tokens"));
+        assertThat(sent.containsKey("enable_thinking")).isFalse();
+    }
+
+    @Test
+    void streamedThinkingComesBackAsReasoningContentDeltasBeforeTheContent() {
+        // Given Claude streams its thinking, then the answer
+        anthropic.thinking("Two plus two", " is four.").text("The answer", " is 4.");
+
+        // When a stream with enable_thinking is requested
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "claude", "stream": true, "enable_thinking": true, "max_tokens": 2048,
+             "messages": [{"role": "user", "content": "2+2?"}]}
+            """);
+
+        // Then reasoning_content deltas come first, then content deltas, then [DONE]
+        assertThat(response.statusCode()).isEqualTo(200);
+        StringBuilder reasoning = new StringBuilder();
+        StringBuilder content = new StringBuilder();
+        List<String> order = new ArrayList<>();
+        List<String> data = dataLines(response.body());
+        assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+        for (String line : data.subList(0, data.size() - 1)) {
+            JsonObject chunk = new JsonObject(line);
+            assertThat(chunk.getString("model")).isEqualTo("anthropic/" + UPSTREAM_MODEL);
+            for (Object c : chunk.getJsonArray("choices")) {
+                JsonObject delta = ((JsonObject) c).getJsonObject("delta");
+                if (delta.getValue("reasoning_content") instanceof String r && !r.isEmpty()) {
+                    reasoning.append(r);
+                    order.add("reasoning");
+                }
+                if (delta.getValue("content") instanceof String t && !t.isEmpty()) {
+                    content.append(t);
+                    order.add("content");
+                }
+            }
+        }
+        assertThat(reasoning.toString()).isEqualTo("Two plus two is four.");
+        assertThat(content.toString()).isEqualTo("The answer is 4.");
+        assertThat(order.indexOf("content")).isGreaterThan(order.lastIndexOf("reasoning"));
+        assertThat(response.body()).doesNotContain("signature");
+    }
+
+    // ---- vision -------------------------------------------------------------------------------
+
+    @Test
+    void imagePartsReachAnthropicAsImageBlocks() {
+        // Given Claude answers
+        anthropic.text("A red pixel.");
+
+        // When a message carries an image by URL and one as a data URL
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "claude", "messages": [{"role": "user", "content": [
+              {"type": "text", "text": "What is this?"},
+              {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+              {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]}
+            """);
+
+        // Then Anthropic received image blocks with url and base64 sources
+        assertThat(response.statusCode()).isEqualTo(200);
+        JsonArray content = anthropic.requests().get(0).body().getJsonArray("messages").getJsonObject(0)
+            .getJsonArray("content");
+        List<JsonObject> images = content.stream().map(JsonObject.class::cast)
+            .filter(b -> "image".equals(b.getString("type"))).toList();
+        assertThat(images).hasSize(2);
+        assertThat(images.get(0).getJsonObject("source")).isEqualTo(new JsonObject().put("type", "url")
+            .put("url", "https://example.com/cat.png"));
+        assertThat(images.get(1).getJsonObject("source").getString("type")).isEqualTo("base64");
+        assertThat(images.get(1).getJsonObject("source").getString("media_type")).isEqualTo("image/png");
+        assertThat(images.get(1).getJsonObject("source").getString("data")).isEqualTo("iVBORw0KGgo=");
+    }
+
+    // ---- failures -----------------------------------------------------------------------------
+
+    @Test
+    void overloadedAnthropicFallsBackToTheNextDeployment() {
+        // Given Anthropic is overloaded (529)
+        anthropic.failWith(529, "overloaded_error", "Overloaded");
+
+        // When a request for a model with a second deployment arrives
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"claude-backed\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        // Then the next deployment served it
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("backup");
+        assertThat(anthropic.requests()).hasSize(1);
+        assertThat(backup.requests()).hasSize(1);
+        assertThat(usageRecord(response).get("fallback")).isEqualTo(true);
+    }
+
+    @Test
+    void overloadedAnthropicAsTheLastCandidateIs502NamingIt() {
+        // Given Anthropic is overloaded (529)
+        anthropic.failWith(529, "overloaded_error", "Overloaded");
+
+        // When a request for a model it alone serves arrives
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        // Then it is 502 provider_error naming the provider and the reason
+        assertThat(response.statusCode()).isEqualTo(502);
+        JsonObject error = new JsonObject(response.body()).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("provider_error");
+        assertThat(error.getString("provider")).isEqualTo("anthropic");
+        assertThat(error.getString("message")).contains("anthropic").contains("529").contains("Overloaded");
+    }
+
+    @Test
+    void anthropicsInvalidRequestIsTheCallersErrorAndIsNotRetriedElsewhere() {
+        // Given Anthropic rejects the request
+        anthropic.failWith(400, "invalid_request_error", "messages: roles must alternate");
+
+        // When a request for a model with a second deployment arrives
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"claude-backed\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        // Then the 400 is returned in the OpenAI shape and the other deployment is not asked
+        assertThat(response.statusCode()).isEqualTo(400);
+        JsonObject error = new JsonObject(response.body()).getJsonObject("error");
+        assertThat(error.getString("type")).isEqualTo("invalid_request_error");
+        assertThat(error.getString("message")).contains("roles must alternate");
+        assertThat(backup.requests()).isEmpty();
+    }
+
+    @Test
+    void streamThatGoesQuietAfterContentEndsWithATimeoutErrorEvent() {
+        // Given Claude streams its first text delta, then goes quiet with the connection open
+        anthropic.text("Hello", " never", " sent").streamFault(FakeAnthropicUpstream.StreamFault.STALL, 4);
+
+        // When a stream is requested
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"claude\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        // Then after idle_ms the client's stream ends with an upstream_timeout error event and [DONE]
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.body()).contains("\"Hello\"").doesNotContain("never");
+        List<String> data = dataLines(response.body());
+        assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+        assertThat(response.body()).contains("event: error\ndata: ");
+        JsonObject error = new JsonObject(data.get(data.size() - 2)).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("upstream_timeout");
+        assertThat(error.getString("provider")).isEqualTo("anthropic");
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------
+
+    private static ChatCompletionCreateParams withWeatherTool(ChatCompletionCreateParams.Builder params) {
+        return params.addFunctionTool(FunctionDefinition.builder().name("get_weather")
+            .description("Current weather of a city")
+            .parameters(FunctionParameters.builder()
+                .putAdditionalProperty("type", JsonValue.from("object"))
+                .putAdditionalProperty("properties", JsonValue.from(Map.of("city", Map.of("type", "string"))))
+                .putAdditionalProperty("required", JsonValue.from(List.of("city")))
+                .build())
+            .build()).build();
+    }
+
+    private static List<ChatCompletionChunk> stream(ChatCompletionCreateParams params) {
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params)) {
+            stream.stream().forEach(chunks::add);
+        }
+        return chunks;
+    }
+
+    private static List<ChatCompletionChunk.Choice.FinishReason> finishReasons(List<ChatCompletionChunk> chunks) {
+        List<ChatCompletionChunk.Choice.FinishReason> reasons = new ArrayList<>();
+        chunks.forEach(c -> c.choices().forEach(choice -> choice.finishReason().ifPresent(reasons::add)));
+        return reasons;
+    }
+
+    /** The {@code data:} payloads of an SSE body, in order. */
+    private static List<String> dataLines(String body) {
+        List<String> data = new ArrayList<>();
+        for (String line : body.split("\n")) {
+            if (line.startsWith("data: ")) {
+                data.add(line.substring("data: ".length()));
+            }
+        }
+        return data;
+    }
+
+    private static Map<String, Object> usageRecord(HttpResponse<String> response) {
+        String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
+        TestGateway.eventually(() -> !gateway.database().query(
+            "SELECT request_id FROM usage_records WHERE request_id = ?", requestId).isEmpty(), 10_000,
+            "the usage record of " + requestId);
+        List<Map<String, Object>> rows = gateway.database().query(
+            "SELECT * FROM usage_records WHERE request_id = ?", requestId);
+        assertThat(rows).hasSize(1);
+        return rows.get(0);
+    }
+
+    private static <T> T join(Future<T> future) throws Exception {
+        return future.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,665 @@
+package io.tokenhub.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.FakeOpenAiUpstream.Fault;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Routing across providers (PRODUCT.md §2 "Models and routing", §3): priorities and weights,
+ * {@code provider/model} pinning, aliases, request and configured fallbacks, the provider's versus
+ * the caller's failures, Retry-After, retries, timeouts, and clean fallback of streams that fail
+ * before their first content. Three fake OpenAI-compatible upstreams play three providers; every
+ * scenario has its own model, hence its own deployments and circuit breakers.
+ */
+class FallbackIT {
+
+    private static final java.net.http.HttpClient SCRAPER = java.net.http.HttpClient.newBuilder()
+        .version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+
+    static Vertx vertx;
+    static FakeOpenAiUpstream alpha;
+    static FakeOpenAiUpstream beta;
+    static FakeOpenAiUpstream gamma;
+    static TestGateway gateway;
+    static String key;
+
+    @BeforeAll
+    static void start() {
+        vertx = Vertx.vertx();
+        alpha = new FakeOpenAiUpstream(vertx, "alpha-model").start();
+        beta = new FakeOpenAiUpstream(vertx, "beta-model").start();
+        gamma = new FakeOpenAiUpstream(vertx, "gamma-model").start();
+        String limits = """
+            timeouts: { connect_ms: 500, first_byte_ms: 400, idle_ms: 1000 }
+                circuit_breaker: { max_failures: 3, window_ms: 10000, reset_ms: 1500 }""";
+        gateway = TestGateway.start("""
+            providers:
+              - id: alpha
+                type: openai
+                base_url: "%1$s"
+                %4$s
+              - id: beta
+                type: openai
+                base_url: "%2$s"
+                %4$s
+              - id: gamma
+                type: openai
+                base_url: "%3$s"
+                %4$s
+              - id: alpha-retrying
+                type: openai
+                base_url: "%1$s"
+                retries: 2
+                timeouts: { connect_ms: 500, first_byte_ms: 400, idle_ms: 1000 }
+                circuit_breaker: { max_failures: 10, window_ms: 10000, reset_ms: 1500 }
+            models:
+              - id: basic
+                pricing: { input: 1.0, output: 2.0 }
+                deployments:
+                  - { provider: alpha, model: basic, priority: 0 }
+                  - { provider: beta, model: basic, priority: 1 }
+              - id: weighted
+                deployments:
+                  - { provider: alpha, model: weighted, priority: 0, weight: 3 }
+                  - { provider: beta, model: weighted, priority: 0, weight: 1 }
+              - id: pinned
+                deployments:
+                  - { provider: alpha, model: pinned, priority: 0 }
+                  - { provider: beta, model: pinned, priority: 1 }
+              - id: aliased
+                aliases: [nickname]
+                deployments:
+                  - { provider: alpha, model: aliased, priority: 0 }
+                  - { provider: beta, model: aliased, priority: 1 }
+              - id: chain
+                deployments: [ { provider: alpha, model: chain } ]
+                fallbacks: [chain-configured]
+              - id: solo
+                deployments: [ { provider: alpha, model: solo } ]
+                fallbacks: [chain-configured]
+              - id: chain-requested
+                deployments: [ { provider: beta, model: chain-requested } ]
+              - id: chain-configured
+                deployments: [ { provider: gamma, model: chain-configured } ]
+              - id: rejected
+                deployments:
+                  - { provider: alpha, model: rejected, priority: 0 }
+                  - { provider: beta, model: rejected, priority: 1 }
+              - id: limited
+                deployments:
+                  - { provider: alpha, model: limited, priority: 0 }
+                  - { provider: beta, model: limited, priority: 1 }
+              - id: retried
+                deployments:
+                  - { provider: alpha-retrying, model: retried, priority: 0 }
+                  - { provider: beta, model: retried, priority: 1 }
+              - id: hung
+                deployments: [ { provider: alpha, model: hung } ]
+              - id: hung-with-backup
+                deployments:
+                  - { provider: alpha, model: hung-with-backup, priority: 0 }
+                  - { provider: beta, model: hung-with-backup, priority: 1 }
+              - id: doomed
+                deployments:
+                  - { provider: alpha, model: doomed, priority: 0 }
+                  - { provider: beta, model: doomed, priority: 1 }
+              - id: streamed
+                deployments:
+                  - { provider: alpha, model: streamed, priority: 0 }
+                  - { provider: beta, model: streamed, priority: 1 }
+              - id: broken-stream
+                deployments:
+                  - { provider: alpha, model: broken-stream, priority: 0 }
+                  - { provider: beta, model: broken-stream, priority: 1 }
+              - id: refused-stream
+                deployments:
+                  - { provider: alpha, model: refused-stream, priority: 0 }
+                  - { provider: beta, model: refused-stream, priority: 1 }
+              - id: stalled-stream
+                deployments:
+                  - { provider: alpha, model: stalled-stream, priority: 0 }
+                  - { provider: beta, model: stalled-stream, priority: 1 }
+            """.formatted(alpha.baseUrl(), beta.baseUrl(), gamma.baseUrl(), limits), "");
+        key = gateway.newKey();
+    }
+
+    @AfterAll
+    static void stop() {
+        gateway.close();
+        alpha.stop();
+        beta.stop();
+        gamma.stop();
+        vertx.close();
+    }
+
+    @BeforeEach
+    void healthyUpstreams() {
+        alpha.reset();
+        beta.reset();
+        gamma.reset();
+        beta.pieces = List.of("Secondary", " says", " hi.");
+        gamma.pieces = List.of("Tertiary", " says", " hi.");
+    }
+
+    // ---- priorities, weights, pinning, aliases --------------------------------------------------
+
+    @Test
+    void primaryServerErrorIsServedByTheSecondaryAndRecordedAsAFallback() {
+        // Given the priority-0 deployment answers 500
+        alpha.fault = Fault.STATUS;
+        alpha.status = 500;
+
+        // When a request for the model arrives
+        HttpResponse<String> response = chat("basic");
+
+        // Then the priority-1 deployment served it
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        JsonObject body = new JsonObject(response.body());
+        assertThat(body.getString("model")).isEqualTo("beta/beta-model");
+        assertThat(content(body)).isEqualTo("Secondary says hi.");
+        assertThat(alpha.requests()).hasSize(1);
+        assertThat(beta.requests()).hasSize(1);
+        assertThat(beta.lastRequest().body().getString("model")).isEqualTo("basic");
+        // And its usage record says so
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("fallback")).isEqualTo(true);
+        assertThat(row.get("provider")).isEqualTo("beta");
+        assertThat(row.get("deployment")).isEqualTo("basic");
+        assertThat(row.get("status")).isEqualTo(200);
+        // And the fallback is counted on the management port
+        assertThat(metric("tokenhub_fallbacks_total", "from=\"basic\"", "to=\"basic\"")).isGreaterThanOrEqualTo(1.0);
+    }
+
+    @Test
+    void healthyPrimaryServesAloneAndIsNoFallback() {
+        // When the priority-0 deployment is healthy
+        HttpResponse<String> response = chat("basic");
+
+        // Then it serves and the lower priority is never called
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("alpha");
+        assertThat(beta.requests()).isEmpty();
+        assertThat(usageRecord(response).get("fallback")).isEqualTo(false);
+    }
+
+    @Test
+    void trafficWithinOnePrioritySpreadsByWeight() {
+        // Given alpha (weight 3) and beta (weight 1) share priority 0
+        int total = 200;
+
+        // When many requests arrive
+        for (int i = 0; i < total; i++) {
+            assertThat(chat("weighted").statusCode()).isEqualTo(200);
+        }
+
+        // Then both receive traffic, the heavier one clearly more (expected 150 : 50)
+        int heavy = alpha.requests().size();
+        int light = beta.requests().size();
+        assertThat(heavy + light).isEqualTo(total);
+        assertThat(light).isGreaterThan(total / 10);
+        assertThat(heavy).isGreaterThan(light);
+    }
+
+    @Test
+    void providerSlashModelPinsTheRequestToThatProvider() {
+        // When the lower-priority provider is named explicitly
+        HttpResponse<String> response = chat("beta/pinned");
+
+        // Then only that provider is called, although a better priority exists
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(alpha.requests()).isEmpty();
+        assertThat(beta.requests()).hasSize(1);
+    }
+
+    @Test
+    void aPinnedProviderThatFailsIsNotReplacedByAnotherProvider() {
+        // Given the pinned provider fails
+        alpha.fault = Fault.STATUS;
+        alpha.status = 500;
+
+        // When the request pins it
+        HttpResponse<String> response = chat("alpha/pinned");
+
+        // Then the failure is the answer; the other deployment of the model is not used
+        assertThat(response.statusCode()).isEqualTo(502);
+        assertThat(error(response).getString("provider")).isEqualTo("alpha");
+        assertThat(beta.requests()).isEmpty();
+    }
+
+    @Test
+    void pinningAProviderThatDoesNotServeTheModelIsModelNotFound() {
+        // When the request names a provider that has no deployment of the model
+        HttpResponse<String> response = chat("gamma/pinned");
+
+        // Then it is 404 model_not_found and nobody is called
+        assertThat(response.statusCode()).isEqualTo(404);
+        assertThat(error(response).getString("code")).isEqualTo("model_not_found");
+        assertThat(alpha.requests()).isEmpty();
+        assertThat(beta.requests()).isEmpty();
+        assertThat(gamma.requests()).isEmpty();
+    }
+
+    @Test
+    void anAliasRoutesLikeTheModelAndCanBePinned() {
+        // When the alias is requested, plain and pinned
+        HttpResponse<String> plain = chat("nickname");
+        HttpResponse<String> pinned = chat("beta/nickname");
+
+        // Then the alias resolves to the model's deployments, and the pinned form to beta's
+        assertThat(plain.statusCode()).isEqualTo(200);
+        assertThat(plain.headers().firstValue("X-TokenHub-Provider")).hasValue("alpha");
+        assertThat(pinned.statusCode()).isEqualTo(200);
+        assertThat(pinned.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(alpha.lastRequest().body().getString("model")).isEqualTo("aliased");
+        assertThat(beta.lastRequest().body().getString("model")).isEqualTo("aliased");
+        assertThat(usageRecord(plain).get("requested_model")).isEqualTo("aliased");
+    }
+
+    // ---- request and configured fallbacks -------------------------------------------------------
+
+    @Test
+    void requestFallbackModelsComeAfterTheModelsDeploymentsAndBeforeItsConfiguredFallbacks() {
+        // Given the model's only deployment fails
+        alpha.fault = Fault.STATUS;
+        alpha.status = 500;
+
+        // When the request names a fallback model that is healthy
+        HttpResponse<String> first = chat("chain", new JsonObject().put("fallback_models",
+            new JsonArray().add("chain-requested")));
+
+        // Then the request's fallback serves, and the configured fallback is not called
+        assertThat(first.statusCode()).isEqualTo(200);
+        assertThat(first.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(new JsonObject(first.body()).getString("model")).isEqualTo("beta/beta-model");
+        assertThat(gamma.requests()).isEmpty();
+        Map<String, Object> row = usageRecord(first);
+        assertThat(row.get("requested_model")).isEqualTo("chain");
+        assertThat(row.get("served_model")).isEqualTo("chain-requested");
+        assertThat(row.get("fallback")).isEqualTo(true);
+
+        // When the request's fallback fails too
+        beta.fault = Fault.STATUS;
+        beta.status = 503;
+        HttpResponse<String> second = chat("chain", new JsonObject().put("fallback_models",
+            new JsonArray().add("chain-requested")));
+
+        // Then the model's configured fallback serves, each candidate having been tried once, in order
+        assertThat(second.statusCode()).isEqualTo(200);
+        assertThat(second.headers().firstValue("X-TokenHub-Provider")).hasValue("gamma");
+        assertThat(content(new JsonObject(second.body()))).isEqualTo("Tertiary says hi.");
+        assertThat(alpha.requests()).hasSize(2);
+        assertThat(beta.requests()).hasSize(2);
+        assertThat(gamma.requests()).hasSize(1);
+        assertThat(gamma.lastRequest().body().getString("model")).isEqualTo("chain-configured");
+        assertThat(gamma.lastRequest().body().containsKey("fallback_models")).isFalse();
+        assertThat(usageRecord(second).get("served_model")).isEqualTo("chain-configured");
+    }
+
+    @Test
+    void configuredFallbacksServeWhenTheRequestNamesNone() {
+        // Given the model's only deployment fails
+        alpha.fault = Fault.STATUS;
+        alpha.status = 502;
+
+        // When a request names no fallback models
+        HttpResponse<String> response = chat("solo");
+
+        // Then the configured fallback serves
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("gamma");
+        assertThat(beta.requests()).isEmpty();
+        assertThat(usageRecord(response).get("served_model")).isEqualTo("chain-configured");
+    }
+
+    // ---- whose failure ------------------------------------------------------------------------
+
+    @Test
+    void callersErrorIsReturnedAtOnceAndTheSecondaryIsNotCalled() {
+        // Given the primary rejects the request as the caller's fault
+        alpha.fault = Fault.STATUS;
+        alpha.status = 400;
+
+        // When the request arrives
+        HttpResponse<String> response = chat("rejected");
+
+        // Then the upstream's 400 is the answer, in the OpenAI shape, and no other provider is asked
+        assertThat(response.statusCode()).isEqualTo(400);
+        JsonObject error = error(response);
+        assertThat(error.getString("message")).contains("fake upstream says 400");
+        assertThat(error.getString("type")).isEqualTo("invalid_request_error");
+        assertThat(error.getString("code")).isEqualTo("fake_400");
+        assertThat(error.getString("param")).isEqualTo("messages");
+        assertThat(error.getString("provider")).isEqualTo("alpha");
+        assertThat(alpha.requests()).hasSize(1);
+        assertThat(beta.requests()).isEmpty();
+    }
+
+    @Test
+    void rateLimitedPrimaryIsSkippedWithoutACallWhileItsRetryAfterLasts() {
+        // Given the primary answers 429 with Retry-After: 30
+        alpha.fault = Fault.STATUS;
+        alpha.status = 429;
+        alpha.retryAfter = "30";
+
+        // When a request arrives
+        HttpResponse<String> first = chat("limited");
+
+        // Then the secondary serves it
+        assertThat(first.statusCode()).isEqualTo(200);
+        assertThat(first.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(alpha.requests()).hasSize(1);
+
+        // When the primary is healthy again but its Retry-After has not passed, and more requests arrive
+        alpha.fault = Fault.NONE;
+        for (int i = 0; i < 3; i++) {
+            HttpResponse<String> next = chat("limited");
+            assertThat(next.statusCode()).isEqualTo(200);
+            assertThat(next.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        }
+
+        // Then the primary received no further call
+        assertThat(alpha.requests()).hasSize(1);
+        assertThat(beta.requests()).hasSize(4);
+        JsonObject upstream = upstream("alpha", "limited");
+        assertThat(upstream.getLong("retry_in_ms")).isGreaterThan(20_000L);
+    }
+
+    @Test
+    void providerRetriesAreSpentOnTheSameDeploymentBeforeFallingBack() {
+        // Given a provider with retries: 2 that answers 500
+        alpha.fault = Fault.STATUS;
+        alpha.status = 500;
+
+        // When a request arrives
+        HttpResponse<String> response = chat("retried");
+
+        // Then it was called three times (one try and two retries), then the secondary served
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(alpha.requests()).hasSize(3);
+        assertThat(alpha.requests()).allSatisfy(r -> assertThat(r.body().getString("model")).isEqualTo("retried"));
+        assertThat(beta.requests()).hasSize(1);
+    }
+
+    @Test
+    void hungLastCandidateIsAnsweredWithGatewayTimeout() {
+        // Given the only deployment never answers
+        alpha.fault = Fault.HANG;
+
+        // When a request arrives
+        HttpResponse<String> response = chat("hung");
+
+        // Then the first-byte timeout turns into 504 upstream_timeout naming the provider
+        assertThat(response.statusCode()).isEqualTo(504);
+        JsonObject error = error(response);
+        assertThat(error.getString("code")).isEqualTo("upstream_timeout");
+        assertThat(error.getString("provider")).isEqualTo("alpha");
+        assertThat(alpha.requests()).hasSize(1);
+        // And the hung upstream request was abandoned, not left open
+        alpha.awaitAbandoned(5_000);
+    }
+
+    @Test
+    void hungPrimaryTimesOutAndTheSecondaryServes() {
+        // Given the primary never answers
+        alpha.fault = Fault.HANG;
+
+        // When a request arrives
+        HttpResponse<String> response = chat("hung-with-backup");
+
+        // Then after the primary's first-byte timeout the secondary serves
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(usageRecord(response).get("fallback")).isEqualTo(true);
+    }
+
+    @Test
+    void whenEveryCandidateFailsTheAnswerIs502NamingTheLastProvider() {
+        // Given both deployments fail
+        alpha.fault = Fault.STATUS;
+        alpha.status = 500;
+        beta.fault = Fault.STATUS;
+        beta.status = 503;
+
+        // When a request arrives
+        HttpResponse<String> response = chat("doomed");
+
+        // Then it is 502 provider_error naming the last provider tried, and saying why
+        assertThat(response.statusCode()).isEqualTo(502);
+        JsonObject error = error(response);
+        assertThat(error.getString("code")).isEqualTo("provider_error");
+        assertThat(error.getString("provider")).isEqualTo("beta");
+        assertThat(error.getString("message")).contains("beta").contains("503");
+        assertThat(alpha.requests()).hasSize(1);
+        assertThat(beta.requests()).hasSize(1);
+        // And the failed request has its one usage record
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("status")).isEqualTo(502);
+        assertThat(row.get("error_code")).isEqualTo("provider_error");
+    }
+
+    // ---- streams ------------------------------------------------------------------------------
+
+    @Test
+    void streamThatFailsBeforeItsFirstContentFallsBackCleanly() {
+        // Given the primary sends its role chunk, then drops the connection
+        alpha.fault = Fault.DROP_MID_STREAM;
+        alpha.faultAfter = 1;
+        OpenAIClient client = OpenAIOkHttpClient.builder().apiKey(key).baseUrl(gateway.baseUrl()).maxRetries(0).build();
+
+        // When a stream is requested through the OpenAI SDK
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(
+            ChatCompletionCreateParams.builder().model("streamed").addUserMessage("Stream please").build())) {
+            stream.stream().forEach(chunks::add);
+        }
+
+        // Then the client received the secondary's stream only
+        StringBuilder text = new StringBuilder();
+        chunks.forEach(c -> c.choices().forEach(choice -> choice.delta().content().ifPresent(text::append)));
+        assertThat(text.toString()).isEqualTo("Secondary says hi.");
+        assertThat(chunks).allSatisfy(c -> assertThat(c.model()).isEqualTo("beta/beta-model"));
+        assertThat(chunks.stream().filter(c -> c.choices().stream().anyMatch(ch -> ch.delta().role().isPresent())))
+            .hasSize(1);
+        assertThat(alpha.requests()).hasSize(1);
+        assertThat(beta.requests()).hasSize(1);
+    }
+
+    @Test
+    void streamFallbackLeavesNoTraceOfThePrimaryOnTheWire() {
+        // Given the primary sends its role chunk, then drops the connection
+        alpha.fault = Fault.DROP_MID_STREAM;
+        alpha.faultAfter = 1;
+
+        // When a stream is requested
+        HttpResponse<String> response = chat("streamed", new JsonObject().put("stream", true));
+
+        // Then the wire carries one clean stream from the secondary
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        String body = response.body();
+        assertThat(body).doesNotContain("alpha").doesNotContain("event: error");
+        assertThat(body).endsWith("data: [DONE]\n\n");
+        assertThat(body.split("data: \\[DONE]", -1)).hasSize(2);
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("fallback")).isEqualTo(true);
+        assertThat(row.get("stream")).isEqualTo(true);
+        assertThat(row.get("provider")).isEqualTo("beta");
+        assertThat(row.get("status")).isEqualTo(200);
+    }
+
+    @Test
+    void streamThatFailsAfterContentWasSentEndsWithAnErrorEventAndDoesNotFallBack() {
+        // Given the primary sends its role chunk and two content chunks, then drops the connection
+        alpha.fault = Fault.DROP_MID_STREAM;
+        alpha.faultAfter = 3;
+
+        // When a stream is requested
+        HttpResponse<String> response = chat("broken-stream", new JsonObject().put("stream", true));
+
+        // Then what was sent stays, and the stream ends with an error event and [DONE]
+        assertThat(response.statusCode()).isEqualTo(200);
+        List<String> events = events(response.body());
+        assertThat(String.join("", events)).contains("\"Hello\"").contains("\" from\"").doesNotContain("Secondary");
+        assertThat(events.get(events.size() - 1)).isEqualTo("data: [DONE]");
+        String errorEvent = events.get(events.size() - 2);
+        assertThat(errorEvent).startsWith("event: error\ndata: ");
+        JsonObject error = new JsonObject(errorEvent.substring(errorEvent.indexOf("data: ") + 6)).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("provider_error");
+        assertThat(error.getString("provider")).isEqualTo("alpha");
+        // And no other provider was asked to start over
+        assertThat(beta.requests()).isEmpty();
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("fallback")).isEqualTo(false);
+        assertThat(row.get("provider")).isEqualTo("alpha");
+        assertThat(row.get("status")).isEqualTo(502);
+        assertThat(row.get("error_code")).isEqualTo("provider_error");
+        // And what was delivered is billed, estimated since the provider never sent its usage
+        assertThat(row.get("estimated")).isEqualTo(true);
+        assertThat((Integer) row.get("completion_tokens")).isPositive();
+    }
+
+    @Test
+    void streamWhosePrimaryAnswersAnErrorStatusIsServedByTheSecondary() {
+        // Given the primary answers 503 instead of a stream
+        alpha.fault = Fault.STATUS;
+        alpha.status = 503;
+
+        // When a stream is requested
+        HttpResponse<String> response = chat("refused-stream", new JsonObject().put("stream", true));
+
+        // Then the secondary's stream is the answer
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(response.body()).contains("Secondary").doesNotContain("event: error").endsWith("data: [DONE]\n\n");
+        assertThat(alpha.requests()).hasSize(1);
+    }
+
+    @Test
+    void streamThatStallsAfterContentEndsWithATimeoutErrorEventAndDoesNotFallBack() {
+        // Given the primary sends its role chunk and one content chunk, then goes quiet
+        alpha.fault = Fault.STALL;
+        alpha.faultAfter = 2;
+
+        // When a stream is requested
+        HttpResponse<String> response = chat("stalled-stream", new JsonObject().put("stream", true));
+
+        // Then after the idle timeout the stream ends with an upstream_timeout error event and [DONE]
+        assertThat(response.statusCode()).isEqualTo(200);
+        List<String> events = events(response.body());
+        assertThat(String.join("", events)).contains("\"Hello\"").doesNotContain("\" from\"");
+        assertThat(events.get(events.size() - 1)).isEqualTo("data: [DONE]");
+        String errorEvent = events.get(events.size() - 2);
+        assertThat(errorEvent).startsWith("event: error\ndata: ");
+        JsonObject error = new JsonObject(errorEvent.substring(errorEvent.indexOf("data: ") + 6)).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("upstream_timeout");
+        assertThat(error.getString("provider")).isEqualTo("alpha");
+        assertThat(beta.requests()).isEmpty();
+        // And the stalled upstream request was abandoned
+        alpha.awaitAbandoned(5_000);
+    }
+
+    // ---- helpers ------------------------------------------------------------------------------
+
+    private static HttpResponse<String> chat(String model) {
+        return chat(model, new JsonObject());
+    }
+
+    private static HttpResponse<String> chat(String model, JsonObject extra) {
+        JsonObject body = new JsonObject().put("model", model)
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi")));
+        extra.forEach(e -> body.put(e.getKey(), e.getValue()));
+        return gateway.post("/v1/chat/completions", key, body.encode());
+    }
+
+    private static String content(JsonObject completion) {
+        return completion.getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content");
+    }
+
+    private static JsonObject error(HttpResponse<String> response) {
+        return new JsonObject(response.body()).getJsonObject("error");
+    }
+
+    /** The SSE events of a body, each without its blank-line terminator. */
+    private static List<String> events(String body) {
+        List<String> events = new ArrayList<>();
+        for (String event : body.split("\n\n")) {
+            if (!event.isBlank()) {
+                events.add(event);
+            }
+        }
+        return events;
+    }
+
+    /** The one usage record of a response's request, once written. */
+    private static Map<String, Object> usageRecord(HttpResponse<String> response) {
+        String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
+        TestGateway.eventually(() -> !gateway.database().query(
+            "SELECT request_id FROM usage_records WHERE request_id = ?", requestId).isEmpty(), 10_000,
+            "the usage record of " + requestId);
+        List<Map<String, Object>> rows = gateway.database().query(
+            "SELECT * FROM usage_records WHERE request_id = ?", requestId);
+        assertThat(rows).hasSize(1);
+        return rows.get(0);
+    }
+
+    /** GET /admin/v1/upstreams, the entry of one deployment. */
+    static JsonObject upstream(String provider, String deployment) {
+        JsonObject list = gateway.adminOk("GET", "/admin/v1/upstreams", null);
+        return list.getJsonArray("data").stream().map(JsonObject.class::cast)
+            .filter(u -> provider.equals(u.getString("provider")) && deployment.equals(u.getString("deployment")))
+            .findFirst().orElseThrow(() -> new AssertionError("no upstream " + provider + "/" + deployment + " in " + list));
+    }
+
+    /** The value of one Prometheus sample whose labels include all of {@code labels}; 0 if absent. */
+    private static double metric(String name, String... labels) {
+        HttpResponse<String> response = scrape();
+        assertThat(response.statusCode()).isEqualTo(200);
+        Matcher sample = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{([^}]*)} (\\S+)$").matcher(response.body());
+        while (sample.find()) {
+            String found = sample.group(1);
+            if (java.util.Arrays.stream(labels).allMatch(found::contains)) {
+                return Double.parseDouble(sample.group(2));
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * GET /metrics over HTTP/1.1, as Prometheus scrapes, with a bound on the whole exchange
+     * (HttpRequest.timeout stops at the response head). Over the JDK client's default h2c upgrade,
+     * one run under heavy load saw a scrape whose body never arrived, and hung the class.
+     */
+    private static HttpResponse<String> scrape() {
+        try {
+            return SCRAPER.sendAsync(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics"))).GET().build(),
+                HttpResponse.BodyHandlers.ofString()).get(15, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new AssertionError("GET /metrics did not complete", e);
+        }
+    }
+}
