@@ -128,15 +128,7 @@ public final class UsageQueries {
                         max = 999;
                     }
                     default -> {
-                        try {
-                            min = Integer.parseInt(status);
-                        } catch (NumberFormatException e) {
-                            min = -1;
-                        }
-                        if (min < 100 || min > 599) {
-                            throw invalid("status must be an HTTP status code (such as 200 or 429), success or error.",
-                                "status");
-                        }
+                        min = httpStatus(status);
                         max = min;
                     }
                 }
@@ -144,6 +136,18 @@ public final class UsageQueries {
             return new Filter(blankToNull(params.apply("account_id")), blankToNull(params.apply("key_id")),
                 blankToNull(params.apply("model")), min, max, range.from(), range.until());
         }
+    }
+
+    private static int httpStatus(String value) {
+        try {
+            int status = Integer.parseInt(value);
+            if (status >= 100 && status <= 599) {
+                return status;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw invalid("status must be an HTTP status code (such as 200 or 429), success or error.", "status");
     }
 
     /** A time range, {@code from} inclusive, {@code until} exclusive. */
@@ -216,7 +220,7 @@ public final class UsageQueries {
      * Sums of the records in the filter, one row per group: {@code requests, prompt_tokens,
      * cached_tokens, completion_tokens, reasoning_tokens, cost_micro_usd} and each group key
      * ({@code day} YYYY-MM-DD in UTC, {@code model} the requested model, {@code key_id}), ordered by
-     * the keys.
+     * the keys (code-point order).
      */
     public Future<JsonArray> usage(Filter filter, List<GroupBy> groupBy) {
         Statement statement = usageStatement(filter, groupBy);
@@ -299,13 +303,16 @@ public final class UsageQueries {
         List<Object> params = new ArrayList<>();
         StringBuilder select = new StringBuilder("SELECT ");
         StringBuilder positions = new StringBuilder();
+        StringBuilder order = new StringBuilder();
         for (int i = 0; i < groupBy.size(); i++) {
             GroupBy key = groupBy.get(i);
             select.append(key.sql).append(" AS ").append(key.field).append(", ");
             positions.append(i == 0 ? "" : ", ").append(i + 1);
+            // Code-point order, the same whatever the database's locale.
+            order.append(i == 0 ? "" : ", ").append(key.sql).append(" COLLATE \"C\"");
         }
         select.append(SUMS).append(" FROM usage_records WHERE ").append(where(filter, params))
-            .append(" GROUP BY ").append(positions).append(" ORDER BY ").append(positions);
+            .append(" GROUP BY ").append(positions).append(" ORDER BY ").append(order);
         return new Statement(select.toString(), params);
     }
 

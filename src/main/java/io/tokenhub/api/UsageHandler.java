@@ -73,7 +73,7 @@ final class UsageHandler {
      */
     void subscription(RoutingContext ctx) {
         run(ctx, key -> queries.wallet(key.accountId(), Range.currentMonth(queries.clock())).map(wallet -> {
-            double limit = usd(wallet.balanceMicroUsd() + wallet.spentMicroUsd());
+            BigDecimal limit = usd(wallet.balanceMicroUsd() + wallet.spentMicroUsd());
             return new JsonObject()
                 .put("object", "billing_subscription")
                 .put("has_payment_method", true)
@@ -128,7 +128,7 @@ final class UsageHandler {
         }
         JsonArray daily = new JsonArray();
         days.forEach((day, items) -> daily.add(new JsonObject()
-            .put("timestamp", (double) LocalDate.parse(day).atStartOfDay().toEpochSecond(ZoneOffset.UTC))
+            .put("timestamp", LocalDate.parse(day).atStartOfDay().toEpochSecond(ZoneOffset.UTC))
             .put("line_items", items)));
         return new JsonObject().put("object", "list").put("daily_costs", daily).put("total_usage", cents(total));
     }
@@ -152,11 +152,19 @@ final class UsageHandler {
             .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
     }
 
-    static double usd(long microUsd) {
-        return BigDecimal.valueOf(microUsd, 6).doubleValue();
+    /** Exact USD for JSON (a decimal number, never binary floating point). */
+    static BigDecimal usd(long microUsd) {
+        return plain(BigDecimal.valueOf(microUsd, 6));
     }
 
-    static double cents(long microUsd) {
-        return BigDecimal.valueOf(microUsd, 4).doubleValue();
+    /** Exact US cents, the legacy billing unit. */
+    static BigDecimal cents(long microUsd) {
+        return plain(BigDecimal.valueOf(microUsd, 4));
+    }
+
+    /** Without trailing zeros, and never in exponent notation (100, not 1E+2). */
+    private static BigDecimal plain(BigDecimal value) {
+        BigDecimal stripped = value.stripTrailingZeros();
+        return stripped.scale() < 0 ? stripped.setScale(0) : stripped;
     }
 }
