@@ -1,0 +1,1136 @@
+package io.tokenhub.bench;
+
+import io.tokenhub.testing.TestDatabase;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.HdrHistogram.Histogram;
+
+/**
+ * TokenHub's load benchmark: what putting the gateway in front of a provider costs, against a
+ * plain reverse proxy, on this machine.
+ *
+ * <h2>Commands</h2>
+ * <pre>
+ * # Everything (about 7 minutes with the defaults; needs the local PostgreSQL the integration tests
+ * # use, TOKENHUB_TEST_PG_URL; nginx is the baseline when installed: apt-get install -y nginx-light)
+ * mvn -Pbench test-compile exec:exec@load
+ *
+ * # Other settings: key=value pairs, space separated (see Settings below for all of them)
+ * mvn -Pbench test-compile exec:exec@load -Dbench.args="warmup=10 duration=8 slowStreams=2000"
+ *
+ * # The same plus a JFR recording of the gateway under saturation (an extra phase after the others,
+ * # so the table's rows are not measured under the profiler); the report ends with the recording's
+ * # hot methods, GC and allocation. Any recording can be summarised on its own:
+ * mvn -Pbench test-compile exec:exec@load -Dbench.args="jfr=/tmp/gw.jfr"
+ * java -cp target/test-classes io.tokenhub.bench.JfrSummary /tmp/gw.jfr
+ *
+ * # JMH micro-benchmarks of the hot path (key look-up, request parse, upstream body rewrite,
+ * # SSE chunk rewrite), about 2 minutes; JMH options pass through, e.g. -prof gc
+ * mvn -Pbench test-compile exec:exec@jmh [-Djmh.args="-prof gc"]
+ * </pre>
+ * The {@code load} execution runs the JVM under {@code bash -c 'ulimit -n 65536; exec java …'}:
+ * 10 000 held streams need about 20 000 file descriptors in the gateway and 10 000 in the fake
+ * upstream and in this process. Started another way, without that limit, the held-streams test
+ * is scaled down to what the limit allows (and says so).
+ *
+ * <h2>What runs</h2>
+ * Four processes on 127.0.0.1, so that each one's CPU time can be read from {@code /proc}:
+ * <ol>
+ *   <li>this one: the load generator ({@link LoadClient}) and the report;</li>
+ *   <li>the fake upstream ({@link FakeUpstreamMain}): a fixed OpenAI chat completion, or an SSE
+ *   stream with a delay between chunks;</li>
+ *   <li>the baseline proxy in front of the same upstream: nginx (keep-alive to the upstream, no
+ *   buffering, no access log) if {@code nginx} is on the PATH, else {@link BaselineProxyMain};</li>
+ *   <li>TokenHub ({@link GatewayMain}, {@code -Xmx512m}) with auth (a key made through the admin
+ *   API), usage accounting into a fresh database of the local PostgreSQL, and metrics.</li>
+ * </ol>
+ * Each path — direct to the upstream, through the baseline, through TokenHub — gets a warm-up,
+ * then: one request in flight; fixed rates (open model, latency from the intended send time,
+ * HdrHistogram); saturation (closed loop, N connections); streams at a fixed rate (time to first
+ * token, per-chunk transit time). Then TokenHub alone holds many slow streams open at once. The
+ * report gives latencies, overhead over direct, throughput, CPU per request of each process,
+ * the gateway's heap (its {@code /metrics}) and RSS, its own {@code tokenhub_overhead_seconds}
+ * next to the overhead measured from outside, and a check of every usage record in PostgreSQL.
+ */
+public final class LoadBenchmark {
+
+    private static final String MASTER_KEY = "bench-master-key-0123456789";
+    private static final String MODEL = "bench-chat";
+    private static final String CHAT_BODY = "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"system\","
+        + "\"content\":\"You are a helpful assistant.\"},{\"role\":\"user\",\"content\":\"Write one short sentence "
+        + "about load balancers.\"}],\"max_tokens\":64,\"temperature\":0.7}";
+
+    /** Everything that can be set: {@code key=value} arguments, or {@code -Dbench.key=value}. */
+    static final class Settings {
+        int warmup = 30;              // s of warm-up per path (closed loop, then streams)
+        int duration = 15;            // s per measured phase
+        List<Integer> rates = List.of(500, 2000);   // open-model request rates
+        int connections = 32;         // closed-loop users at saturation
+        int streamRate = 200;         // streams/s in the streaming phase
+        int streamChunks = 20;        // content chunks per stream
+        int streamDelayMs = 5;        // upstream delay between chunks
+        int slowStreams = 10_000;     // streams held open at once (0 = skip)
+        int slowRate = 1_000;         // streams opened per second while ramping up
+        int slowIntervalMs = 1_000;   // upstream delay between chunks of a held stream
+        int slowHold = 15;            // s during which all of them are open
+        List<String> paths = List.of("direct", "baseline", "tokenhub");
+        String baseline = "auto";     // auto | nginx | vertx
+        String jfr = "";              // file: JFR recording of the gateway in an extra saturation phase
+        String gatewayHeap = "512m";
+        String gatewayJvm = "";       // more JVM options for the gateway, space separated
+        int upstreamLoops = 2;
+        int proxyWorkers = 2;
+        int clientLoops = 2;
+        String out = "";              // also write the report here
+
+        static Settings parse(String[] args) {
+            Settings s = new Settings();
+            Map<String, String> values = new LinkedHashMap<>();
+            System.getProperties().forEach((k, v) -> {
+                if (k.toString().startsWith("bench.")) {
+                    values.put(k.toString().substring(6), v.toString());
+                }
+            });
+            for (String arg : args) {
+                for (String part : arg.trim().split("\\s+")) {
+                    if (part.isBlank()) {
+                        continue;
+                    }
+                    int eq = part.indexOf('=');
+                    if (eq <= 0) {
+                        throw new IllegalArgumentException("expected key=value, got '" + part + "'");
+                    }
+                    values.put(part.substring(0, eq), part.substring(eq + 1));
+                }
+            }
+            values.forEach((key, value) -> {
+                switch (key) {
+                    case "warmup" -> s.warmup = Integer.parseInt(value);
+                    case "duration" -> s.duration = Integer.parseInt(value);
+                    case "rates" -> s.rates = value.isBlank() ? List.of()
+                        : Arrays.stream(value.split(",")).map(String::trim).map(Integer::parseInt).toList();
+                    case "connections" -> s.connections = Integer.parseInt(value);
+                    case "streamRate" -> s.streamRate = Integer.parseInt(value);
+                    case "streamChunks" -> s.streamChunks = Integer.parseInt(value);
+                    case "streamDelayMs" -> s.streamDelayMs = Integer.parseInt(value);
+                    case "slowStreams" -> s.slowStreams = Integer.parseInt(value);
+                    case "slowRate" -> s.slowRate = Integer.parseInt(value);
+                    case "slowIntervalMs" -> s.slowIntervalMs = Integer.parseInt(value);
+                    case "slowHold" -> s.slowHold = Integer.parseInt(value);
+                    case "paths" -> s.paths = Arrays.stream(value.split(",")).map(String::trim).toList();
+                    case "baseline" -> s.baseline = value;
+                    case "jfr" -> s.jfr = value;
+                    case "gatewayHeap" -> s.gatewayHeap = value;
+                    case "gatewayJvm" -> s.gatewayJvm = value;
+                    case "upstreamLoops" -> s.upstreamLoops = Integer.parseInt(value);
+                    case "proxyWorkers" -> s.proxyWorkers = Integer.parseInt(value);
+                    case "clientLoops" -> s.clientLoops = Integer.parseInt(value);
+                    case "out" -> s.out = value;
+                    default -> throw new IllegalArgumentException("unknown setting '" + key + "'");
+                }
+            });
+            return s;
+        }
+
+        long estimatedSeconds() {
+            int phases = 2 + rates.size() + 1;
+            long perPath = warmup + (long) phases * (duration + 2);
+            long slow = slowStreams == 0 ? 0 : slowStreams / Math.max(1, slowRate) + slowHold + 15;
+            return paths.size() * perPath + slow + 40;
+        }
+
+        @Override
+        public String toString() {
+            return "warmup=" + warmup + "s duration=" + duration + "s rates=" + rates + " connections=" + connections
+                + " streams=" + streamRate + "/s×" + streamChunks + " chunks every " + streamDelayMs + " ms"
+                + " held streams=" + slowStreams + " (opened at " + slowRate + "/s, a chunk every " + slowIntervalMs
+                + " ms, held " + slowHold + "s) gateway heap=" + gatewayHeap
+                + (jfr.isEmpty() ? "" : " jfr=" + jfr);
+        }
+    }
+
+    enum Kind { SEQUENTIAL, OPEN, SATURATION, STREAMS }
+
+    record Phase(Kind kind, String label, double rate) {
+    }
+
+    /** One phase measured on one path. */
+    static final class Row {
+        final String path;
+        final Phase phase;
+        final LoadClient.Result result;
+        final Map<String, Double> cpuUs = new LinkedHashMap<>();
+        long heap = -1;
+        long rss = -1;
+        double otherCpuPercent;
+        String threads = "";
+        Prometheus.Overhead overhead;
+
+        Row(String path, Phase phase, LoadClient.Result result) {
+            this.path = path;
+            this.phase = phase;
+            this.result = result;
+        }
+
+        long handled() {
+            return result.ok.sum() + result.errors.sum();
+        }
+    }
+
+    /** CPU ticks of each process, and the gateway's metrics, at one moment. */
+    record Snapshot(Map<String, Long> ticks, long machineBusy, long nanos, Prometheus metrics) {
+    }
+
+    private String databaseName() {
+        String url = database.url();
+        return url.substring(url.lastIndexOf('/') + 1);
+    }
+
+    private final Settings settings;
+    private final Path work;
+    private final List<Row> rows = new ArrayList<>();
+    private final StringBuilder notes = new StringBuilder();
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(5)).build();
+    private Procs.Child upstream;
+    private Procs.Child baseline;
+    private Procs.Child gateway;
+    private String baselineName;
+    private TestDatabase database;
+    private int upstreamPort;
+    private int baselinePort;
+    private int gatewayPort;
+    private int managementPort;
+    private String apiKey;
+    private LoadClient client;
+    private long tokenhubAnswered;
+    private String slowReport = "";
+    private String jfrReport = "";
+    private String usageReport = "";
+
+    private LoadBenchmark(Settings settings, Path work) {
+        this.settings = settings;
+        this.work = work;
+    }
+
+    public static void main(String[] args) throws Exception {
+        Settings settings = Settings.parse(args);
+        Path work = Files.createTempDirectory("tokenhub-bench");
+        LoadBenchmark bench = new LoadBenchmark(settings, work);
+        int status = 0;
+        try {
+            bench.run();
+        } catch (Exception e) {
+            System.err.println("benchmark failed: " + e);
+            e.printStackTrace();
+            status = 1;
+        } finally {
+            bench.close();
+        }
+        System.exit(status);
+    }
+
+    private void run() throws Exception {
+        limitHeldStreams();
+        System.out.println(machine());
+        System.out.println("Settings: " + settings);
+        System.out.println("Work directory (logs, configs): " + work);
+        System.out.println("Expected duration: about " + (settings.estimatedSeconds() + 59) / 60 + " minutes\n");
+
+        startUpstream();
+        startBaseline();
+        startGateway();
+        apiKey = createKey();
+        int maxConnections = Math.max(4_000, settings.slowStreams + 1_000);
+        client = new LoadClient(settings.clientLoops, maxConnections);
+        for (String path : settings.paths) {
+            smokeTest(path);
+        }
+
+        // Every path is warmed up first (the first one also warms this load generator and the upstream);
+        // then each phase runs on every path in turn, so that the rows compared with each other were
+        // measured minutes apart at most, under the same conditions of the machine.
+        for (String path : settings.paths) {
+            log("== " + path + ": warm-up " + settings.warmup + " s");
+            warmUp(path);
+        }
+        for (Phase phase : phases()) {
+            for (String path : settings.paths) {
+                log("== " + path + ": " + phase.label() + " for " + settings.duration + " s");
+                Row row = measure(path, phase);
+                rows.add(row);
+                log("   " + summary(row));
+            }
+        }
+        if (settings.paths.contains("tokenhub") && !settings.jfr.isBlank()) {
+            profiledSaturation();
+        }
+        if (settings.paths.contains("tokenhub") && settings.slowStreams > 0) {
+            heldStreams();
+        }
+        if (settings.paths.contains("tokenhub")) {
+            checkUsageRecords();
+        }
+        String report = report();
+        System.out.println(report);
+        Files.writeString(work.resolve("results.txt"), report);
+        if (!settings.out.isBlank()) {
+            Files.writeString(Path.of(settings.out), report);
+        }
+        System.out.println("(report also in " + work.resolve("results.txt") + ")");
+    }
+
+    private List<Phase> phases() {
+        List<Phase> phases = new ArrayList<>();
+        phases.add(new Phase(Kind.SEQUENTIAL, "1 in flight", 0));
+        for (int rate : settings.rates) {
+            phases.add(new Phase(Kind.OPEN, rate + "/s", rate));
+        }
+        phases.add(new Phase(Kind.SATURATION, "saturation c=" + settings.connections, 0));
+        phases.add(new Phase(Kind.STREAMS, "streams " + settings.streamRate + "/s", settings.streamRate));
+        return phases;
+    }
+
+    // ------------------------------------------------------------------ processes
+
+    private void startUpstream() throws Exception {
+        upstreamPort = freePort();
+        Path ready = work.resolve("upstream.ready");
+        upstream = Procs.java("upstream", work.resolve("upstream.log"), List.of("-Xmx1g", "-XX:+UseParallelGC"),
+            FakeUpstreamMain.class.getName(),
+            List.of(Integer.toString(upstreamPort), Integer.toString(settings.upstreamLoops), ready.toString()));
+        Procs.awaitFile(ready, upstream, 60_000);
+        log("fake upstream: pid " + upstream.pid() + ", port " + upstreamPort);
+    }
+
+    private void startBaseline() throws Exception {
+        if (!settings.paths.contains("baseline")) {
+            return;
+        }
+        baselinePort = freePort();
+        boolean nginx = !settings.baseline.equals("vertx") && onPath("nginx");
+        if (settings.baseline.equals("nginx") && !nginx) {
+            throw new IllegalStateException("baseline=nginx but nginx is not installed (apt-get install -y nginx-light)");
+        }
+        if (nginx) {
+            Path dir = work.resolve("nginx");
+            Files.createDirectories(dir.resolve("tmp"));
+            Files.writeString(dir.resolve("nginx.conf"), nginxConf(dir));
+            baseline = Procs.start("nginx", work.resolve("nginx.log"), List.of("bash", "-c",
+                "nginx -p \"$0\" -c \"$0/nginx.conf\" -e \"$0/error.log\" & n=$!; cat > /dev/null; kill $n; wait $n",
+                dir.toString()));
+            String pid = Procs.awaitFile(dir.resolve("nginx.pid"), baseline, 30_000);
+            baseline.measuredPid = Long.parseLong(pid.trim());
+            baselineName = Procs.run(List.of("nginx", "-v"), 5).replace("nginx version: ", "")
+                + " (" + settings.proxyWorkers + " workers)";
+        } else {
+            Path ready = work.resolve("baseline.ready");
+            baseline = Procs.java("baseline", work.resolve("baseline.log"), List.of("-Xmx512m"),
+                BaselineProxyMain.class.getName(), List.of(Integer.toString(baselinePort), Integer.toString(upstreamPort),
+                    Integer.toString(settings.proxyWorkers), ready.toString()));
+            Procs.awaitFile(ready, baseline, 60_000);
+            baselineName = "Vert.x forwarding proxy (nginx not installed)";
+        }
+        awaitHttp(baselinePort);
+        log("baseline: " + baselineName + ", pid " + baseline.pid() + ", port " + baselinePort);
+    }
+
+    private String nginxConf(Path dir) {
+        return """
+            worker_processes %d;
+            worker_rlimit_nofile 65536;
+            daemon off;
+            pid %s/nginx.pid;
+            error_log %s/error.log warn;
+            events { worker_connections 40000; }
+            http {
+              access_log off;
+              client_body_temp_path %s/tmp/body;
+              proxy_temp_path %s/tmp/proxy;
+              fastcgi_temp_path %s/tmp/fastcgi;
+              uwsgi_temp_path %s/tmp/uwsgi;
+              scgi_temp_path %s/tmp/scgi;
+              upstream fake {
+                server 127.0.0.1:%d;
+                keepalive 1024;
+                keepalive_requests 10000000;
+                keepalive_timeout 600s;
+              }
+              server {
+                listen 127.0.0.1:%d backlog=8192;
+                keepalive_requests 10000000;
+                keepalive_timeout 600s;
+                location / {
+                  proxy_pass http://fake;
+                  proxy_http_version 1.1;
+                  proxy_set_header Connection "";
+                  proxy_buffering off;
+                  proxy_read_timeout 600s;
+                }
+              }
+            }
+            """.formatted(settings.proxyWorkers, dir, dir, dir, dir, dir, dir, dir, upstreamPort, baselinePort);
+    }
+
+    private void startGateway() throws Exception {
+        if (!settings.paths.contains("tokenhub")) {
+            return;
+        }
+        database = TestDatabase.create();
+        log("database: " + databaseName());
+        Runtime.getRuntime().addShutdownHook(new Thread(this::close, "bench-close"));
+        Path dataDir = Files.createDirectories(work.resolve("gateway-data"));
+        Path config = work.resolve("tokenhub-bench.yaml");
+        Files.writeString(config, gatewayYaml(database.url(), dataDir));
+        Path ready = work.resolve("gateway.ready");
+        List<String> jvm = new ArrayList<>(List.of("-Xmx" + settings.gatewayHeap, "-Dlogback.configurationFile="
+            + writeGatewayLogback()));
+        if (!settings.jfr.isBlank()) {
+            jvm.addAll(List.of("-XX:+UnlockDiagnosticVMOptions", "-XX:+DebugNonSafepoints",
+                "-XX:StartFlightRecording=name=boot,settings=default,maxage=30s"));
+        }
+        if (!settings.gatewayJvm.isBlank()) {
+            jvm.addAll(Arrays.asList(settings.gatewayJvm.trim().split("\\s+")));
+        }
+        gateway = Procs.java("gateway", work.resolve("gateway.log"), jvm, GatewayMain.class.getName(),
+            List.of(config.toString(), ready.toString()));
+        String[] ports;
+        try {
+            ports = Procs.awaitFile(ready, gateway, 120_000).split(" ");
+        } catch (RuntimeException e) {
+            System.err.println("gateway log:\n" + tail(work.resolve("gateway.log"), 40));
+            throw e;
+        }
+        gatewayPort = Integer.parseInt(ports[0]);
+        managementPort = Integer.parseInt(ports[1]);
+        log("TokenHub: pid " + gateway.pid() + ", API port " + gatewayPort + ", management port " + managementPort
+            + ", JVM " + jvm);
+    }
+
+    private String gatewayYaml(String postgresUrl, Path dataDir) {
+        return """
+            server: { host: 127.0.0.1, port: 0, management_port: 0, instances: 0, max_body_bytes: 10485760, shutdown_grace_ms: 3000 }
+            admin: { master_key: "%s", bootstrap: false }
+            storage: { postgres: "%s", redis: none, data_dir: "%s", pool_size: 16 }
+            billing: { signup_credit_usd: 1000000 }
+            accounting: { batch_size: 500, flush_ms: 100 }
+            providers:
+              - id: fake
+                type: openai
+                base_url: "http://127.0.0.1:%d/v1"
+                api_key: "sk-bench-upstream"
+                max_connections: 20000
+                timeouts: { connect_ms: 5000, first_byte_ms: 30000, idle_ms: 120000 }
+                circuit_breaker: { max_failures: 5, window_ms: 10000, reset_ms: 1000 }
+            models:
+              - id: %s
+                type: chat
+                context_window: 128000
+                max_output_tokens: 4096
+                default_max_tokens: 256
+                capabilities: [tools, structured_output]
+                limits: { rpm: 1000000000, tpm: 1000000000000 }
+                pricing: { input: 0.15, output: 0.60 }
+                deployments:
+                  - { provider: fake, model: %s }
+            """.formatted(MASTER_KEY, postgresUrl, dataDir, upstreamPort, MODEL, FakeUpstreamMain.MODEL);
+    }
+
+    /** The gateway logs at WARN: an INFO line per request would be part of what is measured. */
+    private Path writeGatewayLogback() throws IOException {
+        Path file = work.resolve("gateway-logback.xml");
+        Files.writeString(file, """
+            <configuration>
+              <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+                <encoder><pattern>%d{HH:mm:ss.SSS} %-5level [%thread] %logger{24} - %msg%n</pattern></encoder>
+              </appender>
+              <root level="WARN"><appender-ref ref="STDOUT"/></root>
+            </configuration>
+            """);
+        return file;
+    }
+
+    private String createKey() throws Exception {
+        if (gateway == null) {
+            return null;
+        }
+        String email = "bench-" + System.nanoTime() + "@example.com";
+        JsonObject account = admin("POST", "/admin/v1/accounts",
+            new JsonObject().put("name", "Benchmark").put("email", email), 201);
+        String accountId = account.getString("id");
+        try {
+            admin("POST", "/admin/v1/accounts/" + accountId + "/credits",
+                new JsonObject().put("amount_usd", 1_000_000).put("reason", "benchmark"), 200);
+        } catch (IllegalStateException e) {
+            notes.append("note: could not top up the benchmark account (").append(e.getMessage())
+                .append("); it has the signup credit\n");
+        }
+        JsonObject key = admin("POST", "/admin/v1/keys",
+            new JsonObject().put("account_id", accountId).put("name", "benchmark"), 201);
+        log("API key created through the admin API for account " + accountId);
+        return key.getString("key");
+    }
+
+    private JsonObject admin(String method, String path, JsonObject body, int expected) throws Exception {
+        HttpResponse<String> response = http.sendAsync(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1:" + gatewayPort + path))
+            .header("Authorization", "Bearer " + MASTER_KEY).header("Content-Type", "application/json")
+            .method(method, HttpRequest.BodyPublishers.ofString(body.encode()))
+            .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString()).get(40, TimeUnit.SECONDS);
+        if (response.statusCode() != expected) {
+            throw new IllegalStateException(method + " " + path + " answered " + response.statusCode() + ": "
+                + response.body());
+        }
+        return new JsonObject(response.body());
+    }
+
+    private void smokeTest(String path) {
+        LoadClient.Target target = target(path);
+        LoadClient.Result plain = client.closed(target, Buffer.buffer(CHAT_BODY), false, 1, 0.2);
+        LoadClient.Result stream = client.open(target, streamBody(3, 0), true, 10, 0.3, 10_000);
+        if (plain.ok.sum() == 0 || plain.errors.sum() > 0 || stream.ok.sum() == 0 || stream.errors.sum() > 0) {
+            throw new IllegalStateException(path + " does not answer: " + plain.firstError.get() + " / "
+                + stream.firstError.get());
+        }
+        if (path.equals("tokenhub")) {
+            tokenhubAnswered += plain.ok.sum() + stream.ok.sum();
+        }
+        log("smoke test " + path + ": OK");
+    }
+
+    // ------------------------------------------------------------------ measuring
+
+    private LoadClient.Target target(String path) {
+        return switch (path) {
+            case "direct" -> new LoadClient.Target(path, upstreamPort, "/v1/chat/completions", null);
+            case "baseline" -> new LoadClient.Target(path, baselinePort, "/v1/chat/completions", null);
+            case "tokenhub" -> new LoadClient.Target(path, gatewayPort, "/v1/chat/completions", "Bearer " + apiKey);
+            default -> throw new IllegalArgumentException("unknown path '" + path + "' (direct, baseline, tokenhub)");
+        };
+    }
+
+    private Buffer streamBody(int chunks, int delayMs) {
+        JsonObject body = new JsonObject(CHAT_BODY).put("stream", true)
+            .put("stream_options", new JsonObject().put("include_usage", true))
+            .put("bench_chunks", chunks).put("bench_delay_ms", delayMs);
+        return body.toBuffer();
+    }
+
+    private void warmUp(String path) {
+        LoadClient.Target target = target(path);
+        double plain = settings.warmup * 0.75;
+        LoadClient.Result a = client.closed(target, Buffer.buffer(CHAT_BODY), false, 16, plain);
+        LoadClient.Result b = client.open(target, streamBody(settings.streamChunks, settings.streamDelayMs), true,
+            settings.streamRate, settings.warmup - plain, 30_000);
+        if (path.equals("tokenhub")) {
+            tokenhubAnswered += a.ok.sum() + b.ok.sum();
+        }
+        log("   warm-up: " + a.ok.sum() + " requests (" + Math.round(a.throughput()) + "/s), " + b.ok.sum()
+            + " streams, errors " + (a.errors.sum() + b.errors.sum()));
+    }
+
+    /**
+     * One more saturation phase on TokenHub with a JFR recording ({@code settings=profile}). The
+     * gateway was started with a low-overhead recording already running, so that starting this one
+     * does not instrument JDK classes (and deoptimise hot code) in the middle of the load.
+     */
+    private void profiledSaturation() throws Exception {
+        awaitHealthy("tokenhub");
+        Path file = Path.of(settings.jfr);
+        Files.deleteIfExists(file);
+        log("== tokenhub: saturation c=" + settings.connections + " with JFR for " + settings.duration + " s");
+        log("   " + Procs.run(List.of("jcmd", Long.toString(gateway.pid()), "JFR.start", "name=bench",
+            "settings=profile", "duration=" + settings.duration + "s", "filename=" + file), 30).replace('\n', ' '));
+        Map<String, Long> threadsBefore = Procs.threadTicks(gateway.pid());
+        long cpuBefore = Procs.cpuTicks(gateway.pid());
+        long started = System.nanoTime();
+        LoadClient.Result result = client.closed(target("tokenhub"), Buffer.buffer(CHAT_BODY), false,
+            settings.connections, settings.duration);
+        double seconds = (System.nanoTime() - started) / 1e9;
+        long cpu = Procs.cpuTicks(gateway.pid()) - cpuBefore;
+        String threads = threadShares(threadsBefore, Procs.threadTicks(gateway.pid()), seconds);
+        tokenhubAnswered += result.ok.sum();
+        long deadline = System.currentTimeMillis() + 20_000;
+        while (System.currentTimeMillis() < deadline && !(Files.exists(file) && Files.size(file) > 0)) {
+            Thread.sleep(200);
+        }
+        Thread.sleep(500);
+        jfrReport = String.format(Locale.ROOT, "while recording: %.0f req/s, gateway CPU %.1f µs/req; threads: %s%n",
+            result.throughput(), cpu * 1e6 / Procs.CLK_TCK / Math.max(1, result.ok.sum() + result.errors.sum()), threads)
+            + (Files.exists(file) ? JfrSummary.summarize(file, 25) : "JFR recording " + file + " was not written\n");
+    }
+
+    /** After an overload the gateway's breaker may be open: wait (bounded) until the path answers again. */
+    private void awaitHealthy(String path) {
+        LoadClient.Target target = target(path);
+        long deadline = System.currentTimeMillis() + 60_000;
+        int failures = 0;
+        while (System.currentTimeMillis() < deadline) {
+            LoadClient.Result probe = client.closed(target, Buffer.buffer(CHAT_BODY), false, 1, 0.1);
+            if (path.equals("tokenhub")) {
+                tokenhubAnswered += probe.ok.sum();
+            }
+            if (probe.errors.sum() == 0 && probe.ok.sum() > 0) {
+                if (failures > 0) {
+                    log("   " + path + " answers again after " + failures + " failed probes");
+                    notes.append("note: before ").append(path).append("'s next phase, ").append(failures)
+                        .append(" probes failed (").append(probe.firstError.get() == null ? lastProbeError
+                            : probe.firstError.get()).append(")\n");
+                }
+                return;
+            }
+            failures++;
+            lastProbeError = probe.firstError.get();
+            sleep(500);
+        }
+        log("   " + path + " still failing after 60 s: " + lastProbeError);
+    }
+
+    private String lastProbeError;
+    private boolean closed;
+
+    private Row measure(String path, Phase phase) throws Exception {
+        awaitHealthy(path);
+        LoadClient.Target target = target(path);
+        Buffer chat = Buffer.buffer(CHAT_BODY);
+        boolean tokenhub = path.equals("tokenhub");
+        Map<String, Long> threadsBefore = tokenhub ? Procs.threadTicks(gateway.pid()) : Map.of();
+        long[] userSysBefore = tokenhub ? Procs.userSysTicks(gateway.pid()) : null;
+        Snapshot before = snapshot(path);
+        LoadClient.Result result = switch (phase.kind()) {
+            case SEQUENTIAL -> client.closed(target, chat, false, 1, settings.duration);
+            case OPEN -> client.open(target, chat, false, phase.rate(), settings.duration, 15_000);
+            case SATURATION -> client.closed(target, chat, false, settings.connections, settings.duration);
+            case STREAMS -> client.open(target, streamBody(settings.streamChunks, settings.streamDelayMs), true,
+                phase.rate(), settings.duration, 30_000);
+        };
+        Snapshot after = snapshot(path);
+        Row row = new Row(path, phase, result);
+        if (tokenhub) {
+            long[] userSys = Procs.userSysTicks(gateway.pid());
+            long user = userSys[0] - userSysBefore[0];
+            long sys = userSys[1] - userSysBefore[1];
+            row.threads = String.format(Locale.ROOT, "[user %.0f%% / kernel %.0f%% of its CPU] ",
+                user * 100.0 / Math.max(1, user + sys), sys * 100.0 / Math.max(1, user + sys))
+                + threadShares(threadsBefore, Procs.threadTicks(gateway.pid()), (after.nanos() - before.nanos()) / 1e9);
+        }
+        long handled = Math.max(1, row.handled());
+        long ours = 0;
+        for (String process : before.ticks().keySet()) {
+            long ticks = after.ticks().get(process) - before.ticks().get(process);
+            ours += ticks;
+            row.cpuUs.put(process, ticks * 1e6 / Procs.CLK_TCK / handled);
+        }
+        // CPU used by anything else on the machine meanwhile (other builds and tests): a noise gauge.
+        double capacity = (after.nanos() - before.nanos()) / 1e9 * Procs.CLK_TCK
+            * Runtime.getRuntime().availableProcessors();
+        row.otherCpuPercent = capacity <= 0 ? 0 : Math.max(0, (after.machineBusy() - before.machineBusy() - ours))
+            * 100.0 / capacity;
+        if (tokenhub) {
+            tokenhubAnswered += result.ok.sum();
+            row.heap = after.metrics().heapUsed();
+            row.rss = Procs.rssBytes(gateway.pid());
+            row.overhead = Prometheus.overheadBetween(before.metrics(), after.metrics());
+        } else if (path.equals("baseline")) {
+            row.rss = Procs.treeRssBytes(baseline.pid());
+        }
+        return row;
+    }
+
+    /** Where the gateway's CPU went during a phase: % of one core per thread group, largest first. */
+    private static String threadShares(Map<String, Long> before, Map<String, Long> after, double seconds) {
+        StringBuilder out = new StringBuilder();
+        after.entrySet().stream()
+            .map(e -> Map.entry(e.getKey(), e.getValue() - before.getOrDefault(e.getKey(), 0L)))
+            .filter(e -> e.getValue() > 0)
+            .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+            .limit(8)
+            .forEach(e -> out.append(out.length() == 0 ? "" : ", ").append(e.getKey()).append(' ')
+                .append(String.format(Locale.ROOT, "%.0f%%", e.getValue() * 100.0 / Procs.CLK_TCK / seconds)));
+        return out.toString();
+    }
+
+    private Snapshot snapshot(String path) {
+        Map<String, Long> ticks = new LinkedHashMap<>();
+        switch (path) {
+            case "baseline" -> ticks.put("proxy", Procs.treeCpuTicks(baseline.pid()));
+            case "tokenhub" -> ticks.put("proxy", Procs.cpuTicks(gateway.pid()));
+            default -> { }
+        }
+        ticks.put("upstream", Procs.cpuTicks(upstream.pid()));
+        ticks.put("loadgen", Procs.cpuTicks(ProcessHandle.current().pid()));
+        if (path.equals("tokenhub")) {
+            ticks.put("postgres", Procs.cpuTicksByCommandLine(databaseName()));
+        }
+        return new Snapshot(ticks, Procs.machineBusyTicks(), System.nanoTime(),
+            path.equals("tokenhub") ? Prometheus.scrape(managementPort) : null);
+    }
+
+    /** Many slow streams open at once through TokenHub: do they all survive, and what do they cost? */
+    private void heldStreams() throws Exception {
+        int n = settings.slowStreams;
+        double ramp = (double) n / settings.slowRate;
+        int chunks = (int) Math.ceil((ramp + settings.slowHold) * 1000 / settings.slowIntervalMs) + 1;
+        log("== tokenhub: " + n + " streams held open (opened at " + settings.slowRate + "/s over " + fmt1(ramp)
+            + " s, " + chunks + " chunks each, one every " + settings.slowIntervalMs + " ms)");
+        Procs.run(List.of("jcmd", Long.toString(gateway.pid()), "GC.run"), 30);
+        long idleHeap = Prometheus.scrape(managementPort).heapUsed();
+        long idleRss = Procs.rssBytes(gateway.pid());
+        LoadClient.Result result = new LoadClient.Result();
+        long[] sample = new long[6];
+        String[] histogram = {""};
+        long sampleAtMs = (long) ((ramp + settings.slowHold / 2.0) * 1000);
+        CompletableFuture<Void> sampler = CompletableFuture.runAsync(() -> {
+            sleep(sampleAtMs);
+            sample[0] = result.openStreams.get();
+            sample[1] = Prometheus.scrape(managementPort).heapUsed();
+            sample[2] = Procs.rssBytes(gateway.pid());
+            long cpuBefore = Procs.cpuTicks(gateway.pid());
+            sleep(2_000);
+            sample[5] = (Procs.cpuTicks(gateway.pid()) - cpuBefore) * 1_000_000 / Procs.CLK_TCK / 2;
+            Procs.run(List.of("jcmd", Long.toString(gateway.pid()), "GC.run"), 30);
+            sample[3] = Prometheus.scrape(managementPort).heapUsed();
+            sample[4] = result.openStreams.get();
+            histogram[0] = Procs.run(List.of("jcmd", Long.toString(gateway.pid()), "GC.class_histogram"), 60);
+        });
+        long started = System.nanoTime();
+        client.open(target("tokenhub"), streamBody(chunks, settings.slowIntervalMs), true, settings.slowRate, ramp,
+            (long) ((ramp + settings.slowHold) * 1000) + 60_000, result);
+        double took = (System.nanoTime() - started) / 1e9;
+        sampler.get(120, TimeUnit.SECONDS);
+        tokenhubAnswered += result.ok.sum();
+        StringBuilder out = new StringBuilder();
+        out.append(String.format(Locale.ROOT, "%d streams requested, %d completed with [DONE], %d failed, %d unfinished;"
+                + " at most %d open at once (%d at the mid-hold sample, %d after the GC)%n",
+            (long) (ramp * settings.slowRate), result.ok.sum(), result.errors.sum(), result.unfinished,
+            result.maxOpenStreams.get(), sample[0], sample[4]));
+        if (result.firstError.get() != null) {
+            out.append("first error: ").append(result.firstError.get()).append('\n');
+        }
+        out.append(String.format(Locale.ROOT, "gateway heap used: idle after GC %s; with the streams open %s, after a"
+                + " full GC %s (max heap %s) → %.1f KiB per open stream%n",
+            mib(idleHeap), mib(sample[1]), mib(sample[3]), settings.gatewayHeap,
+            sample[4] == 0 ? Double.NaN : (sample[3] - idleHeap) / 1024.0 / sample[4]));
+        out.append(String.format(Locale.ROOT, "gateway RSS: idle %s, with the streams open %s; gateway CPU while"
+                + " holding them: %.0f ms/s (%.1f µs per relayed chunk at %d chunks/s)%n",
+            mib(idleRss), mib(sample[2]), sample[5] / 1000.0,
+            sample[0] == 0 ? Double.NaN : sample[5] / (sample[0] * 1000.0 / settings.slowIntervalMs),
+            sample[0] * 1000 / settings.slowIntervalMs));
+        out.append(String.format(Locale.ROOT, "time to first token p50 %s ms, p99 %s ms; chunk transit p50 %s ms,"
+                + " p99 %s ms; whole test %.0f s%n",
+            ms(result.ttft, 50), ms(result.ttft, 99), ms(result.chunk, 50), ms(result.chunk, 99), took));
+        out.append("largest classes on the gateway's heap with the streams open (jcmd GC.class_histogram):\n");
+        histogram[0].lines().filter(l -> l.matches("\\s*\\d+:\\s+\\d+\\s+\\d+\\s+.*")).limit(15)
+            .forEach(l -> out.append("  ").append(l.trim()).append('\n'));
+        slowReport = out.toString();
+        log(slowReport);
+    }
+
+    private void checkUsageRecords() {
+        long expected = tokenhubAnswered;
+        long deadline = System.currentTimeMillis() + 20_000;
+        long count = 0;
+        while (System.currentTimeMillis() < deadline) {
+            count = database.count("SELECT count(*) FROM usage_records WHERE status = 200");
+            if (count >= expected) {
+                break;
+            }
+            sleep(250);
+        }
+        sleep(1_000);
+        count = database.count("SELECT count(*) FROM usage_records");
+        long ok = database.count("SELECT count(*) FROM usage_records WHERE status = 200");
+        usageReport = String.format(Locale.ROOT, "usage records in PostgreSQL: %d with status 200 for the %d requests"
+                + " TokenHub answered with 200 (%s); %d records in all, failures included%n", ok, expected,
+            ok == expected ? "every one recorded exactly once" : "MISMATCH: " + (ok - expected), count);
+    }
+
+    // ------------------------------------------------------------------ report
+
+    private String report() {
+        StringBuilder out = new StringBuilder();
+        out.append("\n").append("=".repeat(100)).append('\n');
+        out.append("TokenHub load benchmark, ").append(LocalDateTime.now().withNano(0)).append('\n');
+        out.append(machine()).append('\n');
+        out.append("Settings: ").append(settings).append('\n');
+        out.append("Baseline: ").append(baselineName == null ? "-" : baselineName).append('\n');
+        out.append("Request: POST /v1/chat/completions, ").append(CHAT_BODY.length()).append(" B body; answer ")
+            .append(FakeUpstreamMain.COMPLETION_JSON.length()).append(" B (direct/baseline) — TokenHub adds its "
+                + "headers and usage.cost\n");
+        out.append("Latency in ms; +p50/+p99/+p99.9 = the path's percentile minus direct's at the same load; CPU in µs"
+            + " per request from /proc utime+stime of each process\n");
+        out.append("(prx = nginx master+workers / the TokenHub JVM; up = fake upstream; gen = load generator; pg ="
+            + " PostgreSQL backends of the gateway's database, i.e. usage inserts;\n other% = CPU used by other"
+            + " processes on the machine during the phase, as % of all cores: a noise gauge)\n\n");
+
+        String header = String.format(Locale.ROOT, "%-9s %-16s %8s %7s %7s %8s %7s %7s %8s %6s %7s %7s %7s %7s %7s %7s %6s%n",
+            "path", "load", "req/s", "p50", "p99", "p99.9", "+p50", "+p99", "+p99.9", "errors",
+            "cpu:prx", "cpu:up", "cpu:gen", "cpu:pg", "heapMiB", "rssMiB", "other%");
+        out.append("Non-streaming requests\n").append(header);
+        for (Phase phase : phases()) {
+            if (phase.kind() == Kind.STREAMS) {
+                continue;
+            }
+            for (String path : settings.paths) {
+                Row row = find(path, phase.label());
+                if (row == null) {
+                    continue;
+                }
+                Row direct = find("direct", phase.label());
+                Histogram h = row.result.latency;
+                out.append(String.format(Locale.ROOT, "%-9s %-16s %8.0f %7s %7s %8s %7s %7s %8s %6d %7s %7s %7s %7s %7s %7s %6.0f%n",
+                    path, phase.label(), row.result.throughput(), ms(h, 50), ms(h, 99), ms(h, 99.9),
+                    diff(row, direct, 50), diff(row, direct, 99), diff(row, direct, 99.9),
+                    row.result.errors.sum() + row.result.unfinished,
+                    cpu(row, "proxy"), cpu(row, "upstream"), cpu(row, "loadgen"), cpu(row, "postgres"),
+                    row.heap < 0 ? "-" : String.valueOf(row.heap >> 20), row.rss < 0 ? "-" : String.valueOf(row.rss >> 20),
+                    row.otherCpuPercent));
+            }
+        }
+
+        out.append("\nMaximum throughput (closed loop, ").append(settings.connections).append(" connections; the load"
+            + " generator and every server share the same cores)\n");
+        Row directSat = findKind("direct", Kind.SATURATION);
+        Row baseSat = findKind("baseline", Kind.SATURATION);
+        Row hubSat = findKind("tokenhub", Kind.SATURATION);
+        for (Row row : new Row[] {directSat, baseSat, hubSat}) {
+            if (row == null) {
+                continue;
+            }
+            out.append(String.format(Locale.ROOT, "  %-9s %8.0f req/s  %s  proxy CPU %s µs/req%s%n", row.path,
+                row.result.throughput(),
+                baseSat == null || row == baseSat ? "          "
+                    : String.format(Locale.ROOT, "%5.2f× baseline", row.result.throughput() / baseSat.result.throughput()),
+                cpu(row, "proxy"),
+                baseSat == null || row == baseSat || row == directSat || !row.cpuUs.containsKey("proxy") ? ""
+                    : String.format(Locale.ROOT, " = %.2f× the baseline's", row.cpuUs.get("proxy") / baseSat.cpuUs.get("proxy"))));
+        }
+
+        out.append("\nStreaming (").append(settings.streamRate).append(" streams/s, ").append(settings.streamChunks)
+            .append(" content chunks each, one every ").append(settings.streamDelayMs).append(" ms)\n");
+        out.append(String.format(Locale.ROOT, "%-9s %7s %8s %8s %9s %9s %9s %9s %10s %10s %9s %6s %7s %7s %6s%n", "path",
+            "streams", "ttft p50", "ttft p99", "+ttft p50", "+ttft p99", "chunk p50", "chunk p99", "+chunk p50",
+            "+chunk p99", "chunks/s", "errors", "cpu:prx", "heapMiB", "other%"));
+        for (String path : settings.paths) {
+            Row row = findKind(path, Kind.STREAMS);
+            if (row == null) {
+                continue;
+            }
+            Row direct = findKind("direct", Kind.STREAMS);
+            LoadClient.Result r = row.result;
+            out.append(String.format(Locale.ROOT, "%-9s %7d %8s %8s %9s %9s %9s %9s %10s %10s %9.0f %6d %7s %7s %6.0f%n",
+                path, r.ok.sum(), ms(r.ttft, 50), ms(r.ttft, 99),
+                direct == null || direct == row ? "-" : msDiff(r.ttft, direct.result.ttft, 50),
+                direct == null || direct == row ? "-" : msDiff(r.ttft, direct.result.ttft, 99),
+                ms(r.chunk, 50), ms(r.chunk, 99),
+                direct == null || direct == row ? "-" : msDiff(r.chunk, direct.result.chunk, 50),
+                direct == null || direct == row ? "-" : msDiff(r.chunk, direct.result.chunk, 99),
+                r.chunks.sum() / (double) settings.duration, r.errors.sum() + r.unfinished, cpu(row, "proxy"),
+                row.heap < 0 ? "-" : String.valueOf(row.heap >> 20), row.otherCpuPercent));
+        }
+        out.append("(ttft: intended send → first content chunk; chunk: upstream write → client read, per chunk;"
+            + " cpu:prx per stream)\n");
+
+        if (settings.paths.contains("tokenhub")) {
+            out.append("\ntokenhub_overhead_seconds (the gateway's own histogram, between the phase's scrapes) vs the"
+                + " overhead measured outside\n");
+            out.append(String.format(Locale.ROOT, "%-18s %9s %10s %12s %12s %14s %14s%n", "phase", "count", "mean ms",
+                "p50 ≤ ms", "p99 ≤ ms", "outside +mean", "outside +p50"));
+            for (Row row : rows) {
+                if (!row.path.equals("tokenhub") || row.overhead == null) {
+                    continue;
+                }
+                Row direct = find("direct", row.phase.label());
+                boolean stream = row.phase.kind() == Kind.STREAMS;
+                Histogram mine = stream ? row.result.ttft : row.result.latency;
+                Histogram theirs = direct == null ? null : stream ? direct.result.ttft : direct.result.latency;
+                out.append(String.format(Locale.ROOT, "%-18s %9d %10.3f %12s %12s %14s %14s%n", row.phase.label(),
+                    row.overhead.count(), row.overhead.meanMs(), bound(row.overhead.quantileUpperMs(0.5)),
+                    bound(row.overhead.quantileUpperMs(0.99)),
+                    theirs == null ? "-" : String.format(Locale.ROOT, "%.3f", (mine.getMean() - theirs.getMean()) / 1e6),
+                    theirs == null ? "-" : msDiff(mine, theirs, 50)));
+            }
+            out.append("(for streams both sides are the time-to-first-token overhead; the gateway's histogram buckets"
+                + " are 0.05/0.1/0.25/0.5/1/2/5 ms, so its quantiles are bucket bounds)\n");
+        }
+
+        if (settings.paths.contains("tokenhub")) {
+            out.append("\nTokenHub CPU by thread (% of one core, during each phase)\n");
+            for (Row row : rows) {
+                if (row.path.equals("tokenhub")) {
+                    out.append(String.format(Locale.ROOT, "  %-18s %s%n", row.phase.label(), row.threads));
+                }
+            }
+        }
+        if (!slowReport.isEmpty()) {
+            out.append("\nHeld streams through TokenHub\n").append(slowReport);
+        }
+        if (!usageReport.isEmpty()) {
+            out.append('\n').append(usageReport);
+        }
+        out.append('\n').append(targets());
+        String errors = errorSamples();
+        if (!errors.isEmpty()) {
+            out.append("\nFirst error of each phase that had errors:\n").append(errors);
+        }
+        if (notes.length() > 0) {
+            out.append('\n').append(notes);
+        }
+        if (!jfrReport.isEmpty()) {
+            out.append("\nJFR of the gateway in an extra saturation phase (").append(settings.jfr).append(")\n")
+                .append(jfrReport);
+        }
+        return out.toString();
+    }
+
+    private String targets() {
+        StringBuilder out = new StringBuilder("Targets (issue 6)\n");
+        Row seqHub = findKind("tokenhub", Kind.SEQUENTIAL);
+        Row seqDirect = findKind("direct", Kind.SEQUENTIAL);
+        if (seqHub != null && seqDirect != null) {
+            target(out, "added latency, 1 in flight, p50 ≤ 0.1 ms", diffMs(seqHub, seqDirect, 50), 0.1);
+            target(out, "added latency, 1 in flight, p99 ≤ 0.5 ms", diffMs(seqHub, seqDirect, 99), 0.5);
+        }
+        Row r2000 = find("tokenhub", "2000/s");
+        Row d2000 = find("direct", "2000/s");
+        if (r2000 != null && d2000 != null) {
+            target(out, "p99 overhead at 2000/s ≤ 1 ms", diffMs(r2000, d2000, 99), 1.0);
+        }
+        Row hubSat = findKind("tokenhub", Kind.SATURATION);
+        Row baseSat = findKind("baseline", Kind.SATURATION);
+        if (hubSat != null && baseSat != null) {
+            double ratio = hubSat.cpuUs.get("proxy") / baseSat.cpuUs.get("proxy");
+            out.append(String.format(Locale.ROOT, "  %-52s %8.2f×   %s%n", "CPU per request at saturation ≤ 2× baseline",
+                ratio, ratio <= 2 ? "met" : "NOT met"));
+        }
+        Row hubStream = findKind("tokenhub", Kind.STREAMS);
+        Row directStream = findKind("direct", Kind.STREAMS);
+        if (hubStream != null && directStream != null) {
+            target(out, "time-to-first-token overhead p99 ≤ 1 ms", (hubStream.result.ttft.getValueAtPercentile(99)
+                - directStream.result.ttft.getValueAtPercentile(99)) / 1e6, 1.0);
+            target(out, "per-chunk overhead (p50) ≤ 0.05 ms", (hubStream.result.chunk.getValueAtPercentile(50)
+                - directStream.result.chunk.getValueAtPercentile(50)) / 1e6, 0.05);
+        }
+        return out.toString();
+    }
+
+    private static void target(StringBuilder out, String what, double measured, double limit) {
+        out.append(String.format(Locale.ROOT, "  %-52s %8.3f ms %s%n", what, measured, measured <= limit ? "met" : "NOT met"));
+    }
+
+    private String errorSamples() {
+        StringBuilder out = new StringBuilder();
+        for (Row row : rows) {
+            if (row.result.firstError.get() != null) {
+                out.append("  ").append(row.path).append(' ').append(row.phase.label()).append(": ")
+                    .append(row.result.firstError.get()).append('\n');
+            }
+        }
+        return out.toString();
+    }
+
+    private Row find(String path, String label) {
+        return rows.stream().filter(r -> r.path.equals(path) && r.phase.label().equals(label)).findFirst().orElse(null);
+    }
+
+    private Row findKind(String path, Kind kind) {
+        return rows.stream().filter(r -> r.path.equals(path) && r.phase.kind() == kind).findFirst().orElse(null);
+    }
+
+    private static String summary(Row row) {
+        Histogram h = row.phase.kind() == Kind.STREAMS ? row.result.ttft : row.result.latency;
+        return String.format(Locale.ROOT, "%s %s: %.0f/s, %sp50 %s ms, p99 %s ms, p99.9 %s ms, errors %d, CPU µs/req %s,"
+                + " other processes %.0f%% of the machine",
+            row.path, row.phase.label(), row.result.throughput(), row.phase.kind() == Kind.STREAMS ? "ttft " : "",
+            ms(h, 50), ms(h, 99), ms(h, 99.9), row.result.errors.sum() + row.result.unfinished, row.cpuUs.entrySet()
+                .stream().map(e -> e.getKey() + "=" + fmt1(e.getValue())).toList(), row.otherCpuPercent);
+    }
+
+    private static String ms(Histogram h, double percentile) {
+        return h.getTotalCount() == 0 ? "-" : String.format(Locale.ROOT, "%.3f", h.getValueAtPercentile(percentile) / 1e6);
+    }
+
+    private static String msDiff(Histogram a, Histogram b, double percentile) {
+        if (a.getTotalCount() == 0 || b.getTotalCount() == 0) {
+            return "-";
+        }
+        return String.format(Locale.ROOT, "%+.3f", (a.getValueAtPercentile(percentile) - b.getValueAtPercentile(percentile)) / 1e6);
+    }
+
+    private static String diff(Row row, Row direct, double percentile) {
+        if (direct == null || direct == row) {
+            return "-";
+        }
+        return msDiff(row.result.latency, direct.result.latency, percentile);
+    }
+
+    private static double diffMs(Row row, Row direct, double percentile) {
+        return (row.result.latency.getValueAtPercentile(percentile)
+            - direct.result.latency.getValueAtPercentile(percentile)) / 1e6;
+    }
+
+    private static String cpu(Row row, String process) {
+        Double v = row.cpuUs.get(process);
+        return v == null ? "-" : fmt1(v);
+    }
+
+    private static String bound(double ms) {
+        return Double.isNaN(ms) ? "-" : Double.isInfinite(ms) ? "> 50" : String.format(Locale.ROOT, "%.2f", ms);
+    }
+
+    private static String mib(long bytes) {
+        return bytes < 0 ? "-" : String.format(Locale.ROOT, "%.0f MiB", bytes / 1048576.0);
+    }
+
+    private static String fmt1(double v) {
+        return String.format(Locale.ROOT, "%.1f", v);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** The held-streams test needs ~2 descriptors per stream in the gateway: scale it to the limit we have. */
+    private void limitHeldStreams() {
+        long limit = openFileLimit();
+        if (limit > 0 && settings.slowStreams > 0) {
+            // Each stream holds two sockets in the gateway (client side, upstream side); keep ~600 for the JVM.
+            int affordable = (int) Math.max(0, (limit - 600) / 2);
+            if (affordable < settings.slowStreams) {
+                notes.append("note: the open-file limit is ").append(limit).append(", so only ").append(affordable)
+                    .append(" of the ").append(settings.slowStreams).append(" held streams were run (raise it with"
+                        + " ulimit -n, as the bench profile does)\n");
+                System.out.println(notes);
+                settings.slowStreams = affordable;
+            }
+        }
+    }
+
+    private static long openFileLimit() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+                if (line.startsWith("Max open files")) {
+                    String[] parts = line.substring("Max open files".length()).trim().split("\\s+");
+                    return parts[1].equals("unlimited") ? Long.MAX_VALUE : Long.parseLong(parts[1]);
+                }
+            }
+        } catch (IOException | RuntimeException ignored) {
+            // not Linux
+        }
+        return -1;
+    }
+
+    static String machine() {
+        String cpu = "?";
+        try {
+            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                .findFirst().map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("?");
+        } catch (IOException ignored) {
+            // not Linux
+        }
+        String memory = "?";
+        try {
+            memory = Files.readAllLines(Path.of("/proc/meminfo")).get(0).replaceAll("[^0-9]", "");
+            memory = Long.parseLong(memory) / 1024 / 1024 + " GiB";
+        } catch (IOException | RuntimeException ignored) {
+            // not Linux
+        }
+        String kernel = "?";
+        try {
+            kernel = Files.readString(Path.of("/proc/sys/kernel/osrelease")).trim();
+        } catch (IOException ignored) {
+            // not Linux
+        }
+        return "Machine: " + Runtime.getRuntime().availableProcessors() + " CPUs (" + cpu + "), " + memory
+            + " RAM, Linux " + kernel + ", Java " + System.getProperty("java.vm.version") + " ("
+            + System.getProperty("java.vm.name") + ")";
+    }
+
+    private static boolean onPath(String command) {
+        return Procs.run(List.of("bash", "-c", "command -v " + command), 5).startsWith("/");
+    }
+
+    private void awaitHttp(int port) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 30_000;
+        while (System.currentTimeMillis() < deadline) {
+            try {
+                http.sendAsync(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(CHAT_BODY)).timeout(Duration.ofSeconds(5)).build(),
+                    HttpResponse.BodyHandlers.discarding()).get(10, TimeUnit.SECONDS);
+                return;
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                Thread.sleep(100);
+            }
+        }
+        throw new IllegalStateException("nothing answers on port " + port);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static String tail(Path file, int lines) {
+        try {
+            List<String> all = Files.readAllLines(file);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException e) {
+            return "(no log)";
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static void log(String line) {
+        System.out.println(LocalDateTime.now().toLocalTime().withNano(0) + " " + line);
+    }
+
+    private synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (client != null) {
+            try {
+                client.close();
+            } catch (RuntimeException ignored) {
+                // exiting anyway
+            }
+        }
+        for (Procs.Child child : new Procs.Child[] {gateway, baseline, upstream}) {
+            if (child != null) {
+                child.close();
+            }
+        }
+        if (database != null) {
+            try {
+                database.close();
+            } catch (RuntimeException e) {
+                System.err.println("could not drop the benchmark database: " + e.getMessage());
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+package io.tokenhub.provider.openai;
+
+import io.tokenhub.config.ConfigLoader;
+import io.tokenhub.config.TokenHubConfig;
+import io.tokenhub.provider.Abort;
+import io.tokenhub.provider.HttpUpstream;
+import io.tokenhub.provider.SseParser;
+import io.tokenhub.provider.UpstreamCall;
+import io.vertx.core.Handler;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.json.JsonObject;
+import java.lang.reflect.Proxy;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
+
+/**
+ * The OpenAI adapter's share of the hot path, with the real (package-private) classes:
+ * <ul>
+ *   <li>{@code upstreamBody}: the client's parsed body rewritten for the upstream
+ *   ({@link OpenAiAdapter#upstreamBody}: copy, model, stream, max_tokens) and encoded;</li>
+ *   <li>{@code sseChunk}: one SSE event through {@link OpenAiChunkStream} (SSE parse, JSON decode,
+ *   error and usage checks, model relabel) and then what {@code SseRelay.write} does with it
+ *   (usage field dropped, JSON encode, {@code data: …\n\n} framing);</li>
+ *   <li>{@code sseParserOnly}: the {@link SseParser} alone on the same bytes.</li>
+ * </ul>
+ * The HTTP response under the chunk stream is a stand-in that only keeps the data handler.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"-Xmx512m"})
+public class OpenAiRelayBenchmark {
+
+    private static final byte[] DATA = "data: ".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] EVENT_END = "\n\n".getBytes(StandardCharsets.UTF_8);
+    static final String CHUNK = "data: {\"id\":\"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012\",\"object\":"
+        + "\"chat.completion.chunk\",\"created\":1735689600,\"model\":\"gpt-4o-mini-2024-07-18\",\"system_fingerprint\":"
+        + "\"fp_0123456789\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" token\"},\"logprobs\":null,"
+        + "\"finish_reason\":null}],\"usage\":null}\n\n";
+    static final String REQUEST = "{\"model\":\"bench-chat\",\"messages\":[{\"role\":\"system\",\"content\":\"You are a "
+        + "helpful assistant.\"},{\"role\":\"user\",\"content\":\"Write one short sentence about load balancers.\"}],"
+        + "\"max_tokens\":64,\"temperature\":0.7}";
+
+    private OpenAiAdapter adapter;
+    private UpstreamCall call;
+    private Buffer chunk;
+    private Handler<Buffer> feed;
+    private SseParser parserOnly;
+    private Buffer written;
+    private Blackhole hole;
+
+    @Setup
+    public void setUp(Blackhole blackhole) {
+        hole = blackhole;
+        TokenHubConfig config = new ConfigLoader(name -> null).parse("""
+            providers:
+              - { id: fake, type: openai, base_url: "http://127.0.0.1:9/v1", api_key: sk-bench }
+            models:
+              - id: bench-chat
+                deployments: [{ provider: fake, model: fake-model }]
+            """, "bench");
+        HttpUpstream upstream = new HttpUpstream(null, null, config.providers().get(0));
+        adapter = new OpenAiAdapter(upstream);
+        call = new UpstreamCall("req_1", new JsonObject(REQUEST), config.models().get(0).deployments().get(0), 64);
+        chunk = Buffer.buffer(CHUNK);
+        @SuppressWarnings("unchecked")
+        Handler<Buffer>[] handler = new Handler[1];
+        HttpClientResponse response = (HttpClientResponse) Proxy.newProxyInstance(
+            HttpClientResponse.class.getClassLoader(), new Class<?>[] {HttpClientResponse.class},
+            (proxy, method, args) -> switch (method.getName()) {
+                case "handler" -> {
+                    @SuppressWarnings("unchecked")
+                    Handler<Buffer> h = (Handler<Buffer>) args[0];
+                    handler[0] = h;
+                    yield proxy;
+                }
+                case "hashCode" -> System.identityHashCode(proxy);
+                case "equals" -> proxy == args[0];
+                case "toString" -> "stand-in response";
+                default -> proxy;
+            });
+        OpenAiChunkStream stream = new OpenAiChunkStream(response, upstream, "fake-model", new Abort());
+        stream.handler(json -> {
+            json.remove("usage");
+            String encoded = json.encode();
+            written = Buffer.buffer(encoded.length() + 8).appendBytes(DATA).appendString(encoded).appendBytes(EVENT_END);
+        });
+        feed = handler[0];
+        parserOnly = new SseParser((event, data) -> hole.consume(data));
+        feed.handle(chunk);
+        if (written == null || !written.toString().contains("\"model\":\"fake/gpt-4o-mini-2024-07-18\"")) {
+            throw new IllegalStateException("the chunk was not relabelled: " + written);
+        }
+    }
+
+    @Benchmark
+    public Buffer upstreamBody() {
+        return adapter.upstreamBody(call, false).toBuffer();
+    }
+
+    @Benchmark
+    public Buffer sseChunk() {
+        feed.handle(chunk);
+        return written;
+    }
+
+    @Benchmark
+    public void sseParserOnly() {
+        parserOnly.feed(chunk);
+    }
+}
