@@ -62,8 +62,9 @@ public final class Database implements AutoCloseable {
             .locations("classpath:db/migration")
             .load()
             .migrate();
-        LOG.info("database schema at version {} ({} migrations applied)", result.targetSchemaVersion,
-            result.migrationsExecuted);
+        // Flyway reports no target version when there was nothing to apply.
+        String version = result.migrationsExecuted > 0 ? result.targetSchemaVersion : result.initialSchemaVersion;
+        LOG.info("database schema at version {} ({} migrations applied)", version, result.migrationsExecuted);
     }
 
     private String jdbcUrl() {
