@@ -12,6 +12,9 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -22,11 +25,19 @@ import java.util.function.BooleanSupplier;
 public final class TestGateway implements AutoCloseable {
 
     public static final String MASTER_KEY = "test-master-key-0123456789";
+    /** Longest a test waits for one whole HTTP exchange before it fails instead of hanging. */
+    private static final long EXCHANGE_SECONDS = 60;
 
     private final TestDatabase database;
     private final Path dataDir;
     private final TokenHub hub;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    /**
+     * HTTP/1.1: the JDK client's default h2c upgrade has left tests waiting for a body that never
+     * came. Each exchange is bounded as a whole in {@link #send}, since the request timeout stops
+     * at the response head.
+     */
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(5)).build();
 
     private final boolean ownsDatabase;
 
@@ -74,15 +85,23 @@ public final class TestGateway implements AutoCloseable {
 
     /** @param redis {@code none} for in-process hot counters, or a redis:// URL */
     public static TestGateway start(String catalogYaml, String extraYaml, String redis) {
+        try {
+            return start(Files.createTempDirectory("tokenhub-test"), catalogYaml, extraYaml, redis);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** @param dataDir a data directory the test prepared (say, a spool an earlier run left); deleted on close */
+    public static TestGateway start(Path dataDir, String catalogYaml, String extraYaml, String redis) {
         TestDatabase database = TestDatabase.create();
         try {
-            Path dataDir = Files.createTempDirectory("tokenhub-test");
             // A later key wins in YAML: this storage line replaces the default one.
             String storage = redis.equals("none") ? "" : "storage: { postgres: \"" + database.url() + "\", redis: \""
                 + redis + "\", data_dir: \"" + dataDir + "\", pool_size: 4 }";
             TokenHubConfig config = config(database.url(), dataDir, catalogYaml, extraYaml + "\n" + storage);
             return new TestGateway(database, dataDir, TokenHub.start(config));
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             database.close();
             throw new IllegalStateException(e);
         }
@@ -124,10 +143,12 @@ public final class TestGateway implements AutoCloseable {
         return "http://127.0.0.1:" + hub.managementPort() + path;
     }
 
+    /** One exchange, head and body, bounded as a whole. */
     public HttpResponse<String> send(HttpRequest.Builder request) {
         try {
-            return http.send(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString());
-        } catch (IOException e) {
+            return http.sendAsync(request.timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString())
+                .get(EXCHANGE_SECONDS, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
             throw new IllegalStateException(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
