@@ -27,6 +27,7 @@ public record UsageEvent(String requestId, Instant createdAt, String accountId, 
             .put("requested_model", requestedModel).put("served_model", servedModel)
             .put("provider", provider).put("deployment", deployment)
             .put("prompt_tokens", usage.promptTokens()).put("cached_tokens", usage.cachedTokens())
+            .put("cache_write_tokens", usage.cacheWriteTokens())
             .put("completion_tokens", usage.completionTokens()).put("reasoning_tokens", usage.reasoningTokens())
             .put("estimated", usage.estimated())
             .put("cost_micro_usd", costMicroUsd).put("price_version", priceVersion)
@@ -43,8 +44,8 @@ public record UsageEvent(String requestId, Instant createdAt, String accountId, 
             j.getString("requested_model"), j.getString("served_model"),
             j.getString("provider"), j.getString("deployment"),
             new Usage(j.getLong("prompt_tokens", 0L), j.getLong("cached_tokens", 0L),
-                j.getLong("completion_tokens", 0L), j.getLong("reasoning_tokens", 0L),
-                j.getBoolean("estimated", false)),
+                j.getLong("cache_write_tokens", 0L), j.getLong("completion_tokens", 0L),
+                j.getLong("reasoning_tokens", 0L), j.getBoolean("estimated", false)),
             j.getLong("cost_micro_usd", 0L), j.getString("price_version"),
             j.getLong("latency_ms", 0L), j.getLong("ttft_ms", -1L), j.getInteger("status", 0),
             j.getString("error_code"), j.getBoolean("stream", false), j.getBoolean("fallback", false),

@@ -24,13 +24,13 @@ public final class UsageWriter {
             INSERT INTO usage_records (request_id, created_at, account_id, key_id, requested_model, served_model,
                 provider, deployment, prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens,
                 cost_micro_usd, price_version, latency_ms, ttft_ms, status, error_code, stream, fallback, estimated,
-                wallet_micro_usd, plan_draws)
-            SELECT r, c, a, k, rm, sm, p, d, pt, ct, cpt, rt, cost, pv, lat, tt, st, ec, s, f, e, w, pd::jsonb
+                wallet_micro_usd, plan_draws, cache_write_tokens)
+            SELECT r, c, a, k, rm, sm, p, d, pt, ct, cpt, rt, cost, pv, lat, tt, st, ec, s, f, e, w, pd::jsonb, cwt
               FROM UNNEST($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
                 $7::text[], $8::text[], $9::int[], $10::int[], $11::int[], $12::int[], $13::bigint[], $14::text[],
                 $15::int[], $16::int[], $17::int[], $18::text[], $19::bool[], $20::bool[], $21::bool[],
-                $22::bigint[], $23::text[])
-                AS u(r, c, a, k, rm, sm, p, d, pt, ct, cpt, rt, cost, pv, lat, tt, st, ec, s, f, e, w, pd)
+                $22::bigint[], $23::text[], $24::int[])
+                AS u(r, c, a, k, rm, sm, p, d, pt, ct, cpt, rt, cost, pv, lat, tt, st, ec, s, f, e, w, pd, cwt)
             ON CONFLICT (request_id) DO NOTHING
             RETURNING request_id, account_id, wallet_micro_usd, plan_draws
         ), wallet AS (
@@ -76,6 +76,7 @@ public final class UsageWriter {
         String[] deployments = new String[n];
         Integer[] prompt = new Integer[n];
         Integer[] cached = new Integer[n];
+        Integer[] cacheWrite = new Integer[n];
         Integer[] completion = new Integer[n];
         Integer[] reasoning = new Integer[n];
         Long[] cost = new Long[n];
@@ -101,6 +102,7 @@ public final class UsageWriter {
             deployments[i] = e.deployment();
             prompt[i] = clamp(e.usage().promptTokens());
             cached[i] = clamp(e.usage().cachedTokens());
+            cacheWrite[i] = clamp(e.usage().cacheWriteTokens());
             completion[i] = clamp(e.usage().completionTokens());
             reasoning[i] = clamp(e.usage().reasoningTokens());
             cost[i] = e.costMicroUsd();
@@ -118,7 +120,7 @@ public final class UsageWriter {
         }
         Tuple params = Tuple.tuple(List.of(requestIds, createdAt, accounts, keys, requested, served, providers,
             deployments, prompt, cached, completion, reasoning, cost, priceVersions, latency, ttft, status, errors,
-            stream, fallback, estimated, wallet, planDraws));
+            stream, fallback, estimated, wallet, planDraws, cacheWrite));
         return pool.preparedQuery(INSERT).execute(params).map(rows -> rows.iterator().next().getLong(0).intValue());
     }
 

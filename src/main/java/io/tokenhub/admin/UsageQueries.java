@@ -36,8 +36,9 @@ public final class UsageQueries {
 
     /** Every §4 field of a usage record, in the order a log record shows them. */
     private static final String LOG_COLUMNS = "request_id, created_at, account_id, key_id, requested_model, "
-        + "served_model, provider, deployment, prompt_tokens, cached_tokens, completion_tokens, reasoning_tokens, "
-        + "cost_micro_usd, price_version, latency_ms, ttft_ms, status, error_code, stream, fallback, estimated";
+        + "served_model, provider, deployment, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, "
+        + "reasoning_tokens, cost_micro_usd, price_version, latency_ms, ttft_ms, status, error_code, stream, fallback, "
+        + "estimated";
 
     private static final String SUMS = "count(*) AS requests, "
         + "coalesce(sum(prompt_tokens), 0)::bigint AS prompt_tokens, "
@@ -378,6 +379,7 @@ public final class UsageQueries {
             .put("deployment", r.getString("deployment"))
             .put("prompt_tokens", r.getInteger("prompt_tokens"))
             .put("cached_tokens", r.getInteger("cached_tokens"))
+            .put("cache_write_tokens", r.getInteger("cache_write_tokens"))
             .put("completion_tokens", r.getInteger("completion_tokens"))
             .put("reasoning_tokens", r.getInteger("reasoning_tokens"))
             .put("cost_micro_usd", r.getLong("cost_micro_usd"))

@@ -3,35 +3,64 @@ package io.tokenhub.billing;
 import io.tokenhub.config.TokenHubConfig.Pricing;
 import io.tokenhub.core.Usage;
 import java.math.BigDecimal;
-import java.math.RoundingMode;
 
 /**
- * Costs in integer micro-USD. A price of P USD per 1M tokens is exactly P micro-USD per token, so
- * the cost is the exact decimal sum over token kinds, rounded half-up once per request:
- * {@code (prompt - cached) × input + cached × cached_input + completion × output}. Reasoning
- * tokens are inside completion tokens and are charged once, as output.
+ * Costs in integer micro-USD, computed exactly in {@code long} arithmetic. A price of P USD per 1M
+ * tokens is P × 10^6 pico-USD per token, a whole number because prices have at most 6 decimals
+ * (the config loader refuses more); a request's cost is the pico-USD sum
+ * {@code (prompt − cached − cache_write) × input + cached × cached_input + cache_write × cache_write
+ * + completion × output}, rounded half-up to micro-USD once. Reasoning tokens are inside completion
+ * tokens and are charged once, as output. An overflow (beyond about 9 million USD in one request)
+ * throws instead of wrapping.
  */
 public final class PriceCalculator {
+
+    private static final long PICO_PER_MICRO = 1_000_000;
 
     private PriceCalculator() {
     }
 
     public static long chatCost(Pricing pricing, Usage usage) {
-        long uncached = Math.max(0, usage.promptTokens() - usage.cachedTokens());
-        BigDecimal total = BigDecimal.valueOf(pricing.input()).multiply(BigDecimal.valueOf(uncached))
-            .add(BigDecimal.valueOf(pricing.cachedInput()).multiply(BigDecimal.valueOf(usage.cachedTokens())))
-            .add(BigDecimal.valueOf(pricing.output()).multiply(BigDecimal.valueOf(usage.completionTokens())));
-        return total.setScale(0, RoundingMode.HALF_UP).longValueExact();
+        return roundToMicro(tokenPico(pricing, usage));
     }
 
-    /** A rerank request is one search at {@code per_search}, plus any per-token price on its tokens. */
+    /** A rerank request is one search at {@code per_search} (USD), plus any per-token price on its tokens. */
     public static long rerankCost(Pricing pricing, Usage usage) {
-        return BigDecimal.valueOf(pricing.perSearch()).movePointRight(6).setScale(0, RoundingMode.HALF_UP)
-            .longValueExact() + chatCost(pricing, usage);
+        long searchPico = Math.multiplyExact(Math.round(pricing.perSearch() * 1_000_000), PICO_PER_MICRO);
+        return roundToMicro(Math.addExact(searchPico, tokenPico(pricing, usage)));
     }
 
-    /** Exact USD for JSON ({@code usage.cost}), without binary floating-point noise. */
+    /**
+     * Exact USD for JSON ({@code usage.cost}): always a plain decimal without trailing zeros, so
+     * $10 is written {@code 10}, not the {@code 1E+1} that {@link BigDecimal#stripTrailingZeros()}
+     * alone would give.
+     */
     public static BigDecimal toUsd(long microUsd) {
-        return BigDecimal.valueOf(microUsd).movePointLeft(6).stripTrailingZeros();
+        BigDecimal usd = BigDecimal.valueOf(microUsd, 6).stripTrailingZeros();
+        return usd.scale() < 0 ? usd.setScale(0) : usd;
+    }
+
+    private static long tokenPico(Pricing pricing, Usage usage) {
+        long cached = Math.max(0, usage.cachedTokens());
+        long cacheWrite = Math.max(0, usage.cacheWriteTokens());
+        long uncached = Math.max(0, usage.promptTokens() - cached - cacheWrite);
+        long sum = Math.multiplyExact(uncached, picoPerToken(pricing.input()));
+        sum = Math.addExact(sum, Math.multiplyExact(cached, picoPerToken(pricing.cachedInput())));
+        sum = Math.addExact(sum, Math.multiplyExact(cacheWrite, picoPerToken(pricing.cacheWrite())));
+        return Math.addExact(sum, Math.multiplyExact(Math.max(0, usage.completionTokens()),
+            picoPerToken(pricing.output())));
+    }
+
+    /**
+     * USD per 1M tokens → pico-USD per token. Exact for the prices the config loader accepts (at most
+     * 6 decimals, at most 10,000): the double nearest such a price, times 10^6, is within far less
+     * than ½ of the whole number it stands for.
+     */
+    private static long picoPerToken(double usdPerMillionTokens) {
+        return Math.round(usdPerMillionTokens * 1_000_000);
+    }
+
+    private static long roundToMicro(long pico) {
+        return Math.addExact(pico, PICO_PER_MICRO / 2) / PICO_PER_MICRO;
     }
 }

@@ -16,6 +16,7 @@ import io.tokenhub.config.TokenHubConfig.Server;
 import io.tokenhub.config.TokenHubConfig.Storage;
 import io.tokenhub.config.TokenHubConfig.Timeouts;
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,6 +39,8 @@ public final class ConfigLoader {
 
     private static final Pattern VARIABLE = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    /** The highest price accepted, in USD per 1M tokens (or per search). */
+    private static final int MAX_PRICE = 10_000;
 
     private final Function<String, String> env;
 
@@ -264,8 +267,8 @@ public final class ConfigLoader {
         Limits limits = new Limits(l.number("rpm", 0, 0, Long.MAX_VALUE), l.number("tpm", 0, 0, Long.MAX_VALUE));
         l.rejectUnknown();
         ConfigNode p = n.child("pricing");
-        Pricing pricing = new Pricing(p.decimal("input", 0), p.decimal("cached_input", p.has("input") ? -1 : 0),
-            p.decimal("cache_write", -1), p.decimal("output", 0), p.decimal("per_search", 0));
+        Pricing pricing = new Pricing(price(p, "input", 0), price(p, "cached_input", p.has("input") ? -1 : 0),
+            price(p, "cache_write", -1), price(p, "output", 0), price(p, "per_search", 0));
         p.rejectUnknown();
         // Cached reads and cache writes default to the input price when not given.
         pricing = new Pricing(pricing.input(), pricing.cachedInput() < 0 ? pricing.input() : pricing.cachedInput(),
@@ -281,6 +284,21 @@ public final class ConfigLoader {
             n.problem("id", "must not contain '/' (it separates provider and model in requests)");
         }
         return m;
+    }
+
+    /**
+     * A price with at most 6 decimals and at most {@value #MAX_PRICE}: per 1M tokens that is a whole
+     * number of pico-USD per token (per search, of micro-USD), so costs are exact integer arithmetic,
+     * and a request within the largest context window (10^8 tokens) cannot overflow a long. Refused
+     * rather than rounded, so what is charged is always exactly the price written.
+     */
+    private static double price(ConfigNode p, String field, double fallback) {
+        double price = p.decimal(field, fallback);
+        BigDecimal exact = BigDecimal.valueOf(price).stripTrailingZeros();
+        if (price > MAX_PRICE || exact.scale() > 6) {
+            p.problem(field, "must have at most 6 decimals and be at most " + MAX_PRICE + ", not " + exact.toPlainString());
+        }
+        return price;
     }
 
     private Deployment deployment(ConfigNode n) {

@@ -4,20 +4,31 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * Token counts of one upstream call, in OpenAI semantics: {@code promptTokens} includes
- * {@code cachedTokens}, {@code completionTokens} includes {@code reasoningTokens}.
+ * {@code cachedTokens} (cache reads) and {@code cacheWriteTokens} (prompt tokens written to the
+ * provider's cache, Anthropic's {@code cache_creation_input_tokens}), which are disjoint and priced
+ * apart; {@code completionTokens} includes {@code reasoningTokens}.
  *
  * @param estimated true when counted by our tokenizer because the provider gave no counts
  */
-public record Usage(long promptTokens, long cachedTokens, long completionTokens, long reasoningTokens,
-                    boolean estimated) {
+public record Usage(long promptTokens, long cachedTokens, long cacheWriteTokens, long completionTokens,
+                    long reasoningTokens, boolean estimated) {
 
     public static final Usage NONE = new Usage(0, 0, 0, 0, false);
+
+    /** Counts without cache writes, which only some providers report. */
+    public Usage(long promptTokens, long cachedTokens, long completionTokens, long reasoningTokens, boolean estimated) {
+        this(promptTokens, cachedTokens, 0, completionTokens, reasoningTokens, estimated);
+    }
 
     public long totalTokens() {
         return promptTokens + completionTokens;
     }
 
-    /** Reads an OpenAI {@code usage} object; null when absent. */
+    /**
+     * Reads an OpenAI {@code usage} object; null when absent. Cache writes are read from
+     * {@code prompt_tokens_details.cache_write_tokens}, where OpenRouter reports them and where
+     * the Anthropic translation puts them.
+     */
     public static Usage fromOpenAi(JsonObject usage) {
         if (usage == null) {
             return null;
@@ -27,18 +38,26 @@ public record Usage(long promptTokens, long cachedTokens, long completionTokens,
         return new Usage(
             longOf(usage, "prompt_tokens"),
             promptDetails == null ? 0 : longOf(promptDetails, "cached_tokens"),
+            promptDetails == null ? 0 : longOf(promptDetails, "cache_write_tokens"),
             longOf(usage, "completion_tokens"),
             completionDetails == null ? 0 : longOf(completionDetails, "reasoning_tokens"),
             false);
     }
 
-    /** The OpenAI {@code usage} object, with details where known. */
+    /**
+     * The OpenAI {@code usage} object, with details where known. {@code cache_write_tokens} is
+     * only added when there were cache writes, so OpenAI-only traffic keeps OpenAI's exact shape.
+     */
     public JsonObject toOpenAi() {
+        JsonObject promptDetails = new JsonObject().put("cached_tokens", cachedTokens);
+        if (cacheWriteTokens > 0) {
+            promptDetails.put("cache_write_tokens", cacheWriteTokens);
+        }
         JsonObject json = new JsonObject()
             .put("prompt_tokens", promptTokens)
             .put("completion_tokens", completionTokens)
             .put("total_tokens", totalTokens())
-            .put("prompt_tokens_details", new JsonObject().put("cached_tokens", cachedTokens))
+            .put("prompt_tokens_details", promptDetails)
             .put("completion_tokens_details", new JsonObject().put("reasoning_tokens", reasoningTokens));
         if (estimated) {
             json.put("estimated", true);

@@ -78,8 +78,9 @@ public final class Metrics {
     }
 
     public void tokens(String model, String provider, Usage usage) {
-        add("prompt", model, provider, usage.promptTokens() - usage.cachedTokens());
+        add("prompt", model, provider, usage.promptTokens() - usage.cachedTokens() - usage.cacheWriteTokens());
         add("cached", model, provider, usage.cachedTokens());
+        add("cache_write", model, provider, usage.cacheWriteTokens());
         add("completion", model, provider, usage.completionTokens());
     }
 

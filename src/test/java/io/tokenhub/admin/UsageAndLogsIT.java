@@ -204,13 +204,14 @@ class UsageAndLogsIT {
             JsonObject r = records.get(s.requestId());
             assertThat(r.fieldNames()).containsExactlyInAnyOrder("request_id", "created_at", "account_id", "key_id",
                 "requested_model", "served_model", "provider", "deployment", "prompt_tokens", "cached_tokens",
-                "completion_tokens", "reasoning_tokens", "cost_micro_usd", "price_version", "latency_ms", "ttft_ms",
-                "status", "error_code", "stream", "fallback", "estimated");
+                "cache_write_tokens", "completion_tokens", "reasoning_tokens", "cost_micro_usd", "price_version",
+                "latency_ms", "ttft_ms", "status", "error_code", "stream", "fallback", "estimated");
             assertThat(r.getString("account_id")).isEqualTo(s.accountId());
             assertThat(r.getString("key_id")).isEqualTo(s.keyId());
             assertThat(r.getString("requested_model")).isEqualTo(s.model());
             assertThat(r.getInteger("prompt_tokens")).isEqualTo(s.prompt());
             assertThat(r.getInteger("cached_tokens")).isEqualTo(s.cached());
+            assertThat(r.getInteger("cache_write_tokens")).isZero();
             assertThat(r.getInteger("completion_tokens")).isEqualTo(s.completion());
             assertThat(r.getInteger("reasoning_tokens")).isZero();
             assertThat(r.getLong("cost_micro_usd")).isEqualTo(s.cost());

@@ -57,7 +57,7 @@ class BillingIT {
                 context_window: 100000
                 max_output_tokens: 4000
                 default_max_tokens: 100
-                pricing: { input: 0.15, output: 0.60 }
+                pricing: { input: 0.15, cache_write: 0.30, output: 0.60 }
                 deployments: [ { provider: openai, model: gpt-4o-mini } ]
               - id: other
                 pricing: { input: 1, output: 1 }
@@ -101,6 +101,30 @@ class BillingIT {
             accountId)).isEqualTo(1);
         assertThat(gateway.database().count("SELECT sum(cost_micro_usd) FROM usage_records WHERE account_id = ?",
             accountId)).isEqualTo(3 * COST);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void cacheWritesReportedUpstreamAreChargedAtTheCacheWritePriceWholeAndStreamed(String counters) {
+        start(counters(counters), 1.0);
+        // An OpenRouter-style upstream: 1000 prompt tokens of which 400 were written to its cache.
+        upstream.usage.getJsonObject("prompt_tokens_details").put("cache_write_tokens", 400);
+        // 600 × 0.15 + 400 × 0.30 + 500 × 0.60 = 90 + 120 + 300 micro-USD
+        long cost = 510;
+
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+        HttpResponse<String> streamed = gateway.post("/v1/chat/completions", key, """
+            {"model": "gpt-4o-mini", "max_tokens": 100, "stream": true,
+             "messages": [{"role": "user", "content": "hi"}]}""");
+        assertThat(streamed.statusCode()).isEqualTo(200);
+        awaitRecords(2);
+
+        assertThat(balance()).isEqualTo(1_000_000 - 2 * cost);
+        assertThat(ledgerSum()).isEqualTo(balance());
+        assertThat(gateway.database().count("SELECT sum(cost_micro_usd) FROM usage_records WHERE account_id = ?",
+            accountId)).isEqualTo(2 * cost);
+        assertThat(gateway.database().count("SELECT sum(cache_write_tokens) FROM usage_records WHERE account_id = ?",
+            accountId)).isEqualTo(800);
     }
 
     @ParameterizedTest

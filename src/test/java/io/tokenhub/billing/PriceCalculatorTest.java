@@ -1,14 +1,25 @@
 package io.tokenhub.billing;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tokenhub.config.TokenHubConfig.Pricing;
 import io.tokenhub.core.Usage;
+import io.vertx.core.json.JsonObject;
+import java.math.BigDecimal;
+import java.math.RoundingMode;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.BigRange;
+import net.jqwik.api.constraints.LongRange;
+import net.jqwik.api.constraints.Scale;
 import org.junit.jupiter.api.Test;
 
 class PriceCalculatorTest {
 
     private static final Pricing GPT_4O_MINI = new Pricing(0.15, 0.075, 0.15, 0.60, 0);
+    /** Claude Sonnet: cache reads at a tenth of the input price, cache writes at 1.25×. */
+    private static final Pricing SONNET = new Pricing(3.0, 0.30, 3.75, 15.0, 0);
 
     @Test
     void costIsExactMicroUsdRoundedHalfUpOncePerRequest() {
@@ -21,9 +32,33 @@ class PriceCalculatorTest {
     }
 
     @Test
+    void halfAMicroUsdRoundsUpAndJustUnderRoundsDown() {
+        Pricing onePicoPerToken = new Pricing(0.000001, 0, 0, 0, 0);
+        assertThat(PriceCalculator.chatCost(onePicoPerToken, new Usage(500_000, 0, 0, 0, false))).isEqualTo(1);
+        assertThat(PriceCalculator.chatCost(onePicoPerToken, new Usage(499_999, 0, 0, 0, false))).isZero();
+    }
+
+    @Test
+    void sixDecimalPricesAreChargedExactlyWhereDoubleArithmeticWouldMissTheHalf() {
+        // 5.616457 × 5 500 000 = 30 890 513.5 exactly → 30 890 514; in doubles it is 30890513.499999996.
+        Pricing price = new Pricing(5.616457, 0, 0, 0, 0);
+        assertThat(PriceCalculator.chatCost(price, new Usage(5_500_000, 0, 0, 0, false))).isEqualTo(30_890_514);
+    }
+
+    @Test
     void cachedTokensAreChargedAtTheCachedPriceInsteadOfTheInputPrice() {
         // 200 uncached × 0.15 + 800 cached × 0.075 = 30 + 60
         assertThat(PriceCalculator.chatCost(GPT_4O_MINI, new Usage(1000, 800, 0, 0, false))).isEqualTo(90);
+    }
+
+    @Test
+    void cacheWritesAreChargedAtTheCacheWritePriceAndCacheReadsAtTheCachedPrice() {
+        // prompt 3400 = 1000 fresh + 2000 cache read + 400 cache write, and 500 output:
+        // 1000 × 3.0 + 2000 × 0.30 + 400 × 3.75 + 500 × 15.0 = 3000 + 600 + 1500 + 7500
+        Usage usage = new Usage(3400, 2000, 400, 500, 0, false);
+        assertThat(PriceCalculator.chatCost(SONNET, usage)).isEqualTo(12_600);
+        // The same prompt without the cache write costs 400 × (3.75 − 3.0) = 300 less.
+        assertThat(PriceCalculator.chatCost(SONNET, new Usage(3400, 2000, 500, 0, false))).isEqualTo(12_300);
     }
 
     @Test
@@ -33,14 +68,55 @@ class PriceCalculatorTest {
     }
 
     @Test
-    void rerankChargesOneSearch() {
+    void rerankChargesOneSearchPlusItsTokensRoundedOnce() {
         Pricing rerank = new Pricing(0, 0, 0, 0, 0.002);
         assertThat(PriceCalculator.rerankCost(rerank, new Usage(1234, 0, 0, 0, false))).isEqualTo(2000);
+        // 2000 + 5 × 0.15 = 2000.75 → 2001
+        Pricing rerankWithTokens = new Pricing(0.15, 0.15, 0.15, 0, 0.002);
+        assertThat(PriceCalculator.rerankCost(rerankWithTokens, new Usage(5, 0, 0, 0, false))).isEqualTo(2001);
     }
 
     @Test
-    void usdForJsonIsExactDecimal() {
-        assertThat(PriceCalculator.toUsd(450).toPlainString()).isEqualTo("0.00045");
-        assertThat(PriceCalculator.toUsd(1_000_000).toPlainString()).isEqualTo("1");
+    void aCostBeyondALongThrowsInsteadOfWrapping() {
+        Usage absurd = new Usage(Long.MAX_VALUE / 1_000_000, 0, 0, 0, false);
+        assertThatThrownBy(() -> PriceCalculator.chatCost(SONNET, absurd)).isInstanceOf(ArithmeticException.class);
+    }
+
+    /** The integer pico-USD sum agrees with exact decimal arithmetic for every price the config accepts. */
+    @Property(tries = 2000)
+    void costEqualsTheExactDecimalSumRoundedHalfUp(
+        @ForAll @BigRange(min = "0", max = "10000") @Scale(6) BigDecimal input,
+        @ForAll @BigRange(min = "0", max = "10000") @Scale(6) BigDecimal cachedInput,
+        @ForAll @BigRange(min = "0", max = "10000") @Scale(6) BigDecimal cacheWrite,
+        @ForAll @BigRange(min = "0", max = "10000") @Scale(6) BigDecimal output,
+        @ForAll @LongRange(max = 30_000_000) long fresh, @ForAll @LongRange(max = 30_000_000) long cached,
+        @ForAll @LongRange(max = 30_000_000) long written, @ForAll @LongRange(max = 10_000_000) long completion) {
+        Pricing pricing = new Pricing(input.doubleValue(), cachedInput.doubleValue(), cacheWrite.doubleValue(),
+            output.doubleValue(), 0);
+        Usage usage = new Usage(fresh + cached + written, cached, written, completion, 0, false);
+
+        BigDecimal exact = input.multiply(BigDecimal.valueOf(fresh))
+            .add(cachedInput.multiply(BigDecimal.valueOf(cached)))
+            .add(cacheWrite.multiply(BigDecimal.valueOf(written)))
+            .add(output.multiply(BigDecimal.valueOf(completion)));
+        assertThat(PriceCalculator.chatCost(pricing, usage))
+            .isEqualTo(exact.setScale(0, RoundingMode.HALF_UP).longValueExact());
+    }
+
+    @Test
+    void usdForJsonIsAPlainDecimalOnTheWire() {
+        assertThat(wire(450)).isEqualTo("{\"cost\":0.00045}");
+        assertThat(wire(1_000_000)).isEqualTo("{\"cost\":1}");
+        assertThat(wire(10_000_000)).isEqualTo("{\"cost\":10}");
+        assertThat(wire(100_000_000)).isEqualTo("{\"cost\":100}");
+        assertThat(wire(0)).isEqualTo("{\"cost\":0}");
+        assertThat(wire(1)).isEqualTo("{\"cost\":0.000001}");
+        assertThat(wire(12_500_000)).isEqualTo("{\"cost\":12.5}");
+        assertThat(wire(Long.MAX_VALUE)).isEqualTo("{\"cost\":9223372036854.775807}");
+        assertThat(wire(9_000_000_000_000_000L)).isEqualTo("{\"cost\":9000000000}");
+    }
+
+    private static String wire(long microUsd) {
+        return new JsonObject().put("cost", PriceCalculator.toUsd(microUsd)).encode();
     }
 }

@@ -96,6 +96,21 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aPriceThatCannotBeChargedExactlyIsRefusedRatherThanRounded() {
+        ConfigLoader loader = new ConfigLoader(name -> null);
+
+        assertThat(loader.parse(MINIMAL.replace("id: m\n",
+            "id: m\n    pricing: { input: 0.123456, output: 10000 }\n"), "test").models().get(0).pricing().input())
+            .isEqualTo(0.123456);
+        assertThatThrownBy(() -> loader.parse(MINIMAL.replace("id: m\n",
+            "id: m\n    pricing: { input: 0.0000001, cache_write: 3.1234567, output: 10001 }\n"), "test"))
+            .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactlyInAnyOrder(
+                "models[0].pricing.input: must have at most 6 decimals and be at most 10000, not 0.0000001",
+                "models[0].pricing.cache_write: must have at most 6 decimals and be at most 10000, not 3.1234567",
+                "models[0].pricing.output: must have at most 6 decimals and be at most 10000, not 10001"));
+    }
+
+    @Test
     void locateHonoursTheFlagThenTheEnvironment() {
         assertThat(ConfigLoader.locate(new String[] {"--config", "a.yaml"}, name -> "b.yaml")).isEqualTo(Path.of("a.yaml"));
         assertThat(ConfigLoader.locate(new String[0], Map.of("TOKENHUB_CONFIG", "b.yaml")::get)).isEqualTo(Path.of("b.yaml"));

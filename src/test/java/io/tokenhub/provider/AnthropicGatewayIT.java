@@ -26,6 +26,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -34,8 +36,8 @@ import org.junit.jupiter.api.Test;
 /**
  * An anthropic-type provider behind the OpenAI-compatible API (PRODUCT.md §2, §9 "Anthropic
  * upstream"): text, tool calls and reasoning, whole and streamed, through the OpenAI SDK and raw
- * HTTP; usage with cached tokens; the Anthropic headers; and an overloaded (529) Anthropic as a
- * provider failure that falls back or ends in 502.
+ * HTTP; usage with cache reads and cache writes, each at its own price; the Anthropic headers; and
+ * an overloaded (529) Anthropic as a provider failure that falls back or ends in 502.
  */
 class AnthropicGatewayIT {
 
@@ -71,8 +73,11 @@ class AnthropicGatewayIT {
                 max_output_tokens: 8192
                 default_max_tokens: 1024
                 capabilities: [tools, vision, thinking]
-                pricing: { input: 3.0, cached_input: 0.3, output: 15.0 }
+                pricing: { input: 3.0, cached_input: 0.3, cache_write: 3.75, output: 15.0 }
                 deployments: [ { provider: anthropic, model: %s } ]
+              - id: claude-premium
+                pricing: { input: 10000, output: 10000 }
+                deployments: [ { provider: anthropic, model: claude-premium } ]
               - id: claude-backed
                 capabilities: [tools, vision, thinking]
                 deployments:
@@ -193,6 +198,65 @@ class AnthropicGatewayIT {
         assertThat(row.get("cost_micro_usd")).isEqualTo(285L);
         assertThat(row.get("estimated")).isEqualTo(false);
         assertThat(row.get("status")).isEqualTo(200);
+    }
+
+    @Test
+    void cacheWritesAreChargedAtTheCacheWritePriceInTheResponseTheRecordAndTheLogs() {
+        // Given Claude reports 25 fresh input tokens, 100 read from the cache and 40 written to it
+        anthropic.text("Hello").usage(25, 100, 40, 12);
+        JsonObject ownKey = gateway.newKey(new JsonObject());
+
+        // When the OpenAI SDK asks
+        ChatCompletion completion = clientFor(ownKey).chat().completions().create(ChatCompletionCreateParams.builder()
+            .model("claude").addUserMessage("Say hello").build());
+
+        // Then prompt_tokens counts all three, and the SDK parses the write count as an extra property
+        CompletionUsage usage = completion.usage().orElseThrow();
+        assertThat(usage.promptTokens()).isEqualTo(165);
+        assertThat(usage.promptTokensDetails().orElseThrow().cachedTokens()).hasValue(100L);
+        assertThat(cacheWriteTokens(usage)).isEqualTo(40);
+        // 25 × 3.0 + 100 × 0.3 + 40 × 3.75 + 12 × 15.0 = 75 + 30 + 150 + 180 = 435 micro-USD
+        assertThat(usage._additionalProperties().get("cost").convert(Double.class)).isEqualTo(0.000435);
+        assertRecordAndLogCharge(ownKey, 165, 100, 40, 435);
+    }
+
+    @Test
+    void streamedCacheWritesFromMessageStartAreChargedInTheUsageChunkAndTheRecord() {
+        // Given Claude streams, with its cache counts on message_start
+        anthropic.text("Hello", " again").usage(25, 100, 40, 12);
+        JsonObject ownKey = gateway.newKey(new JsonObject());
+
+        // When the OpenAI SDK streams with include_usage
+        List<ChatCompletionChunk> chunks = stream(clientFor(ownKey), ChatCompletionCreateParams.builder()
+            .model("claude").addUserMessage("Stream please")
+            .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build());
+
+        // Then the usage chunk and the record carry the write and its charge, as in the whole answer
+        CompletionUsage usage = chunks.get(chunks.size() - 1).usage().orElseThrow();
+        assertThat(usage.promptTokens()).isEqualTo(165);
+        assertThat(cacheWriteTokens(usage)).isEqualTo(40);
+        assertThat(usage._additionalProperties().get("cost").convert(Double.class)).isEqualTo(0.000435);
+        assertRecordAndLogCharge(ownKey, 165, 100, 40, 435);
+    }
+
+    @Test
+    void aWholeDollarCostIsAPlainDecimalOnTheWireWholeAndStreamed() {
+        // Given 500 + 500 tokens at 10000 USD per 1M: exactly 10 USD, which BigDecimal would write 1E+1
+        anthropic.text("Pricey").usage(500, 0, 0, 500);
+        String ownKey = gateway.newKey(new JsonObject()).getString("key");
+
+        // When it is asked for whole and streamed with usage
+        HttpResponse<String> whole = gateway.post("/v1/chat/completions", ownKey,
+            "{\"model\":\"claude-premium\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        HttpResponse<String> streamed = gateway.post("/v1/chat/completions", ownKey, """
+            {"model": "claude-premium", "stream": true, "stream_options": {"include_usage": true},
+             "messages": [{"role": "user", "content": "hi"}]}""");
+
+        // Then both usage objects say "cost":10 in the JSON text
+        assertThat(whole.statusCode()).isEqualTo(200);
+        assertThat(costTexts(whole.body())).containsExactly("10");
+        assertThat(streamed.statusCode()).isEqualTo(200);
+        assertThat(costTexts(streamed.body())).containsExactly("10");
     }
 
     // ---- tools --------------------------------------------------------------------------------
@@ -424,8 +488,12 @@ class AnthropicGatewayIT {
     }
 
     private static List<ChatCompletionChunk> stream(ChatCompletionCreateParams params) {
+        return stream(client, params);
+    }
+
+    private static List<ChatCompletionChunk> stream(OpenAIClient sdk, ChatCompletionCreateParams params) {
         List<ChatCompletionChunk> chunks = new ArrayList<>();
-        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params)) {
+        try (StreamResponse<ChatCompletionChunk> stream = sdk.chat().completions().createStreaming(params)) {
             stream.stream().forEach(chunks::add);
         }
         return chunks;
@@ -446,6 +514,44 @@ class AnthropicGatewayIT {
             }
         }
         return data;
+    }
+
+    /** The shared client (and its connections) with another key. */
+    private static OpenAIClient clientFor(JsonObject createdKey) {
+        return client.withOptions(options -> options.replaceHeaders("Authorization",
+            "Bearer " + createdKey.getString("key")));
+    }
+
+    private static long cacheWriteTokens(CompletionUsage usage) {
+        return usage.promptTokensDetails().orElseThrow()._additionalProperties().get("cache_write_tokens")
+            .convert(Long.class);
+    }
+
+    /** The raw text of every {@code "cost":} value in a response body, in order. */
+    private static List<String> costTexts(String body) {
+        List<String> costs = new ArrayList<>();
+        Matcher cost = Pattern.compile("\"cost\":([^,}]*)").matcher(body);
+        while (cost.find()) {
+            costs.add(cost.group(1));
+        }
+        return costs;
+    }
+
+    /** The key's one usage record, and its row in {@code /admin/v1/logs}, show these counts and this cost. */
+    private static void assertRecordAndLogCharge(JsonObject createdKey, int prompt, int cached, int cacheWrite,
+                                                 long costMicroUsd) {
+        String keyId = createdKey.getString("id");
+        TestGateway.eventually(() -> gateway.database().count(
+            "SELECT count(*) FROM usage_records WHERE key_id = ?", keyId) == 1, 10_000, "the usage record of " + keyId);
+        Map<String, Object> row = gateway.database().query("SELECT * FROM usage_records WHERE key_id = ?", keyId).get(0);
+        assertThat(row.get("prompt_tokens")).isEqualTo(prompt);
+        assertThat(row.get("cached_tokens")).isEqualTo(cached);
+        assertThat(row.get("cache_write_tokens")).isEqualTo(cacheWrite);
+        assertThat(row.get("cost_micro_usd")).isEqualTo(costMicroUsd);
+        JsonArray logs = gateway.adminOk("GET", "/admin/v1/logs?key_id=" + keyId, null).getJsonArray("data");
+        assertThat(logs).hasSize(1);
+        assertThat(logs.getJsonObject(0).getInteger("cache_write_tokens")).isEqualTo(cacheWrite);
+        assertThat(logs.getJsonObject(0).getLong("cost_micro_usd")).isEqualTo(costMicroUsd);
     }
 
     private static Map<String, Object> usageRecord(HttpResponse<String> response) {

@@ -99,8 +99,10 @@ public final class AnthropicResponses {
     }
 
     /**
-     * Converts Anthropic usage to OpenAI usage. Anthropic's input_tokens excludes cached tokens,
-     * while OpenAI's prompt_tokens includes them, so the cache counters are added back in.
+     * Converts Anthropic usage to OpenAI usage. Anthropic's input_tokens excludes both cache reads
+     * and cache writes, while OpenAI's prompt_tokens includes them, so both are added back in; they
+     * are priced apart, so reads go to {@code cached_tokens} and writes to
+     * {@code cache_write_tokens} (OpenRouter's name), which {@link io.tokenhub.core.Usage} reads.
      */
     public static JsonObject usage(JsonObject anthropicUsage) {
         long input = count(anthropicUsage, "input_tokens");

@@ -153,7 +153,7 @@ class AnthropicAdapterTest {
         assertThat(choice.getJsonObject("message").getString("content")).isEqualTo("Hello world");
         assertThat(choice.getString("finish_reason")).isEqualTo("stop");
         // Anthropic's input_tokens excludes the cache; OpenAI's prompt_tokens includes it.
-        assertThat(completion.usage()).isEqualTo(new Usage(105, 90, 7, 0, false));
+        assertThat(completion.usage()).isEqualTo(new Usage(105, 90, 5, 7, 0, false));
         assertThat(body.getJsonObject("usage").getLong("total_tokens")).isEqualTo(112);
     }
 
