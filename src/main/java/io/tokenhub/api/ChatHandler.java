@@ -51,7 +51,7 @@ final class ChatHandler implements Handler<RoutingContext> {
             .compose(admission -> {
                 ModelRequest r = ex.request;
                 return outcome.reserve(ex, PriceCalculator.chatCost(r.target().model().pricing(),
-                    new Usage(r.promptTokens(), 0, r.maxTokens(), 0, true)));
+                    new Usage(r.prompt().estimate(), 0, r.maxTokens(), 0, true)));
             })
             .compose(reservation -> dispatch(ex))
             .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
@@ -123,7 +123,7 @@ final class ChatHandler implements Handler<RoutingContext> {
     private void recordFailure(Exchange ex, Throwable failure) {
         boolean clientGone = ex.abort.aborted();
         ApiError error = clientGone ? null : ErrorWriter.toApiError(failure);
-        Usage usage = new Usage(clientGone ? ex.request.promptTokens() : 0, 0, 0, 0, clientGone);
+        Usage usage = new Usage(clientGone ? ex.request.prompt().counted() : 0, 0, 0, 0, clientGone);
         outcome.record(ex, null, false, usage, 0, clientGone ? 499 : error.status(),
             clientGone ? "client_disconnected" : error.code(), -1);
     }
@@ -138,6 +138,6 @@ final class ChatHandler implements Handler<RoutingContext> {
                 }
             }
         }
-        return new Usage(ex.request.promptTokens(), 0, TokenCounter.count(text.toString()), 0, true);
+        return new Usage(ex.request.prompt().counted(), 0, TokenCounter.count(text.toString()), 0, true);
     }
 }

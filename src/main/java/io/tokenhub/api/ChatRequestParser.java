@@ -79,7 +79,10 @@ final class ChatRequestParser {
             throw new ContextLengthExceeded(limitParam + " is too large: " + limit + ". This model supports at most "
                 + model.maxOutputTokens() + " completion tokens.", limitParam).toException();
         }
-        int prompt = TokenCounter.chatPrompt(body);
+        // Tokenized only when the prompt's size in bytes leaves any doubt about the context window.
+        TokenCounter.PromptSize size = TokenCounter.chatPromptSize(body);
+        boolean mayNotFit = size.bound() + limit > model.contextWindow();
+        int prompt = mayNotFit ? TokenCounter.chatPrompt(body) : size.estimate();
         if ((long) prompt + limit > model.contextWindow()) {
             throw new ContextLengthExceeded("This model's maximum context length is " + model.contextWindow()
                 + " tokens. However, you requested " + (prompt + limit) + " tokens (" + prompt + " in the messages, "
@@ -93,7 +96,9 @@ final class ChatRequestParser {
         if (!thinking) {
             body.remove("enable_thinking");
         }
-        return new ModelRequest(body, requested, target, stream, includeUsage, limit, prompt, fallbacks);
+        PromptTokens tokens = mayNotFit ? PromptTokens.counted(prompt)
+            : PromptTokens.estimated(prompt, () -> TokenCounter.chatPrompt(body));
+        return new ModelRequest(body, requested, target, stream, includeUsage, limit, tokens, fallbacks);
     }
 
     private static JsonArray messages(JsonObject body) {

@@ -10,8 +10,8 @@ import java.util.List;
  * @param body          the client's body, minus what TokenHub consumed; forwarded to the adapter
  * @param includeUsage  the client asked for the usage chunk at the end of the stream
  * @param maxTokens     the output limit, defaulted from the catalog
- * @param promptTokens  our tokenizer's estimate of the prompt
+ * @param prompt        our estimate of the prompt, and the tokenizer's count on demand
  */
 record ModelRequest(JsonObject body, String requestedModel, Target target, boolean stream, boolean includeUsage,
-                   int maxTokens, int promptTokens, List<String> fallbackModels) {
+                   int maxTokens, PromptTokens prompt, List<String> fallbackModels) {
 }

@@ -73,7 +73,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 return outcome.admit(ex);
             })
             .compose(admission -> outcome.reserve(ex, operation.cost(ex.request.target().model(),
-                new Usage(ex.request.promptTokens(), 0, 0, 0, true))))
+                new Usage(ex.request.prompt().estimate(), 0, 0, 0, true))))
             .compose(reservation -> dispatch(ex))
             .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
     }
@@ -91,7 +91,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         }
         List<String> fallbacks = ChatRequestParser.stringList(body, "fallback_models");
         body.remove("fallback_models");
-        return new ModelRequest(body, requested, target, false, false, 0, prompt, fallbacks);
+        return new ModelRequest(body, requested, target, false, false, 0, PromptTokens.counted(prompt), fallbacks);
     }
 
     private Future<Void> dispatch(Exchange ex) {
@@ -112,7 +112,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
 
     private void answer(Exchange ex, Served<Completion> served) {
         Usage usage = served.result().usage() != null ? served.result().usage()
-            : new Usage(ex.request.promptTokens(), 0, 0, 0, true);
+            : new Usage(ex.request.prompt().counted(), 0, 0, 0, true);
         long cost = operation.cost(served.attempt().model(), usage);
         JsonObject body = served.result().body().put("usage", operation.usageJson(usage, cost));
         // Read before the response ends: over HTTP/2 ending it closes the stream, which aborts.

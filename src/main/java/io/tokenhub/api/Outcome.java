@@ -9,6 +9,7 @@ import io.tokenhub.billing.Reservation;
 import io.tokenhub.core.Contexts;
 import io.tokenhub.limit.RateLimiter;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import io.tokenhub.config.TokenHubConfig.Model;
@@ -30,6 +31,12 @@ final class Outcome {
     private final Metrics metrics;
     private final Quota quota;
     private final Limits limits;
+    /**
+     * Requests past their reservation whose usage event is not in the recorder yet: in flight, or
+     * ended and settling (a Redis round trip). Every reserved request ends in one {@link #record}.
+     */
+    private int unrecorded;
+    private Promise<Void> allRecorded;
 
     Outcome(UsageRecorder recorder, Metrics metrics, Quota quota, Limits limits) {
         this.recorder = recorder;
@@ -47,9 +54,10 @@ final class Outcome {
     Future<Reservation> reserve(Exchange ex, long microUsd) {
         ModelRequest request = ex.request;
         return quota.reserve(ex.requestId, ex.key.accountId(), ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
-                request.target().model().id(), (long) request.promptTokens() + request.maxTokens(), microUsd)
+                request.target().model().id(), (long) request.prompt().estimate() + request.maxTokens(), microUsd)
             .map(reservation -> {
                 ex.reservation = reservation;
+                unrecorded++;
                 return reservation;
             });
     }
@@ -82,12 +90,35 @@ final class Outcome {
             ex.key.keyId(), requested.id(), served == null ? null : served.model().id(), provider,
             served == null ? null : served.deployment().model(), usage, costMicroUsd,
             served == null ? null : served.model().pricing().version(), latencyMs,
-            ttftNanos < 0 ? -1 : ttftNanos / 1_000_000, status, errorCode, request.stream(), fallback, payment)));
+            ttftNanos < 0 ? -1 : ttftNanos / 1_000_000, status, errorCode, request.stream(), fallback, payment)))
+            .onComplete(ar -> recordedOne());
         String modelLabel = served == null ? requested.id() : served.model().id();
         metrics.request(modelLabel, provider == null ? "none" : provider, status, System.nanoTime() - ex.startNanos);
         if (served != null) {
             metrics.tokens(modelLabel, provider, usage);
             metrics.cost(modelLabel, costMicroUsd);
+        }
+    }
+
+    /**
+     * Completes once every reserved request has its usage event in the recorder. A stopping
+     * verticle waits for this before its last flush: settlement outlasts the response, and a stream
+     * cut when the grace period ends is recorded only once its connection's close is seen.
+     */
+    Future<Void> recorded() {
+        if (unrecorded == 0) {
+            return Future.succeededFuture();
+        }
+        if (allRecorded == null) {
+            allRecorded = Promise.promise();
+        }
+        return allRecorded.future();
+    }
+
+    private void recordedOne() {
+        if (--unrecorded == 0 && allRecorded != null) {
+            allRecorded.complete();
+            allRecorded = null;
         }
     }
 }

@@ -138,7 +138,7 @@ final class SseRelay implements StreamStart.Sink {
         if (reported != null) {
             return reported;
         }
-        return new Usage(ex.request.promptTokens(), 0, TokenCounter.count(delivered.toString()), 0, true);
+        return new Usage(ex.request.prompt().counted(), 0, TokenCounter.count(delivered.toString()), 0, true);
     }
 
     private JsonObject withCost(JsonObject chunk) {

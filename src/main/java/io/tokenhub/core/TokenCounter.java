@@ -5,11 +5,14 @@ import com.knuddels.jtokkit.api.Encoding;
 import com.knuddels.jtokkit.api.EncodingType;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.function.ToLongFunction;
 
 /**
  * Token estimates with a real BPE tokenizer (o200k, GPT-4o's). Exact for OpenAI models, close
  * enough for the others to check context windows, reserve money and bill streams whose provider
- * sent no counts (such records are marked estimated).
+ * sent no counts (such records are marked estimated). Tokenizing costs about as much as the rest
+ * of a request's handling, so {@link #chatPromptSize} sizes a prompt from its byte lengths alone
+ * for the common case where the exact count changes no decision.
  */
 public final class TokenCounter {
 
@@ -25,44 +28,98 @@ public final class TokenCounter {
     private TokenCounter() {
     }
 
+    /**
+     * A chat prompt sized without tokenizing, from the UTF-8 lengths of the texts {@link #chatPrompt}
+     * would tokenize.
+     *
+     * @param fixed     the framing and images, counted as {@link #chatPrompt} counts them
+     * @param textBytes the UTF-8 bytes of every text
+     */
+    public record PromptSize(int fixed, long textBytes) {
+
+        /** Never below {@link #chatPrompt}: a BPE token covers at least one byte. */
+        public long bound() {
+            return fixed + textBytes;
+        }
+
+        /**
+         * Three bytes a token: o200k averages about four on English and about three on code and
+         * CJK text, so this is above the exact count for ordinary text (not for, say, long runs of
+         * digits or emoji, which the exact count corrects afterwards).
+         */
+        public int estimate() {
+            return (int) Math.min(Integer.MAX_VALUE, fixed + (textBytes + 2) / 3);
+        }
+    }
+
     public static int count(String text) {
         return text == null || text.isEmpty() ? 0 : ENCODING.countTokensOrdinary(text);
     }
 
     /** Prompt tokens of a chat request: messages, their parts, and tool definitions. */
     public static int chatPrompt(JsonObject request) {
-        int total = PER_REPLY;
+        Walk walk = walk(request, TokenCounter::count);
+        return (int) Math.min(Integer.MAX_VALUE, walk.fixed + walk.measured);
+    }
+
+    /** The same walk as {@link #chatPrompt}, measuring the texts instead of tokenizing them. */
+    public static PromptSize chatPromptSize(JsonObject request) {
+        Walk walk = walk(request, TokenCounter::utf8Length);
+        return new PromptSize(walk.fixed, walk.measured);
+    }
+
+    static long utf8Length(String text) {
+        long bytes = text.length();
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c >= 0x80) {
+                // Two bytes below U+0800; three for the rest of the BMP; a surrogate pair makes four.
+                bytes += c < 0x800 || Character.isSurrogate(c) ? 1 : 2;
+            }
+        }
+        return bytes;
+    }
+
+    /** A prompt's framing and images in tokens, and what {@code measure} made of its texts. */
+    private static final class Walk {
+        int fixed = PER_REPLY;
+        long measured;
+    }
+
+    private static Walk walk(JsonObject request, ToLongFunction<String> measure) {
+        Walk walk = new Walk();
         JsonArray messages = request.getJsonArray("messages");
         if (messages != null) {
             for (Object m : messages) {
                 if (m instanceof JsonObject message) {
-                    total += PER_MESSAGE + message(message);
+                    walk.fixed += PER_MESSAGE;
+                    message(message, measure, walk);
                 }
             }
         }
-        Object tools = request.getValue("tools");
-        if (tools instanceof JsonArray array && !array.isEmpty()) {
-            total += count(array.encode());
-        }
-        return total;
+        walk.measured += encoded(request.getValue("tools"), measure);
+        return walk;
     }
 
-    private static int message(JsonObject message) {
-        int total = 0;
+    private static void message(JsonObject message, ToLongFunction<String> measure, Walk walk) {
         Object content = message.getValue("content");
         if (content instanceof String text) {
-            total += count(text);
+            walk.measured += measure.applyAsLong(text);
         } else if (content instanceof JsonArray parts) {
             for (Object p : parts) {
                 if (p instanceof JsonObject part) {
-                    total += "image_url".equals(part.getValue("type")) ? PER_IMAGE : count(part.getString("text", ""));
+                    if ("image_url".equals(part.getValue("type"))) {
+                        walk.fixed += PER_IMAGE;
+                    } else {
+                        walk.measured += measure.applyAsLong(part.getString("text", ""));
+                    }
                 }
             }
         }
-        Object toolCalls = message.getValue("tool_calls");
-        if (toolCalls instanceof JsonArray calls && !calls.isEmpty()) {
-            total += count(calls.encode());
-        }
-        return total;
+        walk.measured += encoded(message.getValue("tool_calls"), measure);
+    }
+
+    private static long encoded(Object array, ToLongFunction<String> measure) {
+        return array instanceof JsonArray a && !a.isEmpty() ? measure.applyAsLong(a.encode()) : 0;
     }
 }

@@ -24,7 +24,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * A chat request from bytes to a validated {@link ModelRequest}: JSON decode as
  * {@link Bodies#jsonObject} does it, then {@link ChatRequestParser#parse} (shapes, model, key's
  * right, limits, capabilities, prompt-token estimate). In this package because the parser is
- * package-private. {@code promptTokens} isolates the tokenizer's share.
+ * package-private. {@code promptTokens} isolates the tokenizer's share, {@code promptSize} the
+ * byte-length sizing that spares the parser the tokenizer when the prompt clearly fits.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -78,5 +79,10 @@ public class ChatRequestParserBenchmark {
     @Benchmark
     public int promptTokens() {
         return TokenCounter.chatPrompt(decoded);
+    }
+
+    @Benchmark
+    public TokenCounter.PromptSize promptSize() {
+        return TokenCounter.chatPromptSize(decoded);
     }
 }

@@ -1,0 +1,74 @@
+package io.tokenhub.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import net.jqwik.api.Assume;
+import net.jqwik.api.Example;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+
+/**
+ * The prompt sized without the tokenizer: its bound may decide that a prompt fits the context
+ * window without counting it, so it must never be below the tokenizer's count, whatever the text;
+ * its estimate is what limits and reservations hold, so it should be above the count for ordinary
+ * text.
+ */
+class PromptSizeProperties {
+
+    @Property(tries = 300)
+    void boundIsNeverBelowTheTokenizersCount(@ForAll String system, @ForAll String user) {
+        JsonObject request = chat(system, user);
+
+        assertThat(TokenCounter.chatPromptSize(request).bound()).isGreaterThanOrEqualTo(TokenCounter.chatPrompt(request));
+    }
+
+    @Property(tries = 300)
+    void textBytesAreTheUtf8LengthOfWellFormedText(@ForAll String text) {
+        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        Assume.that(new String(utf8, StandardCharsets.UTF_8).equals(text));
+
+        assertThat(TokenCounter.utf8Length(text)).isEqualTo(utf8.length);
+    }
+
+    @Example
+    void estimateIsAboveTheCountForEnglishCodeAndChineseText() {
+        String english = "Load balancers spread incoming requests across several servers so that no single one is "
+            + "overwhelmed; they also take unhealthy servers out of rotation until they recover.";
+        String code = "for (int i = 0; i < items.size(); i++) { total += items.get(i).price() * quantity[i]; }";
+        String chinese = "负载均衡器把请求分发到多台服务器上，避免任何一台过载，并在服务器恢复之前将其移出轮询。";
+        for (String text : new String[] {english, code, chinese}) {
+            JsonObject request = chat("You are a helpful assistant.", text);
+            assertThat(TokenCounter.chatPromptSize(request).estimate()).as(text)
+                .isGreaterThanOrEqualTo(TokenCounter.chatPrompt(request));
+        }
+    }
+
+    @Example
+    void imagesToolsAndToolCallsAreSizedLikeTheCount() {
+        JsonArray tools = new JsonArray().add(new JsonObject().put("type", "function").put("function",
+            new JsonObject().put("name", "get_weather").put("parameters", new JsonObject().put("type", "object"))));
+        JsonObject request = new JsonObject().put("tools", tools).put("messages", new JsonArray()
+            .add(new JsonObject().put("role", "user").put("content", new JsonArray()
+                .add(new JsonObject().put("type", "text").put("text", "What is in this picture?"))
+                .add(new JsonObject().put("type", "image_url").put("image_url", new JsonObject().put("url", "x")))))
+            .add(new JsonObject().put("role", "assistant").put("tool_calls", new JsonArray().add(new JsonObject()
+                .put("id", "call_1").put("type", "function").put("function", new JsonObject()
+                    .put("name", "get_weather").put("arguments", "{\"city\":\"Paris\"}"))))));
+
+        TokenCounter.PromptSize size = TokenCounter.chatPromptSize(request);
+
+        int counted = TokenCounter.chatPrompt(request);
+        assertThat(size.bound()).isGreaterThanOrEqualTo(counted);
+        assertThat(size.estimate()).isGreaterThanOrEqualTo(counted);
+        assertThat(size.fixed()).as("framing and one low-detail image").isEqualTo(3 + 2 * 3 + 85);
+    }
+
+    private static JsonObject chat(String system, String user) {
+        return new JsonObject().put("model", "m").put("messages", new JsonArray()
+            .add(new JsonObject().put("role", "system").put("content", system))
+            .add(new JsonObject().put("role", "user").put("content", user)));
+    }
+}
