@@ -72,7 +72,7 @@ public final class AccountingVerticle extends VerticleBase {
         } catch (IllegalStateException alreadyRegistered) {
             // Another deployment in this Vert.x instance registered it first.
         }
-        spool = new Spool(vertx.fileSystem(), spoolDir, config.spoolMaxBytes());
+        spool = new Spool(vertx.fileSystem(), spoolDir, config.spoolMaxBytes(), status::spoolRejected);
         return spool.open().compose(v -> {
             if (!spool.isEmpty()) {
                 LOG.info("{} usage records found in the spool from an earlier run; replaying", spool.records());

@@ -10,6 +10,7 @@ public final class UsageStatus {
 
     private final AtomicLong backlog = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
+    private final AtomicLong spoolRejected = new AtomicLong();
     private volatile boolean databaseUp = true;
     private volatile String lastError = "";
 
@@ -20,6 +21,11 @@ public final class UsageStatus {
 
     public long droppedTotal() {
         return dropped.get();
+    }
+
+    /** Spooled lines that could not be read back as records; they are kept aside, not replayed. */
+    public long spoolRejectedTotal() {
+        return spoolRejected.get();
     }
 
     public boolean isDatabaseUp() {
@@ -36,6 +42,10 @@ public final class UsageStatus {
 
     void dropped() {
         dropped.incrementAndGet();
+    }
+
+    void spoolRejected(long lines) {
+        spoolRejected.addAndGet(lines);
     }
 
     void databaseUp() {

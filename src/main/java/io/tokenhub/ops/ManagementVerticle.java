@@ -1,5 +1,6 @@
 package io.tokenhub.ops;
 
+import io.micrometer.core.instrument.FunctionCounter;
 import io.tokenhub.accounting.UsageStatus;
 import io.tokenhub.telemetry.Metrics;
 import io.vertx.core.Future;
@@ -12,20 +13,39 @@ import io.vertx.micrometer.PrometheusScrapingHandler;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 /**
  * The management port (9090): {@code /metrics} for Prometheus, {@code /health/live} (the process
  * answers) and {@code /health/ready} (PostgreSQL, Redis and the cluster reachable, and not shutting
- * down). Dependencies are probed in the background, so a probe never waits on them.
+ * down). Dependencies are probed in the background, so a probe never waits on them; each probe is
+ * bounded by {@link #CHECK_TIMEOUT_MS}, so a dependency that stops answering (a server that keeps
+ * the connection open but says nothing) turns DOWN instead of staying at its last answer.
  */
 public final class ManagementVerticle extends VerticleBase {
 
     private static final long PROBE_MS = 1_000;
+    /**
+     * Longest a dependency may take to answer a probe before it counts as DOWN. Healthy, PostgreSQL
+     * and Redis answer in milliseconds; 2 s matches the Kubernetes probe's own {@code timeoutSeconds}
+     * (k8s/deployment.yaml), so a silent dependency shows within one probe period (5 s) there.
+     */
+    static final long CHECK_TIMEOUT_MS = 2_000;
 
     /** One dependency readiness waits for, probed in the background. */
     public record Check(String name, Supplier<Future<?>> probe) {
+    }
+
+    /** A check's latest known state; {@code probe} orders results, so a late answer never hides a newer one. */
+    private record State(long probe, boolean up, String reason) {
+        static final State UNKNOWN = new State(-1, false, "not probed yet");
+
+        State newest(State other) {
+            return other.probe > probe ? other : this;
+        }
     }
 
     private final int port;
@@ -33,7 +53,9 @@ public final class ManagementVerticle extends VerticleBase {
     private final List<Check> checks;
     private final UsageStatus usage;
     private final AtomicBoolean draining;
-    private final Map<String, Boolean> up = new ConcurrentHashMap<>();
+    /** Written from the probes' contexts, read by the HTTP handler. */
+    private final Map<String, State> states = new ConcurrentHashMap<>();
+    private long probes;
     private HttpServer server;
 
     /**
@@ -52,8 +74,12 @@ public final class ManagementVerticle extends VerticleBase {
     @Override
     public Future<?> start() {
         metrics.gauge("tokenhub_usage_queue_depth", "Usage records not yet written to PostgreSQL", usage::backlog);
-        metrics.gauge("tokenhub_usage_dropped_total", "Usage records dropped because memory and spool were full",
-            usage::droppedTotal);
+        // Counters, not gauges: Prometheus exports a gauge named *_total without its suffix.
+        FunctionCounter.builder("tokenhub_usage_dropped_total", usage, UsageStatus::droppedTotal)
+            .description("Usage records dropped because memory and spool were full").register(metrics.meterRegistry());
+        FunctionCounter.builder("tokenhub_usage_spool_rejected_total", usage, UsageStatus::spoolRejectedTotal)
+            .description("Spooled usage lines that could not be read back, kept aside in *.bad files in the spool")
+            .register(metrics.meterRegistry());
         Router router = Router.router(vertx);
         router.get("/metrics").handler(PrometheusScrapingHandler.create(metrics.registry()));
         router.get("/health/live").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "UP")));
@@ -64,6 +90,7 @@ public final class ManagementVerticle extends VerticleBase {
     }
 
     private void probe() {
+        long probe = probes++;
         for (Check check : checks) {
             Future<?> result;
             try {
@@ -71,25 +98,39 @@ public final class ManagementVerticle extends VerticleBase {
             } catch (RuntimeException e) {
                 result = Future.failedFuture(e);
             }
-            result.onComplete(ar -> up.put(check.name(), ar.succeeded()));
+            result.timeout(CHECK_TIMEOUT_MS, TimeUnit.MILLISECONDS).onComplete(ar -> states.merge(check.name(),
+                new State(probe, ar.succeeded(), ar.succeeded() ? "" : reason(ar.cause())), State::newest));
         }
     }
 
+    private static String reason(Throwable cause) {
+        if (cause instanceof TimeoutException) {
+            return "no answer within " + CHECK_TIMEOUT_MS + " ms";
+        }
+        return cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+    }
+
     private void ready(RoutingContext ctx) {
-        JsonObject states = new JsonObject();
+        JsonObject up = new JsonObject();
+        JsonObject reasons = new JsonObject();
         boolean ready = !draining.get();
         for (Check check : checks) {
-            boolean ok = up.getOrDefault(check.name(), false);
-            states.put(check.name(), ok ? "UP" : "DOWN");
-            ready &= ok;
+            State state = states.getOrDefault(check.name(), State.UNKNOWN);
+            up.put(check.name(), state.up() ? "UP" : "DOWN");
+            if (!state.up()) {
+                reasons.put(check.name(), state.reason());
+            }
+            ready &= state.up();
         }
         JsonObject body = new JsonObject()
             .put("status", ready ? "UP" : "DOWN")
-            .put("checks", states.put("draining", draining.get()))
+            .put("checks", up.put("draining", draining.get()))
+            .put("reasons", reasons)
             .put("usage", new JsonObject()
                 .put("backlog", usage.backlog())
                 .put("writes", usage.isDatabaseUp() ? "OK" : "FAILING: " + usage.lastError())
-                .put("dropped", usage.droppedTotal()));
+                .put("dropped", usage.droppedTotal())
+                .put("spool_rejected", usage.spoolRejectedTotal()));
         json(ctx, ready ? 200 : 503, body);
     }
 

@@ -25,6 +25,11 @@ import java.util.function.BooleanSupplier;
 public final class TestGateway implements AutoCloseable {
 
     public static final String MASTER_KEY = "test-master-key-0123456789";
+    /** One chat model, {@code mock-chat}, served by the built-in mock provider: for tests of anything but routing. */
+    public static final String MOCK_CATALOG = """
+        providers: [ { id: mock, type: mock } ]
+        models: [ { id: mock-chat, deployments: [ { provider: mock, model: mock-chat-1 } ] } ]
+        """;
     /** Longest a test waits for one whole HTTP exchange before it fails instead of hanging. */
     private static final long EXCHANGE_SECONDS = 60;
 
