@@ -3,6 +3,7 @@ package io.tokenhub;
 import com.hazelcast.config.ClasspathXmlConfig;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.FileSystemXmlConfig;
+import com.hazelcast.core.HazelcastInstance;
 import io.tokenhub.config.TokenHubConfig;
 import io.tokenhub.limit.HazelcastCounter;
 import io.tokenhub.limit.LocalCounter;
@@ -20,6 +21,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Optional;
 
 /**
  * Vert.x alone, or clustered through Hazelcast when {@code cluster.enabled}: the event bus then
@@ -59,6 +61,11 @@ final class Clustering {
 
     boolean isActive() {
         return manager != null && manager.isActive();
+    }
+
+    /** The Hazelcast member, once Vert.x has joined the cluster. */
+    Optional<HazelcastInstance> hazelcast() {
+        return manager == null ? Optional.empty() : Optional.ofNullable(manager.getHazelcastInstance());
     }
 
     SharedCounter counter() {

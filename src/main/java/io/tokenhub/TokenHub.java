@@ -31,6 +31,7 @@ import io.tokenhub.routing.CatalogReloader;
 import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.routing.Upstreams;
 import io.tokenhub.store.Database;
+import com.hazelcast.core.HazelcastInstance;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
@@ -46,6 +47,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -61,6 +63,7 @@ public final class TokenHub {
 
     private final TokenHubConfig config;
     private final Database database;
+    private final Clustering clustering;
     private final Vertx vertx;
     private final Pool pool;
     private final Metrics metrics;
@@ -75,9 +78,11 @@ public final class TokenHub {
     private int managementPort;
     private Bootstrap.Keys bootstrapKeys;
 
-    private TokenHub(TokenHubConfig config, Database database, Vertx vertx, Pool pool, Metrics metrics) {
+    private TokenHub(TokenHubConfig config, Database database, Clustering clustering, Vertx vertx, Pool pool,
+                     Metrics metrics) {
         this.config = config;
         this.database = database;
+        this.clustering = clustering;
         this.vertx = vertx;
         this.pool = pool;
         this.metrics = metrics;
@@ -125,9 +130,9 @@ public final class TokenHub {
             database.close();
             throw e;
         }
-        TokenHub hub = new TokenHub(config, database, vertx, database.pool(vertx), metrics);
+        TokenHub hub = new TokenHub(config, database, clustering, vertx, database.pool(vertx), metrics);
         try {
-            await(hub.deploy(clustering, source), START_TIMEOUT_MS);
+            await(hub.deploy(source), START_TIMEOUT_MS);
             return hub;
         } catch (RuntimeException e) {
             LOG.error("start-up failed, shutting down: {}", e.toString());
@@ -136,7 +141,7 @@ public final class TokenHub {
         }
     }
 
-    private Future<Void> deploy(Clustering clustering, Path source) {
+    private Future<Void> deploy(Path source) {
         quota = quota(config, vertx, pool);
         vertx.setPeriodic(60_000, id -> quota.sweep());
         CatalogHolder catalog = new CatalogHolder(Catalog.of(config));
@@ -168,7 +173,7 @@ public final class TokenHub {
                 new DeploymentOptions().setInstances(server.effectiveInstances())))
             .compose(id -> {
                 apiDeployments.add(id);
-                return deployOther(new ManagementVerticle(managementPort, metrics, readinessChecks(clustering),
+                return deployOther(new ManagementVerticle(managementPort, metrics, readinessChecks(),
                     usageStatus, draining));
             })
             .compose(v -> config.admin().bootstrap()
@@ -192,7 +197,7 @@ public final class TokenHub {
         return new RedisQuota(redis, loader, Clock.systemUTC());
     }
 
-    private List<ManagementVerticle.Check> readinessChecks(Clustering clustering) {
+    private List<ManagementVerticle.Check> readinessChecks() {
         List<ManagementVerticle.Check> checks = new ArrayList<>();
         checks.add(new ManagementVerticle.Check("postgres", () -> pool.query("SELECT 1").execute()));
         if (redis != null) {
@@ -232,29 +237,32 @@ public final class TokenHub {
 
     /**
      * Graceful stop, blocking: not ready any more; stop accepting and let requests and streams
-     * finish (bounded by {@code server.shutdown_grace_ms}); flush usage; close everything.
+     * finish (bounded by {@code server.shutdown_grace_ms}); flush usage; close the database pool;
+     * leave the cluster (closing Vert.x). Every step is bounded, and one that fails or overruns is
+     * logged and does not keep the later ones from running: a node must always leave.
      */
     public void close() {
         draining.set(true);
-        try {
-            await(undeployAll(), config.server().shutdownGraceMs() + 30_000);
-        } catch (RuntimeException e) {
-            LOG.warn("shutdown did not finish cleanly: {}", e.toString());
-        }
+        bounded("draining and undeploying the verticles", this::undeployAll,
+            config.server().shutdownGraceMs() + 30_000);
         // Closed from this (non-Vert.x) thread, so that nothing is left to run on a stopped event loop.
-        try {
-            await(pool.close().eventually(() -> Future.succeededFuture()), 10_000);
-            await(vertx.close(), 30_000);
-        } catch (RuntimeException e) {
-            LOG.warn("closing Vert.x: {}", e.toString());
-        }
+        bounded("closing the database pool", pool::close, 10_000);
+        bounded("closing Vert.x and leaving the cluster", vertx::close, 30_000);
         database.close();
+    }
+
+    private static void bounded(String step, Supplier<Future<?>> action, long timeoutMs) {
+        try {
+            await(action.get(), timeoutMs);
+        } catch (RuntimeException e) {
+            LOG.warn("shutdown: {} did not finish cleanly: {}", step, e.toString());
+        }
     }
 
     private Future<Void> undeployAll() {
         Future<Void> chain = Future.succeededFuture();
         for (String id : apiDeployments) {
-            chain = chain.compose(v -> vertx.undeploy(id));
+            chain = chain.eventually(() -> vertx.undeploy(id));
         }
         // The accounting verticle goes after the API verticles have flushed their last usage into it.
         for (int i = otherDeployments.size() - 1; i >= 0; i--) {
@@ -287,6 +295,11 @@ public final class TokenHub {
 
     public Vertx vertx() {
         return vertx;
+    }
+
+    /** This node's Hazelcast member when clustered: for operations tooling and tests that stop a member. */
+    public Optional<HazelcastInstance> hazelcast() {
+        return clustering.hazelcast();
     }
 
     public Optional<Bootstrap.Keys> bootstrapKeys() {

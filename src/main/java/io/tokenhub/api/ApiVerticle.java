@@ -30,6 +30,8 @@ import io.vertx.ext.web.handler.BodyHandler;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The public HTTP edge on port 8080, one instance per event loop: the OpenAI-compatible API under
@@ -43,10 +45,19 @@ public final class ApiVerticle extends VerticleBase {
                          Metrics metrics, AdminApi admin, Upstreams upstreams, Quota quota, RateLimiter limiter) {
     }
 
+    /**
+     * Longest a stopping instance waits, once its connections are closed, for the usage of its last
+     * requests (a Redis round trip each) before the final flush: part of the shutdown budget of
+     * k8s/deployment.yaml.
+     */
+    public static final long RECORD_WAIT_MS = 2_000;
+    private static final Logger LOG = LoggerFactory.getLogger(ApiVerticle.class);
+
     private final Shared shared;
     private HttpServer server;
     private HttpClient client;
     private UsageRecorder recorder;
+    private Outcome outcome;
 
     public ApiVerticle(Shared shared) {
         this.shared = shared;
@@ -65,7 +76,7 @@ public final class ApiVerticle extends VerticleBase {
         Dispatcher dispatcher = new Dispatcher(id -> shared.catalog().get().provider(id)
             .map(p -> adapters.computeIfAbsent(p, q -> Providers.create(vertx, client, q))).orElse(null),
             shared.upstreams(), shared.metrics());
-        Outcome outcome = new Outcome(recorder, shared.metrics(), shared.quota(),
+        outcome = new Outcome(recorder, shared.metrics(), shared.quota(),
             new Limits(shared.limiter(), shared.metrics()));
         ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher, outcome, shared.metrics());
         OneShotHandler embeddings = new OneShotHandler(OneShotHandler.embeddings(), shared.auth(), shared.catalog(),
@@ -124,14 +135,21 @@ public final class ApiVerticle extends VerticleBase {
         return server.actualPort();
     }
 
-    /** Stops accepting, lets requests and streams in flight finish (bounded), then flushes usage. */
+    /**
+     * Stops accepting, lets requests and streams in flight finish (bounded; cut after it), waits
+     * until each has its usage recorded (bounded), then flushes usage.
+     */
     @Override
     public Future<?> stop() {
         Future<Void> shutdown = server == null ? Future.succeededFuture()
             : server.shutdown(shared.server().shutdownGraceMs(), TimeUnit.MILLISECONDS);
-        return shutdown.eventually(() -> {
-            recorder.flush();
-            return client.close();
-        });
+        return shutdown
+            .eventually(() -> outcome == null ? Future.succeededFuture()
+                : outcome.recorded().timeout(RECORD_WAIT_MS, TimeUnit.MILLISECONDS).onFailure(e -> LOG.warn(
+                    "stopping with the usage of some requests not recorded after {} ms", RECORD_WAIT_MS)))
+            .eventually(() -> {
+                recorder.flush();
+                return client.close();
+            });
     }
 }

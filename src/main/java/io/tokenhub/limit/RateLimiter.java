@@ -87,9 +87,7 @@ public final class RateLimiter {
                 lease.left -= check.cost();
                 return Future.succeededFuture(remaining(lease, check));
             }
-            long need = check.cost() - lease.left;
-            long left = Math.max(0, check.limit() - lease.sharedUsed);
-            want = Math.max(need, left / BLOCK_DIVISOR);
+            want = block(check.cost() - lease.left, check.limit(), lease.sharedUsed);
         }
         return counter.take(window, want, check.limit()).map(grant -> {
             synchronized (lease) {
@@ -102,6 +100,16 @@ public final class RateLimiter {
                 return remaining(lease, check);
             }
         });
+    }
+
+    /**
+     * The lease rule: how much a node asks the shared counter for when its lease cannot cover a
+     * request — what the request still needs, or a sixteenth of what the node last saw left in the
+     * window if that is more. So one lease leaves a node at most {@code block(cost, limit, 0) - cost}
+     * unused once the request that asked for it is admitted: what the cluster loses if the node dies.
+     */
+    static long block(long need, long limit, long sharedUsed) {
+        return Math.max(need, Math.max(0, limit - sharedUsed) / BLOCK_DIVISOR);
     }
 
     /**

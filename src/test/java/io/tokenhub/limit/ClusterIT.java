@@ -2,16 +2,13 @@ package io.tokenhub.limit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tokenhub.testing.FakeOpenAiUpstream;
-import io.tokenhub.testing.TestDatabase;
+import io.tokenhub.testing.TestCluster;
 import io.tokenhub.testing.TestGateway;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -25,7 +22,6 @@ import org.junit.jupiter.api.Test;
  */
 class ClusterIT {
 
-    static final String REDIS = System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379");
     static final String CATALOG = """
         providers:
           - { id: openai, type: openai, base_url: "%s" }
@@ -36,28 +32,20 @@ class ClusterIT {
             deployments: [ { provider: openai, model: gpt-4o-mini } ]
         """;
 
-    static Vertx vertx;
-    static FakeOpenAiUpstream upstream;
-    static TestDatabase database;
+    static TestCluster cluster;
     static final List<TestGateway> nodes = new ArrayList<>();
 
     @BeforeAll
     static void startCluster() {
-        vertx = Vertx.vertx();
-        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
-        database = TestDatabase.create();
-        String cluster = "tokenhub-test-" + UUID.randomUUID();
+        cluster = new TestCluster("gpt-4o-mini");
         for (int i = 0; i < 3; i++) {
-            nodes.add(TestGateway.node(database, CATALOG.formatted(upstream.baseUrl()), REDIS, cluster));
+            nodes.add(cluster.addNode(CATALOG::formatted));
         }
     }
 
     @AfterAll
     static void stopCluster() {
-        nodes.forEach(TestGateway::close);
-        database.close();
-        upstream.stop();
-        vertx.close();
+        cluster.close();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.tokenhub.testing;
 
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
@@ -36,7 +37,9 @@ public final class FakeOpenAiUpstream {
         /** Stream every chunk, then end the body without {@code [DONE]}. */
         NO_DONE,
         /** Stream {@link #faultAfter} chunks, then go quiet with the connection open. */
-        STALL
+        STALL,
+        /** Stream {@link #faultAfter} chunks, then wait for {@link #resume()} before the rest. */
+        PAUSE
     }
 
     public record Recorded(MultiMap headers, JsonObject body) {
@@ -48,6 +51,7 @@ public final class FakeOpenAiUpstream {
     private final List<Recorded> requests = new CopyOnWriteArrayList<>();
     private final AtomicInteger abandoned = new AtomicInteger();
     private volatile CompletableFuture<Void> abandonedSignal = new CompletableFuture<>();
+    private volatile CompletableFuture<Void> resumed = new CompletableFuture<>();
 
     public volatile List<String> pieces = List.of("Hello", " from", " the", " fake", " upstream.");
     public volatile JsonObject usage = usage(11, 5, 0, 0);
@@ -97,6 +101,12 @@ public final class FakeOpenAiUpstream {
         requests.clear();
         abandoned.set(0);
         abandonedSignal = new CompletableFuture<>();
+        resumed = new CompletableFuture<>();
+    }
+
+    /** Lets streams held by {@link Fault#PAUSE} go on to their end. */
+    public void resume() {
+        resumed.complete(null);
     }
 
     public List<Recorded> requests() {
@@ -250,6 +260,11 @@ public final class FakeOpenAiUpstream {
             return;
         }
         if (faultNow && fault == Fault.STALL) {
+            return;
+        }
+        if (faultNow && fault == Fault.PAUSE && !resumed.isDone()) {
+            Context context = vertx.getOrCreateContext();
+            resumed.thenRun(() -> context.runOnContext(v -> send(response, events, index)));
             return;
         }
         if (faultNow && fault == Fault.MALFORMED) {
