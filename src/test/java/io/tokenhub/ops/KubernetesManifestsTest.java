@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.hazelcast.config.Config;
 import com.hazelcast.config.XmlConfigBuilder;
+import io.tokenhub.api.ApiVerticle;
 import io.tokenhub.config.ConfigLoader;
 import io.tokenhub.config.TokenHubConfig;
 import io.tokenhub.testing.TestGateway;
@@ -180,7 +181,25 @@ class KubernetesManifestsTest {
 
         assertThat(preStopMs).isBetween(1_000L, 15_000L);
         assertThat(graceMs).isGreaterThan(shutdownGraceMs);
-        assertThat(graceMs).isGreaterThan(preStopMs + shutdownGraceMs + hazelcastLeaveMs);
+        assertThat(graceMs).isGreaterThan(preStopMs + shutdownGraceMs + ApiVerticle.RECORD_WAIT_MS + hazelcastLeaveMs);
+    }
+
+    @Test
+    void deploymentRunsTheImageThePomBuilds() throws Exception {
+        DocumentBuilderFactory factory = DocumentBuilderFactory.newInstance();
+        factory.setFeature("http://apache.org/xml/features/disallow-doctype-decl", true);
+        Document pom = factory.newDocumentBuilder().parse(Path.of("pom.xml").toFile());
+        NodeList profiles = pom.getElementsByTagName("profile");
+        String image = null;
+        for (int i = 0; i < profiles.getLength(); i++) {
+            Element profile = (Element) profiles.item(i);
+            if (profile.getElementsByTagName("id").item(0).getTextContent().trim().equals("image")) {
+                image = profile.getElementsByTagName("image").item(0).getTextContent().trim();
+            }
+        }
+
+        assertThat(image).as("<image> of the pom's image profile").isNotNull();
+        assertThat(container().path("image").asText()).isEqualTo(image);
     }
 
     @Test
@@ -368,6 +387,14 @@ class KubernetesManifestsTest {
         assertThat(kubernetes.getClusterName()).isEqualTo(local.getClusterName());
         assertThat(kubernetes.getMapConfigs()).isEqualTo(local.getMapConfigs());
         assertThat(kubernetes.getMultiMapConfigs()).isEqualTo(local.getMultiMapConfigs());
+    }
+
+    @Test
+    void rateLimitWindowsKeepABackupInBothClusterXmlVariants() {
+        // Without one, a member that dies takes the windows it owns with it and the survivors start
+        // counting from zero (MemberLossIT shows the limit holding with it).
+        assertThat(topLevelClusterConfig().getMapConfig("tokenhub.limits").getBackupCount()).isGreaterThanOrEqualTo(1);
+        assertThat(k8sClusterConfig().getMapConfig("tokenhub.limits").getBackupCount()).isGreaterThanOrEqualTo(1);
     }
 
     @Test
