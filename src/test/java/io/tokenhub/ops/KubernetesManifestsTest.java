@@ -131,7 +131,6 @@ class KubernetesManifestsTest {
 
         assertThat(args(container)).containsExactly("--config", mountPath + "/tokenhub.yaml");
         assertThat(embeddedConfig().cluster().config()).isEqualTo(mountPath + "/cluster.xml");
-        assertThat(javaToolOptions()).contains("-Dvertx.hazelcast.config=" + mountPath + "/cluster.xml");
         JsonNode items = configVolume().path("configMap").path("items");
         assertThat(items.findValuesAsText("key")).contains("tokenhub.yaml", "cluster.xml");
     }
