@@ -85,7 +85,7 @@ public final class Dispatcher {
     public void streamFailed(Attempt attempt, Throwable cause) {
         UpstreamHealth health = upstreams.of(attempt);
         if (health != null && !(cause instanceof UpstreamException u && !u.isProviderFault())) {
-            health.reportFailure(cause);
+            health.reportFailure();
         }
     }
 
@@ -103,7 +103,7 @@ public final class Dispatcher {
         UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), attempt.deployment(),
             maxTokens);
         ProviderAdapter adapter = adapters.apply(attempt.provider());
-        return health.guard(() -> walk.send.apply(adapter, upstreamCall))
+        return health.guard(walk.abort, () -> walk.send.apply(adapter, upstreamCall))
             .map(result -> {
                 metrics.upstream(attempt.provider(), attempt.deployment().model(), "success");
                 if (index > 0) {
@@ -117,6 +117,11 @@ public final class Dispatcher {
                 }
                 UpstreamException upstream = failure instanceof UpstreamException u ? u
                     : UpstreamException.of(attempt.provider(), Kind.CONNECTION, String.valueOf(failure.getMessage()));
+                if (walk.abort.aborted()) {
+                    // The client left: the call was abandoned, not failed, and nobody waits for another.
+                    metrics.upstream(attempt.provider(), attempt.deployment().model(), "cancelled");
+                    return Future.failedFuture(upstream);
+                }
                 metrics.upstream(attempt.provider(), attempt.deployment().model(), outcome(upstream.kind()));
                 if (!upstream.isProviderFault()) {
                     return Future.failedFuture(finalError(upstream));

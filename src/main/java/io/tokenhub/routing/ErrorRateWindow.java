@@ -37,9 +37,10 @@ final class ErrorRateWindow {
             failures[i] = 0;
         }
         calls[i]++;
-        if (!success) {
-            failures[i]++;
+        if (success) {
+            return false;
         }
+        failures[i]++;
         int total = 0;
         int failed = 0;
         for (int b = 0; b < buckets; b++) {
@@ -48,7 +49,7 @@ final class ErrorRateWindow {
                 failed += failures[b];
             }
         }
-        return !success && total >= minCalls && failed >= threshold * total;
+        return total >= minCalls && failed >= threshold * total;
     }
 
     synchronized double errorRate() {

@@ -1,19 +1,26 @@
 package io.tokenhub.routing;
 
 import io.tokenhub.config.TokenHubConfig.CircuitBreaker;
+import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.UpstreamException;
 import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 /**
- * The health of one upstream deployment on this node: a Vert.x circuit breaker (consecutive
- * failures open it; after {@code reset_ms} one trial call is let through), an error-rate trip over
- * a rolling window (the Vert.x breaker alone forgets failures on every success, so a steady 30 %
- * error rate would never open it), and the provider's own {@code Retry-After}. Thread-safe: every
- * event loop of the node shares it.
+ * The health of one upstream deployment on this node: a circuit breaker (consecutive failures open
+ * it; after {@code reset_ms} one trial call is let through), an error-rate trip over a rolling
+ * window (the breaker alone forgets failures on every success, so a steady 30 % error rate would
+ * never open it), and the provider's own {@code Retry-After}. The Vert.x circuit breaker holds the
+ * state and its transitions (the reset timer, the handlers); calls do not run through its
+ * {@code execute}, which costs an extra event-loop task, several futures and its lock per call:
+ * the state is read from a volatile field, outcomes are counted here, and only a failure or a
+ * success after failures takes a lock. A call the client cancelled counts for nothing. Thread-safe:
+ * every event loop of the node shares it.
  */
 public final class UpstreamHealth {
 
@@ -22,19 +29,16 @@ public final class UpstreamHealth {
         void changed(UpstreamHealth health, CircuitBreakerState state);
     }
 
-    private static final class CallerFault {
-        final UpstreamException error;
-
-        CallerFault(UpstreamException error) {
-            this.error = error;
-        }
-    }
-
     private final String provider;
     private final String deployment;
     private final io.vertx.circuitbreaker.CircuitBreaker breaker;
     private final ErrorRateWindow window;
+    private final ConsecutiveFailures failures;
     private final long resetMs;
+    /** The breaker's state, as its handlers last reported it. */
+    private volatile CircuitBreakerState state = CircuitBreakerState.CLOSED;
+    /** Half-open: whether the one trial call is taken. */
+    private final AtomicBoolean trialTaken = new AtomicBoolean();
     private volatile long blockedUntilMs;
     private volatile long openedAtMs;
     private volatile double latencyEwmaMs = -1;
@@ -45,6 +49,7 @@ public final class UpstreamHealth {
         this.resetMs = config.resetMs();
         this.window = new ErrorRateWindow(ErrorRateWindow.DEFAULT_WINDOW_MS, ErrorRateWindow.DEFAULT_MIN_CALLS,
             ErrorRateWindow.DEFAULT_THRESHOLD);
+        this.failures = new ConsecutiveFailures(config.maxFailures(), config.windowMs());
         this.breaker = io.vertx.circuitbreaker.CircuitBreaker.create(provider + "/" + deployment, vertx,
                 new CircuitBreakerOptions()
                     .setMaxFailures(config.maxFailures())
@@ -54,11 +59,17 @@ public final class UpstreamHealth {
                     .setNotificationAddress(null))
             .openHandler(v -> {
                 openedAtMs = System.currentTimeMillis();
+                state = CircuitBreakerState.OPEN;
                 listener.changed(this, CircuitBreakerState.OPEN);
             })
-            .halfOpenHandler(v -> listener.changed(this, CircuitBreakerState.HALF_OPEN))
+            .halfOpenHandler(v -> {
+                state = CircuitBreakerState.HALF_OPEN;
+                listener.changed(this, CircuitBreakerState.HALF_OPEN);
+            })
             .closeHandler(v -> {
                 window.clear();
+                failures.clear();
+                state = CircuitBreakerState.CLOSED;
                 listener.changed(this, CircuitBreakerState.CLOSED);
             });
     }
@@ -76,18 +87,18 @@ public final class UpstreamHealth {
     }
 
     public CircuitBreakerState state() {
-        return breaker.state();
+        return state;
     }
 
     /** False while the circuit is open or the provider asked us to wait: skip without a network call. */
     public boolean admits(long nowMs) {
-        return nowMs >= blockedUntilMs && breaker.state() != CircuitBreakerState.OPEN;
+        return nowMs >= blockedUntilMs && state != CircuitBreakerState.OPEN;
     }
 
     /** Milliseconds until this upstream may be tried again (0 if it may now). */
     public long retryInMs(long nowMs) {
         long wait = Math.max(0, blockedUntilMs - nowMs);
-        if (breaker.state() == CircuitBreakerState.OPEN) {
+        if (state == CircuitBreakerState.OPEN) {
             wait = Math.max(wait, openedAtMs + resetMs - nowMs);
         }
         return Math.max(0, wait);
@@ -102,46 +113,49 @@ public final class UpstreamHealth {
 
     /**
      * Runs one upstream call through the breaker. Provider faults count against it; the caller's
-     * faults (a 4xx other than 429) pass through without counting. Fails with
-     * {@link io.vertx.circuitbreaker.OpenCircuitException} when the circuit refuses the call.
+     * faults (a 4xx other than 429) count as an answer; a call the client cancelled (through
+     * {@code abort}) counts for nothing. Fails with {@link OpenCircuitException} when the circuit
+     * refuses the call: open, or half-open with its trial call already taken.
      */
-    public <T> Future<T> guard(Supplier<Future<T>> call) {
+    public <T> Future<T> guard(Abort abort, Supplier<Future<T>> call) {
+        CircuitBreakerState now = state;
+        if (now == CircuitBreakerState.OPEN) {
+            return Future.failedFuture(OpenCircuitException.INSTANCE);
+        }
+        boolean trial = now == CircuitBreakerState.HALF_OPEN;
+        if (trial) {
+            if (!trialTaken.compareAndSet(false, true)) {
+                return Future.failedFuture(OpenCircuitException.INSTANCE);
+            }
+            // A cancelled trial may never complete (a stream cancelled before its first output): free it now.
+            abort.onAbort(() -> trialTaken.set(false));
+        }
         long started = System.nanoTime();
-        return breaker.<Object>execute(promise -> call.get().onComplete(ar -> {
+        Future<T> result = call.get();
+        result.onComplete(ar -> {
+            if (abort.aborted()) {
+                return;
+            }
             if (ar.succeeded()) {
-                promise.complete(ar.result());
+                answered(trial);
+                latency(System.nanoTime() - started);
             } else if (ar.cause() instanceof UpstreamException u && !u.isProviderFault()) {
-                promise.complete(new CallerFault(u));
+                answered(trial);
             } else {
-                promise.fail(ar.cause());
+                failed(trial);
             }
-        })).transform(ar -> {
-            if (ar.failed()) {
-                if (!(ar.cause() instanceof io.vertx.circuitbreaker.OpenCircuitException)) {
-                    recordOutcome(false);
-                }
-                return Future.failedFuture(ar.cause());
-            }
-            if (ar.result() instanceof CallerFault fault) {
-                return Future.failedFuture(fault.error);
-            }
-            recordOutcome(true);
-            latency(System.nanoTime() - started);
-            @SuppressWarnings("unchecked")
-            T result = (T) ar.result();
-            return Future.succeededFuture(result);
         });
+        return result;
     }
 
     /** A stream that started well and then failed still counts as a failure of this upstream. */
-    public void reportFailure(Throwable cause) {
-        breaker.execute(promise -> promise.fail(cause));
-        recordOutcome(false);
+    public void reportFailure() {
+        failed(false);
     }
 
     /** Another node saw this upstream fail: open here too, without another round of failures. */
     public void openFromPeer() {
-        if (breaker.state() == CircuitBreakerState.CLOSED) {
+        if (state == CircuitBreakerState.CLOSED) {
             breaker.open();
         }
     }
@@ -154,8 +168,23 @@ public final class UpstreamHealth {
         return latencyEwmaMs;
     }
 
-    private void recordOutcome(boolean success) {
-        if (window.record(success) && breaker.state() == CircuitBreakerState.CLOSED) {
+    /** The upstream answered (well, or refusing the caller's request): a trial closes the circuit. */
+    private void answered(boolean trial) {
+        window.record(true);
+        if (trial) {
+            breaker.reset();
+            trialTaken.set(false);
+        } else {
+            failures.clear();
+        }
+    }
+
+    private void failed(boolean trial) {
+        boolean rateTripped = window.record(false);
+        if (trial) {
+            breaker.open();
+            trialTaken.set(false);
+        } else if ((failures.add(System.currentTimeMillis()) || rateTripped) && state == CircuitBreakerState.CLOSED) {
             breaker.open();
         }
     }

@@ -168,6 +168,44 @@ class CancellationIT {
     }
 
     @Test
+    void clientsThatLeaveWhileTheUpstreamHangsDoNotCountAgainstItsCircuit() {
+        // Given an upstream that accepts requests and never answers, behind a breaker that opens after 5 failures
+        upstream.fault = Fault.HANG;
+        JsonObject key = newKey();
+        double cancelledBefore = upstreamRequests("cancelled");
+        double connectionErrorsBefore = upstreamRequests("connection_error");
+        double errorRateBefore = upstreamHealth().getDouble("error_rate");
+        int leaving = 8;
+
+        // When more clients than max_failures, streaming or not, leave once their request has reached it
+        for (int i = 0; i < leaving; i++) {
+            int reached = i + 1;
+            try (RawClient client = RawClient.send(gateway.hub().apiPort(), key.getString("key"),
+                "{\"model\":\"gpt-4o-mini\",\"stream\":" + (i % 2 == 0) + ",\"messages\":[{\"role\":\"user\","
+                    + "\"content\":\"still there?\"}]}")) {
+                TestGateway.eventually(() -> upstream.requests().size() == reached, WAIT_MS, "request " + reached);
+            }
+            TestGateway.eventually(() -> upstream.abandoned() == reached, WAIT_MS, "abandoned call " + reached);
+        }
+
+        // Then every abandoned call is counted as cancelled, and none as the upstream's failure
+        TestGateway.eventually(() -> upstreamRequests("cancelled") - cancelledBefore == leaving, WAIT_MS,
+            "cancelled calls counted");
+        assertThat(upstreamRequests("connection_error")).isEqualTo(connectionErrorsBefore);
+        JsonObject health = upstreamHealth();
+        assertThat(health.getString("circuit_state")).isEqualTo("closed");
+        assertThat(health.getDouble("error_rate")).isLessThanOrEqualTo(errorRateBefore);
+        // And the next request still reaches the upstream and is answered
+        upstream.fault = Fault.NONE;
+        HttpResponse<String> answered = send(HttpRequest.newBuilder(URI.create(gateway.url("/v1/chat/completions")))
+            .header("Authorization", "Bearer " + key.getString("key")).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(
+                "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}")));
+        assertThat(answered.statusCode()).isEqualTo(200);
+        assertThat(upstream.requests()).hasSize(leaving + 1);
+    }
+
+    @Test
     void streamThatTheUpstreamDropsAfterItsFirstContentEndsWithAnErrorEventAndDoneAndAnEstimatedRecord() {
         // Given an upstream that sends the role chunk and one content chunk, then drops the connection
         upstream.fault = Fault.DROP_MID_STREAM;
@@ -220,6 +258,21 @@ class CancellationIT {
         HttpResponse<String> metrics = send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics"))).GET());
         return metrics.body().lines()
             .filter(line -> line.startsWith("tokenhub_requests_total{") && line.contains("status=\"" + status + "\""))
+            .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+            .sum();
+    }
+
+    /** The upstream's entry in {@code GET /admin/v1/upstreams}: circuit state and error rate. */
+    private static JsonObject upstreamHealth() {
+        return gateway.adminOk("GET", "/admin/v1/upstreams", null).getJsonArray("data").getJsonObject(0);
+    }
+
+    /** The {@code tokenhub_upstream_requests_total} of one outcome. */
+    private static double upstreamRequests(String outcome) {
+        HttpResponse<String> metrics = send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics"))).GET());
+        return metrics.body().lines()
+            .filter(line -> line.startsWith("tokenhub_upstream_requests_total{")
+                && line.contains("outcome=\"" + outcome + "\""))
             .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
             .sum();
     }
