@@ -14,6 +14,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import java.net.URI;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -22,11 +23,28 @@ import java.util.concurrent.TimeoutException;
 /**
  * The HTTP part every adapter shares: POST a JSON body to one provider with its connect, first-byte
  * and idle timeouts, honour the caller's {@link Abort}, and turn every way the call can go wrong
- * into an {@link UpstreamException}. A successful response is handed over paused.
+ * into an {@link UpstreamException}. A successful response is handed over paused. Used on one
+ * event loop (each API verticle has its own adapters).
  */
 public final class HttpUpstream {
 
     private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
+    private static final CharSequence ACCEPT = HttpHeaders.createOptimized("application/json, text/event-stream");
+
+    /**
+     * Where an adapter posts, resolved once: host, port, path and headers, so that a call neither
+     * parses a URL nor validates a header. Until the response head, Vert.x's request idle timeout
+     * is the first-byte timeout (it stops at the head; {@link IdleTimeout} takes over for the body).
+     */
+    public static final class Endpoint {
+        private final RequestOptions options;
+        private final long firstByteMs;
+
+        private Endpoint(RequestOptions options, long firstByteMs) {
+            this.options = options;
+            this.firstByteMs = firstByteMs;
+        }
+    }
 
     private final Vertx vertx;
     private final HttpClient client;
@@ -42,18 +60,31 @@ public final class HttpUpstream {
         return provider;
     }
 
-    /** Completes with a 2xx response, paused; any other status fails with the upstream's error. */
-    public Future<HttpClientResponse> post(String path, MultiMap headers, Buffer body, Abort abort) {
+    /** The provider's {@code base_url} plus {@code path}, with these headers on every call. */
+    public Endpoint endpoint(String path, MultiMap headers) {
+        URI base = URI.create(provider.baseUrl());
+        boolean ssl = "https".equalsIgnoreCase(base.getScheme());
+        // No response head within first_byte_ms, or no data within idle_ms: the smaller one decides.
+        long firstByteMs = Math.min(provider.timeouts().firstByteMs(), provider.timeouts().idleMs());
         RequestOptions options = new RequestOptions()
             .setMethod(HttpMethod.POST)
-            .setAbsoluteURI(provider.baseUrl() + path)
+            .setSsl(ssl)
+            .setHost(base.getHost())
+            .setPort(base.getPort() > 0 ? base.getPort() : ssl ? 443 : 80)
+            .setURI((base.getRawPath() == null ? "" : base.getRawPath()) + path)
             .setConnectTimeout(provider.timeouts().connectMs())
-            .setIdleTimeout(provider.timeouts().idleMs())
+            .setIdleTimeout(firstByteMs)
             .putHeader(HttpHeaders.CONTENT_TYPE, JSON)
-            .putHeader(HttpHeaders.ACCEPT, "application/json, text/event-stream");
-        headers.forEach(options::putHeader);
+            .putHeader(HttpHeaders.ACCEPT, ACCEPT);
+        headers.forEach((name, value) ->
+            options.putHeader(HttpHeaders.createOptimized(name), HttpHeaders.createOptimized(value)));
+        return new Endpoint(options, firstByteMs);
+    }
+
+    /** Completes with a 2xx response, paused; any other status fails with the upstream's error. */
+    public Future<HttpClientResponse> post(Endpoint endpoint, Buffer body, Abort abort) {
         Promise<HttpClientResponse> result = Promise.promise();
-        client.request(options).onComplete(ar -> {
+        client.request(endpoint.options).onComplete(ar -> {
             if (ar.failed()) {
                 result.tryFail(classify(ar.cause()));
                 return;
@@ -66,16 +97,13 @@ public final class HttpUpstream {
                     request.reset();
                 }
             });
-            long timer = vertx.setTimer(provider.timeouts().firstByteMs(), id -> {
-                if (result.tryFail(UpstreamException.of(provider.id(), Kind.TIMEOUT,
-                    "no response within " + provider.timeouts().firstByteMs() + " ms"))) {
-                    request.reset();
-                }
-            });
             request.send(body).onComplete(sent -> {
-                vertx.cancelTimer(timer);
                 if (sent.failed()) {
-                    result.tryFail(classify(sent.cause()));
+                    // The request idle timeout before the head is our first-byte timeout (and it names no host).
+                    result.tryFail(sent.cause() instanceof TimeoutException
+                        ? UpstreamException.of(provider.id(), Kind.TIMEOUT, "no response within " + endpoint.firstByteMs
+                            + " ms")
+                        : classify(sent.cause()));
                 } else {
                     HttpClientResponse response = sent.result();
                     response.pause();

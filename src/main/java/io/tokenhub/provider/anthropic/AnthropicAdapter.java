@@ -33,17 +33,18 @@ public final class AnthropicAdapter implements ProviderAdapter {
     private static final Pattern PARAM = Pattern.compile("^([A-Za-z_]+(?:\\[\\d+])*(?:\\.[A-Za-z_]+(?:\\[\\d+])*)*)(?=[\\s:])");
 
     private final HttpUpstream upstream;
-    private final MultiMap headers;
+    private final HttpUpstream.Endpoint messages;
 
     public AnthropicAdapter(HttpUpstream upstream) {
         this.upstream = upstream;
-        this.headers = MultiMap.caseInsensitiveMultiMap();
+        MultiMap headers = MultiMap.caseInsensitiveMultiMap();
         String apiKey = upstream.provider().apiKey();
         if (apiKey != null && !apiKey.isEmpty()) {
             headers.add("x-api-key", apiKey);
         }
         String version = upstream.provider().apiVersion();
         headers.add("anthropic-version", version == null || version.isBlank() ? DEFAULT_API_VERSION : version);
+        this.messages = upstream.endpoint("/messages", headers);
     }
 
     @Override
@@ -58,7 +59,7 @@ public final class AnthropicAdapter implements ProviderAdapter {
 
     @Override
     public Future<Completion> complete(UpstreamCall call, Abort abort) {
-        return requestBody(call, false).compose(body -> upstream.post("/messages", headers, body, abort)
+        return requestBody(call, false).compose(body -> upstream.post(messages, body, abort)
             .compose(response -> HttpUpstream.body(response, upstream))
             .map(buffer -> completion(call, buffer))
             .recover(this::openAiError));
@@ -66,7 +67,7 @@ public final class AnthropicAdapter implements ProviderAdapter {
 
     @Override
     public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
-        return requestBody(call, true).compose(body -> upstream.post("/messages", headers, body, abort)
+        return requestBody(call, true).compose(body -> upstream.post(messages, body, abort)
             .<ChunkStream>map(response -> new AnthropicChunkStream(response, upstream, call, abort))
             .recover(this::openAiError));
     }

@@ -24,15 +24,20 @@ import io.vertx.core.json.JsonObject;
 public final class OpenAiAdapter implements ProviderAdapter {
 
     private final HttpUpstream upstream;
-    private final MultiMap headers;
+    private final HttpUpstream.Endpoint chat;
+    private final HttpUpstream.Endpoint embeddings;
+    private final HttpUpstream.Endpoint rerank;
 
     public OpenAiAdapter(HttpUpstream upstream) {
         this.upstream = upstream;
-        this.headers = MultiMap.caseInsensitiveMultiMap();
+        MultiMap headers = MultiMap.caseInsensitiveMultiMap();
         String apiKey = upstream.provider().apiKey();
         if (!apiKey.isEmpty()) {
             headers.add(HttpHeaders.AUTHORIZATION, "Bearer " + apiKey);
         }
+        this.chat = upstream.endpoint("/chat/completions", headers);
+        this.embeddings = upstream.endpoint("/embeddings", headers);
+        this.rerank = upstream.endpoint("/rerank", headers);
     }
 
     @Override
@@ -48,7 +53,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
     @Override
     public Future<Completion> complete(UpstreamCall call, Abort abort) {
         Buffer body = upstreamBody(call, false).toBuffer();
-        return upstream.post("/chat/completions", headers, body, abort)
+        return upstream.post(chat, body, abort)
             .compose(response -> HttpUpstream.body(response, upstream))
             .map(this::completion);
     }
@@ -56,14 +61,14 @@ public final class OpenAiAdapter implements ProviderAdapter {
     @Override
     public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
         Buffer body = upstreamBody(call, true).toBuffer();
-        return upstream.post("/chat/completions", headers, body, abort)
+        return upstream.post(chat, body, abort)
             .map(response -> new OpenAiChunkStream(response, upstream, call.upstreamModel(), abort));
     }
 
     @Override
     public Future<Completion> embeddings(UpstreamCall call, Abort abort) {
         JsonObject body = call.body().copy().put("model", call.upstreamModel());
-        return upstream.post("/embeddings", headers, body.toBuffer(), abort)
+        return upstream.post(embeddings, body.toBuffer(), abort)
             .compose(response -> HttpUpstream.body(response, upstream))
             .map(buffer -> {
                 JsonObject answer = json(buffer, "data");
@@ -77,7 +82,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
     @Override
     public Future<Completion> rerank(UpstreamCall call, Abort abort) {
         JsonObject body = call.body().copy().put("model", call.upstreamModel());
-        return upstream.post("/rerank", headers, body.toBuffer(), abort)
+        return upstream.post(rerank, body.toBuffer(), abort)
             .compose(response -> HttpUpstream.body(response, upstream))
             .map(buffer -> {
                 JsonObject answer = json(buffer, "results");
