@@ -85,13 +85,40 @@ final class Limits {
         }
     }
 
-    private static void refusedHeaders(HttpServerResponse response, List<Check> checks, RateLimited limited) {
+    /**
+     * A refusal describes both units too: the refused limit with nothing left until the retry, and
+     * for the other unit the tightest of its limits as far as this node knows without taking.
+     */
+    private void refusedHeaders(HttpServerResponse response, List<Check> checks, RateLimited limited) {
+        Check refused = null;
+        Check other = null;
+        long otherRemaining = Long.MAX_VALUE;
         for (Check c : checks) {
             if (c.scope().equals(limited.scope())) {
-                set(response, c.unit() == Unit.REQUESTS ? "requests" : "tokens", c.limit(), 0,
-                    limited.retryAfterSeconds() + "s");
+                refused = c;
             }
         }
+        if (refused == null) {
+            return;
+        }
+        for (Check c : checks) {
+            if (c.unit() != refused.unit()) {
+                long remaining = limiter.remaining(c);
+                if (remaining < otherRemaining) {
+                    other = c;
+                    otherRemaining = remaining;
+                }
+            }
+        }
+        String reset = limited.retryAfterSeconds() + "s";
+        set(response, unitName(refused), refused.limit(), 0, reset);
+        if (other != null) {
+            set(response, unitName(other), other.limit(), otherRemaining, reset);
+        }
+    }
+
+    private static String unitName(Check check) {
+        return check.unit() == Unit.REQUESTS ? "requests" : "tokens";
     }
 
     private static void set(HttpServerResponse response, String unit, long limit, long remaining, String reset) {

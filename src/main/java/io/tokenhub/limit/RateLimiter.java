@@ -133,6 +133,21 @@ public final class RateLimiter {
         }
     }
 
+    /**
+     * What this node knows is left of a check's current window, without taking anything: the shared
+     * count it last saw plus its own unused lease, or the whole limit for a window it has not used.
+     */
+    public long remaining(Check check) {
+        long minute = System.currentTimeMillis() / WINDOW_MS;
+        Lease lease = leases.get(check.scope() + "|" + check.subject() + "|" + minute);
+        if (lease == null) {
+            return check.limit();
+        }
+        synchronized (lease) {
+            return remaining(lease, check);
+        }
+    }
+
     private static long remaining(Lease lease, Check check) {
         return Math.max(0, check.limit() - lease.sharedUsed + lease.left);
     }
