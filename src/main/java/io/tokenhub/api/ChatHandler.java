@@ -40,7 +40,7 @@ final class ChatHandler implements Handler<RoutingContext> {
 
     @Override
     public void handle(RoutingContext ctx) {
-        Exchange ex = new Exchange(ctx, RequestIds.of(ctx));
+        Exchange ex = new Exchange(ctx);
         ctx.response().closeHandler(v -> ex.abort.abort());
         auth.authenticate(ctx.request().getHeader("Authorization"))
             .compose(key -> {
@@ -60,8 +60,7 @@ final class ChatHandler implements Handler<RoutingContext> {
     private Future<Void> dispatch(Exchange ex) {
         ModelRequest request = ex.request;
         var attempts = Route.plan(catalog.get(), request.target(), request.fallbackModels());
-        var call = new Dispatcher.Call(ex.requestId, request.body(), request.maxTokens());
-        ex.dispatchNanos = System.nanoTime();
+        var call = new Dispatcher.Call(ex.requestId, request.body(), request.maxTokens(), ex.upstreamClock);
         if (request.stream()) {
             Future<Served<StreamStart>> starting = dispatcher.stream(attempts, call, ex.abort);
             // A client that leaves before the first output cancels the upstream stream, and a cancelled
@@ -110,7 +109,7 @@ final class ChatHandler implements Handler<RoutingContext> {
                 .putHeader(Headers.PROVIDER, served.attempt().provider())
                 .end(body.toBuffer());
         }
-        metrics.overhead(System.nanoTime() - ex.startNanos - served.upstreamNanos());
+        metrics.overhead(ex.overheadNanos());
         outcome.record(ex, served.attempt(), served.fallback(), usage, cost, status,
             status == 200 ? null : "client_disconnected", -1);
     }

@@ -4,6 +4,7 @@ import io.tokenhub.auth.KeyContext;
 import io.tokenhub.billing.Reservation;
 import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.provider.Abort;
+import io.tokenhub.provider.UpstreamClock;
 import io.vertx.ext.web.RoutingContext;
 
 /**
@@ -14,23 +15,31 @@ final class Exchange {
 
     final RoutingContext ctx;
     final String requestId;
-    final long startNanos = System.nanoTime();
+    /** When the request arrived (see {@link RequestIds}). */
+    final long startNanos;
     final Abort abort = new Abort();
+    /** Time spent waiting on upstreams: the part of the request's time that is not TokenHub's. */
+    final UpstreamClock upstreamClock = new UpstreamClock();
     KeyContext key;
     ModelRequest request;
     /** What the rate limiter admitted; corrected with the real token count at the end. */
     RateLimiter.Admission admission;
     /** The estimate held for this request; settled exactly once by {@link Outcome#record}. */
     Reservation reservation;
-    /** When the dispatcher was handed the request: the end of TokenHub's own work before the upstream. */
-    long dispatchNanos;
 
-    Exchange(RoutingContext ctx, String requestId) {
+    Exchange(RoutingContext ctx) {
+        RequestIds.Arrival arrival = RequestIds.of(ctx);
         this.ctx = ctx;
-        this.requestId = requestId;
+        this.requestId = arrival.id();
+        this.startNanos = arrival.nanos();
     }
 
     long elapsedMs() {
         return (System.nanoTime() - startNanos) / 1_000_000;
+    }
+
+    /** TokenHub's own share of the request so far: all of its time but what it waited on upstreams. */
+    long overheadNanos() {
+        return System.nanoTime() - startNanos - upstreamClock.upstreamNanos();
     }
 }

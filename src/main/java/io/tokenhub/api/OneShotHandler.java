@@ -64,7 +64,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
 
     @Override
     public void handle(RoutingContext ctx) {
-        Exchange ex = new Exchange(ctx, RequestIds.of(ctx));
+        Exchange ex = new Exchange(ctx);
         ctx.response().closeHandler(v -> ex.abort.abort());
         auth.authenticate(ctx.request().getHeader("Authorization"))
             .compose(key -> {
@@ -98,9 +98,8 @@ final class OneShotHandler implements Handler<RoutingContext> {
         List<Attempt> attempts = Route.plan(catalog.get(), ex.request.target(), ex.request.fallbackModels());
         BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send =
             (adapter, call) -> operation.send(adapter, call, ex.abort);
-        ex.dispatchNanos = System.nanoTime();
-        return dispatcher.call(attempts, new Dispatcher.Call(ex.requestId, ex.request.body(), Integer.MAX_VALUE),
-                ex.abort, send)
+        var call = new Dispatcher.Call(ex.requestId, ex.request.body(), Integer.MAX_VALUE, ex.upstreamClock);
+        return dispatcher.call(attempts, call, ex.abort, send)
             .onSuccess(served -> answer(ex, served))
             .onFailure(failure -> {
                 var error = ErrorWriter.toApiError(failure);

@@ -3,23 +3,31 @@ package io.tokenhub.api;
 import io.tokenhub.core.Ids;
 import io.vertx.ext.web.RoutingContext;
 
-/** Gives every request an id, sent back as {@code X-Request-Id} on every response. */
+/**
+ * Gives every request an id, sent back as {@code X-Request-Id} on every response, and notes when
+ * it arrived: the first handler of every route, so that the overhead metric starts where the
+ * request does, before its body is read and parsed.
+ */
 final class RequestIds {
 
-    private static final String KEY = "tokenhub.requestId";
+    /** A request's id and its arrival on {@link System#nanoTime()}'s clock. */
+    record Arrival(String id, long nanos) {
+    }
+
+    private static final String KEY = "tokenhub.arrival";
 
     private RequestIds() {
     }
 
     static void assign(RoutingContext ctx) {
-        String id = Ids.requestId();
-        ctx.put(KEY, id);
-        ctx.response().putHeader(Headers.REQUEST_ID, id);
+        Arrival arrival = new Arrival(Ids.requestId(), System.nanoTime());
+        ctx.put(KEY, arrival);
+        ctx.response().putHeader(Headers.REQUEST_ID, arrival.id());
         ctx.next();
     }
 
-    static String of(RoutingContext ctx) {
-        String id = ctx.get(KEY);
-        return id != null ? id : Ids.requestId();
+    static Arrival of(RoutingContext ctx) {
+        Arrival arrival = ctx.get(KEY);
+        return arrival != null ? arrival : new Arrival(Ids.requestId(), System.nanoTime());
     }
 }

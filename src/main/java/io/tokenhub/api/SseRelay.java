@@ -82,7 +82,7 @@ final class SseRelay implements StreamStart.Sink {
             ttftNanos = System.nanoTime() - ex.startNanos;
             metrics.timeToFirstToken(ttftNanos);
             // Up to the first token, everything that was not waiting on upstreams was TokenHub's own work.
-            metrics.overhead(ttftNanos - served.upstreamNanos());
+            metrics.overhead(ex.overheadNanos());
         }
     }
 

@@ -82,7 +82,7 @@ public final class HttpUpstream {
     }
 
     /** Completes with a 2xx response, paused; any other status fails with the upstream's error. */
-    public Future<HttpClientResponse> post(Endpoint endpoint, Buffer body, Abort abort) {
+    public Future<HttpClientResponse> post(Endpoint endpoint, Buffer body, Abort abort, UpstreamClock clock) {
         Promise<HttpClientResponse> result = Promise.promise();
         client.request(endpoint.options).onComplete(ar -> {
             if (ar.failed()) {
@@ -97,6 +97,7 @@ public final class HttpUpstream {
                     request.reset();
                 }
             });
+            clock.sent();
             request.send(body).onComplete(sent -> {
                 if (sent.failed()) {
                     // The request idle timeout before the head is our first-byte timeout (and it names no host).
@@ -105,6 +106,7 @@ public final class HttpUpstream {
                             + " ms")
                         : classify(sent.cause()));
                 } else {
+                    clock.received();
                     HttpClientResponse response = sent.result();
                     response.pause();
                     if (response.statusCode() / 100 == 2) {
@@ -192,7 +194,7 @@ public final class HttpUpstream {
     }
 
     /** The whole body of a 2xx response, failing with a timeout when it goes quiet for {@code idle_ms}. */
-    public static Future<Buffer> body(HttpClientResponse response, HttpUpstream upstream) {
+    public static Future<Buffer> body(HttpClientResponse response, HttpUpstream upstream, UpstreamClock clock) {
         Promise<Buffer> result = Promise.promise();
         Buffer body = Buffer.buffer();
         IdleTimeout idle = upstream.idleTimeout(() -> {
@@ -203,6 +205,7 @@ public final class HttpUpstream {
         });
         response.handler(buffer -> {
             idle.touch();
+            clock.received();
             body.appendBuffer(buffer);
         });
         response.endHandler(v -> {

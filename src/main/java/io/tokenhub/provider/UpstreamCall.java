@@ -8,8 +8,15 @@ import io.vertx.core.json.JsonObject;
  *
  * @param body      the client's request body in OpenAI shape; adapters copy before changing it
  * @param maxTokens the output limit to send, already defaulted and checked against the catalog
+ * @param clock     the request's time on upstreams, which the adapter marks as bytes go and come
  */
-public record UpstreamCall(String requestId, JsonObject body, Deployment deployment, int maxTokens) {
+public record UpstreamCall(String requestId, JsonObject body, Deployment deployment, int maxTokens,
+                           UpstreamClock clock) {
+
+    /** A call whose upstream time nobody reads. */
+    public UpstreamCall(String requestId, JsonObject body, Deployment deployment, int maxTokens) {
+        this(requestId, body, deployment, maxTokens, new UpstreamClock());
+    }
 
     public String upstreamModel() {
         return deployment.model();

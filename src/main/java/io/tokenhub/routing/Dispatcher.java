@@ -11,6 +11,7 @@ import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.Completion;
 import io.tokenhub.provider.ProviderAdapter;
 import io.tokenhub.provider.UpstreamCall;
+import io.tokenhub.provider.UpstreamClock;
 import io.tokenhub.provider.UpstreamException;
 import io.tokenhub.provider.UpstreamException.Kind;
 import io.vertx.circuitbreaker.OpenCircuitException;
@@ -32,8 +33,11 @@ import java.util.function.BiFunction;
  */
 public final class Dispatcher {
 
-    /** What to send, apart from the candidate: the request id, the body and the output limit. */
-    public record Call(String requestId, JsonObject body, int maxTokens) {
+    /**
+     * What to send, apart from the candidate: the request id, the body and the output limit; and
+     * the request's clock of time on upstreams, which every attempt's adapter marks.
+     */
+    public record Call(String requestId, JsonObject body, int maxTokens, UpstreamClock clock) {
     }
 
     /** The state of one request's walk through its candidates. */
@@ -42,7 +46,6 @@ public final class Dispatcher {
         final Call call;
         final Abort abort;
         final BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send;
-        final long started = System.nanoTime();
         UpstreamException last;
         long soonestRetryMs = Long.MAX_VALUE;
 
@@ -101,7 +104,7 @@ public final class Dispatcher {
         }
         int maxTokens = Math.min(walk.call.maxTokens(), attempt.model().maxOutputTokens());
         UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), attempt.deployment(),
-            maxTokens);
+            maxTokens, walk.call.clock());
         ProviderAdapter adapter = adapters.apply(attempt.provider());
         return health.guard(walk.abort, () -> walk.send.apply(adapter, upstreamCall))
             .map(result -> {
@@ -109,7 +112,7 @@ public final class Dispatcher {
                 if (index > 0) {
                     metrics.fallback(walk.attempts.get(0).model().id(), attempt.model().id());
                 }
-                return new Served<>(result, attempt, index > 0, System.nanoTime() - walk.started);
+                return new Served<>(result, attempt, index > 0);
             })
             .recover(failure -> {
                 if (failure instanceof OpenCircuitException) {

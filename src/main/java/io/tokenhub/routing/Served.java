@@ -3,8 +3,7 @@ package io.tokenhub.routing;
 /**
  * What the dispatcher got and from where.
  *
- * @param fallback      true when a candidate after the first served it
- * @param upstreamNanos time spent waiting on upstreams, failed attempts included
+ * @param fallback true when a candidate after the first served it
  */
-public record Served<T>(T result, Attempt attempt, boolean fallback, long upstreamNanos) {
+public record Served<T>(T result, Attempt attempt, boolean fallback) {
 }

@@ -869,7 +869,7 @@ public final class LoadBenchmark {
                     theirs == null ? "-" : msDiff(mine, theirs, 50)));
             }
             out.append("(for streams both sides are the time-to-first-token overhead; the gateway's histogram buckets"
-                + " are 0.05/0.1/0.25/0.5/1/2/5 ms, so its quantiles are bucket bounds)\n");
+                + " are 0.01/0.025/0.05/0.1/0.25/0.5/1/2/5 ms, so its quantiles are bucket bounds)\n");
         }
 
         if (settings.paths.contains("tokenhub")) {
@@ -993,7 +993,7 @@ public final class LoadBenchmark {
     }
 
     private static String bound(double ms) {
-        return Double.isNaN(ms) ? "-" : Double.isInfinite(ms) ? "> 50" : String.format(Locale.ROOT, "%.2f", ms);
+        return Double.isNaN(ms) ? "-" : Double.isInfinite(ms) ? "> 50" : String.format(Locale.ROOT, "%.3f", ms);
     }
 
     private static String mib(long bytes) {

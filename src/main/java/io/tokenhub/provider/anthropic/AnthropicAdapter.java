@@ -59,15 +59,15 @@ public final class AnthropicAdapter implements ProviderAdapter {
 
     @Override
     public Future<Completion> complete(UpstreamCall call, Abort abort) {
-        return requestBody(call, false).compose(body -> upstream.post(messages, body, abort)
-            .compose(response -> HttpUpstream.body(response, upstream))
+        return requestBody(call, false).compose(body -> upstream.post(messages, body, abort, call.clock())
+            .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
             .map(buffer -> completion(call, buffer))
             .recover(this::openAiError));
     }
 
     @Override
     public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
-        return requestBody(call, true).compose(body -> upstream.post(messages, body, abort)
+        return requestBody(call, true).compose(body -> upstream.post(messages, body, abort, call.clock())
             .<ChunkStream>map(response -> new AnthropicChunkStream(response, upstream, call, abort))
             .recover(this::openAiError));
     }

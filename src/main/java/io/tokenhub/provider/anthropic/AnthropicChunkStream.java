@@ -47,6 +47,7 @@ final class AnthropicChunkStream implements ChunkStream {
             "no data for " + upstream.provider().timeouts().idleMs() + " ms in the stream")));
         response.handler(buffer -> {
             idle.touch();
+            call.clock().received();
             parser.feed(buffer);
         });
         response.endHandler(v -> onEnd());

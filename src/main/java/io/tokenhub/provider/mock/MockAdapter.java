@@ -67,7 +67,9 @@ public final class MockAdapter implements ProviderAdapter {
         chunks.add(chunk(id, created, call, new JsonObject(), answer.finishReason()));
         chunks.add(new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", created)
             .put("model", label(call)).put("choices", new JsonArray()).put("usage", answer.usage().toOpenAi()));
-        MockChunkStream stream = new MockChunkStream(vertx, chunks, provider.chunkDelayMs(), answer.usage());
+        call.clock().sent();
+        MockChunkStream stream = new MockChunkStream(vertx, chunks, provider.chunkDelayMs(), answer.usage(),
+            call.clock());
         abort.onAbort(stream::cancel);
         return Future.succeededFuture(stream);
     }

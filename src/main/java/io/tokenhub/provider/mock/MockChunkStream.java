@@ -2,6 +2,7 @@ package io.tokenhub.provider.mock;
 
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.ChunkStream;
+import io.tokenhub.provider.UpstreamClock;
 import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
@@ -14,6 +15,8 @@ final class MockChunkStream implements ChunkStream {
     private final List<JsonObject> chunks;
     private final long delayMs;
     private final Usage usage;
+    /** The chunk delay plays the upstream's part: time spent waiting on it is upstream time. */
+    private final UpstreamClock clock;
     private Handler<JsonObject> chunkHandler = c -> { };
     private Handler<Void> endHandler = v -> { };
     private int next;
@@ -22,11 +25,12 @@ final class MockChunkStream implements ChunkStream {
     private boolean cancelled;
     private long timer = -1;
 
-    MockChunkStream(Vertx vertx, List<JsonObject> chunks, long delayMs, Usage usage) {
+    MockChunkStream(Vertx vertx, List<JsonObject> chunks, long delayMs, Usage usage, UpstreamClock clock) {
         this.vertx = vertx;
         this.chunks = chunks;
         this.delayMs = delayMs;
         this.usage = usage;
+        this.clock = clock;
     }
 
     private void schedule() {
@@ -48,6 +52,7 @@ final class MockChunkStream implements ChunkStream {
         if (paused || cancelled) {
             return;
         }
+        clock.received();
         if (next < chunks.size()) {
             chunkHandler.handle(chunks.get(next++));
             schedule();

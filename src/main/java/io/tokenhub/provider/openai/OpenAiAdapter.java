@@ -53,23 +53,23 @@ public final class OpenAiAdapter implements ProviderAdapter {
     @Override
     public Future<Completion> complete(UpstreamCall call, Abort abort) {
         Buffer body = upstreamBody(call, false).toBuffer();
-        return upstream.post(chat, body, abort)
-            .compose(response -> HttpUpstream.body(response, upstream))
+        return upstream.post(chat, body, abort, call.clock())
+            .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
             .map(this::completion);
     }
 
     @Override
     public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
         Buffer body = upstreamBody(call, true).toBuffer();
-        return upstream.post(chat, body, abort)
-            .map(response -> new OpenAiChunkStream(response, upstream, call.upstreamModel(), abort));
+        return upstream.post(chat, body, abort, call.clock())
+            .map(response -> new OpenAiChunkStream(response, upstream, call, abort));
     }
 
     @Override
     public Future<Completion> embeddings(UpstreamCall call, Abort abort) {
         JsonObject body = call.body().copy().put("model", call.upstreamModel());
-        return upstream.post(embeddings, body.toBuffer(), abort)
-            .compose(response -> HttpUpstream.body(response, upstream))
+        return upstream.post(embeddings, body.toBuffer(), abort, call.clock())
+            .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
             .map(buffer -> {
                 JsonObject answer = json(buffer, "data");
                 answer.put("model", label(answer.getValue("model")));
@@ -82,8 +82,8 @@ public final class OpenAiAdapter implements ProviderAdapter {
     @Override
     public Future<Completion> rerank(UpstreamCall call, Abort abort) {
         JsonObject body = call.body().copy().put("model", call.upstreamModel());
-        return upstream.post(rerank, body.toBuffer(), abort)
-            .compose(response -> HttpUpstream.body(response, upstream))
+        return upstream.post(rerank, body.toBuffer(), abort, call.clock())
+            .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
             .map(buffer -> {
                 JsonObject answer = json(buffer, "results");
                 // Jina reports usage.total_tokens; Cohere reports meta.billed_units.search_units.

@@ -6,6 +6,7 @@ import io.tokenhub.provider.ChunkStream;
 import io.tokenhub.provider.HttpUpstream;
 import io.tokenhub.provider.IdleTimeout;
 import io.tokenhub.provider.SseParser;
+import io.tokenhub.provider.UpstreamCall;
 import io.tokenhub.provider.UpstreamException;
 import io.tokenhub.provider.UpstreamException.Kind;
 import io.vertx.core.Handler;
@@ -29,14 +30,15 @@ final class OpenAiChunkStream implements ChunkStream {
     private boolean done;
     private boolean finished;
 
-    OpenAiChunkStream(HttpClientResponse response, HttpUpstream upstream, String upstreamModel, Abort abort) {
+    OpenAiChunkStream(HttpClientResponse response, HttpUpstream upstream, UpstreamCall call, Abort abort) {
         this.response = response;
         this.upstream = upstream;
-        this.label = upstream.provider().id() + "/" + upstreamModel;
+        this.label = upstream.provider().id() + "/" + call.upstreamModel();
         this.idle = upstream.idleTimeout(() -> fail(UpstreamException.of(upstream.provider().id(), Kind.TIMEOUT,
             "no data for " + upstream.provider().timeouts().idleMs() + " ms in the stream")));
         response.handler(buffer -> {
             idle.touch();
+            call.clock().received();
             parser.feed(buffer);
         });
         response.endHandler(v -> onEnd());

@@ -93,7 +93,7 @@ public class OpenAiRelayBenchmark {
                 case "toString" -> "stand-in response";
                 default -> proxy;
             });
-        OpenAiChunkStream stream = new OpenAiChunkStream(response, upstream, "fake-model", new Abort());
+        OpenAiChunkStream stream = new OpenAiChunkStream(response, upstream, call, new Abort());
         stream.handler(json -> {
             json.remove("usage");
             String encoded = json.encode();
