@@ -1,13 +1,20 @@
 package io.tokenhub.core;
 
 import java.security.SecureRandom;
+import java.util.concurrent.ThreadLocalRandom;
 
-/** Random identifiers and secrets in base62, from one {@link SecureRandom}. */
+/**
+ * Random identifiers in base62: secrets and stored ids from one {@link SecureRandom}; request ids,
+ * made for every request on every event loop, from {@link ThreadLocalRandom}, which takes no lock
+ * (a request id names a request in logs and records, it guards nothing).
+ */
 public final class Ids {
 
     private static final char[] BASE62 =
         "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".toCharArray();
     private static final SecureRandom RANDOM = new SecureRandom();
+    private static final String REQUEST_PREFIX = "req_";
+    private static final int REQUEST_RANDOM = 24;
 
     private Ids() {
     }
@@ -42,6 +49,12 @@ public final class Ids {
     }
 
     public static String requestId() {
-        return random("req_", 24);
+        char[] id = new char[REQUEST_PREFIX.length() + REQUEST_RANDOM];
+        REQUEST_PREFIX.getChars(0, REQUEST_PREFIX.length(), id, 0);
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        for (int i = REQUEST_PREFIX.length(); i < id.length; i++) {
+            id[i] = BASE62[random.nextInt(BASE62.length)];
+        }
+        return new String(id);
     }
 }
