@@ -251,6 +251,10 @@ public final class LocalQuota implements Quota {
     }
 
     private static List<PlanState> eligible(AccountState account, String modelId, Instant now) {
+        if (account.plans.isEmpty()) {
+            // Most accounts pay from the wallet alone: no stream, sort and list on every request.
+            return List.of();
+        }
         return account.plans.stream()
             .filter(p -> p.plan.covers(modelId, now))
             .sorted(Comparator.comparing((PlanState p) -> p.plan.validUntil()).thenComparing(p -> p.plan.id()))
