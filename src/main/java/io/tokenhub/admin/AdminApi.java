@@ -28,6 +28,10 @@ import java.util.function.Supplier;
  */
 public final class AdminApi {
 
+    /** Key fields that a PATCH sending JSON null removes: the key is then without that limit. */
+    private static final List<String> CLEARABLE = List.of("allowed_models", "rpm", "tpm", "monthly_cap_usd",
+        "expires_at");
+
     private final Vertx vertx;
     private final AdminStore store;
     private final AdminAuth auth;
@@ -207,7 +211,7 @@ public final class AdminApi {
         KeyChanges changes = new KeyChanges(AdminBodies.optionalString(body, "name"), status,
             AdminBodies.models(body, catalog.get()), AdminBodies.positiveInt(body, "rpm"),
             AdminBodies.positiveInt(body, "tpm"), AdminBodies.microUsd(body, "monthly_cap_usd"),
-            AdminBodies.time(body, "expires_at"), body.containsKey("expires_at") && body.getValue("expires_at") == null);
+            AdminBodies.time(body, "expires_at"), AdminBodies.nulled(body, CLEARABLE));
         return store.key(id).compose(found -> {
             JsonObject current = found.orElseThrow(() -> notFound("key", id));
             if ("revoked".equals(current.getString("status")) && status != null && !status.equals("revoked")) {
@@ -219,7 +223,7 @@ public final class AdminApi {
 
     private Future<JsonObject> revokeKey(RoutingContext ctx) {
         String id = ctx.pathParam("id");
-        KeyChanges revoke = new KeyChanges(null, "revoked", null, null, null, null, null, false);
+        KeyChanges revoke = new KeyChanges(null, "revoked", null, null, null, null, null, List.of());
         return store.updateKey(id, revoke)
             .map(updated -> updated.orElseThrow(() -> notFound("key", id)))
             .onSuccess(updated -> invalidate(id));

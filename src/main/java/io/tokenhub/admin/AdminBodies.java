@@ -78,6 +78,11 @@ final class AdminBodies {
             .longValueExact();
     }
 
+    /** Those of {@code fields} that the body sends as an explicit JSON null. */
+    static List<String> nulled(JsonObject body, List<String> fields) {
+        return fields.stream().filter(f -> body.containsKey(f) && body.getValue(f) == null).toList();
+    }
+
     /** RFC 3339, or a date (midnight UTC). */
     static OffsetDateTime time(JsonObject body, String field) {
         Object value = body.getValue(field);

@@ -10,7 +10,6 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -21,9 +20,13 @@ public final class AdminStore {
     private static final String KEY_COLUMNS = "id, account_id, prefix, name, status, allowed_models, rpm, tpm, "
         + "monthly_cap_micro_usd, expires_at, created_at";
 
-    /** A key as it is changed by PATCH; null fields stay as they are. */
+    /**
+     * A key as it is changed by PATCH; null fields stay as they are, and the body fields named in
+     * {@code cleared} (sent as JSON null: {@code rpm}, {@code tpm}, {@code monthly_cap_usd},
+     * {@code expires_at}, {@code allowed_models}) lose their limit.
+     */
     public record KeyChanges(String name, String status, List<String> allowedModels, Integer rpm, Integer tpm,
-                             Long monthlyCapMicroUsd, OffsetDateTime expiresAt, boolean clearExpiry) {
+                             Long monthlyCapMicroUsd, OffsetDateTime expiresAt, List<String> cleared) {
     }
 
     /** A key to create. */
@@ -174,11 +177,14 @@ public final class AdminStore {
         return pool.preparedQuery("UPDATE api_keys SET "
                 + "name = COALESCE($2, name), "
                 + "status = COALESCE($3::text, status), "
-                + "allowed_models = CASE WHEN $4::text[] IS NULL THEN allowed_models "
+                + "allowed_models = CASE WHEN 'allowed_models' = ANY($9::text[]) THEN NULL "
+                + "  WHEN $4::text[] IS NULL THEN allowed_models "
                 + "  WHEN cardinality($4::text[]) = 0 THEN NULL ELSE $4::text[] END, "
-                + "rpm = COALESCE($5, rpm), tpm = COALESCE($6, tpm), "
-                + "monthly_cap_micro_usd = COALESCE($7, monthly_cap_micro_usd), "
-                + "expires_at = CASE WHEN $9 THEN NULL ELSE COALESCE($8, expires_at) END, "
+                + "rpm = CASE WHEN 'rpm' = ANY($9::text[]) THEN NULL ELSE COALESCE($5, rpm) END, "
+                + "tpm = CASE WHEN 'tpm' = ANY($9::text[]) THEN NULL ELSE COALESCE($6, tpm) END, "
+                + "monthly_cap_micro_usd = CASE WHEN 'monthly_cap_usd' = ANY($9::text[]) THEN NULL "
+                + "  ELSE COALESCE($7, monthly_cap_micro_usd) END, "
+                + "expires_at = CASE WHEN 'expires_at' = ANY($9::text[]) THEN NULL ELSE COALESCE($8, expires_at) END, "
                 + "revoked_at = CASE WHEN $3::text = 'revoked' THEN now() ELSE revoked_at END "
                 // $3::text: a PATCH without status sends $3 as an untyped null, and "$3 IS NULL" alone
                 // leaves PostgreSQL unable to type it (42P08) — every such PATCH was a 500.
@@ -186,7 +192,7 @@ public final class AdminStore {
                 + KEY_COLUMNS)
             .execute(Tuple.tuple(java.util.Arrays.asList(id, c.name(), c.status(),
                 c.allowedModels() == null ? null : c.allowedModels().toArray(String[]::new),
-                c.rpm(), c.tpm(), c.monthlyCapMicroUsd(), c.expiresAt(), c.clearExpiry())))
+                c.rpm(), c.tpm(), c.monthlyCapMicroUsd(), c.expiresAt(), c.cleared().toArray(String[]::new))))
             .map(rows -> rows.size() == 0 ? Optional.<JsonObject>empty() : Optional.of(keyJson(rows.iterator().next())));
     }
 
@@ -219,7 +225,11 @@ public final class AdminStore {
             .put("created_at", time(r.getOffsetDateTime("created_at")));
     }
 
+    /**
+     * RFC 3339 in UTC, seconds always written: {@code OffsetDateTime.toString()} drops zero seconds
+     * ({@code 2027-01-01T00:00Z}), which strict RFC 3339 parsers refuse.
+     */
     static String time(OffsetDateTime t) {
-        return t == null ? null : t.withOffsetSameInstant(ZoneOffset.UTC).toString();
+        return t == null ? null : t.toInstant().toString();
     }
 }

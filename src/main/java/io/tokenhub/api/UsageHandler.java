@@ -61,8 +61,8 @@ final class UsageHandler {
                     r.put("cost_usd", usd(r.getLong("cost_micro_usd")));
                 });
                 return new JsonObject().put("object", "list").put("data", rows)
-                    .put("from", used.from().withOffsetSameInstant(ZoneOffset.UTC).toString())
-                    .put("to", used.to().withOffsetSameInstant(ZoneOffset.UTC).toString());
+                    .put("from", used.from().toInstant().toString())
+                    .put("to", used.to().toInstant().toString());
             });
         });
     }

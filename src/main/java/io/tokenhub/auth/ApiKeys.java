@@ -31,8 +31,9 @@ public final class ApiKeys {
             && Ids.isBase62(key, PREFIX.length());
     }
 
+    /** The key's first characters, a true prefix of it (no ellipsis), so a listed key can be matched to one held. */
     public static String shownPrefix(String key) {
-        return key.substring(0, Math.min(key.length(), SHOWN_LENGTH)) + "…";
+        return key.substring(0, Math.min(key.length(), SHOWN_LENGTH));
     }
 
     public static byte[] sha256(String key) {

@@ -167,7 +167,7 @@ class UsageAndLogsIT {
 
         assertThat(normalized(page.getJsonArray("data"))).isEqualTo(expectedRows(s -> true, s -> Map.of("day", day(s))));
         LocalDate first = LocalDate.now(ZoneOffset.UTC).withDayOfMonth(1);
-        assertThat(page.getString("from")).isEqualTo(first + "T00:00Z");
+        assertThat(page.getString("from")).isEqualTo(first + "T00:00:00Z");
         assertThat(OffsetDateTime.parse(page.getString("to")).plusNanos(1000))
             .isEqualTo(first.plusMonths(1).atStartOfDay().atOffset(ZoneOffset.UTC));
     }
@@ -297,7 +297,7 @@ class UsageAndLogsIT {
                 assertThat(BigDecimal.valueOf(r.getDouble("cost_usd")))
                     .isEqualByComparingTo(BigDecimal.valueOf(r.getLong("cost_micro_usd"), 6));
             }
-            assertThat(ofA.getString("from")).isEqualTo(days().first().minusDays(1) + "T00:00Z");
+            assertThat(ofA.getString("from")).isEqualTo(days().first().minusDays(1) + "T00:00:00Z");
             assertThat(ofA.getString("to")).isEqualTo(days().last().plusDays(1) + "T23:59:59.999999Z");
         }
         assertOpenAiError(gateway.get("/v1/usage", null), 401, "invalid_request_error", "invalid_api_key", null);
