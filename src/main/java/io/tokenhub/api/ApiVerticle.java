@@ -95,7 +95,8 @@ public final class ApiVerticle extends VerticleBase {
             router.post(base + "/embeddings").handler(Bodies.limit(maxBody)).handler(body).handler(embeddings);
             router.post(base + "/rerank").handler(Bodies.limit(maxBody)).handler(body).handler(rerank);
             router.get(base + "/models").handler(models::list);
-            router.get(base + "/models/:id").handler(models::get);
+            // A regex, not ":id": a model id may be provider/model, with a slash in it.
+            router.getWithRegex(base + "/models/(?<id>.+)").handler(models::get);
             router.get(base + "/usage").handler(usage::usage);
             router.get(base + "/dashboard/billing/subscription").handler(usage::subscription);
             router.get(base + "/dashboard/billing/usage").handler(usage::billingUsage);

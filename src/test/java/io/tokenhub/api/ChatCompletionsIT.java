@@ -164,6 +164,22 @@ class ChatCompletionsIT {
     }
 
     @Test
+    void oneModelIsRetrievedByItsIdAnAliasOrTheProviderPinnedForm() {
+        // provider/model has a slash in it, as a path segment of /v1/models/{id} too
+        for (String id : List.of("gpt-4o-mini", "mini", "openai/gpt-4o-mini", "openai/mini")) {
+            HttpResponse<String> response = gateway.get("/v1/models/" + id, key);
+
+            assertThat(response.statusCode()).as(id).isEqualTo(200);
+            JsonObject model = new JsonObject(response.body());
+            assertThat(model.getString("id")).as(id).isEqualTo("gpt-4o-mini");
+            assertThat(model.getString("object")).as(id).isEqualTo("model");
+        }
+        HttpResponse<String> unknown = gateway.get("/api/v1/models/anthropic/gpt-4o-mini", key);
+        assertThat(unknown.statusCode()).isEqualTo(404);
+        assertThat(new JsonObject(unknown.body()).getJsonObject("error").getString("code")).isEqualTo("model_not_found");
+    }
+
+    @Test
     void eachRequestLeavesOneUsageRecordWithTheUpstreamCounts() {
         long before = gateway.database().count("SELECT count(*) FROM usage_records");
         upstream.usage = FakeOpenAiUpstream.usage(1234, 567, 1000, 100);
