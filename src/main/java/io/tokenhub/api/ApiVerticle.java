@@ -103,10 +103,7 @@ public final class ApiVerticle extends VerticleBase {
         }
         router.route("/admin/v1/*").handler(Bodies.limit(maxBody)).handler(body);
         shared.admin().mount(router, this::admin);
-        router.errorHandler(404, ctx -> ErrorWriter.write(ctx.response(),
-            new ApiError.NotFound("Unknown path " + ctx.request().method() + " " + ctx.request().path() + ".")));
-        router.errorHandler(405, ctx -> ErrorWriter.write(ctx.response(),
-            new ApiError.MethodNotAllowed(ctx.request().method().name())));
+        ErrorWriter.unknownPaths(router);
         router.errorHandler(413, ctx -> ErrorWriter.write(ctx.response(), new ApiError.RequestTooLarge(maxBody)));
         router.errorHandler(400, ctx -> ErrorWriter.write(ctx.response(),
             new ApiError.InvalidRequest("The request could not be read.", null)));

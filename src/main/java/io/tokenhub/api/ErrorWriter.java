@@ -9,6 +9,8 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.handler.HttpException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,6 +26,12 @@ public final class ErrorWriter {
     public static ApiError toApiError(Throwable failure) {
         if (failure instanceof ApiException api) {
             return api.error();
+        }
+        if (failure instanceof HttpException http && http.getStatusCode() == 400) {
+            // Vert.x Web's own 400, such as a query string that is not valid percent-encoding: the
+            // client's mistake, not ours.
+            Throwable cause = http.getCause() == null ? http : http.getCause();
+            return new ApiError.InvalidRequest("The request could not be read: " + cause.getMessage() + ".", null);
         }
         LOG.error("unexpected failure on the request path", failure);
         return new ApiError.Internal("The server had an error while processing your request.");
@@ -74,6 +82,14 @@ public final class ErrorWriter {
             .putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE)
             .end(body.toBuffer());
         request.connection().close();
+    }
+
+    /** JSON for the router's own 404 and 405, in place of Vert.x Web's HTML page. */
+    public static void unknownPaths(Router router) {
+        router.errorHandler(404, ctx -> write(ctx.response(),
+            new ApiError.NotFound("Unknown path " + ctx.request().method() + " " + ctx.request().path() + ".")));
+        router.errorHandler(405, ctx -> write(ctx.response(),
+            new ApiError.MethodNotAllowed(ctx.request().method().name())));
     }
 
     public static void write(HttpServerResponse response, Throwable failure) {

@@ -2,6 +2,7 @@ package io.tokenhub.ops;
 
 import io.micrometer.core.instrument.FunctionCounter;
 import io.tokenhub.accounting.UsageStatus;
+import io.tokenhub.api.ErrorWriter;
 import io.tokenhub.telemetry.Metrics;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -84,6 +85,7 @@ public final class ManagementVerticle extends VerticleBase {
         router.get("/metrics").handler(PrometheusScrapingHandler.create(metrics.registry()));
         router.get("/health/live").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "UP")));
         router.get("/health/ready").handler(this::ready);
+        ErrorWriter.unknownPaths(router);
         vertx.setPeriodic(0, PROBE_MS, id -> probe());
         server = vertx.createHttpServer();
         return server.requestHandler(router).listen(port);

@@ -601,6 +601,41 @@ class ErrorsIT {
         assertThat(error.getString("message")).contains(path);
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"/nope", "/metrics/extra"})
+    void unknownManagementPathIsA404InTheOpenAiShapeNotAnHtmlPage(String path) {
+        // Given a path the management port does not serve
+        // When it is requested
+        HttpResponse<String> response = gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl(path))));
+
+        // Then the 404 is JSON too
+        assertThat(response.statusCode()).isEqualTo(404);
+        assertThat(response.headers().firstValue("Content-Type")).hasValueSatisfying(
+            type -> assertThat(type).startsWith("application/json"));
+        JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
+        assertThat(error.getString("code")).isEqualTo("not_found");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"/v1/usage?from=%zz", "/api/v1/dashboard/billing/usage?start_date=%G1",
+        "/admin/v1/logs?from=%zz", "/admin/v1/keys?account_id=100%"})
+    void queryThatIsNotValidPercentEncodingIsA400NotA500(String target) throws IOException {
+        // Given a query string that cannot be decoded (java.net.URI refuses it, so it goes out raw)
+        String bearer = target.startsWith("/admin/") ? TestGateway.MASTER_KEY : key;
+
+        // When it is sent
+        RawResponse response = exchange("GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + "Authorization: Bearer " + bearer + "\r\nConnection: close\r\n\r\n");
+
+        // Then it is the client's 400, not an internal error
+        assertThat(response.statusLine()).startsWith("HTTP/1.1 400");
+        assertThat(response.header("x-request-id")).startsWith("req_");
+        JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
+        assertThat(error.getString("type")).isEqualTo("invalid_request_error");
+        assertThat(error.getString("code")).isEqualTo("invalid_request_error");
+        assertThat(error.getValue("param")).isNull();
+    }
+
     @Test
     void wrongMethodOnAKnownPathIsA405InTheOpenAiShape() {
         // Given the chat completions path
