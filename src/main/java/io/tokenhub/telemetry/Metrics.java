@@ -15,6 +15,7 @@ import io.tokenhub.core.Usage;
 import java.time.Duration;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
+import java.util.stream.IntStream;
 
 /**
  * TokenHub's own meters, with the names PRODUCT.md §6 fixes. Labels are bounded sets (models,
@@ -34,8 +35,18 @@ public final class Metrics {
         Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(50)};
 
     private final PrometheusMeterRegistry registry;
-    private final ConcurrentHashMap<String, Counter> counters = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<String, Timer> timers = new ConcurrentHashMap<>();
+    /** HTTP statuses as label values, made once. */
+    private static final String[] STATUS = IntStream.range(0, 600).mapToObj(Integer::toString).toArray(String[]::new);
+
+    /**
+     * A meter's name and label values, the key of the meter caches: its hash combines the strings'
+     * cached hashes, so a hit builds no string (label names are fixed per meter name).
+     */
+    private record Key(String name, String first, String second, String third) {
+    }
+
+    private final ConcurrentHashMap<Key, Counter> counters = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Key, Timer> timers = new ConcurrentHashMap<>();
     private final Timer overhead;
     private final Timer timeToFirstToken;
 
@@ -63,9 +74,10 @@ public final class Metrics {
     }
 
     public void request(String model, String provider, int status, long durationNanos) {
-        counter("tokenhub_requests_total", "model", model, "provider", provider, "status", Integer.toString(status))
-            .increment();
-        timers.computeIfAbsent("d|" + model + "|" + provider, k -> Timer.builder("tokenhub_request_duration_seconds")
+        counter("tokenhub_requests_total", "model", model, "provider", provider, "status",
+            status >= 0 && status < STATUS.length ? STATUS[status] : Integer.toString(status)).increment();
+        timers.computeIfAbsent(new Key("tokenhub_request_duration_seconds", model, provider, null),
+            k -> Timer.builder("tokenhub_request_duration_seconds")
                 .description("Request duration as the client saw it")
                 .tags("model", model, "provider", provider)
                 .serviceLevelObjectives(LATENCY_BUCKETS).register(registry))
@@ -120,11 +132,13 @@ public final class Metrics {
         return DistributionSummary.builder(name).register(registry);
     }
 
+    /** @param tags label names and values, alternating: at most three labels */
     private Counter counter(String name, String... tags) {
-        StringBuilder key = new StringBuilder(name);
-        for (String tag : tags) {
-            key.append('|').append(tag);
-        }
-        return counters.computeIfAbsent(key.toString(), k -> Counter.builder(name).tags(tags).register(registry));
+        Key key = new Key(name, value(tags, 0), value(tags, 1), value(tags, 2));
+        return counters.computeIfAbsent(key, k -> Counter.builder(name).tags(tags).register(registry));
+    }
+
+    private static String value(String[] tags, int label) {
+        return 2 * label + 1 < tags.length ? tags[2 * label + 1] : null;
     }
 }
