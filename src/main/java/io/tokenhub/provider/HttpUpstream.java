@@ -216,8 +216,9 @@ public final class HttpUpstream {
             idle.stop();
             result.tryFail(upstream.classify(e));
         });
-        idle.start();
+        // Resumed first: a body that came with the head ends right here, and then no timer is armed.
         response.resume();
+        idle.start();
         return result.future();
     }
 }

@@ -15,6 +15,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import java.util.LinkedHashMap;
 
 /**
  * Any OpenAI-compatible Chat Completions API (OpenAI, DeepSeek, Qwen, Doubao, vLLM…). The body is
@@ -110,14 +111,16 @@ public final class OpenAiAdapter implements ProviderAdapter {
     }
 
     JsonObject upstreamBody(UpstreamCall call, boolean stream) {
-        JsonObject body = call.body().copy();
+        // Only top-level fields change (stream_options is replaced, not changed in place), so the
+        // messages are shared with the client's body rather than deep-copied for every call.
+        JsonObject body = new JsonObject(new LinkedHashMap<>(call.body().getMap()));
         body.remove("fallback_models");
         body.put("model", call.upstreamModel());
         body.put("stream", stream);
         // Reasoning models take max_completion_tokens; keep whichever name the client used.
         body.put(body.containsKey("max_completion_tokens") ? "max_completion_tokens" : "max_tokens", call.maxTokens());
         if (stream) {
-            JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o : new JsonObject();
+            JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o.copy() : new JsonObject();
             body.put("stream_options", options.put("include_usage", true));
         } else {
             body.remove("stream_options");
