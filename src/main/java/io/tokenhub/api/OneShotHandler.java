@@ -124,6 +124,11 @@ final class OneShotHandler implements Handler<RoutingContext> {
             clientGone ? "client_disconnected" : null, -1);
     }
 
+    /** A non-empty array of integers. */
+    private static boolean tokenIds(JsonArray array) {
+        return !array.isEmpty() && array.stream().allMatch(id -> id instanceof Integer || id instanceof Long);
+    }
+
     static Operation embeddings() {
         return new Operation() {
             public String modelType() {
@@ -136,17 +141,20 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 if (input instanceof String text) {
                     tokens = TokenCounter.count(text);
                 } else if (input instanceof JsonArray array && !array.isEmpty()) {
-                    for (Object item : array) {
-                        if (item instanceof String text) {
-                            tokens += TokenCounter.count(text);
-                        } else if (item instanceof Number) {
-                            tokens++;
-                        } else if (item instanceof JsonArray ids && ids.stream().allMatch(i -> i instanceof Number)) {
-                            tokens += ids.size();
-                        } else {
-                            throw ChatRequestParser.invalid("input must be a string or an array of strings or of "
-                                + "token arrays.", "input");
+                    // As OpenAI: strings, or one token array, or token arrays — never a mix.
+                    if (array.stream().allMatch(item -> item instanceof String)) {
+                        for (Object text : array) {
+                            tokens += TokenCounter.count((String) text);
                         }
+                    } else if (tokenIds(array)) {
+                        tokens = array.size();
+                    } else if (array.stream().allMatch(item -> item instanceof JsonArray ids && tokenIds(ids))) {
+                        for (Object ids : array) {
+                            tokens += ((JsonArray) ids).size();
+                        }
+                    } else {
+                        throw ChatRequestParser.invalid("input must be a string, an array of strings, an array of "
+                            + "token ids or an array of token id arrays.", "input");
                     }
                 } else {
                     throw ChatRequestParser.invalid(input == null ? "Missing required parameter: 'input'."

@@ -282,9 +282,35 @@ class EmbeddingsRerankIT {
     }
 
     @Test
+    void tokenArraysArePassedToTheUpstreamAsTheyCame() {
+        // Given one token array, and two of them
+        JsonArray one = new JsonArray().add(15339).add(1917);
+        JsonArray two = new JsonArray().add(new JsonArray().add(15339)).add(new JsonArray().add(1917).add(0));
+
+        // When each is embedded upstream
+        for (JsonArray input : List.of(one, two)) {
+            HttpResponse<String> response = post("/v1/embeddings", new JsonObject().put("model", "remote-embed")
+                .put("input", input));
+
+            // Then it is accepted and sent on unchanged
+            assertThat(response.statusCode()).as(input.encode()).isEqualTo(200);
+            assertThat(upstream.lastRequest().body().getJsonArray("input")).isEqualTo(input);
+        }
+    }
+
+    @Test
     void missingOrMalformedFieldsAreRefusedNamingThem() {
         assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed")), "input");
         assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed").put("input", new JsonArray())), "input");
+        // OpenAI takes strings, one token array or token arrays, but not a mix of them, nor fractions.
+        assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed")
+            .put("input", new JsonArray().add("text").add(42))), "input");
+        assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed")
+            .put("input", new JsonArray().add(new JsonArray().add(1)).add(2))), "input");
+        assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed")
+            .put("input", new JsonArray().add(1.5))), "input");
+        assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed")
+            .put("input", new JsonArray().add(new JsonArray()))), "input");
         assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed").put("input", "x")
             .put("dimensions", "many")), "dimensions");
         assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed").put("input", "x")
