@@ -69,7 +69,13 @@ final class ModelsHandler {
             .put("max_output_tokens", m.maxOutputTokens())
             .put("capabilities", new JsonArray(m.capabilities().stream().sorted().toList()))
             .put("pricing", pricing)
-            .put("limits", new JsonObject().put("rpm", m.limits().rpm()).put("tpm", m.limits().tpm()));
+            .put("limits", new JsonObject().put("rpm", unlessUnlimited(m.limits().rpm()))
+                .put("tpm", unlessUnlimited(m.limits().tpm())));
+    }
+
+    /** No limit is null, as on keys: a 0 would read as "nothing allowed". */
+    private static Long unlessUnlimited(long limit) {
+        return limit > 0 ? limit : null;
     }
 
     private static void json(RoutingContext ctx, JsonObject body) {

@@ -161,6 +161,10 @@ class ChatCompletionsIT {
         assertThat(model.getString("id")).isEqualTo("gpt-4o-mini");
         assertThat(model.getInteger("context_window")).isEqualTo(1000);
         assertThat(model.getJsonObject("pricing").getDouble("output")).isEqualTo(0.60);
+        // The catalog sets no limits on this model: unlimited is null, not a 0 that reads as "none allowed".
+        assertThat(model.getJsonObject("limits").containsKey("rpm")).isTrue();
+        assertThat(model.getJsonObject("limits").getValue("rpm")).isNull();
+        assertThat(model.getJsonObject("limits").getValue("tpm")).isNull();
     }
 
     @Test
