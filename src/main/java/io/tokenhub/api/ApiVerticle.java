@@ -4,22 +4,21 @@ import io.tokenhub.accounting.UsageRecorder;
 import io.tokenhub.admin.AdminApi;
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.billing.Quota;
-import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.config.TokenHubConfig.Server;
 import io.tokenhub.core.ApiError;
-import io.tokenhub.telemetry.Metrics;
+import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.provider.ProviderAdapter;
 import io.tokenhub.provider.Providers;
-import java.util.HashMap;
-import java.util.Map;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.Dispatcher;
 import io.tokenhub.routing.Upstreams;
+import io.tokenhub.telemetry.Metrics;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.PoolOptions;
@@ -27,7 +26,11 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.CorsHandler;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -90,7 +93,9 @@ public final class ApiVerticle extends VerticleBase {
         long maxBody = shared.server().maxBodyBytes();
         BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBody);
         router.route().handler(RequestIds::assign);
+        CorsHandler cors = cors();
         for (String base : List.of("/v1", "/api/v1")) {
+            router.route(base + "/*").handler(cors);
             router.post(base + "/chat/completions").handler(Bodies.limit(maxBody)).handler(body).handler(chat);
             router.post(base + "/embeddings").handler(Bodies.limit(maxBody)).handler(body).handler(embeddings);
             router.post(base + "/rerank").handler(Bodies.limit(maxBody)).handler(body).handler(rerank);
@@ -118,6 +123,24 @@ public final class ApiVerticle extends VerticleBase {
             .setIdleTimeout(300).setIdleTimeoutUnit(TimeUnit.SECONDS)
             .setMaxHeaderSize(16 * 1024));
         return server.requestHandler(router).invalidRequestHandler(ErrorWriter::invalidHttpRequest).listen();
+    }
+
+    /**
+     * Browsers may call the OpenAI API from any origin (chat front ends run in the page): the key
+     * travels in the Authorization header, never in a cookie, so credentials stay off. The admin API
+     * gets no CORS at all.
+     */
+    private static CorsHandler cors() {
+        return CorsHandler.create()
+            .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.OPTIONS))
+            .allowedHeaders(Set.of("Authorization", "Content-Type", "X-Request-Id", "OpenAI-Organization",
+                "OpenAI-Project", "X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-OS",
+                "X-Stainless-Arch", "X-Stainless-Runtime", "X-Stainless-Runtime-Version", "X-Stainless-Retry-Count",
+                "X-Stainless-Timeout"))
+            .exposedHeaders(Set.of("X-Request-Id", "X-TokenHub-Provider", "Retry-After", "x-should-retry",
+                "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+                "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"))
+            .maxAgeSeconds(600);
     }
 
     /** Runs an admin operation after checking the admin credential. */

@@ -168,6 +168,30 @@ class ChatCompletionsIT {
     }
 
     @Test
+    void browsersMayCallTheApiFromAnyOriginWithTheKeyInTheAuthorizationHeader() {
+        HttpResponse<String> preflight = gateway.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(gateway.url("/v1/chat/completions")))
+            .method("OPTIONS", java.net.http.HttpRequest.BodyPublishers.noBody())
+            .header("Origin", "https://chat.example.com")
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "authorization, content-type"));
+        HttpResponse<String> call = gateway.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create(gateway.url("/v1/models")))
+            .header("Origin", "https://chat.example.com").header("Authorization", "Bearer " + key));
+
+        assertThat(preflight.statusCode()).isBetween(200, 204);
+        assertThat(preflight.headers().firstValue("Access-Control-Allow-Origin")).hasValue("*");
+        assertThat(preflight.headers().firstValue("Access-Control-Allow-Methods").orElseThrow()).contains("POST");
+        assertThat(preflight.headers().firstValue("Access-Control-Allow-Headers").orElseThrow().toLowerCase())
+            .contains("authorization").contains("content-type");
+        assertThat(preflight.headers().firstValue("Access-Control-Allow-Credentials")).isEmpty();
+        assertThat(call.statusCode()).isEqualTo(200);
+        assertThat(call.headers().firstValue("Access-Control-Allow-Origin")).hasValue("*");
+        assertThat(call.headers().firstValue("Access-Control-Expose-Headers").orElseThrow().toLowerCase())
+            .contains("x-request-id").contains("x-ratelimit-remaining-requests");
+    }
+
+    @Test
     void oneModelIsRetrievedByItsIdAnAliasOrTheProviderPinnedForm() {
         // provider/model has a slash in it, as a path segment of /v1/models/{id} too
         for (String id : List.of("gpt-4o-mini", "mini", "openai/gpt-4o-mini", "openai/mini")) {
