@@ -2,7 +2,6 @@ package io.tokenhub.api;
 
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.billing.PriceCalculator;
-import io.tokenhub.core.ApiError;
 import io.tokenhub.core.TokenCounter;
 import io.tokenhub.core.Usage;
 import io.tokenhub.telemetry.Metrics;
@@ -50,11 +49,11 @@ final class ChatHandler implements Handler<RoutingContext> {
             })
             .compose(admission -> {
                 ModelRequest r = ex.request;
-                return outcome.reserve(ex, PriceCalculator.chatCost(r.target().model().pricing(),
-                    new Usage(r.prompt().estimate(), 0, r.maxTokens(), 0, true)));
+                return outcome.reserve(ex, PriceCalculator.reservationCost(r.target().model().pricing(),
+                    r.prompt().estimate(), r.maxTokens()));
             })
             .compose(reservation -> dispatch(ex))
-            .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
+            .onFailure(failure -> outcome.error(ex, failure));
     }
 
     private Future<Void> dispatch(Exchange ex) {
@@ -120,11 +119,8 @@ final class ChatHandler implements Handler<RoutingContext> {
      * @param failure why, or null when the client left
      */
     private void recordFailure(Exchange ex, Throwable failure) {
-        boolean clientGone = ex.abort.aborted();
-        ApiError error = clientGone ? null : ErrorWriter.toApiError(failure);
-        Usage usage = new Usage(clientGone ? ex.request.prompt().counted() : 0, 0, 0, 0, clientGone);
-        outcome.record(ex, null, false, usage, 0, clientGone ? 499 : error.status(),
-            clientGone ? "client_disconnected" : error.code(), -1);
+        boolean clientGone = ex.abort.aborted() || failure == null;
+        outcome.failed(ex, failure, new Usage(clientGone ? ex.request.prompt().counted() : 0, 0, 0, 0, clientGone));
     }
 
     private static Usage estimate(Exchange ex, JsonObject body) {

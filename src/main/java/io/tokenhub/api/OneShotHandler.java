@@ -75,7 +75,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
             .compose(admission -> outcome.reserve(ex, operation.cost(ex.request.target().model(),
                 new Usage(ex.request.prompt().estimate(), 0, 0, 0, true))))
             .compose(reservation -> dispatch(ex))
-            .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
+            .onFailure(failure -> outcome.error(ex, failure));
     }
 
     private ModelRequest parse(JsonObject body, Exchange ex) {
@@ -101,11 +101,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         var call = new Dispatcher.Call(ex.requestId, ex.request.body(), Integer.MAX_VALUE, ex.upstreamClock);
         return dispatcher.call(attempts, call, ex.abort, send)
             .onSuccess(served -> answer(ex, served))
-            .onFailure(failure -> {
-                var error = ErrorWriter.toApiError(failure);
-                outcome.record(ex, null, false, Usage.NONE, 0, ex.abort.aborted() ? 499 : error.status(),
-                    ex.abort.aborted() ? "client_disconnected" : error.code(), -1);
-            })
+            .onFailure(failure -> outcome.failed(ex, failure, Usage.NONE))
             .mapEmpty();
     }
 

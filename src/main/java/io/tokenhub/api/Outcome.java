@@ -6,6 +6,7 @@ import io.tokenhub.billing.Payment;
 import io.tokenhub.billing.PriceCalculator;
 import io.tokenhub.billing.Quota;
 import io.tokenhub.billing.Reservation;
+import io.tokenhub.core.ApiError;
 import io.tokenhub.core.Contexts;
 import io.tokenhub.limit.RateLimiter;
 import io.vertx.core.Future;
@@ -26,6 +27,8 @@ import java.time.Instant;
 final class Outcome {
 
     private static final Logger LOG = LoggerFactory.getLogger(Outcome.class);
+    /** The model label of a request refused before its model was known (never the client's string). */
+    static final String UNKNOWN_MODEL = "unknown";
 
     private final UsageRecorder recorder;
     private final Metrics metrics;
@@ -73,9 +76,45 @@ final class Outcome {
      */
     void record(Exchange ex, Attempt served, boolean fallback, Usage usage, long costMicroUsd, int status,
                 String errorCode, long ttftNanos) {
+        record(ex, served, served == null ? null : served.provider(), fallback, usage, costMicroUsd, status, errorCode,
+            ttftNanos);
+    }
+
+    /**
+     * No candidate answered, or the client left before one did: the request's one record, naming the
+     * provider that failed last when there was one (as the error body does), at no cost.
+     *
+     * @param failure why, or null when the client left
+     */
+    void failed(Exchange ex, Throwable failure, Usage usage) {
+        boolean clientGone = ex.abort.aborted() || failure == null;
+        ApiError error = clientGone ? null : ErrorWriter.toApiError(failure);
+        record(ex, null, clientGone ? null : error.provider(), false, usage, 0, clientGone ? 499 : error.status(),
+            clientGone ? "client_disconnected" : error.code(), -1);
+    }
+
+    /**
+     * Answers a failed request with its OpenAI error, unless the client has already left. A request
+     * refused before it reserved anything (bad body, key, limits, quota) has no usage record but is
+     * a request all the same in {@code tokenhub_requests_total}; failures after the reservation are
+     * counted by their record.
+     */
+    void error(Exchange ex, Throwable failure) {
+        if (ex.abort.aborted()) {
+            return;
+        }
+        ApiError error = ErrorWriter.toApiError(failure);
+        if (ex.reservation == null) {
+            String model = ex.request == null ? UNKNOWN_MODEL : ex.request.target().model().id();
+            metrics.request(model, "none", error.status(), System.nanoTime() - ex.startNanos);
+        }
+        ErrorWriter.write(ex.ctx.response(), error);
+    }
+
+    private void record(Exchange ex, Attempt served, String provider, boolean fallback, Usage usage, long costMicroUsd,
+                        int status, String errorCode, long ttftNanos) {
         ModelRequest request = ex.request;
         Model requested = request.target().model();
-        String provider = served == null ? null : served.provider();
         long latencyMs = ex.elapsedMs();
         limits.correct(ex, usage.promptTokens() + usage.completionTokens());
         Instant at = Instant.now();

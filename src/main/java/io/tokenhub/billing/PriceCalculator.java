@@ -24,6 +24,16 @@ public final class PriceCalculator {
         return roundToMicro(tokenPico(pricing, usage));
     }
 
+    /**
+     * The most a chat request can cost, what its reservation holds: every prompt token at the dearer
+     * of input and cache write (a provider may write the whole prompt to its cache), plus the output
+     * limit.
+     */
+    public static long reservationCost(Pricing pricing, long promptTokens, long maxTokens) {
+        long cacheWrite = pricing.cacheWrite() > pricing.input() ? promptTokens : 0;
+        return chatCost(pricing, new Usage(promptTokens, 0, cacheWrite, maxTokens, 0, true));
+    }
+
     /** A rerank request is one search at {@code per_search} (USD), plus any per-token price on its tokens. */
     public static long rerankCost(Pricing pricing, Usage usage) {
         long searchPico = Math.multiplyExact(Math.round(pricing.perSearch() * 1_000_000), PICO_PER_MICRO);

@@ -111,6 +111,32 @@ class ErrorsIT {
     // ---------------------------------------------------------------- 400: bad bodies
 
     @Test
+    void requestsRefusedBeforeRoutingAreCountedInTokenhubRequestsTotal() {
+        double unknownKeyBefore = requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"401\"");
+        double badBodyBefore = requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"400\"");
+
+        gateway.post("/v1/chat/completions", "th-notAKeyThatExists0000000000000000000000",
+            "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"max_tokens\":100000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        // A request refused before it was understood is labelled with no model: the client's string
+        // never becomes a label.
+        assertThat(requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"401\""))
+            .isEqualTo(unknownKeyBefore + 1);
+        assertThat(requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"400\""))
+            .isGreaterThanOrEqualTo(badBodyBefore + 1);
+    }
+
+    /** The sum of the tokenhub_requests_total samples whose labels include all of {@code labels}. */
+    private static double requestsTotal(String... labels) {
+        HttpResponse<String> metrics = gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics"))));
+        return metrics.body().lines().filter(l -> l.startsWith("tokenhub_requests_total{"))
+            .filter(l -> Stream.of(labels).allMatch(l::contains))
+            .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
+    @Test
     void malformedJsonIsA400WithNullParam() {
         // Given a body that is not JSON
         String body = "{\"model\": \"gpt-4o-mini\", \"messages\": [";

@@ -22,6 +22,14 @@ class PriceCalculatorTest {
     private static final Pricing SONNET = new Pricing(3.0, 0.30, 3.75, 15.0, 0);
 
     @Test
+    void aReservationHoldsTheDearestThePromptCanBeCharged() {
+        // Sonnet writes to its cache at 3.75 against 3.0 input: 1000 prompt tokens may all be cache writes.
+        assertThat(PriceCalculator.reservationCost(SONNET, 1_000, 100)).isEqualTo(3_750 + 1_500);
+        // Where a cache write costs no more than input, the prompt is held at the input price.
+        assertThat(PriceCalculator.reservationCost(GPT_4O_MINI, 1_000, 100)).isEqualTo(150 + 60);
+    }
+
+    @Test
     void costIsExactMicroUsdRoundedHalfUpOncePerRequest() {
         // 1000 × 0.15 + 500 × 0.60 = 150 + 300
         assertThat(PriceCalculator.chatCost(GPT_4O_MINI, new Usage(1000, 0, 500, 0, false))).isEqualTo(450);

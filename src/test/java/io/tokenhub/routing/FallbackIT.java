@@ -460,6 +460,9 @@ class FallbackIT {
         Map<String, Object> row = usageRecord(response);
         assertThat(row.get("status")).isEqualTo(502);
         assertThat(row.get("error_code")).isEqualTo("provider_error");
+        // naming the provider that failed last, as the error body does, in the record and the metric
+        assertThat(row.get("provider")).isEqualTo("beta");
+        assertThat(metric("tokenhub_requests_total", "provider=\"beta\"", "status=\"502\"")).isGreaterThanOrEqualTo(1.0);
     }
 
     // ---- streams ------------------------------------------------------------------------------
