@@ -97,8 +97,10 @@ public final class HttpUpstream {
                     request.reset();
                 }
             });
+            Future<HttpClientResponse> sending = request.send(body);
+            // Marked once send() has encoded and written the request: that work is TokenHub's own.
             clock.sent();
-            request.send(body).onComplete(sent -> {
+            sending.onComplete(sent -> {
                 if (sent.failed()) {
                     // The request idle timeout before the head is our first-byte timeout (and it names no host).
                     result.tryFail(sent.cause() instanceof TimeoutException

@@ -1,8 +1,8 @@
 package io.tokenhub.provider;
 
 /**
- * How long one request waited on upstreams: from the first byte handed to one (the first
- * attempt's send) to the latest byte that came back. The rest of the request's time is TokenHub's
+ * How long one request waited on upstreams: from the first request written to one (the first
+ * attempt's) to the latest byte that came back. The rest of the request's time is TokenHub's
  * own, which {@code tokenhub_overhead_seconds} reports. Confined to the request's event loop.
  */
 public final class UpstreamClock {
@@ -10,7 +10,7 @@ public final class UpstreamClock {
     private long sentNanos = -1;
     private long receivedNanos = -1;
 
-    /** A request is about to go on the wire; only the first one starts the clock. */
+    /** A request was written to the network; only the first one starts the clock. */
     public void sent() {
         if (sentNanos < 0) {
             sentNanos = System.nanoTime();
