@@ -3,8 +3,13 @@ package io.tokenhub.core;
 import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
 import com.knuddels.jtokkit.api.EncodingType;
+import com.knuddels.jtokkit.api.IntArrayList;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.ToLongFunction;
 
 /**
@@ -54,6 +59,49 @@ public final class TokenCounter {
 
     public static int count(String text) {
         return text == null || text.isEmpty() ? 0 : ENCODING.countTokensOrdinary(text);
+    }
+
+    /** A run of text that is whole tokens, and how many. */
+    public record Piece(String text, int tokens) {
+    }
+
+    /**
+     * {@code text} cut where its tokens meet, as a model streams it: a token a piece, or a few
+     * where a character's bytes span tokens (some emoji and CJK). The pieces' tokens add up to
+     * {@link #count}.
+     */
+    public static List<Piece> pieces(String text) {
+        IntArrayList ids = text == null ? new IntArrayList() : ENCODING.encodeOrdinary(text);
+        List<Piece> pieces = new ArrayList<>(ids.size());
+        ByteArrayOutputStream pending = new ByteArrayOutputStream();
+        IntArrayList one = new IntArrayList(1);
+        int tokens = 0;
+        for (int i = 0; i < ids.size(); i++) {
+            one.clear();
+            one.add(ids.get(i));
+            pending.writeBytes(ENCODING.decodeBytes(one));
+            tokens++;
+            byte[] bytes = pending.toByteArray();
+            if (endsOnCharacter(bytes) || i == ids.size() - 1) {
+                pieces.add(new Piece(new String(bytes, StandardCharsets.UTF_8), tokens));
+                pending.reset();
+                tokens = 0;
+            }
+        }
+        return pieces;
+    }
+
+    /** True unless the last UTF-8 sequence in {@code bytes} lacks some of its continuation bytes. */
+    private static boolean endsOnCharacter(byte[] bytes) {
+        int continuation = 0;
+        for (int i = bytes.length - 1; i >= 0 && continuation < 4; i--, continuation++) {
+            int b = bytes[i] & 0xFF;
+            if ((b & 0xC0) != 0x80) {
+                int length = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+                return continuation + 1 >= length;
+            }
+        }
+        return true;
     }
 
     /** Prompt tokens of a chat request: messages, their parts, and tool definitions. */

@@ -8,6 +8,7 @@ import io.tokenhub.provider.ChunkStream;
 import io.tokenhub.provider.Completion;
 import io.tokenhub.provider.ProviderAdapter;
 import io.tokenhub.provider.UpstreamCall;
+import io.tokenhub.provider.UpstreamException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
@@ -17,12 +18,17 @@ import java.util.List;
 
 /**
  * A provider that answers locally and deterministically, so that a fresh install, a demo or a
- * benchmark works without any provider key. It echoes the last user message, counts tokens with the
- * real tokenizer, honours {@code max_tokens} and streams word by word with the configured delay.
+ * benchmark works without any provider key, and so that a client's use of thinking, tools,
+ * structured output, {@code n}, {@code stop} and {@code max_tokens} gets the answer's shape a real
+ * model would give ({@link MockReply} says what is answered). Tokens are counted with the
+ * gateway's tokenizer; streams go piece by piece with the configured delay.
  */
 public final class MockAdapter implements ProviderAdapter {
 
-    private static final int ECHO_LIMIT = 200;
+    /** OpenAI's own limit on {@code n}; it also bounds what one request can make the mock build. */
+    private static final int MAX_CHOICES = 128;
+    /** The most any OpenAI embedding model gives (text-embedding-3-large); also bounds the mock's work. */
+    private static final int MAX_DIMENSIONS = 3072;
 
     private final Vertx vertx;
     private final Provider provider;
@@ -39,58 +45,109 @@ public final class MockAdapter implements ProviderAdapter {
 
     @Override
     public Future<Completion> complete(UpstreamCall call, Abort abort) {
-        Answer answer = answer(call);
+        return choices(call).map(n -> completion(call, n));
+    }
+
+    @Override
+    public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
+        return choices(call).map(n -> {
+            MockReply reply = MockReply.to(call.body(), call.maxTokens());
+            MockChunks chunks = new MockChunks("chatcmpl-" + call.requestId(), System.currentTimeMillis() / 1000,
+                label(call));
+            chunks.choices(n, reply, i -> toolCallId(call, i));
+            Usage usage = usage(call, reply, n);
+            chunks.usage(usage);
+            call.clock().sent();
+            MockChunkStream stream = new MockChunkStream(vertx, chunks.list(), provider.chunkDelayMs(), usage,
+                call.clock());
+            abort.onAbort(stream::cancel);
+            return stream;
+        });
+    }
+
+    private Completion completion(UpstreamCall call, int n) {
+        MockReply reply = MockReply.to(call.body(), call.maxTokens());
+        JsonArray choices = new JsonArray();
+        for (int i = 0; i < n; i++) {
+            choices.add(new JsonObject()
+                .put("index", i)
+                .put("message", message(reply, toolCallId(call, i)))
+                .put("logprobs", null)
+                .put("finish_reason", reply.finishReason()));
+        }
+        Usage usage = usage(call, reply, n);
         JsonObject body = new JsonObject()
             .put("id", "chatcmpl-" + call.requestId())
             .put("object", "chat.completion")
             .put("created", System.currentTimeMillis() / 1000)
             .put("model", label(call))
-            .put("choices", new JsonArray().add(new JsonObject()
-                .put("index", 0)
-                .put("message", new JsonObject().put("role", "assistant").put("content", answer.text()))
-                .put("logprobs", null)
-                .put("finish_reason", answer.finishReason())))
-            .put("usage", answer.usage().toOpenAi());
-        return Future.succeededFuture(new Completion(body, answer.usage()));
+            .put("choices", choices)
+            .put("usage", usage.toOpenAi());
+        return new Completion(body, usage);
     }
 
-    @Override
-    public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
-        Answer answer = answer(call);
-        String id = "chatcmpl-" + call.requestId();
-        long created = System.currentTimeMillis() / 1000;
-        List<JsonObject> chunks = new ArrayList<>();
-        chunks.add(chunk(id, created, call, new JsonObject().put("role", "assistant").put("content", ""), null));
-        for (String piece : answer.pieces()) {
-            chunks.add(chunk(id, created, call, new JsonObject().put("content", piece), null));
+    /** {@code n}, which the gateway has checked is a positive integer if given; refused over OpenAI's limit. */
+    private Future<Integer> choices(UpstreamCall call) {
+        int n = call.body().getValue("n") instanceof Number given ? given.intValue() : 1;
+        return n <= MAX_CHOICES ? Future.succeededFuture(n) : Future.failedFuture(rejected("Invalid 'n': integer "
+            + "above maximum value. Expected a value <= " + MAX_CHOICES + ", but got " + n + " instead.", "n"));
+    }
+
+    /** The caller's mistake, in the words and shape OpenAI uses for it. */
+    private UpstreamException rejected(String message, String param) {
+        return new UpstreamException(provider.id(), UpstreamException.Kind.REJECTED, 400, message, 0,
+            new JsonObject().put("message", message).put("type", "invalid_request_error").put("param", param)
+                .put("code", "integer_above_max_value"));
+    }
+
+    /** The prompt once, the completion once per choice (as OpenAI bills {@code n}). */
+    private static Usage usage(UpstreamCall call, MockReply reply, int n) {
+        return new Usage(TokenCounter.chatPrompt(call.body()), 0, n * reply.tokens(), n * reply.reasoningTokens(),
+            false);
+    }
+
+    private static JsonObject message(MockReply reply, String toolCallId) {
+        JsonObject message = new JsonObject().put("role", "assistant")
+            .put("content", reply.toolCall() == null ? reply.text() : null);
+        if (!reply.reasoning().isEmpty()) {
+            message.put("reasoning_content", reply.reasoningText());
         }
-        chunks.add(chunk(id, created, call, new JsonObject(), answer.finishReason()));
-        chunks.add(new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", created)
-            .put("model", label(call)).put("choices", new JsonArray()).put("usage", answer.usage().toOpenAi()));
-        call.clock().sent();
-        MockChunkStream stream = new MockChunkStream(vertx, chunks, provider.chunkDelayMs(), answer.usage(),
-            call.clock());
-        abort.onAbort(stream::cancel);
-        return Future.succeededFuture(stream);
+        if (reply.toolCall() != null) {
+            message.put("tool_calls", new JsonArray().add(new JsonObject().put("id", toolCallId)
+                .put("type", "function").put("function", new JsonObject().put("name", reply.toolCall().name())
+                    .put("arguments", String.join("", reply.toolCall().arguments())))));
+        }
+        return message;
     }
 
-    /** Deterministic unit vectors derived from the text, so equal inputs embed equally. */
+    /** Unique per request and choice, as the {@code tool_call_id} of the answer must name it. */
+    private static String toolCallId(UpstreamCall call, int choice) {
+        return "call_" + call.requestId() + "_" + choice;
+    }
+
+    /**
+     * Deterministic unit vectors derived from each input, so equal inputs embed equally. As OpenAI
+     * reads {@code input}: a string or one array of token ids is one input; an array of strings or
+     * of token-id arrays is one input each. A token array counts one token per id, as the gateway
+     * bills it.
+     */
     @Override
     public Future<Completion> embeddings(UpstreamCall call, Abort abort) {
         Object input = call.body().getValue("input");
-        List<String> texts = new ArrayList<>();
-        if (input instanceof JsonArray array) {
-            array.forEach(item -> texts.add(String.valueOf(item)));
-        } else {
-            texts.add(String.valueOf(input));
-        }
+        JsonArray inputs = input instanceof JsonArray array && !(array.getValue(0) instanceof Number) ? array
+            : new JsonArray().add(input);
         int dimensions = call.body().getInteger("dimensions", 8);
+        if (dimensions > MAX_DIMENSIONS) {
+            return Future.failedFuture(rejected("Invalid 'dimensions': integer above maximum value. Expected a value <= "
+                + MAX_DIMENSIONS + ", but got " + dimensions + " instead.", "dimensions"));
+        }
         boolean base64 = "base64".equals(call.body().getValue("encoding_format"));
         JsonArray data = new JsonArray();
         long tokens = 0;
-        for (int i = 0; i < texts.size(); i++) {
-            tokens += TokenCounter.count(texts.get(i));
-            JsonArray vector = vector(texts.get(i), dimensions);
+        for (int i = 0; i < inputs.size(); i++) {
+            Object item = inputs.getValue(i);
+            tokens += item instanceof JsonArray ids ? ids.size() : TokenCounter.count(String.valueOf(item));
+            JsonArray vector = vector(item instanceof JsonArray ids ? ids.encode() : String.valueOf(item), dimensions);
             data.add(new JsonObject().put("object", "embedding").put("index", i)
                 .put("embedding", base64 ? base64(vector) : vector));
         }
@@ -153,63 +210,7 @@ public final class MockAdapter implements ProviderAdapter {
         return java.util.Base64.getEncoder().encodeToString(bytes.array());
     }
 
-    private JsonObject chunk(String id, long created, UpstreamCall call, JsonObject delta, String finishReason) {
-        return new JsonObject().put("id", id).put("object", "chat.completion.chunk").put("created", created)
-            .put("model", label(call))
-            .put("choices", new JsonArray().add(new JsonObject().put("index", 0).put("delta", delta)
-                .put("logprobs", null).put("finish_reason", finishReason)));
-    }
-
     private String label(UpstreamCall call) {
         return provider.id() + "/" + call.upstreamModel();
-    }
-
-    private record Answer(String text, List<String> pieces, String finishReason, Usage usage) {
-    }
-
-    private Answer answer(UpstreamCall call) {
-        String said = lastUserText(call.body());
-        if (said.length() > ECHO_LIMIT) {
-            said = said.substring(0, ECHO_LIMIT) + "…";
-        }
-        String full = "Hello from TokenHub's mock model. You said: " + said;
-        List<String> pieces = new ArrayList<>();
-        StringBuilder text = new StringBuilder();
-        int tokens = 0;
-        String finish = "stop";
-        for (String word : full.split("(?<= )")) {
-            int cost = TokenCounter.count(word);
-            if (tokens + cost > call.maxTokens()) {
-                finish = "length";
-                break;
-            }
-            tokens += cost;
-            pieces.add(word);
-            text.append(word);
-        }
-        Usage usage = new Usage(TokenCounter.chatPrompt(call.body()), 0, tokens, 0, false);
-        return new Answer(text.toString(), pieces, finish, usage);
-    }
-
-    private static String lastUserText(JsonObject body) {
-        JsonArray messages = body.getJsonArray("messages", new JsonArray());
-        for (int i = messages.size() - 1; i >= 0; i--) {
-            if (messages.getValue(i) instanceof JsonObject m && "user".equals(m.getValue("role"))) {
-                Object content = m.getValue("content");
-                if (content instanceof String s) {
-                    return s;
-                }
-                if (content instanceof JsonArray parts) {
-                    StringBuilder out = new StringBuilder();
-                    for (Object p : parts) {
-                        if (p instanceof JsonObject part && part.getValue("text") instanceof String t) {
-                            out.append(t);
-                        }
-                    }
-                    return out.toString();
-                }
-            }
-        }
-        return "";
     }
 }

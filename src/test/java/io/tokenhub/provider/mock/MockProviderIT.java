@@ -1,0 +1,447 @@
+package io.tokenhub.provider.mock;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
+import com.openai.helpers.ChatCompletionAccumulator;
+import com.openai.models.FunctionDefinition;
+import com.openai.models.FunctionParameters;
+import com.openai.models.ResponseFormatJsonObject;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall;
+import com.openai.models.chat.completions.ChatCompletionNamedToolChoice;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.chat.completions.ChatCompletionToolChoiceOption;
+import com.openai.models.chat.completions.ChatCompletionToolMessageParam;
+import com.openai.models.chat.completions.StructuredChatCompletion;
+import com.openai.models.completions.CompletionUsage;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The built-in mock provider through the real gateway and the OpenAI Java SDK: it honours the
+ * request as a real model would — thinking, tools (whole and streamed), structured output,
+ * {@code n}, {@code stop}, {@code max_tokens} — deterministically, and its usage is what is billed.
+ */
+class MockProviderIT {
+
+    static TestGateway gateway;
+    static String key;
+    static OpenAIClient client;
+
+    /** A tool the SDK describes from the class and parses the arguments into. */
+    public static class GetWeather {
+        public String city;
+        public Unit unit;
+        public int days;
+    }
+
+    public enum Unit { CELSIUS, FAHRENHEIT }
+
+    /** A structured answer with a nested object and a list, as the SDK derives its schema. */
+    public static class Forecast {
+        public String summary;
+        public Place place;
+        public List<Double> temperatures;
+        public boolean alert;
+    }
+
+    public static class Place {
+        public String name;
+        public long population;
+    }
+
+    @BeforeAll
+    static void start() {
+        gateway = TestGateway.start("""
+            providers: [ { id: mock, type: mock } ]
+            models:
+              - id: mock-chat
+                capabilities: [tools, vision, structured_output, thinking]
+                pricing: { input: 1.0, output: 2.0 }
+                deployments: [ { provider: mock, model: mock-chat-1 } ]
+              - id: mock-embedding
+                type: embedding
+                pricing: { input: 1.0 }
+                deployments: [ { provider: mock, model: mock-embed-1 } ]
+            """, "");
+        key = gateway.newKey();
+        client = OpenAIOkHttpClient.builder().apiKey(key).baseUrl(gateway.baseUrl()).maxRetries(0).build();
+    }
+
+    @AfterAll
+    static void stop() {
+        gateway.close();
+    }
+
+    private static ChatCompletionCreateParams.Builder ask(String text) {
+        return ChatCompletionCreateParams.builder().model("mock-chat").addUserMessage(text);
+    }
+
+    private static ChatCompletionCreateParams.Builder thinking(ChatCompletionCreateParams.Builder params) {
+        return params.putAdditionalBodyProperty("enable_thinking", JsonValue.from(true));
+    }
+
+    private static List<ChatCompletionChunk> stream(ChatCompletionCreateParams params) {
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params)) {
+            return stream.stream().toList();
+        }
+    }
+
+    private static String reasoningOf(Map<String, JsonValue> extra) {
+        JsonValue value = extra.get("reasoning_content");
+        return value == null ? null : value.convert(String.class);
+    }
+
+    /** A function whose parameters are the given required strings. */
+    private static FunctionDefinition function(String name, String... required) {
+        Map<String, Object> properties = new LinkedHashMap<>();
+        for (String property : required) {
+            properties.put(property, Map.of("type", "string"));
+        }
+        return FunctionDefinition.builder().name(name).parameters(FunctionParameters.builder()
+            .putAdditionalProperty("type", JsonValue.from("object"))
+            .putAdditionalProperty("properties", JsonValue.from(properties))
+            .putAdditionalProperty("required", JsonValue.from(List.of(required))).build()).build();
+    }
+
+    // ---- thinking --------------------------------------------------------------------------------
+
+    @Test
+    void thinkingAddsReasoningContentCountedInsideCompletionTokensAndBilledSo() {
+        // Given the same question with and without thinking
+        ChatCompletion plain = client.chat().completions().create(ask("Why is the sky blue?").build());
+        ChatCompletion thought = client.chat().completions().create(thinking(ask("Why is the sky blue?")).build());
+
+        // Then the thinking answer carries reasoning_content beside the same content
+        assertThat(reasoningOf(plain.choices().get(0).message()._additionalProperties())).isNull();
+        String reasoning = reasoningOf(thought.choices().get(0).message()._additionalProperties());
+        assertThat(reasoning).contains("Why is the sky blue?");
+        assertThat(thought.choices().get(0).message().content()).isEqualTo(plain.choices().get(0).message().content());
+        // and its reasoning tokens are inside completion_tokens, on top of the answer's own
+        CompletionUsage usage = thought.usage().orElseThrow();
+        long reasoningTokens = usage.completionTokensDetails().orElseThrow().reasoningTokens().orElseThrow();
+        assertThat(reasoningTokens).isPositive();
+        assertThat(usage.completionTokens()).isEqualTo(plain.usage().orElseThrow().completionTokens() + reasoningTokens);
+        assertThat(usage.totalTokens()).isEqualTo(usage.promptTokens() + usage.completionTokens());
+
+        // and the usage record holds those same counts
+        String requestId = thought.id().substring("chatcmpl-".length());
+        TestGateway.eventually(() -> gateway.database().count("SELECT count(*) FROM usage_records WHERE request_id = ?",
+            requestId) == 1, 10_000, "the usage record of " + requestId);
+        Map<String, Object> row = gateway.database().query("SELECT * FROM usage_records WHERE request_id = ?",
+            requestId).get(0);
+        assertThat(row.get("completion_tokens")).isEqualTo((int) usage.completionTokens());
+        assertThat(row.get("reasoning_tokens")).isEqualTo((int) reasoningTokens);
+        assertThat(row.get("estimated")).isEqualTo(false);
+    }
+
+    @Test
+    void thinkingStreamsEveryReasoningDeltaBeforeTheFirstContentDelta() {
+        // Given a streamed thinking request that asks for usage
+        ChatCompletionCreateParams params = thinking(ask("Stream your thoughts"))
+            .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build();
+
+        // When it is streamed
+        List<ChatCompletionChunk> chunks = stream(params);
+
+        // Then reasoning deltas come first, then content deltas, never both in one delta
+        List<String> kinds = new ArrayList<>();
+        StringBuilder reasoning = new StringBuilder();
+        for (ChatCompletionChunk chunk : chunks) {
+            for (ChatCompletionChunk.Choice choice : chunk.choices()) {
+                String piece = reasoningOf(choice.delta()._additionalProperties());
+                if (piece != null) {
+                    kinds.add("reasoning");
+                    reasoning.append(piece);
+                }
+                if (choice.delta().content().filter(c -> !c.isEmpty()).isPresent()) {
+                    kinds.add("content");
+                }
+            }
+        }
+        assertThat(kinds).contains("reasoning", "content");
+        assertThat(kinds.subList(kinds.indexOf("content"), kinds.size())).containsOnly("content");
+        // and they add up to what the whole answer says, counted in the usage
+        ChatCompletion whole = client.chat().completions().create(thinking(ask("Stream your thoughts")).build());
+        assertThat(reasoning.toString()).isEqualTo(reasoningOf(whole.choices().get(0).message()._additionalProperties()));
+        CompletionUsage usage = chunks.get(chunks.size() - 1).usage().orElseThrow();
+        assertThat(usage.completionTokensDetails().orElseThrow().reasoningTokens())
+            .isEqualTo(whole.usage().orElseThrow().completionTokensDetails().orElseThrow().reasoningTokens());
+        assertThat(usage.completionTokens()).isEqualTo(whole.usage().orElseThrow().completionTokens());
+    }
+
+    // ---- tools -----------------------------------------------------------------------------------
+
+    @Test
+    void requiredToolChoiceCallsTheToolWithArgumentsTheSdkParses() {
+        // Given a tool the SDK describes from a class, and tool_choice required
+        ChatCompletion completion = client.chat().completions().create(ask("Hello")
+            .addTool(GetWeather.class).toolChoice(ChatCompletionToolChoiceOption.Auto.REQUIRED).build());
+
+        // Then the answer is a call of it, with every required parameter in its arguments
+        ChatCompletion.Choice choice = completion.choices().get(0);
+        assertThat(choice.finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.TOOL_CALLS);
+        assertThat(choice.message().content()).isEmpty();
+        ChatCompletionMessageFunctionToolCall call = choice.message().toolCalls().orElseThrow().get(0).asFunction();
+        assertThat(call.id()).startsWith("call_");
+        assertThat(call.function().name()).isEqualTo("GetWeather");
+        GetWeather arguments = call.function().arguments(GetWeather.class);
+        assertThat(arguments.city).isNotEmpty();
+        assertThat(arguments.unit).isEqualTo(Unit.CELSIUS);
+        assertThat(new JsonObject(call.function().arguments()).fieldNames()).containsExactlyInAnyOrder(
+            "city", "unit", "days");
+        // and the tool call is billed as output
+        assertThat(completion.usage().orElseThrow().completionTokens()).isPositive();
+    }
+
+    @Test
+    void autoToolChoiceCallsTheFirstToolTheUserMessageNamesAndOtherwiseAnswersInText() {
+        // Given two tools and no tool_choice (auto)
+        ChatCompletionCreateParams.Builder tools = ChatCompletionCreateParams.builder().model("mock-chat")
+            .addFunctionTool(function("get_time", "zone")).addFunctionTool(function("get_weather", "city"));
+
+        // When the user names the second one, and when the user names none
+        ChatCompletion named = client.chat().completions().create(tools.addUserMessage("Use get_weather for Oslo")
+            .build());
+        ChatCompletion unnamed = client.chat().completions().create(tools.messages(List.of()).addUserMessage("Hi")
+            .build());
+
+        // Then the named one is called, and the other request is answered in text
+        assertThat(named.choices().get(0).message().toolCalls().orElseThrow().get(0).asFunction().function().name())
+            .isEqualTo("get_weather");
+        assertThat(unnamed.choices().get(0).message().toolCalls()).isEmpty();
+        assertThat(unnamed.choices().get(0).message().content()).hasValueSatisfying(c -> assertThat(c).contains("Hi"));
+        assertThat(unnamed.choices().get(0).finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.STOP);
+    }
+
+    @Test
+    void namedToolChoiceCallsThatToolAndNoneCallsNone() {
+        ChatCompletionCreateParams.Builder tools = ask("get_time please")
+            .addFunctionTool(function("get_time", "zone")).addFunctionTool(function("get_weather", "city"));
+
+        ChatCompletion named = client.chat().completions().create(tools.toolChoice(ChatCompletionNamedToolChoice
+            .builder().function(ChatCompletionNamedToolChoice.Function.builder().name("get_weather").build()).build())
+            .build());
+        ChatCompletion none = client.chat().completions().create(tools.toolChoice(ChatCompletionToolChoiceOption.Auto.NONE)
+            .build());
+
+        ChatCompletionMessageFunctionToolCall call = named.choices().get(0).message().toolCalls().orElseThrow().get(0)
+            .asFunction();
+        assertThat(call.function().name()).isEqualTo("get_weather");
+        assertThat(new JsonObject(call.function().arguments()).getString("city")).isNotEmpty();
+        assertThat(none.choices().get(0).message().toolCalls()).isEmpty();
+        assertThat(none.choices().get(0).message().content()).isPresent();
+    }
+
+    @Test
+    void aToolResultIsAnsweredInTextThatUsesIt() {
+        // Given a conversation where the mock called a tool, and the tool answered
+        ChatCompletionCreateParams.Builder params = ask("Weather in Oslo?").addTool(GetWeather.class)
+            .toolChoice(ChatCompletionToolChoiceOption.Auto.REQUIRED);
+        ChatCompletion first = client.chat().completions().create(params.build());
+        ChatCompletionMessageFunctionToolCall call = first.choices().get(0).message().toolCalls().orElseThrow().get(0)
+            .asFunction();
+
+        // When the tool's result is sent back
+        ChatCompletion second = client.chat().completions().create(params
+            .addMessage(first.choices().get(0).message())
+            .addMessage(ChatCompletionToolMessageParam.builder().toolCallId(call.id()).content("Sunny, 21 degrees")
+                .build())
+            .build());
+
+        // Then the answer is text that passes the result on
+        assertThat(second.choices().get(0).finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.STOP);
+        assertThat(second.choices().get(0).message().toolCalls()).isEmpty();
+        assertThat(second.choices().get(0).message().content().orElseThrow()).contains("Sunny, 21 degrees");
+    }
+
+    @Test
+    void aStreamedToolCallComesWithItsIdAndNameFirstThenItsArgumentsInFragments() {
+        // Given a streamed request that must call a tool
+        ChatCompletionCreateParams params = ask("Hello").addTool(GetWeather.class)
+            .toolChoice(ChatCompletionToolChoiceOption.Auto.REQUIRED).build();
+
+        // When it is streamed
+        List<ChatCompletionChunk> chunks = stream(params);
+
+        // Then the first tool-call delta names the call, and the later ones carry only argument fragments
+        List<ChatCompletionChunk.Choice.Delta.ToolCall> deltas = new ArrayList<>();
+        chunks.forEach(c -> c.choices().forEach(choice -> choice.delta().toolCalls().ifPresent(deltas::addAll)));
+        assertThat(deltas.size()).isGreaterThan(2);
+        ChatCompletionChunk.Choice.Delta.ToolCall head = deltas.get(0);
+        assertThat(head.index()).isZero();
+        assertThat(head.id()).hasValueSatisfying(id -> assertThat(id).startsWith("call_"));
+        assertThat(head.type()).hasValue(ChatCompletionChunk.Choice.Delta.ToolCall.Type.FUNCTION);
+        assertThat(head.function().orElseThrow().name()).hasValue("GetWeather");
+        assertThat(head.function().orElseThrow().arguments()).hasValue("");
+        assertThat(deltas.subList(1, deltas.size())).allSatisfy(d -> {
+            assertThat(d.index()).isZero();
+            assertThat(d.id()).isEmpty();
+            assertThat(d.function().orElseThrow().name()).isEmpty();
+            assertThat(d.function().orElseThrow().arguments()).isPresent();
+        });
+        // and the SDK's accumulator puts together the call the whole answer holds
+        ChatCompletionAccumulator accumulator = ChatCompletionAccumulator.create();
+        chunks.forEach(accumulator::accumulate);
+        ChatCompletion.Choice streamed = accumulator.chatCompletion().choices().get(0);
+        ChatCompletion whole = client.chat().completions().create(params);
+        assertThat(streamed.finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.TOOL_CALLS);
+        assertThat(streamed.message().toolCalls().orElseThrow().get(0).asFunction().function().arguments())
+            .isEqualTo(whole.choices().get(0).message().toolCalls().orElseThrow().get(0).asFunction().function()
+                .arguments());
+        assertThat(streamed.message().toolCalls().orElseThrow().get(0).asFunction().function()
+            .arguments(GetWeather.class).city).isNotEmpty();
+    }
+
+    // ---- structured output -----------------------------------------------------------------------
+
+    @Test
+    void jsonObjectFormatAnswersWithAJsonObject() {
+        ChatCompletion completion = client.chat().completions().create(ask("Reply in JSON")
+            .responseFormat(ResponseFormatJsonObject.builder().build()).build());
+
+        JsonObject content = new JsonObject(completion.choices().get(0).message().content().orElseThrow());
+        assertThat(content.getString("reply")).contains("Reply in JSON");
+    }
+
+    @Test
+    void jsonSchemaFormatAnswersWithAnInstanceOfTheSchemaTheSdkParses() {
+        // Given a response_format json_schema the SDK derives from a class with a nested object and a list
+        StructuredChatCompletion<Forecast> completion = client.chat().completions().create(ask("Forecast?")
+            .responseFormat(Forecast.class).build());
+
+        // Then the SDK parses the answer into that class, every required field present
+        Forecast forecast = completion.choices().get(0).message().content().orElseThrow();
+        assertThat(forecast.summary).isNotEmpty();
+        assertThat(forecast.place).isNotNull();
+        assertThat(forecast.place.name).isNotEmpty();
+        assertThat(forecast.temperatures).isNotEmpty();
+    }
+
+    // ---- n, stop, max_tokens ---------------------------------------------------------------------
+
+    @Test
+    void nChoicesAreAnsweredEachAndTheirTokensBilledEach() {
+        // Given one request with n 1 and one with n 2
+        ChatCompletion one = client.chat().completions().create(ask("Twice, please").build());
+        ChatCompletion two = client.chat().completions().create(ask("Twice, please").n(2).build());
+
+        // Then there are two choices, indexed 0 and 1, and two answers' tokens in the usage, the prompt once
+        assertThat(two.choices()).extracting(ChatCompletion.Choice::index).containsExactly(0L, 1L);
+        assertThat(two.choices().get(1).message().content()).isEqualTo(one.choices().get(0).message().content());
+        assertThat(two.usage().orElseThrow().completionTokens())
+            .isEqualTo(2 * one.usage().orElseThrow().completionTokens());
+        assertThat(two.usage().orElseThrow().promptTokens()).isEqualTo(one.usage().orElseThrow().promptTokens());
+
+        // and streamed, both choices come, each with its finish reason
+        List<ChatCompletionChunk> chunks = stream(ask("Twice, please").n(2).build());
+        ChatCompletionAccumulator accumulator = ChatCompletionAccumulator.create();
+        chunks.forEach(accumulator::accumulate);
+        assertThat(accumulator.chatCompletion().choices()).hasSize(2).allSatisfy(choice -> {
+            assertThat(choice.message().content()).isEqualTo(one.choices().get(0).message().content());
+            assertThat(choice.finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.STOP);
+        });
+    }
+
+    @Test
+    void aStopSequenceCutsTheContentBeforeItsFirstOccurrence() {
+        ChatCompletion completion = client.chat().completions().create(ask("Stop me").stopOfStrings(
+            List.of("nowhere", "mock")).build());
+
+        assertThat(completion.choices().get(0).message().content()).hasValue("Hello from TokenHub's ");
+        assertThat(completion.choices().get(0).finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.STOP);
+        assertThat(completion.usage().orElseThrow().completionTokens()).isPositive();
+    }
+
+    @Test
+    void aSmallMaxTokensCutsTheAnswerWithFinishReasonLengthWholeAndStreamed() {
+        ChatCompletionCreateParams params = thinking(ask("A long story, please")).maxTokens(3).build();
+
+        ChatCompletion whole = client.chat().completions().create(params);
+        ChatCompletionAccumulator accumulator = ChatCompletionAccumulator.create();
+        stream(params).forEach(accumulator::accumulate);
+        ChatCompletion streamed = accumulator.chatCompletion();
+
+        for (ChatCompletion completion : List.of(whole, streamed)) {
+            assertThat(completion.choices().get(0).finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.LENGTH);
+        }
+        long tokens = whole.usage().orElseThrow().completionTokens();
+        assertThat(tokens).isBetween(1L, 3L);
+        // with thinking, the reasoning came first and used up the budget
+        assertThat(whole.usage().orElseThrow().completionTokensDetails().orElseThrow().reasoningTokens()).hasValue(tokens);
+        assertThat(reasoningOf(whole.choices().get(0).message()._additionalProperties())).isNotEmpty();
+        assertThat(whole.choices().get(0).message().content()).hasValue("");
+    }
+
+    @Test
+    void theSameRequestGetsTheSameAnswer() {
+        ChatCompletionCreateParams params = thinking(ask("Deterministic?")).addTool(GetWeather.class)
+            .toolChoice(ChatCompletionToolChoiceOption.Auto.REQUIRED).build();
+
+        ChatCompletion first = client.chat().completions().create(params);
+        ChatCompletion second = client.chat().completions().create(params);
+
+        assertThat(second.choices().get(0).message()._additionalProperties())
+            .isEqualTo(first.choices().get(0).message()._additionalProperties());
+        assertThat(second.choices().get(0).message().toolCalls().orElseThrow().get(0).asFunction().function())
+            .isEqualTo(first.choices().get(0).message().toolCalls().orElseThrow().get(0).asFunction().function());
+        assertThat(second.usage()).isEqualTo(first.usage());
+    }
+
+    @Test
+    void moreChoicesOrDimensionsThanOpenAiAllowsAreRefusedNamingTheParameter() {
+        HttpResponse<String> choices = gateway.post("/v1/chat/completions", key, new JsonObject()
+            .put("model", "mock-chat").put("n", 129)
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi"))).encode());
+        HttpResponse<String> dimensions = gateway.post("/v1/embeddings", key, new JsonObject()
+            .put("model", "mock-embedding").put("input", "hi").put("dimensions", 1_000_000).encode());
+
+        for (var entry : Map.of("n", choices, "dimensions", dimensions).entrySet()) {
+            assertThat(entry.getValue().statusCode()).as(entry.getKey()).isEqualTo(400);
+            assertThat(new JsonObject(entry.getValue().body()).getJsonObject("error").getString("param"))
+                .isEqualTo(entry.getKey());
+        }
+    }
+
+    // ---- embeddings ------------------------------------------------------------------------------
+
+    @Test
+    void oneTokenArrayIsOneInputAndAnArrayOfThemOneEachCountedPerId() {
+        // Given one token array, and two token arrays of which the first is the same
+        JsonObject one = embed(new JsonArray().add(15339).add(1917).add(0));
+        JsonObject two = embed(new JsonArray().add(new JsonArray().add(15339).add(1917).add(0))
+            .add(new JsonArray().add(7)));
+
+        // Then the first is one embedding of three tokens, the second two of four, equal inputs alike
+        assertThat(one.getJsonArray("data")).hasSize(1);
+        assertThat(one.getJsonObject("usage").getLong("prompt_tokens")).isEqualTo(3);
+        assertThat(two.getJsonArray("data")).hasSize(2);
+        assertThat(two.getJsonArray("data").getJsonObject(1).getInteger("index")).isEqualTo(1);
+        assertThat(two.getJsonObject("usage").getLong("prompt_tokens")).isEqualTo(4);
+        assertThat(two.getJsonArray("data").getJsonObject(0).getJsonArray("embedding"))
+            .isEqualTo(one.getJsonArray("data").getJsonObject(0).getJsonArray("embedding"))
+            .isNotEqualTo(two.getJsonArray("data").getJsonObject(1).getJsonArray("embedding"));
+    }
+
+    private static JsonObject embed(JsonArray input) {
+        HttpResponse<String> response = gateway.post("/v1/embeddings", key, new JsonObject()
+            .put("model", "mock-embedding").put("input", input).encode());
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        return new JsonObject(response.body());
+    }
+}
