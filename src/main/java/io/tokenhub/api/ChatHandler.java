@@ -13,7 +13,6 @@ import io.tokenhub.routing.Served;
 import io.tokenhub.routing.StreamStart;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
-import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 
@@ -50,7 +49,7 @@ final class ChatHandler implements Handler<RoutingContext> {
             .compose(admission -> {
                 ModelRequest r = ex.request;
                 return outcome.reserve(ex, PriceCalculator.reservationCost(r.target().model().pricing(),
-                    r.prompt().estimate(), r.maxTokens()));
+                    r.prompt().estimate(), r.outputBound()));
             })
             .compose(reservation -> dispatch(ex))
             .onFailure(failure -> outcome.error(ex, failure));
@@ -125,14 +124,7 @@ final class ChatHandler implements Handler<RoutingContext> {
 
     private static Usage estimate(Exchange ex, JsonObject body) {
         StringBuilder text = new StringBuilder();
-        if (body.getValue("choices") instanceof JsonArray choices) {
-            for (Object c : choices) {
-                if (c instanceof JsonObject choice && choice.getValue("message") instanceof JsonObject message
-                    && message.getValue("content") instanceof String content) {
-                    text.append(content);
-                }
-            }
-        }
+        GeneratedText.append(text, body.getValue("choices"), "message");
         return new Usage(ex.request.prompt().counted(), 0, TokenCounter.count(text.toString()), 0, true);
     }
 }

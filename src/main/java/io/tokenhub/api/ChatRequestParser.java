@@ -24,6 +24,9 @@ import java.util.Set;
  */
 final class ChatRequestParser {
 
+    /** OpenAI's own bound on {@code n}; each choice may use the whole output limit, and is paid for. */
+    static final int MAX_CHOICES = 128;
+
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
 
     private ChatRequestParser() {
@@ -47,7 +50,10 @@ final class ChatRequestParser {
         checkNumber(body, "top_p", 0, 1);
         checkNumber(body, "presence_penalty", -2, 2);
         checkNumber(body, "frequency_penalty", -2, 2);
-        optionalInt(body, "n", 1);
+        Integer n = optionalInt(body, "n", 1);
+        if (n != null && n > MAX_CHOICES) {
+            throw invalid("n must be at most " + MAX_CHOICES + ".", "n");
+        }
         optionalInt(body, "seed", Integer.MIN_VALUE);
         checkStop(body.getValue("stop"));
         if (body.getValue("user") != null && !(body.getValue("user") instanceof String)) {
@@ -98,7 +104,8 @@ final class ChatRequestParser {
         }
         PromptTokens tokens = mayNotFit ? PromptTokens.counted(prompt)
             : PromptTokens.estimated(prompt, () -> TokenCounter.chatPrompt(body));
-        return new ModelRequest(body, requested, target, stream, includeUsage, limit, tokens, fallbacks);
+        return new ModelRequest(body, requested, target, stream, includeUsage, limit, n == null ? 1 : n, tokens,
+            fallbacks);
     }
 
     private static JsonArray messages(JsonObject body) {

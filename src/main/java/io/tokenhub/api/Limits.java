@@ -33,7 +33,7 @@ final class Limits {
     Future<Admission> admit(Exchange ex) {
         ModelRequest request = ex.request;
         Model model = request.target().model();
-        long tokens = (long) request.prompt().estimate() + request.maxTokens();
+        long tokens = request.prompt().estimate() + request.outputBound();
         String accountModel = ex.key.accountId() + ":" + model.id();
         List<Check> checks = new ArrayList<>(4);
         add(checks, "key_rpm", ex.key.keyId(), Unit.REQUESTS, ex.key.rpm(), 1);

@@ -9,9 +9,15 @@ import java.util.List;
  *
  * @param body          the client's body, minus what TokenHub consumed; forwarded to the adapter
  * @param includeUsage  the client asked for the usage chunk at the end of the stream
- * @param maxTokens     the output limit, defaulted from the catalog
+ * @param maxTokens     the output limit of one choice, defaulted from the catalog
+ * @param choices       how many choices ({@code n}) the model is asked for: each may use {@code maxTokens}
  * @param prompt        our estimate of the prompt, and the tokenizer's count on demand
  */
 record ModelRequest(JsonObject body, String requestedModel, Target target, boolean stream, boolean includeUsage,
-                   int maxTokens, PromptTokens prompt, List<String> fallbackModels) {
+                   int maxTokens, int choices, PromptTokens prompt, List<String> fallbackModels) {
+
+    /** The most output the request can produce, what reservations and TPM hold for it. */
+    long outputBound() {
+        return (long) maxTokens * choices;
+    }
 }

@@ -91,7 +91,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         }
         List<String> fallbacks = ChatRequestParser.stringList(body, "fallback_models");
         body.remove("fallback_models");
-        return new ModelRequest(body, requested, target, false, false, 0, PromptTokens.counted(prompt), fallbacks);
+        return new ModelRequest(body, requested, target, false, false, 0, 1, PromptTokens.counted(prompt), fallbacks);
     }
 
     private Future<Void> dispatch(Exchange ex) {

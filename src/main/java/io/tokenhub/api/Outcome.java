@@ -57,7 +57,7 @@ final class Outcome {
     Future<Reservation> reserve(Exchange ex, long microUsd) {
         ModelRequest request = ex.request;
         return quota.reserve(ex.requestId, ex.key.accountId(), ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
-                request.target().model().id(), (long) request.prompt().estimate() + request.maxTokens(), microUsd)
+                request.target().model().id(), request.prompt().estimate() + request.outputBound(), microUsd)
             .map(reservation -> {
                 ex.reservation = reservation;
                 unrecorded++;

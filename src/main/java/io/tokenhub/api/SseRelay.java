@@ -157,22 +157,7 @@ final class SseRelay implements StreamStart.Sink {
     }
 
     private void collectText(Object choices) {
-        if (!(choices instanceof JsonArray list)) {
-            return;
-        }
-        for (Object c : list) {
-            if (c instanceof JsonObject choice && choice.getValue("delta") instanceof JsonObject delta) {
-                if (delta.getValue("content") instanceof String text) {
-                    delivered.append(text);
-                }
-                if (delta.getValue("reasoning_content") instanceof String text) {
-                    delivered.append(text);
-                }
-                if (delta.getValue("tool_calls") instanceof JsonArray calls) {
-                    delivered.append(calls.encode());
-                }
-            }
-        }
+        GeneratedText.append(delivered, choices, "delta");
     }
 
     private void write(JsonObject chunk) {

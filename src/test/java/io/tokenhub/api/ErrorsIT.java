@@ -111,6 +111,14 @@ class ErrorsIT {
     // ---------------------------------------------------------------- 400: bad bodies
 
     @Test
+    void moreThan128ChoicesIsA400NamingN() {
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"n\":129,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        assertOpenAiError(response, 400, "invalid_request_error", "invalid_request_error", "n");
+    }
+
+    @Test
     void requestsRefusedBeforeRoutingAreCountedInTokenhubRequestsTotal() {
         double unknownKeyBefore = requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"401\"");
         double badBodyBefore = requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"400\"");

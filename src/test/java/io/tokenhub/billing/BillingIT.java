@@ -105,6 +105,22 @@ class BillingIT {
 
     @ParameterizedTest
     @ValueSource(strings = {"none", "redis"})
+    void eachOfNChoicesIsReservedItsWholeOutputLimit(String counters) {
+        // $0.001: 1000 output tokens at 0.60 per 1M (600 micro-USD) fit once, not twice.
+        start(counters(counters), 0.001);
+        String oneChoice = "{\"model\":\"gpt-4o-mini\",\"max_tokens\":1000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        String twoChoices = oneChoice.replace("\"max_tokens\":1000", "\"max_tokens\":1000,\"n\":2");
+
+        HttpResponse<String> refused = gateway.post("/v1/chat/completions", key, twoChoices);
+
+        assertThat(refused.statusCode()).isEqualTo(429);
+        assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code")).isEqualTo("insufficient_quota");
+        assertThat(upstream.requests()).isEmpty();
+        assertThat(gateway.post("/v1/chat/completions", key, oneChoice).statusCode()).isEqualTo(200);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
     void cacheWritesReportedUpstreamAreChargedAtTheCacheWritePriceWholeAndStreamed(String counters) {
         start(counters(counters), 1.0);
         // An OpenRouter-style upstream: 1000 prompt tokens of which 400 were written to its cache.
