@@ -13,6 +13,7 @@ import io.vertx.core.http.HttpServerResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * The benchmark's upstream, in its own process so that its CPU is not the gateway's: a minimal
@@ -47,6 +48,16 @@ public final class FakeUpstreamMain {
         + "\"created\":1700000000,\"model\":\"" + MODEL + "\",\"bench_t\":";
 
     private FakeUpstreamMain() {
+    }
+
+    /** Starts it in its own process on {@code port} (log in {@code work}) and waits until it listens. */
+    static Procs.Child start(Path work, int port, int loops) throws Exception {
+        Path ready = work.resolve("upstream.ready");
+        Procs.Child upstream = Procs.java("upstream", work.resolve("upstream.log"),
+            List.of("-Xmx1g", "-XX:+UseParallelGC"), FakeUpstreamMain.class.getName(),
+            List.of(Integer.toString(port), Integer.toString(loops), ready.toString()));
+        Procs.awaitFile(ready, upstream, 60_000);
+        return upstream;
     }
 
     public static void main(String[] args) throws Exception {

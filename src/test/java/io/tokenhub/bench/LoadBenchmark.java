@@ -1,8 +1,6 @@
 package io.tokenhub.bench;
 
-import io.tokenhub.testing.TestDatabase;
 import io.vertx.core.buffer.Buffer;
-import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -72,11 +70,7 @@ import org.HdrHistogram.Histogram;
  */
 public final class LoadBenchmark {
 
-    private static final String MASTER_KEY = "bench-master-key-0123456789";
-    private static final String MODEL = "bench-chat";
-    private static final String CHAT_BODY = "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"system\","
-        + "\"content\":\"You are a helpful assistant.\"},{\"role\":\"user\",\"content\":\"Write one short sentence "
-        + "about load balancers.\"}],\"max_tokens\":64,\"temperature\":0.7}";
+    private static final String CHAT_BODY = BenchGateway.CHAT_BODY;
 
     /** Everything that can be set: {@code key=value} arguments, or {@code -Dbench.key=value}. */
     static final class Settings {
@@ -103,24 +97,7 @@ public final class LoadBenchmark {
 
         static Settings parse(String[] args) {
             Settings s = new Settings();
-            Map<String, String> values = new LinkedHashMap<>();
-            System.getProperties().forEach((k, v) -> {
-                if (k.toString().startsWith("bench.")) {
-                    values.put(k.toString().substring(6), v.toString());
-                }
-            });
-            for (String arg : args) {
-                for (String part : arg.trim().split("\\s+")) {
-                    if (part.isBlank()) {
-                        continue;
-                    }
-                    int eq = part.indexOf('=');
-                    if (eq <= 0) {
-                        throw new IllegalArgumentException("expected key=value, got '" + part + "'");
-                    }
-                    values.put(part.substring(0, eq), part.substring(eq + 1));
-                }
-            }
+            Map<String, String> values = BenchArgs.parse("bench.", args);
             values.forEach((key, value) -> {
                 switch (key) {
                     case "warmup" -> s.warmup = Integer.parseInt(value);
@@ -199,11 +176,6 @@ public final class LoadBenchmark {
     record Snapshot(Map<String, Long> ticks, long machineBusy, long nanos, Prometheus metrics) {
     }
 
-    private String databaseName() {
-        String url = database.url();
-        return url.substring(url.lastIndexOf('/') + 1);
-    }
-
     private final Settings settings;
     private final Path work;
     private final List<Row> rows = new ArrayList<>();
@@ -212,14 +184,11 @@ public final class LoadBenchmark {
         .connectTimeout(Duration.ofSeconds(5)).build();
     private Procs.Child upstream;
     private Procs.Child baseline;
-    private Procs.Child gateway;
+    private BenchGateway gateway;
     private String baselineName;
-    private TestDatabase database;
     private int upstreamPort;
     private int baselinePort;
-    private int gatewayPort;
     private int managementPort;
-    private String apiKey;
     private LoadClient client;
     private long tokenhubAnswered;
     private String slowReport = "";
@@ -258,7 +227,6 @@ public final class LoadBenchmark {
         startUpstream();
         startBaseline();
         startGateway();
-        apiKey = createKey();
         int maxConnections = Math.max(4_000, settings.slowStreams + 1_000);
         client = new LoadClient(settings.clientLoops, maxConnections);
         for (String path : settings.paths) {
@@ -287,7 +255,7 @@ public final class LoadBenchmark {
             heldStreams();
         }
         if (settings.paths.contains("tokenhub")) {
-            checkUsageRecords();
+            usageReport = gateway.checkUsage(tokenhubAnswered).toString();
         }
         String report = report();
         System.out.println(report);
@@ -313,11 +281,7 @@ public final class LoadBenchmark {
 
     private void startUpstream() throws Exception {
         upstreamPort = freePort();
-        Path ready = work.resolve("upstream.ready");
-        upstream = Procs.java("upstream", work.resolve("upstream.log"), List.of("-Xmx1g", "-XX:+UseParallelGC"),
-            FakeUpstreamMain.class.getName(),
-            List.of(Integer.toString(upstreamPort), Integer.toString(settings.upstreamLoops), ready.toString()));
-        Procs.awaitFile(ready, upstream, 60_000);
+        upstream = FakeUpstreamMain.start(work, upstreamPort, settings.upstreamLoops);
         log("fake upstream: pid " + upstream.pid() + ", port " + upstreamPort);
     }
 
@@ -394,15 +358,10 @@ public final class LoadBenchmark {
         if (!settings.paths.contains("tokenhub")) {
             return;
         }
-        database = TestDatabase.create();
-        log("database: " + databaseName());
+        gateway = BenchGateway.create();
+        log("database: " + gateway.databaseName());
         Runtime.getRuntime().addShutdownHook(new Thread(this::close, "bench-close"));
-        Path dataDir = Files.createDirectories(work.resolve("gateway-data"));
-        Path config = work.resolve("tokenhub-bench.yaml");
-        Files.writeString(config, gatewayYaml(database.url(), dataDir));
-        Path ready = work.resolve("gateway.ready");
-        List<String> jvm = new ArrayList<>(List.of("-Xmx" + settings.gatewayHeap, "-Dlogback.configurationFile="
-            + writeGatewayLogback()));
+        List<String> jvm = new ArrayList<>(List.of("-Xmx" + settings.gatewayHeap));
         if (!settings.jfr.isBlank()) {
             jvm.addAll(List.of("-XX:+UnlockDiagnosticVMOptions", "-XX:+DebugNonSafepoints",
                 "-XX:StartFlightRecording=name=boot,settings=default,maxage=30s"));
@@ -410,102 +369,17 @@ public final class LoadBenchmark {
         if (!settings.gatewayJvm.isBlank()) {
             jvm.addAll(Arrays.asList(settings.gatewayJvm.trim().split("\\s+")));
         }
-        gateway = Procs.java("gateway", work.resolve("gateway.log"), jvm, GatewayMain.class.getName(),
-            List.of(config.toString(), ready.toString()));
-        String[] ports;
-        try {
-            ports = Procs.awaitFile(ready, gateway, 120_000).split(" ");
-        } catch (RuntimeException e) {
-            System.err.println("gateway log:\n" + tail(work.resolve("gateway.log"), 40));
-            throw e;
-        }
-        gatewayPort = Integer.parseInt(ports[0]);
-        managementPort = Integer.parseInt(ports[1]);
-        log("TokenHub: pid " + gateway.pid() + ", API port " + gatewayPort + ", management port " + managementPort
-            + ", JVM " + jvm);
-    }
-
-    private String gatewayYaml(String postgresUrl, Path dataDir) {
-        return """
-            server: { host: 127.0.0.1, port: 0, management_port: 0, instances: 0, max_body_bytes: 10485760, shutdown_grace_ms: 3000 }
-            admin: { master_key: "%s", bootstrap: false }
-            storage: { postgres: "%s", redis: none, data_dir: "%s", pool_size: 16 }
-            billing: { signup_credit_usd: 1000000 }
-            accounting: { batch_size: 500, flush_ms: 100 }
-            providers:
-              - id: fake
-                type: openai
-                base_url: "http://127.0.0.1:%d/v1"
-                api_key: "sk-bench-upstream"
-                max_connections: 20000
-                timeouts: { connect_ms: 5000, first_byte_ms: 30000, idle_ms: 120000 }
-                circuit_breaker: { max_failures: 5, window_ms: 10000, reset_ms: 1000 }
-            models:
-              - id: %s
-                type: chat
-                context_window: 128000
-                max_output_tokens: 4096
-                default_max_tokens: 256
-                capabilities: [tools, structured_output]
-                limits: { rpm: 1000000000, tpm: 1000000000000 }
-                pricing: { input: 0.15, output: 0.60 }
-                deployments:
-                  - { provider: fake, model: %s }
-            """.formatted(MASTER_KEY, postgresUrl, dataDir, upstreamPort, MODEL, FakeUpstreamMain.MODEL);
-    }
-
-    /** The gateway logs at WARN: an INFO line per request would be part of what is measured. */
-    private Path writeGatewayLogback() throws IOException {
-        Path file = work.resolve("gateway-logback.xml");
-        Files.writeString(file, """
-            <configuration>
-              <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
-                <encoder><pattern>%d{HH:mm:ss.SSS} %-5level [%thread] %logger{24} - %msg%n</pattern></encoder>
-              </appender>
-              <root level="WARN"><appender-ref ref="STDOUT"/></root>
-            </configuration>
-            """);
-        return file;
-    }
-
-    private String createKey() throws Exception {
-        if (gateway == null) {
-            return null;
-        }
-        String email = "bench-" + System.nanoTime() + "@example.com";
-        JsonObject account = admin("POST", "/admin/v1/accounts",
-            new JsonObject().put("name", "Benchmark").put("email", email), 201);
-        String accountId = account.getString("id");
-        try {
-            admin("POST", "/admin/v1/accounts/" + accountId + "/credits",
-                new JsonObject().put("amount_usd", 1_000_000).put("reason", "benchmark"), 200);
-        } catch (IllegalStateException e) {
-            notes.append("note: could not top up the benchmark account (").append(e.getMessage())
-                .append("); it has the signup credit\n");
-        }
-        JsonObject key = admin("POST", "/admin/v1/keys",
-            new JsonObject().put("account_id", accountId).put("name", "benchmark"), 201);
-        log("API key created through the admin API for account " + accountId);
-        return key.getString("key");
-    }
-
-    private JsonObject admin(String method, String path, JsonObject body, int expected) throws Exception {
-        HttpResponse<String> response = http.sendAsync(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + gatewayPort + path))
-            .header("Authorization", "Bearer " + MASTER_KEY).header("Content-Type", "application/json")
-            .method(method, HttpRequest.BodyPublishers.ofString(body.encode()))
-            .timeout(Duration.ofSeconds(30)).build(), HttpResponse.BodyHandlers.ofString()).get(40, TimeUnit.SECONDS);
-        if (response.statusCode() != expected) {
-            throw new IllegalStateException(method + " " + path + " answered " + response.statusCode() + ": "
-                + response.body());
-        }
-        return new JsonObject(response.body());
+        gateway.start(work, upstreamPort, jvm);
+        managementPort = gateway.managementPort();
+        notes.append(gateway.note());
+        log("TokenHub: pid " + gateway.pid() + ", API port " + gateway.apiPort() + ", management port " + managementPort
+            + ", JVM " + jvm + "; API key created through the admin API");
     }
 
     private void smokeTest(String path) {
         LoadClient.Target target = target(path);
         LoadClient.Result plain = client.closed(target, Buffer.buffer(CHAT_BODY), false, 1, 0.2);
-        LoadClient.Result stream = client.open(target, streamBody(3, 0), true, 10, 0.3, 10_000);
+        LoadClient.Result stream = client.open(target, BenchGateway.streamBody(3, 0), true, 10, 0.3, 10_000);
         if (plain.ok.sum() == 0 || plain.errors.sum() > 0 || stream.ok.sum() == 0 || stream.errors.sum() > 0) {
             throw new IllegalStateException(path + " does not answer: " + plain.firstError.get() + " / "
                 + stream.firstError.get());
@@ -522,23 +396,16 @@ public final class LoadBenchmark {
         return switch (path) {
             case "direct" -> new LoadClient.Target(path, upstreamPort, "/v1/chat/completions", null);
             case "baseline" -> new LoadClient.Target(path, baselinePort, "/v1/chat/completions", null);
-            case "tokenhub" -> new LoadClient.Target(path, gatewayPort, "/v1/chat/completions", "Bearer " + apiKey);
+            case "tokenhub" -> gateway.target();
             default -> throw new IllegalArgumentException("unknown path '" + path + "' (direct, baseline, tokenhub)");
         };
-    }
-
-    private Buffer streamBody(int chunks, int delayMs) {
-        JsonObject body = new JsonObject(CHAT_BODY).put("stream", true)
-            .put("stream_options", new JsonObject().put("include_usage", true))
-            .put("bench_chunks", chunks).put("bench_delay_ms", delayMs);
-        return body.toBuffer();
     }
 
     private void warmUp(String path) {
         LoadClient.Target target = target(path);
         double plain = settings.warmup * 0.75;
         LoadClient.Result a = client.closed(target, Buffer.buffer(CHAT_BODY), false, 16, plain);
-        LoadClient.Result b = client.open(target, streamBody(settings.streamChunks, settings.streamDelayMs), true,
+        LoadClient.Result b = client.open(target, BenchGateway.streamBody(settings.streamChunks, settings.streamDelayMs), true,
             settings.streamRate, settings.warmup - plain, 30_000);
         if (path.equals("tokenhub")) {
             tokenhubAnswered += a.ok.sum() + b.ok.sum();
@@ -619,7 +486,7 @@ public final class LoadBenchmark {
             case SEQUENTIAL -> client.closed(target, chat, false, 1, settings.duration);
             case OPEN -> client.open(target, chat, false, phase.rate(), settings.duration, 15_000);
             case SATURATION -> client.closed(target, chat, false, settings.connections, settings.duration);
-            case STREAMS -> client.open(target, streamBody(settings.streamChunks, settings.streamDelayMs), true,
+            case STREAMS -> client.open(target, BenchGateway.streamBody(settings.streamChunks, settings.streamDelayMs), true,
                 phase.rate(), settings.duration, 30_000);
         };
         Snapshot after = snapshot(path);
@@ -678,7 +545,7 @@ public final class LoadBenchmark {
         ticks.put("upstream", Procs.cpuTicks(upstream.pid()));
         ticks.put("loadgen", Procs.cpuTicks(ProcessHandle.current().pid()));
         if (path.equals("tokenhub")) {
-            ticks.put("postgres", Procs.cpuTicksByCommandLine(databaseName()));
+            ticks.put("postgres", Procs.cpuTicksByCommandLine(gateway.databaseName()));
         }
         return new Snapshot(ticks, Procs.machineBusyTicks(), System.nanoTime(),
             path.equals("tokenhub") ? Prometheus.scrape(managementPort) : null);
@@ -712,7 +579,7 @@ public final class LoadBenchmark {
             histogram[0] = Procs.run(List.of("jcmd", Long.toString(gateway.pid()), "GC.class_histogram"), 60);
         });
         long started = System.nanoTime();
-        client.open(target("tokenhub"), streamBody(chunks, settings.slowIntervalMs), true, settings.slowRate, ramp,
+        client.open(target("tokenhub"), BenchGateway.streamBody(chunks, settings.slowIntervalMs), true, settings.slowRate, ramp,
             (long) ((ramp + settings.slowHold) * 1000) + 60_000, result);
         double took = (System.nanoTime() - started) / 1e9;
         sampler.get(120, TimeUnit.SECONDS);
@@ -742,25 +609,6 @@ public final class LoadBenchmark {
             .forEach(l -> out.append("  ").append(l.trim()).append('\n'));
         slowReport = out.toString();
         log(slowReport);
-    }
-
-    private void checkUsageRecords() {
-        long expected = tokenhubAnswered;
-        long deadline = System.currentTimeMillis() + 20_000;
-        long count = 0;
-        while (System.currentTimeMillis() < deadline) {
-            count = database.count("SELECT count(*) FROM usage_records WHERE status = 200");
-            if (count >= expected) {
-                break;
-            }
-            sleep(250);
-        }
-        sleep(1_000);
-        count = database.count("SELECT count(*) FROM usage_records");
-        long ok = database.count("SELECT count(*) FROM usage_records WHERE status = 200");
-        usageReport = String.format(Locale.ROOT, "usage records in PostgreSQL: %d with status 200 for the %d requests"
-                + " TokenHub answered with 200 (%s); %d records in all, failures included%n", ok, expected,
-            ok == expected ? "every one recorded exactly once" : "MISMATCH: " + (ok - expected), count);
     }
 
     // ------------------------------------------------------------------ report
@@ -1081,18 +929,9 @@ public final class LoadBenchmark {
         throw new IllegalStateException("nothing answers on port " + port);
     }
 
-    private static int freePort() throws IOException {
+    static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
-        }
-    }
-
-    private static String tail(Path file, int lines) {
-        try {
-            List<String> all = Files.readAllLines(file);
-            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
-        } catch (IOException e) {
-            return "(no log)";
         }
     }
 
@@ -1120,16 +959,12 @@ public final class LoadBenchmark {
                 // exiting anyway
             }
         }
-        for (Procs.Child child : new Procs.Child[] {gateway, baseline, upstream}) {
+        if (gateway != null) {
+            gateway.close();
+        }
+        for (Procs.Child child : new Procs.Child[] {baseline, upstream}) {
             if (child != null) {
                 child.close();
-            }
-        }
-        if (database != null) {
-            try {
-                database.close();
-            } catch (RuntimeException e) {
-                System.err.println("could not drop the benchmark database: " + e.getMessage());
             }
         }
     }

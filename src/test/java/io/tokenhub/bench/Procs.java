@@ -233,6 +233,15 @@ final class Procs {
         return -1;
     }
 
+    /** Open file descriptors of the process (entries of /proc/pid/fd), -1 if gone. */
+    static long openFiles(long pid) {
+        try (var fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            return fds.count();
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     static long treeRssBytes(long pid) {
         long total = Math.max(0, rssBytes(pid));
         for (long child : childrenOf(pid)) {
