@@ -10,6 +10,7 @@ import io.tokenhub.limit.RateLimiter.Taken;
 import io.tokenhub.limit.RateLimiter.Unit;
 import io.tokenhub.telemetry.Metrics;
 import io.vertx.core.Future;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.ArrayList;
 import java.util.List;
@@ -20,6 +21,11 @@ import java.util.List;
  * the least remaining.
  */
 final class Limits {
+
+    /** The six header names by {@link Unit}, made once: no concatenation or name check per response. */
+    private static final CharSequence[] LIMIT = names("x-ratelimit-limit-");
+    private static final CharSequence[] REMAINING = names("x-ratelimit-remaining-");
+    private static final CharSequence[] RESET = names("x-ratelimit-reset-");
 
     private final RateLimiter limiter;
     private final Metrics metrics;
@@ -78,10 +84,10 @@ final class Limits {
         }
         String reset = seconds(admission.resetMs());
         if (requests != null) {
-            set(response, "requests", requests.check().limit(), requests.remaining(), reset);
+            set(response, Unit.REQUESTS, requests.check().limit(), requests.remaining(), reset);
         }
         if (tokens != null) {
-            set(response, "tokens", tokens.check().limit(), tokens.remaining(), reset);
+            set(response, Unit.TOKENS, tokens.check().limit(), tokens.remaining(), reset);
         }
     }
 
@@ -111,26 +117,29 @@ final class Limits {
             }
         }
         String reset = limited.retryAfterSeconds() + "s";
-        set(response, unitName(refused), refused.limit(), 0, reset);
+        set(response, refused.unit(), refused.limit(), 0, reset);
         if (other != null) {
-            set(response, unitName(other), other.limit(), otherRemaining, reset);
+            set(response, other.unit(), other.limit(), otherRemaining, reset);
         }
     }
 
-    private static String unitName(Check check) {
-        return check.unit() == Unit.REQUESTS ? "requests" : "tokens";
-    }
-
-    private static void set(HttpServerResponse response, String unit, long limit, long remaining, String reset) {
+    private static void set(HttpServerResponse response, Unit unit, long limit, long remaining, String reset) {
         if (response.headWritten()) {
             return;
         }
-        response.putHeader("x-ratelimit-limit-" + unit, Long.toString(limit))
-            .putHeader("x-ratelimit-remaining-" + unit, Long.toString(remaining))
-            .putHeader("x-ratelimit-reset-" + unit, reset);
+        int u = unit.ordinal();
+        response.putHeader(LIMIT[u], Long.toString(limit))
+            .putHeader(REMAINING[u], Long.toString(remaining))
+            .putHeader(RESET[u], reset);
     }
 
     private static String seconds(long ms) {
         return Math.max(1, (ms + 999) / 1000) + "s";
+    }
+
+    /** In {@link Unit} order: requests, tokens. */
+    private static CharSequence[] names(String prefix) {
+        return new CharSequence[] {HttpHeaders.createOptimized(prefix + "requests"),
+            HttpHeaders.createOptimized(prefix + "tokens")};
     }
 }
