@@ -1,0 +1,151 @@
+package io.tokenhub.provider;
+
+import io.tokenhub.provider.UpstreamException.Kind;
+import io.vertx.core.Handler;
+import io.vertx.core.http.HttpClientResponse;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * What every provider's SSE stream shares: the upstream body read incrementally through an
+ * {@link SseParser}, the provider's idle timeout between reads, back-pressure, cancellation, and
+ * the {@link ChunkStream} promise that exactly one of end and failure is delivered, once, and no
+ * chunk after it. A subclass turns events into OpenAI chunks ({@link #onEvent}) and says whether
+ * the body's end completes the answer ({@link #onBodyEnd}); it calls {@link #listen} last in its
+ * constructor, once its own state is ready for the first event.
+ */
+public abstract class SseChunkStream implements ChunkStream {
+
+    protected final HttpUpstream upstream;
+    private final HttpClientResponse response;
+    private final UpstreamCall call;
+    private final Abort abort;
+    private final SseParser parser = new SseParser(this::event);
+    private final IdleTimeout idle;
+    private Handler<JsonObject> chunkHandler = chunk -> { };
+    private Handler<Void> endHandler = v -> { };
+    private Handler<Throwable> exceptionHandler = e -> { };
+    /** Set once the outcome is decided (ended, failed or cancelled): nothing is delivered after it. */
+    private boolean finished;
+
+    protected SseChunkStream(HttpClientResponse response, HttpUpstream upstream, UpstreamCall call, Abort abort) {
+        this.response = response;
+        this.upstream = upstream;
+        this.call = call;
+        this.abort = abort;
+        this.idle = upstream.idleTimeout(() -> fail(UpstreamException.of(providerId(), Kind.TIMEOUT,
+            "no data for " + upstream.provider().timeouts().idleMs() + " ms in the stream")));
+    }
+
+    /** Starts reading the body: the subclass's last step of construction. */
+    protected final void listen() {
+        response.handler(buffer -> {
+            idle.touch();
+            call.clock().received();
+            parser.feed(buffer);
+        });
+        response.endHandler(v -> end());
+        response.exceptionHandler(e -> fail(upstream.classify(e)));
+        abort.onAbort(this::cancel);
+    }
+
+    /** One SSE event of the body, never called once the outcome is decided. */
+    protected abstract void onEvent(String event, String data);
+
+    /**
+     * The body ended with the outcome still open: deliver what remains and {@link #complete()},
+     * or {@link #fail} if the provider stopped short of a whole answer.
+     */
+    protected abstract void onBodyEnd();
+
+    protected final String providerId() {
+        return upstream.provider().id();
+    }
+
+    /** Whether the outcome is decided; a chunk handler may decide it by cancelling. */
+    protected final boolean finished() {
+        return finished;
+    }
+
+    protected final void deliver(JsonObject chunk) {
+        if (!finished) {
+            chunkHandler.handle(chunk);
+        }
+    }
+
+    protected final void complete() {
+        if (!finished) {
+            finished = true;
+            idle.stop();
+            endHandler.handle(null);
+        }
+    }
+
+    protected final void fail(UpstreamException failure) {
+        if (finished) {
+            return;
+        }
+        finished = true;
+        idle.stop();
+        if (abort.aborted()) {
+            // HttpUpstream's own abort action resets the request before our cancel() runs, and the
+            // reset surfaces here as a connection failure: it is the cancellation, not an outcome.
+            return;
+        }
+        // The connection may still carry the rest of a broken answer; it must not go back to the pool.
+        response.request().reset();
+        exceptionHandler.handle(failure);
+    }
+
+    private void event(String event, String data) {
+        if (!finished) {
+            onEvent(event, data);
+        }
+    }
+
+    private void end() {
+        idle.stop();
+        parser.end();
+        if (!finished) {
+            onBodyEnd();
+        }
+    }
+
+    @Override
+    public final ChunkStream handler(Handler<JsonObject> chunk) {
+        this.chunkHandler = chunk;
+        return this;
+    }
+
+    @Override
+    public final ChunkStream endHandler(Handler<Void> end) {
+        this.endHandler = end;
+        return this;
+    }
+
+    @Override
+    public final ChunkStream exceptionHandler(Handler<Throwable> failure) {
+        this.exceptionHandler = failure;
+        return this;
+    }
+
+    @Override
+    public final void pause() {
+        idle.suspend();
+        response.pause();
+    }
+
+    @Override
+    public final void resume() {
+        response.resume();
+        idle.start();
+    }
+
+    @Override
+    public final void cancel() {
+        if (!finished) {
+            finished = true;
+            idle.stop();
+            response.request().reset();
+        }
+    }
+}
