@@ -14,7 +14,6 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 
@@ -38,7 +37,7 @@ public final class BaselineProxyMain {
         Path ready = Path.of(args[3]);
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
         vertx.deployVerticle(() -> new Proxy(port, upstreamPort), new DeploymentOptions().setInstances(loops)).await();
-        Files.writeString(ready, "READY " + port);
+        Procs.writeReady(ready, "READY " + port);
         Procs.exitWhenStdinCloses(() -> vertx.close().await());
     }
 

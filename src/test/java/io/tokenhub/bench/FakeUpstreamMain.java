@@ -11,7 +11,6 @@ import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -66,7 +65,7 @@ public final class FakeUpstreamMain {
         Path ready = Path.of(args[2]);
         Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
         vertx.deployVerticle(() -> new Server(port), new DeploymentOptions().setInstances(loops)).await();
-        Files.writeString(ready, "READY " + port);
+        Procs.writeReady(ready, "READY " + port);
         System.out.println("fake upstream on 127.0.0.1:" + port + " with " + loops + " event loops");
         Procs.exitWhenStdinCloses(() -> vertx.close().await());
     }

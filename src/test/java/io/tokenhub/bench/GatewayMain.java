@@ -23,7 +23,7 @@ public final class GatewayMain {
         TokenHubConfig config = new ConfigLoader(name -> null).parse(Files.readString(configFile), configFile.toString());
         TokenHub hub = TokenHub.start(config);
         Procs.exitWhenStdinCloses(hub::close);
-        Files.writeString(ready, hub.apiPort() + " " + hub.managementPort());
+        Procs.writeReady(ready, hub.apiPort() + " " + hub.managementPort());
         System.out.println("TokenHub up: API port " + hub.apiPort() + ", management port " + hub.managementPort());
     }
 }

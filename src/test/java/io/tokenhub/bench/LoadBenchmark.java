@@ -425,7 +425,7 @@ public final class LoadBenchmark {
         Files.deleteIfExists(file);
         log("== tokenhub: saturation c=" + settings.connections + " with JFR for " + settings.duration + " s");
         log("   " + Procs.run(List.of("jcmd", Long.toString(gateway.pid()), "JFR.start", "name=bench",
-            "settings=profile", "duration=" + settings.duration + "s", "filename=" + file), 30).replace('\n', ' '));
+            "settings=profile"), 30).replace('\n', ' '));
         Map<String, Long> threadsBefore = Procs.threadTicks(gateway.pid());
         long cpuBefore = Procs.cpuTicks(gateway.pid());
         long started = System.nanoTime();
@@ -435,11 +435,8 @@ public final class LoadBenchmark {
         long cpu = Procs.cpuTicks(gateway.pid()) - cpuBefore;
         String threads = threadShares(threadsBefore, Procs.threadTicks(gateway.pid()), seconds);
         tokenhubAnswered += result.ok.sum();
-        long deadline = System.currentTimeMillis() + 20_000;
-        while (System.currentTimeMillis() < deadline && !(Files.exists(file) && Files.size(file) > 0)) {
-            Thread.sleep(200);
-        }
-        Thread.sleep(500);
+        // JFR.stop returns once the recording is written whole.
+        Procs.run(List.of("jcmd", Long.toString(gateway.pid()), "JFR.stop", "name=bench", "filename=" + file), 60);
         jfrReport = String.format(Locale.ROOT, "while recording: %.0f req/s, gateway CPU %.1f µs/req; threads: %s%n",
             result.throughput(), cpu * 1e6 / Procs.CLK_TCK / Math.max(1, result.ok.sum() + result.errors.sum()), threads)
             + (Files.exists(file) ? JfrSummary.summarize(file, 25) : "JFR recording " + file + " was not written\n");

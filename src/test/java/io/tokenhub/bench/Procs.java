@@ -105,13 +105,16 @@ final class Procs {
         }
     }
 
-    /** Blocks until the file exists and is not empty; its content. Fails when the child died. */
+    /**
+     * Blocks until the file holds a whole line (children write it with {@link #writeReady}; nginx
+     * writes its pid file the same way); that line. Fails when the child died.
+     */
     static String awaitFile(Path file, Child child, long timeoutMs) throws IOException, InterruptedException {
         long deadline = System.currentTimeMillis() + timeoutMs;
         while (System.currentTimeMillis() < deadline) {
-            if (Files.exists(file) && Files.size(file) > 0) {
-                Thread.sleep(50);
-                return Files.readString(file).trim();
+            String content = Files.exists(file) ? Files.readString(file) : "";
+            if (content.endsWith("\n")) {
+                return content.trim();
             }
             if (child != null && !child.alive()) {
                 throw new IllegalStateException(child.name + " exited with " + child.process.exitValue()
@@ -120,6 +123,13 @@ final class Procs {
             Thread.sleep(50);
         }
         throw new IllegalStateException("timed out waiting for " + file);
+    }
+
+    /** Called by a child once it serves: the ready line, written whole (to a temporary file, then moved). */
+    static void writeReady(Path file, String line) throws IOException {
+        Path partial = file.resolveSibling(file.getFileName() + ".partial");
+        Files.writeString(partial, line + "\n");
+        Files.move(partial, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
     }
 
     /** Called by a Java child: runs {@code onExit} and exits once the parent closes our stdin. */
