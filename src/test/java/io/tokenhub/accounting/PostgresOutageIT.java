@@ -180,8 +180,7 @@ class PostgresOutageIT {
         hub = TokenHub.start(config());
         String key = newKey();
         Sent warmUp = chat(key, 0);
-        TestGateway.eventually(() -> hub.usageStatus().backlog() == 0
-            && count("SELECT count(*) FROM usage_records") == 1, WAIT_MS, "the first usage record");
+        awaitFirstRecord();
 
         // When PostgreSQL stops, clients send 100 requests, and the gateway is stopped right after them
         postgres.close();
@@ -199,9 +198,7 @@ class PostgresOutageIT {
         hub = TokenHub.start(config());
 
         // Then it writes every spooled record, once, and empties the spool
-        TestGateway.eventually(() -> hub.usageStatus().backlog() == 0
-                && count("SELECT count(*) FROM usage_records") >= total + 1,
-            WAIT_MS, "the spool replayed into PostgreSQL");
+        awaitWrittenRecords(total + 1, "the spool replayed into PostgreSQL");
         List<String> expected = new ArrayList<>(sent.stream().map(Sent::requestId).toList());
         expected.add(warmUp.requestId());
         assertThat(requestIdsInPostgres()).containsExactlyInAnyOrderElementsOf(expected);
@@ -217,8 +214,7 @@ class PostgresOutageIT {
             hub = TokenHub.start(config(network.port()));
             String key = newKey();
             Sent warmUp = chat(key, 0);
-            TestGateway.eventually(() -> hub.usageStatus().backlog() == 0
-                && count("SELECT count(*) FROM usage_records") == 1, WAIT_MS, "the first usage record");
+            awaitFirstRecord();
 
             // When the network drops everything (connections stay open, no error, no answer) and
             // clients send 50 requests
@@ -239,9 +235,7 @@ class PostgresOutageIT {
 
             // Then every request has exactly one record (a write that was only late is not doubled
             // by the replay of its spooled copy), and the spool is empty
-            TestGateway.eventually(() -> hub.usageStatus().backlog() == 0
-                    && count("SELECT count(*) FROM usage_records") >= total + 1,
-                WAIT_MS, "the spool replayed into PostgreSQL");
+            awaitWrittenRecords(total + 1, "the spool replayed into PostgreSQL");
             List<String> expected = new ArrayList<>(sent.stream().map(Sent::requestId).toList());
             expected.add(warmUp.requestId());
             assertThat(requestIdsInPostgres()).containsExactlyInAnyOrderElementsOf(expected);
@@ -259,8 +253,7 @@ class PostgresOutageIT {
             hub = TokenHub.start(config(network.port()));
             String key = newKey();
             Sent warmUp = chat(key, 0);
-            TestGateway.eventually(() -> hub.usageStatus().backlog() == 0
-                && count("SELECT count(*) FROM usage_records") == 1, WAIT_MS, "the first usage record");
+            awaitFirstRecord();
 
             // When the network drops everything, clients send 50 requests, and the gateway is stopped
             // at once, its usage writes still waiting for an answer
@@ -279,9 +272,7 @@ class PostgresOutageIT {
             hub = TokenHub.start(config(network.port()));
 
             // Then each request has exactly one record, whether its first write landed late or not
-            TestGateway.eventually(() -> hub.usageStatus().backlog() == 0
-                    && count("SELECT count(*) FROM usage_records") >= total + 1,
-                WAIT_MS, "the spool replayed into PostgreSQL");
+            awaitWrittenRecords(total + 1, "the spool replayed into PostgreSQL");
             List<String> expected = new ArrayList<>(sent.stream().map(Sent::requestId).toList());
             expected.add(warmUp.requestId());
             assertThat(requestIdsInPostgres()).containsExactlyInAnyOrderElementsOf(expected);
@@ -436,6 +427,21 @@ class PostgresOutageIT {
         } catch (SQLException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** Until the gateway holds nothing unwritten and PostgreSQL has exactly the one usage record. */
+    private void awaitFirstRecord() {
+        TestGateway.eventually(() -> hub.usageStatus().backlog() == 0
+            && count("SELECT count(*) FROM usage_records") == 1, WAIT_MS, "the first usage record");
+    }
+
+    /**
+     * Until the gateway holds nothing unwritten and PostgreSQL has at least {@code records} usage
+     * records (exactly-once is asserted by the caller, on the request ids).
+     */
+    private void awaitWrittenRecords(long records, String what) {
+        TestGateway.eventually(() -> hub.usageStatus().backlog() == 0
+            && count("SELECT count(*) FROM usage_records") >= records, WAIT_MS, what);
     }
 
     private long count(String sql) {
