@@ -6,6 +6,7 @@ import io.tokenhub.core.TokenCounter;
 import io.tokenhub.core.Usage;
 import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.provider.Completion;
+import io.tokenhub.provider.GeneratedText;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.Dispatcher;
 import io.tokenhub.routing.Route;
@@ -58,7 +59,8 @@ final class ChatHandler implements Handler<RoutingContext> {
     private Future<Void> dispatch(Exchange ex) {
         ModelRequest request = ex.request;
         var attempts = Route.plan(catalog.get(), request.target(), request.fallbackModels());
-        var call = new Dispatcher.Call(ex.requestId, request.body(), request.maxTokens(), ex.upstreamClock);
+        var call = new Dispatcher.Call(ex.requestId, request.body(), ex.ctx.body().buffer(), request.maxTokens(),
+            ex.upstreamClock);
         if (request.stream()) {
             Future<Served<StreamStart>> starting = dispatcher.stream(attempts, call, ex.abort);
             // A client that leaves before the first output cancels the upstream stream, and a cancelled
@@ -96,16 +98,13 @@ final class ChatHandler implements Handler<RoutingContext> {
         Completion completion = served.result();
         Usage usage = completion.usage() != null ? completion.usage() : estimate(ex, completion.body());
         long cost = Outcome.cost(served.attempt(), usage);
-        JsonObject body = completion.body();
-        JsonObject usageJson = body.getValue("usage") instanceof JsonObject u && completion.usage() != null
-            ? u : usage.toOpenAi();
-        body.put("usage", usageJson.put("cost", PriceCalculator.toUsd(cost)));
         int status = ex.abort.aborted() ? 499 : 200;
         if (status == 200) {
             ex.ctx.response()
                 .putHeader("Content-Type", Headers.JSON)
                 .putHeader(Headers.PROVIDER, served.attempt().provider())
-                .end(body.toBuffer());
+                .end(completion.encode(completion.usage() != null ? null : usage.toOpenAi(),
+                    PriceCalculator.toUsd(cost)));
         }
         metrics.overhead(ex.overheadNanos());
         outcome.record(ex, served.attempt(), served.fallback(), usage, cost, status,

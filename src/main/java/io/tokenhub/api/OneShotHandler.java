@@ -98,7 +98,8 @@ final class OneShotHandler implements Handler<RoutingContext> {
         List<Attempt> attempts = Route.plan(catalog.get(), ex.request.target(), ex.request.fallbackModels());
         BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send =
             (adapter, call) -> operation.send(adapter, call, ex.abort);
-        var call = new Dispatcher.Call(ex.requestId, ex.request.body(), Integer.MAX_VALUE, ex.upstreamClock);
+        var call = new Dispatcher.Call(ex.requestId, ex.request.body(), null, Integer.MAX_VALUE,
+            ex.upstreamClock);
         return dispatcher.call(attempts, call, ex.abort, send)
             .onSuccess(served -> answer(ex, served))
             .onFailure(failure -> outcome.failed(ex, failure, Usage.NONE))

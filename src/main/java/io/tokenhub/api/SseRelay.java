@@ -4,6 +4,7 @@ import io.tokenhub.billing.PriceCalculator;
 import io.tokenhub.core.ApiError;
 import io.tokenhub.core.TokenCounter;
 import io.tokenhub.core.Usage;
+import io.tokenhub.provider.Chunk;
 import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Dispatcher;
 import io.tokenhub.routing.Served;
@@ -12,6 +13,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -59,26 +61,20 @@ final class SseRelay implements StreamStart.Sink {
     }
 
     @Override
-    public void chunk(JsonObject chunk) {
+    public void chunk(Chunk chunk) {
         if (done) {
             return;
         }
-        Object choices = chunk.getValue("choices");
-        boolean usageOnly = chunk.getValue("usage") instanceof JsonObject
-            && (!(choices instanceof JsonArray list) || list.isEmpty());
-        if (usageOnly) {
+        if (chunk.usageOnly()) {
             if (ex.request.includeUsage()) {
-                write(withCost(chunk));
+                write(chunk, PriceCalculator.toUsd(Outcome.cost(served.attempt(), usage())));
                 usageSent = true;
             }
             return;
         }
-        if (!ex.request.includeUsage()) {
-            chunk.remove("usage");
-        }
-        collectText(choices);
-        write(chunk);
-        if (ttftNanos < 0 && StreamStart.hasOutput(chunk)) {
+        chunk.appendText(delivered);
+        write(chunk, null);
+        if (ttftNanos < 0 && chunk.hasOutput()) {
             ttftNanos = System.nanoTime() - ex.startNanos;
             metrics.timeToFirstToken(ttftNanos);
             // Up to the first token, everything that was not waiting on upstreams was TokenHub's own work.
@@ -94,9 +90,9 @@ final class SseRelay implements StreamStart.Sink {
         Usage usage = usage();
         long cost = Outcome.cost(served.attempt(), usage);
         if (ex.request.includeUsage() && !usageSent) {
-            write(new JsonObject().put("id", "chatcmpl-" + ex.requestId).put("object", "chat.completion.chunk")
+            write(Chunk.of(new JsonObject().put("id", "chatcmpl-" + ex.requestId).put("object", "chat.completion.chunk")
                 .put("created", System.currentTimeMillis() / 1000).put("model", servedLabel())
-                .put("choices", new JsonArray()).put("usage", usageJson(usage, cost)));
+                .put("choices", new JsonArray()).put("usage", usageJson(usage, cost))), null);
         }
         // Settled before the response ends: over HTTP/2 ending the response closes its stream at
         // once, and that close must not be taken for the client going away (499).
@@ -141,13 +137,6 @@ final class SseRelay implements StreamStart.Sink {
         return new Usage(ex.request.prompt().counted(), 0, TokenCounter.count(delivered.toString()), 0, true);
     }
 
-    private JsonObject withCost(JsonObject chunk) {
-        Usage usage = usage();
-        JsonObject json = chunk.getJsonObject("usage");
-        json.put("cost", PriceCalculator.toUsd(Outcome.cost(served.attempt(), usage)));
-        return chunk;
-    }
-
     private static JsonObject usageJson(Usage usage, long cost) {
         return usage.toOpenAi().put("cost", PriceCalculator.toUsd(cost));
     }
@@ -156,13 +145,11 @@ final class SseRelay implements StreamStart.Sink {
         return served.attempt().provider() + "/" + served.attempt().deployment().model();
     }
 
-    private void collectText(Object choices) {
-        GeneratedText.append(delivered, choices, "delta");
-    }
-
-    private void write(JsonObject chunk) {
-        String json = chunk.encode();
-        response.write(Buffer.buffer(json.length() + 8).appendBytes(DATA).appendString(json).appendBytes(EVENT_END));
+    /** Writes the chunk as one SSE event; its usage only if the client asked for it, with cost if given. */
+    private void write(Chunk chunk, BigDecimal cost) {
+        Buffer event = Buffer.buffer(512).appendBytes(DATA);
+        chunk.writeTo(event, ex.request.includeUsage(), cost);
+        response.write(event.appendBytes(EVENT_END));
         if (response.writeQueueFull()) {
             served.result().stream().pause();
         }

@@ -2,16 +2,15 @@ package io.tokenhub.provider;
 
 import io.tokenhub.core.Usage;
 import io.vertx.core.Handler;
-import io.vertx.core.json.JsonObject;
 
 /**
- * A streaming answer as OpenAI {@code chat.completion.chunk} objects, {@code model} already
+ * A streaming answer as OpenAI {@code chat.completion.chunk}s, {@code model} already
  * {@code provider/upstream-model}. Returned paused: set the handlers, then {@link #resume()}.
  * Exactly one of the end and exception handlers is called, once, unless the stream is cancelled.
  */
 public interface ChunkStream {
 
-    ChunkStream handler(Handler<JsonObject> chunk);
+    ChunkStream handler(Handler<Chunk> chunk);
 
     ChunkStream endHandler(Handler<Void> end);
 

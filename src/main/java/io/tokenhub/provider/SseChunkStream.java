@@ -3,7 +3,6 @@ package io.tokenhub.provider;
 import io.tokenhub.provider.UpstreamException.Kind;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpClientResponse;
-import io.vertx.core.json.JsonObject;
 
 /**
  * What every provider's SSE stream shares: the upstream body read incrementally through an
@@ -21,7 +20,7 @@ public abstract class SseChunkStream implements ChunkStream {
     private final Abort abort;
     private final SseParser parser = new SseParser(this::event);
     private final IdleTimeout idle;
-    private Handler<JsonObject> chunkHandler = chunk -> { };
+    private Handler<Chunk> chunkHandler = chunk -> { };
     private Handler<Void> endHandler = v -> { };
     private Handler<Throwable> exceptionHandler = e -> { };
     /** Set once the outcome is decided (ended, failed or cancelled): nothing is delivered after it. */
@@ -49,7 +48,7 @@ public abstract class SseChunkStream implements ChunkStream {
     }
 
     /** One SSE event of the body, never called once the outcome is decided. */
-    protected abstract void onEvent(String event, String data);
+    protected abstract void onEvent(String event, byte[] data);
 
     /**
      * The body ended with the outcome still open: deliver what remains and {@link #complete()},
@@ -66,7 +65,7 @@ public abstract class SseChunkStream implements ChunkStream {
         return finished;
     }
 
-    protected final void deliver(JsonObject chunk) {
+    protected final void deliver(Chunk chunk) {
         if (!finished) {
             chunkHandler.handle(chunk);
         }
@@ -96,7 +95,7 @@ public abstract class SseChunkStream implements ChunkStream {
         exceptionHandler.handle(failure);
     }
 
-    private void event(String event, String data) {
+    private void event(String event, byte[] data) {
         if (!finished) {
             onEvent(event, data);
         }
@@ -111,7 +110,7 @@ public abstract class SseChunkStream implements ChunkStream {
     }
 
     @Override
-    public final ChunkStream handler(Handler<JsonObject> chunk) {
+    public final ChunkStream handler(Handler<Chunk> chunk) {
         this.chunkHandler = chunk;
         return this;
     }

@@ -2,41 +2,67 @@ package io.tokenhub.provider;
 
 import io.vertx.core.buffer.Buffer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.function.BiConsumer;
 
 /**
  * Incremental Server-Sent Events parser: feed it the body as it arrives in buffers of any size; it
  * calls back once per complete event with the event name (null when none was given) and the data
- * lines joined by newlines. Comments and {@code id}/{@code retry} fields are ignored.
+ * lines joined by newlines, as the UTF-8 bytes they came in (the data is usually JSON, which is
+ * parsed from bytes). Comments and {@code id}/{@code retry} fields are ignored.
  */
 public final class SseParser {
 
-    private final BiConsumer<String, String> onEvent;
+    private static final byte[] DATA = "data".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] EVENT = "event".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] NEWLINE = {'\n'};
+
+    private final BiConsumer<String, byte[]> onEvent;
     private byte[] line = new byte[256];
     private int lineLength;
     private boolean skipNextLf;
     private String event;
-    private StringBuilder data;
+    private byte[] data = new byte[256];
+    private int dataLength = -1;
 
-    public SseParser(BiConsumer<String, String> onEvent) {
+    public SseParser(BiConsumer<String, byte[]> onEvent) {
         this.onEvent = onEvent;
     }
 
     public void feed(Buffer buffer) {
-        int length = buffer.length();
-        for (int i = 0; i < length; i++) {
-            byte b = buffer.getByte(i);
-            if (skipNextLf) {
-                skipNextLf = false;
-                if (b == '\n') {
-                    continue;
-                }
+        byte[] bytes = buffer.getBytes();
+        int from = 0;
+        if (skipNextLf && bytes.length > 0) {
+            skipNextLf = false;
+            if (bytes[0] == '\n') {
+                from = 1;
             }
-            if (b == '\n' || b == '\r') {
-                skipNextLf = b == '\r';
-                endOfLine();
+        }
+        while (from < bytes.length) {
+            int end = from;
+            while (end < bytes.length && bytes[end] != '\n' && bytes[end] != '\r') {
+                end++;
+            }
+            if (end == bytes.length) {
+                // A line cut by the buffer's end: kept until the rest comes.
+                appendLine(bytes, from, end - from);
+                return;
+            }
+            if (lineLength == 0) {
+                line(bytes, from, end - from);
             } else {
-                append(b);
+                appendLine(bytes, from, end - from);
+                int length = lineLength;
+                lineLength = 0;
+                line(line, 0, length);
+            }
+            from = end + 1;
+            if (bytes[end] == '\r') {
+                if (from == bytes.length) {
+                    skipNextLf = true;
+                } else if (bytes[from] == '\n') {
+                    from++;
+                }
             }
         }
     }
@@ -49,51 +75,65 @@ public final class SseParser {
         dispatch();
     }
 
-    private void append(byte b) {
-        if (lineLength == line.length) {
-            byte[] bigger = new byte[line.length * 2];
-            System.arraycopy(line, 0, bigger, 0, lineLength);
-            line = bigger;
-        }
-        line[lineLength++] = b;
+    private void endOfLine() {
+        int length = lineLength;
+        lineLength = 0;
+        line(line, 0, length);
     }
 
-    private void endOfLine() {
-        if (lineLength == 0) {
+    private void appendLine(byte[] bytes, int from, int length) {
+        if (lineLength + length > line.length) {
+            line = Arrays.copyOf(line, Math.max(line.length * 2, lineLength + length));
+        }
+        System.arraycopy(bytes, from, line, lineLength, length);
+        lineLength += length;
+    }
+
+    /** One line, without its end: a blank line ends the event, a field adds to it. */
+    private void line(byte[] bytes, int from, int length) {
+        if (length == 0) {
             dispatch();
             return;
         }
-        String text = new String(line, 0, lineLength, StandardCharsets.UTF_8);
-        lineLength = 0;
-        int colon = text.indexOf(':');
-        if (colon == 0) {
-            return;
+        int end = from + length;
+        int colon = from;
+        while (colon < end && bytes[colon] != ':') {
+            colon++;
         }
-        String field = colon < 0 ? text : text.substring(0, colon);
-        String value = colon < 0 ? "" : text.substring(colon + 1);
-        if (value.startsWith(" ")) {
-            value = value.substring(1);
+        if (colon == from) {
+            return; // a comment
         }
-        if (field.equals("data")) {
-            if (data == null) {
-                data = new StringBuilder(value);
+        int value = Math.min(colon + 1, end);
+        if (value < end && bytes[value] == ' ') {
+            value++;
+        }
+        if (Arrays.equals(bytes, from, colon, DATA, 0, DATA.length)) {
+            if (dataLength >= 0) {
+                appendData(NEWLINE, 0, 1);
             } else {
-                data.append('\n').append(value);
+                dataLength = 0;
             }
-        } else if (field.equals("event")) {
-            event = value;
+            appendData(bytes, value, end - value);
+        } else if (Arrays.equals(bytes, from, colon, EVENT, 0, EVENT.length)) {
+            event = new String(bytes, value, end - value, StandardCharsets.UTF_8);
         }
     }
 
+    private void appendData(byte[] bytes, int from, int length) {
+        if (dataLength + length > data.length) {
+            data = Arrays.copyOf(data, Math.max(data.length * 2, dataLength + length));
+        }
+        System.arraycopy(bytes, from, data, dataLength, length);
+        dataLength += length;
+    }
+
     private void dispatch() {
-        if (data != null) {
-            String name = event;
-            String payload = data.toString();
-            data = null;
-            event = null;
+        String name = event;
+        event = null;
+        if (dataLength >= 0) {
+            byte[] payload = Arrays.copyOf(data, dataLength);
+            dataLength = -1;
             onEvent.accept(name, payload);
-        } else {
-            event = null;
         }
     }
 }

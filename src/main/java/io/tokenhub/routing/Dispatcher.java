@@ -16,6 +16,7 @@ import io.tokenhub.provider.UpstreamException;
 import io.tokenhub.provider.UpstreamException.Kind;
 import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
 import java.util.function.Function;
@@ -37,7 +38,7 @@ public final class Dispatcher {
      * What to send, apart from the candidate: the request id, the body and the output limit; and
      * the request's clock of time on upstreams, which every attempt's adapter marks.
      */
-    public record Call(String requestId, JsonObject body, int maxTokens, UpstreamClock clock) {
+    public record Call(String requestId, JsonObject body, Buffer raw, int maxTokens, UpstreamClock clock) {
     }
 
     /** The state of one request's walk through its candidates. */
@@ -103,7 +104,7 @@ public final class Dispatcher {
             return skip(walk, index, health, now);
         }
         int maxTokens = Math.min(walk.call.maxTokens(), attempt.model().maxOutputTokens());
-        UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), attempt.deployment(),
+        UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), walk.call.raw(), attempt.deployment(),
             maxTokens, walk.call.clock());
         ProviderAdapter adapter = adapters.apply(attempt.provider());
         return health.guard(walk.abort, () -> walk.send.apply(adapter, upstreamCall))

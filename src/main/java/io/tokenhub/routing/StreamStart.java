@@ -1,10 +1,9 @@
 package io.tokenhub.routing;
 
+import io.tokenhub.provider.Chunk;
 import io.tokenhub.provider.ChunkStream;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
-import io.vertx.core.json.JsonArray;
-import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -18,7 +17,7 @@ public final class StreamStart {
 
     /** Receives the stream once it has started. */
     public interface Sink {
-        void chunk(JsonObject chunk);
+        void chunk(Chunk chunk);
 
         void end();
 
@@ -27,7 +26,7 @@ public final class StreamStart {
 
     private final ChunkStream stream;
     private final Promise<StreamStart> started = Promise.promise();
-    private List<JsonObject> held = new ArrayList<>();
+    private List<Chunk> held = new ArrayList<>();
     private Sink sink;
     private boolean ended;
     private Throwable failure;
@@ -48,13 +47,13 @@ public final class StreamStart {
         return stream;
     }
 
-    private void onChunk(JsonObject chunk) {
+    private void onChunk(Chunk chunk) {
         if (sink != null) {
             sink.chunk(chunk);
             return;
         }
         held.add(chunk);
-        if (hasOutput(chunk)) {
+        if (chunk.hasOutput()) {
             // Paused before completing: the completion may attach and resume synchronously.
             stream.pause();
             started.tryComplete(this);
@@ -81,9 +80,9 @@ public final class StreamStart {
 
     /** Delivers the held chunks, then everything that follows, to {@code target}; resumes the stream. */
     public void attach(Sink target) {
-        List<JsonObject> backlog = held;
+        List<Chunk> backlog = held;
         held = List.of();
-        for (JsonObject chunk : backlog) {
+        for (Chunk chunk : backlog) {
             target.chunk(chunk);
         }
         this.sink = target;
@@ -94,24 +93,5 @@ public final class StreamStart {
         } else {
             stream.resume();
         }
-    }
-
-    /** True for a chunk that carries output: content, reasoning or a tool call. */
-    public static boolean hasOutput(JsonObject chunk) {
-        if (!(chunk.getValue("choices") instanceof JsonArray choices)) {
-            return false;
-        }
-        for (Object c : choices) {
-            if (c instanceof JsonObject choice && choice.getValue("delta") instanceof JsonObject delta
-                && (nonEmpty(delta.getValue("content")) || nonEmpty(delta.getValue("reasoning_content"))
-                    || delta.getValue("tool_calls") instanceof JsonArray calls && !calls.isEmpty())) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static boolean nonEmpty(Object value) {
-        return value instanceof String s && !s.isEmpty();
     }
 }

@@ -147,7 +147,8 @@ final class Procs {
             try {
                 onExit.run();
             } finally {
-                Runtime.getRuntime().halt(0);
+                // exit, not halt: shutdown hooks run, so a profiler agent writes its file
+                System.exit(0);
             }
         }, "parent-watch");
         watcher.setDaemon(false);

@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 class SseParserTest {
 
     private final List<String> events = new ArrayList<>();
-    private final SseParser parser = new SseParser((name, data) -> events.add(name + "|" + data));
+    private final SseParser parser = new SseParser((name, data) ->
+        events.add(name + "|" + new String(data, java.nio.charset.StandardCharsets.UTF_8)));
 
     @Test
     void eventsSplitAcrossBuffersAtAnyByteAreReassembled() {
@@ -28,6 +29,20 @@ class SseParserTest {
         parser.feed(Buffer.buffer("data: one\r\n\r\ndata: two\r\rdata:three\n\n"));
 
         assertThat(events).containsExactly("null|one", "null|two", "null|three");
+    }
+
+    @Test
+    void crlfSplitAnywhereStillEndsOneLine() {
+        byte[] bytes = "data: a\r\ndata: b\r\n\r\ndata: c\r\r".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        for (int cut = 0; cut <= bytes.length; cut++) {
+            events.clear();
+            SseParser split = new SseParser((name, data) ->
+                events.add(name + "|" + new String(data, java.nio.charset.StandardCharsets.UTF_8)));
+            split.feed(Buffer.buffer(java.util.Arrays.copyOfRange(bytes, 0, cut)));
+            split.feed(Buffer.buffer(java.util.Arrays.copyOfRange(bytes, cut, bytes.length)));
+
+            assertThat(events).as("cut at %d", cut).containsExactly("null|a\nb", "null|c");
+        }
     }
 
     @Test

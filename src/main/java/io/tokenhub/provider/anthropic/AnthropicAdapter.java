@@ -125,7 +125,7 @@ public final class AnthropicAdapter implements ProviderAdapter {
         String model = message.getValue("model") instanceof String m && !m.isEmpty() ? m : call.upstreamModel();
         JsonObject body = AnthropicResponses.toOpenAi(message, providerId() + "/" + model,
             "chatcmpl-" + call.requestId(), System.currentTimeMillis() / 1000);
-        return new Completion(body, Usage.fromOpenAi(body.getJsonObject("usage")));
+        return Completion.of(body, Usage.fromOpenAi(body.getJsonObject("usage")));
     }
 
     /**

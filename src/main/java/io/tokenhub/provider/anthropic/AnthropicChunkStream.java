@@ -2,12 +2,14 @@ package io.tokenhub.provider.anthropic;
 
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Abort;
+import io.tokenhub.provider.Chunk;
 import io.tokenhub.provider.HttpUpstream;
 import io.tokenhub.provider.SseChunkStream;
 import io.tokenhub.provider.UpstreamCall;
 import io.tokenhub.provider.UpstreamException;
 import io.tokenhub.provider.UpstreamException.Kind;
 import io.tokenhub.provider.anthropic.AnthropicResponses.ErrorInfo;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
@@ -32,10 +34,10 @@ final class AnthropicChunkStream extends SseChunkStream {
     }
 
     @Override
-    protected void onEvent(String event, String data) {
+    protected void onEvent(String event, byte[] data) {
         List<JsonObject> chunks;
         try {
-            JsonObject payload = new JsonObject(data);
+            JsonObject payload = new JsonObject(Buffer.buffer(data));
             if ("message_start".equals(event != null ? event : payload.getValue("type"))) {
                 relabel(payload);
             }
@@ -50,7 +52,7 @@ final class AnthropicChunkStream extends SseChunkStream {
             return;
         }
         for (JsonObject chunk : chunks) {
-            deliver(chunk.put("model", label)); // nothing once a chunk handler has cancelled the stream
+            deliver(Chunk.of(chunk.put("model", label))); // nothing once a chunk handler has cancelled the stream
         }
     }
 
@@ -87,7 +89,7 @@ final class AnthropicChunkStream extends SseChunkStream {
         }
         JsonObject usageChunk = translator.usageChunk();
         if (usageChunk != null) {
-            deliver(usageChunk.put("model", label));
+            deliver(Chunk.of(usageChunk.put("model", label)));
         }
         complete();
     }

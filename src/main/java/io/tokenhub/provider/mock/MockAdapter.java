@@ -83,7 +83,7 @@ public final class MockAdapter implements ProviderAdapter {
             .put("model", label(call))
             .put("choices", choices)
             .put("usage", usage.toOpenAi());
-        return new Completion(body, usage);
+        return Completion.of(body, usage);
     }
 
     /** {@code n}, which the gateway has checked is a positive integer if given; refused over OpenAI's limit. */
@@ -154,7 +154,7 @@ public final class MockAdapter implements ProviderAdapter {
         Usage usage = new Usage(tokens, 0, 0, 0, false);
         JsonObject body = new JsonObject().put("object", "list").put("data", data).put("model", label(call))
             .put("usage", new JsonObject().put("prompt_tokens", tokens).put("total_tokens", tokens));
-        return Future.succeededFuture(new Completion(body, usage));
+        return Future.succeededFuture(Completion.of(body, usage));
     }
 
     /** Relevance is the share of query words found in the document. */
@@ -182,7 +182,7 @@ public final class MockAdapter implements ProviderAdapter {
         int topN = call.body().getInteger("top_n", results.size());
         JsonObject body = new JsonObject().put("model", label(call))
             .put("results", new JsonArray(results.subList(0, Math.min(topN, results.size()))));
-        return Future.succeededFuture(new Completion(body, new Usage(tokens, 0, 0, 0, false)));
+        return Future.succeededFuture(Completion.of(body, new Usage(tokens, 0, 0, 0, false)));
     }
 
     private static JsonArray vector(String text, int dimensions) {

@@ -1,6 +1,7 @@
 package io.tokenhub.provider.mock;
 
 import io.tokenhub.core.Usage;
+import io.tokenhub.provider.Chunk;
 import io.tokenhub.provider.ChunkStream;
 import io.tokenhub.provider.UpstreamClock;
 import io.vertx.core.Handler;
@@ -17,7 +18,7 @@ final class MockChunkStream implements ChunkStream {
     private final Usage usage;
     /** The chunk delay plays the upstream's part: time spent waiting on it is upstream time. */
     private final UpstreamClock clock;
-    private Handler<JsonObject> chunkHandler = c -> { };
+    private Handler<Chunk> chunkHandler = c -> { };
     private Handler<Void> endHandler = v -> { };
     private int next;
     private boolean paused = true;
@@ -54,7 +55,7 @@ final class MockChunkStream implements ChunkStream {
         }
         clock.received();
         if (next < chunks.size()) {
-            chunkHandler.handle(chunks.get(next++));
+            chunkHandler.handle(Chunk.of(chunks.get(next++)));
             schedule();
         } else {
             cancelled = true;
@@ -63,7 +64,7 @@ final class MockChunkStream implements ChunkStream {
     }
 
     @Override
-    public ChunkStream handler(Handler<JsonObject> chunk) {
+    public ChunkStream handler(Handler<Chunk> chunk) {
         this.chunkHandler = chunk;
         return this;
     }

@@ -16,6 +16,7 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;
+import java.util.Set;
 
 /**
  * Any OpenAI-compatible Chat Completions API (OpenAI, DeepSeek, Qwen, Doubao, vLLM…). The body is
@@ -23,6 +24,9 @@ import java.util.LinkedHashMap;
  * usage option are set, and TokenHub's own extensions are removed.
  */
 public final class OpenAiAdapter implements ProviderAdapter {
+
+    /** TokenHub's own fields, and the stream option, which only a streamed call sends (set anew). */
+    private static final Set<String> DROPPED = Set.of("fallback_models", "stream_options");
 
     private final HttpUpstream upstream;
     private final HttpUpstream.Endpoint chat;
@@ -53,7 +57,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
 
     @Override
     public Future<Completion> complete(UpstreamCall call, Abort abort) {
-        Buffer body = upstreamBody(call, false).toBuffer();
+        Buffer body = upstreamBody(call, false);
         return upstream.post(chat, body, abort, call.clock())
             .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
             .map(this::completion);
@@ -61,7 +65,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
 
     @Override
     public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
-        Buffer body = upstreamBody(call, true).toBuffer();
+        Buffer body = upstreamBody(call, true);
         return upstream.post(chat, body, abort, call.clock())
             .map(response -> new OpenAiChunkStream(response, upstream, call, abort));
     }
@@ -75,7 +79,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
                 JsonObject answer = json(buffer, "data");
                 answer.put("model", label(answer.getValue("model")));
                 JsonObject usage = answer.getValue("usage") instanceof JsonObject u ? u : null;
-                return new Completion(answer, usage == null ? null
+                return Completion.of(answer, usage == null ? null
                     : new Usage(usage.getLong("prompt_tokens", usage.getLong("total_tokens", 0L)), 0, 0, 0, false));
             });
     }
@@ -94,7 +98,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
                     .put("id", answer.getValue("id"))
                     .put("model", label(answer.getValue("model") != null ? answer.getValue("model") : call.upstreamModel()))
                     .put("results", answer.getJsonArray("results"));
-                return new Completion(result, tokens);
+                return Completion.of(result, tokens);
             });
     }
 
@@ -110,25 +114,43 @@ public final class OpenAiAdapter implements ProviderAdapter {
         throw UpstreamException.of(providerId(), Kind.CONNECTION, "the provider's answer has no " + requiredArray);
     }
 
-    JsonObject upstreamBody(UpstreamCall call, boolean stream) {
-        // Only top-level fields change (stream_options is replaced, not changed in place), so the
-        // messages are shared with the client's body rather than deep-copied for every call.
-        JsonObject body = new JsonObject(new LinkedHashMap<>(call.body().getMap()));
-        body.remove("fallback_models");
-        body.put("model", call.upstreamModel());
-        body.put("stream", stream);
-        // Reasoning models take max_completion_tokens; keep whichever name the client used.
-        body.put(body.containsKey("max_completion_tokens") ? "max_completion_tokens" : "max_tokens", call.maxTokens());
+    /**
+     * The chat body for the upstream: the client's, without TokenHub's own fields, with the
+     * deployment's model, the stream flag, the output limit and (streaming) the usage option set.
+     * From the client's bytes when the call has them, so that the messages are not encoded again.
+     */
+    Buffer upstreamBody(UpstreamCall call, boolean stream) {
+        JsonObject body = call.body();
+        JsonObject changed = new JsonObject(new LinkedHashMap<>(8))
+            .put("model", call.upstreamModel())
+            .put("stream", stream)
+            // Reasoning models take max_completion_tokens; keep whichever name the client used.
+            .put(body.containsKey("max_completion_tokens") ? "max_completion_tokens" : "max_tokens", call.maxTokens());
         if (stream) {
             JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o.copy() : new JsonObject();
-            body.put("stream_options", options.put("include_usage", true));
-        } else {
-            body.remove("stream_options");
+            changed.put("stream_options", options.put("include_usage", true));
         }
-        return body;
+        if (call.raw() != null) {
+            Buffer relayed = RelayedRequest.rewrite(call.raw(),
+                name -> body.containsKey(name) && !changed.containsKey(name) && !DROPPED.contains(name), changed);
+            if (relayed != null) {
+                return relayed;
+            }
+        }
+        // Only top-level fields change, so the messages are shared with the client's body, not copied.
+        JsonObject whole = new JsonObject(new LinkedHashMap<>(body.getMap()));
+        DROPPED.forEach(whole::remove);
+        whole.getMap().putAll(changed.getMap());
+        return whole.toBuffer();
     }
 
     private Completion completion(Buffer buffer) {
+        Completion relayed = RelayedCompletion.scan(buffer.getBytes(), providerId());
+        return relayed != null ? relayed : parsed(buffer);
+    }
+
+    /** The whole parse: for answers the byte-level relay does not take, and to say what is wrong with one. */
+    private Completion parsed(Buffer buffer) {
         JsonObject body;
         try {
             body = buffer.toJsonObject();
@@ -140,7 +162,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
         }
         body.put("model", label(body.getValue("model")));
         Usage usage = body.getValue("usage") instanceof JsonObject u ? Usage.fromOpenAi(u) : null;
-        return new Completion(body, usage);
+        return Completion.of(body, usage);
     }
 
     private String label(Object reportedModel) {

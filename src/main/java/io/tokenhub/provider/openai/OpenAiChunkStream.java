@@ -2,20 +2,28 @@ package io.tokenhub.provider.openai;
 
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Abort;
+import io.tokenhub.provider.Chunk;
 import io.tokenhub.provider.HttpUpstream;
 import io.tokenhub.provider.SseChunkStream;
 import io.tokenhub.provider.UpstreamCall;
 import io.tokenhub.provider.UpstreamException;
 import io.tokenhub.provider.UpstreamException.Kind;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 /** An OpenAI SSE body read incrementally: one chunk per {@code data:} event until {@code [DONE]}. */
 final class OpenAiChunkStream extends SseChunkStream {
 
+    private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
+
     private String reportedModel;
     private String label;
+    /** The label as a JSON string, for chunks relayed as bytes; made again only when the label changes. */
+    private Buffer quotedLabel;
     private Usage usage;
     private boolean done;
 
@@ -26,15 +34,29 @@ final class OpenAiChunkStream extends SseChunkStream {
     }
 
     @Override
-    protected void onEvent(String event, String data) {
-        if (data.equals("[DONE]")) {
+    protected void onEvent(String event, byte[] data) {
+        if (Arrays.equals(data, DONE)) {
             done = true;
             return;
         }
+        RelayedChunk relayed = RelayedChunk.scan(data);
+        if (relayed != null) {
+            relabel(relayed.reportedModel());
+            if (quotedLabel == null) {
+                quotedLabel = JsonScan.quote(label);
+            }
+            relayed.label(quotedLabel);
+            if (relayed.usage() != null) {
+                usage = relayed.usage();
+            }
+            deliver(relayed);
+            return;
+        }
+        // The whole parse: for chunks the byte-level relay does not take, errors among them.
         JsonObject chunk;
         try {
-            chunk = new JsonObject(data);
-        } catch (DecodeException e) {
+            chunk = new JsonObject(Buffer.buffer(data));
+        } catch (DecodeException | ClassCastException e) {
             fail(UpstreamException.of(providerId(), Kind.CONNECTION, "malformed chunk in the stream"));
             return;
         }
@@ -42,20 +64,21 @@ final class OpenAiChunkStream extends SseChunkStream {
             fail(upstream.statusFailure(500, 0, error));
             return;
         }
-        relabel(chunk);
+        relabel(chunk.getValue("model"));
+        chunk.put("model", label);
         if (chunk.getValue("usage") instanceof JsonObject u) {
             usage = Usage.fromOpenAi(u);
         }
-        deliver(chunk);
+        deliver(Chunk.of(chunk));
     }
 
-    private void relabel(JsonObject chunk) {
-        Object model = chunk.getValue("model");
+    /** Follows the model the provider names in its chunks (a dated snapshot for an alias, say). */
+    private void relabel(Object model) {
         if (model instanceof String m && !m.isEmpty() && !m.equals(reportedModel)) {
             reportedModel = m;
             label = providerId() + "/" + m;
+            quotedLabel = null;
         }
-        chunk.put("model", label);
     }
 
     @Override

@@ -9,6 +9,7 @@ import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.config.TokenHubConfig.Timeouts;
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Abort;
+import io.tokenhub.provider.Chunk;
 import io.tokenhub.provider.ChunkStream;
 import io.tokenhub.provider.Completion;
 import io.tokenhub.provider.HttpUpstream;
@@ -342,8 +343,9 @@ class AnthropicAdapterTest {
         onLoop(() -> adapter.stream(call(chat("hi")), abort).map(s -> {
             c.stream = s;
             s.handler(chunk -> {
-                c.chunks.add(chunk);
-                onChunk.accept(chunk);
+                JsonObject json = ((Chunk.Parsed) chunk).json();
+                c.chunks.add(json);
+                onChunk.accept(json);
             }).endHandler(v -> c.terminate(null)).exceptionHandler(c::terminate);
             s.resume();
             return s;

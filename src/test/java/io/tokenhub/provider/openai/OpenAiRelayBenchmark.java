@@ -28,12 +28,18 @@ import org.openjdk.jmh.infra.Blackhole;
 /**
  * The OpenAI adapter's share of the hot path, with the real (package-private) classes:
  * <ul>
- *   <li>{@code upstreamBody}: the client's parsed body rewritten for the upstream
- *   ({@link OpenAiAdapter#upstreamBody}: copy, model, stream, max_tokens) and encoded;</li>
- *   <li>{@code sseChunk}: one SSE event through {@link OpenAiChunkStream} (SSE parse, JSON decode,
- *   error and usage checks, model relabel) and then what {@code SseRelay.write} does with it
- *   (usage field dropped, JSON encode, {@code data: …\n\n} framing);</li>
- *   <li>{@code sseParserOnly}: the {@link SseParser} alone on the same bytes.</li>
+ *   <li>{@code upstreamBodyRelayed} against {@code upstreamBodyEncoded}: the client's body rewritten
+ *   for the upstream ({@link OpenAiAdapter#upstreamBody}: model, stream, max_tokens) from its own
+ *   bytes ({@link RelayedRequest}), and by encoding the parsed body again;</li>
+ *   <li>{@code sseChunk}: one SSE event through {@link OpenAiChunkStream} (SSE parse, the byte-level
+ *   scan of {@link RelayedChunk}: error and usage checks, model relabel, generated text) and then
+ *   what {@code SseRelay.write} does with it (usage field dropped, {@code data: …\n\n} framing),
+ *   against {@code sseChunkWholeParse}: the same event decoded into a {@link JsonObject}, relabelled,
+ *   its usage removed and encoded again;</li>
+ *   <li>{@code sseParserOnly}: the {@link SseParser} alone on the same bytes;</li>
+ *   <li>{@code answerRelayed} against {@code answerWholeParse}: a whole chat completion from the
+ *   provider's bytes to the client's, by the byte-level relay ({@link RelayedCompletion}) and by
+ *   decoding it into a {@link JsonObject} and encoding it again, side by side.</li>
  * </ul>
  * The HTTP response under the chunk stream is a stand-in that only keeps the data handler.
  */
@@ -51,17 +57,27 @@ public class OpenAiRelayBenchmark {
         + "\"chat.completion.chunk\",\"created\":1735689600,\"model\":\"gpt-4o-mini-2024-07-18\",\"system_fingerprint\":"
         + "\"fp_0123456789\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" token\"},\"logprobs\":null,"
         + "\"finish_reason\":null}],\"usage\":null}\n\n";
+    static final String ANSWER = "{\"id\":\"chatcmpl-AbCdEfGhIjKlMnOpQrStUvWxYz012\",\"object\":\"chat.completion\","
+        + "\"created\":1735689600,\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,\"message\":"
+        + "{\"role\":\"assistant\",\"content\":\"A load balancer spreads requests across servers so no single one is "
+        + "overwhelmed.\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":{\"prompt_tokens\":"
+        + "24,\"completion_tokens\":19,\"total_tokens\":43,\"prompt_tokens_details\":{\"cached_tokens\":0},"
+        + "\"completion_tokens_details\":{\"reasoning_tokens\":0}},\"system_fingerprint\":\"fp_0123456789\"}";
+    private static final java.math.BigDecimal COST = new java.math.BigDecimal("0.000042");
     static final String REQUEST = "{\"model\":\"bench-chat\",\"messages\":[{\"role\":\"system\",\"content\":\"You are a "
         + "helpful assistant.\"},{\"role\":\"user\",\"content\":\"Write one short sentence about load balancers.\"}],"
         + "\"max_tokens\":64,\"temperature\":0.7}";
 
     private OpenAiAdapter adapter;
     private UpstreamCall call;
+    private UpstreamCall rawCall;
     private Buffer chunk;
     private Handler<Buffer> feed;
     private SseParser parserOnly;
+    private SseParser parserWhole;
     private Buffer written;
     private Blackhole hole;
+    private Buffer answer;
 
     @Setup
     public void setUp(Blackhole blackhole) {
@@ -76,6 +92,8 @@ public class OpenAiRelayBenchmark {
         HttpUpstream upstream = new HttpUpstream(null, null, config.providers().get(0));
         adapter = new OpenAiAdapter(upstream);
         call = new UpstreamCall("req_1", new JsonObject(REQUEST), config.models().get(0).deployments().get(0), 64);
+        rawCall = new UpstreamCall("req_1", call.body(), Buffer.buffer(REQUEST), call.deployment(), 64,
+            call.clock());
         chunk = Buffer.buffer(CHUNK);
         @SuppressWarnings("unchecked")
         Handler<Buffer>[] handler = new Handler[1];
@@ -94,13 +112,23 @@ public class OpenAiRelayBenchmark {
                 default -> proxy;
             });
         OpenAiChunkStream stream = new OpenAiChunkStream(response, upstream, call, new Abort());
-        stream.handler(json -> {
-            json.remove("usage");
-            String encoded = json.encode();
-            written = Buffer.buffer(encoded.length() + 8).appendBytes(DATA).appendString(encoded).appendBytes(EVENT_END);
+        stream.handler(relayed -> {
+            Buffer event = Buffer.buffer(512).appendBytes(DATA);
+            relayed.writeTo(event, false, null);
+            written = event.appendBytes(EVENT_END);
         });
+        answer = Buffer.buffer(ANSWER);
         feed = handler[0];
         parserOnly = new SseParser((event, data) -> hole.consume(data));
+        StringBuilder text = new StringBuilder();
+        parserWhole = new SseParser((event, data) -> {
+            JsonObject json = new JsonObject(Buffer.buffer(data));
+            json.put("model", "fake/" + json.getString("model"));
+            io.tokenhub.provider.GeneratedText.append(text, json.getValue("choices"), "delta");
+            text.setLength(0);
+            json.remove("usage");
+            written = Buffer.buffer(512).appendBytes(DATA).appendBuffer(json.toBuffer()).appendBytes(EVENT_END);
+        });
         feed.handle(chunk);
         if (written == null || !written.toString().contains("\"model\":\"fake/gpt-4o-mini-2024-07-18\"")) {
             throw new IllegalStateException("the chunk was not relabelled: " + written);
@@ -108,13 +136,36 @@ public class OpenAiRelayBenchmark {
     }
 
     @Benchmark
-    public Buffer upstreamBody() {
-        return adapter.upstreamBody(call, false).toBuffer();
+    public Buffer upstreamBodyRelayed() {
+        return adapter.upstreamBody(rawCall, false);
+    }
+
+    @Benchmark
+    public Buffer upstreamBodyEncoded() {
+        return adapter.upstreamBody(call, false);
     }
 
     @Benchmark
     public Buffer sseChunk() {
         feed.handle(chunk);
+        return written;
+    }
+
+    @Benchmark
+    public Buffer answerRelayed() {
+        return RelayedCompletion.scan(answer.getBytes(), "fake").encode(null, COST);
+    }
+
+    @Benchmark
+    public Buffer answerWholeParse() {
+        JsonObject body = answer.toJsonObject();
+        body.put("model", "fake/" + body.getString("model"));
+        return body.put("usage", body.getJsonObject("usage").put("cost", COST)).toBuffer();
+    }
+
+    @Benchmark
+    public Buffer sseChunkWholeParse() {
+        parserWhole.feed(chunk);
         return written;
     }
 

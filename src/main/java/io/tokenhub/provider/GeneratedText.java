@@ -1,4 +1,4 @@
-package io.tokenhub.api;
+package io.tokenhub.provider;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -7,13 +7,13 @@ import io.vertx.core.json.JsonObject;
  * What a model generated, as text to count when the provider gave no usage: content, reasoning and
  * tool calls of a message (whole answers) or of a delta (streams) all count as output tokens.
  */
-final class GeneratedText {
+public final class GeneratedText {
 
     private GeneratedText() {
     }
 
     /** Appends the generated parts of every choice's {@code part} ("message" or "delta"). */
-    static void append(StringBuilder text, Object choices, String part) {
+    public static void append(StringBuilder text, Object choices, String part) {
         if (!(choices instanceof JsonArray list)) {
             return;
         }

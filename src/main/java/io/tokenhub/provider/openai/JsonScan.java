@@ -1,0 +1,191 @@
+package io.tokenhub.provider.openai;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.JsonStringEncoder;
+import io.tokenhub.core.Usage;
+import io.vertx.core.buffer.Buffer;
+import java.io.IOException;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * What the byte-level relays ({@link RelayedCompletion}, {@link RelayedChunk}) share: the parser
+ * factory, offsets of tokens, the usage object read straight from the parser, and the edits that
+ * write a label or a cost into the provider's bytes.
+ */
+final class JsonScan {
+
+    static final JsonFactory JSON = new JsonFactory();
+
+    /** Thrown inside a scan when the JSON needs the whole parse; never leaves the scan. */
+    static final class Unusual extends RuntimeException {
+        private Unusual() {
+            super(null, null, false, false);
+        }
+    }
+
+    static final Unusual UNUSUAL = new Unusual();
+
+    private static final byte[] COST_FIELD = "\"cost\":".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] NEXT_COST_FIELD = ",\"cost\":".getBytes(StandardCharsets.UTF_8);
+
+    /** One top-level field: the parser is on its value and must be left at the value's last token. */
+    interface Field {
+        void visit(String name, int nameStart, JsonToken value, JsonParser parser) throws IOException;
+    }
+
+    private JsonScan() {
+    }
+
+    /**
+     * Walks the top-level fields of the JSON object in {@code bytes}; answers where its closing
+     * brace is, or -1 when the bytes are not one JSON object and nothing else, or a field was
+     * {@link #UNUSUAL}.
+     */
+    static int fields(byte[] bytes, Field field) {
+        try (JsonParser parser = JSON.createParser(bytes)) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                return -1;
+            }
+            JsonToken token;
+            while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+                String name = parser.currentName();
+                int nameStart = start(parser);
+                field.visit(name, nameStart, parser.nextToken(), parser);
+            }
+            int close = start(parser);
+            return token == JsonToken.END_OBJECT && parser.nextToken() == null ? close : -1;
+        } catch (IOException | RuntimeException e) {
+            // Malformed, or UNUSUAL: the whole parse says what is wrong, or takes it as it is.
+            return -1;
+        }
+    }
+
+    /** Skips the current value; answers where it ends. */
+    static int skipValue(JsonParser parser, JsonToken value) throws IOException {
+        if (value.isStructStart()) {
+            parser.skipChildren();
+            return start(parser) + 1;
+        }
+        parser.finishToken();
+        return end(parser);
+    }
+
+    /** Where the current token starts in the bytes. */
+    static int start(JsonParser parser) {
+        return (int) parser.currentTokenLocation().getByteOffset();
+    }
+
+    /** Where the current token ends, for a scalar (a string must have been read). */
+    static int end(JsonParser parser) {
+        return (int) parser.currentLocation().getByteOffset();
+    }
+
+    static boolean whitespace(byte b) {
+        return b == ' ' || b == '\n' || b == '\r' || b == '\t';
+    }
+
+    /** {@code text} as a JSON string. */
+    static Buffer quote(String text) {
+        return Buffer.buffer(text.length() + 8).appendByte((byte) '"')
+            .appendBytes(JsonStringEncoder.getInstance().quoteAsUTF8(text)).appendByte((byte) '"');
+    }
+
+    /**
+     * An OpenAI usage object, the parser on its opening brace, read as {@link Usage#fromOpenAi}
+     * reads it from JSON; leaves the parser on its closing brace. A usage that already has a
+     * {@code cost}, repeats a field or has a count that is not a whole number is {@link #UNUSUAL}.
+     */
+    static Usage usage(JsonParser parser) throws IOException {
+        long prompt = 0;
+        long cached = 0;
+        long cacheWrite = 0;
+        long completion = 0;
+        long reasoning = 0;
+        int seen = 0;
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            String name = parser.currentName();
+            JsonToken value = parser.nextToken();
+            switch (name) {
+                case "prompt_tokens" -> {
+                    seen = once(seen, 1);
+                    prompt = count(parser, value);
+                }
+                case "completion_tokens" -> {
+                    seen = once(seen, 2);
+                    completion = count(parser, value);
+                }
+                case "prompt_tokens_details" -> {
+                    seen = once(seen, 4);
+                    int details = 0;
+                    if (value == JsonToken.START_OBJECT) {
+                        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                            String detail = parser.currentName();
+                            JsonToken v = parser.nextToken();
+                            if (detail.equals("cached_tokens")) {
+                                details = once(details, 1);
+                                cached = count(parser, v);
+                            } else if (detail.equals("cache_write_tokens")) {
+                                details = once(details, 2);
+                                cacheWrite = count(parser, v);
+                            } else {
+                                parser.skipChildren();
+                            }
+                        }
+                    } else if (value != JsonToken.VALUE_NULL) {
+                        throw UNUSUAL;
+                    }
+                }
+                case "completion_tokens_details" -> {
+                    seen = once(seen, 8);
+                    int details = 0;
+                    if (value == JsonToken.START_OBJECT) {
+                        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                            JsonToken v = parser.nextToken();
+                            if (parser.currentName().equals("reasoning_tokens")) {
+                                details = once(details, 1);
+                                reasoning = count(parser, v);
+                            } else {
+                                parser.skipChildren();
+                            }
+                        }
+                    } else if (value != JsonToken.VALUE_NULL) {
+                        throw UNUSUAL;
+                    }
+                }
+                case "cost" -> throw UNUSUAL;
+                default -> parser.skipChildren();
+            }
+        }
+        return new Usage(prompt, cached, cacheWrite, completion, reasoning, false);
+    }
+
+    /** {@code ,"cost":…} to insert before the closing brace of the usage object that ends at {@code usageEnd}. */
+    static Buffer costField(byte[] bytes, int usageEnd, BigDecimal cost) {
+        int before = usageEnd - 2;
+        while (whitespace(bytes[before])) {
+            before--;
+        }
+        return Buffer.buffer(32).appendBytes(bytes[before] == '{' ? COST_FIELD : NEXT_COST_FIELD)
+            .appendString(cost.toPlainString());
+    }
+
+    private static long count(JsonParser parser, JsonToken value) throws IOException {
+        if (value == JsonToken.VALUE_NULL) {
+            return 0;
+        }
+        if (value != JsonToken.VALUE_NUMBER_INT || parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER) {
+            throw UNUSUAL;
+        }
+        return parser.getLongValue();
+    }
+
+    private static int once(int seen, int bit) {
+        if ((seen & bit) != 0) {
+            throw UNUSUAL;
+        }
+        return seen | bit;
+    }
+}

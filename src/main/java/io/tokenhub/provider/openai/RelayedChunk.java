@@ -1,0 +1,247 @@
+package io.tokenhub.provider.openai;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import io.tokenhub.core.Usage;
+import io.tokenhub.provider.Chunk;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import java.io.IOException;
+import java.math.BigDecimal;
+
+/**
+ * An OpenAI stream chunk relayed as the provider's own bytes. One pass of a streaming parser finds
+ * the top-level {@code model} and {@code usage}, and reads the deltas of {@code choices} for what
+ * the relay needs to know (output or not, the generated text); on the way out the model label is
+ * replaced, and the usage field dropped or given its {@code cost}, without decoding the chunk into
+ * maps and encoding it again. Anything out of the ordinary (an {@code error}, a repeated field, a
+ * field of an unexpected type, no model) is left to the whole parse: {@link #scan} answers null.
+ */
+final class RelayedChunk implements Chunk {
+
+    private static final byte[] NOTHING = new byte[0];
+
+    private final byte[] bytes;
+    private String reportedModel;
+    private int modelStart = -1;
+    private int modelEnd;
+    /** The usage field: where its name starts, and its value's span (end exclusive); -1 when absent. */
+    private int usageNameStart = -1;
+    private int usageStart;
+    private int usageEnd;
+    private Usage usage;
+    /** How many choices; -1 when there is no choices field. */
+    private int choices = -1;
+    private boolean output;
+    private StringBuilder text;
+    private Buffer label;
+
+    private RelayedChunk(byte[] bytes) {
+        this.bytes = bytes;
+    }
+
+    /** The chunk located in {@code bytes}, or null when it needs the whole parse (or is not a chunk). */
+    static RelayedChunk scan(byte[] bytes) {
+        RelayedChunk chunk = new RelayedChunk(bytes);
+        int close = JsonScan.fields(bytes, (name, nameStart, value, parser) -> {
+            switch (name) {
+                case "model" -> chunk.model(parser, value);
+                case "usage" -> chunk.usage(parser, value, nameStart);
+                case "choices" -> chunk.choices(parser, value);
+                case "error" -> throw JsonScan.UNUSUAL;
+                default -> parser.skipChildren();
+            }
+        });
+        return close < 0 || chunk.modelStart < 0 ? null : chunk;
+    }
+
+    /** The model the provider named (the stream turns it into the label). */
+    String reportedModel() {
+        return reportedModel;
+    }
+
+    /** Sets the model label written in place of the provider's, as a JSON string. */
+    void label(Buffer quotedLabel) {
+        this.label = quotedLabel;
+    }
+
+    /** The provider's counts, when this chunk carries them. */
+    Usage usage() {
+        return usage;
+    }
+
+    @Override
+    public boolean hasOutput() {
+        return output;
+    }
+
+    @Override
+    public boolean usageOnly() {
+        return usage != null && choices <= 0;
+    }
+
+    @Override
+    public void appendText(StringBuilder generated) {
+        if (text != null) {
+            generated.append(text);
+        }
+    }
+
+    @Override
+    public void writeTo(Buffer out, boolean keepUsage, BigDecimal cost) {
+        ByteEdits edits = new ByteEdits(bytes).replace(modelStart, modelEnd, label);
+        if (usageNameStart >= 0) {
+            if (!keepUsage) {
+                dropUsage(edits);
+            } else if (cost != null && usage != null) {
+                edits.insert(usageEnd - 1, JsonScan.costField(bytes, usageEnd, cost));
+            }
+        }
+        edits.writeTo(out);
+    }
+
+    /** Removes the usage field with one of the commas around it. */
+    private void dropUsage(ByteEdits edits) {
+        int before = usageNameStart - 1;
+        while (whitespace(bytes[before])) {
+            before--;
+        }
+        if (bytes[before] == ',') {
+            edits.replace(before, usageEnd, NOTHING);
+            return;
+        }
+        // The first field: the comma after it goes instead (there is one: the model follows).
+        int after = usageEnd;
+        while (whitespace(bytes[after])) {
+            after++;
+        }
+        edits.replace(usageNameStart, bytes[after] == ',' ? after + 1 : usageEnd, NOTHING);
+    }
+
+    private void model(JsonParser parser, JsonToken value) throws IOException {
+        if (modelStart >= 0 || value != JsonToken.VALUE_STRING) {
+            throw JsonScan.UNUSUAL;
+        }
+        modelStart = start(parser);
+        reportedModel = parser.getText();
+        modelEnd = JsonScan.end(parser);
+    }
+
+    private void usage(JsonParser parser, JsonToken value, int nameStart) throws IOException {
+        if (usageNameStart >= 0) {
+            throw JsonScan.UNUSUAL;
+        }
+        usageNameStart = nameStart;
+        usageStart = start(parser);
+        if (value == JsonToken.START_OBJECT) {
+            usage = JsonScan.usage(parser);
+            usageEnd = start(parser) + 1;
+        } else if (value == JsonToken.VALUE_NULL) {
+            usageEnd = JsonScan.end(parser);
+        } else {
+            throw JsonScan.UNUSUAL;
+        }
+    }
+
+    private void choices(JsonParser parser, JsonToken value) throws IOException {
+        if (choices >= 0 || value != JsonToken.START_ARRAY) {
+            throw JsonScan.UNUSUAL;
+        }
+        choices = 0;
+        JsonToken token;
+        while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+            choices++;
+            if (token != JsonToken.START_OBJECT) {
+                parser.skipChildren();
+                continue;
+            }
+            boolean delta = false;
+            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                String name = parser.currentName();
+                JsonToken field = parser.nextToken();
+                if (name.equals("delta")) {
+                    if (delta) {
+                        throw JsonScan.UNUSUAL;
+                    }
+                    delta = true;
+                    if (field == JsonToken.START_OBJECT) {
+                        delta(parser);
+                        continue;
+                    }
+                }
+                parser.skipChildren();
+            }
+        }
+    }
+
+    /** One choice's delta: what it generated, in the order the whole parse takes it. */
+    private void delta(JsonParser parser) throws IOException {
+        String content = null;
+        String reasoning = null;
+        JsonArray calls = null;
+        boolean seenContent = false;
+        boolean seenReasoning = false;
+        boolean seenCalls = false;
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            String name = parser.currentName();
+            JsonToken value = parser.nextToken();
+            switch (name) {
+                case "content" -> {
+                    seenContent = once(seenContent);
+                    content = value == JsonToken.VALUE_STRING ? parser.getText() : skip(parser);
+                }
+                case "reasoning_content" -> {
+                    seenReasoning = once(seenReasoning);
+                    reasoning = value == JsonToken.VALUE_STRING ? parser.getText() : skip(parser);
+                }
+                case "tool_calls" -> {
+                    seenCalls = once(seenCalls);
+                    if (value == JsonToken.START_ARRAY) {
+                        int start = start(parser);
+                        parser.skipChildren();
+                        calls = new JsonArray(Buffer.buffer().appendBytes(bytes, start, start(parser) + 1 - start));
+                    } else {
+                        parser.skipChildren();
+                    }
+                }
+                default -> parser.skipChildren();
+            }
+        }
+        output |= content != null && !content.isEmpty() || reasoning != null && !reasoning.isEmpty()
+            || calls != null && !calls.isEmpty();
+        if (content != null || reasoning != null || calls != null) {
+            if (text == null) {
+                text = new StringBuilder();
+            }
+            if (content != null) {
+                text.append(content);
+            }
+            if (reasoning != null) {
+                text.append(reasoning);
+            }
+            if (calls != null) {
+                text.append(calls.encode());
+            }
+        }
+    }
+
+    private static boolean once(boolean seen) {
+        if (seen) {
+            throw JsonScan.UNUSUAL;
+        }
+        return true;
+    }
+
+    private static String skip(JsonParser parser) throws IOException {
+        parser.skipChildren();
+        return null;
+    }
+
+    private static int start(JsonParser parser) {
+        return JsonScan.start(parser);
+    }
+
+    private static boolean whitespace(byte b) {
+        return JsonScan.whitespace(b);
+    }
+}

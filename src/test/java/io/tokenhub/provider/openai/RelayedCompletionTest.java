@@ -1,0 +1,115 @@
+package io.tokenhub.provider.openai;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tokenhub.core.Usage;
+import io.tokenhub.provider.Completion;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonObject;
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.constraints.IntRange;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The byte-level relay of a chat completion says exactly what the whole parse says: same JSON out,
+ * same usage, and bytes outside the two edits left as the provider sent them. What it does not
+ * take, it hands to the whole parse.
+ */
+class RelayedCompletionTest {
+
+    private static final BigDecimal COST = new BigDecimal("0.000123");
+    private static final String CHOICES = "\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\","
+        + "\"content\":\"Hi \\\"there\\\" \\u00e9\\n\"},\"finish_reason\":\"stop\"}]";
+    private static final String USAGE = "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5,\"total_tokens\":17,"
+        + "\"prompt_tokens_details\":{\"cached_tokens\":4}}";
+
+    @Test
+    void relabelsTheModelAndAddsTheCostLeavingTheRestAsSent() {
+        String answer = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1700000000,"
+            + "\"model\":\"gpt-4o-mini\"," + CHOICES + "," + USAGE + ",\"system_fingerprint\":\"fp_x\"}";
+        RelayedCompletion relayed = RelayedCompletion.scan(bytes(answer), "openai");
+
+        assertThat(relayed).isNotNull();
+        assertThat(relayed.usage()).isEqualTo(new Usage(12, 4, 0, 5, 0, false));
+        String out = relayed.encode(null, COST).toString(StandardCharsets.UTF_8);
+        assertThat(out).isEqualTo(answer.replace("\"gpt-4o-mini\"", "\"openai/gpt-4o-mini\"")
+            .replace("{\"cached_tokens\":4}}", "{\"cached_tokens\":4},\"cost\":0.000123}"));
+        assertThat(relayed.body().getString("model")).isEqualTo("openai/gpt-4o-mini");
+    }
+
+    @Test
+    void answersWithoutUsageOrModelGetThemAdded() {
+        assertSameAsWholeParse("{\"id\":\"a\"," + CHOICES + "}");
+        assertSameAsWholeParse("{" + CHOICES + ",\"usage\":null,\"model\":\"m\"}");
+        assertSameAsWholeParse("{\"usage\":null," + CHOICES + "}");
+        assertSameAsWholeParse("{\"model\":\"\"," + CHOICES + "," + USAGE + "}");
+        assertSameAsWholeParse("{\"usage\": { } ,\n  \"model\" : \"m\\u00e9\\\"q\" ," + CHOICES + " }");
+        assertSameAsWholeParse("{" + USAGE + ",\"model\":\"qwen-plus\"," + CHOICES + "}");
+    }
+
+    @Test
+    void unusualAnswersAreLeftToTheWholeParse() {
+        for (String answer : List.of(
+            "{\"model\":\"a\",\"model\":\"b\"," + CHOICES + "}",
+            "{\"model\":7," + CHOICES + "}",
+            "{\"model\":\"m\"," + CHOICES + "," + USAGE + "," + USAGE + "}",
+            "{\"model\":\"m\"," + CHOICES + ",\"usage\":{\"prompt_tokens\":1,\"cost\":0.5}}",
+            "{\"model\":\"m\"," + CHOICES + ",\"usage\":3}",
+            "{\"model\":\"m\"," + CHOICES + "} trailing",
+            "{\"model\":\"m\"," + CHOICES + "}{}",
+            "{\"model\":\"m\",\"choices\":{}}",
+            "{\"model\":\"m\"}",
+            "{\"model\":\"m\"," + CHOICES,
+            "[" + "{" + CHOICES + "}]",
+            "",
+            "not json")) {
+            assertThat(RelayedCompletion.scan(bytes(answer), "p")).as(answer).isNull();
+        }
+    }
+
+    /** Any order of the fields, any whitespace between tokens: the same JSON as the whole parse. */
+    @Property(tries = 300)
+    void anyFieldOrderAndSpacingGivesWhatTheWholeParseGives(@ForAll @IntRange(min = 0, max = 1_000_000) int seed) {
+        java.util.Random random = new java.util.Random(seed);
+        List<String> fields = new ArrayList<>(List.of("\"id\":\"chatcmpl-x\"", "\"created\":17", CHOICES,
+            "\"extra\":{\"model\":\"inner\",\"usage\":[1,2]}"));
+        if (random.nextBoolean()) {
+            fields.add("\"model\":\"gpt-" + random.nextInt(100) + "\"");
+        }
+        int usage = random.nextInt(3);
+        if (usage == 1) {
+            fields.add(USAGE);
+        } else if (usage == 2) {
+            fields.add("\"usage\":null");
+        }
+        Collections.shuffle(fields, random);
+        String space = List.of("", " ", "\n  ", "\t").get(random.nextInt(4));
+        String answer = "{" + space + String.join(space + "," + space, fields).replace(":", space + ":" + space)
+            + space + "}";
+        assertSameAsWholeParse(answer);
+    }
+
+    private static void assertSameAsWholeParse(String answer) {
+        RelayedCompletion relayed = RelayedCompletion.scan(bytes(answer), "prov");
+        assertThat(relayed).as(answer).isNotNull();
+        JsonObject whole = new JsonObject(answer);
+        whole.put("model", "prov/" + (whole.getValue("model") instanceof String m && !m.isEmpty() ? m : "unknown"));
+        Usage usage = whole.getValue("usage") instanceof JsonObject u ? Usage.fromOpenAi(u) : null;
+        assertThat(relayed.usage()).as(answer).isEqualTo(usage);
+        JsonObject replacement = usage != null ? null : new Usage(3, 0, 0, 2, 0, true).toOpenAi();
+        Buffer expected = Completion.of(whole, usage).encode(replacement == null ? null : replacement.copy(), COST);
+        Buffer actual = relayed.encode(replacement, COST);
+        assertThat(new JsonObject(actual)).as(actual.toString()).isEqualTo(new JsonObject(expected));
+        assertThat(relayed.body().getString("model")).isEqualTo(whole.getString("model"));
+    }
+
+    private static byte[] bytes(String text) {
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
+}
