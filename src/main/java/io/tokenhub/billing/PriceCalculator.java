@@ -37,7 +37,8 @@ public final class PriceCalculator {
     /** A rerank request is one search at {@code per_search} (USD), plus any per-token price on its tokens. */
     public static long rerankCost(Pricing pricing, Usage usage) {
         long searchPico = Math.multiplyExact(Math.round(pricing.perSearch() * 1_000_000), PICO_PER_MICRO);
-        return roundToMicro(Math.addExact(searchPico, tokenPico(pricing, usage)));
+        long pico = searchPico + tokenPico(pricing, usage);
+        return roundToMicro(pico < 0 ? Long.MAX_VALUE : pico);
     }
 
     /**
@@ -50,7 +51,20 @@ public final class PriceCalculator {
         return usd.scale() < 0 ? usd.setScale(0) : usd;
     }
 
+    /**
+     * Counts are at most {@link Usage#MAX_TOKENS} and prices at most 10,000 USD per 1M tokens, so a
+     * sum can still pass {@code Long.MAX_VALUE} (about 9.2 million USD) only for absurd figures: it
+     * stops there rather than fail, and the request is answered and recorded all the same.
+     */
     private static long tokenPico(Pricing pricing, Usage usage) {
+        try {
+            return exactTokenPico(pricing, usage);
+        } catch (ArithmeticException overflow) {
+            return Long.MAX_VALUE;
+        }
+    }
+
+    private static long exactTokenPico(Pricing pricing, Usage usage) {
         long cached = Math.max(0, usage.cachedTokens());
         long cacheWrite = Math.max(0, usage.cacheWriteTokens());
         long uncached = Math.max(0, usage.promptTokens() - cached - cacheWrite);
@@ -71,6 +85,7 @@ public final class PriceCalculator {
     }
 
     private static long roundToMicro(long pico) {
-        return Math.addExact(pico, PICO_PER_MICRO / 2) / PICO_PER_MICRO;
+        // Half up, without the addition that could pass Long.MAX_VALUE.
+        return pico / PICO_PER_MICRO + (pico % PICO_PER_MICRO >= PICO_PER_MICRO / 2 ? 1 : 0);
     }
 }

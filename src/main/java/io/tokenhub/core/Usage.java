@@ -15,6 +15,18 @@ public record Usage(long promptTokens, long cachedTokens, long cacheWriteTokens,
 
     public static final Usage NONE = new Usage(0, 0, 0, 0, false);
 
+    /** The most tokens one count holds: what a usage record stores; a provider's absurd figure stops here. */
+    public static final long MAX_TOKENS = Integer.MAX_VALUE;
+
+    /** Counts are bounded to [0, {@link #MAX_TOKENS}], so that no figure a provider sends overflows a price. */
+    public Usage {
+        promptTokens = bounded(promptTokens);
+        cachedTokens = bounded(cachedTokens);
+        cacheWriteTokens = bounded(cacheWriteTokens);
+        completionTokens = bounded(completionTokens);
+        reasoningTokens = bounded(reasoningTokens);
+    }
+
     /** Counts without cache writes, which only some providers report. */
     public Usage(long promptTokens, long cachedTokens, long completionTokens, long reasoningTokens, boolean estimated) {
         this(promptTokens, cachedTokens, 0, completionTokens, reasoningTokens, estimated);
@@ -63,6 +75,10 @@ public record Usage(long promptTokens, long cachedTokens, long cacheWriteTokens,
             json.put("estimated", true);
         }
         return json;
+    }
+
+    private static long bounded(long tokens) {
+        return Math.max(0, Math.min(MAX_TOKENS, tokens));
     }
 
     private static long longOf(JsonObject json, String field) {

@@ -104,8 +104,8 @@ public final class Dispatcher {
             return skip(walk, index, health, now);
         }
         int maxTokens = Math.min(walk.call.maxTokens(), attempt.model().maxOutputTokens());
-        UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), walk.call.raw(), attempt.deployment(),
-            maxTokens, walk.call.clock());
+        UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), walk.call.raw(),
+            attempt.deployment(), maxTokens, walk.call.clock());
         ProviderAdapter adapter = adapters.apply(attempt.provider());
         return health.guard(walk.abort, () -> walk.send.apply(adapter, upstreamCall))
             .map(result -> {

@@ -25,6 +25,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -278,6 +279,31 @@ class BillingIT {
         gateway.adminOk("POST", "/admin/v1/accounts/" + accountId + "/credits",
             new JsonObject().put("amount_usd", -((1_000_000 - 10 * COST) / 1e6)).put("reason", "drain"));
         assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(429);
+    }
+
+    @Test
+    void absurdCountsFromTheProviderAreBoundedAndTheRequestIsStillAnsweredAndRecorded() {
+        start("none", 10_000.0);
+        // A provider bug: counts no context window holds, whose price no long holds.
+        long absurd = Long.MAX_VALUE / 2;
+        upstream.usage = new JsonObject().put("prompt_tokens", absurd).put("completion_tokens", absurd)
+            .put("total_tokens", Long.MAX_VALUE);
+
+        HttpResponse<String> whole = chat("gpt-4o-mini");
+        HttpResponse<String> streamed = gateway.post("/v1/chat/completions", key, "{\"model\":\"gpt-4o-mini\","
+            + "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\","
+            + "\"content\":\"hi\"}]}");
+
+        // Each count is bounded to 2^31 - 1 tokens: at 0.15 and 0.60 USD per 1M, 1 610.612735 USD.
+        assertThat(whole.statusCode()).isEqualTo(200);
+        assertThat(new JsonObject(whole.body()).getJsonObject("usage").getValue("cost").toString())
+            .isEqualTo("1610.612735");
+        assertThat(streamed.statusCode()).isEqualTo(200);
+        assertThat(streamed.body()).contains("\"cost\":1610.612735").endsWith("data: [DONE]\n\n");
+        awaitRecords(2);
+        assertThat(gateway.database().count("SELECT sum(cost_micro_usd) FROM usage_records WHERE account_id = ?"
+            + " AND prompt_tokens = 2147483647", accountId)).isEqualTo(2 * 1_610_612_735L);
+        assertThat(ledgerSum()).isEqualTo(balance());
     }
 
     private String counters(String kind) {

@@ -1,7 +1,6 @@
 package io.tokenhub.billing;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tokenhub.config.TokenHubConfig.Pricing;
 import io.tokenhub.core.Usage;
@@ -85,9 +84,23 @@ class PriceCalculatorTest {
     }
 
     @Test
-    void aCostBeyondALongThrowsInsteadOfWrapping() {
+    void anAbsurdCountIsBoundedAndPricedExactly() {
         Usage absurd = new Usage(Long.MAX_VALUE / 1_000_000, 0, 0, 0, false);
-        assertThatThrownBy(() -> PriceCalculator.chatCost(SONNET, absurd)).isInstanceOf(ArithmeticException.class);
+
+        assertThat(absurd.promptTokens()).isEqualTo(Usage.MAX_TOKENS);
+        // 2^31 - 1 tokens at 3 USD per 1M = 3 micro-USD each.
+        assertThat(PriceCalculator.chatCost(SONNET, absurd)).isEqualTo(3 * Usage.MAX_TOKENS);
+    }
+
+    @Test
+    void aSumBeyondALongStopsAtItsMaximumInsteadOfWrappingOrFailing() {
+        Pricing dearest = new Pricing(10_000, 10_000, 10_000, 10_000, 0);
+        Usage most = new Usage(Usage.MAX_TOKENS, 0, 0, Usage.MAX_TOKENS, 0, false);
+
+        // Long.MAX_VALUE pico-USD, rounded to micro-USD.
+        assertThat(PriceCalculator.chatCost(dearest, most)).isEqualTo(9_223_372_036_855L);
+        assertThat(PriceCalculator.rerankCost(new Pricing(10_000, 10_000, 10_000, 10_000, 10_000), most))
+            .isEqualTo(9_223_372_036_855L);
     }
 
     /** The integer pico-USD sum agrees with exact decimal arithmetic for every price the config accepts. */
