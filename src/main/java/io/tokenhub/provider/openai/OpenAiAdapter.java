@@ -27,6 +27,8 @@ public final class OpenAiAdapter implements ProviderAdapter {
 
     /** TokenHub's own fields, and the stream option, which only a streamed call sends (set anew). */
     private static final Set<String> DROPPED = Set.of("fallback_models", "stream_options");
+    /** The smallest client body relayed from its bytes rather than encoded again. */
+    static final int RELAY_FROM_BYTES = 512;
 
     private final HttpUpstream upstream;
     private final HttpUpstream.Endpoint chat;
@@ -130,7 +132,9 @@ public final class OpenAiAdapter implements ProviderAdapter {
             JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o.copy() : new JsonObject();
             changed.put("stream_options", options.put("include_usage", true));
         }
-        if (call.raw() != null) {
+        // Below about half a kilobyte, encoding the few fields is quicker than scanning the bytes (JMH
+        // OpenAiRelayBenchmark: 1.1 against 1.9 µs at 203 bytes; 3.2 against 2.5 µs at 1 KB, 41 against 18 at 16 KB).
+        if (call.raw() != null && call.raw().length() >= RELAY_FROM_BYTES) {
             Buffer relayed = RelayedRequest.rewrite(call.raw(),
                 name -> body.containsKey(name) && !changed.containsKey(name) && !DROPPED.contains(name), changed);
             if (relayed != null) {

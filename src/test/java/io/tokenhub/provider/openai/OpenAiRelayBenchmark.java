@@ -19,6 +19,7 @@ import org.openjdk.jmh.annotations.Fork;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -70,7 +71,6 @@ public class OpenAiRelayBenchmark {
 
     private OpenAiAdapter adapter;
     private UpstreamCall call;
-    private UpstreamCall rawCall;
     private Buffer chunk;
     private Handler<Buffer> feed;
     private SseParser parserOnly;
@@ -92,8 +92,6 @@ public class OpenAiRelayBenchmark {
         HttpUpstream upstream = new HttpUpstream(null, null, config.providers().get(0));
         adapter = new OpenAiAdapter(upstream);
         call = new UpstreamCall("req_1", new JsonObject(REQUEST), config.models().get(0).deployments().get(0), 64);
-        rawCall = new UpstreamCall("req_1", call.body(), Buffer.buffer(REQUEST), call.deployment(), 64,
-            call.clock());
         chunk = Buffer.buffer(CHUNK);
         @SuppressWarnings("unchecked")
         Handler<Buffer>[] handler = new Handler[1];
@@ -135,14 +133,37 @@ public class OpenAiRelayBenchmark {
         }
     }
 
-    @Benchmark
-    public Buffer upstreamBodyRelayed() {
-        return adapter.upstreamBody(rawCall, false);
+    /** A chat body with a history of {@code messages} messages of about 400 bytes each. */
+    @State(Scope.Benchmark)
+    public static class History {
+        @Param({"2", "40"})
+        int messages;
+        UpstreamCall call;
+        UpstreamCall rawCall;
+
+        @Setup
+        public void setUp(OpenAiRelayBenchmark bench) {
+            JsonObject body = new JsonObject(REQUEST);
+            io.vertx.core.json.JsonArray list = new io.vertx.core.json.JsonArray();
+            for (int i = 0; i < messages; i++) {
+                list.add(new JsonObject().put("role", i % 2 == 0 ? "user" : "assistant")
+                    .put("content", ("Message " + i + " of a long conversation about load balancers. ").repeat(6)));
+            }
+            body.put("messages", list);
+            Buffer raw = body.toBuffer();
+            call = new UpstreamCall("req_1", body, bench.call.deployment(), 64);
+            rawCall = new UpstreamCall("req_1", body, raw, call.deployment(), 64, call.clock());
+        }
     }
 
     @Benchmark
-    public Buffer upstreamBodyEncoded() {
-        return adapter.upstreamBody(call, false);
+    public Buffer upstreamBodyRelayed(History history) {
+        return adapter.upstreamBody(history.rawCall, false);
+    }
+
+    @Benchmark
+    public Buffer upstreamBodyEncoded(History history) {
+        return adapter.upstreamBody(history.call, false);
     }
 
     @Benchmark

@@ -33,17 +33,21 @@ class RelayedRequestTest {
         """, "test");
     private static final OpenAiAdapter ADAPTER = new OpenAiAdapter(new HttpUpstream(null, null, CONFIG.providers().get(0)));
 
+    /** A field that makes a body long enough to be relayed rather than encoded. */
+    private static final String PADDING = "\"metadata\":{\"note\":\"" + "x".repeat(OpenAiAdapter.RELAY_FROM_BYTES) + "\"}";
+
     @Test
     void keptFieldsAreCopiedByteForByteAndTheChangedOnesWrittenAfter() {
         String body = "{\"model\":\"chat\", \"messages\" : [ {\"role\":\"user\",\"content\":\"h\\u00e9\"} ],"
-            + "\"temperature\":0.70,\"fallback_models\":[\"x\"],\"stream_options\":{\"include_usage\":false}}";
+            + "\"temperature\":0.70,\"fallback_models\":[\"x\"],\"stream_options\":{\"include_usage\":false},"
+            + PADDING + "}";
         JsonObject parsed = new JsonObject(body);
         parsed.remove("fallback_models");
 
         String relayed = ADAPTER.upstreamBody(call(parsed, body, 99), false).toString(StandardCharsets.UTF_8);
 
         assertThat(relayed).isEqualTo("{\"messages\" : [ {\"role\":\"user\",\"content\":\"h\\u00e9\"} ],"
-            + "\"temperature\":0.70,\"model\":\"up-model\",\"stream\":false,\"max_tokens\":99}");
+            + "\"temperature\":0.70," + PADDING + ",\"model\":\"up-model\",\"stream\":false,\"max_tokens\":99}");
     }
 
     @Test
