@@ -159,6 +159,7 @@ public final class LoadBenchmark {
         long rss = -1;
         double otherCpuPercent;
         String threads = "";
+        String connectionsAndGc = "";
         Prometheus.Overhead overhead;
 
         Row(String path, Phase phase, LoadClient.Result result) {
@@ -479,6 +480,7 @@ public final class LoadBenchmark {
         Map<String, Long> threadsBefore = tokenhub ? Procs.threadTicks(gateway.pid()) : Map.of();
         long[] userSysBefore = tokenhub ? Procs.userSysTicks(gateway.pid()) : null;
         Snapshot before = snapshot(path);
+        long openedBefore = client.connectionsOpened();
         LoadClient.Result result = switch (phase.kind()) {
             case SEQUENTIAL -> client.closed(target, chat, false, 1, settings.duration);
             case OPEN -> client.open(target, chat, false, phase.rate(), settings.duration, 15_000);
@@ -513,6 +515,8 @@ public final class LoadBenchmark {
             row.heap = after.metrics().heapUsed();
             row.rss = Procs.rssBytes(gateway.pid());
             row.overhead = Prometheus.overheadBetween(before.metrics(), after.metrics());
+            row.connectionsAndGc = (client.connectionsOpened() - openedBefore) + " new from the load generator, "
+                + Prometheus.connectionsAndGc(before.metrics(), after.metrics());
         } else if (path.equals("baseline")) {
             row.rss = Procs.treeRssBytes(baseline.pid());
         }
@@ -722,6 +726,14 @@ public final class LoadBenchmark {
             for (Row row : rows) {
                 if (row.path.equals("tokenhub")) {
                     out.append(String.format(Locale.ROOT, "  %-18s %s%n", row.phase.label(), row.threads));
+                }
+            }
+            // A p99 that jumps to seconds at a fixed rate has come with a burst of new connections.
+            out.append("\nTokenHub's HTTP connections and GC pauses (its /metrics, during each phase; the load generator"
+                + " opened " + client.connectionsOpened() + " connections in all, warm-ups included)\n");
+            for (Row row : rows) {
+                if (row.path.equals("tokenhub")) {
+                    out.append(String.format(Locale.ROOT, "  %-18s %s%n", row.phase.label(), row.connectionsAndGc));
                 }
             }
         }

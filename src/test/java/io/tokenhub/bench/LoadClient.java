@@ -79,17 +79,22 @@ final class LoadClient implements AutoCloseable {
     /** One event loop's client. */
     private static final class Driver extends VerticleBase {
         private final int poolSize;
+        private final LongAdder opened;
         HttpClient client;
 
-        Driver(int poolSize) {
+        Driver(int poolSize, LongAdder opened) {
             this.poolSize = poolSize;
+            this.opened = opened;
         }
 
         @Override
         public Future<?> start() {
-            client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true)
-                    .setKeepAliveTimeout(600).setConnectTimeout(10_000),
-                new PoolOptions().setHttp1MaxSize(poolSize).setMaxWaitQueueSize(-1));
+            client = vertx.httpClientBuilder()
+                .with(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true)
+                    .setKeepAliveTimeout(600).setConnectTimeout(10_000))
+                .with(new PoolOptions().setHttp1MaxSize(poolSize).setMaxWaitQueueSize(-1))
+                .withConnectHandler(connection -> opened.increment())
+                .build();
             return Future.succeededFuture();
         }
 
@@ -100,16 +105,23 @@ final class LoadClient implements AutoCloseable {
 
     private final Vertx vertx;
     private final List<Driver> drivers = new CopyOnWriteArrayList<>();
+    /** Connections opened so far, to any target: an open-model phase opens more when answers lag. */
+    private final LongAdder opened = new LongAdder();
 
     /** @param maxConnections connections per target over all event loops */
     LoadClient(int eventLoops, int maxConnections) {
         vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(eventLoops));
         int perLoop = Math.max(1, (maxConnections + eventLoops - 1) / eventLoops);
         vertx.deployVerticle(() -> {
-            Driver d = new Driver(perLoop);
+            Driver d = new Driver(perLoop, opened);
             drivers.add(d);
             return d;
         }, new DeploymentOptions().setInstances(eventLoops)).await();
+    }
+
+    /** Connections this load generator has opened so far, to any target. */
+    long connectionsOpened() {
+        return opened.sum();
     }
 
     /** Open model: {@code rate} requests per second for {@code seconds}, then waits for stragglers. */

@@ -103,6 +103,25 @@ final class Prometheus {
         }
     }
 
+    /** The sum of every series of {@code name} (all label sets); 0 if there is none. */
+    double total(String name) {
+        double sum = 0;
+        for (var e : series.entrySet()) {
+            if (e.getKey().equals(name) || e.getKey().startsWith(name + "{")) {
+                sum += e.getValue();
+            }
+        }
+        return sum;
+    }
+
+    /** The gateway's HTTP connections open at the end of a phase, and its GC pauses during it (count, total ms). */
+    static String connectionsAndGc(Prometheus before, Prometheus after) {
+        return String.format(java.util.Locale.ROOT, "%.0f connections open at the end; GC: %.0f pauses, %.0f ms in all",
+            after.total("vertx_http_server_active_connections"),
+            after.total("jvm_gc_pause_seconds_count") - before.total("jvm_gc_pause_seconds_count"),
+            (after.total("jvm_gc_pause_seconds_sum") - before.total("jvm_gc_pause_seconds_sum")) * 1000);
+    }
+
     static Overhead overheadBetween(Prometheus before, Prometheus after) {
         long count = (long) (after.value(OVERHEAD + "_count") - before.value(OVERHEAD + "_count"));
         double sum = after.value(OVERHEAD + "_sum") - before.value(OVERHEAD + "_sum");
