@@ -123,6 +123,8 @@ class ClusterShutdownIT {
         // what was delivered
         cluster.upstream().awaitAbandoned(WAIT_MS);
         assertThat(usageOf(key)).singleElement().satisfies(row -> {
+            assertThat(row.get("status")).as("cut by the node, not left by the client").isEqualTo(503);
+            assertThat(row.get("error_code")).isEqualTo("server_shutdown");
             assertThat(row.get("stream")).isEqualTo(true);
             assertThat((Integer) row.get("completion_tokens")).as("the word delivered").isPositive();
         });
@@ -139,7 +141,8 @@ class ClusterShutdownIT {
     }
 
     private static List<Map<String, Object>> usageOf(JsonObject key) {
-        return cluster.database().query("SELECT status, stream, completion_tokens FROM usage_records WHERE key_id = ?",
+        return cluster.database().query("SELECT status, error_code, stream, completion_tokens FROM usage_records"
+            + " WHERE key_id = ?",
             key.getString("id"));
     }
 

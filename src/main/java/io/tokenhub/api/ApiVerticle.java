@@ -54,6 +54,8 @@ public final class ApiVerticle extends VerticleBase {
      * k8s/deployment.yaml.
      */
     public static final long RECORD_WAIT_MS = 2_000;
+    /** How long before the end of the shutdown grace a lost connection counts as cut by this node. */
+    private static final long CUT_MARGIN_MS = 20;
     private static final Logger LOG = LoggerFactory.getLogger(ApiVerticle.class);
 
     private final Shared shared;
@@ -162,8 +164,12 @@ public final class ApiVerticle extends VerticleBase {
      */
     @Override
     public Future<?> stop() {
-        Future<Void> shutdown = server == null ? Future.succeededFuture()
-            : server.shutdown(shared.server().shutdownGraceMs(), TimeUnit.MILLISECONDS);
+        long grace = shared.server().shutdownGraceMs();
+        // Just before the server closes what is still open: those requests are recorded as cut by
+        // this node (503 server_shutdown), not as clients that left (499).
+        long cut = outcome == null ? -1 : vertx.setTimer(Math.max(1, grace - CUT_MARGIN_MS), id -> outcome.cutting());
+        Future<Void> shutdown = (server == null ? Future.<Void>succeededFuture()
+            : server.shutdown(grace, TimeUnit.MILLISECONDS)).onComplete(done -> vertx.cancelTimer(cut));
         return shutdown
             .eventually(() -> outcome == null ? Future.succeededFuture()
                 : outcome.recorded().timeout(RECORD_WAIT_MS, TimeUnit.MILLISECONDS).onFailure(e -> LOG.warn(

@@ -98,7 +98,7 @@ final class ChatHandler implements Handler<RoutingContext> {
         Completion completion = served.result();
         Usage usage = completion.usage() != null ? completion.usage() : estimate(ex, completion.body());
         long cost = Outcome.cost(served.attempt(), usage);
-        int status = ex.abort.aborted() ? 499 : 200;
+        int status = ex.abort.aborted() ? outcome.goneStatus() : 200;
         if (status == 200) {
             ex.ctx.response()
                 .putHeader("Content-Type", Headers.JSON)
@@ -108,7 +108,7 @@ final class ChatHandler implements Handler<RoutingContext> {
         }
         metrics.overhead(ex.overheadNanos());
         outcome.record(ex, served.attempt(), served.fallback(), usage, cost, status,
-            status == 200 ? null : "client_disconnected", -1);
+            status == 200 ? null : outcome.goneCode(), -1);
     }
 
     /**

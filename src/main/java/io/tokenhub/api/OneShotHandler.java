@@ -117,8 +117,8 @@ final class OneShotHandler implements Handler<RoutingContext> {
             ex.ctx.response().putHeader("Content-Type", Headers.JSON)
                 .putHeader(Headers.PROVIDER, served.attempt().provider()).end(body.toBuffer());
         }
-        outcome.record(ex, served.attempt(), served.fallback(), usage, cost, clientGone ? 499 : 200,
-            clientGone ? "client_disconnected" : null, -1);
+        outcome.record(ex, served.attempt(), served.fallback(), usage, cost, clientGone ? outcome.goneStatus() : 200,
+            clientGone ? outcome.goneCode() : null, -1);
     }
 
     /** A non-empty array of integers. */

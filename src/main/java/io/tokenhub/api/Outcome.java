@@ -40,6 +40,8 @@ final class Outcome {
      */
     private int unrecorded;
     private Promise<Void> allRecorded;
+    /** Set when this node cuts what outlasted its shutdown grace: connections lost from then are its doing. */
+    private boolean cutting;
 
     Outcome(UsageRecorder recorder, Metrics metrics, Quota quota, Limits limits) {
         this.recorder = recorder;
@@ -89,8 +91,23 @@ final class Outcome {
     void failed(Exchange ex, Throwable failure, Usage usage) {
         boolean clientGone = ex.abort.aborted() || failure == null;
         ApiError error = clientGone ? null : ErrorWriter.toApiError(failure);
-        record(ex, null, clientGone ? null : error.provider(), false, usage, 0, clientGone ? 499 : error.status(),
-            clientGone ? "client_disconnected" : error.code(), -1);
+        record(ex, null, clientGone ? null : error.provider(), false, usage, 0,
+            clientGone ? goneStatus() : error.status(), clientGone ? goneCode() : error.code(), -1);
+    }
+
+    /** From now on, a lost connection is this node cutting it at the end of its shutdown grace. */
+    void cutting() {
+        cutting = true;
+    }
+
+    /** The status recorded for a request whose connection went away: 499, or 503 when this node cut it. */
+    int goneStatus() {
+        return cutting ? 503 : 499;
+    }
+
+    /** The error code recorded with {@link #goneStatus()}. */
+    String goneCode() {
+        return cutting ? "server_shutdown" : "client_disconnected";
     }
 
     /**

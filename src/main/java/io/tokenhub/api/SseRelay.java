@@ -120,7 +120,7 @@ final class SseRelay implements StreamStart.Sink {
         }
         served.result().stream().cancel();
         Usage usage = usage();
-        finish(usage, Outcome.cost(served.attempt(), usage), 499, "client_disconnected");
+        finish(usage, Outcome.cost(served.attempt(), usage), outcome.goneStatus(), outcome.goneCode());
     }
 
     private void finish(Usage usage, long cost, int status, String errorCode) {
