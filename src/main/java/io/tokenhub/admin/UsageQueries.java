@@ -43,6 +43,7 @@ public final class UsageQueries {
     private static final String SUMS = "count(*) AS requests, "
         + "coalesce(sum(prompt_tokens), 0)::bigint AS prompt_tokens, "
         + "coalesce(sum(cached_tokens), 0)::bigint AS cached_tokens, "
+        + "coalesce(sum(cache_write_tokens), 0)::bigint AS cache_write_tokens, "
         + "coalesce(sum(completion_tokens), 0)::bigint AS completion_tokens, "
         + "coalesce(sum(reasoning_tokens), 0)::bigint AS reasoning_tokens, "
         + "coalesce(sum(cost_micro_usd), 0)::bigint AS cost_micro_usd";
@@ -219,7 +220,7 @@ public final class UsageQueries {
 
     /**
      * Sums of the records in the filter, one row per group: {@code requests, prompt_tokens,
-     * cached_tokens, completion_tokens, reasoning_tokens, cost_micro_usd} and each group key
+     * cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens, cost_micro_usd} and each group key
      * ({@code day} YYYY-MM-DD in UTC, {@code model} the requested model, {@code key_id}), ordered by
      * the keys (code-point order).
      */
@@ -235,6 +236,7 @@ public final class UsageQueries {
                 row.put("requests", r.getLong("requests"))
                     .put("prompt_tokens", r.getLong("prompt_tokens"))
                     .put("cached_tokens", r.getLong("cached_tokens"))
+                    .put("cache_write_tokens", r.getLong("cache_write_tokens"))
                     .put("completion_tokens", r.getLong("completion_tokens"))
                     .put("reasoning_tokens", r.getLong("reasoning_tokens"))
                     .put("cost_micro_usd", r.getLong("cost_micro_usd"));

@@ -43,7 +43,8 @@ final class UsageHandler {
 
     /**
      * {@code GET /v1/usage?from=&to=&model=&key_id=}: {@code {object: "list", data: [{day, model,
-     * requests, prompt_tokens, cached_tokens, completion_tokens, cost_micro_usd, cost_usd}], from, to}},
+     * requests, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens,
+     * cost_micro_usd, cost_usd}], from, to}},
      * dates inclusive in UTC, the current month by default.
      */
     void usage(RoutingContext ctx) {

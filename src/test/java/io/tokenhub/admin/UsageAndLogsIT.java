@@ -450,6 +450,8 @@ class UsageAndLogsIT {
                 r.put("requests", 0L);
                 r.put("prompt_tokens", 0L);
                 r.put("cached_tokens", 0L);
+                // This traffic writes nothing to a provider's cache (AnthropicGatewayIT sums writes).
+                r.put("cache_write_tokens", 0L);
                 r.put("completion_tokens", 0L);
                 r.put("reasoning_tokens", 0L);
                 r.put("cost_micro_usd", 0L);

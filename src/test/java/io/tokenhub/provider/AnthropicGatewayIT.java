@@ -552,6 +552,11 @@ class AnthropicGatewayIT {
         assertThat(logs).hasSize(1);
         assertThat(logs.getJsonObject(0).getInteger("cache_write_tokens")).isEqualTo(cacheWrite);
         assertThat(logs.getJsonObject(0).getLong("cost_micro_usd")).isEqualTo(costMicroUsd);
+        JsonArray usage = gateway.adminOk("GET", "/admin/v1/usage?key_id=" + keyId + "&group_by=model", null)
+            .getJsonArray("data");
+        assertThat(usage).hasSize(1);
+        assertThat(usage.getJsonObject(0).getLong("cached_tokens")).isEqualTo(cached);
+        assertThat(usage.getJsonObject(0).getLong("cache_write_tokens")).isEqualTo(cacheWrite);
     }
 
     private static Map<String, Object> usageRecord(HttpResponse<String> response) {
