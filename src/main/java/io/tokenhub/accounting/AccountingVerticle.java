@@ -121,7 +121,7 @@ public final class AccountingVerticle extends VerticleBase {
             // The replay of the spool finds out when PostgreSQL is back; until then, no write to wait for.
             return spoolOrKeep(batch);
         }
-        return write(batch)
+        return writeSettingAside(batch)
             .map(written -> {
                 status.databaseUp();
                 onWritten.accept(batch);
@@ -149,6 +149,31 @@ public final class AccountingVerticle extends VerticleBase {
             .andThen(ar -> unreachable = ar.failed() && !(ar.cause() instanceof DatabaseException));
     }
 
+    /**
+     * Writes the batch; when PostgreSQL refuses what it holds (a data or constraint error, which
+     * would fail it again every time), writes its halves apart until the records it refuses stand
+     * alone, and sets those aside in the spool. Any other failure fails the whole batch, as before.
+     */
+    private Future<Integer> writeSettingAside(List<UsageEvent> batch) {
+        return write(batch).recover(failure -> {
+            if (!refusesData(failure)) {
+                return Future.failedFuture(failure);
+            }
+            if (batch.size() == 1) {
+                return spool.refuse(batch, "SQLSTATE " + ((DatabaseException) failure).getSqlState()).map(0);
+            }
+            List<UsageEvent> first = batch.subList(0, batch.size() / 2);
+            List<UsageEvent> second = batch.subList(batch.size() / 2, batch.size());
+            return writeSettingAside(first).compose(a -> writeSettingAside(second).map(b -> a + b));
+        });
+    }
+
+    /** SQLSTATE class 22 (data exception) or 23 (integrity constraint): the records, not the database. */
+    private static boolean refusesData(Throwable failure) {
+        String state = failure instanceof DatabaseException db ? db.getSqlState() : null;
+        return state != null && (state.startsWith("22") || state.startsWith("23"));
+    }
+
     /** Writes the oldest spooled file, then the next, until the spool is empty or a write fails. */
     private void replay() {
         if (replaying || spool.isEmpty()) {
@@ -166,7 +191,7 @@ public final class AccountingVerticle extends VerticleBase {
             if (entry == null) {
                 return Future.succeededFuture();
             }
-            return write(entry.getValue())
+            return writeSettingAside(entry.getValue())
                 .compose(written -> {
                     status.databaseUp();
                     onWritten.accept(entry.getValue());

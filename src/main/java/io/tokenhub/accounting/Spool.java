@@ -118,6 +118,25 @@ final class Spool {
     }
 
     /**
+     * Records PostgreSQL refuses for what they hold (not for being down): kept in a {@code .bad}
+     * file of their own and counted with the unreadable lines, so that they neither hold up the
+     * records around them, batch after batch, nor get lost.
+     */
+    Future<Void> refuse(List<UsageEvent> events, String why) {
+        Buffer content = Buffer.buffer();
+        for (UsageEvent e : events) {
+            content.appendString(e.toJson().encode()).appendByte((byte) '\n');
+        }
+        String name = String.format("refused-%013d-%06d%s%s", System.currentTimeMillis(), sequence++ % 1_000_000,
+            SUFFIX, BAD);
+        return fs.writeFile(path(name), content).map(v -> {
+            LOG.warn("PostgreSQL refused {} usage records ({}); set aside in {}", events.size(), why, name);
+            onRejected.accept(events.size());
+            return null;
+        });
+    }
+
+    /**
      * The oldest file's name and records, or null when empty. A file without any record is set
      * aside (or deleted, when it holds nothing at all) and the next one is looked at.
      */

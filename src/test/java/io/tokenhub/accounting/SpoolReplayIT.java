@@ -107,6 +107,34 @@ class SpoolReplayIT {
         }
     }
 
+    @Test
+    void aRecordPostgresRefusesIsSetAsideAndTheOthersOfItsBatchAreWritten() throws IOException {
+        // Given a spooled file whose middle record holds what PostgreSQL refuses (a NUL in a text
+        // column): written as one batch, the whole batch would fail, every time
+        Path dataDir = Files.createTempDirectory("tokenhub-spool-test");
+        Path spool = Files.createDirectories(dataDir.resolve("spool"));
+        String refused = record("r2").put("error_code", "bad\u0000code").encode();
+        write(spool, "usage-0000000000001-000000.jsonl", concat(lines("r1"),
+            (refused + "\n").getBytes(StandardCharsets.UTF_8), lines("r3", "r4")));
+
+        // When a gateway starts on that data directory
+        try (TestGateway gateway = TestGateway.start(dataDir, TestGateway.MOCK_CATALOG, "", "none")) {
+
+            // Then the other records are written, the refused one is kept aside, and the node is ready
+            TestGateway.eventually(() -> gateway.hub().usageStatus().backlog() == 0, 30_000, "the spool replayed");
+            assertThat(gateway.database().query("SELECT request_id FROM usage_records").stream()
+                    .map(row -> (String) row.get("request_id")))
+                .containsExactlyInAnyOrder("r1", "r3", "r4");
+            HttpResponse<String> ready = management(gateway, "/health/ready");
+            assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+            assertThat(new JsonObject(ready.body()).getJsonObject("usage").getLong("spool_rejected")).isEqualTo(1);
+            List<String> files = listing(spool);
+            assertThat(files).singleElement().asString().startsWith("refused-").endsWith(".jsonl.bad");
+            assertThat(spool.resolve(files.get(0))).content(StandardCharsets.UTF_8).contains("\"r2\"")
+                .doesNotContain("\"r1\"");
+        }
+    }
+
     private static HttpResponse<String> management(TestGateway gateway, String path) {
         return gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl(path))).GET());
     }
