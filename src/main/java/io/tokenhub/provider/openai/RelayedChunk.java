@@ -103,7 +103,7 @@ final class RelayedChunk implements Chunk {
     /** Removes the usage field with one of the commas around it. */
     private void dropUsage(ByteEdits edits) {
         int before = usageNameStart - 1;
-        while (whitespace(bytes[before])) {
+        while (JsonScan.whitespace(bytes[before])) {
             before--;
         }
         if (bytes[before] == ',') {
@@ -112,7 +112,7 @@ final class RelayedChunk implements Chunk {
         }
         // The first field: the comma after it goes instead (there is one: the model follows).
         int after = usageEnd;
-        while (whitespace(bytes[after])) {
+        while (JsonScan.whitespace(bytes[after])) {
             after++;
         }
         edits.replace(usageNameStart, bytes[after] == ',' ? after + 1 : usageEnd, NOTHING);
@@ -122,7 +122,7 @@ final class RelayedChunk implements Chunk {
         if (modelStart >= 0 || value != JsonToken.VALUE_STRING) {
             throw JsonScan.UNUSUAL;
         }
-        modelStart = start(parser);
+        modelStart = JsonScan.start(parser);
         reportedModel = parser.getText();
         modelEnd = JsonScan.end(parser);
     }
@@ -132,10 +132,10 @@ final class RelayedChunk implements Chunk {
             throw JsonScan.UNUSUAL;
         }
         usageNameStart = nameStart;
-        usageStart = start(parser);
+        usageStart = JsonScan.start(parser);
         if (value == JsonToken.START_OBJECT) {
             usage = JsonScan.usage(parser);
-            usageEnd = start(parser) + 1;
+            usageEnd = JsonScan.start(parser) + 1;
         } else if (value == JsonToken.VALUE_NULL) {
             usageEnd = JsonScan.end(parser);
         } else {
@@ -197,9 +197,10 @@ final class RelayedChunk implements Chunk {
                 case "tool_calls" -> {
                     seenCalls = once(seenCalls);
                     if (value == JsonToken.START_ARRAY) {
-                        int start = start(parser);
+                        int start = JsonScan.start(parser);
                         parser.skipChildren();
-                        calls = new JsonArray(Buffer.buffer().appendBytes(bytes, start, start(parser) + 1 - start));
+                        int end = JsonScan.start(parser) + 1;
+                        calls = new JsonArray(Buffer.buffer().appendBytes(bytes, start, end - start));
                     } else {
                         parser.skipChildren();
                     }
@@ -235,13 +236,5 @@ final class RelayedChunk implements Chunk {
     private static String skip(JsonParser parser) throws IOException {
         parser.skipChildren();
         return null;
-    }
-
-    private static int start(JsonParser parser) {
-        return JsonScan.start(parser);
-    }
-
-    private static boolean whitespace(byte b) {
-        return JsonScan.whitespace(b);
     }
 }

@@ -112,10 +112,13 @@ final class RelayedCompletion implements Completion {
         }
         if (usage != null) {
             edits.insert(usageEnd - 1, JsonScan.costField(bytes, usageEnd, cost));
-        } else if (usageStart >= 0) {
-            edits.replace(usageStart, usageEnd, replacement.copy().put("cost", cost).toBuffer());
         } else {
-            edits.insert(close, Buffer.buffer(USAGE_FIELD).appendBuffer(replacement.copy().put("cost", cost).toBuffer()));
+            Buffer ours = replacement.copy().put("cost", cost).toBuffer();
+            if (usageStart >= 0) {
+                edits.replace(usageStart, usageEnd, ours);
+            } else {
+                edits.insert(close, Buffer.buffer(USAGE_FIELD).appendBuffer(ours));
+            }
         }
         return edits.writeTo(Buffer.buffer(bytes.length + 256));
     }
