@@ -100,10 +100,7 @@ final class Spool {
     }
 
     Future<Void> append(List<UsageEvent> events) {
-        Buffer content = Buffer.buffer();
-        for (UsageEvent e : events) {
-            content.appendString(e.toJson().encode()).appendByte((byte) '\n');
-        }
+        Buffer content = jsonLines(events);
         if (!hasRoomFor(content.length())) {
             return Future.failedFuture(new IllegalStateException("usage spool is full (" + bytes + " bytes)"));
         }
@@ -123,10 +120,7 @@ final class Spool {
      * records around them, batch after batch, nor get lost.
      */
     Future<Void> refuse(List<UsageEvent> events, String why) {
-        Buffer content = Buffer.buffer();
-        for (UsageEvent e : events) {
-            content.appendString(e.toJson().encode()).appendByte((byte) '\n');
-        }
+        Buffer content = jsonLines(events);
         String name = String.format("refused-%013d-%06d%s%s", System.currentTimeMillis(), sequence++ % 1_000_000,
             SUFFIX, BAD);
         return fs.writeFile(path(name), content).map(v -> {
@@ -221,6 +215,15 @@ final class Spool {
             records -= stats[0];
             bytes -= stats[1];
         }
+    }
+
+    /** One JSON line per record, as spool files hold them. */
+    private static Buffer jsonLines(List<UsageEvent> events) {
+        Buffer content = Buffer.buffer();
+        for (UsageEvent e : events) {
+            content.appendString(e.toJson().encode()).appendByte((byte) '\n');
+        }
+        return content;
     }
 
     private static long lines(Buffer content) {

@@ -14,15 +14,15 @@ final class ByteEdits {
     private final byte[] source;
     private final int[] starts = new int[MAX];
     private final int[] ends = new int[MAX];
-    private final Object[] replacements = new Object[MAX];
+    private final Buffer[] replacements = new Buffer[MAX];
     private int count;
 
     ByteEdits(byte[] source) {
         this.source = source;
     }
 
-    /** Replaces {@code source[start, end)} with {@code replacement}, a {@link Buffer} or a {@code byte[]}. */
-    ByteEdits replace(int start, int end, Object replacement) {
+    /** Replaces {@code source[start, end)} with {@code replacement}. */
+    ByteEdits replace(int start, int end, Buffer replacement) {
         int at = count++;
         // Insertion sort by start; equal starts keep the order they were added in.
         while (at > 0 && starts[at - 1] > start) {
@@ -37,7 +37,7 @@ final class ByteEdits {
         return this;
     }
 
-    ByteEdits insert(int at, Object insertion) {
+    ByteEdits insert(int at, Buffer insertion) {
         return replace(at, at, insertion);
     }
 
@@ -46,11 +46,7 @@ final class ByteEdits {
         int from = 0;
         for (int i = 0; i < count; i++) {
             out.appendBytes(source, from, starts[i] - from);
-            if (replacements[i] instanceof Buffer buffer) {
-                out.appendBuffer(buffer);
-            } else {
-                out.appendBytes((byte[]) replacements[i]);
-            }
+            out.appendBuffer(replacements[i]);
             from = ends[i];
         }
         return out.appendBytes(source, from, source.length - from);

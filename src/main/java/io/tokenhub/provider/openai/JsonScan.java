@@ -9,6 +9,7 @@ import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * What the byte-level relays ({@link RelayedCompletion}, {@link RelayedChunk}) share: the parser
@@ -119,41 +120,13 @@ final class JsonScan {
                 }
                 case "prompt_tokens_details" -> {
                     seen = once(seen, 4);
-                    int details = 0;
-                    if (value == JsonToken.START_OBJECT) {
-                        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                            String detail = parser.currentName();
-                            JsonToken v = parser.nextToken();
-                            if (detail.equals("cached_tokens")) {
-                                details = once(details, 1);
-                                cached = count(parser, v);
-                            } else if (detail.equals("cache_write_tokens")) {
-                                details = once(details, 2);
-                                cacheWrite = count(parser, v);
-                            } else {
-                                parser.skipChildren();
-                            }
-                        }
-                    } else if (value != JsonToken.VALUE_NULL) {
-                        throw UNUSUAL;
-                    }
+                    long[] details = counts(parser, value, "cached_tokens", "cache_write_tokens");
+                    cached = details[0];
+                    cacheWrite = details[1];
                 }
                 case "completion_tokens_details" -> {
                     seen = once(seen, 8);
-                    int details = 0;
-                    if (value == JsonToken.START_OBJECT) {
-                        while (parser.nextToken() == JsonToken.FIELD_NAME) {
-                            JsonToken v = parser.nextToken();
-                            if (parser.currentName().equals("reasoning_tokens")) {
-                                details = once(details, 1);
-                                reasoning = count(parser, v);
-                            } else {
-                                parser.skipChildren();
-                            }
-                        }
-                    } else if (value != JsonToken.VALUE_NULL) {
-                        throw UNUSUAL;
-                    }
+                    reasoning = counts(parser, value, "reasoning_tokens")[0];
                 }
                 case "cost" -> throw UNUSUAL;
                 default -> parser.skipChildren();
@@ -172,6 +145,29 @@ final class JsonScan {
             .appendString(cost.toPlainString());
     }
 
+    /** The named counts of a details object (or null), 0 where absent; the parser ends on its closing brace. */
+    private static long[] counts(JsonParser parser, JsonToken value, String... names) throws IOException {
+        long[] counts = new long[names.length];
+        if (value == JsonToken.VALUE_NULL) {
+            return counts;
+        }
+        if (value != JsonToken.START_OBJECT) {
+            throw UNUSUAL;
+        }
+        int seen = 0;
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            int i = List.of(names).indexOf(parser.currentName());
+            JsonToken v = parser.nextToken();
+            if (i < 0) {
+                parser.skipChildren();
+            } else {
+                seen = once(seen, 1 << i);
+                counts[i] = count(parser, v);
+            }
+        }
+        return counts;
+    }
+
     private static long count(JsonParser parser, JsonToken value) throws IOException {
         if (value == JsonToken.VALUE_NULL) {
             return 0;
@@ -182,7 +178,8 @@ final class JsonScan {
         return parser.getLongValue();
     }
 
-    private static int once(int seen, int bit) {
+    /** Marks {@code bit} in {@code seen}; a field seen twice (which the whole parse resolves its own way) is UNUSUAL. */
+    static int once(int seen, int bit) {
         if ((seen & bit) != 0) {
             throw UNUSUAL;
         }

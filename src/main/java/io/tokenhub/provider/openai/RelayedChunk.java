@@ -19,21 +19,16 @@ import java.math.BigDecimal;
  */
 final class RelayedChunk implements Chunk {
 
-    private static final byte[] NOTHING = new byte[0];
+    /** What a dropped field is replaced with; never written to. */
+    private static final Buffer NOTHING = Buffer.buffer(0);
 
     private final byte[] bytes;
-    private String reportedModel;
-    private int modelStart = -1;
-    private int modelEnd;
-    /** The usage field: where its name starts, and its value's span (end exclusive); -1 when absent. */
-    private int usageNameStart = -1;
-    private int usageStart;
-    private int usageEnd;
-    private Usage usage;
+    private final ModelAndUsage fields = new ModelAndUsage();
     /** How many choices; -1 when there is no choices field. */
     private int choices = -1;
     private boolean output;
-    private StringBuilder text;
+    /** What the deltas generated; null when nothing. */
+    private String text;
     private Buffer label;
 
     private RelayedChunk(byte[] bytes) {
@@ -45,19 +40,19 @@ final class RelayedChunk implements Chunk {
         RelayedChunk chunk = new RelayedChunk(bytes);
         int close = JsonScan.fields(bytes, (name, nameStart, value, parser) -> {
             switch (name) {
-                case "model" -> chunk.model(parser, value);
-                case "usage" -> chunk.usage(parser, value, nameStart);
+                case "model" -> chunk.fields.model(parser, value);
+                case "usage" -> chunk.fields.usage(parser, value, nameStart);
                 case "choices" -> chunk.choices(parser, value);
                 case "error" -> throw JsonScan.UNUSUAL;
                 default -> parser.skipChildren();
             }
         });
-        return close < 0 || chunk.modelStart < 0 ? null : chunk;
+        return close < 0 || chunk.fields.modelStart < 0 ? null : chunk;
     }
 
     /** The model the provider named (the stream turns it into the label). */
     String reportedModel() {
-        return reportedModel;
+        return fields.reportedModel;
     }
 
     /** Sets the model label written in place of the provider's, as a JSON string. */
@@ -67,7 +62,7 @@ final class RelayedChunk implements Chunk {
 
     /** The provider's counts, when this chunk carries them. */
     Usage usage() {
-        return usage;
+        return fields.usage;
     }
 
     @Override
@@ -77,7 +72,7 @@ final class RelayedChunk implements Chunk {
 
     @Override
     public boolean usageOnly() {
-        return usage != null && choices <= 0;
+        return fields.usage != null && choices <= 0;
     }
 
     @Override
@@ -89,12 +84,12 @@ final class RelayedChunk implements Chunk {
 
     @Override
     public void writeTo(Buffer out, boolean keepUsage, BigDecimal cost) {
-        ByteEdits edits = new ByteEdits(bytes).replace(modelStart, modelEnd, label);
-        if (usageNameStart >= 0) {
+        ByteEdits edits = new ByteEdits(bytes).replace(fields.modelStart, fields.modelEnd, label);
+        if (fields.usageNameStart >= 0) {
             if (!keepUsage) {
                 dropUsage(edits);
-            } else if (cost != null && usage != null) {
-                edits.insert(usageEnd - 1, JsonScan.costField(bytes, usageEnd, cost));
+            } else if (cost != null && fields.usage != null) {
+                edits.insert(fields.usageEnd - 1, JsonScan.costField(bytes, fields.usageEnd, cost));
             }
         }
         edits.writeTo(out);
@@ -102,45 +97,20 @@ final class RelayedChunk implements Chunk {
 
     /** Removes the usage field with one of the commas around it. */
     private void dropUsage(ByteEdits edits) {
-        int before = usageNameStart - 1;
+        int before = fields.usageNameStart - 1;
         while (JsonScan.whitespace(bytes[before])) {
             before--;
         }
         if (bytes[before] == ',') {
-            edits.replace(before, usageEnd, NOTHING);
+            edits.replace(before, fields.usageEnd, NOTHING);
             return;
         }
         // The first field: the comma after it goes instead (there is one: the model follows).
-        int after = usageEnd;
+        int after = fields.usageEnd;
         while (JsonScan.whitespace(bytes[after])) {
             after++;
         }
-        edits.replace(usageNameStart, bytes[after] == ',' ? after + 1 : usageEnd, NOTHING);
-    }
-
-    private void model(JsonParser parser, JsonToken value) throws IOException {
-        if (modelStart >= 0 || value != JsonToken.VALUE_STRING) {
-            throw JsonScan.UNUSUAL;
-        }
-        modelStart = JsonScan.start(parser);
-        reportedModel = parser.getText();
-        modelEnd = JsonScan.end(parser);
-    }
-
-    private void usage(JsonParser parser, JsonToken value, int nameStart) throws IOException {
-        if (usageNameStart >= 0) {
-            throw JsonScan.UNUSUAL;
-        }
-        usageNameStart = nameStart;
-        usageStart = JsonScan.start(parser);
-        if (value == JsonToken.START_OBJECT) {
-            usage = JsonScan.usage(parser);
-            usageEnd = JsonScan.start(parser) + 1;
-        } else if (value == JsonToken.VALUE_NULL) {
-            usageEnd = JsonScan.end(parser);
-        } else {
-            throw JsonScan.UNUSUAL;
-        }
+        edits.replace(fields.usageNameStart, bytes[after] == ',' ? after + 1 : fields.usageEnd, NOTHING);
     }
 
     private void choices(JsonParser parser, JsonToken value) throws IOException {
@@ -179,23 +149,21 @@ final class RelayedChunk implements Chunk {
         String content = null;
         String reasoning = null;
         JsonArray calls = null;
-        boolean seenContent = false;
-        boolean seenReasoning = false;
-        boolean seenCalls = false;
+        int seen = 0;
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
             String name = parser.currentName();
             JsonToken value = parser.nextToken();
             switch (name) {
                 case "content" -> {
-                    seenContent = once(seenContent);
+                    seen = JsonScan.once(seen, 1);
                     content = value == JsonToken.VALUE_STRING ? parser.getText() : skip(parser);
                 }
                 case "reasoning_content" -> {
-                    seenReasoning = once(seenReasoning);
+                    seen = JsonScan.once(seen, 2);
                     reasoning = value == JsonToken.VALUE_STRING ? parser.getText() : skip(parser);
                 }
                 case "tool_calls" -> {
-                    seenCalls = once(seenCalls);
+                    seen = JsonScan.once(seen, 4);
                     if (value == JsonToken.START_ARRAY) {
                         int start = JsonScan.start(parser);
                         parser.skipChildren();
@@ -210,27 +178,16 @@ final class RelayedChunk implements Chunk {
         }
         output |= content != null && !content.isEmpty() || reasoning != null && !reasoning.isEmpty()
             || calls != null && !calls.isEmpty();
-        if (content != null || reasoning != null || calls != null) {
-            if (text == null) {
-                text = new StringBuilder();
-            }
-            if (content != null) {
-                text.append(content);
-            }
-            if (reasoning != null) {
-                text.append(reasoning);
-            }
-            if (calls != null) {
-                text.append(calls.encode());
-            }
-        }
+        addText(content);
+        addText(reasoning);
+        addText(calls == null ? null : calls.encode());
     }
 
-    private static boolean once(boolean seen) {
-        if (seen) {
-            throw JsonScan.UNUSUAL;
+    /** Most chunks generate one piece: kept as it is, joined only when there are more. */
+    private void addText(String piece) {
+        if (piece != null) {
+            text = text == null ? piece : text + piece;
         }
-        return true;
     }
 
     private static String skip(JsonParser parser) throws IOException {

@@ -1,12 +1,10 @@
 package io.tokenhub.provider.openai;
 
-import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Completion;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
-import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 
@@ -24,16 +22,11 @@ final class RelayedCompletion implements Completion {
     private static final byte[] USAGE_FIELD = ",\"usage\":".getBytes(StandardCharsets.UTF_8);
 
     private final byte[] bytes;
+    private final ModelAndUsage fields = new ModelAndUsage();
     private String label;
-    /** Spans of the values, end exclusive; -1 when the field is absent. */
-    private int modelStart = -1;
-    private int modelEnd;
-    private int usageStart = -1;
-    private int usageEnd;
     private boolean choices;
     /** Where the root object's closing brace is: absent fields are added there. */
     private int close;
-    private Usage usage;
 
     private RelayedCompletion(byte[] bytes) {
         this.bytes = bytes;
@@ -42,11 +35,10 @@ final class RelayedCompletion implements Completion {
     /** The answer located in {@code bytes}, or null when it needs the whole parse (or is not an answer). */
     static RelayedCompletion scan(byte[] bytes, String providerId) {
         RelayedCompletion answer = new RelayedCompletion(bytes);
-        String[] reportedModel = {null};
         answer.close = JsonScan.fields(bytes, (name, nameStart, value, parser) -> {
             switch (name) {
-                case "model" -> reportedModel[0] = answer.model(parser, value);
-                case "usage" -> answer.usage(parser, value);
+                case "model" -> answer.fields.model(parser, value);
+                case "usage" -> answer.fields.usage(parser, value, nameStart);
                 case "choices" -> {
                     if (answer.choices || value != JsonToken.START_ARRAY) {
                         throw JsonScan.UNUSUAL;
@@ -60,39 +52,14 @@ final class RelayedCompletion implements Completion {
         if (answer.close < 0 || !answer.choices) {
             return null;
         }
-        String model = reportedModel[0];
+        String model = answer.fields.reportedModel;
         answer.label = providerId + "/" + (model != null && !model.isEmpty() ? model : "unknown");
         return answer;
     }
 
-    private String model(JsonParser parser, JsonToken value) throws IOException {
-        if (modelStart >= 0 || value != JsonToken.VALUE_STRING) {
-            throw JsonScan.UNUSUAL;
-        }
-        modelStart = JsonScan.start(parser);
-        String model = parser.getText();
-        modelEnd = JsonScan.end(parser);
-        return model;
-    }
-
-    private void usage(JsonParser parser, JsonToken value) throws IOException {
-        if (usageStart >= 0) {
-            throw JsonScan.UNUSUAL;
-        }
-        usageStart = JsonScan.start(parser);
-        if (value == JsonToken.START_OBJECT) {
-            usage = JsonScan.usage(parser);
-            usageEnd = JsonScan.start(parser) + 1;
-        } else if (value == JsonToken.VALUE_NULL) {
-            usageEnd = JsonScan.end(parser);
-        } else {
-            throw JsonScan.UNUSUAL;
-        }
-    }
-
     @Override
     public Usage usage() {
-        return usage;
+        return fields.usage;
     }
 
     @Override
@@ -105,17 +72,17 @@ final class RelayedCompletion implements Completion {
         Buffer quotedLabel = JsonScan.quote(label);
         ByteEdits edits = new ByteEdits(bytes);
         // Fields that were absent go in front of the closing brace.
-        if (modelStart >= 0) {
-            edits.replace(modelStart, modelEnd, quotedLabel);
+        if (fields.modelStart >= 0) {
+            edits.replace(fields.modelStart, fields.modelEnd, quotedLabel);
         } else {
             edits.insert(close, Buffer.buffer(MODEL_FIELD).appendBuffer(quotedLabel));
         }
-        if (usage != null) {
-            edits.insert(usageEnd - 1, JsonScan.costField(bytes, usageEnd, cost));
+        if (fields.usage != null) {
+            edits.insert(fields.usageEnd - 1, JsonScan.costField(bytes, fields.usageEnd, cost));
         } else {
-            Buffer ours = replacement.copy().put("cost", cost).toBuffer();
-            if (usageStart >= 0) {
-                edits.replace(usageStart, usageEnd, ours);
+            Buffer ours = replacement.put("cost", cost).toBuffer();
+            if (fields.usageNameStart >= 0) {
+                edits.replace(fields.usageStart, fields.usageEnd, ours);
             } else {
                 edits.insert(close, Buffer.buffer(USAGE_FIELD).appendBuffer(ours));
             }
