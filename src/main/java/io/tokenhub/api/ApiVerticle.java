@@ -21,6 +21,7 @@ import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.http.PoolOptions;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -39,7 +40,7 @@ import org.slf4j.LoggerFactory;
 /**
  * The public HTTP edge on port 8080, one instance per event loop: the OpenAI-compatible API under
  * {@code /v1} (and {@code /api/v1}) and the admin API under {@code /admin/v1}. Each instance owns
- * its HTTP client to the upstreams, its adapters and its usage buffer.
+ * its HTTP clients to the upstreams (one for HTTP/1.1, one for HTTP/2), its adapters and its usage buffer.
  */
 public final class ApiVerticle extends VerticleBase {
 
@@ -60,7 +61,8 @@ public final class ApiVerticle extends VerticleBase {
 
     private final Shared shared;
     private HttpServer server;
-    private HttpClient client;
+    private HttpClient http1;
+    private HttpClient http2;
     private UsageRecorder recorder;
     private Outcome outcome;
 
@@ -72,14 +74,21 @@ public final class ApiVerticle extends VerticleBase {
     public Future<?> start() {
         int maxConnections = shared.catalog().get().providers().stream().mapToInt(Provider::maxConnections).max()
             .orElse(100);
-        client = vertx.createHttpClient(
-            new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true).setDecompressionSupported(true),
-            new PoolOptions().setHttp1MaxSize(maxConnections).setMaxWaitQueueSize(maxConnections * 4));
+        PoolOptions pool = new PoolOptions().setHttp1MaxSize(maxConnections).setHttp2MaxSize(maxConnections)
+            .setMaxWaitQueueSize(maxConnections * 4);
+        http1 = vertx.createHttpClient(
+            new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true).setDecompressionSupported(true), pool);
+        // For providers with http2: ALPN over TLS (falls back to HTTP/1.1), prior knowledge over plain
+        // HTTP (an h2c upgrade would cost a preflight request per connection). A connection opens only
+        // when the open ones carry as many streams as the provider allows.
+        http2 = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
+            .setUseAlpn(true).setHttp2ClearTextUpgrade(false).setTcpNoDelay(true).setDecompressionSupported(true),
+            pool);
         recorder = new UsageRecorder(vertx);
         // Adapters follow the catalog in force: a reload that changes a provider gets a fresh adapter.
         Map<Provider, ProviderAdapter> adapters = new HashMap<>();
         Dispatcher dispatcher = new Dispatcher(id -> shared.catalog().get().provider(id)
-            .map(p -> adapters.computeIfAbsent(p, q -> Providers.create(vertx, client, q))).orElse(null),
+            .map(p -> adapters.computeIfAbsent(p, q -> Providers.create(vertx, q.http2() ? http2 : http1, q))).orElse(null),
             shared.upstreams(), shared.metrics());
         outcome = new Outcome(recorder, shared.metrics(), shared.quota(),
             new Limits(shared.limiter(), shared.metrics()));
@@ -176,7 +185,7 @@ public final class ApiVerticle extends VerticleBase {
                     "stopping with the usage of some requests not recorded after {} ms", RECORD_WAIT_MS)))
             .eventually(() -> {
                 recorder.flush();
-                return client.close();
+                return Future.join(http1.close(), http2.close());
             });
     }
 }

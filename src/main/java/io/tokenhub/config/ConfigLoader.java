@@ -241,7 +241,7 @@ public final class ConfigLoader {
         Provider p = new Provider(
             n.requiredString("id"), type, stripSlash(baseUrl), n.string("api_key", ""), n.string("api_version", ""),
             timeouts, breaker, n.integer("retries", 0, 0, 10), n.integer("max_connections", 1000, 1, 100_000),
-            n.number("chunk_delay_ms", 0, 0, 60_000));
+            n.bool("http2", false), n.number("chunk_delay_ms", 0, 0, 60_000));
         n.rejectUnknown();
         return p;
     }

@@ -73,12 +73,15 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
     }
 
     /**
-     * @param maxConnections HTTP/1 connections per upstream host per event loop; streams hold one each
+     * @param maxConnections connections per upstream host per event loop: over HTTP/1.1 a stream holds
+     *                       one; over HTTP/2 one carries as many requests at once as the provider allows
+     * @param http2          HTTP/2 to the provider: over TLS offered by ALPN (HTTP/1.1 if the provider
+     *                       declines), over plain HTTP with prior knowledge (h2c; the provider must speak it)
      * @param chunkDelayMs   mock provider only: delay between streamed chunks
      */
     public record Provider(String id, String type, String baseUrl, String apiKey, String apiVersion,
                            Timeouts timeouts, CircuitBreaker circuitBreaker, int retries, int maxConnections,
-                           long chunkDelayMs) {
+                           boolean http2, long chunkDelayMs) {
 
         public static final Set<String> TYPES = Set.of("openai", "anthropic", "mock");
 

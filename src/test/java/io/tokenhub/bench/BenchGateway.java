@@ -49,9 +49,12 @@ final class BenchGateway implements AutoCloseable {
         return new BenchGateway(TestDatabase.create());
     }
 
-    /** Starts the gateway with {@code jvmOptions} (its config and log in {@code work}) and makes an API key. */
-    void start(Path work, int upstreamPort, List<String> jvmOptions) throws Exception {
-        startProcess(work, upstreamPort, jvmOptions);
+    /**
+     * Starts the gateway with {@code jvmOptions} (its config and log in {@code work}) and makes an API
+     * key; with {@code upstreamHttp2} it talks HTTP/2 (h2c) to the fake upstream.
+     */
+    void start(Path work, int upstreamPort, List<String> jvmOptions, boolean upstreamHttp2) throws Exception {
+        startProcess(work, upstreamPort, jvmOptions, upstreamHttp2);
         apiKey = createKey();
     }
 
@@ -123,10 +126,11 @@ final class BenchGateway implements AutoCloseable {
             database.count("SELECT count(*) FROM usage_records"));
     }
 
-    private void startProcess(Path work, int upstreamPort, List<String> jvmOptions) throws Exception {
+    private void startProcess(Path work, int upstreamPort, List<String> jvmOptions, boolean upstreamHttp2)
+        throws Exception {
         Path dataDir = Files.createDirectories(work.resolve("gateway-data"));
         Path config = work.resolve("tokenhub-bench.yaml");
-        Files.writeString(config, yaml(database.url(), dataDir, upstreamPort));
+        Files.writeString(config, yaml(database.url(), dataDir, upstreamPort, upstreamHttp2));
         Path ready = work.resolve("gateway.ready");
         List<String> jvm = new ArrayList<>(jvmOptions);
         jvm.add("-Dlogback.configurationFile=" + writeLogback(work));
@@ -143,7 +147,7 @@ final class BenchGateway implements AutoCloseable {
         managementPort = Integer.parseInt(ports[1]);
     }
 
-    private static String yaml(String postgresUrl, Path dataDir, int upstreamPort) {
+    private static String yaml(String postgresUrl, Path dataDir, int upstreamPort, boolean upstreamHttp2) {
         return """
             server: { host: 127.0.0.1, port: 0, management_port: 0, instances: 0, max_body_bytes: 10485760, shutdown_grace_ms: 3000 }
             admin: { master_key: "%s", bootstrap: false }
@@ -156,6 +160,7 @@ final class BenchGateway implements AutoCloseable {
                 base_url: "http://127.0.0.1:%d/v1"
                 api_key: "sk-bench-upstream"
                 max_connections: 20000
+                http2: %s
                 timeouts: { connect_ms: 5000, first_byte_ms: 30000, idle_ms: 120000 }
                 circuit_breaker: { max_failures: 5, window_ms: 10000, reset_ms: 1000 }
             models:
@@ -169,7 +174,7 @@ final class BenchGateway implements AutoCloseable {
                 pricing: { input: 0.15, output: 0.60 }
                 deployments:
                   - { provider: fake, model: %s }
-            """.formatted(MASTER_KEY, postgresUrl, dataDir, upstreamPort, MODEL, FakeUpstreamMain.MODEL);
+            """.formatted(MASTER_KEY, postgresUrl, dataDir, upstreamPort, upstreamHttp2, MODEL, FakeUpstreamMain.MODEL);
     }
 
     /** The gateway logs at WARN: an INFO line per request would be part of what is measured. */

@@ -90,6 +90,7 @@ public final class LoadBenchmark {
         String jfr = "";              // file: JFR recording of the gateway in an extra saturation phase
         String gatewayHeap = "512m";
         String gatewayJvm = "";       // more JVM options for the gateway, space separated
+        boolean upstreamHttp2;        // TokenHub to the fake upstream over HTTP/2 (h2c) instead of HTTP/1.1
         int upstreamLoops = 2;
         int proxyWorkers = 2;
         int clientLoops = 2;
@@ -117,6 +118,7 @@ public final class LoadBenchmark {
                     case "jfr" -> s.jfr = value;
                     case "gatewayHeap" -> s.gatewayHeap = value;
                     case "gatewayJvm" -> s.gatewayJvm = value;
+                    case "upstreamHttp2" -> s.upstreamHttp2 = Boolean.parseBoolean(value);
                     case "upstreamLoops" -> s.upstreamLoops = Integer.parseInt(value);
                     case "proxyWorkers" -> s.proxyWorkers = Integer.parseInt(value);
                     case "clientLoops" -> s.clientLoops = Integer.parseInt(value);
@@ -370,11 +372,12 @@ public final class LoadBenchmark {
         if (!settings.gatewayJvm.isBlank()) {
             jvm.addAll(Arrays.asList(settings.gatewayJvm.trim().split("\\s+")));
         }
-        gateway.start(work, upstreamPort, jvm);
+        gateway.start(work, upstreamPort, jvm, settings.upstreamHttp2);
         managementPort = gateway.managementPort();
         notes.append(gateway.note());
         log("TokenHub: pid " + gateway.pid() + ", API port " + gateway.apiPort() + ", management port " + managementPort
-            + ", JVM " + jvm + "; API key created through the admin API");
+            + ", JVM " + jvm + (settings.upstreamHttp2 ? ", HTTP/2 to the upstream" : "")
+            + "; API key created through the admin API");
     }
 
     private void smokeTest(String path) {

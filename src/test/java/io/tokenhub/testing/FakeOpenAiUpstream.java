@@ -7,6 +7,7 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -42,7 +43,11 @@ public final class FakeOpenAiUpstream {
         PAUSE
     }
 
-    public record Recorded(MultiMap headers, JsonObject body) {
+    /**
+     * One request as received: {@code connection} names the TCP connection it came on (the client's
+     * address), so that a test can tell how many connections carried its requests.
+     */
+    public record Recorded(MultiMap headers, JsonObject body, HttpVersion version, String connection) {
     }
 
     private final Vertx vertx;
@@ -134,7 +139,8 @@ public final class FakeOpenAiUpstream {
     private void handle(HttpServerRequest request) {
         request.body().onSuccess(buffer -> {
             JsonObject body = buffer.length() == 0 ? new JsonObject() : buffer.toJsonObject();
-            requests.add(new Recorded(MultiMap.caseInsensitiveMultiMap().addAll(request.headers()), body));
+            requests.add(new Recorded(MultiMap.caseInsensitiveMultiMap().addAll(request.headers()), body,
+                request.version(), String.valueOf(request.connection().remoteAddress())));
             HttpServerResponse response = request.response();
             response.closeHandler(v -> {
                 if (!response.ended()) {
