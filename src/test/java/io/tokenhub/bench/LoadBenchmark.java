@@ -868,12 +868,14 @@ public final class LoadBenchmark {
 
     // ------------------------------------------------------------------ helpers
 
-    /** The held-streams test needs ~2 descriptors per stream in the gateway: scale it to the limit we have. */
+    /** The held-streams test needs 1 to 2 descriptors per stream in the gateway: scale it to the limit we have. */
     private void limitHeldStreams() {
         long limit = openFileLimit();
         if (limit > 0 && settings.slowStreams > 0) {
-            // Each stream holds two sockets in the gateway (client side, upstream side); keep ~600 for the JVM.
-            int affordable = (int) Math.max(0, (limit - 600) / 2);
+            // Each stream holds its client's socket in the gateway and, over HTTP/1.1, an upstream socket
+            // too (over HTTP/2 the upstream's connections carry 100 streams each); keep ~600 for the JVM.
+            double perStream = settings.upstreamHttp2 ? 1.01 : 2;
+            int affordable = (int) Math.max(0, (limit - 600) / perStream);
             if (affordable < settings.slowStreams) {
                 notes.append("note: the open-file limit is ").append(limit).append(", so only ").append(affordable)
                     .append(" of the ").append(settings.slowStreams).append(" held streams were run (raise it with"

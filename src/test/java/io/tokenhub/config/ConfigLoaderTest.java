@@ -49,6 +49,20 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void providersSpeakHttp11UnlessHttp2IsAskedFor() {
+        TokenHubConfig config = new ConfigLoader(name -> null).parse("""
+            providers:
+              - { id: plain, type: openai, base_url: "https://a.example.com/v1" }
+              - { id: multiplexed, type: openai, base_url: "https://b.example.com/v1", http2: true }
+            models:
+              - id: m
+                deployments: [ { provider: plain, model: a }, { provider: multiplexed, model: b } ]
+            """, "test");
+
+        assertThat(config.providers()).extracting(TokenHubConfig.Provider::http2).containsExactly(false, true);
+    }
+
+    @Test
     void everyProblemIsReportedOnItsOwnLine() {
         ConfigLoader loader = new ConfigLoader(name -> null);
 
