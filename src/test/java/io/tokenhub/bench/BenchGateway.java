@@ -51,10 +51,12 @@ final class BenchGateway implements AutoCloseable {
 
     /**
      * Starts the gateway with {@code jvmOptions} (its config and log in {@code work}) and makes an API
-     * key; with {@code upstreamHttp2} it talks HTTP/2 (h2c) to the fake upstream.
+     * key; with {@code upstreamHttp2} it talks HTTP/2 (h2c) to the fake upstream, and it writes usage
+     * records every {@code flushMs} (or per 500).
      */
-    void start(Path work, int upstreamPort, List<String> jvmOptions, boolean upstreamHttp2) throws Exception {
-        startProcess(work, upstreamPort, jvmOptions, upstreamHttp2);
+    void start(Path work, int upstreamPort, List<String> jvmOptions, boolean upstreamHttp2, int flushMs)
+        throws Exception {
+        startProcess(work, upstreamPort, jvmOptions, upstreamHttp2, flushMs);
         apiKey = createKey();
     }
 
@@ -126,11 +128,11 @@ final class BenchGateway implements AutoCloseable {
             database.count("SELECT count(*) FROM usage_records"));
     }
 
-    private void startProcess(Path work, int upstreamPort, List<String> jvmOptions, boolean upstreamHttp2)
-        throws Exception {
+    private void startProcess(Path work, int upstreamPort, List<String> jvmOptions, boolean upstreamHttp2,
+                              int flushMs) throws Exception {
         Path dataDir = Files.createDirectories(work.resolve("gateway-data"));
         Path config = work.resolve("tokenhub-bench.yaml");
-        Files.writeString(config, yaml(database.url(), dataDir, upstreamPort, upstreamHttp2));
+        Files.writeString(config, yaml(database.url(), dataDir, upstreamPort, upstreamHttp2, flushMs));
         Path ready = work.resolve("gateway.ready");
         List<String> jvm = new ArrayList<>(jvmOptions);
         jvm.add("-Dlogback.configurationFile=" + writeLogback(work));
@@ -147,13 +149,14 @@ final class BenchGateway implements AutoCloseable {
         managementPort = Integer.parseInt(ports[1]);
     }
 
-    private static String yaml(String postgresUrl, Path dataDir, int upstreamPort, boolean upstreamHttp2) {
+    private static String yaml(String postgresUrl, Path dataDir, int upstreamPort, boolean upstreamHttp2,
+                               int flushMs) {
         return """
             server: { host: 127.0.0.1, port: 0, management_port: 0, instances: 0, max_body_bytes: 10485760, shutdown_grace_ms: 3000 }
             admin: { master_key: "%s", bootstrap: false }
             storage: { postgres: "%s", redis: none, data_dir: "%s", pool_size: 16 }
             billing: { signup_credit_usd: 1000000 }
-            accounting: { batch_size: 500, flush_ms: 100 }
+            accounting: { batch_size: 500, flush_ms: %d }
             providers:
               - id: fake
                 type: openai
@@ -174,7 +177,7 @@ final class BenchGateway implements AutoCloseable {
                 pricing: { input: 0.15, output: 0.60 }
                 deployments:
                   - { provider: fake, model: %s }
-            """.formatted(MASTER_KEY, postgresUrl, dataDir, upstreamPort, upstreamHttp2, MODEL, FakeUpstreamMain.MODEL);
+            """.formatted(MASTER_KEY, postgresUrl, dataDir, flushMs, upstreamPort, upstreamHttp2, MODEL, FakeUpstreamMain.MODEL);
     }
 
     /** The gateway logs at WARN: an INFO line per request would be part of what is measured. */

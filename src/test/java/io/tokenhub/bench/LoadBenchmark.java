@@ -91,6 +91,7 @@ public final class LoadBenchmark {
         String gatewayHeap = "512m";
         String gatewayJvm = "";       // more JVM options for the gateway, space separated
         boolean upstreamHttp2;        // TokenHub to the fake upstream over HTTP/2 (h2c) instead of HTTP/1.1
+        int flushMs = 100;            // the gateway's accounting.flush_ms (the shipped default)
         int upstreamLoops = 2;
         int proxyWorkers = 2;
         int clientLoops = 2;
@@ -119,6 +120,7 @@ public final class LoadBenchmark {
                     case "gatewayHeap" -> s.gatewayHeap = value;
                     case "gatewayJvm" -> s.gatewayJvm = value;
                     case "upstreamHttp2" -> s.upstreamHttp2 = Boolean.parseBoolean(value);
+                    case "flushMs" -> s.flushMs = Integer.parseInt(value);
                     case "upstreamLoops" -> s.upstreamLoops = Integer.parseInt(value);
                     case "proxyWorkers" -> s.proxyWorkers = Integer.parseInt(value);
                     case "clientLoops" -> s.clientLoops = Integer.parseInt(value);
@@ -372,7 +374,7 @@ public final class LoadBenchmark {
         if (!settings.gatewayJvm.isBlank()) {
             jvm.addAll(Arrays.asList(settings.gatewayJvm.trim().split("\\s+")));
         }
-        gateway.start(work, upstreamPort, jvm, settings.upstreamHttp2);
+        gateway.start(work, upstreamPort, jvm, settings.upstreamHttp2, settings.flushMs);
         managementPort = gateway.managementPort();
         notes.append(gateway.note());
         log("TokenHub: pid " + gateway.pid() + ", API port " + gateway.apiPort() + ", management port " + managementPort

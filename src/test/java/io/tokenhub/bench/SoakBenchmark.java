@@ -189,7 +189,7 @@ public final class SoakBenchmark {
         if (!settings.gatewayJvm.isBlank()) {
             jvm.addAll(List.of(settings.gatewayJvm.trim().split("\\s+")));
         }
-        gateway.start(work, upstreamPort, jvm, false);
+        gateway.start(work, upstreamPort, jvm, false, 100);
         log("TokenHub: pid " + gateway.pid() + ", API port " + gateway.apiPort() + ", database "
             + gateway.databaseName() + ", JVM " + jvm);
         client = new LoadClient(settings.clientLoops, settings.connections);
