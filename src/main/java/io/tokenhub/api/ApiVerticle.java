@@ -88,7 +88,8 @@ public final class ApiVerticle extends VerticleBase {
         // Adapters follow the catalog in force: a reload that changes a provider gets a fresh adapter.
         Map<Provider, ProviderAdapter> adapters = new HashMap<>();
         Dispatcher dispatcher = new Dispatcher(id -> shared.catalog().get().provider(id)
-            .map(p -> adapters.computeIfAbsent(p, q -> Providers.create(vertx, q.http2() ? http2 : http1, q))).orElse(null),
+            .map(p -> adapters.computeIfAbsent(p, q -> Providers.create(vertx, q.http2() ? http2 : http1, q)))
+            .orElse(null),
             shared.upstreams(), shared.metrics());
         outcome = new Outcome(recorder, shared.metrics(), shared.quota(),
             new Limits(shared.limiter(), shared.metrics()));

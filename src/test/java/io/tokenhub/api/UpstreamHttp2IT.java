@@ -98,7 +98,8 @@ class UpstreamHttp2IT {
             assertThat(response.body()).contains("\"content\":\" upstream.\"").endsWith("data: [DONE]\n\n");
         }
         // And the provider received all 17 requests as HTTP/2 streams of a single connection
-        assertThat(upstream.requests()).hasSize(17).allSatisfy(r -> assertThat(r.version()).isEqualTo(HttpVersion.HTTP_2));
+        assertThat(upstream.requests()).hasSize(17)
+            .allSatisfy(r -> assertThat(r.version()).isEqualTo(HttpVersion.HTTP_2));
         assertThat(upstream.requests().stream().map(Recorded::connection).distinct()).hasSize(1);
         // And each request was recorded once
         assertThat(gateway.awaitUsageRecords(recordsBefore + 17)).isEqualTo(recordsBefore + 17);
@@ -110,7 +111,8 @@ class UpstreamHttp2IT {
         // Given an upstream that sends the first word of each stream, then holds the rest
         upstream.fault = Fault.PAUSE;
         upstream.faultAfter = 2;
-        String body = "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
+        String body = "{\"model\":\"gpt-4o-mini\",\"stream\":true,"
+            + "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}";
         try (RawClient staying = RawClient.post(gateway.hub().apiPort(), key, body)) {
             String stayingId = staying.header("X-Request-Id");
             String leavingId;

@@ -9,7 +9,6 @@ import io.vertx.core.buffer.Buffer;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
 
 /**
  * What the byte-level relays ({@link RelayedCompletion}, {@link RelayedChunk}) share: the parser
@@ -156,7 +155,7 @@ final class JsonScan {
         }
         int seen = 0;
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
-            int i = List.of(names).indexOf(parser.currentName());
+            int i = indexOf(names, parser.currentName());
             JsonToken v = parser.nextToken();
             if (i < 0) {
                 parser.skipChildren();
@@ -166,6 +165,15 @@ final class JsonScan {
             }
         }
         return counts;
+    }
+
+    private static int indexOf(String[] names, String name) {
+        for (int i = 0; i < names.length; i++) {
+            if (names[i].equals(name)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static long count(JsonParser parser, JsonToken value) throws IOException {
