@@ -1,11 +1,11 @@
--- ARGV: request id, model, tokens, micro-USD, monthly cap (0 = none), now (ms), month (YYYYMM)
+-- ARGV: request id, model, tokens, micro-USD, monthly cap (-1 = none), now (ms), month (YYYYMM)
 local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HEXISTS', q, 'loaded') == 0 then return {'LOAD'} end
 if redis.call('HEXISTS', k, 'm') == 0 then return {'LOADKEY'} end
 local tokens, micro, cap, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 roll_month(k, ARGV[7])
 local spend, kres = num(k, 'spend'), num(k, 'res')
-if cap > 0 and spend + kres + micro > cap then
+if cap >= 0 and spend + kres + micro > cap then
   return {'CAP', int(spend), int(kres)}
 end
 local left, draws = tokens, {}
@@ -19,7 +19,8 @@ for _, p in ipairs(eligible_plans(q, ARGV[2], now)) do
 end
 local wallet = wallet_share(micro, tokens, left)
 local available = num(q, 'bal') - num(q, 'res')
-if wallet > 0 and available < wallet then
+-- Anything the plans do not cover needs money in the wallet, even when its estimate rounds to $0.
+if (wallet > 0 or left > 0) and (available <= 0 or available < wallet) then
   return {'QUOTA', int(available), int(wallet)}
 end
 for i = 1, #draws, 2 do

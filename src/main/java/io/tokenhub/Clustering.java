@@ -37,8 +37,10 @@ final class Clustering {
         this.manager = manager;
     }
 
-    static Clustering of(TokenHubConfig config) {
-        return new Clustering(config.cluster().enabled() ? new HazelcastClusterManager(hazelcast(config)) : null);
+    /** @param source the configuration file (null if none): a relative cluster.config may sit beside it */
+    static Clustering of(TokenHubConfig config, Path source) {
+        return new Clustering(config.cluster().enabled() ? new HazelcastClusterManager(hazelcast(config, source))
+            : null);
     }
 
     Future<Vertx> vertx(Metrics metrics) {
@@ -80,8 +82,13 @@ final class Clustering {
         return manager == null ? new LocalCounter() : new HazelcastCounter(manager.getHazelcastInstance());
     }
 
-    private static Config hazelcast(TokenHubConfig config) {
+    /** {@code cluster.config} as a path from the working directory, else beside the configuration file, else in the jar. */
+    private static Config hazelcast(TokenHubConfig config, Path source) {
         Path file = Path.of(config.cluster().config());
+        if (!Files.exists(file) && !file.isAbsolute() && source != null) {
+            Path beside = source.toAbsolutePath().resolveSibling(file);
+            file = Files.exists(beside) ? beside : file;
+        }
         Config hz;
         try {
             hz = Files.exists(file) ? new FileSystemXmlConfig(file.toFile()) : new ClasspathXmlConfig(file.toString());
@@ -95,6 +102,8 @@ final class Clustering {
         if (members != null && !members.isBlank()) {
             hz.getNetworkConfig().getJoin().getTcpIpConfig().setEnabled(true)
                 .setMembers(Arrays.stream(members.split(",")).map(String::trim).toList());
+            // Members on other hosts: the loopback-only binding of the laptop default would never reach them.
+            hz.getNetworkConfig().getInterfaces().setEnabled(false);
         }
         // Vert.x installs its own shutdown order; Hazelcast's hook would leave the cluster too early.
         hz.setProperty("hazelcast.shutdownhook.enabled", "false");

@@ -3,6 +3,7 @@ package io.tokenhub;
 import io.tokenhub.accounting.AccountingVerticle;
 import io.tokenhub.accounting.UsageEvent;
 import io.tokenhub.accounting.UsageStatus;
+import io.tokenhub.accounting.UsageSync;
 import io.tokenhub.billing.LocalQuota;
 import io.tokenhub.billing.Quota;
 import io.tokenhub.billing.QuotaLoader;
@@ -122,7 +123,7 @@ public final class TokenHub {
         TokenCounter.count("warm up");
         Database database = Database.open(config.storage());
         Metrics metrics = new Metrics();
-        Clustering clustering = Clustering.of(config);
+        Clustering clustering = Clustering.of(config, source);
         Vertx vertx;
         try {
             vertx = await(clustering.vertx(metrics), START_TIMEOUT_MS);
@@ -154,16 +155,17 @@ public final class TokenHub {
         KeyStore keyStore = new KeyStore(pool);
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
         AdminStore adminStore = new AdminStore(pool);
+        UsageSync usageSync = new UsageSync(vertx);
         AdminApi admin = new AdminApi(vertx, adminStore, new AdminAuth(config.admin().masterKey(), keyStore), catalog,
             config.billing().signupCreditMicroUsd(), auth::invalidateKey, upstreams::describe, quota,
-            reloader::reloadEverywhere);
+            reloader::reloadEverywhere, usageSync);
         apiPort = config.server().port() == 0 ? freePort() : config.server().port();
         managementPort = config.server().managementPort() == 0 ? freePort() : config.server().managementPort();
         var server = config.server();
         var apiShared = new ApiVerticle.Shared(
             new TokenHubConfig.Server(server.host(), apiPort, managementPort, server.instances(),
                 server.maxBodyBytes(), server.shutdownGraceMs()),
-            catalog, auth, metrics, admin, upstreams, quota, limiter);
+            catalog, auth, metrics, admin, upstreams, quota, limiter, usageSync);
         Path spool = Path.of(config.storage().dataDir(), "spool");
         return deployOther(new AuthVerticle(auth))
             .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,

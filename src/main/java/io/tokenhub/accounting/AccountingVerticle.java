@@ -45,6 +45,10 @@ public final class AccountingVerticle extends VerticleBase {
     private final ArrayDeque<UsageEvent> pending = new ArrayDeque<>();
     private Spool spool;
     private MessageConsumer<UsageBatch> consumer;
+    private MessageConsumer<Void> syncConsumer;
+    /** Events received since start, and events taken into a write (in the order received). */
+    private long received;
+    private long taken;
     private boolean writing;
     private boolean replaying;
     private boolean stopping;
@@ -78,6 +82,8 @@ public final class AccountingVerticle extends VerticleBase {
                 LOG.info("{} usage records found in the spool from an earlier run; replaying", spool.records());
             }
             consumer = vertx.eventBus().localConsumer(Bus.USAGE, message -> accept(message.body().events()));
+            syncConsumer = vertx.eventBus().localConsumer(Bus.USAGE_SYNC,
+                message -> writtenUpTo(received).onComplete(ar -> message.reply(null)));
             vertx.setPeriodic(config.flushMs(), id -> flush());
             vertx.setPeriodic(REPLAY_MS, id -> replay());
             publishBacklog();
@@ -86,6 +92,7 @@ public final class AccountingVerticle extends VerticleBase {
     }
 
     private void accept(List<UsageEvent> events) {
+        received += events.size();
         pending.addAll(events);
         while (pending.size() > MAX_PENDING) {
             UsageEvent dropped = pending.pollFirst();
@@ -112,6 +119,23 @@ public final class AccountingVerticle extends VerticleBase {
             if (pending.size() >= config.batchSize()) {
                 flush();
             }
+        });
+    }
+
+    /**
+     * Completes once the events received up to {@code target} have been written (to PostgreSQL, or to
+     * the spool when it is down), writing without waiting for the next flush.
+     */
+    private Future<Void> writtenUpTo(long target) {
+        return inFlight.transform(ar -> {
+            if (writing) {
+                return writtenUpTo(target); // a write started when that one ended: it may hold the events
+            }
+            if (taken >= target || stopping) {
+                return Future.succeededFuture();
+            }
+            flush();
+            return writing ? writtenUpTo(target) : Future.succeededFuture();
         });
     }
 
@@ -213,6 +237,7 @@ public final class AccountingVerticle extends VerticleBase {
         while (batch.size() < max && !pending.isEmpty()) {
             batch.add(pending.pollFirst());
         }
+        taken += batch.size();
         return batch;
     }
 
@@ -223,6 +248,9 @@ public final class AccountingVerticle extends VerticleBase {
     @Override
     public Future<?> stop() {
         stopping = true;
+        if (syncConsumer != null) {
+            syncConsumer.unregister();
+        }
         Future<Void> closing = consumer == null ? Future.succeededFuture() : consumer.unregister();
         // A batch taken by a flush is in neither the memory nor the spool until its write ends.
         return closing.compose(v -> inFlight.transform(ar -> drain()));

@@ -1,5 +1,6 @@
 package io.tokenhub.admin;
 
+import io.tokenhub.accounting.UsageSync;
 import io.tokenhub.admin.AdminStore.KeyChanges;
 import io.tokenhub.admin.AdminStore.NewKey;
 import io.tokenhub.core.ApiError.Conflict;
@@ -30,7 +31,7 @@ public final class AdminApi {
 
     /** Key fields that a PATCH sending JSON null removes: the key is then without that limit. */
     private static final List<String> CLEARABLE = List.of("allowed_models", "rpm", "tpm", "monthly_cap_usd",
-        "expires_at");
+        "monthly_cap_micro_usd", "expires_at");
 
     private final Vertx vertx;
     private final AdminStore store;
@@ -42,11 +43,12 @@ public final class AdminApi {
     private final Quota quota;
     private final Supplier<Future<JsonObject>> reload;
     private final UsageQueries usage;
+    private final UsageSync sync;
 
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog, long signupCreditMicroUsd,
                     Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, Quota quota,
-                    Supplier<Future<JsonObject>> reload) {
+                    Supplier<Future<JsonObject>> reload, UsageSync sync) {
         this.vertx = vertx;
         this.store = store;
         this.auth = auth;
@@ -56,6 +58,7 @@ public final class AdminApi {
         this.upstreams = upstreams;
         this.quota = quota;
         this.reload = reload;
+        this.sync = sync;
         this.usage = new UsageQueries(store.pool(), java.time.Clock.systemUTC());
     }
 
@@ -99,8 +102,9 @@ public final class AdminApi {
             throw new InvalidRequest("email must be an email address.", "email").toException();
         }
         String password = AdminBodies.optionalString(body, "password");
-        if (password != null && password.length() < 8) {
-            throw new InvalidRequest("password must be at least 8 characters.", "password").toException();
+        if (password != null && password.isEmpty()) {
+            throw new InvalidRequest("password must not be empty (leave it out for an account without one).",
+                "password").toException();
         }
         Future<String> hash = password == null ? Future.succeededFuture(null)
             : vertx.executeBlocking(() -> Passwords.hash(password), false);
@@ -111,19 +115,17 @@ public final class AdminApi {
 
     private Future<JsonObject> getAccount(RoutingContext ctx) {
         String id = ctx.pathParam("id");
-        return store.account(id).map(found -> found.orElseThrow(() -> notFound("account", id)));
+        return sync.sync().compose(v -> store.account(id)).map(found -> found.orElseThrow(() -> notFound("account", id)));
     }
 
     private Future<JsonObject> credit(RoutingContext ctx) {
         String id = ctx.pathParam("id");
         JsonObject body = AdminBodies.object(ctx);
-        Object amount = body.getValue("amount_usd");
-        if (!(amount instanceof Number n) || !Double.isFinite(n.doubleValue()) || n.doubleValue() == 0) {
+        Long microUsd = AdminBodies.money(body, "amount", true);
+        if (microUsd == null || microUsd == 0) {
             throw new InvalidRequest("amount_usd must be a non-zero number of USD (negative to adjust down).",
-                "amount_usd").toException();
+                body.containsKey("amount_micro_usd") ? "amount_micro_usd" : "amount_usd").toException();
         }
-        long microUsd = new java.math.BigDecimal(amount.toString()).movePointRight(6)
-            .setScale(0, java.math.RoundingMode.HALF_UP).longValueExact();
         String reason = Optional.ofNullable(AdminBodies.optionalString(body, "reason")).orElse("admin credit");
         return store.credit(id, microUsd, reason)
             .map(balance -> balance.orElseThrow(() -> notFound("account", id)))
@@ -147,8 +149,7 @@ public final class AdminApi {
             throw new InvalidRequest("valid_until is required and must be after valid_from.", "valid_until")
                 .toException();
         }
-        JsonObject modelsBody = new JsonObject().put("allowed_models", body.getValue("models"));
-        List<String> models = body.getValue("models") == null ? null : AdminBodies.models(modelsBody, catalog.get());
+        List<String> models = AdminBodies.models(body, "models", catalog.get());
         return store.account(id).compose(account -> {
             if (account.isEmpty()) {
                 return Future.failedFuture(notFound("account", id));
@@ -164,9 +165,9 @@ public final class AdminApi {
         String accountId = AdminBodies.requiredString(body, "account_id");
         NewKey key = new NewKey(accountId,
             Optional.ofNullable(AdminBodies.optionalString(body, "name")).orElse("default"),
-            AdminBodies.models(body, catalog.get()),
+            AdminBodies.models(body, "allowed_models", catalog.get()),
             AdminBodies.positiveInt(body, "rpm"), AdminBodies.positiveInt(body, "tpm"),
-            AdminBodies.microUsd(body, "monthly_cap_usd"), AdminBodies.time(body, "expires_at"));
+            AdminBodies.money(body, "monthly_cap", false), AdminBodies.time(body, "expires_at"));
         return store.account(accountId)
             .compose(account -> account.isPresent() ? store.createKey(key)
                 : Future.failedFuture(new InvalidRequest("No account with id '" + accountId + "'.", "account_id")
@@ -182,7 +183,7 @@ public final class AdminApi {
     private Future<JsonObject> usage(RoutingContext ctx) {
         UsageQueries.Filter filter = usageFilter(ctx);
         List<UsageQueries.GroupBy> groupBy = UsageQueries.GroupBy.parse(ctx.queryParams().get("group_by"));
-        return usage.usage(filter, groupBy)
+        return sync.sync().compose(v -> usage.usage(filter, groupBy))
             .map(rows -> new JsonObject().put("data", rows).put("next_cursor", null)
                 .put("from", AdminStore.time(filter.from())).put("to", AdminStore.time(filter.to())));
     }
@@ -191,7 +192,7 @@ public final class AdminApi {
     private Future<JsonObject> logs(RoutingContext ctx) {
         UsageQueries.Filter filter = usageFilter(ctx);
         int limit = UsageQueries.limit(ctx.queryParams().get("limit"));
-        return usage.logs(filter, limit, ctx.queryParams().get("cursor"));
+        return sync.sync().compose(v -> usage.logs(filter, limit, ctx.queryParams().get("cursor")));
     }
 
     /** The query's filter; a model alias means the catalog id it names (records store ids). */
@@ -209,8 +210,8 @@ public final class AdminApi {
             throw new InvalidRequest("status must be active, disabled or revoked.", "status").toException();
         }
         KeyChanges changes = new KeyChanges(AdminBodies.optionalString(body, "name"), status,
-            AdminBodies.models(body, catalog.get()), AdminBodies.positiveInt(body, "rpm"),
-            AdminBodies.positiveInt(body, "tpm"), AdminBodies.microUsd(body, "monthly_cap_usd"),
+            AdminBodies.models(body, "allowed_models", catalog.get()), AdminBodies.positiveInt(body, "rpm"),
+            AdminBodies.positiveInt(body, "tpm"), AdminBodies.money(body, "monthly_cap", false),
             AdminBodies.time(body, "expires_at"), AdminBodies.nulled(body, CLEARABLE));
         return store.key(id).compose(found -> {
             JsonObject current = found.orElseThrow(() -> notFound("key", id));

@@ -8,6 +8,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -54,28 +55,49 @@ final class AdminBodies {
         return (String) value;
     }
 
+    /** A limit such as rpm or tpm: a positive integer (JSON null, where allowed, removes the limit). */
     static Integer positiveInt(JsonObject body, String field) {
         Object value = body.getValue(field);
         if (value == null) {
             return null;
         }
-        if (!(value instanceof Integer i) || i < 0) {
-            throw invalid(field + " must be a non-negative integer.", field);
+        if (!(value instanceof Integer i) || i <= 0) {
+            throw invalid(field + " must be a positive integer (send null for no limit).", field);
         }
         return i;
     }
 
-    /** A USD decimal as integer micro-USD (half-up). */
-    static Long microUsd(JsonObject body, String field) {
-        Object value = body.getValue(field);
-        if (value == null) {
+    /**
+     * An amount of money as integer micro-USD: given either as USD in {@code <name>_usd} (a decimal,
+     * rounded half-up to the micro-USD) or as micro-USD in {@code <name>_micro_usd} (an integer),
+     * not both. Null when neither is sent.
+     */
+    static Long money(JsonObject body, String name, boolean negativeAllowed) {
+        String usdField = name + "_usd";
+        String microField = name + "_micro_usd";
+        Object usd = body.getValue(usdField);
+        Object micro = body.getValue(microField);
+        if (usd != null && micro != null) {
+            throw invalid("Send " + usdField + " or " + microField + ", not both.", microField);
+        }
+        String sign = negativeAllowed ? "" : "non-negative ";
+        if (micro != null) {
+            if (!(micro instanceof Integer || micro instanceof Long) || !negativeAllowed && ((Number) micro).longValue() < 0) {
+                throw invalid(microField + " must be a " + sign + "integer number of micro-USD.", microField);
+            }
+            return ((Number) micro).longValue();
+        }
+        if (usd == null) {
             return null;
         }
-        if (!(value instanceof Number n) || n.doubleValue() < 0 || !Double.isFinite(n.doubleValue())) {
-            throw invalid(field + " must be a non-negative number of USD.", field);
+        if (!(usd instanceof Number n) || !Double.isFinite(n.doubleValue()) || !negativeAllowed && n.doubleValue() < 0) {
+            throw invalid(usdField + " must be a " + sign + "number of USD.", usdField);
         }
-        return new BigDecimal(n.toString()).movePointRight(6).setScale(0, java.math.RoundingMode.HALF_UP)
-            .longValueExact();
+        try {
+            return new BigDecimal(n.toString()).movePointRight(6).setScale(0, RoundingMode.HALF_UP).longValueExact();
+        } catch (ArithmeticException e) {
+            throw invalid(usdField + " is too large.", usdField);
+        }
     }
 
     /** Those of {@code fields} that the body sends as an explicit JSON null. */
@@ -104,21 +126,21 @@ final class AdminBodies {
     }
 
     /** Catalog model ids; aliases are accepted and stored as the id they name. */
-    static List<String> models(JsonObject body, Catalog catalog) {
-        Object value = body.getValue("allowed_models");
+    static List<String> models(JsonObject body, String field, Catalog catalog) {
+        Object value = body.getValue(field);
         if (value == null) {
             return null;
         }
         if (!(value instanceof JsonArray array)) {
-            throw invalid("allowed_models must be an array of model ids.", "allowed_models");
+            throw invalid(field + " must be an array of model ids.", field);
         }
         List<String> ids = new ArrayList<>();
         for (Object item : array) {
             if (!(item instanceof String name)) {
-                throw invalid("allowed_models must be an array of model ids.", "allowed_models");
+                throw invalid(field + " must be an array of model ids.", field);
             }
             ids.add(catalog.model(name).orElseThrow(() ->
-                invalid("Unknown model '" + name + "' in allowed_models.", "allowed_models")).id());
+                invalid("Unknown model '" + name + "' in " + field + ".", field)).id());
         }
         return ids;
     }

@@ -106,7 +106,7 @@ public final class AdminStore {
     }
 
     private Future<JsonArray> plans(String accountId) {
-        return pool.preparedQuery("SELECT * FROM token_plans WHERE account_id = $1 AND valid_until > now() "
+        return pool.preparedQuery("SELECT * FROM token_plans WHERE account_id = $1 AND valid_from <= now() AND valid_until > now() "
                 + "ORDER BY valid_until, id")
             .execute(Tuple.of(accountId))
             .map(rows -> {
@@ -155,10 +155,12 @@ public final class AdminStore {
         }
         if (cursor != null) {
             params.add(cursor);
-            sql.append(" AND id > $").append(params.size());
+            // The cursor is the last key of the previous page; a key is never deleted, only revoked.
+            sql.append(" AND (created_at, id) > (SELECT created_at, id FROM api_keys WHERE id = $")
+                .append(params.size()).append(")");
         }
         params.add(limit + 1);
-        sql.append(" ORDER BY id LIMIT $").append(params.size());
+        sql.append(" ORDER BY created_at, id LIMIT $").append(params.size());
         return pool.preparedQuery(sql.toString()).execute(Tuple.tuple(params)).map(rows -> {
             JsonArray data = new JsonArray();
             String next = null;
@@ -182,7 +184,8 @@ public final class AdminStore {
                 + "  WHEN cardinality($4::text[]) = 0 THEN NULL ELSE $4::text[] END, "
                 + "rpm = CASE WHEN 'rpm' = ANY($9::text[]) THEN NULL ELSE COALESCE($5, rpm) END, "
                 + "tpm = CASE WHEN 'tpm' = ANY($9::text[]) THEN NULL ELSE COALESCE($6, tpm) END, "
-                + "monthly_cap_micro_usd = CASE WHEN 'monthly_cap_usd' = ANY($9::text[]) THEN NULL "
+                + "monthly_cap_micro_usd = CASE WHEN $9::text[] && ARRAY['monthly_cap_usd', 'monthly_cap_micro_usd'] "
+                + "  THEN NULL "
                 + "  ELSE COALESCE($7, monthly_cap_micro_usd) END, "
                 + "expires_at = CASE WHEN 'expires_at' = ANY($9::text[]) THEN NULL ELSE COALESCE($8, expires_at) END, "
                 + "revoked_at = CASE WHEN $3::text = 'revoked' THEN now() ELSE revoked_at END "

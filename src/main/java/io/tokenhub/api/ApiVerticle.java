@@ -1,6 +1,7 @@
 package io.tokenhub.api;
 
 import io.tokenhub.accounting.UsageRecorder;
+import io.tokenhub.accounting.UsageSync;
 import io.tokenhub.admin.AdminApi;
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.billing.Quota;
@@ -46,7 +47,8 @@ public final class ApiVerticle extends VerticleBase {
 
     /** What every instance shares: thread-safe services built once at start-up. */
     public record Shared(Server server, CatalogHolder catalog, Authenticator auth,
-                         Metrics metrics, AdminApi admin, Upstreams upstreams, Quota quota, RateLimiter limiter) {
+                         Metrics metrics, AdminApi admin, Upstreams upstreams, Quota quota, RateLimiter limiter,
+                         UsageSync usageSync) {
     }
 
     /**
@@ -65,6 +67,7 @@ public final class ApiVerticle extends VerticleBase {
     private HttpClient http2;
     private UsageRecorder recorder;
     private Outcome outcome;
+    private Runnable unregisterSync = () -> { };
 
     public ApiVerticle(Shared shared) {
         this.shared = shared;
@@ -93,13 +96,16 @@ public final class ApiVerticle extends VerticleBase {
             shared.upstreams(), shared.metrics());
         outcome = new Outcome(recorder, shared.metrics(), shared.quota(),
             new Limits(shared.limiter(), shared.metrics()));
+        unregisterSync = shared.usageSync().register(context,
+            () -> outcome.settled().andThen(ar -> recorder.flush()));
         ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher, outcome, shared.metrics());
         OneShotHandler embeddings = new OneShotHandler(OneShotHandler.embeddings(), shared.auth(), shared.catalog(),
             dispatcher, outcome);
         OneShotHandler rerank = new OneShotHandler(OneShotHandler.rerank(), shared.auth(), shared.catalog(),
             dispatcher, outcome);
         ModelsHandler models = new ModelsHandler(shared.auth(), shared.catalog());
-        UsageHandler usage = new UsageHandler(shared.auth(), shared.catalog(), shared.admin().usageQueries());
+        UsageHandler usage = new UsageHandler(shared.auth(), shared.catalog(), shared.admin().usageQueries(),
+            shared.usageSync());
 
         Router router = Router.router(vertx);
         long maxBody = shared.server().maxBodyBytes();
@@ -185,6 +191,7 @@ public final class ApiVerticle extends VerticleBase {
                 : outcome.recorded().timeout(RECORD_WAIT_MS, TimeUnit.MILLISECONDS).onFailure(e -> LOG.warn(
                     "stopping with the usage of some requests not recorded after {} ms", RECORD_WAIT_MS)))
             .eventually(() -> {
+                unregisterSync.run();
                 recorder.flush();
                 return Future.join(http1.close(), http2.close());
             });

@@ -58,7 +58,7 @@ final class ChatHandler implements Handler<RoutingContext> {
 
     private Future<Void> dispatch(Exchange ex) {
         ModelRequest request = ex.request;
-        var attempts = Route.plan(catalog.get(), request.target(), request.fallbackModels());
+        var attempts = Route.plan(catalog.get(), request.target(), request.fallbackModels(), ex.key::allows);
         var call = new Dispatcher.Call(ex.requestId, request.body(), ex.ctx.body().buffer(), request.maxTokens(),
             ex.upstreamClock);
         if (request.stream()) {

@@ -54,7 +54,15 @@ final class ChatRequestParser {
         if (n != null && n > MAX_CHOICES) {
             throw invalid("n must be at most " + MAX_CHOICES + ".", "n");
         }
-        optionalInt(body, "seed", Integer.MIN_VALUE);
+        checkSeed(body.getValue("seed"));
+        checkToolChoice(body.getValue("tool_choice"));
+        optionalBoolean(body, "parallel_tool_calls", true);
+        optionalBoolean(body, "logprobs", false);
+        Integer topLogprobs = optionalInt(body, "top_logprobs", 0);
+        if (topLogprobs != null && topLogprobs > 20) {
+            throw invalid("top_logprobs must be an integer from 0 to 20.", "top_logprobs");
+        }
+        checkLogitBias(body.getValue("logit_bias"));
         checkStop(body.getValue("stop"));
         if (body.getValue("user") != null && !(body.getValue("user") instanceof String)) {
             throw invalid("user must be a string.", "user");
@@ -130,6 +138,9 @@ final class ChatRequestParser {
                     + ".", at + ".role");
             }
             checkContent(message.getValue("content"), r, at);
+            if (message.getValue("name") != null && !(message.getValue("name") instanceof String)) {
+                throw invalid(at + ".name must be a string.", at + ".name");
+            }
         }
         return messages;
     }
@@ -169,6 +180,7 @@ final class ChatRequestParser {
             if (!(tools instanceof JsonArray array)) {
                 throw invalid("tools must be an array.", "tools");
             }
+            checkTools(array);
             if (!array.isEmpty() && !model.supports("tools")) {
                 throw unsupported("The model '" + model.id() + "' does not support tools.", "tools");
             }
@@ -177,6 +189,11 @@ final class ChatRequestParser {
         if (format != null) {
             if (!(format instanceof JsonObject f) || !(f.getValue("type") instanceof String type)) {
                 throw invalid("response_format must be an object with a type.", "response_format");
+            }
+            if (type.equals("json_schema") && !(f.getValue("json_schema") instanceof JsonObject schema
+                && schema.getValue("name") instanceof String)) {
+                throw invalid("response_format.json_schema must be an object with a name (and the schema).",
+                    "response_format.json_schema");
             }
             if (!type.equals("text") && !model.supports("structured_output")) {
                 throw unsupported("The model '" + model.id() + "' does not support structured output.",
@@ -198,6 +215,52 @@ final class ChatRequestParser {
                 }
             }
         }
+    }
+
+    /** Each tool an object with a type; a function tool names its function. */
+    private static void checkTools(JsonArray tools) {
+        for (int i = 0; i < tools.size(); i++) {
+            String at = "tools[" + i + "]";
+            if (!(tools.getValue(i) instanceof JsonObject tool) || !(tool.getValue("type") instanceof String type)) {
+                throw invalid(at + " must be an object with a type.", at);
+            }
+            if (type.equals("function") && !(tool.getValue("function") instanceof JsonObject function
+                && function.getValue("name") instanceof String name && !name.isEmpty())) {
+                throw invalid(at + ".function.name is required for a function tool.", at + ".function.name");
+            }
+        }
+    }
+
+    /** none, auto, required, or an object naming the tool ({@code {"type":"function","function":{"name":…}}}). */
+    private static void checkToolChoice(Object choice) {
+        if (choice == null || choice instanceof String s && (s.equals("none") || s.equals("auto") || s.equals("required"))) {
+            return;
+        }
+        if (choice instanceof JsonObject object && object.getValue("type") instanceof String type
+            && (!type.equals("function") || object.getValue("function") instanceof JsonObject function
+                && function.getValue("name") instanceof String)) {
+            return;
+        }
+        throw invalid("tool_choice must be none, auto, required, or an object naming a function.", "tool_choice");
+    }
+
+    /** Any 64-bit integer. */
+    private static void checkSeed(Object seed) {
+        if (seed != null && !(seed instanceof Integer || seed instanceof Long)) {
+            throw invalid("seed must be an integer.", "seed");
+        }
+    }
+
+    /** Token ids to biases from -100 to 100. */
+    private static void checkLogitBias(Object bias) {
+        if (bias == null) {
+            return;
+        }
+        if (bias instanceof JsonObject map && map.stream().allMatch(e -> e.getValue() instanceof Number n
+            && n.doubleValue() >= -100 && n.doubleValue() <= 100)) {
+            return;
+        }
+        throw invalid("logit_bias must be an object of token ids to numbers from -100 to 100.", "logit_bias");
     }
 
     private static void checkStop(Object stop) {

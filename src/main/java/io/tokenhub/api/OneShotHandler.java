@@ -95,7 +95,8 @@ final class OneShotHandler implements Handler<RoutingContext> {
     }
 
     private Future<Void> dispatch(Exchange ex) {
-        List<Attempt> attempts = Route.plan(catalog.get(), ex.request.target(), ex.request.fallbackModels());
+        List<Attempt> attempts = Route.plan(catalog.get(), ex.request.target(), ex.request.fallbackModels(),
+            ex.key::allows);
         BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send =
             (adapter, call) -> operation.send(adapter, call, ex.abort);
         var call = new Dispatcher.Call(ex.requestId, ex.request.body(), null, Integer.MAX_VALUE,

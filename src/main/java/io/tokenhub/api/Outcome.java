@@ -18,6 +18,8 @@ import io.tokenhub.core.Usage;
 import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Attempt;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Opens and closes the books on one request: reserves its estimate before the upstream call; after
@@ -40,6 +42,9 @@ final class Outcome {
      */
     private int unrecorded;
     private Promise<Void> allRecorded;
+    /** Finished requests whose settlement (and so their usage event) is still on its way. */
+    private int settling;
+    private final List<Promise<Void>> settledWaiters = new ArrayList<>();
     /** Set when this node cuts what outlasted its shutdown grace: connections lost from then are its doing. */
     private boolean cutting;
 
@@ -122,6 +127,8 @@ final class Outcome {
         }
         ApiError error = ErrorWriter.toApiError(failure);
         if (ex.reservation == null) {
+            // Admitted, then refused (no balance, the monthly cap): it used no tokens of the TPM limits.
+            limits.correct(ex, 0);
             String model = ex.request == null ? UNKNOWN_MODEL : ex.request.target().model().id();
             metrics.request(model, "none", error.status(), System.nanoTime() - ex.startNanos);
         }
@@ -135,6 +142,7 @@ final class Outcome {
         long latencyMs = ex.elapsedMs();
         limits.correct(ex, usage.promptTokens() + usage.completionTokens());
         Instant at = Instant.now();
+        settling++;
         Future<Payment> paid = ex.reservation == null ? Future.succeededFuture(Payment.NONE)
             : Contexts.onCaller(quota.settle(ex.reservation, usage.promptTokens() + usage.completionTokens(),
                 costMicroUsd));
@@ -147,7 +155,10 @@ final class Outcome {
             served == null ? null : served.deployment().model(), usage, costMicroUsd,
             served == null ? null : served.model().pricing().version(), latencyMs,
             ttftNanos < 0 ? -1 : ttftNanos / 1_000_000, status, errorCode, request.stream(), fallback, payment)))
-            .onComplete(ar -> recordedOne());
+            .onComplete(ar -> {
+                settledOne();
+                recordedOne();
+            });
         String modelLabel = served == null ? requested.id() : served.model().id();
         metrics.request(modelLabel, provider == null ? "none" : provider, status, System.nanoTime() - ex.startNanos);
         if (served != null) {
@@ -169,6 +180,24 @@ final class Outcome {
             allRecorded = Promise.promise();
         }
         return allRecorded.future();
+    }
+
+    /** Completes once every request finished so far has its usage event in the recorder. */
+    Future<Void> settled() {
+        if (settling == 0) {
+            return Future.succeededFuture();
+        }
+        Promise<Void> waiter = Promise.promise();
+        settledWaiters.add(waiter);
+        return waiter.future();
+    }
+
+    private void settledOne() {
+        if (--settling == 0 && !settledWaiters.isEmpty()) {
+            List<Promise<Void>> waiters = List.copyOf(settledWaiters);
+            settledWaiters.clear();
+            waiters.forEach(Promise::complete);
+        }
     }
 
     private void recordedOne() {

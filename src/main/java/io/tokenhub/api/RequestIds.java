@@ -4,8 +4,8 @@ import io.tokenhub.core.Ids;
 import io.vertx.ext.web.RoutingContext;
 
 /**
- * Gives every request an id, sent back as {@code X-Request-Id} on every response, and notes when
- * it arrived: the first handler of every route, so that the overhead metric starts where the
+ * Gives every request an id, sent back as {@code X-Request-Id} on every response (with
+ * {@code X-TokenHub-Provider: none} until a provider serves it), and notes when it arrived: the first handler of every route, so that the overhead metric starts where the
  * request does, before its body is read and parsed.
  */
 final class RequestIds {
@@ -22,7 +22,7 @@ final class RequestIds {
     static void assign(RoutingContext ctx) {
         Arrival arrival = new Arrival(Ids.requestId(), System.nanoTime());
         ctx.put(KEY, arrival);
-        ctx.response().putHeader(Headers.REQUEST_ID, arrival.id());
+        ctx.response().putHeader(Headers.REQUEST_ID, arrival.id()).putHeader(Headers.PROVIDER, Headers.NO_PROVIDER);
         ctx.next();
     }
 

@@ -1,5 +1,6 @@
 package io.tokenhub.api;
 
+import io.tokenhub.accounting.UsageSync;
 import io.tokenhub.admin.UsageQueries;
 import io.tokenhub.admin.UsageQueries.Filter;
 import io.tokenhub.admin.UsageQueries.GroupBy;
@@ -34,11 +35,13 @@ final class UsageHandler {
     private final Authenticator auth;
     private final CatalogHolder catalog;
     private final UsageQueries queries;
+    private final UsageSync sync;
 
-    UsageHandler(Authenticator auth, CatalogHolder catalog, UsageQueries queries) {
+    UsageHandler(Authenticator auth, CatalogHolder catalog, UsageQueries queries, UsageSync sync) {
         this.auth = auth;
         this.catalog = catalog;
         this.queries = queries;
+        this.sync = sync;
     }
 
     /**
@@ -145,10 +148,10 @@ final class UsageHandler {
         }
     }
 
-    /** Authenticates, runs, and writes the JSON or the error. */
+    /** Authenticates, has this node's finished requests written, runs, and writes the JSON or the error. */
     private void run(RoutingContext ctx, Function<KeyContext, Future<JsonObject>> operation) {
         auth.authenticate(ctx.request().getHeader("Authorization"))
-            .compose(operation::apply)
+            .compose(key -> sync.sync().compose(v -> operation.apply(key)))
             .onSuccess(json -> ctx.response().putHeader("Content-Type", Headers.JSON).end(json.toBuffer()))
             .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
     }

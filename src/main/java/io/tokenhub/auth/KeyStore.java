@@ -55,7 +55,7 @@ public final class KeyStore {
             models == null ? Set.of() : Set.of(models),
             orZero(row.getInteger("rpm")),
             orZero(row.getInteger("tpm")),
-            row.getLong("monthly_cap_micro_usd") == null ? 0 : row.getLong("monthly_cap_micro_usd"),
+            row.getLong("monthly_cap_micro_usd") == null ? KeyContext.NO_CAP : row.getLong("monthly_cap_micro_usd"),
             expires == null ? null : expires.toInstant());
     }
 

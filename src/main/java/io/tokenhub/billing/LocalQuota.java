@@ -78,7 +78,7 @@ public final class LocalQuota implements Quota {
     private Reservation reserveLocked(AccountState account, KeyState key, String requestId, String accountId,
                                       String keyId, long cap, String modelId, long tokens, long microUsd) {
         rollMonth(key);
-        if (cap > 0 && key.spend + key.reserved + microUsd > cap) {
+        if (cap >= 0 && key.spend + key.reserved + microUsd > cap) {
             throw new MonthlyCapExceeded("This API key has reached its monthly spend cap of $"
                 + PriceCalculator.toUsd(cap).toPlainString() + " (spent $" + PriceCalculator.toUsd(key.spend)
                 .toPlainString() + " this month, $" + PriceCalculator.toUsd(key.reserved).toPlainString()
@@ -96,7 +96,9 @@ public final class LocalQuota implements Quota {
             }
         }
         long wallet = tokens == 0 ? microUsd : Math.round((double) microUsd * left / tokens);
-        if (wallet > 0 && account.balance - account.reserved < wallet) {
+        // Anything the plans do not cover needs money in the wallet, even when its estimate rounds to $0.
+        long available = account.balance - account.reserved;
+        if ((wallet > 0 || left > 0) && (available <= 0 || available < wallet)) {
             throw new InsufficientQuota("You exceeded your current quota: this request needs up to $"
                 + PriceCalculator.toUsd(wallet).toPlainString() + " and the account has $"
                 + PriceCalculator.toUsd(Math.max(0, account.balance - account.reserved)).toPlainString()

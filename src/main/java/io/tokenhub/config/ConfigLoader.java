@@ -29,6 +29,8 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Reads {@code tokenhub.yaml}: expands {@code ${VAR}} and {@code ${VAR:-default}} from the
@@ -37,12 +39,16 @@ import java.util.regex.Pattern;
  */
 public final class ConfigLoader {
 
+    private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
+
     private static final Pattern VARIABLE = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     /** The highest price accepted, in USD per 1M tokens (or per search). */
     private static final int MAX_PRICE = 10_000;
 
     private final Function<String, String> env;
+    /** What the last file read had that the gateway ignores or works around; logged as it is read. */
+    private volatile List<String> warnings = List.of();
 
     public ConfigLoader(Function<String, String> env) {
         this.env = env;
@@ -87,33 +93,42 @@ public final class ConfigLoader {
             throw new ConfigException(source, List.of("not valid YAML: " + firstLine(e.getMessage())));
         }
         @SuppressWarnings("unchecked")
-        Map<String, Object> expanded = (Map<String, Object>) expandValues(tree, problems);
-        TokenHubConfig config = read(new ConfigNode("", expanded, problems));
+        List<String> warned = new ArrayList<>();
+        Map<String, Object> expanded = (Map<String, Object>) expandValues(tree, warned);
+        TokenHubConfig config = read(new ConfigNode("", expanded, problems, warned));
         if (!problems.isEmpty()) {
             throw new ConfigException(source, problems);
         }
+        warned.forEach(w -> LOG.warn("{}: {}", source, w));
+        warnings = List.copyOf(warned);
         return config;
     }
 
+    /** The warnings of the last file this loader read without problems. */
+    public List<String> warnings() {
+        return warnings;
+    }
+
     /** Expands variables inside string values only, so comments may mention ${...} freely. */
-    private Object expandValues(Object value, List<String> problems) {
+    private Object expandValues(Object value, List<String> warnings) {
         if (value instanceof String text) {
-            return expand(text, problems);
+            return expand(text, warnings);
         }
         if (value instanceof Map<?, ?> map) {
             Map<String, Object> out = new java.util.LinkedHashMap<>();
-            map.forEach((k, v) -> out.put(String.valueOf(k), expandValues(v, problems)));
+            map.forEach((k, v) -> out.put(String.valueOf(k), expandValues(v, warnings)));
             return out;
         }
         if (value instanceof List<?> list) {
             List<Object> out = new ArrayList<>();
-            list.forEach(v -> out.add(expandValues(v, problems)));
+            list.forEach(v -> out.add(expandValues(v, warnings)));
             return out;
         }
         return value;
     }
 
-    String expand(String text, List<String> problems) {
+    /** Expands {@code ${VAR}} and {@code ${VAR:-default}}; an unset variable without a default is empty, with a warning. */
+    String expand(String text, List<String> warnings) {
         Matcher m = VARIABLE.matcher(text);
         StringBuilder out = new StringBuilder();
         while (m.find()) {
@@ -122,7 +137,8 @@ public final class ConfigLoader {
                 value = m.group(2);
             }
             if (value == null) {
-                problems.add("${" + m.group(1) + "} is not set and has no default (write ${" + m.group(1) + ":-default})");
+                warnings.add("${" + m.group(1) + "} is not set and has no default: read as empty (write ${"
+                    + m.group(1) + ":-default})");
                 value = "";
             }
             m.appendReplacement(out, Matcher.quoteReplacement(value));
@@ -140,10 +156,11 @@ public final class ConfigLoader {
         Accounting accounting = accounting(root.child("accounting"));
         List<Provider> providers = root.children("providers").stream().map(this::provider).toList();
         List<Model> models = root.children("models").stream().map(this::model).toList();
-        root.rejectUnknown();
+        root.warnUnknown();
         crossCheck(root, providers, models);
         if (cluster.enabled() && storage.redis().equals("none")) {
-            root.problem("cluster.enabled", "a cluster needs storage.redis (quota counters must be shared by every node)");
+            root.warn("cluster.enabled", "without storage.redis each node keeps its own quota counters, so the"
+                + " cluster may overdraw a wallet by up to a balance per node; rate limits are shared all the same");
         }
         if (cluster.enabled() && storage.embeddedPostgres()) {
             root.problem("cluster.enabled", "a cluster needs a shared storage.postgres server, not 'embedded'");
@@ -157,9 +174,9 @@ public final class ConfigLoader {
             n.integer("port", 8080, 0, 65535),
             n.integer("management_port", 9090, 0, 65535),
             n.integer("instances", 0, 0, 256),
-            n.number("max_body_bytes", 10 * 1024 * 1024, 1024, Integer.MAX_VALUE),
+            n.number("max_body_bytes", 10 * 1024 * 1024, 1, Integer.MAX_VALUE),
             n.number("shutdown_grace_ms", 30_000, 0, 3_600_000));
-        n.rejectUnknown();
+        n.warnUnknown();
         if (s.port() != 0 && s.port() == s.managementPort()) {
             n.problem("management_port", "must differ from port");
         }
@@ -168,9 +185,9 @@ public final class ConfigLoader {
 
     private Admin admin(ConfigNode n) {
         Admin a = new Admin(n.string("master_key", ""), n.bool("bootstrap", false));
-        n.rejectUnknown();
+        n.warnUnknown();
         if (!a.masterKey().isEmpty() && a.masterKey().length() < 16) {
-            n.problem("master_key", "must be at least 16 characters");
+            n.warn("master_key", "shorter than 16 characters, easy to guess: use a long random key outside of tests");
         }
         return a;
     }
@@ -182,7 +199,7 @@ public final class ConfigLoader {
             n.string("data_dir", "data"),
             n.integer("embedded_port", 54329, 1, 65535),
             n.integer("pool_size", 16, 1, 1000));
-        n.rejectUnknown();
+        n.warnUnknown();
         if (!s.embeddedPostgres() && !s.postgres().matches("postgres(ql)?://.+")) {
             n.problem("postgres", "must be 'embedded' or a postgresql:// URL");
         }
@@ -194,13 +211,18 @@ public final class ConfigLoader {
 
     private Cluster cluster(ConfigNode n) {
         Cluster c = new Cluster(n.bool("enabled", false), n.string("config", "cluster.xml"), n.string("name", ""));
-        n.rejectUnknown();
+        n.warnUnknown();
         return c;
     }
 
     private Billing billing(ConfigNode n) {
-        Billing b = new Billing(Math.round(n.decimal("signup_credit_usd", 0) * 1_000_000));
-        n.rejectUnknown();
+        // §4 of the product document calls it signup_credit; both names mean USD.
+        if (n.has("signup_credit") && n.has("signup_credit_usd")) {
+            n.problem("signup_credit", "give signup_credit_usd or signup_credit, not both");
+        }
+        double usd = n.has("signup_credit") ? n.decimal("signup_credit", 0) : n.decimal("signup_credit_usd", 0);
+        Billing b = new Billing(Math.round(usd * 1_000_000));
+        n.warnUnknown();
         return b;
     }
 
@@ -209,7 +231,7 @@ public final class ConfigLoader {
             n.integer("batch_size", 500, 1, 10_000),
             n.number("flush_ms", 100, 1, 60_000),
             n.number("spool_max_bytes", 1L << 30, 1024, Long.MAX_VALUE));
-        n.rejectUnknown();
+        n.warnUnknown();
         return a;
     }
 
@@ -231,18 +253,18 @@ public final class ConfigLoader {
             t.number("connect_ms", 5_000, 1, 600_000),
             t.number("first_byte_ms", 60_000, 1, 3_600_000),
             t.number("idle_ms", 60_000, 1, 3_600_000));
-        t.rejectUnknown();
+        t.warnUnknown();
         ConfigNode b = n.child("circuit_breaker");
         CircuitBreaker breaker = new CircuitBreaker(
             b.integer("max_failures", 5, 1, 10_000),
             b.number("window_ms", 10_000, 1, 3_600_000),
             b.number("reset_ms", 30_000, 1, 3_600_000));
-        b.rejectUnknown();
+        b.warnUnknown();
         Provider p = new Provider(
             n.requiredString("id"), type, stripSlash(baseUrl), n.string("api_key", ""), n.string("api_version", ""),
             timeouts, breaker, n.integer("retries", 0, 0, 10), n.integer("max_connections", 1000, 1, 100_000),
             n.bool("http2", false), n.number("chunk_delay_ms", 0, 0, 60_000));
-        n.rejectUnknown();
+        n.warnUnknown();
         return p;
     }
 
@@ -265,11 +287,11 @@ public final class ConfigLoader {
         }
         ConfigNode l = n.child("limits");
         Limits limits = new Limits(l.number("rpm", 0, 0, Long.MAX_VALUE), l.number("tpm", 0, 0, Long.MAX_VALUE));
-        l.rejectUnknown();
+        l.warnUnknown();
         ConfigNode p = n.child("pricing");
         Pricing pricing = new Pricing(price(p, "input", 0), price(p, "cached_input", p.has("input") ? -1 : 0),
             price(p, "cache_write", -1), price(p, "output", 0), price(p, "per_search", 0));
-        p.rejectUnknown();
+        p.warnUnknown();
         // Cached reads and cache writes default to the input price when not given.
         pricing = new Pricing(pricing.input(), pricing.cachedInput() < 0 ? pricing.input() : pricing.cachedInput(),
             pricing.cacheWrite() < 0 ? pricing.input() : pricing.cacheWrite(), pricing.output(), pricing.perSearch());
@@ -279,7 +301,7 @@ public final class ConfigLoader {
         }
         Model m = new Model(n.requiredString("id"), type, n.strings("aliases"), contextWindow, maxOutput, defaultMax,
             Set.copyOf(capabilities), limits, pricing, deployments, n.strings("fallbacks"));
-        n.rejectUnknown();
+        n.warnUnknown();
         if (m.id().contains("/")) {
             n.problem("id", "must not contain '/' (it separates provider and model in requests)");
         }
@@ -304,7 +326,7 @@ public final class ConfigLoader {
     private Deployment deployment(ConfigNode n) {
         Deployment d = new Deployment(n.requiredString("provider"), n.requiredString("model"),
             n.integer("priority", 0, 0, 1000), n.integer("weight", 1, 0, 1_000_000));
-        n.rejectUnknown();
+        n.warnUnknown();
         return d;
     }
 
@@ -333,7 +355,7 @@ public final class ConfigLoader {
         for (int i = 0; i < models.size(); i++) {
             for (String fallback : models.get(i).fallbacks()) {
                 if (!names.containsKey(fallback)) {
-                    root.problem("models[" + i + "].fallbacks", "unknown model '" + fallback + "'");
+                    root.warn("models[" + i + "].fallbacks", "unknown model '" + fallback + "', skipped");
                 }
             }
         }

@@ -9,19 +9,22 @@ import java.util.Set;
 
 /**
  * A view on one mapping of the parsed YAML that knows its path and reports every problem into a
- * shared list instead of throwing at the first, and that rejects keys nobody asked for.
+ * shared list instead of throwing at the first, and warns of keys nobody asked for (a typo, or a
+ * key of a later version: the file's keys are fixed, but more may be added).
  */
 final class ConfigNode {
 
     private final String path;
     private final Map<String, Object> values;
     private final List<String> problems;
+    private final List<String> warnings;
     private final Set<String> read = new HashSet<>();
 
-    ConfigNode(String path, Map<String, Object> values, List<String> problems) {
+    ConfigNode(String path, Map<String, Object> values, List<String> problems, List<String> warnings) {
         this.path = path;
         this.values = values == null ? Map.of() : values;
         this.problems = problems;
+        this.warnings = warnings;
     }
 
     String path() {
@@ -30,6 +33,11 @@ final class ConfigNode {
 
     void problem(String field, String message) {
         problems.add(where(field) + ": " + message);
+    }
+
+    /** Something the gateway can start with, but that the operator should hear about. */
+    void warn(String field, String message) {
+        warnings.add(where(field) + ": " + message);
     }
 
     private String where(String field) {
@@ -143,7 +151,7 @@ final class ConfigNode {
             problem(field, "must be a mapping");
             value = null;
         }
-        return new ConfigNode(where(field), asMap(value), problems);
+        return new ConfigNode(where(field), asMap(value), problems, warnings);
     }
 
     List<ConfigNode> children(String field) {
@@ -159,7 +167,7 @@ final class ConfigNode {
         for (int i = 0; i < list.size(); i++) {
             String itemPath = where(field) + "[" + i + "]";
             if (list.get(i) instanceof Map<?, ?> map) {
-                out.add(new ConfigNode(itemPath, asMap(map), problems));
+                out.add(new ConfigNode(itemPath, asMap(map), problems, warnings));
             } else {
                 problems.add(itemPath + ": must be a mapping");
             }
@@ -167,11 +175,11 @@ final class ConfigNode {
         return out;
     }
 
-    /** Reports every key of this mapping that no reader asked for: usually a typo. */
-    void rejectUnknown() {
+    /** Warns of every key of this mapping that no reader asked for. */
+    void warnUnknown() {
         for (String key : values.keySet()) {
             if (!read.contains(key)) {
-                problem(key, "unknown key");
+                warn(key, "unknown key, ignored");
             }
         }
     }

@@ -5,6 +5,8 @@ public final class Bus {
 
     /** Local: batches of usage events from the API verticles to the accounting verticle. */
     public static final String USAGE = "tokenhub.usage";
+    /** Local request: write the usage received so far, answer when it is written. */
+    public static final String USAGE_SYNC = "tokenhub.usage.sync";
     /** Cluster-wide publish: a key id (or {@code account:ID}) whose cached auth must be dropped. */
     public static final String KEYS_INVALIDATE = "tokenhub.keys.invalidate";
     /** Cluster-wide publish: circuit state of one upstream deployment changed. */

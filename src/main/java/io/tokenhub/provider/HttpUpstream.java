@@ -64,8 +64,9 @@ public final class HttpUpstream {
     public Endpoint endpoint(String path, MultiMap headers) {
         URI base = URI.create(provider.baseUrl());
         boolean ssl = "https".equalsIgnoreCase(base.getScheme());
-        // No response head within first_byte_ms, or no data within idle_ms: the smaller one decides.
-        long firstByteMs = Math.min(provider.timeouts().firstByteMs(), provider.timeouts().idleMs());
+        // The request's idle timeout runs until the response head only (Vert.x cancels it then): it is
+        // first_byte_ms. From the head on, idle_ms between data is the body readers' own timer.
+        long firstByteMs = provider.timeouts().firstByteMs();
         RequestOptions options = new RequestOptions()
             .setMethod(HttpMethod.POST)
             .setSsl(ssl)

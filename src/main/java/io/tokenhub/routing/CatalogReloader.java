@@ -13,8 +13,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@code POST /admin/v1/reload}: checks the configuration file on the node that was asked, then
- * tells every node to load it. Each node swaps in a new catalog (models, prices, providers,
+ * {@code POST /admin/v1/reload}: loads the configuration file on the node that was asked (so that
+ * its answer means this node serves the new catalog), then tells every other node to load it. Each node swaps in a new catalog (models, prices, providers,
  * deployments); requests and streams in flight keep the catalog they started with. Server ports
  * and storage are read at start only.
  */
@@ -27,6 +27,8 @@ public final class CatalogReloader {
     private final ConfigLoader loader;
     private final CatalogHolder catalog;
     private final Upstreams upstreams;
+    /** Marks this node's own reload messages, which it has applied before publishing them. */
+    private final String origin = java.util.UUID.randomUUID().toString();
 
     /** @param source the configuration file, or null when the gateway was started without one */
     public CatalogReloader(Vertx vertx, Path source, ConfigLoader loader, CatalogHolder catalog, Upstreams upstreams) {
@@ -39,15 +41,23 @@ public final class CatalogReloader {
 
     /** Listens for reloads published by any node. */
     public void listen() {
-        vertx.eventBus().<JsonObject>consumer(Bus.CONFIG_RELOAD, message -> read()
-            .onSuccess(this::apply)
-            .onFailure(e -> LOG.error("configuration reload refused on this node: {}", e.getMessage())));
+        vertx.eventBus().<JsonObject>consumer(Bus.CONFIG_RELOAD, message -> {
+            if (!origin.equals(message.body().getString("origin"))) {
+                read().onSuccess(this::apply)
+                    .onFailure(e -> LOG.error("configuration reload refused on this node: {}", e.getMessage()));
+            }
+        });
     }
 
-    /** Validates here, then publishes; fails with a 400 listing the problems if the file is invalid. */
+    /**
+     * Applies here, then publishes to the other nodes (which answer nothing: the status says they are
+     * still reloading); fails with a 400 listing the problems if the file is invalid.
+     */
     public Future<JsonObject> reloadEverywhere() {
         return read().map(config -> {
-            vertx.eventBus().publish(Bus.CONFIG_RELOAD, new JsonObject().put("source", source.toString()));
+            apply(config);
+            vertx.eventBus().publish(Bus.CONFIG_RELOAD,
+                new JsonObject().put("source", source.toString()).put("origin", origin));
             return new JsonObject().put("status", "reloading")
                 .put("models", config.models().size()).put("providers", config.providers().size());
         });

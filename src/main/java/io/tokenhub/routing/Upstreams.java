@@ -11,7 +11,9 @@ import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -27,6 +29,11 @@ public final class Upstreams {
     private final String nodeId = UUID.randomUUID().toString();
     private final Map<String, UpstreamHealth> byKey = new ConcurrentHashMap<>();
     private final Map<String, Integer> stateValue = new ConcurrentHashMap<>();
+    /**
+     * The deployments of the catalog in use. One that a reload removed keeps its health (a request
+     * in flight may still report to it) but is no longer shown.
+     */
+    private volatile Set<String> current = Set.of();
     private MessageConsumer<JsonObject> consumer;
 
     public Upstreams(Vertx vertx, Metrics metrics) {
@@ -36,10 +43,14 @@ public final class Upstreams {
 
     /** Makes sure every deployment of the catalog has its health; existing ones keep their state. */
     public void track(Catalog catalog) {
+        Set<String> keys = new HashSet<>();
         for (Model model : catalog.models()) {
+            model.fallbacks().stream().filter(f -> catalog.model(f).isPresent())
+                .forEach(f -> metrics.fallbackConfigured(model.id(), catalog.model(f).orElseThrow().id()));
             for (Deployment d : model.deployments()) {
                 Provider provider = catalog.provider(d.provider()).orElseThrow();
                 String key = d.provider() + "/" + d.model();
+                keys.add(key);
                 byKey.computeIfAbsent(key, k -> {
                     stateValue.put(k, 0);
                     metrics.gauge("tokenhub_circuit_state", "Circuit state per upstream: 0 closed, 1 half-open, 2 open",
@@ -48,6 +59,7 @@ public final class Upstreams {
                 });
             }
         }
+        current = Set.copyOf(keys);
     }
 
     public UpstreamHealth of(Attempt attempt) {
@@ -89,7 +101,8 @@ public final class Upstreams {
     public JsonObject describe() {
         long now = System.currentTimeMillis();
         JsonArray data = new JsonArray();
-        byKey.values().stream().sorted(java.util.Comparator.comparing(UpstreamHealth::key)).forEach(h -> data.add(
+        Set<String> shown = current;
+        byKey.values().stream().filter(h -> shown.contains(h.key())).sorted(java.util.Comparator.comparing(UpstreamHealth::key)).forEach(h -> data.add(
             new JsonObject()
                 .put("provider", h.provider())
                 .put("deployment", h.deployment())

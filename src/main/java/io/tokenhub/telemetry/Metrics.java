@@ -13,6 +13,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tokenhub.core.Usage;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import java.util.stream.IntStream;
@@ -33,6 +34,9 @@ public final class Metrics {
         Duration.ofNanos(10_000), Duration.ofNanos(25_000), Duration.ofNanos(50_000), Duration.ofNanos(100_000),
         Duration.ofNanos(250_000), Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofMillis(2),
         Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(50)};
+
+    /** The limits a request can be refused by, as {@code tokenhub_rate_limited_total} names them. */
+    private static final List<String> RATE_LIMIT_SCOPES = List.of("key_rpm", "key_tpm", "model_rpm", "model_tpm");
 
     private final PrometheusMeterRegistry registry;
     /** HTTP statuses as label values, made once. */
@@ -63,6 +67,15 @@ public final class Metrics {
         timeToFirstToken = Timer.builder("tokenhub_time_to_first_token_seconds")
             .description("From request arrival to the first content chunk sent to the client")
             .serviceLevelObjectives(LATENCY_BUCKETS).register(registry);
+        // Shown from the first scrape, at zero, so that dashboards and alerts have a series to read.
+        for (String scope : RATE_LIMIT_SCOPES) {
+            counter("tokenhub_rate_limited_total", "scope", scope);
+        }
+    }
+
+    /** Makes {@code tokenhub_fallbacks_total{from,to}} show at zero for a configured fallback. */
+    public void fallbackConfigured(String from, String to) {
+        counter("tokenhub_fallbacks_total", "from", from, "to", to);
     }
 
     public PrometheusMeterRegistry registry() {

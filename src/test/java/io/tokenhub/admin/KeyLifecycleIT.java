@@ -17,10 +17,8 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -202,7 +200,7 @@ class KeyLifecycleIT {
         assertThat(second.getJsonArray("data")).hasSize(1);
         assertThat(second.containsKey("next_cursor")).isTrue();
         assertThat(second.getValue("next_cursor")).isNull();
-        Set<String> listed = new HashSet<>();
+        List<String> listed = new ArrayList<>();
         for (JsonObject page : List.of(first, second)) {
             for (Object item : page.getJsonArray("data")) {
                 JsonObject listedKey = (JsonObject) item;
@@ -212,7 +210,8 @@ class KeyLifecycleIT {
                 listed.add(listedKey.getString("id"));
             }
         }
-        assertThat(listed).containsExactlyInAnyOrderElementsOf(created.stream().map(k -> k.getString("id")).toList());
+        assertThat(listed).as("in the order they were created")
+            .containsExactlyElementsOf(created.stream().map(k -> k.getString("id")).toList());
         for (JsonObject key : created) {
             assertThat(firstResponse.body() + secondResponse.body()).doesNotContain(key.getString("key"));
         }
@@ -413,6 +412,59 @@ class KeyLifecycleIT {
     }
 
     @Test
+    void aShortPasswordIsAccepted() {
+        // Given an account body with a two-character password (the API sets no minimum)
+        // When it is posted
+        HttpResponse<String> response = gateway.admin("POST", "/admin/v1/accounts",
+            new JsonObject().put("name", "Short").put("email", uniqueEmail()).put("password", "pw"));
+
+        // Then the account exists
+        assertThat(response.statusCode()).isEqualTo(201);
+    }
+
+    @Test
+    void creditsMayBeGivenInMicroUsdAndAnAmountTooLargeIsA400ThatChangesNothing() {
+        // Given an account with half a dollar
+        String accountId = newAccount().getString("id");
+        String path = "/admin/v1/accounts/" + accountId + "/credits";
+
+        // When it is credited in micro-USD, then with an amount no balance can hold, then with both fields
+        JsonObject credited = gateway.adminOk("POST", path, new JsonObject().put("amount_micro_usd", 250_000));
+        HttpResponse<String> huge = gateway.admin("POST", path, new JsonObject().put("amount_usd", 1e20));
+        HttpResponse<String> both = gateway.admin("POST", path,
+            new JsonObject().put("amount_usd", 1).put("amount_micro_usd", 1));
+
+        // Then the first moved the balance, the others are 400s naming the field and moved nothing
+        assertThat(credited.getLong("balance_micro_usd")).isEqualTo(750_000);
+        assertOpenAiError(huge, 400, "invalid_request_error", "invalid_request_error", "amount_usd");
+        assertOpenAiError(both, 400, "invalid_request_error", "invalid_request_error", "amount_micro_usd");
+        assertThat(gateway.adminOk("GET", "/admin/v1/accounts/" + accountId, null).getLong("balance_micro_usd"))
+            .isEqualTo(750_000);
+    }
+
+    @Test
+    void aPlanWithAnUnknownModelIsA400NamingModelsAndAFuturePlanIsNotActiveYet() {
+        // Given an account
+        String accountId = newAccount().getString("id");
+        String path = "/admin/v1/accounts/" + accountId + "/plans";
+
+        // When a plan names a model that does not exist, and another starts next year
+        HttpResponse<String> unknown = gateway.admin("POST", path, new JsonObject().put("tokens", 1000)
+            .put("valid_until", "2099-01-01T00:00:00Z").put("models", new JsonArray().add("gpt-99")));
+        String nextYear = Instant.now().plus(366, ChronoUnit.DAYS).toString();
+        JsonObject future = gateway.adminOk("POST", path, new JsonObject().put("tokens", 1000)
+            .put("valid_from", nextYear).put("valid_until", "2099-01-01T00:00:00Z"));
+        JsonObject current = gateway.adminOk("POST", path, new JsonObject().put("tokens", 2000)
+            .put("valid_until", "2099-01-01T00:00:00Z"));
+
+        // Then the first is a 400 naming models, and the account shows only the plan already running
+        assertOpenAiError(unknown, 400, "invalid_request_error", "invalid_request_error", "models");
+        JsonObject account = gateway.adminOk("GET", "/admin/v1/accounts/" + accountId, null);
+        assertThat(account.getJsonArray("plans")).extracting(p -> ((JsonObject) p).getString("id"))
+            .containsExactly(current.getString("id")).doesNotContain(future.getString("id"));
+    }
+
+    @Test
     void unknownKeyIdIsA404ForPatchAndDelete() {
         // Given no key with this id
         // When it is changed or revoked
@@ -482,6 +534,11 @@ class KeyLifecycleIT {
                 "allowed_models"),
             Arguments.of(new JsonObject().put("allowed_models", "gpt-4o-mini"), "allowed_models"),
             Arguments.of(new JsonObject().put("monthly_cap_usd", -1), "monthly_cap_usd"),
+            Arguments.of(new JsonObject().put("monthly_cap_usd", 1e20), "monthly_cap_usd"),
+            Arguments.of(new JsonObject().put("monthly_cap_micro_usd", 1.5), "monthly_cap_micro_usd"),
+            Arguments.of(new JsonObject().put("monthly_cap_usd", 1).put("monthly_cap_micro_usd", 1), "monthly_cap_micro_usd"),
+            Arguments.of(new JsonObject().put("rpm", 0), "rpm"),
+            Arguments.of(new JsonObject().put("tpm", 0), "tpm"),
             Arguments.of(new JsonObject().put("name", 7), "name"));
     }
 
@@ -554,7 +611,9 @@ class KeyLifecycleIT {
             Arguments.of(new JsonObject().put("name", "No email"), "email"),
             Arguments.of(new JsonObject().put("name", "Bad email").put("email", "not-an-email"), "email"),
             Arguments.of(new JsonObject().put("name", 5).put("email", "b@example.com"), "name"),
-            Arguments.of(new JsonObject().put("name", "Short").put("email", "c@example.com").put("password", "pw"),
+            Arguments.of(new JsonObject().put("name", "Empty").put("email", "c@example.com").put("password", ""),
+                "password"),
+            Arguments.of(new JsonObject().put("name", "Numeric").put("email", "d@example.com").put("password", 1234),
                 "password"));
     }
 

@@ -61,7 +61,7 @@ public class ChatRequestParserBenchmark {
                 pricing: { input: 0.15, output: 0.60 }
                 deployments: [{ provider: fake, model: fake-model }]
             """, "bench"));
-        key = new KeyContext("key_1", "acct_1", "active", "active", Set.of(), 0, 0, 0, null);
+        key = new KeyContext("key_1", "acct_1", "active", "active", Set.of(), 0, 0, KeyContext.NO_CAP, null);
         parse();
     }
 

@@ -71,6 +71,11 @@ class ErrorsIT {
                 api_key: provider-secret-key
                 timeouts: { first_byte_ms: 300 }
                 circuit_breaker: { max_failures: 1000 }
+              - id: patient
+                type: openai
+                base_url: "%1$s"
+                api_key: provider-secret-key
+                timeouts: { first_byte_ms: 5000, idle_ms: 200 }
               - id: fragile
                 type: openai
                 base_url: "%1$s"
@@ -89,6 +94,9 @@ class ErrorsIT {
               - id: slow-model
                 pricing: { input: 1.0, output: 2.0 }
                 deployments: [ { provider: slow, model: slow-model } ]
+              - id: patient-model
+                pricing: { input: 1.0, output: 2.0 }
+                deployments: [ { provider: patient, model: patient-model } ]
               - id: fragile-model
                 pricing: { input: 1.0, output: 2.0 }
                 deployments: [ { provider: fragile, model: fragile-model } ]
@@ -178,7 +186,39 @@ class ErrorsIT {
             Arguments.of("messages is missing",
                 "{\"model\": \"gpt-4o-mini\"}", "messages"),
             Arguments.of("model is a number",
-                "{\"model\": 42, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "model"));
+                "{\"model\": 42, \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}", "model"),
+            Arguments.of("a tool is a number", withField("\"tools\": [5]"), "tools[0]"),
+            Arguments.of("a function tool names no function",
+                withField("\"tools\": [{\"type\": \"function\"}]"), "tools[0].function.name"),
+            Arguments.of("tool_choice is a number", withField("\"tool_choice\": 5"), "tool_choice"),
+            Arguments.of("tool_choice names no function",
+                withField("\"tool_choice\": {\"type\": \"function\"}"), "tool_choice"),
+            Arguments.of("logprobs is a string", withField("\"logprobs\": \"x\""), "logprobs"),
+            Arguments.of("top_logprobs is too large", withField("\"top_logprobs\": 21"), "top_logprobs"),
+            Arguments.of("parallel_tool_calls is a string", withField("\"parallel_tool_calls\": \"x\""),
+                "parallel_tool_calls"),
+            Arguments.of("logit_bias is a number", withField("\"logit_bias\": 5"), "logit_bias"),
+            Arguments.of("a json_schema format has no schema",
+                withField("\"response_format\": {\"type\": \"json_schema\"}"), "response_format.json_schema"),
+            Arguments.of("seed is a string", withField("\"seed\": \"x\""), "seed"),
+            Arguments.of("a message name is a number",
+                "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\", \"name\": 5}]}",
+                "messages[0].name"));
+    }
+
+    /** A valid request to gpt-4o-mini plus one more field, given as JSON text. */
+    private static String withField(String field) {
+        return "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], " + field + "}";
+    }
+
+    @Test
+    void aSeedBeyond32BitsIsAccepted() {
+        // Given a seed as large as OpenAI's 64-bit seeds
+        // When it is posted
+        HttpResponse<String> response = gateway.post(CHAT, key, withField("\"seed\": 9007199254740993"));
+
+        // Then it is answered
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
     }
 
     @ParameterizedTest(name = "{0} → param {2}")
@@ -501,6 +541,20 @@ class ErrorsIT {
         assertThat(error.getString("message")).contains("slow").contains("300");
         upstream.awaitAbandoned(10_000);
         assertUsageRecorded(response, 504, "upstream_timeout");
+    }
+
+    @Test
+    void aResponseHeadSlowerThanIdleMsButWithinFirstByteMsIsWaitedFor() {
+        // Given a provider with first_byte_ms 5000 and idle_ms 200, and an upstream that answers after 600 ms
+        upstream.firstByteDelayMs = 600;
+
+        // When a request is made
+        HttpResponse<String> response = gateway.post(CHAT, key,
+            "{\"model\": \"patient-model\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}");
+
+        // Then it is answered: idle_ms counts between data once the answer has begun, not before
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("patient");
     }
 
     @Test

@@ -49,7 +49,7 @@ public class KeyLookupBenchmark {
         Field known = Authenticator.class.getDeclaredField("known");
         known.setAccessible(true);
         ((Cache<String, KeyContext>) known.get(auth)).put(key,
-            new KeyContext("key_1", "acct_1", "active", "active", Set.of(), 0, 0, 0, null));
+            new KeyContext("key_1", "acct_1", "active", "active", Set.of(), 0, 0, KeyContext.NO_CAP, null));
         Future<KeyContext> first = auth.authenticate(header);
         if (!first.succeeded()) {
             throw new IllegalStateException("the warmed cache did not answer: " + first.cause());

@@ -63,6 +63,9 @@ class BillingIT {
               - id: other
                 pricing: { input: 1, output: 1 }
                 deployments: [ { provider: openai, model: other } ]
+              - id: tiny
+                pricing: { input: 0.000001, output: 0.000001 }
+                deployments: [ { provider: openai, model: tiny } ]
             """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: " + signupUsd + " }", redis);
         newKey(new JsonObject());
     }
@@ -227,6 +230,72 @@ class BillingIT {
         assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code"))
             .isEqualTo("monthly_cap_exceeded");
         assertThat(upstream.requests()).hasSize(2);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void anEmptyWalletIsRefusedEvenWhenTheEstimateRoundsToNothing(String counters) {
+        // 110 tokens at $0.000001 per 1M: far below one micro-USD.
+        start(counters(counters), 0.0);
+
+        HttpResponse<String> refused = chat("tiny");
+
+        assertThat(refused.statusCode()).isEqualTo(429);
+        assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code"))
+            .isEqualTo("insufficient_quota");
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void requestsRefusedForQuotaDoNotUseUpTheKeysTokensPerMinute(String counters) {
+        // Each request takes about 110 tokens of TPM at admission (a short prompt and max_tokens 100).
+        start(counters(counters), 0.0);
+        newKey(new JsonObject().put("tpm", 250));
+
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(429);
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(429);
+        gateway.adminOk("POST", "/admin/v1/accounts/" + accountId + "/credits", new JsonObject().put("amount_usd", 1));
+        HttpResponse<String> paid = chat("gpt-4o-mini");
+
+        assertThat(paid.statusCode()).as(paid.body()).isEqualTo(200);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void aMonthlyCapOfZeroLetsTheKeySpendNothingAndACapMayBeGivenInMicroUsd(String counters) {
+        start(counters(counters), 1.0);
+
+        newKey(new JsonObject().put("monthly_cap_usd", 0));
+        HttpResponse<String> refused = chat("gpt-4o-mini");
+        JsonObject capped = gateway.newKey(new JsonObject().put("monthly_cap_micro_usd", 1_000));
+
+        assertThat(refused.statusCode()).isEqualTo(429);
+        assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code"))
+            .isEqualTo("monthly_cap_exceeded");
+        assertThat(upstream.requests()).isEmpty();
+        assertThat(capped.getLong("monthly_cap_micro_usd")).isEqualTo(1_000);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void readsStraightAfterEachRequestShowItsChargeItsRecordAndItsUsage(String counters) {
+        start(counters(counters), 1.0);
+
+        for (int i = 1; i <= 5; i++) {
+            assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+
+            JsonObject account = gateway.adminOk("GET", "/admin/v1/accounts/" + accountId, null);
+            JsonObject logs = gateway.adminOk("GET", "/admin/v1/logs?account_id=" + accountId, null);
+            JsonObject usage = gateway.adminOk("GET", "/admin/v1/usage?account_id=" + accountId + "&group_by=model", null);
+            JsonObject own = new JsonObject(gateway.get("/v1/usage", key).body());
+
+            assertThat(account.getLong("balance_micro_usd")).as("balance after %d requests", i)
+                .isEqualTo(1_000_000 - i * COST);
+            assertThat(logs.getJsonArray("data")).as("records after %d requests", i).hasSize(i);
+            assertThat(usage.getJsonArray("data").getJsonObject(0).getLong("requests")).isEqualTo(i);
+            assertThat(own.getJsonArray("data").getJsonObject(0).getLong("requests")).isEqualTo(i);
+        }
     }
 
     @ParameterizedTest

@@ -85,17 +85,83 @@ class ConfigLoaderTest {
                 deployments: [ { provider: openai, model: z } ]
             """, "test"))
             .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactlyInAnyOrder(
-                "${MISSING} is not set and has no default (write ${MISSING:-default})",
                 "server.port: must be between 0 and 65535, not 70000",
-                "server.colour: unknown key",
                 "storage.postgres: must be 'embedded' or a postgresql:// URL",
                 "providers[0].base_url: is required for a provider of type openai",
                 "providers[1].type: unknown provider type 'banana' (one of anthropic, mock, openai)",
-                "models[2].api_key: unknown key",
                 "models[0].deployments[0].provider: unknown provider 'nowhere'",
                 "models[1].id: duplicate model id 'm' (already used at models[0].id)",
-                "models[2].aliases: duplicate alias 'a' (already used at models[1].aliases)",
-                "models[1].fallbacks: unknown model 'ghost'"));
+                "models[2].aliases: duplicate alias 'a' (already used at models[1].aliases)"));
+    }
+
+    @Test
+    void whatTheGatewayCanStartWithIsAWarningNotAProblem() {
+        ConfigLoader loader = new ConfigLoader(name -> null);
+
+        TokenHubConfig config = loader.parse("""
+            server: { colour: blue, max_body_bytes: 100 }
+            admin: { master_key: short-key }
+            storage: { postgres: "postgresql://db/tokenhub", redis: none }
+            cluster: { enabled: true }
+            billing: { signup_credit: 2.5 }
+            providers:
+              - { id: openai, type: openai, base_url: "http://x", api_key: "${MISSING}" }
+            models:
+              - id: gpt-4o-mini
+                deployments: [ { provider: openai, model: gpt-4o-mini } ]
+                fallbacks: [ deepseek-chat ]
+                api_key: nope
+            """, "test");
+
+        assertThat(config.server().maxBodyBytes()).isEqualTo(100);
+        assertThat(config.admin().masterKey()).isEqualTo("short-key");
+        assertThat(config.billing().signupCreditMicroUsd()).isEqualTo(2_500_000);
+        assertThat(config.providers().get(0).apiKey()).isEmpty();
+        assertThat(loader.warnings()).containsExactlyInAnyOrder(
+            "${MISSING} is not set and has no default: read as empty (write ${MISSING:-default})",
+            "server.colour: unknown key, ignored",
+            "admin.master_key: shorter than 16 characters, easy to guess: use a long random key outside of tests",
+            "models[0].api_key: unknown key, ignored",
+            "models[0].fallbacks: unknown model 'deepseek-chat', skipped",
+            "cluster.enabled: without storage.redis each node keeps its own quota counters, so the cluster may"
+                + " overdraw a wallet by up to a balance per node; rate limits are shared all the same");
+    }
+
+    @Test
+    void theShapeOfTheProductDocumentLoadsAsItIs() {
+        TokenHubConfig config = new ConfigLoader(name -> null).parse("""
+            server:   { port: 8080, management_port: 9090, instances: 0, max_body_bytes: 10485760 }
+            admin:    { master_key: "${TOKENHUB_MASTER_KEY:-}" }
+            storage:
+              postgres: "${TOKENHUB_PG_URL:-embedded}"
+              redis:    "${TOKENHUB_REDIS_URL:-none}"
+            cluster:  { enabled: false, config: cluster.xml }
+            billing:  { signup_credit_usd: 1.00 }
+            providers:
+              - id: openai
+                type: openai
+                base_url: https://api.openai.com/v1
+                api_key: "${OPENAI_API_KEY:-}"
+                timeouts: { connect_ms: 5000, first_byte_ms: 60000, idle_ms: 60000 }
+                circuit_breaker: { max_failures: 5, window_ms: 10000, reset_ms: 30000 }
+                retries: 1
+            models:
+              - id: gpt-4o-mini
+                type: chat
+                aliases: [gpt-4o-mini-latest]
+                context_window: 128000
+                max_output_tokens: 16384
+                default_max_tokens: 4096
+                capabilities: [tools, vision, structured_output]
+                limits: { rpm: 30000, tpm: 5000000 }
+                pricing: { input: 0.15, cached_input: 0.075, cache_write: 0.15, output: 0.60 }
+                deployments:
+                  - { provider: openai, model: gpt-4o-mini, priority: 0, weight: 1 }
+                fallbacks: [deepseek-chat]
+            """, "test");
+
+        assertThat(config.models()).extracting(TokenHubConfig.Model::id).containsExactly("gpt-4o-mini");
+        assertThat(config.billing().signupCreditMicroUsd()).isEqualTo(1_000_000);
     }
 
     @Test

@@ -8,7 +8,9 @@ import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -121,16 +123,38 @@ class ClusterIT {
     void reloadOnOneNodeReloadsTheCatalogOnAll() throws Exception {
         String key = nodes.get(0).newKey();
         assertThat(chat(nodes.get(2), key, "mini-renamed").statusCode()).isEqualTo(404);
+        Map<TestGateway, String> original = new HashMap<>();
         for (TestGateway node : nodes) {
-            Files.writeString(node.configFile(), Files.readString(node.configFile())
-                .replace("aliases: [mini]", "aliases: [mini, mini-renamed]"));
+            original.put(node, Files.readString(node.configFile()));
+            Files.writeString(node.configFile(), original.get(node)
+                .replace("aliases: [mini]", "aliases: [mini, mini-renamed]")
+                + "  - { id: spare, deployments: [ { provider: openai, model: spare-model } ] }\n");
         }
 
         JsonObject answer = nodes.get(0).adminOk("POST", "/admin/v1/reload", null);
 
+        // The node that answered serves the new catalog at once; the others within moments.
         assertThat(answer.getString("status")).isEqualTo("reloading");
+        assertThat(chat(nodes.get(0), key, "mini-renamed").statusCode()).isEqualTo(200);
+        assertThat(deployments(nodes.get(0))).contains("openai/spare-model");
         TestGateway.eventually(() -> nodes.stream().allMatch(n -> chat(n, key, "mini-renamed").statusCode() == 200),
             5_000, "every node serving the new alias");
+
+        // A reload that takes a deployment away no longer shows it among the upstreams.
+        for (TestGateway node : nodes) {
+            Files.writeString(node.configFile(), original.get(node));
+        }
+        nodes.get(0).adminOk("POST", "/admin/v1/reload", null);
+        assertThat(deployments(nodes.get(0))).contains("openai/gpt-4o-mini").doesNotContain("openai/spare-model");
+        assertThat(chat(nodes.get(0), key, "mini-renamed").statusCode()).isEqualTo(404);
+        TestGateway.eventually(() -> nodes.stream().allMatch(n -> chat(n, key, "mini-renamed").statusCode() == 404),
+            5_000, "every node back on the first catalog");
+    }
+
+    /** The deployments {@code GET /admin/v1/upstreams} lists, as provider/deployment. */
+    private static List<String> deployments(TestGateway node) {
+        return node.adminOk("GET", "/admin/v1/upstreams", null).getJsonArray("data").stream()
+            .map(JsonObject.class::cast).map(u -> u.getString("provider") + "/" + u.getString("deployment")).toList();
     }
 
     private static HttpResponse<String> chat(TestGateway node, String key, String model) {

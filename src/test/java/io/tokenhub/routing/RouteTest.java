@@ -29,24 +29,33 @@ class RouteTest {
 
     @Test
     void deploymentsGoByPriorityThenRequestFallbacksThenConfiguredFallbacks() {
-        List<Attempt> plan = Route.plan(catalog, catalog.resolve("large").orElseThrow(), List.of("other"));
+        List<Attempt> plan = Route.plan(catalog, catalog.resolve("large").orElseThrow(), List.of("other"), id -> true);
 
         assertThat(plan).extracting(a -> a.deployment().model()).containsExactly("big-b", "big-a", "other-c", "small-c");
     }
 
     @Test
-    void pinnedProviderKeepsOnlyItsDeployment() {
+    void pinnedProviderKeepsOnlyItsDeploymentAndTheRequestsOwnFallbacks() {
         Catalog.Target target = catalog.resolve("a/big").orElseThrow();
 
-        assertThat(Route.plan(catalog, target, List.of())).extracting(a -> a.deployment().model())
-            .containsExactly("big-a", "small-c");
+        assertThat(Route.plan(catalog, target, List.of(), id -> true)).extracting(a -> a.deployment().model())
+            .containsExactly("big-a");
+        assertThat(Route.plan(catalog, target, List.of("other"), id -> true)).extracting(a -> a.deployment().model())
+            .containsExactly("big-a", "other-c");
         assertThat(catalog.resolve("c/big")).isEmpty();
         assertThat(catalog.resolve("nobody/big")).isEmpty();
     }
 
     @Test
+    void aConfiguredFallbackTheKeyMayNotUseIsLeftOut() {
+        List<Attempt> plan = Route.plan(catalog, catalog.resolve("big").orElseThrow(), List.of(), id -> !id.equals("small"));
+
+        assertThat(plan).extracting(a -> a.deployment().model()).containsExactly("big-b", "big-a");
+    }
+
+    @Test
     void aDeploymentIsNeverTriedTwice() {
-        List<Attempt> plan = Route.plan(catalog, catalog.resolve("big").orElseThrow(), List.of("small", "big"));
+        List<Attempt> plan = Route.plan(catalog, catalog.resolve("big").orElseThrow(), List.of("small", "big"), id -> true);
 
         assertThat(plan).extracting(a -> a.deployment().model()).containsExactly("big-b", "big-a", "small-c");
     }

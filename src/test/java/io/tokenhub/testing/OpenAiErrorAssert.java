@@ -15,7 +15,8 @@ public final class OpenAiErrorAssert {
 
     /**
      * Asserts the status, the exact {@code error.type}, {@code error.code} and {@code error.param}
-     * (null included), the JSON content type and the {@code X-Request-Id} every response carries.
+     * (null included), the JSON content type, and the {@code X-Request-Id} and {@code X-TokenHub-Provider}
+     * every response carries (the provider named in the error, else {@code none}).
      *
      * @return the {@code error} object, for further assertions
      */
@@ -27,6 +28,8 @@ public final class OpenAiErrorAssert {
         assertThat(response.headers().firstValue("X-Request-Id")).as("X-Request-Id")
             .hasValueSatisfying(id -> assertThat(id).startsWith("req_"));
         JsonObject error = assertOpenAiErrorShape(response.body());
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).as("X-TokenHub-Provider")
+            .hasValue(error.getString("provider", "none"));
         assertThat(error.getString("type")).as("error.type").isEqualTo(type);
         assertThat(error.getString("code")).as("error.code").isEqualTo(code);
         assertThat(error.getValue("param")).as("error.param").isEqualTo(param);

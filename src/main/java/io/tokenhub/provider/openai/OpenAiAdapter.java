@@ -62,7 +62,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
         Buffer body = upstreamBody(call, false);
         return upstream.post(chat, body, abort, call.clock())
             .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
-            .map(this::completion);
+            .map(buffer -> completion(buffer, call));
     }
 
     @Override
@@ -79,7 +79,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
             .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
             .map(buffer -> {
                 JsonObject answer = json(buffer, "data");
-                answer.put("model", label(answer.getValue("model")));
+                answer.put("model", label(answer.getValue("model"), call));
                 JsonObject usage = answer.getValue("usage") instanceof JsonObject u ? u : null;
                 return Completion.of(answer, usage == null ? null
                     : new Usage(usage.getLong("prompt_tokens", usage.getLong("total_tokens", 0L)), 0, 0, 0, false));
@@ -98,7 +98,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
                 Usage tokens = usage == null ? null : new Usage(usage.getLong("total_tokens", 0L), 0, 0, 0, false);
                 JsonObject result = new JsonObject()
                     .put("id", answer.getValue("id"))
-                    .put("model", label(answer.getValue("model") != null ? answer.getValue("model") : call.upstreamModel()))
+                    .put("model", label(answer.getValue("model"), call))
                     .put("results", answer.getJsonArray("results"));
                 return Completion.of(result, tokens);
             });
@@ -148,13 +148,13 @@ public final class OpenAiAdapter implements ProviderAdapter {
         return whole.toBuffer();
     }
 
-    private Completion completion(Buffer buffer) {
-        Completion relayed = RelayedCompletion.scan(buffer.getBytes(), providerId());
-        return relayed != null ? relayed : parsed(buffer);
+    private Completion completion(Buffer buffer, UpstreamCall call) {
+        Completion relayed = RelayedCompletion.scan(buffer.getBytes(), providerId(), call.upstreamModel());
+        return relayed != null ? relayed : parsed(buffer, call);
     }
 
     /** The whole parse: for answers the byte-level relay does not take, and to say what is wrong with one. */
-    private Completion parsed(Buffer buffer) {
+    private Completion parsed(Buffer buffer, UpstreamCall call) {
         JsonObject body;
         try {
             body = buffer.toJsonObject();
@@ -164,12 +164,13 @@ public final class OpenAiAdapter implements ProviderAdapter {
         if (!(body.getValue("choices") instanceof io.vertx.core.json.JsonArray)) {
             throw UpstreamException.of(providerId(), Kind.CONNECTION, "the provider's answer has no choices");
         }
-        body.put("model", label(body.getValue("model")));
+        body.put("model", label(body.getValue("model"), call));
         Usage usage = body.getValue("usage") instanceof JsonObject u ? Usage.fromOpenAi(u) : null;
         return Completion.of(body, usage);
     }
 
-    private String label(Object reportedModel) {
-        return providerId() + "/" + (reportedModel instanceof String s && !s.isEmpty() ? s : "unknown");
+    /** {@code provider/model} as the provider reported it, else as it was asked for. */
+    private String label(Object reportedModel, UpstreamCall call) {
+        return providerId() + "/" + (reportedModel instanceof String s && !s.isEmpty() ? s : call.upstreamModel());
     }
 }

@@ -32,8 +32,12 @@ final class RelayedCompletion implements Completion {
         this.bytes = bytes;
     }
 
-    /** The answer located in {@code bytes}, or null when it needs the whole parse (or is not an answer). */
-    static RelayedCompletion scan(byte[] bytes, String providerId) {
+    /**
+     * The answer located in {@code bytes}, or null when it needs the whole parse (or is not an answer).
+     *
+     * @param deploymentModel the model asked for, for the label when the answer names none
+     */
+    static RelayedCompletion scan(byte[] bytes, String providerId, String deploymentModel) {
         RelayedCompletion answer = new RelayedCompletion(bytes);
         answer.close = JsonScan.fields(bytes, (name, nameStart, value, parser) -> {
             switch (name) {
@@ -53,7 +57,7 @@ final class RelayedCompletion implements Completion {
             return null;
         }
         String model = answer.fields.reportedModel;
-        answer.label = providerId + "/" + (model != null && !model.isEmpty() ? model : "unknown");
+        answer.label = providerId + "/" + (model != null && !model.isEmpty() ? model : deploymentModel);
         return answer;
     }
 

@@ -174,7 +174,7 @@ public class OpenAiRelayBenchmark {
 
     @Benchmark
     public Buffer answerRelayed() {
-        return RelayedCompletion.scan(answer.getBytes(), "fake").encode(null, COST);
+        return RelayedCompletion.scan(answer.getBytes(), "fake", "gpt-4o-mini").encode(null, COST);
     }
 
     @Benchmark

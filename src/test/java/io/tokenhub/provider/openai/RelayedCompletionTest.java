@@ -33,7 +33,7 @@ class RelayedCompletionTest {
     void relabelsTheModelAndAddsTheCostLeavingTheRestAsSent() {
         String answer = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1700000000,"
             + "\"model\":\"gpt-4o-mini\"," + CHOICES + "," + USAGE + ",\"system_fingerprint\":\"fp_x\"}";
-        RelayedCompletion relayed = RelayedCompletion.scan(bytes(answer), "openai");
+        RelayedCompletion relayed = RelayedCompletion.scan(bytes(answer), "openai", "gpt-4o-mini");
 
         assertThat(relayed).isNotNull();
         assertThat(relayed.usage()).isEqualTo(new Usage(12, 4, 0, 5, 0, false));
@@ -69,7 +69,7 @@ class RelayedCompletionTest {
             "[" + "{" + CHOICES + "}]",
             "",
             "not json")) {
-            assertThat(RelayedCompletion.scan(bytes(answer), "p")).as(answer).isNull();
+            assertThat(RelayedCompletion.scan(bytes(answer), "p", "gpt-4o-mini")).as(answer).isNull();
         }
     }
 
@@ -96,10 +96,10 @@ class RelayedCompletionTest {
     }
 
     private static void assertSameAsWholeParse(String answer) {
-        RelayedCompletion relayed = RelayedCompletion.scan(bytes(answer), "prov");
+        RelayedCompletion relayed = RelayedCompletion.scan(bytes(answer), "prov", "gpt-4o-mini");
         assertThat(relayed).as(answer).isNotNull();
         JsonObject whole = new JsonObject(answer);
-        whole.put("model", "prov/" + (whole.getValue("model") instanceof String m && !m.isEmpty() ? m : "unknown"));
+        whole.put("model", "prov/" + (whole.getValue("model") instanceof String m && !m.isEmpty() ? m : "gpt-4o-mini"));
         Usage usage = whole.getValue("usage") instanceof JsonObject u ? Usage.fromOpenAi(u) : null;
         assertThat(relayed.usage()).as(answer).isEqualTo(usage);
         JsonObject replacement = usage != null ? null : new Usage(3, 0, 0, 2, 0, true).toOpenAi();

@@ -1,0 +1,84 @@
+package io.tokenhub.ops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Vertx;
+import java.net.URI;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** {@code /metrics} after one request: every series PRODUCT §6 names, with its labels, and no key in any. */
+class MetricsIT {
+
+    static Vertx vertx;
+    static FakeOpenAiUpstream upstream;
+    static TestGateway gateway;
+
+    @BeforeAll
+    static void start() {
+        vertx = Vertx.vertx();
+        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
+        gateway = TestGateway.start("""
+            providers:
+              - { id: openai, type: openai, base_url: "%s" }
+            models:
+              - id: gpt-4o-mini
+                pricing: { input: 0.15, output: 0.60 }
+                deployments: [ { provider: openai, model: gpt-4o-mini } ]
+                fallbacks: [ spare ]
+              - id: spare
+                pricing: { input: 0.15, output: 0.60 }
+                deployments: [ { provider: openai, model: spare } ]
+            """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: 1 }");
+    }
+
+    @AfterAll
+    static void stop() {
+        gateway.close();
+        upstream.stop();
+        vertx.close();
+    }
+
+    @Test
+    void afterOneRequestEverySeriesOfTheSpecificationIsThereAndNoneNamesAKey() {
+        // Given a key and one answered chat request
+        String key = gateway.newKey();
+        HttpResponse<String> answered = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(answered.statusCode()).isEqualTo(200);
+
+        // When the management port is scraped, once the request's record is made (it follows the answer)
+        TestGateway.eventually(() -> scrape().body().contains("tokenhub_requests_total{"), 5_000, "the request counted");
+        HttpResponse<String> scrape = scrape();
+
+        // Then it is Prometheus text with every named series, limits and fallbacks at zero until they happen
+        assertThat(scrape.statusCode()).isEqualTo(200);
+        assertThat(scrape.headers().firstValue("Content-Type")).hasValueSatisfying(t -> assertThat(t).startsWith("text/plain"));
+        assertThat(scrape.body()).contains(
+            "tokenhub_requests_total{model=\"gpt-4o-mini\",provider=\"openai\",status=\"200\"} 1.0",
+            "tokenhub_request_duration_seconds_bucket{model=\"gpt-4o-mini\",provider=\"openai\",le=",
+            "tokenhub_time_to_first_token_seconds_bucket{le=",
+            "tokenhub_overhead_seconds_count",
+            "tokenhub_tokens_total{model=\"gpt-4o-mini\",provider=\"openai\",type=\"prompt\"}",
+            "tokenhub_tokens_total{model=\"gpt-4o-mini\",provider=\"openai\",type=\"completion\"}",
+            "tokenhub_cost_usd_total{model=\"gpt-4o-mini\"}",
+            "tokenhub_upstream_requests_total{deployment=\"gpt-4o-mini\",outcome=\"success\",provider=\"openai\"} 1.0",
+            "tokenhub_circuit_state{deployment=\"gpt-4o-mini\",provider=\"openai\"} 0.0",
+            "tokenhub_rate_limited_total{scope=\"key_rpm\"} 0.0",
+            "tokenhub_rate_limited_total{scope=\"model_tpm\"} 0.0",
+            "tokenhub_fallbacks_total{from=\"gpt-4o-mini\",to=\"spare\"} 0.0",
+            "tokenhub_usage_queue_depth",
+            "jvm_memory_used_bytes",
+            "vertx_http_server_requests_total");
+        assertThat(scrape.body()).doesNotContain(key).doesNotContain(key.substring(0, 12));
+    }
+
+    private static HttpResponse<String> scrape() {
+        return gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics"))).GET());
+    }
+}
