@@ -4,8 +4,8 @@ import static io.tokenhub.testing.OpenAiErrorAssert.assertOpenAiError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.TestGateway;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
@@ -20,10 +20,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -41,38 +40,27 @@ class KeyLifecycleIT {
     private static final String OTHER = """
         {"model": "other-model", "messages": [{"role": "user", "content": "hi"}]}""";
 
-    static Vertx vertx;
+    @RegisterExtension
+    static final FakeUpstreamGateway hub = new FakeUpstreamGateway("gpt-4o-mini-2024-07-18", """
+        providers:
+          - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key }
+        models:
+          - id: gpt-4o-mini
+            aliases: [mini]
+            pricing: { input: 0.15, output: 0.60 }
+            deployments: [ { provider: openai, model: gpt-4o-mini } ]
+          - id: other-model
+            pricing: { input: 0.15, output: 0.60 }
+            deployments: [ { provider: openai, model: other-model } ]
+        """, "billing: { signup_credit_usd: 0.5 }");
+
     static FakeOpenAiUpstream upstream;
     static TestGateway gateway;
 
     @BeforeAll
     static void start() {
-        vertx = Vertx.vertx();
-        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini-2024-07-18").start();
-        gateway = TestGateway.start("""
-            providers:
-              - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key }
-            models:
-              - id: gpt-4o-mini
-                aliases: [mini]
-                pricing: { input: 0.15, output: 0.60 }
-                deployments: [ { provider: openai, model: gpt-4o-mini } ]
-              - id: other-model
-                pricing: { input: 0.15, output: 0.60 }
-                deployments: [ { provider: openai, model: other-model } ]
-            """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: 0.5 }");
-    }
-
-    @AfterAll
-    static void stop() {
-        gateway.close();
-        upstream.stop();
-        vertx.close();
-    }
-
-    @BeforeEach
-    void healthyUpstream() {
-        upstream.reset();
+        upstream = hub.upstream();
+        gateway = hub.gateway();
     }
 
     // ---------------------------------------------------------------- accounts

@@ -4,8 +4,8 @@ import static io.tokenhub.testing.OpenAiErrorAssert.assertOpenAiError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.TestGateway;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.math.BigDecimal;
@@ -25,9 +25,9 @@ import java.util.TreeMap;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -45,7 +45,21 @@ class UsageAndLogsIT {
                 long cost, int status, boolean stream) {
     }
 
-    static Vertx vertx;
+    // Prices of whole micro-USD per token, so each cost is an exact sum.
+    @RegisterExtension
+    static final FakeUpstreamGateway hub = new FakeUpstreamGateway("upstream-x", """
+        providers:
+          - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key }
+        models:
+          - id: model-a
+            aliases: [alias-a]
+            pricing: { input: 100, cached_input: 50, output: 200 }
+            deployments: [ { provider: openai, model: upstream-x } ]
+          - id: model-b
+            pricing: { input: 300, cached_input: 150, output: 400 }
+            deployments: [ { provider: openai, model: upstream-x } ]
+        """, "");
+
     static FakeOpenAiUpstream upstream;
     static TestGateway gateway;
     static String accountA;
@@ -59,21 +73,8 @@ class UsageAndLogsIT {
 
     @BeforeAll
     static void start() {
-        vertx = Vertx.vertx();
-        upstream = new FakeOpenAiUpstream(vertx, "upstream-x").start();
-        // Prices of whole micro-USD per token, so each cost is an exact sum.
-        gateway = TestGateway.start("""
-            providers:
-              - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key }
-            models:
-              - id: model-a
-                aliases: [alias-a]
-                pricing: { input: 100, cached_input: 50, output: 200 }
-                deployments: [ { provider: openai, model: upstream-x } ]
-              - id: model-b
-                pricing: { input: 300, cached_input: 150, output: 400 }
-                deployments: [ { provider: openai, model: upstream-x } ]
-            """.formatted(upstream.baseUrl()), "");
+        upstream = hub.upstream();
+        gateway = hub.gateway();
         key1 = gateway.newKey(new JsonObject().put("name", "first"));
         accountA = key1.getString("account_id");
         key2 = gateway.adminOk("POST", "/admin/v1/keys", new JsonObject().put("account_id", accountA).put("name", "second"));
@@ -100,13 +101,6 @@ class UsageAndLogsIT {
             createdAt.put((String) row.get("request_id"),
                 ((java.sql.Timestamp) row.get("created_at")).toInstant().atOffset(ZoneOffset.UTC)));
         assertThat(createdAt.keySet()).containsExactlyInAnyOrderElementsOf(sent.stream().map(Sent::requestId).toList());
-    }
-
-    @AfterAll
-    static void stop() {
-        gateway.close();
-        upstream.stop();
-        vertx.close();
     }
 
     private static void send(String account, JsonObject key, String model, int prompt, int cached, int completion,

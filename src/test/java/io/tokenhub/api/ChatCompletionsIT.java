@@ -10,22 +10,34 @@ import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import com.openai.models.chat.completions.ChatCompletionStreamOptions;
 import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.TestGateway;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Chat completions through a real OpenAI client, against a fake OpenAI-compatible upstream. */
 class ChatCompletionsIT {
 
-    static Vertx vertx;
+    @RegisterExtension
+    static final FakeUpstreamGateway hub = new FakeUpstreamGateway("gpt-4o-mini-2024-07-18", """
+        providers:
+          - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key }
+        models:
+          - id: gpt-4o-mini
+            aliases: [mini]
+            context_window: 1000
+            max_output_tokens: 300
+            default_max_tokens: 200
+            pricing: { input: 0.15, cached_input: 0.075, output: 0.60 }
+            deployments: [ { provider: openai, model: gpt-4o-mini } ]
+        """, "");
+
     static FakeOpenAiUpstream upstream;
     static TestGateway gateway;
     static String key;
@@ -33,34 +45,10 @@ class ChatCompletionsIT {
 
     @BeforeAll
     static void start() {
-        vertx = Vertx.vertx();
-        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini-2024-07-18").start();
-        gateway = TestGateway.start("""
-            providers:
-              - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key }
-            models:
-              - id: gpt-4o-mini
-                aliases: [mini]
-                context_window: 1000
-                max_output_tokens: 300
-                default_max_tokens: 200
-                pricing: { input: 0.15, cached_input: 0.075, output: 0.60 }
-                deployments: [ { provider: openai, model: gpt-4o-mini } ]
-            """.formatted(upstream.baseUrl()), "");
+        upstream = hub.upstream();
+        gateway = hub.gateway();
         key = gateway.newKey();
         client = OpenAIOkHttpClient.builder().apiKey(key).baseUrl(gateway.baseUrl()).maxRetries(0).build();
-    }
-
-    @AfterAll
-    static void stop() {
-        gateway.close();
-        upstream.stop();
-        vertx.close();
-    }
-
-    @BeforeEach
-    void healthyUpstream() {
-        upstream.reset();
     }
 
     @Test

@@ -8,8 +8,8 @@ import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.models.embeddings.CreateEmbeddingResponse;
 import com.openai.models.embeddings.EmbeddingCreateParams;
 import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.TestGateway;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.math.BigDecimal;
@@ -20,10 +20,9 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code POST /v1/embeddings} and {@code POST /v1/rerank} (PRODUCT.md §2, §4, §9): the built-in mock
@@ -33,53 +32,42 @@ import org.junit.jupiter.api.Test;
  */
 class EmbeddingsRerankIT {
 
-    static Vertx vertx;
+    @RegisterExtension
+    static final FakeUpstreamGateway hub = new FakeUpstreamGateway("remote-embedder-v2", """
+        providers:
+          - { id: mock, type: mock }
+          - { id: remote, type: openai, base_url: "%s", api_key: remote-secret }
+        models:
+          - id: chat-model
+            deployments: [ { provider: mock, model: mock-chat } ]
+          - id: mock-embed
+            type: embedding
+            pricing: { input: 100.0 }
+            deployments: [ { provider: mock, model: mock-embed-v1 } ]
+          - id: mock-rerank
+            type: rerank
+            pricing: { per_search: 0.002 }
+            deployments: [ { provider: mock, model: mock-rerank-v1 } ]
+          - id: remote-embed
+            type: embedding
+            aliases: [text-embedding-3-small]
+            pricing: { input: 100.0 }
+            deployments: [ { provider: remote, model: text-embedding-3-small } ]
+          - id: remote-rerank
+            type: rerank
+            pricing: { per_search: 0.002 }
+            deployments: [ { provider: remote, model: jina-reranker-v2 } ]
+        """, "");
+
     static FakeOpenAiUpstream upstream;
     static TestGateway gateway;
     static String key;
 
     @BeforeAll
     static void start() {
-        vertx = Vertx.vertx();
-        upstream = new FakeOpenAiUpstream(vertx, "remote-embedder-v2").start();
-        gateway = TestGateway.start("""
-            providers:
-              - { id: mock, type: mock }
-              - { id: remote, type: openai, base_url: "%s", api_key: remote-secret }
-            models:
-              - id: chat-model
-                deployments: [ { provider: mock, model: mock-chat } ]
-              - id: mock-embed
-                type: embedding
-                pricing: { input: 100.0 }
-                deployments: [ { provider: mock, model: mock-embed-v1 } ]
-              - id: mock-rerank
-                type: rerank
-                pricing: { per_search: 0.002 }
-                deployments: [ { provider: mock, model: mock-rerank-v1 } ]
-              - id: remote-embed
-                type: embedding
-                aliases: [text-embedding-3-small]
-                pricing: { input: 100.0 }
-                deployments: [ { provider: remote, model: text-embedding-3-small } ]
-              - id: remote-rerank
-                type: rerank
-                pricing: { per_search: 0.002 }
-                deployments: [ { provider: remote, model: jina-reranker-v2 } ]
-            """.formatted(upstream.baseUrl()), "");
+        upstream = hub.upstream();
+        gateway = hub.gateway();
         key = gateway.newKey();
-    }
-
-    @AfterAll
-    static void stop() {
-        gateway.close();
-        upstream.stop();
-        vertx.close();
-    }
-
-    @BeforeEach
-    void healthyUpstream() {
-        upstream.reset();
     }
 
     // ---- embeddings, mock provider ---------------------------------------------------------------

@@ -3,11 +3,11 @@ package io.tokenhub.api;
 import static io.tokenhub.testing.OpenAiErrorAssert.assertOpenAiError;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.tokenhub.testing.FakeOpenAiUpstream;
 import io.tokenhub.testing.FakeOpenAiUpstream.Fault;
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.OpenAiErrorAssert;
 import io.tokenhub.testing.TestGateway;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.ByteArrayOutputStream;
@@ -25,10 +25,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -46,74 +45,63 @@ class ErrorsIT {
     private static final String VALID = """
         {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}""";
 
-    static Vertx vertx;
+    // openai: one retry, a breaker that never opens in this class; slow: a 300 ms first-byte limit;
+    // fragile: a breaker that opens on the first failure and stays open for the whole class.
+    @RegisterExtension
+    static final FakeUpstreamGateway hub = new FakeUpstreamGateway("gpt-4o-mini-2024-07-18", """
+        providers:
+          - id: openai
+            type: openai
+            base_url: "%1$s"
+            api_key: provider-secret-key
+            retries: 1
+            circuit_breaker: { max_failures: 1000, reset_ms: 60000 }
+          - id: slow
+            type: openai
+            base_url: "%1$s"
+            api_key: provider-secret-key
+            timeouts: { first_byte_ms: 300 }
+            circuit_breaker: { max_failures: 1000 }
+          - id: patient
+            type: openai
+            base_url: "%1$s"
+            api_key: provider-secret-key
+            timeouts: { first_byte_ms: 5000, idle_ms: 200 }
+          - id: fragile
+            type: openai
+            base_url: "%1$s"
+            api_key: provider-secret-key
+            circuit_breaker: { max_failures: 1, reset_ms: 600000 }
+        models:
+          - id: gpt-4o-mini
+            context_window: 1000
+            max_output_tokens: 300
+            default_max_tokens: 200
+            pricing: { input: 0.15, output: 0.60 }
+            deployments: [ { provider: openai, model: gpt-4o-mini } ]
+          - id: other-model
+            pricing: { input: 1.0, output: 2.0 }
+            deployments: [ { provider: openai, model: other-model } ]
+          - id: slow-model
+            pricing: { input: 1.0, output: 2.0 }
+            deployments: [ { provider: slow, model: slow-model } ]
+          - id: patient-model
+            pricing: { input: 1.0, output: 2.0 }
+            deployments: [ { provider: patient, model: patient-model } ]
+          - id: fragile-model
+            pricing: { input: 1.0, output: 2.0 }
+            deployments: [ { provider: fragile, model: fragile-model } ]
+        """, "billing: { signup_credit_usd: 100 }");
+
     static FakeOpenAiUpstream upstream;
     static TestGateway gateway;
     static String key;
 
     @BeforeAll
     static void start() {
-        vertx = Vertx.vertx();
-        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini-2024-07-18").start();
-        // openai: one retry, a breaker that never opens in this class; slow: a 300 ms first-byte limit;
-        // fragile: a breaker that opens on the first failure and stays open for the whole class.
-        gateway = TestGateway.start("""
-            providers:
-              - id: openai
-                type: openai
-                base_url: "%1$s"
-                api_key: provider-secret-key
-                retries: 1
-                circuit_breaker: { max_failures: 1000, reset_ms: 60000 }
-              - id: slow
-                type: openai
-                base_url: "%1$s"
-                api_key: provider-secret-key
-                timeouts: { first_byte_ms: 300 }
-                circuit_breaker: { max_failures: 1000 }
-              - id: patient
-                type: openai
-                base_url: "%1$s"
-                api_key: provider-secret-key
-                timeouts: { first_byte_ms: 5000, idle_ms: 200 }
-              - id: fragile
-                type: openai
-                base_url: "%1$s"
-                api_key: provider-secret-key
-                circuit_breaker: { max_failures: 1, reset_ms: 600000 }
-            models:
-              - id: gpt-4o-mini
-                context_window: 1000
-                max_output_tokens: 300
-                default_max_tokens: 200
-                pricing: { input: 0.15, output: 0.60 }
-                deployments: [ { provider: openai, model: gpt-4o-mini } ]
-              - id: other-model
-                pricing: { input: 1.0, output: 2.0 }
-                deployments: [ { provider: openai, model: other-model } ]
-              - id: slow-model
-                pricing: { input: 1.0, output: 2.0 }
-                deployments: [ { provider: slow, model: slow-model } ]
-              - id: patient-model
-                pricing: { input: 1.0, output: 2.0 }
-                deployments: [ { provider: patient, model: patient-model } ]
-              - id: fragile-model
-                pricing: { input: 1.0, output: 2.0 }
-                deployments: [ { provider: fragile, model: fragile-model } ]
-            """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: 100 }");
+        upstream = hub.upstream();
+        gateway = hub.gateway();
         key = gateway.newKey();
-    }
-
-    @AfterAll
-    static void stop() {
-        gateway.close();
-        upstream.stop();
-        vertx.close();
-    }
-
-    @BeforeEach
-    void healthyUpstream() {
-        upstream.reset();
     }
 
     // ---------------------------------------------------------------- 400: bad bodies

@@ -3,11 +3,11 @@ package io.tokenhub.api;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tokenhub.api.CancellationIT.RawClient;
-import io.tokenhub.testing.FakeOpenAiUpstream;
 import io.tokenhub.testing.FakeOpenAiUpstream.Fault;
 import io.tokenhub.testing.FakeOpenAiUpstream.Recorded;
+import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.TestGateway;
-import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
@@ -19,10 +19,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A provider with {@code http2: true}: requests and streams go to it as HTTP/2 streams, many at once
@@ -35,37 +34,26 @@ class UpstreamHttp2IT {
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(Duration.ofSeconds(5)).build();
 
-    static Vertx vertx;
+    @RegisterExtension
+    static final FakeUpstreamGateway hub = new FakeUpstreamGateway("gpt-4o-mini-2024-07-18", """
+        providers:
+          - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key, http2: true }
+        models:
+          - id: gpt-4o-mini
+            context_window: 100000
+            max_output_tokens: 4000
+            default_max_tokens: 200
+            pricing: { input: 0.15, output: 0.60 }
+            deployments: [ { provider: openai, model: gpt-4o-mini } ]
+        """, "");
+
     static FakeOpenAiUpstream upstream;
     static TestGateway gateway;
 
     @BeforeAll
     static void start() {
-        vertx = Vertx.vertx();
-        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini-2024-07-18").start();
-        gateway = TestGateway.start("""
-            providers:
-              - { id: openai, type: openai, base_url: "%s", api_key: provider-secret-key, http2: true }
-            models:
-              - id: gpt-4o-mini
-                context_window: 100000
-                max_output_tokens: 4000
-                default_max_tokens: 200
-                pricing: { input: 0.15, output: 0.60 }
-                deployments: [ { provider: openai, model: gpt-4o-mini } ]
-            """.formatted(upstream.baseUrl()), "");
-    }
-
-    @AfterAll
-    static void stop() {
-        gateway.close();
-        upstream.stop();
-        vertx.close();
-    }
-
-    @BeforeEach
-    void healthyUpstream() {
-        upstream.reset();
+        upstream = hub.upstream();
+        gateway = hub.gateway();
     }
 
     @Test

@@ -3,45 +3,39 @@ package io.tokenhub.ops;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.TestGateway;
-import io.vertx.core.Vertx;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@code /metrics} after one request: every series PRODUCT §6 names, with its labels, and no key in any. */
 class MetricsIT {
 
-    static Vertx vertx;
+    @RegisterExtension
+    static final FakeUpstreamGateway hub = new FakeUpstreamGateway("gpt-4o-mini", """
+        providers:
+          - { id: openai, type: openai, base_url: "%s" }
+        models:
+          - id: gpt-4o-mini
+            pricing: { input: 0.15, output: 0.60 }
+            deployments: [ { provider: openai, model: gpt-4o-mini } ]
+            fallbacks: [ spare ]
+          - id: spare
+            pricing: { input: 0.15, output: 0.60 }
+            deployments: [ { provider: openai, model: spare } ]
+        """, "billing: { signup_credit_usd: 1 }");
+
     static FakeOpenAiUpstream upstream;
     static TestGateway gateway;
 
     @BeforeAll
     static void start() {
-        vertx = Vertx.vertx();
-        upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
-        gateway = TestGateway.start("""
-            providers:
-              - { id: openai, type: openai, base_url: "%s" }
-            models:
-              - id: gpt-4o-mini
-                pricing: { input: 0.15, output: 0.60 }
-                deployments: [ { provider: openai, model: gpt-4o-mini } ]
-                fallbacks: [ spare ]
-              - id: spare
-                pricing: { input: 0.15, output: 0.60 }
-                deployments: [ { provider: openai, model: spare } ]
-            """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: 1 }");
-    }
-
-    @AfterAll
-    static void stop() {
-        gateway.close();
-        upstream.stop();
-        vertx.close();
+        upstream = hub.upstream();
+        gateway = hub.gateway();
     }
 
     @Test
