@@ -19,8 +19,7 @@ for _, p in ipairs(eligible_plans(q, ARGV[2], now)) do
 end
 local wallet = wallet_share(micro, tokens, left)
 local available = num(q, 'bal') - num(q, 'res')
--- Anything the plans do not cover needs money in the wallet, even when its estimate rounds to $0.
-if (wallet > 0 or left > 0) and (available <= 0 or available < wallet) then
+if wallet > 0 and available < wallet then
   return {'QUOTA', int(available), int(wallet)}
 end
 for i = 1, #draws, 2 do

@@ -164,6 +164,7 @@ public final class AccountingVerticle extends VerticleBase {
             for (int i = batch.size() - 1; i >= 0; i--) {
                 pending.addFirst(batch.get(i));
             }
+            taken -= batch.size();
             return Future.succeededFuture(false);
         });
     }

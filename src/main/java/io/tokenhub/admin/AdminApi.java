@@ -176,7 +176,11 @@ public final class AdminApi {
 
     private Future<JsonObject> listKeys(RoutingContext ctx) {
         int limit = AdminBodies.limit(ctx.queryParams().get("limit"));
-        return store.listKeys(ctx.queryParams().get("account_id"), ctx.queryParams().get("cursor"), limit);
+        String cursor = ctx.queryParams().get("cursor");
+        Future<Boolean> known = cursor == null ? Future.succeededFuture(true) : store.key(cursor).map(Optional::isPresent);
+        return known.compose(ok -> ok ? store.listKeys(ctx.queryParams().get("account_id"), cursor, limit)
+            : Future.failedFuture(new InvalidRequest("cursor is not a next_cursor this list gave.", "cursor")
+                .toException()));
     }
 
     /** {@code GET /admin/v1/usage}: aggregates, {@code {data, next_cursor: null}} (one page, bounded by the groups). */

@@ -21,6 +21,8 @@ final class AdminBodies {
 
     static final int DEFAULT_LIMIT = 50;
     static final int MAX_LIMIT = 500;
+    /** The largest amount one call may move or set: a billion USD, far from what a balance can hold. */
+    static final long MAX_MICRO_USD = 1_000_000_000L * 1_000_000;
 
     private AdminBodies() {
     }
@@ -85,7 +87,7 @@ final class AdminBodies {
             if (!(micro instanceof Integer || micro instanceof Long) || !negativeAllowed && ((Number) micro).longValue() < 0) {
                 throw invalid(microField + " must be a " + sign + "integer number of micro-USD.", microField);
             }
-            return ((Number) micro).longValue();
+            return bounded(((Number) micro).longValue(), microField);
         }
         if (usd == null) {
             return null;
@@ -94,10 +96,18 @@ final class AdminBodies {
             throw invalid(usdField + " must be a " + sign + "number of USD.", usdField);
         }
         try {
-            return new BigDecimal(n.toString()).movePointRight(6).setScale(0, RoundingMode.HALF_UP).longValueExact();
+            return bounded(new BigDecimal(n.toString()).movePointRight(6).setScale(0, RoundingMode.HALF_UP)
+                .longValueExact(), usdField);
         } catch (ArithmeticException e) {
-            throw invalid(usdField + " is too large.", usdField);
+            throw invalid(usdField + " must be at most 1000000000 USD.", usdField);
         }
+    }
+
+    private static long bounded(long microUsd, String field) {
+        if (microUsd > MAX_MICRO_USD || microUsd < -MAX_MICRO_USD) {
+            throw invalid(field + " must be at most 1000000000 USD.", field);
+        }
+        return microUsd;
     }
 
     /** Those of {@code fields} that the body sends as an explicit JSON null. */

@@ -18,8 +18,6 @@ import io.tokenhub.core.Usage;
 import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Attempt;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * Opens and closes the books on one request: reserves its estimate before the upstream call; after
@@ -43,8 +41,7 @@ final class Outcome {
     private int unrecorded;
     private Promise<Void> allRecorded;
     /** Finished requests whose settlement (and so their usage event) is still on its way. */
-    private int settling;
-    private final List<Promise<Void>> settledWaiters = new ArrayList<>();
+    private final InFlight settling = new InFlight();
     /** Set when this node cuts what outlasted its shutdown grace: connections lost from then are its doing. */
     private boolean cutting;
 
@@ -60,11 +57,17 @@ final class Outcome {
         return limits.admit(ex);
     }
 
-    /** The estimate reserved before the call: prompt plus the output limit, at the requested model's price. */
+    /**
+     * The estimate reserved before the call: prompt plus the output limit, at the requested model's
+     * price; at least one micro-USD for a priced model, so that an estimate rounding to nothing still
+     * needs a wallet (or plan) that is not empty.
+     */
     Future<Reservation> reserve(Exchange ex, long microUsd) {
         ModelRequest request = ex.request;
+        Model model = request.target().model();
+        long held = microUsd == 0 && !model.pricing().free() ? 1 : microUsd;
         return quota.reserve(ex.requestId, ex.key.accountId(), ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
-                request.target().model().id(), request.prompt().estimate() + request.outputBound(), microUsd)
+                model.id(), request.prompt().estimate() + request.outputBound(), held)
             .map(reservation -> {
                 ex.reservation = reservation;
                 unrecorded++;
@@ -122,13 +125,15 @@ final class Outcome {
      * counted by their record.
      */
     void error(Exchange ex, Throwable failure) {
+        if (ex.reservation == null) {
+            // Admitted, then refused (no balance, the monthly cap): it used no tokens of the TPM limits.
+            limits.correct(ex, 0);
+        }
         if (ex.abort.aborted()) {
             return;
         }
         ApiError error = ErrorWriter.toApiError(failure);
         if (ex.reservation == null) {
-            // Admitted, then refused (no balance, the monthly cap): it used no tokens of the TPM limits.
-            limits.correct(ex, 0);
             String model = ex.request == null ? UNKNOWN_MODEL : ex.request.target().model().id();
             metrics.request(model, "none", error.status(), System.nanoTime() - ex.startNanos);
         }
@@ -142,7 +147,7 @@ final class Outcome {
         long latencyMs = ex.elapsedMs();
         limits.correct(ex, usage.promptTokens() + usage.completionTokens());
         Instant at = Instant.now();
-        settling++;
+        long settlement = settling.begin();
         Future<Payment> paid = ex.reservation == null ? Future.succeededFuture(Payment.NONE)
             : Contexts.onCaller(quota.settle(ex.reservation, usage.promptTokens() + usage.completionTokens(),
                 costMicroUsd));
@@ -156,7 +161,7 @@ final class Outcome {
             served == null ? null : served.model().pricing().version(), latencyMs,
             ttftNanos < 0 ? -1 : ttftNanos / 1_000_000, status, errorCode, request.stream(), fallback, payment)))
             .onComplete(ar -> {
-                settledOne();
+                settling.end(settlement);
                 recordedOne();
             });
         String modelLabel = served == null ? requested.id() : served.model().id();
@@ -184,20 +189,7 @@ final class Outcome {
 
     /** Completes once every request finished so far has its usage event in the recorder. */
     Future<Void> settled() {
-        if (settling == 0) {
-            return Future.succeededFuture();
-        }
-        Promise<Void> waiter = Promise.promise();
-        settledWaiters.add(waiter);
-        return waiter.future();
-    }
-
-    private void settledOne() {
-        if (--settling == 0 && !settledWaiters.isEmpty()) {
-            List<Promise<Void>> waiters = List.copyOf(settledWaiters);
-            settledWaiters.clear();
-            waiters.forEach(Promise::complete);
-        }
+        return settling.drained();
     }
 
     private void recordedOne() {

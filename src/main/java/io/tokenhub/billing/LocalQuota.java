@@ -96,9 +96,7 @@ public final class LocalQuota implements Quota {
             }
         }
         long wallet = tokens == 0 ? microUsd : Math.round((double) microUsd * left / tokens);
-        // Anything the plans do not cover needs money in the wallet, even when its estimate rounds to $0.
-        long available = account.balance - account.reserved;
-        if ((wallet > 0 || left > 0) && (available <= 0 || available < wallet)) {
+        if (wallet > 0 && account.balance - account.reserved < wallet) {
             throw new InsufficientQuota("You exceeded your current quota: this request needs up to $"
                 + PriceCalculator.toUsd(wallet).toPlainString() + " and the account has $"
                 + PriceCalculator.toUsd(Math.max(0, account.balance - account.reserved)).toPlainString()

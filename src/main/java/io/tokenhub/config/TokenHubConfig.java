@@ -105,6 +105,10 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
     public record Pricing(double input, double cachedInput, double cacheWrite, double output, double perSearch) {
         public static final Pricing FREE = new Pricing(0, 0, 0, 0, 0);
 
+        public boolean free() {
+            return input == 0 && cachedInput == 0 && cacheWrite == 0 && output == 0 && perSearch == 0;
+        }
+
         public String version() {
             return Integer.toHexString(hashCode());
         }

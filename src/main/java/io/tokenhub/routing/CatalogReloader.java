@@ -9,6 +9,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,6 +30,13 @@ public final class CatalogReloader {
     private final Upstreams upstreams;
     /** Marks this node's own reload messages, which it has applied before publishing them. */
     private final String origin = java.util.UUID.randomUUID().toString();
+    /** Numbers the reads of the file, so that a read overtaken by a later one is not applied after it. */
+    private final AtomicLong reads = new AtomicLong();
+    private long applied;
+
+    /** One read of the file. */
+    private record Loaded(long read, TokenHubConfig config) {
+    }
 
     /** @param source the configuration file, or null when the gateway was started without one */
     public CatalogReloader(Vertx vertx, Path source, ConfigLoader loader, CatalogHolder catalog, Upstreams upstreams) {
@@ -54,8 +62,9 @@ public final class CatalogReloader {
      * still reloading); fails with a 400 listing the problems if the file is invalid.
      */
     public Future<JsonObject> reloadEverywhere() {
-        return read().map(config -> {
-            apply(config);
+        return read().map(loaded -> {
+            apply(loaded);
+            TokenHubConfig config = loaded.config();
             vertx.eventBus().publish(Bus.CONFIG_RELOAD,
                 new JsonObject().put("source", source.toString()).put("origin", origin));
             return new JsonObject().put("status", "reloading")
@@ -63,21 +72,28 @@ public final class CatalogReloader {
         });
     }
 
-    private Future<TokenHubConfig> read() {
+    private Future<Loaded> read() {
         if (source == null) {
             return Future.failedFuture(new InvalidRequest("This gateway was started without a configuration file.",
                 null).toException());
         }
+        long read = reads.incrementAndGet();
         return vertx.executeBlocking(() -> {
             try {
-                return loader.load(source);
+                return new Loaded(read, loader.load(source));
             } catch (ConfigException e) {
                 throw new InvalidRequest(e.getMessage(), null).toException();
             }
         }, false);
     }
 
-    private void apply(TokenHubConfig config) {
+    /** Swaps the catalog in, unless a later read of the file is in already; event loops of any node call it. */
+    private synchronized void apply(Loaded loaded) {
+        if (loaded.read() < applied) {
+            return;
+        }
+        applied = loaded.read();
+        TokenHubConfig config = loaded.config();
         Catalog next = Catalog.of(config);
         upstreams.track(next);
         catalog.set(next);

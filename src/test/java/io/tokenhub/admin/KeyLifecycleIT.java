@@ -200,6 +200,8 @@ class KeyLifecycleIT {
         }
         assertThat(listed).as("in the order they were created")
             .containsExactlyElementsOf(created.stream().map(k -> k.getString("id")).toList());
+        assertOpenAiError(gateway.admin("GET", "/admin/v1/keys?account_id=" + accountId + "&cursor=key_nope", null),
+            400, "invalid_request_error", "invalid_request_error", "cursor");
         for (JsonObject key : created) {
             assertThat(firstResponse.body() + secondResponse.body()).doesNotContain(key.getString("key"));
         }
@@ -421,11 +423,14 @@ class KeyLifecycleIT {
         HttpResponse<String> huge = gateway.admin("POST", path, new JsonObject().put("amount_usd", 1e20));
         HttpResponse<String> both = gateway.admin("POST", path,
             new JsonObject().put("amount_usd", 1).put("amount_micro_usd", 1));
+        HttpResponse<String> hugeMicro = gateway.admin("POST", path,
+            new JsonObject().put("amount_micro_usd", Long.MAX_VALUE));
 
         // Then the first moved the balance, the others are 400s naming the field and moved nothing
         assertThat(credited.getLong("balance_micro_usd")).isEqualTo(750_000);
         assertOpenAiError(huge, 400, "invalid_request_error", "invalid_request_error", "amount_usd");
         assertOpenAiError(both, 400, "invalid_request_error", "invalid_request_error", "amount_micro_usd");
+        assertOpenAiError(hugeMicro, 400, "invalid_request_error", "invalid_request_error", "amount_micro_usd");
         assertThat(gateway.adminOk("GET", "/admin/v1/accounts/" + accountId, null).getLong("balance_micro_usd"))
             .isEqualTo(750_000);
     }

@@ -66,6 +66,9 @@ class BillingIT {
               - id: tiny
                 pricing: { input: 0.000001, output: 0.000001 }
                 deployments: [ { provider: openai, model: tiny } ]
+              - id: free
+                pricing: { input: 0, output: 0 }
+                deployments: [ { provider: openai, model: free } ]
             """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: " + signupUsd + " }", redis);
         newKey(new JsonObject());
     }
@@ -234,16 +237,18 @@ class BillingIT {
 
     @ParameterizedTest
     @ValueSource(strings = {"none", "redis"})
-    void anEmptyWalletIsRefusedEvenWhenTheEstimateRoundsToNothing(String counters) {
+    void anEmptyWalletIsRefusedEvenWhenTheEstimateRoundsToNothingButAFreeModelIsServed(String counters) {
         // 110 tokens at $0.000001 per 1M: far below one micro-USD.
         start(counters(counters), 0.0);
 
         HttpResponse<String> refused = chat("tiny");
+        HttpResponse<String> free = chat("free");
 
         assertThat(refused.statusCode()).isEqualTo(429);
         assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code"))
             .isEqualTo("insufficient_quota");
-        assertThat(upstream.requests()).isEmpty();
+        assertThat(free.statusCode()).as(free.body()).isEqualTo(200);
+        assertThat(upstream.requests()).hasSize(1);
     }
 
     @ParameterizedTest
