@@ -44,6 +44,7 @@ public final class AdminApi {
     private final Supplier<Future<JsonObject>> reload;
     private final UsageQueries usage;
     private final UsageSync sync;
+    private final ConsoleApi console;
 
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog, long signupCreditMicroUsd,
@@ -60,6 +61,7 @@ public final class AdminApi {
         this.reload = reload;
         this.sync = sync;
         this.usage = new UsageQueries(store.pool(), java.time.Clock.systemUTC());
+        this.console = new ConsoleApi(vertx, store, catalog, usage, sync, this);
     }
 
     /** Usage and log queries over the same database, for the public usage and legacy billing endpoints. */
@@ -67,9 +69,18 @@ public final class AdminApi {
         return usage;
     }
 
-    /** Routes under {@code /admin/v1}; every handler completes a Future that the caller renders. */
-    public void mount(Router router, Handler handler) {
+    /**
+     * Routes under {@code /admin/v1} and {@code /console/api}; every handler completes a Future that
+     * the caller renders.
+     *
+     * @param handler runs an admin operation once the admin credential is checked
+     * @param open    runs a console operation, which checks its own session
+     */
+    public void mount(Router router, Handler handler, Handler open) {
+        console.mount(router, open);
         router.post("/admin/v1/accounts").handler(ctx -> handler.run(ctx, 201, this::createAccount));
+        router.get("/admin/v1/accounts").handler(ctx -> handler.run(ctx, 200, c -> store.listAccounts(
+            c.queryParams().get("cursor"), AdminBodies.limit(c.queryParams().get("limit")))));
         router.get("/admin/v1/accounts/:id").handler(ctx -> handler.run(ctx, 200, this::getAccount));
         router.post("/admin/v1/accounts/:id/credits").handler(ctx -> handler.run(ctx, 200, this::credit));
         router.post("/admin/v1/accounts/:id/plans").handler(ctx -> handler.run(ctx, 201, this::grantPlan));
@@ -227,7 +238,11 @@ public final class AdminApi {
     }
 
     private Future<JsonObject> revokeKey(RoutingContext ctx) {
-        String id = ctx.pathParam("id");
+        return revoke(ctx.pathParam("id"));
+    }
+
+    /** Revokes a key and has every node drop it; 404 when there is no such key. */
+    Future<JsonObject> revoke(String id) {
         KeyChanges revoke = new KeyChanges(null, "revoked", null, null, null, null, null, List.of());
         return store.updateKey(id, revoke)
             .map(updated -> updated.orElseThrow(() -> notFound("key", id)))

@@ -70,12 +70,73 @@ public final class AdminStore {
                 if (!it.hasNext()) {
                     return Optional.empty();
                 }
-                Row r = it.next();
-                return Optional.of(new JsonObject()
-                    .put("id", r.getString("id")).put("name", r.getString("name")).put("email", r.getString("email"))
-                    .put("status", r.getString("status")).put("balance_micro_usd", r.getLong("balance_micro_usd"))
-                    .put("plans", new JsonArray()).put("created_at", time(r.getOffsetDateTime("created_at"))));
+                return Optional.of(accountJson(it.next()));
             });
+    }
+
+    private static JsonObject accountJson(Row r) {
+        return new JsonObject()
+            .put("id", r.getString("id")).put("name", r.getString("name")).put("email", r.getString("email"))
+            .put("status", r.getString("status")).put("balance_micro_usd", r.getLong("balance_micro_usd"))
+            .put("plans", new JsonArray()).put("created_at", time(r.getOffsetDateTime("created_at")));
+    }
+
+    /** Accounts oldest first, {@code {data, next_cursor}}; the cursor is the last account id of a page. */
+    public Future<JsonObject> listAccounts(String cursor, int limit) {
+        String after = cursor == null ? "" : " WHERE (created_at, id) > (SELECT created_at, id FROM accounts WHERE id = $2)";
+        Tuple params = cursor == null ? Tuple.of(limit + 1) : Tuple.of(limit + 1, cursor);
+        return pool.preparedQuery("SELECT id, name, email, status, balance_micro_usd, created_at FROM accounts" + after
+                + " ORDER BY created_at, id LIMIT $1")
+            .execute(params)
+            .map(rows -> {
+                JsonArray data = new JsonArray();
+                String next = null;
+                for (Row r : rows) {
+                    if (data.size() == limit) {
+                        next = data.getJsonObject(limit - 1).getString("id");
+                        break;
+                    }
+                    data.add(accountJson(r));
+                }
+                return new JsonObject().put("data", data).put("next_cursor", next);
+            });
+    }
+
+    /** An account holder signing in: the account's id, status and password hash, by email (any case). */
+    public record Login(String accountId, String status, String passwordHash) {
+    }
+
+    public Future<Optional<Login>> login(String email) {
+        return pool.preparedQuery("SELECT id, status, password_hash FROM accounts WHERE lower(email) = lower($1)")
+            .execute(Tuple.of(email))
+            .map(rows -> {
+                var it = rows.iterator();
+                if (!it.hasNext()) {
+                    return Optional.empty();
+                }
+                Row r = it.next();
+                return Optional.of(new Login(r.getString("id"), r.getString("status"), r.getString("password_hash")));
+            });
+    }
+
+    public Future<Void> createSession(byte[] tokenHash, String accountId, OffsetDateTime expiresAt) {
+        return pool.preparedQuery("INSERT INTO console_sessions (token_hash, account_id, expires_at) VALUES ($1, $2, $3)")
+            .execute(Tuple.of(Buffer.buffer(tokenHash), accountId, expiresAt))
+            .compose(v -> pool.query("DELETE FROM console_sessions WHERE expires_at < now()").execute())
+            .mapEmpty();
+    }
+
+    /** The account of a session that has not expired, if its account is still active. */
+    public Future<Optional<String>> sessionAccount(byte[] tokenHash) {
+        return pool.preparedQuery("SELECT s.account_id FROM console_sessions s JOIN accounts a ON a.id = s.account_id "
+                + "WHERE s.token_hash = $1 AND s.expires_at > now() AND a.status = 'active'")
+            .execute(Tuple.of(Buffer.buffer(tokenHash)))
+            .map(rows -> rows.size() == 0 ? Optional.empty() : Optional.of(rows.iterator().next().getString(0)));
+    }
+
+    public Future<Void> deleteSession(byte[] tokenHash) {
+        return pool.preparedQuery("DELETE FROM console_sessions WHERE token_hash = $1")
+            .execute(Tuple.of(Buffer.buffer(tokenHash))).mapEmpty();
     }
 
     /** Adds (or with a negative amount, takes) money; one ledger row. Empty when there is no such account. */

@@ -1,6 +1,7 @@
 package io.tokenhub.admin;
 
 import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.Base64;
 import javax.crypto.SecretKeyFactory;
@@ -21,6 +22,18 @@ final class Passwords {
         byte[] hash = derive(password, salt, ITERATIONS);
         Base64.Encoder b64 = Base64.getEncoder();
         return "pbkdf2-sha256$" + ITERATIONS + "$" + b64.encodeToString(salt) + "$" + b64.encodeToString(hash);
+    }
+
+    /** Whether {@code password} is the one {@code stored} (a {@link #hash}) was made from; constant time. */
+    static boolean verify(String password, String stored) throws GeneralSecurityException {
+        String[] parts = stored == null ? new String[0] : stored.split("\\$");
+        if (parts.length != 4 || !parts[0].equals("pbkdf2-sha256")) {
+            return false;
+        }
+        Base64.Decoder b64 = Base64.getDecoder();
+        byte[] expected = b64.decode(parts[3]);
+        byte[] actual = derive(password, b64.decode(parts[2]), Integer.parseInt(parts[1]));
+        return MessageDigest.isEqual(expected, actual);
     }
 
     private static byte[] derive(String password, byte[] salt, int iterations) throws GeneralSecurityException {

@@ -29,6 +29,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.CorsHandler;
+import io.vertx.ext.web.handler.StaticHandler;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -125,7 +126,12 @@ public final class ApiVerticle extends VerticleBase {
             router.get(base + "/dashboard/billing/usage").handler(usage::billingUsage);
         }
         router.route("/admin/v1/*").handler(Bodies.limit(maxBody)).handler(body);
-        shared.admin().mount(router, this::admin);
+        router.route("/console/api/*").handler(Bodies.limit(maxBody)).handler(body);
+        shared.admin().mount(router, this::admin, this::open);
+        // The web console: static files from the jar, calling /console/api and /admin/v1. A path route
+        // "/console" would match "/console/" too (Vert.x Web ignores a trailing slash), hence the regex.
+        router.getWithRegex("/console").handler(ctx -> ctx.redirect("/console/"));
+        router.get("/console/*").handler(StaticHandler.create("console").setCachingEnabled(false));
         ErrorWriter.unknownPaths(router);
         router.errorHandler(413, ctx -> ErrorWriter.write(ctx.response(), new ApiError.RequestTooLarge(maxBody)));
         router.errorHandler(400, ctx -> ErrorWriter.write(ctx.response(),
@@ -161,13 +167,17 @@ public final class ApiVerticle extends VerticleBase {
             .maxAgeSeconds(600);
     }
 
-    /** Runs an admin operation after checking the admin credential. */
-    private void admin(RoutingContext ctx, int successStatus, Function<RoutingContext, Future<JsonObject>> op) {
-        shared.admin().authenticate(ctx)
-            .compose(v -> op.apply(ctx))
+    /** Runs a console operation: it checks its own session. */
+    private void open(RoutingContext ctx, int successStatus, Function<RoutingContext, Future<JsonObject>> op) {
+        Future.succeededFuture(ctx).compose(op::apply)
             .onSuccess(json -> ctx.response().setStatusCode(successStatus)
                 .putHeader("Content-Type", Headers.JSON).end(json.toBuffer()))
             .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
+    }
+
+    /** Runs an admin operation after checking the admin credential. */
+    private void admin(RoutingContext ctx, int successStatus, Function<RoutingContext, Future<JsonObject>> op) {
+        open(ctx, successStatus, c -> shared.admin().authenticate(c).compose(v -> op.apply(c)));
     }
 
     public int actualPort() {

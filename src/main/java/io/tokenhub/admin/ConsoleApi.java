@@ -1,0 +1,170 @@
+package io.tokenhub.admin;
+
+import io.tokenhub.accounting.UsageSync;
+import io.tokenhub.admin.AdminStore.NewKey;
+import io.tokenhub.auth.ApiKeys;
+import io.tokenhub.auth.Authenticator;
+import io.tokenhub.core.ApiError.InvalidApiKey;
+import io.tokenhub.core.ApiError.NotFound;
+import io.tokenhub.core.Ids;
+import io.tokenhub.routing.CatalogHolder;
+import io.tokenhub.routing.ModelCard;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import java.time.Duration;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.BiFunction;
+
+/**
+ * {@code /console/api}: what an account holder does in the web console, always on their own
+ * account. Signing in with email and password gives a session token ({@code ths-…}, kept by the
+ * browser, stored here only as its SHA-256) that authorizes the other routes: the account with
+ * its balance and plans, its keys (created, shown once, revoked), its usage by day and model, its
+ * request records, and the model catalog. Operators use the console with the admin key, which
+ * calls {@code /admin/v1} directly.
+ */
+public final class ConsoleApi {
+
+    static final String SESSION_PREFIX = "ths-";
+    static final Duration SESSION_TTL = Duration.ofHours(12);
+
+    private final Vertx vertx;
+    private final AdminStore store;
+    private final CatalogHolder catalog;
+    private final UsageQueries usage;
+    private final UsageSync sync;
+    private final AdminApi admin;
+
+    ConsoleApi(Vertx vertx, AdminStore store, CatalogHolder catalog, UsageQueries usage, UsageSync sync,
+               AdminApi admin) {
+        this.vertx = vertx;
+        this.store = store;
+        this.catalog = catalog;
+        this.usage = usage;
+        this.sync = sync;
+        this.admin = admin;
+    }
+
+    /** Routes under {@code /console/api}; each handler completes a Future that the caller renders. */
+    void mount(Router router, AdminApi.Handler handler) {
+        router.post("/console/api/login").handler(ctx -> handler.run(ctx, 200, this::login));
+        router.post("/console/api/logout").handler(ctx -> handler.run(ctx, 200, this::logout));
+        router.get("/console/api/account").handler(ctx -> handler.run(ctx, 200, signedIn(this::account)));
+        router.get("/console/api/keys").handler(ctx -> handler.run(ctx, 200, signedIn(this::keys)));
+        router.post("/console/api/keys").handler(ctx -> handler.run(ctx, 201, signedIn(this::createKey)));
+        router.delete("/console/api/keys/:id").handler(ctx -> handler.run(ctx, 200, signedIn(this::revokeKey)));
+        router.get("/console/api/usage").handler(ctx -> handler.run(ctx, 200, signedIn(this::usage)));
+        router.get("/console/api/logs").handler(ctx -> handler.run(ctx, 200, signedIn(this::logs)));
+        router.get("/console/api/models").handler(ctx -> handler.run(ctx, 200, this::models));
+    }
+
+    /** {@code {email, password}} → {@code {token, expires_at, account}}; one answer for every wrong pair. */
+    private Future<JsonObject> login(RoutingContext ctx) {
+        JsonObject body = AdminBodies.object(ctx);
+        String email = AdminBodies.requiredString(body, "email");
+        String password = AdminBodies.requiredString(body, "password");
+        return store.login(email)
+            .compose(found -> vertx.executeBlocking(() -> found.isPresent() && "active".equals(found.get().status())
+                && Passwords.verify(password, found.get().passwordHash()) ? found.get().accountId() : null, false))
+            .compose(accountId -> {
+                if (accountId == null) {
+                    return Future.failedFuture(new InvalidApiKey("Incorrect email or password.").toException());
+                }
+                String token = Ids.random(SESSION_PREFIX, 40);
+                OffsetDateTime expires = OffsetDateTime.now(ZoneOffset.UTC).plus(SESSION_TTL);
+                return store.createSession(ApiKeys.sha256(token), accountId, expires)
+                    .compose(v -> store.account(accountId))
+                    .map(account -> new JsonObject().put("token", token).put("expires_at", AdminStore.time(expires))
+                        .put("account", account.orElseThrow()));
+            });
+    }
+
+    private Future<JsonObject> logout(RoutingContext ctx) {
+        String token = Authenticator.bearer(ctx.request().getHeader("Authorization"));
+        return (token == null ? Future.<Void>succeededFuture() : store.deleteSession(ApiKeys.sha256(token)))
+            .map(v -> new JsonObject().put("signed_out", true));
+    }
+
+    private Future<JsonObject> account(RoutingContext ctx, String accountId) {
+        return sync.sync().compose(v -> store.account(accountId)).map(Optional::orElseThrow);
+    }
+
+    private Future<JsonObject> keys(RoutingContext ctx, String accountId) {
+        return store.listKeys(accountId, null, AdminBodies.MAX_LIMIT);
+    }
+
+    /** {@code {name, allowed_models?, expires_at?, monthly_cap_usd?, rpm?, tpm?}}: a key of one's own account. */
+    private Future<JsonObject> createKey(RoutingContext ctx, String accountId) {
+        JsonObject body = AdminBodies.object(ctx);
+        NewKey key = new NewKey(accountId,
+            Optional.ofNullable(AdminBodies.optionalString(body, "name")).orElse("default"),
+            AdminBodies.models(body, "allowed_models", catalog.get()),
+            AdminBodies.positiveInt(body, "rpm"), AdminBodies.positiveInt(body, "tpm"),
+            AdminBodies.money(body, "monthly_cap", false), AdminBodies.time(body, "expires_at"));
+        return store.createKey(key);
+    }
+
+    /** Revokes a key of one's own account; another account's key is as unknown as a missing one. */
+    private Future<JsonObject> revokeKey(RoutingContext ctx, String accountId) {
+        String id = ctx.pathParam("id");
+        return store.key(id).compose(found -> found.filter(k -> accountId.equals(k.getString("account_id"))).isPresent()
+            ? admin.revoke(id)
+            : Future.failedFuture(new NotFound("No key with id '" + id + "'.").toException()));
+    }
+
+    /** Totals by day and model ({@code from}, {@code to}, {@code model}, {@code key_id}), this month by default. */
+    private Future<JsonObject> usage(RoutingContext ctx, String accountId) {
+        UsageQueries.Filter filter = filter(ctx, accountId);
+        return sync.sync().compose(v -> usage.usage(filter, List.of(UsageQueries.GroupBy.DAY, UsageQueries.GroupBy.MODEL)))
+            .map(rows -> new JsonObject().put("data", rows).put("from", AdminStore.time(filter.from()))
+                .put("to", AdminStore.time(filter.to())));
+    }
+
+    /** Request records newest first, with the filters of {@code /admin/v1/logs} but always this account. */
+    private Future<JsonObject> logs(RoutingContext ctx, String accountId) {
+        UsageQueries.Filter filter = filter(ctx, accountId);
+        int limit = UsageQueries.limit(ctx.queryParams().get("limit"));
+        return sync.sync().compose(v -> usage.logs(filter, limit, ctx.queryParams().get("cursor")));
+    }
+
+    /** The whole catalog with prices and limits, for a signed-in account holder or the admin key. */
+    private Future<JsonObject> models(RoutingContext ctx) {
+        String token = Authenticator.bearer(ctx.request().getHeader("Authorization"));
+        Future<Void> allowed = token != null && token.startsWith(SESSION_PREFIX)
+            ? signedIn((c, account) -> Future.succeededFuture(new JsonObject())).apply(ctx).mapEmpty()
+            : admin.authenticate(ctx);
+        return allowed.map(v -> {
+            JsonArray data = new JsonArray();
+            catalog.get().models().forEach(m -> data.add(ModelCard.of(m)));
+            return new JsonObject().put("data", data);
+        });
+    }
+
+    private UsageQueries.Filter filter(RoutingContext ctx, String accountId) {
+        UsageQueries.Filter filter = UsageQueries.Filter.parse(name -> name.equals("account_id") ? null
+            : ctx.queryParams().get(name), usage.clock()).withAccount(accountId);
+        return filter.model() == null ? filter
+            : filter.withModel(catalog.get().model(filter.model()).map(m -> m.id()).orElse(filter.model()));
+    }
+
+    /** Runs {@code operation} for the account whose session token the request carries, else a 401. */
+    private java.util.function.Function<RoutingContext, Future<JsonObject>> signedIn(
+        BiFunction<RoutingContext, String, Future<JsonObject>> operation) {
+        return ctx -> {
+            String token = Authenticator.bearer(ctx.request().getHeader("Authorization"));
+            if (token == null || !token.startsWith(SESSION_PREFIX)) {
+                return Future.failedFuture(new InvalidApiKey("Sign in to the console first.").toException());
+            }
+            return store.sessionAccount(ApiKeys.sha256(token)).compose(account -> account.isPresent()
+                ? operation.apply(ctx, account.get())
+                : Future.failedFuture(new InvalidApiKey("The console session has ended; sign in again.").toException()));
+        };
+    }
+}
