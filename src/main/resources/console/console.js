@@ -84,9 +84,10 @@ function bars(points, format) {
   points.forEach((p, i) => {
     const h = Math.max(1, (p.value / max) * (height - pad));
     const rect = document.createElementNS(svg.namespaceURI, 'rect');
-    rect.setAttribute('x', pad + i * step + step * 0.15);
+    const w = Math.max(1, Math.min(step * 0.7, 60));
+    rect.setAttribute('x', pad + i * step + (step - w) / 2);
     rect.setAttribute('y', height - h);
-    rect.setAttribute('width', Math.max(1, step * 0.7));
+    rect.setAttribute('width', w);
     rect.setAttribute('height', h);
     const title = document.createElementNS(svg.namespaceURI, 'title');
     title.textContent = `${p.label}: ${format(p.value)}`;
@@ -95,10 +96,29 @@ function bars(points, format) {
     label.setAttribute('x', pad + i * step + step / 2);
     label.setAttribute('y', height + 14);
     label.setAttribute('text-anchor', 'middle');
-    label.textContent = p.label.length > 10 ? p.label.slice(5) : p.label;
+    label.textContent = /^\d{4}-\d{2}-\d{2}$/.test(p.label) ? p.label.slice(5) : p.label;
     svg.append(rect, label);
+    if (points.length <= 12 && p.value > 0) {
+      const value = document.createElementNS(svg.namespaceURI, 'text');
+      value.setAttribute('x', pad + i * step + step / 2);
+      value.setAttribute('y', height - h - 4);
+      value.setAttribute('text-anchor', 'middle');
+      value.textContent = format(p.value);
+      svg.append(value);
+    }
   });
   return svg;
+}
+
+/** Every day from {@code from} to {@code to} (YYYY-MM-DD, at most 92), with the day's sum or 0. */
+function daily(rows, from, to, field) {
+  const sums = new Map(sumBy(rows, 'day', field).map((p) => [p.label, p.value]));
+  const out = [];
+  for (let d = new Date(from + 'T00:00:00Z'); d <= new Date(to + 'T00:00:00Z') && out.length < 92; d.setUTCDate(d.getUTCDate() + 1)) {
+    const day = d.toISOString().slice(0, 10);
+    out.push({ label: day, value: sums.get(day) || 0 });
+  }
+  return out.length ? out : sumBy(rows, 'day', field);
 }
 
 function sumBy(rows, key, field) {
@@ -124,6 +144,7 @@ function signOut(message) {
   Object.assign(state, { mode: null, token: null, name: null });
   ['th.mode', 'th.token', 'th.name'].forEach((k) => store.removeItem(k));
   $('login-error').textContent = message || '';
+  switchLogin(false);
   show();
 }
 
@@ -278,7 +299,7 @@ async function usage() {
         el('div', { class: 'card' }, el('div', { class: 'value' }, usd(total)), el('div', { class: 'label' }, 'Cost in range')),
         el('div', { class: 'card' }, el('div', { class: 'value' }, num(rows.reduce((s, r) => s + r.requests, 0))),
           el('div', { class: 'label' }, 'Requests'))),
-      el('h2', {}, 'Cost by day'), bars(sumBy(rows, 'day', 'cost_micro_usd'), usd),
+      el('h2', {}, 'Cost by day'), bars(daily(rows, from.value, to.value, 'cost_micro_usd'), usd),
       el('h2', {}, 'Cost by model'), bars(sumBy(rows, 'model', 'cost_micro_usd'), usd),
       el('h2', {}, 'By day and model'),
       table([
