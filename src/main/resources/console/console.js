@@ -1,7 +1,8 @@
 'use strict';
 // TokenHub web console: one page, no build step, no third-party code. Account holders sign in with
-// email and password (a session token from /console/api); operators with the admin key, which the
-// page sends to /admin/v1 as it is. Tokens live in sessionStorage, gone with the tab.
+// email and password (a session token from /console/api, kept in sessionStorage, gone with the tab);
+// operators with the admin key, which the page sends to /admin/v1 as it is and keeps in memory only:
+// reloading the page signs the operator out.
 
 const store = window.sessionStorage;
 const state = { mode: store.getItem('th.mode'), token: store.getItem('th.token'), name: store.getItem('th.name') };
@@ -133,9 +134,11 @@ const $ = (id) => document.getElementById(id);
 
 function signedIn(mode, token, name) {
   Object.assign(state, { mode, token, name });
-  store.setItem('th.mode', mode);
-  store.setItem('th.token', token);
-  store.setItem('th.name', name);
+  if (mode === 'account') {
+    store.setItem('th.mode', mode);
+    store.setItem('th.token', token);
+    store.setItem('th.name', name);
+  }
   show();
 }
 

@@ -1,16 +1,20 @@
 package io.tokenhub.admin;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.tokenhub.accounting.UsageSync;
 import io.tokenhub.admin.AdminStore.NewKey;
 import io.tokenhub.auth.ApiKeys;
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.core.ApiError.InvalidApiKey;
 import io.tokenhub.core.ApiError.NotFound;
+import io.tokenhub.core.ApiError.RateLimited;
 import io.tokenhub.core.Ids;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.ModelCard;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
@@ -20,6 +24,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
 
 /**
@@ -34,6 +39,8 @@ public final class ConsoleApi {
 
     static final String SESSION_PREFIX = "ths-";
     static final Duration SESSION_TTL = Duration.ofHours(12);
+    /** Sign-in attempts per email per minute on this node; PBKDF2 makes each one cost ~50 ms of CPU. */
+    static final int ATTEMPTS_PER_MINUTE = 10;
 
     private final Vertx vertx;
     private final AdminStore store;
@@ -41,6 +48,12 @@ public final class ConsoleApi {
     private final UsageQueries usage;
     private final UsageSync sync;
     private final AdminApi admin;
+    /** Password checks run here, not on the shared worker pool that admin operations need. */
+    private final WorkerExecutor hashing;
+    /** Compared against when no account matches, so that a miss takes as long as a wrong password. */
+    private final String decoy;
+    private final Cache<String, AtomicInteger> attempts = Caffeine.newBuilder()
+        .maximumSize(100_000).expireAfterWrite(Duration.ofMinutes(1)).build();
 
     ConsoleApi(Vertx vertx, AdminStore store, CatalogHolder catalog, UsageQueries usage, UsageSync sync,
                AdminApi admin) {
@@ -50,6 +63,12 @@ public final class ConsoleApi {
         this.usage = usage;
         this.sync = sync;
         this.admin = admin;
+        this.hashing = vertx.createSharedWorkerExecutor("tokenhub-passwords", 2);
+        try {
+            this.decoy = Passwords.hash(Ids.random("decoy-", 24));
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Routes under {@code /console/api}; each handler completes a Future that the caller renders. */
@@ -70,9 +89,18 @@ public final class ConsoleApi {
         JsonObject body = AdminBodies.object(ctx);
         String email = AdminBodies.requiredString(body, "email");
         String password = AdminBodies.requiredString(body, "password");
+        if (attempts.get(email.toLowerCase(java.util.Locale.ROOT), e -> new AtomicInteger()).incrementAndGet()
+            > ATTEMPTS_PER_MINUTE) {
+            return Future.failedFuture(new RateLimited("Too many sign-in attempts for this email; retry in a minute.",
+                "console_login", 60).toException());
+        }
         return store.login(email)
-            .compose(found -> vertx.executeBlocking(() -> found.isPresent() && "active".equals(found.get().status())
-                && Passwords.verify(password, found.get().passwordHash()) ? found.get().accountId() : null, false))
+            .compose(found -> hashing.executeBlocking(() -> {
+                boolean usable = found.isPresent() && "active".equals(found.get().status())
+                    && found.get().passwordHash() != null;
+                boolean matches = Passwords.verify(password, usable ? found.get().passwordHash() : decoy);
+                return usable && matches ? found.get().accountId() : null;
+            }, false))
             .compose(accountId -> {
                 if (accountId == null) {
                     return Future.failedFuture(new InvalidApiKey("Incorrect email or password.").toException());

@@ -29,7 +29,6 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.CorsHandler;
-import io.vertx.ext.web.handler.StaticHandler;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -128,10 +127,10 @@ public final class ApiVerticle extends VerticleBase {
         router.route("/admin/v1/*").handler(Bodies.limit(maxBody)).handler(body);
         router.route("/console/api/*").handler(Bodies.limit(maxBody)).handler(body);
         shared.admin().mount(router, this::admin, this::open);
-        // The web console: static files from the jar, calling /console/api and /admin/v1. A path route
+        // The web console: its files from the jar, calling /console/api and /admin/v1. A path route
         // "/console" would match "/console/" too (Vert.x Web ignores a trailing slash), hence the regex.
         router.getWithRegex("/console").handler(ctx -> ctx.redirect("/console/"));
-        router.get("/console/*").handler(StaticHandler.create("console").setCachingEnabled(false));
+        router.get("/console/*").handler(ConsolePage::serve);
         ErrorWriter.unknownPaths(router);
         router.errorHandler(413, ctx -> ErrorWriter.write(ctx.response(), new ApiError.RequestTooLarge(maxBody)));
         router.errorHandler(400, ctx -> ErrorWriter.write(ctx.response(),
@@ -170,7 +169,8 @@ public final class ApiVerticle extends VerticleBase {
     /** Runs a console operation: it checks its own session. */
     private void open(RoutingContext ctx, int successStatus, Function<RoutingContext, Future<JsonObject>> op) {
         Future.succeededFuture(ctx).compose(op::apply)
-            .onSuccess(json -> ctx.response().setStatusCode(successStatus)
+            // Answers may carry a new key or a session token: no cache keeps them.
+            .onSuccess(json -> ctx.response().setStatusCode(successStatus).putHeader("Cache-Control", "no-store")
                 .putHeader("Content-Type", Headers.JSON).end(json.toBuffer()))
             .onFailure(failure -> ErrorWriter.write(ctx.response(), failure));
     }

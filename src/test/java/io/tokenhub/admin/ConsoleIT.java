@@ -47,6 +47,32 @@ class ConsoleIT {
         assertThat(page.body()).contains("<title>TokenHub console</title>", "console.js");
         assertThat(script.statusCode()).isEqualTo(200);
         assertThat(script.body()).contains("/console/api/login", "/admin/v1/accounts");
+        assertThat(page.headers().firstValue("Content-Security-Policy"))
+            .hasValueSatisfying(csp -> assertThat(csp).contains("default-src 'self'", "frame-ancestors 'none'"));
+        assertOpenAiError(gateway.get("/console/secret.txt", null), 404, "invalid_request_error", "not_found", null);
+    }
+
+    @Test
+    void signInAttemptsForOneEmailAreLimitedAndASessionTokenIsNeverCached() {
+        // Given an account holder
+        String email = "guessed-" + System.nanoTime() + "@example.com";
+        hub.gateway().adminOk("POST", "/admin/v1/accounts",
+            new JsonObject().put("name", "Guessed").put("email", email).put("password", PASSWORD));
+
+        // When someone tries passwords for it, more than the minute allows, and the holder then signs in
+        HttpResponse<String> last = null;
+        for (int i = 0; i <= ConsoleApi.ATTEMPTS_PER_MINUTE; i++) {
+            last = login(email, "guess " + i);
+        }
+        HttpResponse<String> holder = login(email, PASSWORD);
+
+        // Then the attempts beyond the limit, the right one included, are refused until the minute passes
+        assertOpenAiError(last, 429, "rate_limit_error", "rate_limit_exceeded", null);
+        assertThat(last.headers().firstValue("Retry-After")).isPresent();
+        assertThat(holder.statusCode()).isEqualTo(429);
+        HttpResponse<String> other = login(holderEmail(), PASSWORD);
+        assertThat(other.statusCode()).isEqualTo(200);
+        assertThat(other.headers().firstValue("Cache-Control")).hasValue("no-store");
     }
 
     @Test
@@ -144,6 +170,14 @@ class ConsoleIT {
         assertThat(catalog.statusCode()).isEqualTo(200);
         assertThat(accounts.statusCode()).isEqualTo(200);
         assertThat(new JsonObject(accounts.body()).getJsonArray("data")).isNotEmpty();
+    }
+
+    /** The email of a new account holder with the usual password. */
+    private static String holderEmail() {
+        String email = "other-" + System.nanoTime() + "@example.com";
+        hub.gateway().adminOk("POST", "/admin/v1/accounts",
+            new JsonObject().put("name", "Other").put("email", email).put("password", PASSWORD));
+        return email;
     }
 
     private static String signedInHolder(String name) {
