@@ -326,7 +326,7 @@ async function logs() {
   const admin = state.mode === 'admin';
   const fields = {
     from: el('input', { type: 'date', value: monthStart() }), to: el('input', { type: 'date', value: today() }),
-    model: el('input', { placeholder: 'any' }), status: el('input', { placeholder: 'e.g. 200, 4xx' }),
+    model: el('input', { placeholder: 'any' }), status: el('input', { placeholder: 'e.g. 200, 429, success, error' }),
     key_id: el('input', { placeholder: 'any' }), account_id: el('input', { placeholder: 'any' }),
   };
   const body = el('tbody');

@@ -16,6 +16,9 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.pgclient.PgException;
+import java.time.Clock;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -60,7 +63,7 @@ public final class AdminApi {
         this.quota = quota;
         this.reload = reload;
         this.sync = sync;
-        this.usage = new UsageQueries(store.pool(), java.time.Clock.systemUTC());
+        this.usage = new UsageQueries(store.pool(), Clock.systemUTC());
         this.console = new ConsoleApi(vertx, store, catalog, usage, sync, this);
     }
 
@@ -153,9 +156,9 @@ public final class AdminApi {
         if (!(tokens instanceof Integer || tokens instanceof Long) || ((Number) tokens).longValue() <= 0) {
             throw new InvalidRequest("tokens must be a positive integer.", "tokens").toException();
         }
-        java.time.OffsetDateTime from = Optional.ofNullable(AdminBodies.time(body, "valid_from"))
-            .orElse(java.time.OffsetDateTime.now(java.time.ZoneOffset.UTC));
-        java.time.OffsetDateTime until = AdminBodies.time(body, "valid_until");
+        OffsetDateTime from = Optional.ofNullable(AdminBodies.time(body, "valid_from"))
+            .orElse(OffsetDateTime.now(ZoneOffset.UTC));
+        OffsetDateTime until = AdminBodies.time(body, "valid_until");
         if (until == null || !until.isAfter(from)) {
             throw new InvalidRequest("valid_until is required and must be after valid_from.", "valid_until")
                 .toException();

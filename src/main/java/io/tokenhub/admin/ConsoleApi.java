@@ -19,13 +19,16 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BiFunction;
+import java.util.function.Function;
 
 /**
  * {@code /console/api}: what an account holder does in the web console, always on their own
@@ -66,7 +69,7 @@ public final class ConsoleApi {
         this.hashing = vertx.createSharedWorkerExecutor("tokenhub-passwords", 2);
         try {
             this.decoy = Passwords.hash(Ids.random("decoy-", 24));
-        } catch (java.security.GeneralSecurityException e) {
+        } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -89,7 +92,7 @@ public final class ConsoleApi {
         JsonObject body = AdminBodies.object(ctx);
         String email = AdminBodies.requiredString(body, "email");
         String password = AdminBodies.requiredString(body, "password");
-        if (attempts.get(email.toLowerCase(java.util.Locale.ROOT), e -> new AtomicInteger()).incrementAndGet()
+        if (attempts.get(email.toLowerCase(Locale.ROOT), e -> new AtomicInteger()).incrementAndGet()
             > ATTEMPTS_PER_MINUTE) {
             return Future.failedFuture(new RateLimited("Too many sign-in attempts for this email; retry in a minute.",
                 "console_login", 60).toException());
@@ -183,7 +186,7 @@ public final class ConsoleApi {
     }
 
     /** Runs {@code operation} for the account whose session token the request carries, else a 401. */
-    private java.util.function.Function<RoutingContext, Future<JsonObject>> signedIn(
+    private Function<RoutingContext, Future<JsonObject>> signedIn(
         BiFunction<RoutingContext, String, Future<JsonObject>> operation) {
         return ctx -> {
             String token = Authenticator.bearer(ctx.request().getHeader("Authorization"));

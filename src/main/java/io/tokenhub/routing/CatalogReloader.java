@@ -9,6 +9,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,7 +30,7 @@ public final class CatalogReloader {
     private final CatalogHolder catalog;
     private final Upstreams upstreams;
     /** Marks this node's own reload messages, which it has applied before publishing them. */
-    private final String origin = java.util.UUID.randomUUID().toString();
+    private final String origin = UUID.randomUUID().toString();
     /** Numbers the reads of the file, so that a read overtaken by a later one is not applied after it. */
     private final AtomicLong reads = new AtomicLong();
     private long applied;
