@@ -143,6 +143,10 @@ public final class ApiVerticle extends VerticleBase {
             .setHost(shared.server().host())
             .setPort(shared.server().port())
             .setTcpNoDelay(true)
+            // No WebSocket is served: without compression to negotiate, Vert.x leaves its WebSocket
+            // extension handler out of every connection's pipeline (a hop on each read and write).
+            .setPerMessageWebSocketCompressionSupported(false)
+            .setPerFrameWebSocketCompressionSupported(false)
             .setIdleTimeout(300).setIdleTimeoutUnit(TimeUnit.SECONDS)
             .setMaxHeaderSize(16 * 1024));
         return server.requestHandler(router).invalidRequestHandler(ErrorWriter::invalidHttpRequest).listen();
