@@ -220,7 +220,8 @@ public final class ConfigLoader {
         if (n.has("signup_credit") && n.has("signup_credit_usd")) {
             n.problem("signup_credit", "give signup_credit_usd or signup_credit, not both");
         }
-        double usd = n.has("signup_credit") ? n.decimal("signup_credit", 0) : n.decimal("signup_credit_usd", 0);
+        // The default is the product document's: a dollar to try the gateway with.
+        double usd = n.has("signup_credit") ? n.decimal("signup_credit", 1) : n.decimal("signup_credit_usd", 1);
         Billing b = new Billing(Math.round(usd * 1_000_000));
         n.warnUnknown();
         return b;

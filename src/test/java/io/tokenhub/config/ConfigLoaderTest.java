@@ -128,6 +128,17 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void withoutABillingSectionANewAccountGetsTheDocumentsDollarAndProvidersDoNotRetry() {
+        TokenHubConfig config = new ConfigLoader(name -> null).parse("""
+            providers: [ { id: local, type: mock } ]
+            models: [ { id: m, deployments: [ { provider: local, model: m } ] } ]
+            """, "test");
+
+        assertThat(config.billing().signupCreditMicroUsd()).isEqualTo(1_000_000);
+        assertThat(config.providers().get(0).retries()).isZero();
+    }
+
+    @Test
     void theShapeOfTheProductDocumentLoadsAsItIs() {
         TokenHubConfig config = new ConfigLoader(name -> null).parse("""
             server:   { port: 8080, management_port: 9090, instances: 0, max_body_bytes: 10485760 }
