@@ -47,7 +47,7 @@ async function call(method, path, body) {
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const json = await response.json().catch(() => ({}));
   if (!response.ok) {
-    if (response.status === 401 && state.token && !path.endsWith('/login')) signOut('Your session has ended; sign in again.');
+    if (response.status === 401 && state.mode && !path.endsWith('/login')) signOut('Your session has ended; sign in again.');
     throw new Error((json.error && json.error.message) || 'HTTP ' + response.status);
   }
   return json;
@@ -147,6 +147,7 @@ function signOut(message) {
   Object.assign(state, { mode: null, token: null, name: null });
   ['th.mode', 'th.token', 'th.name'].forEach((k) => store.removeItem(k));
   $('login-error').textContent = message || '';
+  $('view').replaceChildren();
   switchLogin(false);
   show();
 }
@@ -204,16 +205,20 @@ function show() {
   open(first, page);
 }
 
+let opened = 0;
 async function open(title, page) {
+  const mine = ++opened;
   for (const b of $('nav').children) b.classList.toggle('active', b.dataset.page === title);
   const view = $('view');
   view.replaceChildren(el('h1', {}, title), el('p', { class: 'muted' }, 'Loading…'));
+  let content;
   try {
-    const content = await page();
-    view.replaceChildren(el('h1', {}, title), content);
+    content = await page();
   } catch (e) {
-    view.replaceChildren(el('h1', {}, title), el('p', { class: 'error', role: 'alert' }, e.message));
+    content = el('p', { class: 'error', role: 'alert' }, e.message);
   }
+  // A page that finishes after another was opened (or after signing out) is dropped.
+  if (mine === opened && state.mode) view.replaceChildren(el('h1', {}, title), content);
 }
 
 function plansTable(plans) {
@@ -326,21 +331,26 @@ async function logs() {
   const admin = state.mode === 'admin';
   const fields = {
     from: el('input', { type: 'date', value: monthStart() }), to: el('input', { type: 'date', value: today() }),
-    model: el('input', { placeholder: 'any' }), status: el('input', { placeholder: 'e.g. 200, 429, success, error' }),
+    model: el('input', { placeholder: 'any' }), status: el('input', { placeholder: '200, 429, success or error' }),
     key_id: el('input', { placeholder: 'any' }), account_id: el('input', { placeholder: 'any' }),
   };
   const body = el('tbody');
   const more = el('button', { type: 'button', hidden: true }, 'More');
   const error = el('p', { class: 'error', role: 'alert' });
   let cursor = null;
+  let query = null;
   const row = (r) => el('tr', {},
     el('td', {}, time(r.created_at)), el('td', {}, r.request_id), el('td', {}, r.requested_model),
     el('td', {}, r.provider || '—'), el('td', { class: 'num' }, r.status),
     el('td', { class: 'num' }, num(r.prompt_tokens) + ' / ' + num(r.completion_tokens)),
     el('td', { class: 'num' }, usd(r.cost_micro_usd)), el('td', { class: 'num' }, num(r.latency_ms) + ' ms'));
   const load = async (append) => {
-    const q = new URLSearchParams({ limit: '50' });
-    for (const [name, input] of Object.entries(fields)) if (input.value.trim() && (admin || name !== 'account_id')) q.set(name, input.value.trim());
+    if (!append) {
+      // "More" pages through what was filtered, whatever is typed in the form since.
+      query = new URLSearchParams({ limit: '50' });
+      for (const [name, input] of Object.entries(fields)) if (input.value.trim() && (admin || name !== 'account_id')) query.set(name, input.value.trim());
+    }
+    const q = new URLSearchParams(query);
     if (append && cursor) q.set('cursor', cursor);
     const page = await call('GET', (admin ? '/admin/v1/logs?' : '/console/api/logs?') + q);
     if (!append) body.replaceChildren();
@@ -393,15 +403,22 @@ async function accounts() {
   const error = el('p', { class: 'error', role: 'alert' });
   const name = el('input', { required: true }), email = el('input', { type: 'email', required: true });
   const password = el('input', { type: 'password', placeholder: 'optional' });
-  const render = async () => {
-    const page = await call('GET', '/admin/v1/accounts?limit=500');
+  const more = el('button', { type: 'button', hidden: true }, 'More accounts');
+  let shown = [];
+  const render = async (append) => {
+    const after = append && more.dataset.cursor ? '&cursor=' + encodeURIComponent(more.dataset.cursor) : '';
+    const page = await call('GET', '/admin/v1/accounts?limit=100' + after);
+    shown = append ? shown.concat(page.data) : page.data;
+    more.hidden = !page.next_cursor;
+    more.dataset.cursor = page.next_cursor || '';
     list.replaceChildren(table([
       { title: 'Name', cell: (a) => el('button', { class: 'link', type: 'button', onclick: guarded(error, () => select(a.id)) }, a.name) },
       { title: 'Email', cell: (a) => a.email }, { title: 'Id', cell: (a) => a.id },
       { title: 'Status', cell: (a) => el('span', { class: 'status-' + a.status }, a.status) },
       { title: 'Balance', num: true, cell: (a) => usd(a.balance_micro_usd) },
-    ], page.data, 'No accounts yet.'));
+    ], shown, 'No accounts yet.'), more);
   };
+  more.addEventListener('click', guarded(error, () => render(true)));
   const select = async (id) => {
     const account = await call('GET', '/admin/v1/accounts/' + encodeURIComponent(id));
     const amount = el('input', { type: 'number', step: 'any', required: true, placeholder: 'negative to adjust down' });

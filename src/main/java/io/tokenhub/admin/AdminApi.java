@@ -82,8 +82,7 @@ public final class AdminApi {
     public void mount(Router router, Handler handler, Handler open) {
         console.mount(router, open);
         router.post("/admin/v1/accounts").handler(ctx -> handler.run(ctx, 201, this::createAccount));
-        router.get("/admin/v1/accounts").handler(ctx -> handler.run(ctx, 200, c -> store.listAccounts(
-            c.queryParams().get("cursor"), AdminBodies.limit(c.queryParams().get("limit")))));
+        router.get("/admin/v1/accounts").handler(ctx -> handler.run(ctx, 200, this::listAccounts));
         router.get("/admin/v1/accounts/:id").handler(ctx -> handler.run(ctx, 200, this::getAccount));
         router.post("/admin/v1/accounts/:id/credits").handler(ctx -> handler.run(ctx, 200, this::credit));
         router.post("/admin/v1/accounts/:id/plans").handler(ctx -> handler.run(ctx, 201, this::grantPlan));
@@ -116,8 +115,8 @@ public final class AdminApi {
             throw new InvalidRequest("email must be an email address.", "email").toException();
         }
         String password = AdminBodies.optionalString(body, "password");
-        if (password != null && password.isEmpty()) {
-            throw new InvalidRequest("password must not be empty (leave it out for an account without one).",
+        if (password != null && password.isBlank()) {
+            throw new InvalidRequest("password must not be blank (leave it out for an account without one).",
                 "password").toException();
         }
         Future<String> hash = password == null ? Future.succeededFuture(null)
@@ -191,8 +190,22 @@ public final class AdminApi {
     private Future<JsonObject> listKeys(RoutingContext ctx) {
         int limit = AdminBodies.limit(ctx.queryParams().get("limit"));
         String cursor = ctx.queryParams().get("cursor");
-        Future<Boolean> known = cursor == null ? Future.succeededFuture(true) : store.key(cursor).map(Optional::isPresent);
-        return known.compose(ok -> ok ? store.listKeys(ctx.queryParams().get("account_id"), cursor, limit)
+        return known(cursor, store::key).compose(v -> store.listKeys(ctx.queryParams().get("account_id"), cursor, limit));
+    }
+
+    /** {@code GET /admin/v1/accounts}: oldest first, each with its balance and active plans, {@code {data, next_cursor}}. */
+    private Future<JsonObject> listAccounts(RoutingContext ctx) {
+        int limit = AdminBodies.limit(ctx.queryParams().get("limit"));
+        String cursor = ctx.queryParams().get("cursor");
+        return known(cursor, store::account).compose(v -> sync.sync()).compose(v -> store.listAccounts(cursor, limit));
+    }
+
+    /** Succeeds when there is no cursor or it names a row that exists; else a 400 naming {@code cursor}. */
+    private static Future<Void> known(String cursor, Function<String, Future<Optional<JsonObject>>> row) {
+        if (cursor == null) {
+            return Future.succeededFuture();
+        }
+        return row.apply(cursor).compose(found -> found.isPresent() ? Future.<Void>succeededFuture()
             : Future.failedFuture(new InvalidRequest("cursor is not a next_cursor this list gave.", "cursor")
                 .toException()));
     }

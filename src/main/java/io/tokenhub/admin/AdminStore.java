@@ -11,7 +11,9 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** Accounts and keys in PostgreSQL, as the admin API reads and changes them. */
@@ -88,17 +90,35 @@ public final class AdminStore {
         return pool.preparedQuery("SELECT id, name, email, status, balance_micro_usd, created_at FROM accounts" + after
                 + " ORDER BY created_at, id LIMIT $1")
             .execute(params)
-            .map(rows -> {
-                JsonArray data = new JsonArray();
+            .compose(rows -> {
+                List<JsonObject> page = new ArrayList<>();
                 String next = null;
                 for (Row r : rows) {
-                    if (data.size() == limit) {
-                        next = data.getJsonObject(limit - 1).getString("id");
+                    if (page.size() == limit) {
+                        next = page.get(limit - 1).getString("id");
                         break;
                     }
-                    data.add(accountJson(r));
+                    page.add(accountJson(r));
                 }
-                return new JsonObject().put("data", data).put("next_cursor", next);
+                String nextCursor = next;
+                return plansOf(page.stream().map(a -> a.getString("id")).toArray(String[]::new)).map(plans -> {
+                    JsonArray data = new JsonArray();
+                    page.forEach(a -> data.add(a.put("plans", plans.getOrDefault(a.getString("id"), new JsonArray()))));
+                    return new JsonObject().put("data", data).put("next_cursor", nextCursor);
+                });
+            });
+    }
+
+    /** The active plans of several accounts at once, by account id. */
+    private Future<Map<String, JsonArray>> plansOf(String[] accountIds) {
+        return pool.preparedQuery("SELECT * FROM token_plans WHERE account_id = ANY($1) AND valid_from <= now() "
+                + "AND valid_until > now() ORDER BY valid_until, id")
+            .execute(Tuple.of(accountIds))
+            .map(rows -> {
+                Map<String, JsonArray> byAccount = new HashMap<>();
+                rows.forEach(r -> byAccount.computeIfAbsent(r.getString("account_id"), k -> new JsonArray())
+                    .add(planJson(r)));
+                return byAccount;
             });
     }
 
@@ -167,14 +187,7 @@ public final class AdminStore {
     }
 
     private Future<JsonArray> plans(String accountId) {
-        return pool.preparedQuery("SELECT * FROM token_plans WHERE account_id = $1 AND valid_from <= now() AND valid_until > now() "
-                + "ORDER BY valid_until, id")
-            .execute(Tuple.of(accountId))
-            .map(rows -> {
-                JsonArray out = new JsonArray();
-                rows.forEach(r -> out.add(planJson(r)));
-                return out;
-            });
+        return plansOf(new String[] {accountId}).map(byAccount -> byAccount.getOrDefault(accountId, new JsonArray()));
     }
 
     static JsonObject planJson(Row r) {

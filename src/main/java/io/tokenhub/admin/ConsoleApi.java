@@ -7,6 +7,7 @@ import io.tokenhub.admin.AdminStore.NewKey;
 import io.tokenhub.auth.ApiKeys;
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.core.ApiError.InvalidApiKey;
+import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.core.ApiError.NotFound;
 import io.tokenhub.core.ApiError.RateLimited;
 import io.tokenhub.core.Ids;
@@ -44,6 +45,10 @@ public final class ConsoleApi {
     static final Duration SESSION_TTL = Duration.ofHours(12);
     /** Sign-in attempts per email per minute on this node; PBKDF2 makes each one cost ~50 ms of CPU. */
     static final int ATTEMPTS_PER_MINUTE = 10;
+    /** Password checks waiting or running on this node at once; beyond it a sign-in is asked to retry. */
+    static final int CHECKS_AT_ONCE = 8;
+    private static final int MAX_EMAIL = 254;
+    private static final int MAX_PASSWORD = 1024;
 
     private final Vertx vertx;
     private final AdminStore store;
@@ -57,6 +62,7 @@ public final class ConsoleApi {
     private final String decoy;
     private final Cache<String, AtomicInteger> attempts = Caffeine.newBuilder()
         .maximumSize(100_000).expireAfterWrite(Duration.ofMinutes(1)).build();
+    private final AtomicInteger checking = new AtomicInteger();
 
     ConsoleApi(Vertx vertx, AdminStore store, CatalogHolder catalog, UsageQueries usage, UsageSync sync,
                AdminApi admin) {
@@ -92,18 +98,21 @@ public final class ConsoleApi {
         JsonObject body = AdminBodies.object(ctx);
         String email = AdminBodies.requiredString(body, "email");
         String password = AdminBodies.requiredString(body, "password");
+        if (email.length() > MAX_EMAIL || password.length() > MAX_PASSWORD) {
+            return Future.failedFuture(new InvalidRequest("Incorrect email or password.",
+                email.length() > MAX_EMAIL ? "email" : "password").toException());
+        }
         if (attempts.get(email.toLowerCase(Locale.ROOT), e -> new AtomicInteger()).incrementAndGet()
             > ATTEMPTS_PER_MINUTE) {
             return Future.failedFuture(new RateLimited("Too many sign-in attempts for this email; retry in a minute.",
                 "console_login", 60).toException());
         }
-        return store.login(email)
-            .compose(found -> hashing.executeBlocking(() -> {
-                boolean usable = found.isPresent() && "active".equals(found.get().status())
-                    && found.get().passwordHash() != null;
-                boolean matches = Passwords.verify(password, usable ? found.get().passwordHash() : decoy);
-                return usable && matches ? found.get().accountId() : null;
-            }, false))
+        if (checking.incrementAndGet() > CHECKS_AT_ONCE) {
+            checking.decrementAndGet();
+            return Future.failedFuture(new RateLimited("Too many sign-ins at once; retry in a second.",
+                "console_login", 1).toException());
+        }
+        return checkPassword(email, password).andThen(ar -> checking.decrementAndGet())
             .compose(accountId -> {
                 if (accountId == null) {
                     return Future.failedFuture(new InvalidApiKey("Incorrect email or password.").toException());
@@ -115,6 +124,16 @@ public final class ConsoleApi {
                     .map(account -> new JsonObject().put("token", token).put("expires_at", AdminStore.time(expires))
                         .put("account", account.orElseThrow()));
             });
+    }
+
+    /** The account id when the password is that account's, else null; as slow for an unknown email. */
+    private Future<String> checkPassword(String email, String password) {
+        return store.login(email).compose(found -> hashing.executeBlocking(() -> {
+            boolean usable = found.isPresent() && "active".equals(found.get().status())
+                && found.get().passwordHash() != null;
+            boolean matches = Passwords.verify(password, usable ? found.get().passwordHash() : decoy);
+            return usable && matches ? found.get().accountId() : null;
+        }, false));
     }
 
     private Future<JsonObject> logout(RoutingContext ctx) {

@@ -125,7 +125,10 @@ public final class ApiVerticle extends VerticleBase {
             router.get(base + "/dashboard/billing/usage").handler(usage::billingUsage);
         }
         router.route("/admin/v1/*").handler(Bodies.limit(maxBody)).handler(body);
-        router.route("/console/api/*").handler(Bodies.limit(maxBody)).handler(body);
+        // The console's bodies are a sign-in or a key's settings: a few hundred bytes.
+        long consoleBody = Math.min(maxBody, 16 * 1024);
+        router.route("/console/api/*").handler(Bodies.limit(consoleBody))
+            .handler(BodyHandler.create(false).setBodyLimit(consoleBody));
         shared.admin().mount(router, this::admin, this::open);
         // The web console: its files from the jar, calling /console/api and /admin/v1. A path route
         // "/console" would match "/console/" too (Vert.x Web ignores a trailing slash), hence the regex.

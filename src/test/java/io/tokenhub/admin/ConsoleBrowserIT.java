@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -75,6 +76,11 @@ class ConsoleBrowserIT {
         List<String> pageErrors = new ArrayList<>();
         Page page = browser.newPage();
         page.onPageError(pageErrors::add);
+        page.onConsoleMessage(message -> {
+            if (message.type().equals("error")) {
+                pageErrors.add(message.text());
+            }
+        });
         page.onDialog(dialog -> dialog.accept());
 
         // When the operator signs in with the admin key, opens the account and creates a key for it
@@ -98,7 +104,8 @@ class ConsoleBrowserIT {
         assertThat(page.locator("#balance")).containsText("$");
         page.click("nav button[data-page=Usage]");
         assertThat(page.locator("#view")).containsText("Cost by day");
-        assertThat(page.locator("svg.chart rect").first()).isVisible();
+        assertThat(page.locator("svg.chart rect title", new Page.LocatorOptions().setHasText("gpt-4o-mini")))
+            .hasText(Pattern.compile("gpt-4o-mini: \\$0\\.\\d*[1-9]"));
         page.click("nav button[data-page=Logs]");
         assertThat(page.locator("#view table")).containsText(requestId);
         page.click("nav button[data-page=Keys]");

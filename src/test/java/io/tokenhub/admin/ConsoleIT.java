@@ -131,6 +131,9 @@ class ConsoleIT {
         String other = signedInHolder("second");
         JsonObject othersKey = new JsonObject(console("POST", "/console/api/keys", other,
             new JsonObject().put("name", "theirs")).body());
+        assertThat(gateway.post("/v1/chat/completions", othersKey.getString("key"),
+            "{\"model\":\"mini\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")
+            .statusCode()).isEqualTo(200);
 
         // When the first tries to revoke the second's key, and lists keys with the second's account id
         HttpResponse<String> revoke = console("DELETE", "/console/api/keys/" + othersKey.getString("id"), session, null);
@@ -145,6 +148,8 @@ class ConsoleIT {
             .getJsonArray("data").getJsonObject(0).getString("status")).isEqualTo("active");
         assertThat(listed).isEmpty();
         assertThat(logs).isEmpty();
+        assertThat(new JsonObject(console("GET", "/console/api/logs", other, null).body()).getJsonArray("data"))
+            .as("the second account's own records").hasSize(1);
 
         // And its own revoke works, and after signing out the session is refused
         String ownKey = new JsonObject(console("POST", "/console/api/keys", session,
@@ -164,12 +169,16 @@ class ConsoleIT {
         HttpResponse<String> withApiKey = console("GET", "/console/api/keys", apiKey, null);
         HttpResponse<String> catalog = console("GET", "/console/api/models", TestGateway.MASTER_KEY, null);
         HttpResponse<String> accounts = gateway.admin("GET", "/admin/v1/accounts?limit=500", null);
+        HttpResponse<String> unknownCursor = gateway.admin("GET", "/admin/v1/accounts?cursor=acct_nope", null);
 
         assertOpenAiError(none, 401, "invalid_request_error", "invalid_api_key", null);
         assertOpenAiError(withApiKey, 401, "invalid_request_error", "invalid_api_key", null);
         assertThat(catalog.statusCode()).isEqualTo(200);
         assertThat(accounts.statusCode()).isEqualTo(200);
-        assertThat(new JsonObject(accounts.body()).getJsonArray("data")).isNotEmpty();
+        assertThat(new JsonObject(accounts.body()).getJsonArray("data")).isNotEmpty()
+            .allSatisfy(a -> assertThat(((JsonObject) a).fieldNames()).contains("id", "name", "email", "status",
+                "balance_micro_usd", "plans", "created_at"));
+        assertOpenAiError(unknownCursor, 400, "invalid_request_error", "invalid_request_error", "cursor");
     }
 
     /** The email of a new account holder with the usual password. */
