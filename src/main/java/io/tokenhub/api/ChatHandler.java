@@ -106,7 +106,7 @@ final class ChatHandler implements Handler<RoutingContext> {
                 .end(completion.encode(completion.usage() != null ? null : usage.toOpenAi(),
                     PriceCalculator.toUsd(cost)));
         }
-        metrics.overhead(ex.overheadNanos());
+        outcome.answered(ex);
         outcome.record(ex, served.attempt(), served.fallback(), usage, cost, status,
             status == 200 ? null : outcome.goneCode(), -1);
     }

@@ -117,6 +117,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         if (!clientGone) {
             ex.ctx.response().putHeader("Content-Type", Headers.JSON)
                 .putHeader(Headers.PROVIDER, served.attempt().provider()).end(body.toBuffer());
+            outcome.answered(ex);
         }
         outcome.record(ex, served.attempt(), served.fallback(), usage, cost, clientGone ? outcome.goneStatus() : 200,
             clientGone ? outcome.goneCode() : null, -1);

@@ -103,6 +103,11 @@ final class Outcome {
             clientGone ? goneStatus() : error.status(), clientGone ? goneCode() : error.code(), -1);
     }
 
+    /** An answer was written whole: what of its time was TokenHub's own goes to {@code tokenhub_overhead_seconds}. */
+    void answered(Exchange ex) {
+        metrics.overhead(ex.overheadNanos());
+    }
+
     /** From now on, a lost connection is this node cutting it at the end of its shutdown grace. */
     void cutting() {
         cutting = true;

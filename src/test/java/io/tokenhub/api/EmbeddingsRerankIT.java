@@ -13,6 +13,8 @@ import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.math.BigDecimal;
+import java.net.URI;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -92,6 +94,29 @@ class EmbeddingsRerankIT {
         // input: 100 USD per 1M tokens = 100 micro-USD per token
         assertThat(response.usage()._additionalProperties().get("cost").convert(BigDecimal.class))
             .isEqualByComparingTo(BigDecimal.valueOf(tokens * 100).movePointLeft(6));
+    }
+
+    @Test
+    void anEmbeddingAndARerankCountInTheGatewaysOwnOverhead() {
+        // Given the overhead histogram's count
+        long before = overheadCount();
+
+        // When one embedding and one rerank are answered
+        assertThat(post("/v1/embeddings", new JsonObject().put("model", "mock-embed").put("input", "one"))
+            .statusCode()).isEqualTo(200);
+        assertThat(post("/v1/rerank", new JsonObject().put("model", "mock-rerank").put("query", "q")
+            .put("documents", new JsonArray().add("a").add("b"))).statusCode()).isEqualTo(200);
+
+        // Then both were measured (just after their answers were written)
+        TestGateway.eventually(() -> overheadCount() >= before + 2, 5_000, "two more overhead samples");
+        assertThat(overheadCount()).isEqualTo(before + 2);
+    }
+
+    private static long overheadCount() {
+        HttpResponse<String> metrics = gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics")))
+            .GET());
+        return metrics.body().lines().filter(l -> l.startsWith("tokenhub_overhead_seconds_count"))
+            .mapToLong(l -> (long) Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
     }
 
     @Test
