@@ -69,7 +69,7 @@ final class ChatRequestParser {
         }
         List<String> fallbacks = stringList(body, "fallback_models");
         boolean thinking = optionalBoolean(body, "enable_thinking", false);
-        optionalBoolean(body, "enable_search", false);
+        boolean search = optionalBoolean(body, "enable_search", false);
 
         Target target = catalog.resolve(requested).orElseThrow(() -> new ModelNotFound(requested).toException());
         Model model = target.model();
@@ -77,10 +77,10 @@ final class ChatRequestParser {
             throw new ModelNotAllowed(requested).toException();
         }
         if (!model.type().equals("chat")) {
-            throw invalid("The model '" + requested + "' is an " + model.type()
+            throw invalid("The model '" + requested + "' is " + article(model.type())
                 + " model and cannot be used for chat completions.", "model");
         }
-        checkCapabilities(body, messages, model, thinking);
+        checkCapabilities(body, messages, model, thinking, search);
         for (String fallback : fallbacks) {
             catalog.resolve(fallback).filter(t -> key.allows(t.model().id()))
                 .orElseThrow(() -> invalid("Unknown or not allowed fallback model '" + fallback + "'.",
@@ -174,7 +174,8 @@ final class ChatRequestParser {
         }
     }
 
-    private static void checkCapabilities(JsonObject body, JsonArray messages, Model model, boolean thinking) {
+    private static void checkCapabilities(JsonObject body, JsonArray messages, Model model, boolean thinking,
+                                          boolean search) {
         Object tools = body.getValue("tools");
         if (tools != null) {
             if (!(tools instanceof JsonArray array)) {
@@ -202,6 +203,9 @@ final class ChatRequestParser {
         }
         if (thinking && !model.supports("thinking")) {
             throw unsupported("The model '" + model.id() + "' does not support thinking.", "enable_thinking");
+        }
+        if (search && !model.supports("search")) {
+            throw unsupported("The model '" + model.id() + "' does not support search.", "enable_search");
         }
         if (!model.supports("vision")) {
             for (int i = 0; i < messages.size(); i++) {
@@ -334,6 +338,11 @@ final class ChatRequestParser {
         List<String> out = new ArrayList<>();
         array.forEach(s -> out.add((String) s));
         return out;
+    }
+
+    /** "a chat", "an embedding", "a rerank": the article a model type takes. */
+    static String article(String type) {
+        return ("aeiou".indexOf(type.charAt(0)) >= 0 ? "an " : "a ") + type;
     }
 
     static RuntimeException invalid(String message, String param) {

@@ -266,6 +266,21 @@ class ErrorsIT {
         assertRefusedBeforeTheUpstream(response);
     }
 
+    @Test
+    void searchOnAModelWithoutTheSearchCapabilityIsUnsupportedParameter() {
+        // Given enable_search on a model configured without search, and enable_search false
+        String asked = withField("\"enable_search\": true");
+        String declined = withField("\"enable_search\": false");
+
+        // When each is posted
+        HttpResponse<String> refused = gateway.post(CHAT, key, asked);
+        HttpResponse<String> answered = gateway.post(CHAT, key, declined);
+
+        // Then asking for search is refused naming enable_search, declining it is answered
+        assertOpenAiError(refused, 400, "invalid_request_error", "unsupported_parameter", "enable_search");
+        assertThat(answered.statusCode()).isEqualTo(200);
+    }
+
     // ---------------------------------------------------------------- 404 / 403: models
 
     @Test
