@@ -50,7 +50,6 @@ public final class ConsoleApi {
     private static final int MAX_EMAIL = 254;
     private static final int MAX_PASSWORD = 1024;
 
-    private final Vertx vertx;
     private final AdminStore store;
     private final CatalogHolder catalog;
     private final UsageQueries usage;
@@ -66,7 +65,6 @@ public final class ConsoleApi {
 
     ConsoleApi(Vertx vertx, AdminStore store, CatalogHolder catalog, UsageQueries usage, UsageSync sync,
                AdminApi admin) {
-        this.vertx = vertx;
         this.store = store;
         this.catalog = catalog;
         this.usage = usage;
