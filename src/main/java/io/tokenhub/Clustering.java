@@ -82,7 +82,10 @@ final class Clustering {
         return manager == null ? new LocalCounter() : new HazelcastCounter(manager.getHazelcastInstance());
     }
 
-    /** {@code cluster.config} as a path from the working directory, else beside the configuration file, else in the jar. */
+    /**
+     * {@code cluster.config} as a path from the working directory, else beside the configuration
+     * file, else in the jar.
+     */
     private static Config hazelcast(TokenHubConfig config, Path source) {
         Path file = Path.of(config.cluster().config());
         if (!Files.exists(file) && !file.isAbsolute() && source != null) {

@@ -128,7 +128,8 @@ public final class AdminApi {
 
     private Future<JsonObject> getAccount(RoutingContext ctx) {
         String id = ctx.pathParam("id");
-        return sync.sync().compose(v -> store.account(id)).map(found -> found.orElseThrow(() -> notFound("account", id)));
+        return sync.sync().compose(v -> store.account(id))
+            .map(found -> found.orElseThrow(() -> notFound("account", id)));
     }
 
     private Future<JsonObject> credit(RoutingContext ctx) {
@@ -176,11 +177,7 @@ public final class AdminApi {
     private Future<JsonObject> createKey(RoutingContext ctx) {
         JsonObject body = AdminBodies.object(ctx);
         String accountId = AdminBodies.requiredString(body, "account_id");
-        NewKey key = new NewKey(accountId,
-            Optional.ofNullable(AdminBodies.optionalString(body, "name")).orElse("default"),
-            AdminBodies.models(body, "allowed_models", catalog.get()),
-            AdminBodies.positiveInt(body, "rpm"), AdminBodies.positiveInt(body, "tpm"),
-            AdminBodies.money(body, "monthly_cap", false), AdminBodies.time(body, "expires_at"));
+        NewKey key = AdminBodies.newKey(body, accountId, catalog.get());
         return store.account(accountId)
             .compose(account -> account.isPresent() ? store.createKey(key)
                 : Future.failedFuture(new InvalidRequest("No account with id '" + accountId + "'.", "account_id")
@@ -190,10 +187,11 @@ public final class AdminApi {
     private Future<JsonObject> listKeys(RoutingContext ctx) {
         int limit = AdminBodies.limit(ctx.queryParams().get("limit"));
         String cursor = ctx.queryParams().get("cursor");
-        return known(cursor, store::key).compose(v -> store.listKeys(ctx.queryParams().get("account_id"), cursor, limit));
+        return known(cursor, store::key)
+            .compose(v -> store.listKeys(ctx.queryParams().get("account_id"), cursor, limit));
     }
 
-    /** {@code GET /admin/v1/accounts}: oldest first, each with its balance and active plans, {@code {data, next_cursor}}. */
+    /** {@code GET /admin/v1/accounts}: oldest first, each with balance and active plans, {@code {data, next_cursor}}. */
     private Future<JsonObject> listAccounts(RoutingContext ctx) {
         int limit = AdminBodies.limit(ctx.queryParams().get("limit"));
         String cursor = ctx.queryParams().get("cursor");
@@ -226,11 +224,8 @@ public final class AdminApi {
         return sync.sync().compose(v -> usage.logs(filter, limit, ctx.queryParams().get("cursor")));
     }
 
-    /** The query's filter; a model alias means the catalog id it names (records store ids). */
     private UsageQueries.Filter usageFilter(RoutingContext ctx) {
-        UsageQueries.Filter filter = UsageQueries.Filter.parse(ctx.queryParams()::get, usage.clock());
-        return filter.model() == null ? filter
-            : filter.withModel(catalog.get().model(filter.model()).map(m -> m.id()).orElse(filter.model()));
+        return UsageQueries.Filter.parse(ctx.queryParams()::get, usage.clock()).withCatalogIds(catalog.get());
     }
 
     private Future<JsonObject> patchKey(RoutingContext ctx) {

@@ -1,5 +1,6 @@
 package io.tokenhub.admin;
 
+import io.tokenhub.admin.AdminStore.NewKey;
 import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.routing.Catalog;
 import io.vertx.core.json.DecodeException;
@@ -15,6 +16,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /** Field readers for admin request bodies; each failure is a 400 naming the field. */
 final class AdminBodies {
@@ -84,7 +86,8 @@ final class AdminBodies {
         }
         String sign = negativeAllowed ? "" : "non-negative ";
         if (micro != null) {
-            if (!(micro instanceof Integer || micro instanceof Long) || !negativeAllowed && ((Number) micro).longValue() < 0) {
+            if (!(micro instanceof Integer || micro instanceof Long)
+                || !negativeAllowed && ((Number) micro).longValue() < 0) {
                 throw invalid(microField + " must be a " + sign + "integer number of micro-USD.", microField);
             }
             return bounded(((Number) micro).longValue(), microField);
@@ -92,7 +95,8 @@ final class AdminBodies {
         if (usd == null) {
             return null;
         }
-        if (!(usd instanceof Number n) || !Double.isFinite(n.doubleValue()) || !negativeAllowed && n.doubleValue() < 0) {
+        if (!(usd instanceof Number n) || !Double.isFinite(n.doubleValue())
+            || !negativeAllowed && n.doubleValue() < 0) {
             throw invalid(usdField + " must be a " + sign + "number of USD.", usdField);
         }
         try {
@@ -133,6 +137,13 @@ final class AdminBodies {
             }
         }
         throw invalid(field + " must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z.", field);
+    }
+
+    /** A key's settings ({@code name, allowed_models, rpm, tpm, monthly_cap_…, expires_at}) for {@code accountId}. */
+    static NewKey newKey(JsonObject body, String accountId, Catalog catalog) {
+        return new NewKey(accountId, Optional.ofNullable(optionalString(body, "name")).orElse("default"),
+            models(body, "allowed_models", catalog), positiveInt(body, "rpm"), positiveInt(body, "tpm"),
+            money(body, "monthly_cap", false), time(body, "expires_at"));
     }
 
     /** Catalog model ids; aliases are accepted and stored as the id they name. */

@@ -8,6 +8,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
@@ -15,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 
 /** Accounts and keys in PostgreSQL, as the admin API reads and changes them. */
 public final class AdminStore {
@@ -85,28 +87,39 @@ public final class AdminStore {
 
     /** Accounts oldest first, {@code {data, next_cursor}}; the cursor is the last account id of a page. */
     public Future<JsonObject> listAccounts(String cursor, int limit) {
-        String after = cursor == null ? "" : " WHERE (created_at, id) > (SELECT created_at, id FROM accounts WHERE id = $2)";
+        String after = cursor == null ? ""
+            : " WHERE (created_at, id) > (SELECT created_at, id FROM accounts WHERE id = $2)";
         Tuple params = cursor == null ? Tuple.of(limit + 1) : Tuple.of(limit + 1, cursor);
         return pool.preparedQuery("SELECT id, name, email, status, balance_micro_usd, created_at FROM accounts" + after
                 + " ORDER BY created_at, id LIMIT $1")
             .execute(params)
             .compose(rows -> {
-                List<JsonObject> page = new ArrayList<>();
-                String next = null;
-                for (Row r : rows) {
-                    if (page.size() == limit) {
-                        next = page.get(limit - 1).getString("id");
-                        break;
-                    }
-                    page.add(accountJson(r));
-                }
-                String nextCursor = next;
-                return plansOf(page.stream().map(a -> a.getString("id")).toArray(String[]::new)).map(plans -> {
-                    JsonArray data = new JsonArray();
-                    page.forEach(a -> data.add(a.put("plans", plans.getOrDefault(a.getString("id"), new JsonArray()))));
-                    return new JsonObject().put("data", data).put("next_cursor", nextCursor);
+                JsonObject page = page(rows, limit, AdminStore::accountJson);
+                JsonArray data = page.getJsonArray("data");
+                String[] ids = data.stream().map(a -> ((JsonObject) a).getString("id")).toArray(String[]::new);
+                return plansOf(ids).map(plans -> {
+                    data.forEach(a -> ((JsonObject) a).put("plans",
+                        plans.getOrDefault(((JsonObject) a).getString("id"), new JsonArray())));
+                    return page;
                 });
             });
+    }
+
+    /**
+     * {@code {data, next_cursor}} from rows fetched with {@code limit + 1}: the extra row only says
+     * that a next page exists, whose cursor is the id of the last row shown.
+     */
+    private static JsonObject page(RowSet<Row> rows, int limit, Function<Row, JsonObject> toJson) {
+        JsonArray data = new JsonArray();
+        String next = null;
+        for (Row r : rows) {
+            if (data.size() == limit) {
+                next = data.getJsonObject(limit - 1).getString("id");
+                break;
+            }
+            data.add(toJson.apply(r));
+        }
+        return new JsonObject().put("data", data).put("next_cursor", next);
     }
 
     /** The active plans of several accounts at once, by account id. */
@@ -235,18 +248,8 @@ public final class AdminStore {
         }
         params.add(limit + 1);
         sql.append(" ORDER BY created_at, id LIMIT $").append(params.size());
-        return pool.preparedQuery(sql.toString()).execute(Tuple.tuple(params)).map(rows -> {
-            JsonArray data = new JsonArray();
-            String next = null;
-            for (Row r : rows) {
-                if (data.size() == limit) {
-                    next = data.getJsonObject(limit - 1).getString("id");
-                    break;
-                }
-                data.add(keyJson(r));
-            }
-            return new JsonObject().put("data", data).put("next_cursor", next);
-        });
+        return pool.preparedQuery(sql.toString()).execute(Tuple.tuple(params))
+            .map(rows -> page(rows, limit, AdminStore::keyJson));
     }
 
     public Future<Optional<JsonObject>> updateKey(String id, KeyChanges c) {

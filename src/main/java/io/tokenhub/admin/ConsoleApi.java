@@ -3,7 +3,6 @@ package io.tokenhub.admin;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.tokenhub.accounting.UsageSync;
-import io.tokenhub.admin.AdminStore.NewKey;
 import io.tokenhub.auth.ApiKeys;
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.core.ApiError.InvalidApiKey;
@@ -49,6 +48,8 @@ public final class ConsoleApi {
     static final int CHECKS_AT_ONCE = 8;
     private static final int MAX_EMAIL = 254;
     private static final int MAX_PASSWORD = 1024;
+    private static final List<UsageQueries.GroupBy> DAY_AND_MODEL =
+        List.of(UsageQueries.GroupBy.DAY, UsageQueries.GroupBy.MODEL);
 
     private final AdminStore store;
     private final CatalogHolder catalog;
@@ -150,13 +151,7 @@ public final class ConsoleApi {
 
     /** {@code {name, allowed_models?, expires_at?, monthly_cap_usd?, rpm?, tpm?}}: a key of one's own account. */
     private Future<JsonObject> createKey(RoutingContext ctx, String accountId) {
-        JsonObject body = AdminBodies.object(ctx);
-        NewKey key = new NewKey(accountId,
-            Optional.ofNullable(AdminBodies.optionalString(body, "name")).orElse("default"),
-            AdminBodies.models(body, "allowed_models", catalog.get()),
-            AdminBodies.positiveInt(body, "rpm"), AdminBodies.positiveInt(body, "tpm"),
-            AdminBodies.money(body, "monthly_cap", false), AdminBodies.time(body, "expires_at"));
-        return store.createKey(key);
+        return store.createKey(AdminBodies.newKey(AdminBodies.object(ctx), accountId, catalog.get()));
     }
 
     /** Revokes a key of one's own account; another account's key is as unknown as a missing one. */
@@ -170,7 +165,7 @@ public final class ConsoleApi {
     /** Totals by day and model ({@code from}, {@code to}, {@code model}, {@code key_id}), this month by default. */
     private Future<JsonObject> usage(RoutingContext ctx, String accountId) {
         UsageQueries.Filter filter = filter(ctx, accountId);
-        return sync.sync().compose(v -> usage.usage(filter, List.of(UsageQueries.GroupBy.DAY, UsageQueries.GroupBy.MODEL)))
+        return sync.sync().compose(v -> usage.usage(filter, DAY_AND_MODEL))
             .map(rows -> new JsonObject().put("data", rows).put("from", AdminStore.time(filter.from()))
                 .put("to", AdminStore.time(filter.to())));
     }
@@ -185,9 +180,7 @@ public final class ConsoleApi {
     /** The whole catalog with prices and limits, for a signed-in account holder or the admin key. */
     private Future<JsonObject> models(RoutingContext ctx) {
         String token = Authenticator.bearer(ctx.request().getHeader("Authorization"));
-        Future<Void> allowed = token != null && token.startsWith(SESSION_PREFIX)
-            ? signedIn((c, account) -> Future.succeededFuture(new JsonObject())).apply(ctx).mapEmpty()
-            : admin.authenticate(ctx);
+        Future<?> allowed = token != null && token.startsWith(SESSION_PREFIX) ? session(ctx) : admin.authenticate(ctx);
         return allowed.map(v -> {
             JsonArray data = new JsonArray();
             catalog.get().models().forEach(m -> data.add(ModelCard.of(m)));
@@ -196,23 +189,24 @@ public final class ConsoleApi {
     }
 
     private UsageQueries.Filter filter(RoutingContext ctx, String accountId) {
-        UsageQueries.Filter filter = UsageQueries.Filter.parse(name -> name.equals("account_id") ? null
-            : ctx.queryParams().get(name), usage.clock()).withAccount(accountId);
-        return filter.model() == null ? filter
-            : filter.withModel(catalog.get().model(filter.model()).map(m -> m.id()).orElse(filter.model()));
+        return UsageQueries.Filter.parse(name -> name.equals("account_id") ? null : ctx.queryParams().get(name),
+            usage.clock()).withAccount(accountId).withCatalogIds(catalog.get());
     }
 
     /** Runs {@code operation} for the account whose session token the request carries, else a 401. */
     private Function<RoutingContext, Future<JsonObject>> signedIn(
         BiFunction<RoutingContext, String, Future<JsonObject>> operation) {
-        return ctx -> {
-            String token = Authenticator.bearer(ctx.request().getHeader("Authorization"));
-            if (token == null || !token.startsWith(SESSION_PREFIX)) {
-                return Future.failedFuture(new InvalidApiKey("Sign in to the console first.").toException());
-            }
-            return store.sessionAccount(ApiKeys.sha256(token)).compose(account -> account.isPresent()
-                ? operation.apply(ctx, account.get())
-                : Future.failedFuture(new InvalidApiKey("The console session has ended; sign in again.").toException()));
-        };
+        return ctx -> session(ctx).compose(accountId -> operation.apply(ctx, accountId));
+    }
+
+    /** The account of the session token the request carries, else a 401. */
+    private Future<String> session(RoutingContext ctx) {
+        String token = Authenticator.bearer(ctx.request().getHeader("Authorization"));
+        if (token == null || !token.startsWith(SESSION_PREFIX)) {
+            return Future.failedFuture(new InvalidApiKey("Sign in to the console first.").toException());
+        }
+        return store.sessionAccount(ApiKeys.sha256(token)).compose(account -> account.isPresent()
+            ? Future.succeededFuture(account.get())
+            : Future.failedFuture(new InvalidApiKey("The console session has ended; sign in again.").toException()));
     }
 }

@@ -1,6 +1,8 @@
 package io.tokenhub.admin;
 
+import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.core.ApiError.InvalidRequest;
+import io.tokenhub.routing.Catalog;
 import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -101,8 +103,10 @@ public final class UsageQueries {
             return new Filter(account, keyId, model, statusMin, statusMax, from, until);
         }
 
-        public Filter withModel(String m) {
-            return new Filter(accountId, keyId, m, statusMin, statusMax, from, until);
+        /** A model alias means the catalog id it names: records store ids. */
+        public Filter withCatalogIds(Catalog catalog) {
+            String id = model == null ? null : catalog.model(model).map(Model::id).orElse(model);
+            return new Filter(accountId, keyId, id, statusMin, statusMax, from, until);
         }
 
         /** The inclusive end, as the caller may have written it: the last microsecond of the range. */

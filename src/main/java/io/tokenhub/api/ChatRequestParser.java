@@ -237,7 +237,8 @@ final class ChatRequestParser {
 
     /** none, auto, required, or an object naming the tool ({@code {"type":"function","function":{"name":…}}}). */
     private static void checkToolChoice(Object choice) {
-        if (choice == null || choice instanceof String s && (s.equals("none") || s.equals("auto") || s.equals("required"))) {
+        if (choice == null
+            || choice instanceof String s && (s.equals("none") || s.equals("auto") || s.equals("required"))) {
             return;
         }
         if (choice instanceof JsonObject object && object.getValue("type") instanceof String type

@@ -86,8 +86,9 @@ final class OneShotHandler implements Handler<RoutingContext> {
             throw new ModelNotAllowed(requested).toException();
         }
         if (!target.model().type().equals(operation.modelType())) {
-            throw ChatRequestParser.invalid("The model '" + requested + "' is " + ChatRequestParser.article(target.model().type())
-                + " model, not " + ChatRequestParser.article(operation.modelType()) + " model.", "model");
+            throw ChatRequestParser.invalid("The model '" + requested + "' is "
+                + ChatRequestParser.article(target.model().type()) + " model, not "
+                + ChatRequestParser.article(operation.modelType()) + " model.", "model");
         }
         List<String> fallbacks = ChatRequestParser.stringList(body, "fallback_models");
         body.remove("fallback_models");

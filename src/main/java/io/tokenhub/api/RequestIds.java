@@ -5,8 +5,9 @@ import io.vertx.ext.web.RoutingContext;
 
 /**
  * Gives every request an id, sent back as {@code X-Request-Id} on every response (with
- * {@code X-TokenHub-Provider: none} until a provider serves it), and notes when it arrived: the first handler of every route, so that the overhead metric starts where the
- * request does, before its body is read and parsed.
+ * {@code X-TokenHub-Provider: none} until a provider serves it), and notes when it arrived: the
+ * first handler of every route, so that the overhead metric starts where the request does, before
+ * its body is read and parsed.
  */
 final class RequestIds {
 

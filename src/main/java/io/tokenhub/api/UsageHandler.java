@@ -52,21 +52,17 @@ final class UsageHandler {
      */
     void usage(RoutingContext ctx) {
         run(ctx, key -> {
-            Filter parsed = Filter.parse(name -> name.equals("account_id") || name.equals("status") ? null
-                : ctx.queryParams().get(name), queries.clock());
-            Filter filter = parsed.withAccount(key.accountId());
-            if (filter.model() != null) {
-                filter = filter.withModel(catalog.get().model(filter.model()).map(m -> m.id()).orElse(filter.model()));
-            }
-            Filter used = filter;
-            return queries.usage(used, DAY_AND_MODEL).map(rows -> {
+            Filter filter = Filter.parse(name -> name.equals("account_id") || name.equals("status") ? null
+                : ctx.queryParams().get(name), queries.clock())
+                .withAccount(key.accountId()).withCatalogIds(catalog.get());
+            return queries.usage(filter, DAY_AND_MODEL).map(rows -> {
                 rows.forEach(row -> {
                     JsonObject r = (JsonObject) row;
                     r.put("cost_usd", usd(r.getLong("cost_micro_usd")));
                 });
                 return new JsonObject().put("object", "list").put("data", rows)
-                    .put("from", used.from().toInstant().toString())
-                    .put("to", used.to().toInstant().toString());
+                    .put("from", filter.from().toInstant().toString())
+                    .put("to", filter.to().toInstant().toString());
             });
         });
     }

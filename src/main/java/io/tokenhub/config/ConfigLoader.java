@@ -127,7 +127,10 @@ public final class ConfigLoader {
         return value;
     }
 
-    /** Expands {@code ${VAR}} and {@code ${VAR:-default}}; an unset variable without a default is empty, with a warning. */
+    /**
+     * Expands {@code ${VAR}} and {@code ${VAR:-default}}; an unset variable without a default reads as
+     * empty, with a warning.
+     */
     String expand(String text, List<String> warnings) {
         Matcher m = VARIABLE.matcher(text);
         StringBuilder out = new StringBuilder();

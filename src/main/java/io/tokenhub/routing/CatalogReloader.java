@@ -16,9 +16,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code POST /admin/v1/reload}: loads the configuration file on the node that was asked (so that
- * its answer means this node serves the new catalog), then tells every other node to load it. Each node swaps in a new catalog (models, prices, providers,
- * deployments); requests and streams in flight keep the catalog they started with. Server ports
- * and storage are read at start only.
+ * its answer means this node serves the new catalog), then tells every other node to load it.
+ * Each node swaps in a new catalog (models, prices, providers, deployments); requests and streams
+ * in flight keep the catalog they started with. Server ports and storage are read at start only.
  */
 public final class CatalogReloader {
 

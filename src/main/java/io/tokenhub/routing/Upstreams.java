@@ -11,6 +11,7 @@ import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -102,7 +103,8 @@ public final class Upstreams {
         long now = System.currentTimeMillis();
         JsonArray data = new JsonArray();
         Set<String> shown = current;
-        byKey.values().stream().filter(h -> shown.contains(h.key())).sorted(java.util.Comparator.comparing(UpstreamHealth::key)).forEach(h -> data.add(
+        byKey.values().stream().filter(h -> shown.contains(h.key()))
+            .sorted(Comparator.comparing(UpstreamHealth::key)).forEach(h -> data.add(
             new JsonObject()
                 .put("provider", h.provider())
                 .put("deployment", h.deployment())
