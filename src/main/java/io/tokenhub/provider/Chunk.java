@@ -27,7 +27,8 @@ public interface Chunk {
 
     /**
      * Appends the chunk's JSON to {@code out}: without its {@code usage} field unless
-     * {@code keepUsage}; with {@code cost} added to its usage object when one is given.
+     * {@code keepUsage} (and then with {@code "usage": null} if it has none, as OpenAI streams every
+     * chunk before the usage chunk); with {@code cost} added to its usage object when one is given.
      */
     void writeTo(Buffer out, boolean keepUsage, BigDecimal cost);
 
@@ -65,6 +66,8 @@ public interface Chunk {
         public void writeTo(Buffer out, boolean keepUsage, BigDecimal cost) {
             if (!keepUsage) {
                 json.remove("usage");
+            } else if (!json.containsKey("usage")) {
+                json.putNull("usage");
             } else if (cost != null && json.getValue("usage") instanceof JsonObject usage) {
                 usage.put("cost", cost);
             }

@@ -50,13 +50,14 @@ final class BenchGateway implements AutoCloseable {
     }
 
     /**
-     * Starts the gateway with {@code jvmOptions} (its config and log in {@code work}) and makes an API
+     * Starts the gateway on {@code java} (a JDK's home or its {@code java}; blank for this JVM's) with
+     * {@code jvmOptions} (its config and log in {@code work}) and makes an API
      * key; with {@code upstreamHttp2} it talks HTTP/2 (h2c) to the fake upstream, and it writes usage
      * records every {@code flushMs} (or per 500).
      */
-    void start(Path work, int upstreamPort, List<String> jvmOptions, boolean upstreamHttp2, int flushMs)
+    void start(Path work, int upstreamPort, String java, List<String> jvmOptions, boolean upstreamHttp2, int flushMs)
         throws Exception {
-        startProcess(work, upstreamPort, jvmOptions, upstreamHttp2, flushMs);
+        startProcess(work, upstreamPort, java, jvmOptions, upstreamHttp2, flushMs);
         apiKey = createKey();
     }
 
@@ -128,15 +129,15 @@ final class BenchGateway implements AutoCloseable {
             database.count("SELECT count(*) FROM usage_records"));
     }
 
-    private void startProcess(Path work, int upstreamPort, List<String> jvmOptions, boolean upstreamHttp2,
-                              int flushMs) throws Exception {
+    private void startProcess(Path work, int upstreamPort, String java, List<String> jvmOptions,
+                              boolean upstreamHttp2, int flushMs) throws Exception {
         Path dataDir = Files.createDirectories(work.resolve("gateway-data"));
         Path config = work.resolve("tokenhub-bench.yaml");
         Files.writeString(config, yaml(database.url(), dataDir, upstreamPort, upstreamHttp2, flushMs));
         Path ready = work.resolve("gateway.ready");
         List<String> jvm = new ArrayList<>(jvmOptions);
         jvm.add("-Dlogback.configurationFile=" + writeLogback(work));
-        process = Procs.java("gateway", work.resolve("gateway.log"), jvm, GatewayMain.class.getName(),
+        process = Procs.java("gateway", work.resolve("gateway.log"), java, jvm, GatewayMain.class.getName(),
             List.of(config.toString(), ready.toString()));
         String[] ports;
         try {

@@ -90,6 +90,7 @@ public final class LoadBenchmark {
         String jfr = "";              // file: JFR recording of the gateway in an extra saturation phase
         String gatewayHeap = "512m";
         String gatewayJvm = "";       // more JVM options for the gateway, space separated
+        String gatewayJava = "";      // the gateway's JDK (its home or its java); blank: this JVM's
         boolean upstreamHttp2;        // TokenHub to the fake upstream over HTTP/2 (h2c) instead of HTTP/1.1
         int flushMs = 100;            // the gateway's accounting.flush_ms (the shipped default)
         int upstreamLoops = 2;
@@ -119,6 +120,7 @@ public final class LoadBenchmark {
                     case "jfr" -> s.jfr = value;
                     case "gatewayHeap" -> s.gatewayHeap = value;
                     case "gatewayJvm" -> s.gatewayJvm = value;
+                    case "gatewayJava" -> s.gatewayJava = value;
                     case "upstreamHttp2" -> s.upstreamHttp2 = Boolean.parseBoolean(value);
                     case "flushMs" -> s.flushMs = Integer.parseInt(value);
                     case "upstreamLoops" -> s.upstreamLoops = Integer.parseInt(value);
@@ -374,11 +376,12 @@ public final class LoadBenchmark {
         if (!settings.gatewayJvm.isBlank()) {
             jvm.addAll(Arrays.asList(settings.gatewayJvm.trim().split("\\s+")));
         }
-        gateway.start(work, upstreamPort, jvm, settings.upstreamHttp2, settings.flushMs);
+        gateway.start(work, upstreamPort, settings.gatewayJava, jvm, settings.upstreamHttp2, settings.flushMs);
         managementPort = gateway.managementPort();
         notes.append(gateway.note());
         log("TokenHub: pid " + gateway.pid() + ", API port " + gateway.apiPort() + ", management port " + managementPort
-            + ", JVM " + jvm + (settings.upstreamHttp2 ? ", HTTP/2 to the upstream" : "")
+            + ", JVM " + (settings.gatewayJava.isBlank() ? "" : settings.gatewayJava + " ") + jvm
+            + (settings.upstreamHttp2 ? ", HTTP/2 to the upstream" : "")
             + "; API key created through the admin API");
     }
 

@@ -79,14 +79,28 @@ final class Procs {
     /** Starts {@code java <jvmArgs> -cp <this classpath> mainClass args}, output to {@code log}. */
     static Child java(String name, Path log, List<String> jvmArgs, String mainClass, List<String> args)
         throws IOException {
+        return java(name, log, "", jvmArgs, mainClass, args);
+    }
+
+    /** The same with another {@code java} executable (a JDK's home or its binary); blank for this JVM's. */
+    static Child java(String name, Path log, String java, List<String> jvmArgs, String mainClass, List<String> args)
+        throws IOException {
         List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add(javaExecutable(java));
         command.addAll(jvmArgs);
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);
         command.addAll(args);
         return start(name, log, command);
+    }
+
+    private static String javaExecutable(String java) {
+        if (java.isBlank()) {
+            return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        }
+        Path path = Path.of(java);
+        return Files.isDirectory(path) ? path.resolve("bin").resolve("java").toString() : java;
     }
 
     static Child start(String name, Path log, List<String> command) throws IOException {

@@ -80,6 +80,7 @@ public final class SoakBenchmark {
         double heapTolerance = 10;
         String gatewayHeap = "512m";
         String gatewayJvm = "";       // more JVM options for the gateway, space separated
+        String gatewayJava = "";      // the gateway's JDK (its home or its java); blank: this JVM's
         int upstreamLoops = 2;
         int clientLoops = 2;
         String out = "";              // also write the report here
@@ -102,6 +103,7 @@ public final class SoakBenchmark {
                     case "heapTolerance" -> s.heapTolerance = Double.parseDouble(value);
                     case "gatewayHeap" -> s.gatewayHeap = value;
                     case "gatewayJvm" -> s.gatewayJvm = value;
+                    case "gatewayJava" -> s.gatewayJava = value;
                     case "upstreamLoops" -> s.upstreamLoops = Integer.parseInt(value);
                     case "clientLoops" -> s.clientLoops = Integer.parseInt(value);
                     case "out" -> s.out = value;
@@ -127,7 +129,8 @@ public final class SoakBenchmark {
             return "minutes=" + minutes + " rate=" + rate + "/s (" + streamShare + " % streams of " + streamChunks
                 + " chunks every " + streamDelayMs + " ms) prime=" + prime + "s warmup=" + warmup + "s interval=" + interval + "s connections≤" + connections + " fullGc="
                 + fullGc + " tolerance: RSS " + rssTolerance + " %, live heap " + heapTolerance + " % gateway heap="
-                + gatewayHeap + (gatewayJvm.isBlank() ? "" : " gatewayJvm=" + gatewayJvm);
+                + gatewayHeap + (gatewayJvm.isBlank() ? "" : " gatewayJvm=" + gatewayJvm)
+                + (gatewayJava.isBlank() ? "" : " gatewayJava=" + gatewayJava);
         }
     }
 
@@ -189,7 +192,7 @@ public final class SoakBenchmark {
         if (!settings.gatewayJvm.isBlank()) {
             jvm.addAll(List.of(settings.gatewayJvm.trim().split("\\s+")));
         }
-        gateway.start(work, upstreamPort, jvm, false, 100);
+        gateway.start(work, upstreamPort, settings.gatewayJava, jvm, false, 100);
         log("TokenHub: pid " + gateway.pid() + ", API port " + gateway.apiPort() + ", database "
             + gateway.databaseName() + ", JVM " + jvm);
         client = new LoadClient(settings.clientLoops, settings.connections);

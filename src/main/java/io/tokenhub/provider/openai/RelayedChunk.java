@@ -21,9 +21,13 @@ final class RelayedChunk implements Chunk {
 
     /** What a dropped field is replaced with; never written to. */
     private static final Buffer NOTHING = Buffer.buffer(0);
+    /** What a chunk without usage gains when the client asked for usage, as OpenAI's own chunks have. */
+    private static final Buffer NULL_USAGE = Buffer.buffer(",\"usage\":null");
 
     private final byte[] bytes;
     private final ModelAndUsage fields = new ModelAndUsage();
+    /** Where the closing brace is. */
+    private int close;
     /** How many choices; -1 when there is no choices field. */
     private int choices = -1;
     private boolean output;
@@ -47,6 +51,7 @@ final class RelayedChunk implements Chunk {
                 default -> parser.skipChildren();
             }
         });
+        chunk.close = close;
         return close < 0 || chunk.fields.modelStart < 0 ? null : chunk;
     }
 
@@ -91,6 +96,8 @@ final class RelayedChunk implements Chunk {
             } else if (cost != null && fields.usage != null) {
                 edits.insert(fields.usageEnd - 1, JsonScan.costField(bytes, fields.usageEnd, cost));
             }
+        } else if (keepUsage) {
+            edits.insert(close, NULL_USAGE);
         }
         edits.writeTo(out);
     }

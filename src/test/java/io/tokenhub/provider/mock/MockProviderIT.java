@@ -176,6 +176,8 @@ class MockProviderIT {
         }
         assertThat(kinds).contains("reasoning", "content");
         assertThat(kinds.subList(kinds.indexOf("content"), kinds.size())).containsOnly("content");
+        // and every chunk before the usage chunk carries "usage": null, as OpenAI's do
+        assertThat(chunks.subList(0, chunks.size() - 1)).allSatisfy(c -> assertThat(c._usage().isNull()).isTrue());
         // and they add up to what the whole answer says, counted in the usage
         ChatCompletion whole = client.chat().completions().create(thinking(ask("Stream your thoughts")).build());
         assertThat(reasoning.toString()).isEqualTo(reasoningOf(whole.choices().get(0).message()._additionalProperties()));

@@ -45,6 +45,18 @@ class RelayedChunkTest {
     }
 
     @Test
+    void aChunkWithoutUsageGainsANullUsageOnlyWhenTheClientAskedForUsage() {
+        // Providers other than OpenAI often leave the field out; OpenAI's clients see it on every chunk.
+        String chunk = "{" + HEAD + ",\"model\":\"qwen\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"}}]}";
+        RelayedChunk relayed = relayed(chunk, "qwen");
+
+        String labelled = chunk.replace("\"qwen\"", "\"openai/qwen\"");
+        assertThat(written(relayed, true, null)).isEqualTo(labelled.substring(0, labelled.length() - 1)
+            + ",\"usage\":null}");
+        assertThat(written(relayed, false, null)).isEqualTo(labelled);
+    }
+
+    @Test
     void theUsageChunkIsRecognisedAndCostedInPlace() {
         String chunk = "{" + HEAD + ",\"model\":\"gpt-4o\",\"choices\":[]," + USAGE + "}";
         RelayedChunk relayed = relayed(chunk, "gpt-4o");
