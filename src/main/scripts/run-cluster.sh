@@ -13,7 +13,7 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
 for i in 1 2 3; do
   TOKENHUB_PORT=808$i TOKENHUB_MANAGEMENT_PORT=909$i TOKENHUB_DATA_DIR=data/node$i \
-    java -XX:+UseParallelGC -jar target/tokenhub.jar > "data/node$i.log" 2>&1 &
+    java -jar target/tokenhub.jar > "data/node$i.log" 2>&1 &
   pids+=($!)
 done
 mkdir -p data

@@ -57,7 +57,7 @@ import org.HdrHistogram.Histogram;
  *   stream with a delay between chunks;</li>
  *   <li>the baseline proxy in front of the same upstream: nginx (keep-alive to the upstream, no
  *   buffering, no access log) if {@code nginx} is on the PATH, else {@link BaselineProxyMain};</li>
- *   <li>TokenHub ({@link GatewayMain}, {@code -Xmx512m -XX:+UseParallelGC}) with auth (a key made through the admin
+ *   <li>TokenHub ({@link GatewayMain}, {@code -Xmx512m -XX:+UseG1GC}) with auth (a key made through the admin
  *   API), usage accounting into a fresh database of the local PostgreSQL, and metrics.</li>
  * </ol>
  * Each path — direct to the upstream, through the baseline, through TokenHub — gets a warm-up,
@@ -89,8 +89,8 @@ public final class LoadBenchmark {
         String baseline = "auto";     // auto | nginx | vertx
         String jfr = "";              // file: JFR recording of the gateway in an extra saturation phase
         String gatewayHeap = "512m";
-        String gatewayJvm = "-XX:+UseParallelGC";   // more JVM options for the gateway, space separated
-                                                    // (the default is the collector k8s/ ships)
+        String gatewayJvm = "-XX:+UseG1GC";   // more JVM options for the gateway, space separated
+                                              // (the default is the collector k8s/ ships)
         String gatewayJava = "";      // the gateway's JDK (its home or its java); blank: this JVM's
         boolean upstreamHttp2;        // TokenHub to the fake upstream over HTTP/2 (h2c) instead of HTTP/1.1
         int flushMs = 100;            // the gateway's accounting.flush_ms (the shipped default)

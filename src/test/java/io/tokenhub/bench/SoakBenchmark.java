@@ -29,7 +29,7 @@ import org.HdrHistogram.Histogram;
  *
  * <h2>What runs</h2>
  * The fake upstream ({@link FakeUpstreamMain}) and TokenHub ({@link BenchGateway}: auth, limits,
- * billing and usage accounting into PostgreSQL, {@code -Xmx512m -XX:+UseParallelGC}) in their own processes on
+ * billing and usage accounting into PostgreSQL, {@code -Xmx512m -XX:+UseG1GC}) in their own processes on
  * 127.0.0.1, driven by {@link LoadClient} in this one at a fixed open-model rate: a share of the
  * requests are streams, the rest plain chat completions. The rate starts after {@code prime}
  * seconds of closed-loop requests that warm the JIT at a pace the gateway can take; after
@@ -79,8 +79,8 @@ public final class SoakBenchmark {
         double rssTolerance = 5;      // % growth, first third → last third, still called flat
         double heapTolerance = 10;
         String gatewayHeap = "512m";
-        String gatewayJvm = "-XX:+UseParallelGC";   // more JVM options for the gateway, space separated
-                                                    // (the default is the collector k8s/ ships)
+        String gatewayJvm = "-XX:+UseG1GC";   // more JVM options for the gateway, space separated
+                                              // (the default is the collector k8s/ ships)
         String gatewayJava = "";      // the gateway's JDK (its home or its java); blank: this JVM's
         int upstreamLoops = 2;
         int clientLoops = 2;

@@ -213,7 +213,7 @@ class KubernetesManifestsTest {
             "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED");
         assertThat(options).anyMatch(o -> o.startsWith("-XX:MaxRAMPercentage="));
         // Chosen, not left to the JVM: under a 1Gi limit it would pick the serial collector.
-        assertThat(options).contains("-XX:+UseParallelGC");
+        assertThat(options).contains("-XX:+UseG1GC");
 
         // JAVA_TOOL_OPTIONS bypasses the launcher: "--add-opens x" (with a space) is refused there.
         ProcessBuilder java = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
