@@ -90,7 +90,8 @@ public final class LoadBenchmark {
         String jfr = "";              // file: JFR recording of the gateway in an extra saturation phase
         String gatewayHeap = "512m";
         String gatewayJvm = "-XX:+UseG1GC";   // more JVM options for the gateway, space separated
-                                              // (the default is the collector k8s/ ships)
+                                              // (the default names the collector k8s/ ships:
+                                              // a value given here replaces it, so name one too)
         String gatewayJava = "";      // the gateway's JDK (its home or its java); blank: this JVM's
         boolean upstreamHttp2;        // TokenHub to the fake upstream over HTTP/2 (h2c) instead of HTTP/1.1
         int flushMs = 100;            // the gateway's accounting.flush_ms (the shipped default)

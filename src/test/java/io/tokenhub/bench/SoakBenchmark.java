@@ -80,7 +80,8 @@ public final class SoakBenchmark {
         double heapTolerance = 10;
         String gatewayHeap = "512m";
         String gatewayJvm = "-XX:+UseG1GC";   // more JVM options for the gateway, space separated
-                                              // (the default is the collector k8s/ ships)
+                                              // (the default names the collector k8s/ ships:
+                                              // a value given here replaces it, so name one too)
         String gatewayJava = "";      // the gateway's JDK (its home or its java); blank: this JVM's
         int upstreamLoops = 2;
         int clientLoops = 2;
