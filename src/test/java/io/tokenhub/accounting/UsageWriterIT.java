@@ -61,15 +61,18 @@ class UsageWriterIT {
         int first = join(writer.write(batch));
         int second = join(writer.write(batch));
 
-        // Then the second write adds nothing: one row per request id, one ledger row each, one charge
+        // Then the second write adds nothing: one row per request id, one charge, one ledger row for it
         assertThat(first).isEqualTo(3);
         assertThat(second).isZero();
         for (UsageEvent e : batch) {
             assertThat(db.count("SELECT count(*) FROM usage_records WHERE request_id = ?", e.requestId())).isEqualTo(1);
-            assertThat(db.count("SELECT count(*) FROM ledger WHERE request_id = ?", e.requestId())).isEqualTo(1);
         }
         assertThat(db.count("SELECT balance_micro_usd FROM accounts WHERE id = ?", account))
             .isEqualTo(START_BALANCE - 600);
+        assertThat(db.query("SELECT kind, reason, amount_micro_usd, balance_after_micro_usd FROM ledger "
+            + "WHERE account_id = ?", account))
+            .containsExactly(Map.of("kind", "usage", "reason", "3 requests", "amount_micro_usd", -600L,
+                "balance_after_micro_usd", START_BALANCE - 600));
     }
 
     @Test
@@ -84,11 +87,37 @@ class UsageWriterIT {
         // When a batch holding one of them and a new one is written
         int written = join(writer.write(List.of(b, c)));
 
-        // Then only the new one is inserted and charged
+        // Then only the new one is inserted and charged, and the ledger shows each batch's charge
         assertThat(written).isEqualTo(1);
         assertThat(db.count("SELECT count(*) FROM usage_records WHERE account_id = ?", account)).isEqualTo(3);
         assertThat(db.count("SELECT balance_micro_usd FROM accounts WHERE id = ?", account))
             .isEqualTo(START_BALANCE - 70);
+        assertThat(db.query("SELECT reason, amount_micro_usd, balance_after_micro_usd FROM ledger "
+            + "WHERE account_id = ? ORDER BY id", account))
+            .containsExactly(
+                Map.of("reason", "2 requests", "amount_micro_usd", -30L, "balance_after_micro_usd", START_BALANCE - 30),
+                Map.of("reason", "1 request", "amount_micro_usd", -40L, "balance_after_micro_usd", START_BALANCE - 70));
+    }
+
+    @Test
+    void batchOfSeveralAccountsWritesOneLedgerRowPerAccountItCharged() {
+        // Given a batch mixing two accounts' paid records and a third account's free one
+        String alice = newAccount();
+        String bob = newAccount();
+        String carol = newAccount();
+        List<UsageEvent> batch = List.of(event(alice, 5), event(bob, 7), event(alice, 11), event(carol, 0));
+
+        // When it is written
+        int written = join(writer.write(batch));
+
+        // Then every record is there, and each account charged has one ledger row with its own sum
+        assertThat(written).isEqualTo(4);
+        assertThat(db.query("SELECT reason, amount_micro_usd FROM ledger WHERE account_id = ?", alice))
+            .containsExactly(Map.of("reason", "2 requests", "amount_micro_usd", -16L));
+        assertThat(db.query("SELECT reason, amount_micro_usd FROM ledger WHERE account_id = ?", bob))
+            .containsExactly(Map.of("reason", "1 request", "amount_micro_usd", -7L));
+        assertThat(db.count("SELECT count(*) FROM ledger WHERE account_id = ?", carol)).isZero();
+        assertThat(db.count("SELECT balance_micro_usd FROM accounts WHERE id = ?", carol)).isEqualTo(START_BALANCE);
     }
 
     @Test
@@ -157,15 +186,14 @@ class UsageWriterIT {
         // When they are written with one call
         int written = join(writer.write(batch));
 
-        // Then all 500 are there, and the account is charged for all of them in the same statement
+        // Then all 500 are there, and the account is charged for all of them in the same statement:
+        // one ledger row, whose balance after it is the account's
         assertThat(written).isEqualTo(500);
         assertThat(db.count("SELECT count(*) FROM usage_records WHERE account_id = ?", account)).isEqualTo(500);
-        assertThat(db.count("SELECT count(*) FROM ledger WHERE account_id = ?", account)).isEqualTo(500);
         assertThat(db.count("SELECT balance_micro_usd FROM accounts WHERE id = ?", account))
             .isEqualTo(START_BALANCE - 500);
-        // The ledger's running balance ends at the account's balance
-        assertThat(db.count("SELECT min(balance_after_micro_usd) FROM ledger WHERE account_id = ?", account))
-            .isEqualTo(START_BALANCE - 500);
+        assertThat(db.query("SELECT amount_micro_usd, balance_after_micro_usd FROM ledger WHERE account_id = ?",
+            account)).containsExactly(Map.of("amount_micro_usd", -500L, "balance_after_micro_usd", START_BALANCE - 500));
     }
 
     // ---- helpers --------------------------------------------------------------------------------
