@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.HdrHistogram.Histogram;
 
@@ -74,7 +76,9 @@ public final class LoadBenchmark {
 
     /** Everything that can be set: {@code key=value} arguments, or {@code -Dbench.key=value}. */
     static final class Settings {
-        int warmup = 30;              // s of warm-up per path (closed loop, then streams)
+        int warmup = 30;              // s of warm-up per path (each shape of load, twice)
+        int warmupMax = 180;          // s: TokenHub's warm-up goes on, 10 s at a time, until its JIT
+                                      // compilers use under 5 % of a core, or this long in all
         int duration = 15;            // s per measured phase
         List<Integer> rates = List.of(500, 2000);   // open-model request rates
         int connections = 32;         // closed-loop users at saturation
@@ -106,6 +110,7 @@ public final class LoadBenchmark {
             values.forEach((key, value) -> {
                 switch (key) {
                     case "warmup" -> s.warmup = Integer.parseInt(value);
+                    case "warmupMax" -> s.warmupMax = Integer.parseInt(value);
                     case "duration" -> s.duration = Integer.parseInt(value);
                     case "rates" -> s.rates = value.isBlank() ? List.of()
                         : Arrays.stream(value.split(",")).map(String::trim).map(Integer::parseInt).toList();
@@ -189,6 +194,7 @@ public final class LoadBenchmark {
     private final Path work;
     private final List<Row> rows = new ArrayList<>();
     private final StringBuilder notes = new StringBuilder();
+    private String warmUpNote = "";
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(Duration.ofSeconds(5)).build();
     private Procs.Child upstream;
@@ -231,7 +237,8 @@ public final class LoadBenchmark {
         System.out.println(machine());
         System.out.println("Settings: " + settings);
         System.out.println("Work directory (logs, configs): " + work);
-        System.out.println("Expected duration: about " + (settings.estimatedSeconds() + 59) / 60 + " minutes\n");
+        System.out.println("Expected duration: about " + (settings.estimatedSeconds() + 59) / 60 + " minutes, "
+            + "and up to " + Math.max(0, settings.warmupMax - settings.warmup) + " s more while TokenHub's JIT settles\n");
 
         startUpstream();
         startBaseline();
@@ -412,17 +419,74 @@ public final class LoadBenchmark {
         };
     }
 
+    /**
+     * Warms the path up with each shape of load the phases use (many connections, one request in
+     * flight, streams), twice over, and TokenHub's metrics scraped every second as Prometheus would;
+     * then TokenHub's goes on until its JIT has settled. The JIT compiles for what it has seen. After
+     * a warm-up of closed loop and streams alone, the first phase began with the first scrape: a GET
+     * on the management port took branches of the HTTP decoder that the compiled code had left out,
+     * which deoptimised it and about 130 other compiled methods, and recompiling them and 600 more
+     * kept a compiler thread at 12-15 % of a core through the one-in-flight phase. And on a slow
+     * machine 30 s are not enough: the compiler, starved of CPU by the load, still had a backlog that
+     * it worked off in whichever phase came next (13 % of a core there). No fixed-rate load here: on
+     * a cold JVM it opens connections faster than the gateway can serve them (the spiral the report
+     * counts), and every phase after it would run beside thousands of idle connections.
+     */
     private void warmUp(String path) {
         LoadClient.Target target = target(path);
-        double plain = settings.warmup * 0.75;
-        LoadClient.Result a = client.closed(target, Buffer.buffer(CHAT_BODY), false, 16, plain);
-        LoadClient.Result b = client.open(target, BenchGateway.streamBody(settings.streamChunks, settings.streamDelayMs), true,
-            settings.streamRate, settings.warmup - plain, 30_000);
-        if (path.equals("tokenhub")) {
-            tokenhubAnswered += a.ok.sum() + b.ok.sum();
+        boolean tokenhub = path.equals("tokenhub");
+        ScheduledExecutorService scraper = Executors.newSingleThreadScheduledExecutor();
+        if (tokenhub) {
+            scraper.scheduleWithFixedDelay(() -> Prometheus.scrape(managementPort), 0, 1, TimeUnit.SECONDS);
         }
-        log("   warm-up: " + a.ok.sum() + " requests (" + Math.round(a.throughput()) + "/s), " + b.ok.sum()
-            + " streams, errors " + (a.errors.sum() + b.errors.sum()));
+        long[] counts = new long[3];
+        long started = System.nanoTime();
+        try {
+            for (int i = 0; i < 2; i++) {
+                warmUpRound(target, settings.warmup / 2.0, counts);
+            }
+            if (tokenhub) {
+                double compiler = 1;
+                while (compiler > 0.05 && (System.nanoTime() - started) / 1e9 + 10 <= settings.warmupMax) {
+                    Map<String, Long> before = Procs.threadTicks(gateway.pid());
+                    long t0 = System.nanoTime();
+                    warmUpRound(target, 10, counts);
+                    compiler = compilerShare(before, Procs.threadTicks(gateway.pid()), (System.nanoTime() - t0) / 1e9);
+                    log(String.format(Locale.ROOT, "   JIT compilers: %.0f %% of a core in the last 10 s", compiler * 100));
+                }
+                warmUpNote = String.format(Locale.ROOT, "TokenHub's warm-up: %.0f s, until its JIT compilers used "
+                    + "%.0f %% of a core (%s)%n", (System.nanoTime() - started) / 1e9, compiler * 100,
+                    compiler > 0.05 ? "not settled within warmupMax=" + settings.warmupMax + " s" : "settled");
+            }
+        } finally {
+            scraper.shutdownNow();
+        }
+        if (tokenhub) {
+            tokenhubAnswered += counts[0] + counts[1];
+        }
+        log("   warm-up: " + counts[0] + " requests, " + counts[1] + " streams, errors " + counts[2]);
+    }
+
+    /** Many connections, then one request in flight, then streams; adds requests, streams, errors to counts. */
+    private void warmUpRound(LoadClient.Target target, double seconds, long[] counts) {
+        Buffer chat = Buffer.buffer(CHAT_BODY);
+        LoadClient.Result many = client.closed(target, chat, false, 16, seconds * 0.5);
+        LoadClient.Result one = client.closed(target, chat, false, 1, seconds * 0.2);
+        LoadClient.Result streamed = client.open(target, BenchGateway.streamBody(settings.streamChunks,
+            settings.streamDelayMs), true, settings.streamRate, seconds * 0.3, 30_000);
+        counts[0] += many.ok.sum() + one.ok.sum();
+        counts[1] += streamed.ok.sum();
+        counts[2] += many.errors.sum() + one.errors.sum() + streamed.errors.sum();
+    }
+
+    private static double compilerShare(Map<String, Long> before, Map<String, Long> after, double seconds) {
+        long ticks = 0;
+        for (var e : after.entrySet()) {
+            if (e.getKey().contains("CompilerThre")) {
+                ticks += e.getValue() - before.getOrDefault(e.getKey(), 0L);
+            }
+        }
+        return ticks / (double) Procs.CLK_TCK / seconds;
     }
 
     /**
@@ -732,7 +796,8 @@ public final class LoadBenchmark {
         }
 
         if (settings.paths.contains("tokenhub")) {
-            out.append("\nTokenHub CPU by thread (% of one core, during each phase)\n");
+            out.append("\n").append(warmUpNote);
+            out.append("TokenHub CPU by thread (% of one core, during each phase)\n");
             for (Row row : rows) {
                 if (row.path.equals("tokenhub")) {
                     out.append(String.format(Locale.ROOT, "  %-18s %s%n", row.phase.label(), row.threads));
