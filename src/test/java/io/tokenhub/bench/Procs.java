@@ -212,17 +212,38 @@ final class Procs {
         return total;
     }
 
+    /** CPU ticks of each JIT compiler thread of a JVM, by thread id (the JVM starts and stops some as needed). */
+    static java.util.Map<Long, Long> compilerThreadTicks(long pid) {
+        java.util.Map<Long, Long> out = new java.util.HashMap<>();
+        eachThread(pid, (tid, name, ticks) -> {
+            if (name.contains("CompilerThre")) {
+                out.put(tid, ticks);
+            }
+        });
+        return out;
+    }
+
     /** CPU ticks per thread group of a process (thread names with their numbers folded: "GC Thread#N"). */
     static java.util.Map<String, Long> threadTicks(long pid) {
         java.util.Map<String, Long> out = new java.util.TreeMap<>();
+        eachThread(pid, (tid, name, ticks) -> out.merge(name.replaceAll("\\d+", "N"), ticks, Long::sum));
+        return out;
+    }
+
+    private interface ThreadTicks {
+        void accept(long tid, String name, long ticks);
+    }
+
+    /** utime + stime of each live thread of a process, with its id and name. */
+    private static void eachThread(long pid, ThreadTicks visitor) {
         try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
             tasks.forEach(task -> {
                 try {
                     String stat = Files.readString(task.resolve("stat"));
-                    String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-                        .replaceAll("\\d+", "N");
+                    String name = stat.substring(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
                     String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                    out.merge(name, Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+                    visitor.accept(Long.parseLong(task.getFileName().toString()), name,
+                        Long.parseLong(f[11]) + Long.parseLong(f[12]));
                 } catch (IOException | RuntimeException ignored) {
                     // the thread ended meanwhile
                 }
@@ -230,7 +251,6 @@ final class Procs {
         } catch (IOException ignored) {
             // the process is gone
         }
-        return out;
     }
 
     /** Busy CPU ticks of the whole machine (all CPUs) from /proc/stat: user+nice+system+irq+softirq+steal. */
