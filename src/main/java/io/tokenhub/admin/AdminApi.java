@@ -9,6 +9,7 @@ import io.tokenhub.core.ApiError.NotFound;
 import io.tokenhub.core.ApiException;
 import io.tokenhub.core.Bus;
 import io.tokenhub.billing.Quota;
+import io.tokenhub.limit.SharedCounter;
 import io.tokenhub.routing.CatalogHolder;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -52,7 +53,7 @@ public final class AdminApi {
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog, long signupCreditMicroUsd,
                     Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, Quota quota,
-                    Supplier<Future<JsonObject>> reload, UsageSync sync) {
+                    Supplier<Future<JsonObject>> reload, UsageSync sync, SharedCounter counter) {
         this.vertx = vertx;
         this.store = store;
         this.auth = auth;
@@ -64,7 +65,7 @@ public final class AdminApi {
         this.reload = reload;
         this.sync = sync;
         this.usage = new UsageQueries(store.pool(), Clock.systemUTC());
-        this.console = new ConsoleApi(vertx, store, catalog, usage, sync, this);
+        this.console = new ConsoleApi(vertx, store, catalog, usage, sync, this, counter);
     }
 
     /** Usage and log queries over the same database, for the public usage and legacy billing endpoints. */

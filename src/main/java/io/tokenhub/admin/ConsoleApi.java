@@ -1,7 +1,5 @@
 package io.tokenhub.admin;
 
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import io.tokenhub.accounting.UsageSync;
 import io.tokenhub.auth.ApiKeys;
 import io.tokenhub.auth.Authenticator;
@@ -10,6 +8,8 @@ import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.core.ApiError.NotFound;
 import io.tokenhub.core.ApiError.RateLimited;
 import io.tokenhub.core.Ids;
+import io.tokenhub.limit.SharedCounter;
+import io.tokenhub.limit.SlidingLimit;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.ModelCard;
 import io.vertx.core.Future;
@@ -20,6 +20,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import java.security.GeneralSecurityException;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -42,8 +43,8 @@ public final class ConsoleApi {
 
     static final String SESSION_PREFIX = "ths-";
     static final Duration SESSION_TTL = Duration.ofHours(12);
-    /** Sign-in attempts per email per minute on this node; PBKDF2 makes each one cost ~50 ms of CPU. */
-    static final int ATTEMPTS_PER_MINUTE = 10;
+    /** Sign-in attempts per email in any minute, on all nodes together; PBKDF2 makes each cost ~50 ms of CPU. */
+    public static final int ATTEMPTS_PER_MINUTE = 10;
     /** Password checks waiting or running on this node at once; beyond it a sign-in is asked to retry. */
     static final int CHECKS_AT_ONCE = 8;
     private static final int MAX_EMAIL = 254;
@@ -60,12 +61,13 @@ public final class ConsoleApi {
     private final WorkerExecutor hashing;
     /** Compared against when no account matches, so that a miss takes as long as a wrong password. */
     private final String decoy;
-    private final Cache<String, AtomicInteger> attempts = Caffeine.newBuilder()
-        .maximumSize(100_000).expireAfterWrite(Duration.ofMinutes(1)).build();
+    /** Counted on the cluster's shared counter, so that more nodes do not mean more guesses. */
+    private final SlidingLimit attempts;
     private final AtomicInteger checking = new AtomicInteger();
 
     ConsoleApi(Vertx vertx, AdminStore store, CatalogHolder catalog, UsageQueries usage, UsageSync sync,
-               AdminApi admin) {
+               AdminApi admin, SharedCounter counter) {
+        this.attempts = new SlidingLimit(counter, "console_login", ATTEMPTS_PER_MINUTE, Clock.systemUTC());
         this.store = store;
         this.catalog = catalog;
         this.usage = usage;
@@ -101,11 +103,13 @@ public final class ConsoleApi {
             return Future.failedFuture(new InvalidRequest("Incorrect email or password.",
                 email.length() > MAX_EMAIL ? "email" : "password").toException());
         }
-        if (attempts.get(email.toLowerCase(Locale.ROOT), e -> new AtomicInteger()).incrementAndGet()
-            > ATTEMPTS_PER_MINUTE) {
-            return Future.failedFuture(new RateLimited("Too many sign-in attempts for this email; retry in a minute.",
-                "console_login", 60).toException());
-        }
+        return attempts.tryTake(email.toLowerCase(Locale.ROOT)).compose(admitted -> admitted
+            ? signIn(email, password)
+            : Future.failedFuture(new RateLimited("Too many sign-in attempts for this email; retry in a minute.",
+                "console_login", 60).toException()));
+    }
+
+    private Future<JsonObject> signIn(String email, String password) {
         if (checking.incrementAndGet() > CHECKS_AT_ONCE) {
             checking.decrementAndGet();
             return Future.failedFuture(new RateLimited("Too many sign-ins at once; retry in a second.",

@@ -2,6 +2,7 @@ package io.tokenhub.limit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tokenhub.admin.ConsoleApi;
 import io.tokenhub.testing.TestCluster;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonObject;
@@ -155,6 +156,33 @@ class ClusterIT {
     private static List<String> deployments(TestGateway node) {
         return node.adminOk("GET", "/admin/v1/upstreams", null).getJsonArray("data").stream()
             .map(JsonObject.class::cast).map(u -> u.getString("provider") + "/" + u.getString("deployment")).toList();
+    }
+
+    @Test
+    void signInAttemptsForOneEmailAreCountedOnAllNodesTogether() {
+        // Given an account holder with a password
+        String email = "guessed-" + System.nanoTime() + "@example.com";
+        String password = "a long enough password";
+        nodes.get(0).adminOk("POST", "/admin/v1/accounts",
+            new JsonObject().put("name", "Guessed").put("email", email).put("password", password));
+
+        // When wrong passwords are tried on the three nodes in turn, as many as a minute allows
+        for (int i = 0; i < ConsoleApi.ATTEMPTS_PER_MINUTE; i++) {
+            assertThat(login(nodes.get(i % 3), email, "guess " + i).statusCode()).isEqualTo(401);
+        }
+
+        // Then the next attempt is refused on every node, the right password too: three nodes do not
+        // give three times the guesses
+        for (TestGateway node : nodes) {
+            HttpResponse<String> refused = login(node, email, password);
+            assertThat(refused.statusCode()).isEqualTo(429);
+            assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+        }
+    }
+
+    private static HttpResponse<String> login(TestGateway node, String email, String password) {
+        return node.post("/console/api/login", null,
+            new JsonObject().put("email", email).put("password", password).encode());
     }
 
     private static HttpResponse<String> chat(TestGateway node, String key, String model) {

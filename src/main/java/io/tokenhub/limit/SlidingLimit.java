@@ -1,0 +1,47 @@
+package io.tokenhub.limit;
+
+import io.vertx.core.Future;
+import java.time.Clock;
+
+/**
+ * At most {@code limit} events per subject in any sixty seconds, counted in the cluster's shared
+ * one-minute windows: this minute's count plus the share of the last minute's that the sliding
+ * minute still covers, rounded up so that a burst just before a window's end is not let through
+ * again just after it. Two shared-counter calls an event, so it is for rare events (sign-ins),
+ * not for requests, which {@link RateLimiter} admits from local leases.
+ */
+public final class SlidingLimit {
+
+    private static final long WINDOW_MS = 60_000;
+
+    private final SharedCounter counter;
+    private final String scope;
+    private final long limit;
+    private final Clock clock;
+
+    public SlidingLimit(SharedCounter counter, String scope, long limit, Clock clock) {
+        this.counter = counter;
+        this.scope = scope;
+        this.limit = limit;
+        this.clock = clock;
+    }
+
+    public long limit() {
+        return limit;
+    }
+
+    /** Counts one event of the subject; false, and nothing counted, when the limit is reached. */
+    public Future<Boolean> tryTake(String subject) {
+        long now = clock.millis();
+        long minute = now / WINDOW_MS;
+        double stillCovered = 1 - (double) (now % WINDOW_MS) / WINDOW_MS;
+        String window = scope + "|" + subject + "|";
+        return counter.take(window + (minute - 1), 0, limit).compose(last -> {
+            long carried = (long) Math.ceil(last.used() * stillCovered);
+            if (carried >= limit) {
+                return Future.succeededFuture(false);
+            }
+            return counter.take(window + minute, 1, limit - carried).map(grant -> grant.granted() == 1);
+        });
+    }
+}
