@@ -31,6 +31,9 @@ import java.util.Optional;
  */
 final class Clustering {
 
+    /** Sign-in windows kept in one process (least recently used dropped beyond it). */
+    private static final long SIGN_IN_WINDOWS = 100_000;
+
     private final HazelcastClusterManager manager;
 
     private Clustering(HazelcastClusterManager manager) {
@@ -80,6 +83,12 @@ final class Clustering {
 
     SharedCounter counter() {
         return manager == null ? new LocalCounter() : new HazelcastCounter(manager.getHazelcastInstance());
+    }
+
+    /** Sign-in windows are named after whatever email is tried: bounded, apart from the rate limits'. */
+    SharedCounter signInCounter() {
+        return manager == null ? new LocalCounter(SIGN_IN_WINDOWS)
+            : new HazelcastCounter(manager.getHazelcastInstance(), HazelcastCounter.SIGN_INS);
     }
 
     /**

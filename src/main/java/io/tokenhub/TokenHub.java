@@ -30,7 +30,6 @@ import io.tokenhub.routing.Catalog;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.CatalogReloader;
 import io.tokenhub.limit.RateLimiter;
-import io.tokenhub.limit.SharedCounter;
 import io.tokenhub.routing.Upstreams;
 import io.tokenhub.store.Database;
 import com.hazelcast.core.HazelcastInstance;
@@ -152,15 +151,14 @@ public final class TokenHub {
         upstreams.listen();
         CatalogReloader reloader = new CatalogReloader(vertx, source, ConfigLoader.fromEnvironment(), catalog, upstreams);
         reloader.listen();
-        SharedCounter counter = clustering.counter();
-        RateLimiter limiter = new RateLimiter(counter);
+        RateLimiter limiter = new RateLimiter(clustering.counter());
         KeyStore keyStore = new KeyStore(pool);
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
         AdminStore adminStore = new AdminStore(pool);
         UsageSync usageSync = new UsageSync(vertx);
         AdminApi admin = new AdminApi(vertx, adminStore, new AdminAuth(config.admin().masterKey(), keyStore), catalog,
             config.billing().signupCreditMicroUsd(), auth::invalidateKey, upstreams::describe, quota,
-            reloader::reloadEverywhere, usageSync, counter);
+            reloader::reloadEverywhere, usageSync, clustering.signInCounter());
         apiPort = config.server().port() == 0 ? freePort() : config.server().port();
         managementPort = config.server().managementPort() == 0 ? freePort() : config.server().managementPort();
         var server = config.server();

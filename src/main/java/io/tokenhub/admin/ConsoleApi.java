@@ -43,7 +43,7 @@ public final class ConsoleApi {
 
     static final String SESSION_PREFIX = "ths-";
     static final Duration SESSION_TTL = Duration.ofHours(12);
-    /** Sign-in attempts per email in any minute, on all nodes together; PBKDF2 makes each cost ~50 ms of CPU. */
+    /** Sign-in attempts per email a minute (sliding), on all nodes together; PBKDF2 makes each cost ~50 ms of CPU. */
     public static final int ATTEMPTS_PER_MINUTE = 10;
     /** Password checks waiting or running on this node at once; beyond it a sign-in is asked to retry. */
     static final int CHECKS_AT_ONCE = 8;
@@ -103,19 +103,17 @@ public final class ConsoleApi {
             return Future.failedFuture(new InvalidRequest("Incorrect email or password.",
                 email.length() > MAX_EMAIL ? "email" : "password").toException());
         }
-        return attempts.tryTake(email.toLowerCase(Locale.ROOT)).compose(admitted -> admitted
-            ? signIn(email, password)
-            : Future.failedFuture(new RateLimited("Too many sign-in attempts for this email; retry in a minute.",
-                "console_login", 60).toException()));
-    }
-
-    private Future<JsonObject> signIn(String email, String password) {
+        // A sign-in refused for being one too many at once does not use up one of the email's attempts.
         if (checking.incrementAndGet() > CHECKS_AT_ONCE) {
             checking.decrementAndGet();
             return Future.failedFuture(new RateLimited("Too many sign-ins at once; retry in a second.",
                 "console_login", 1).toException());
         }
-        return checkPassword(email, password).andThen(ar -> checking.decrementAndGet())
+        return attempts.tryTake(email.toLowerCase(Locale.ROOT))
+            .compose(admitted -> admitted ? checkPassword(email, password)
+                : Future.failedFuture(new RateLimited("Too many sign-in attempts for this email; retry in a minute.",
+                    "console_login", 60).toException()))
+            .andThen(ar -> checking.decrementAndGet())
             .compose(accountId -> {
                 if (accountId == null) {
                     return Future.failedFuture(new InvalidApiKey("Incorrect email or password.").toException());

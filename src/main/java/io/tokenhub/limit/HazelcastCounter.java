@@ -11,23 +11,36 @@ import java.util.Map;
 
 /**
  * Limit windows in a Hazelcast map ({@code tokenhub.limits}, backed up on a second member and
- * expiring on their own): a take is one entry-processor call on the member that owns the window,
- * answered asynchronously — never a blocking call on an event loop.
+ * expiring on their own; sign-in windows in {@code tokenhub.signins}, bounded too): a take is one
+ * entry-processor call on the member that owns the window, answered asynchronously — never a
+ * blocking call on an event loop.
  */
 public final class HazelcastCounter implements SharedCounter {
 
     public static final String MAP = "tokenhub.limits";
+    public static final String SIGN_INS = "tokenhub.signins";
 
     private final IMap<String, Long> windows;
 
     public HazelcastCounter(HazelcastInstance hazelcast) {
-        this.windows = hazelcast.getMap(MAP);
+        this(hazelcast, MAP);
+    }
+
+    public HazelcastCounter(HazelcastInstance hazelcast, String map) {
+        this.windows = hazelcast.getMap(map);
     }
 
     @Override
     public Future<Grant> take(String window, long want, long limit) {
         Context context = Vertx.currentContext();
         var stage = windows.submitToKey(window, new Take(want, limit));
+        return context == null ? Future.fromCompletionStage(stage) : Future.fromCompletionStage(stage, context);
+    }
+
+    @Override
+    public Future<Long> used(String window) {
+        Context context = Vertx.currentContext();
+        var stage = windows.getAsync(window).thenApply(used -> used == null ? 0L : used);
         return context == null ? Future.fromCompletionStage(stage) : Future.fromCompletionStage(stage, context);
     }
 

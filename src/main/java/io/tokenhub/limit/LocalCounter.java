@@ -1,19 +1,33 @@
 package io.tokenhub.limit;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.vertx.core.Future;
-import java.util.concurrent.ConcurrentHashMap;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 
-/** A single node's shared counter: in memory, with old windows dropped as new minutes begin. */
+/**
+ * A single node's shared counter, in memory. Windows are one minute long, so each is dropped three
+ * minutes after it began; a bounded counter also drops the least recently used beyond its size, for
+ * windows whose names come from outside (sign-in emails).
+ */
 public final class LocalCounter implements SharedCounter {
 
-    private final ConcurrentHashMap<String, AtomicLong> windows = new ConcurrentHashMap<>();
-    private volatile long lastPurgeMinute;
+    private final Cache<String, AtomicLong> windows;
+
+    /** Unbounded: for windows named after API keys and models, which only this gateway creates. */
+    public LocalCounter() {
+        this(Long.MAX_VALUE);
+    }
+
+    public LocalCounter(long maxWindows) {
+        Caffeine<Object, Object> builder = Caffeine.newBuilder().expireAfterWrite(Duration.ofMinutes(3));
+        this.windows = (maxWindows == Long.MAX_VALUE ? builder : builder.maximumSize(maxWindows)).build();
+    }
 
     @Override
     public Future<Grant> take(String window, long want, long limit) {
-        purge();
-        AtomicLong used = windows.computeIfAbsent(window, w -> new AtomicLong());
+        AtomicLong used = windows.get(window, w -> new AtomicLong());
         while (true) {
             long current = used.get();
             long granted = Math.max(0, Math.min(want, limit - current));
@@ -23,12 +37,15 @@ public final class LocalCounter implements SharedCounter {
         }
     }
 
-    private void purge() {
-        long minute = System.currentTimeMillis() / 60_000;
-        if (minute != lastPurgeMinute) {
-            lastPurgeMinute = minute;
-            // Window names end with their minute; anything two minutes old is over.
-            windows.keySet().removeIf(w -> Long.parseLong(w.substring(w.lastIndexOf('|') + 1)) < minute - 1);
-        }
+    /** Windows held now (after pending evictions). */
+    long size() {
+        windows.cleanUp();
+        return windows.estimatedSize();
+    }
+
+    @Override
+    public Future<Long> used(String window) {
+        AtomicLong used = windows.getIfPresent(window);
+        return Future.succeededFuture(used == null ? 0 : used.get());
     }
 }

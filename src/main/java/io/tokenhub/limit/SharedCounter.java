@@ -14,4 +14,7 @@ public interface SharedCounter {
     }
 
     Future<Grant> take(String window, long want, long limit);
+
+    /** The window's total use so far, creating nothing. */
+    Future<Long> used(String window);
 }

@@ -4,11 +4,13 @@ import io.vertx.core.Future;
 import java.time.Clock;
 
 /**
- * At most {@code limit} events per subject in any sixty seconds, counted in the cluster's shared
- * one-minute windows: this minute's count plus the share of the last minute's that the sliding
- * minute still covers, rounded up so that a burst just before a window's end is not let through
- * again just after it. Two shared-counter calls an event, so it is for rare events (sign-ins),
- * not for requests, which {@link RateLimiter} admits from local leases.
+ * About {@code limit} events per subject a minute, as a sliding estimate over the cluster's shared
+ * one-minute windows: this minute's count plus the share of the last minute's that a minute back
+ * from now still covers, rounded up, so that a burst just before a window's end is not let through
+ * again just after it. Never more than {@code 2 × limit - 1} in any sixty seconds (a full last
+ * window is still carried whole for its first seconds, then less and less). Two shared-counter
+ * calls an event, so it is for rare events (sign-ins), not for requests, which
+ * {@link RateLimiter} admits from local leases.
  */
 public final class SlidingLimit {
 
@@ -36,8 +38,8 @@ public final class SlidingLimit {
         long minute = now / WINDOW_MS;
         double stillCovered = 1 - (double) (now % WINDOW_MS) / WINDOW_MS;
         String window = scope + "|" + subject + "|";
-        return counter.take(window + (minute - 1), 0, limit).compose(last -> {
-            long carried = (long) Math.ceil(last.used() * stillCovered);
+        return counter.used(window + (minute - 1)).compose(last -> {
+            long carried = (long) Math.ceil(last * stillCovered);
             if (carried >= limit) {
                 return Future.succeededFuture(false);
             }

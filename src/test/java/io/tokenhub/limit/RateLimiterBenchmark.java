@@ -58,9 +58,17 @@ public class RateLimiterBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         SharedCounter shared = counter.equals("hazelcast") ? new HazelcastCounter(hazelcast()) : new LocalCounter();
-        limiter = new RateLimiter((window, want, limit) -> {
-            sharedCalls.increment();
-            return shared.take(window, want, limit);
+        limiter = new RateLimiter(new SharedCounter() {
+            @Override
+            public Future<Grant> take(String window, long want, long limit) {
+                sharedCalls.increment();
+                return shared.take(window, want, limit);
+            }
+
+            @Override
+            public Future<Long> used(String window) {
+                return shared.used(window);
+            }
         });
         requests = new ArrayList<>(KEYS);
         for (int i = 0; i < KEYS; i++) {

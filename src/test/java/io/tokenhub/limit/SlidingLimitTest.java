@@ -73,10 +73,33 @@ class SlidingLimitTest {
         assertThat(takes("c", 10)).isEqualTo(5);
     }
 
+    @Test
+    void eachSubjectTriedMakesOneWindowAndABoundedCounterKeepsNoMoreThanItsSize() {
+        // Given a roomy counter and one of at most 100 windows
+        LocalCounter roomy = new LocalCounter(100_000);
+        LocalCounter small = new LocalCounter(100);
+        now = minute + 1_000;
+
+        // When a thousand subjects are tried once on each
+        for (int i = 0; i < 1_000; i++) {
+            join(new SlidingLimit(roomy, "test", 10, clock).tryTake("subject-" + i));
+            join(new SlidingLimit(small, "test", 10, clock).tryTake("subject-" + i));
+        }
+
+        // Then each made one window (reading the last minute's creates none), and the small one
+        // dropped the least recently used beyond its size
+        assertThat(roomy.size()).isEqualTo(1_000);
+        assertThat(small.size()).isLessThanOrEqualTo(100);
+    }
+
+    private static boolean join(io.vertx.core.Future<Boolean> admitted) {
+        return admitted.toCompletionStage().toCompletableFuture().join();
+    }
+
     private int takes(String subject, int times) {
         int admitted = 0;
         for (int i = 0; i < times; i++) {
-            if (limit.tryTake(subject).toCompletionStage().toCompletableFuture().join()) {
+            if (join(limit.tryTake(subject))) {
                 admitted++;
             }
         }

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatCode;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import com.hazelcast.config.Config;
+import com.hazelcast.config.EvictionPolicy;
+import com.hazelcast.config.MaxSizePolicy;
 import com.hazelcast.config.XmlConfigBuilder;
 import io.tokenhub.api.ApiVerticle;
 import io.tokenhub.config.ConfigLoader;
@@ -396,6 +398,19 @@ class KubernetesManifestsTest {
         // counting from zero (MemberLossIT shows the limit holding with it).
         assertThat(topLevelClusterConfig().getMapConfig("tokenhub.limits").getBackupCount()).isGreaterThanOrEqualTo(1);
         assertThat(k8sClusterConfig().getMapConfig("tokenhub.limits").getBackupCount()).isGreaterThanOrEqualTo(1);
+    }
+
+    @Test
+    void signInWindowsAreBoundedAndExpireInBothClusterXmlVariants() {
+        // Their names come from whatever email is tried: a flood of them must not fill the members' memory.
+        for (Config config : List.of(topLevelClusterConfig(), k8sClusterConfig())) {
+            var signIns = config.getMapConfig("tokenhub.signins");
+            assertThat(signIns.getEvictionConfig().getEvictionPolicy()).isEqualTo(EvictionPolicy.LRU);
+            assertThat(signIns.getEvictionConfig().getMaxSizePolicy()).isEqualTo(MaxSizePolicy.PER_NODE);
+            assertThat(signIns.getEvictionConfig().getSize()).isEqualTo(100_000);
+            assertThat(signIns.getTimeToLiveSeconds()).isBetween(120, 600);
+            assertThat(signIns.getBackupCount()).isGreaterThanOrEqualTo(1);
+        }
     }
 
     @Test
