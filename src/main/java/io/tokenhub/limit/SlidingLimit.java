@@ -28,10 +28,6 @@ public final class SlidingLimit {
         this.clock = clock;
     }
 
-    public long limit() {
-        return limit;
-    }
-
     /** Counts one event of the subject; false, and nothing counted, when the limit is reached. */
     public Future<Boolean> tryTake(String subject) {
         long now = clock.millis();

@@ -73,6 +73,8 @@ import org.HdrHistogram.Histogram;
 public final class LoadBenchmark {
 
     private static final String CHAT_BODY = BenchGateway.CHAT_BODY;
+    /** The JIT compilers' share of a core under which TokenHub's warm-up counts as done. */
+    private static final double JIT_SETTLED = 0.05;
 
     /** Everything that can be set: {@code key=value} arguments, or {@code -Dbench.key=value}. */
     static final class Settings {
@@ -434,42 +436,49 @@ public final class LoadBenchmark {
      */
     private void warmUp(String path) {
         LoadClient.Target target = target(path);
-        boolean tokenhub = path.equals("tokenhub");
-        ScheduledExecutorService scraper = Executors.newSingleThreadScheduledExecutor();
-        if (tokenhub) {
-            scraper.scheduleWithFixedDelay(() -> Prometheus.scrape(managementPort), 0, 1, TimeUnit.SECONDS);
-        }
         long[] counts = new long[3];
-        long started = System.nanoTime();
-        try {
-            for (int i = 0; i < 2; i++) {
-                warmUpRound(target, settings.warmup / 2.0, counts);
+        if (path.equals("tokenhub")) {
+            ScheduledExecutorService scraper = Executors.newSingleThreadScheduledExecutor();
+            scraper.scheduleWithFixedDelay(() -> Prometheus.scrape(managementPort), 0, 1, TimeUnit.SECONDS);
+            try {
+                long started = System.nanoTime();
+                warmUpRounds(target, counts);
+                warmUpNote = settleJit(target, counts, started);
+            } finally {
+                scraper.shutdownNow();
             }
-            if (tokenhub) {
-                double compiler = Double.NaN;
-                while ((Double.isNaN(compiler) || compiler > 0.05) && (System.nanoTime() - started) / 1e9 + 10 <= settings.warmupMax) {
-                    Map<Long, Long> before = Procs.compilerThreadTicks(gateway.pid());
-                    long t0 = System.nanoTime();
-                    warmUpRound(target, 10, counts);
-                    compiler = compilerShare(before, Procs.compilerThreadTicks(gateway.pid()),
-                        (System.nanoTime() - t0) / 1e9);
-                    log(String.format(Locale.ROOT, "   JIT compilers: %.0f %% of a core in the last 10 s", compiler * 100));
-                }
-                double took = (System.nanoTime() - started) / 1e9;
-                warmUpNote = Double.isNaN(compiler)
-                    ? String.format(Locale.ROOT, "TokenHub's warm-up: %.0f s (warmupMax=%d s left no time to wait "
-                        + "for its JIT compilers)%n", took, settings.warmupMax)
-                    : String.format(Locale.ROOT, "TokenHub's warm-up: %.0f s, until its JIT compilers used %.0f %% "
-                        + "of a core (%s)%n", took, compiler * 100,
-                        compiler > 0.05 ? "not settled within warmupMax=" + settings.warmupMax + " s" : "settled");
-            }
-        } finally {
-            scraper.shutdownNow();
-        }
-        if (tokenhub) {
             tokenhubAnswered += counts[0] + counts[1];
+        } else {
+            warmUpRounds(target, counts);
         }
         log("   warm-up: " + counts[0] + " requests, " + counts[1] + " streams, errors " + counts[2]);
+    }
+
+    private void warmUpRounds(LoadClient.Target target, long[] counts) {
+        for (int i = 0; i < 2; i++) {
+            warmUpRound(target, settings.warmup / 2.0, counts);
+        }
+    }
+
+    /** More rounds of 10 s until the gateway's JIT compilers are nearly idle, or warmupMax; says how it went. */
+    private String settleJit(LoadClient.Target target, long[] counts, long started) {
+        double compiler = Double.NaN;
+        while ((Double.isNaN(compiler) || compiler > JIT_SETTLED)
+            && (System.nanoTime() - started) / 1e9 + 10 <= settings.warmupMax) {
+            Map<Long, Long> before = Procs.compilerThreadTicks(gateway.pid());
+            long t0 = System.nanoTime();
+            warmUpRound(target, 10, counts);
+            compiler = compilerShare(before, Procs.compilerThreadTicks(gateway.pid()), (System.nanoTime() - t0) / 1e9);
+            log(String.format(Locale.ROOT, "   JIT compilers: %.0f %% of a core in the last 10 s", compiler * 100));
+        }
+        double took = (System.nanoTime() - started) / 1e9;
+        if (Double.isNaN(compiler)) {
+            return String.format(Locale.ROOT, "TokenHub's warm-up: %.0f s (warmupMax=%d s left no time to wait "
+                + "for its JIT compilers)%n", took, settings.warmupMax);
+        }
+        return String.format(Locale.ROOT, "TokenHub's warm-up: %.0f s, until its JIT compilers used %.0f %% of a "
+            + "core (%s)%n", took, compiler * 100,
+            compiler > JIT_SETTLED ? "not settled within warmupMax=" + settings.warmupMax + " s" : "settled");
     }
 
     /** Many connections, then one request in flight, then streams; adds requests, streams, errors to counts. */
