@@ -12,6 +12,7 @@ import io.tokenhub.telemetry.Metrics;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.file.FileSystemOptions;
 import io.vertx.micrometer.MetricsDomain;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
@@ -54,8 +55,13 @@ final class Clustering {
             .addDisabledMetricsCategory(MetricsDomain.HTTP_CLIENT)
             .addDisabledMetricsCategory(MetricsDomain.EVENT_BUS)
             .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true));
-        // Netty's epoll transport where it is available (Linux), Java NIO elsewhere.
-        VertxOptions options = new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(meters);
+        // Netty's epoll transport where it is available (Linux), Java NIO elsewhere. No class-path
+        // file resolution: nothing is served from the class path through Vert.x's file system, and its
+        // cache directory is deleted by a JVM shutdown hook of its own, after which every new file
+        // (the usage spool's, while a stopping node drains) would fail to resolve.
+        VertxOptions options = new VertxOptions().setPreferNativeTransport(true).setMetricsOptions(meters)
+            .setFileSystemOptions(new FileSystemOptions().setClassPathResolvingEnabled(false)
+                .setFileCachingEnabled(false));
         var builder = Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(metrics.meterRegistry()));
         if (manager == null) {
             return Future.succeededFuture(builder.build());

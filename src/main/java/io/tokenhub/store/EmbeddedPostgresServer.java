@@ -30,6 +30,9 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                 .setCleanDataDirectory(false)
                 .setPort(port)
                 .setPGStartupWait(Duration.ofSeconds(60))
+                // Stopped by TokenHub's own shutdown, last: a hook of its own would stop it at once on
+                // SIGTERM, while requests still finish and usage is still being written.
+                .setRegisterShutdownHook(false)
                 .start();
             return new EmbeddedPostgresServer(pg, port);
         } catch (IOException e) {

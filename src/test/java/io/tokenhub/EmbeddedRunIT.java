@@ -1,0 +1,181 @@
+package io.tokenhub;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * TokenHub run the README's way, as a process of its own: the embedded PostgreSQL, the mock
+ * provider, the keys printed at the first start. Stopped with SIGTERM (as Kubernetes and Ctrl-C
+ * stop it) while usage is still on its way to the database, then started again on the same data
+ * directory: every request answered before the signal is there, and the stop logged no error.
+ */
+class EmbeddedRunIT {
+
+    private static final Pattern UP = Pattern.compile("TokenHub is up: API (http://localhost:\\d+)/v1");
+    private static final Pattern API_KEY = Pattern.compile("API key: +(th-\\S+)");
+    private static final long START_MS = 180_000;
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(5)).build();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void requestsAnsweredBeforeSigtermAreInTheEmbeddedDatabaseAfterARestart() throws Exception {
+        // Given a configuration like the shipped one: embedded PostgreSQL, in-process counters, the mock
+        // provider; usage written every 10 s, so that the requests' usage is still in memory at the signal
+        Path config = dir.resolve("tokenhub.yaml");
+        Files.writeString(config, """
+            server: { port: 0, management_port: 0, instances: 1, shutdown_grace_ms: 5000 }
+            admin: { master_key: "%s", bootstrap: true }
+            storage: { postgres: embedded, redis: none, data_dir: "%s", embedded_port: %d }
+            accounting: { flush_ms: 10000 }
+            %s
+            """.formatted(TestGateway.MASTER_KEY, dir.resolve("data"), freePort(), TestGateway.MOCK_CATALOG));
+        int requests = 25;
+
+        // When it answers requests with the API key it printed, and is sent SIGTERM right after
+        Node first = Node.start(config);
+        String apiKey = first.find(API_KEY);
+        for (int i = 0; i < requests; i++) {
+            HttpResponse<String> answer = send(first.base + "/v1/chat/completions", apiKey, """
+                {"model": "mock-chat", "messages": [{"role": "user", "content": "Hello %d"}]}""".formatted(i));
+            assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+        }
+        String stopLog = first.terminate();
+
+        // Then it stopped cleanly: its usage in the database, no error on the way
+        assertThat(stopLog).doesNotContain(" ERROR ").doesNotContain("did not finish cleanly");
+        try (var spool = Files.list(dir.resolve("data").resolve("spool"))) {
+            assertThat(spool.toList()).as("nothing left for the next start to replay").isEmpty();
+        }
+        // And started again on the same data directory, it knows every one of those requests
+        Node second = Node.start(config);
+        try {
+            HttpResponse<String> usage = send(second.base + "/admin/v1/usage?group_by=model", TestGateway.MASTER_KEY,
+                null);
+            assertThat(usage.statusCode()).as(usage.body()).isEqualTo(200);
+            JsonArray rows = new JsonObject(usage.body()).getJsonArray("data");
+            assertThat(rows).hasSize(1);
+            assertThat(rows.getJsonObject(0).getLong("requests")).isEqualTo(requests);
+        } finally {
+            second.terminate();
+        }
+    }
+
+    private static HttpResponse<String> send(String url, String bearer, String body) {
+        HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30))
+            .header("Authorization", "Bearer " + bearer);
+        if (body != null) {
+            request.header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
+        }
+        try {
+            return HTTP.send(request.build(), HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    /** One gateway process, its output collected line by line. */
+    private static final class Node {
+
+        private final Process process;
+        private final List<String> lines = new CopyOnWriteArrayList<>();
+        private final CompletableFuture<String> up = new CompletableFuture<>();
+        private final CompletableFuture<Void> outputEnded = new CompletableFuture<>();
+        private String base;
+
+        private Node(Process process) {
+            this.process = process;
+        }
+
+        static Node start(Path config) throws Exception {
+            // Surefire hands the forked JVM a manifest-only jar; the class path itself is in this property.
+            String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
+            Process process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m", "-cp", classPath, TokenHub.class.getName(), "--config", config.toString())
+                .directory(config.getParent().toFile()).redirectErrorStream(true).start();
+            Node node = new Node(process);
+            Thread reader = new Thread(node::read, "gateway-output");
+            reader.setDaemon(true);
+            reader.start();
+            try {
+                node.base = node.up.get(START_MS, TimeUnit.MILLISECONDS);
+            } catch (Exception e) {
+                process.destroyForcibly();
+                throw new AssertionError("the gateway did not start:\n" + String.join("\n", node.lines), e);
+            }
+            return node;
+        }
+
+        private void read() {
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                    lines.add(line);
+                    Matcher m = UP.matcher(line);
+                    if (m.find()) {
+                        up.complete(m.group(1));
+                    }
+                }
+            } catch (IOException e) {
+                // the process is gone
+            } finally {
+                up.completeExceptionally(new IllegalStateException("the gateway's output ended"));
+                outputEnded.complete(null);
+            }
+        }
+
+        String find(Pattern pattern) {
+            return lines.stream().map(pattern::matcher).filter(Matcher::find).map(m -> m.group(1)).findFirst()
+                .orElseThrow(() -> new AssertionError("no " + pattern + " in:\n" + String.join("\n", lines)));
+        }
+
+        /** SIGTERM, then what it wrote from then on. */
+        String terminate() throws Exception {
+            int before = lines.size();
+            // The handle's destroy: Process.destroy() would also close the pipe the gateway logs its stop to.
+            process.toHandle().destroy();
+            if (!process.waitFor(60, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("the gateway did not stop within 60 s of SIGTERM");
+            }
+            outputEnded.get(10, TimeUnit.SECONDS);
+            return String.join("\n", lines.subList(before, lines.size()));
+        }
+    }
+}
