@@ -87,11 +87,12 @@ final class SseRelay implements StreamStart.Sink {
         if (done) {
             return;
         }
+        dispatcher.streamCompleted(served.attempt());
         Usage usage = usage();
         long cost = Outcome.cost(served.attempt(), usage);
         if (ex.request.includeUsage() && !usageSent) {
             write(Chunk.of(new JsonObject().put("id", "chatcmpl-" + ex.requestId).put("object", "chat.completion.chunk")
-                .put("created", System.currentTimeMillis() / 1000).put("model", servedLabel())
+                .put("created", System.currentTimeMillis() / 1000).put("model", served.result().stream().label())
                 .put("choices", new JsonArray()).put("usage", usageJson(usage, cost))), null);
         }
         // Settled before the response ends: over HTTP/2 ending the response closes its stream at
@@ -139,10 +140,6 @@ final class SseRelay implements StreamStart.Sink {
 
     private static JsonObject usageJson(Usage usage, long cost) {
         return usage.toOpenAi().put("cost", PriceCalculator.toUsd(cost));
-    }
-
-    private String servedLabel() {
-        return served.attempt().provider() + "/" + served.attempt().deployment().model();
     }
 
     /** Writes the chunk as one SSE event; its usage only if the client asked for it, with cost if given. */

@@ -27,8 +27,10 @@ public interface Chunk {
 
     /**
      * Appends the chunk's JSON to {@code out}: without its {@code usage} field unless
-     * {@code keepUsage} (and then with {@code "usage": null} if it has none, as OpenAI streams every
-     * chunk before the usage chunk); with {@code cost} added to its usage object when one is given.
+     * {@code keepUsage}, and then with {@code "usage": null} unless it is the usage chunk, as OpenAI
+     * streams every chunk before that one (a provider that puts its counts on the last chunk with
+     * choices, as DeepSeek does, has them sent on a usage chunk of the relay's own); with
+     * {@code cost} added to the usage chunk's object when one is given.
      */
     void writeTo(Buffer out, boolean keepUsage, BigDecimal cost);
 
@@ -66,10 +68,10 @@ public interface Chunk {
         public void writeTo(Buffer out, boolean keepUsage, BigDecimal cost) {
             if (!keepUsage) {
                 json.remove("usage");
-            } else if (!json.containsKey("usage")) {
+            } else if (!usageOnly()) {
                 json.putNull("usage");
-            } else if (cost != null && json.getValue("usage") instanceof JsonObject usage) {
-                usage.put("cost", cost);
+            } else if (cost != null) {
+                json.getJsonObject("usage").put("cost", cost);
             }
             out.appendBuffer(json.toBuffer());
         }

@@ -25,4 +25,7 @@ public interface ChunkStream {
 
     /** The provider's own counts, once its usage arrived; null if it sent none (yet). */
     Usage usage();
+
+    /** The {@code model} its chunks carry: {@code provider/upstream-model}, as the provider last named it. */
+    String label();
 }

@@ -116,8 +116,12 @@ public final class UpstreamHealth {
      * faults (a 4xx other than 429) count as an answer; a call the client cancelled (through
      * {@code abort}) counts for nothing. Fails with {@link OpenCircuitException} when the circuit
      * refuses the call: open, or half-open with its trial call already taken.
+     *
+     * @param stream whether the call is a stream's start: it closes a half-open circuit, but ends a
+     *               run of failures only once the stream ends well ({@link #streamCompleted}), so
+     *               that streams which all break off after their first output add up too
      */
-    public <T> Future<T> guard(Abort abort, Supplier<Future<T>> call) {
+    public <T> Future<T> guard(Abort abort, boolean stream, Supplier<Future<T>> call) {
         CircuitBreakerState now = state;
         if (now == CircuitBreakerState.OPEN) {
             return Future.failedFuture(OpenCircuitException.INSTANCE);
@@ -137,10 +141,10 @@ public final class UpstreamHealth {
                 return;
             }
             if (ar.succeeded()) {
-                answered(trial);
+                answered(trial, !stream);
                 latency(System.nanoTime() - started);
             } else if (ar.cause() instanceof UpstreamException u && !u.isProviderFault()) {
-                answered(trial);
+                answered(trial, true);
             } else {
                 failed(trial);
             }
@@ -151,6 +155,11 @@ public final class UpstreamHealth {
     /** A stream that started well and then failed still counts as a failure of this upstream. */
     public void reportFailure() {
         failed(false);
+    }
+
+    /** A stream ended well: the failures before it no longer count. */
+    public void streamCompleted() {
+        failures.clear();
     }
 
     /** Another node saw this upstream fail: open here too, without another round of failures. */
@@ -169,12 +178,12 @@ public final class UpstreamHealth {
     }
 
     /** The upstream answered (well, or refusing the caller's request): a trial closes the circuit. */
-    private void answered(boolean trial) {
+    private void answered(boolean trial, boolean endsFailures) {
         window.record(true);
         if (trial) {
             breaker.reset();
             trialTaken.set(false);
-        } else {
+        } else if (endsFailures) {
             failures.clear();
         }
     }

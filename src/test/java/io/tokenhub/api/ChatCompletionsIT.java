@@ -99,6 +99,53 @@ class ChatCompletionsIT {
     }
 
     @Test
+    void usageOnTheProvidersLastChunkComesBackOnceOnAUsageChunkWithCost() {
+        // Given a provider that puts its counts on the chunk with the finish reason (DeepSeek's way)
+        upstream.usageWithFinish = true;
+
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
+             "messages": [{"role": "user", "content": "Stream please"}]}""");
+        List<JsonObject> chunks = streamedChunks(response);
+
+        // Then the client sees OpenAI's shape: usage null on every chunk with choices, then one usage chunk
+        JsonObject last = chunks.get(chunks.size() - 1);
+        assertThat(chunks.subList(0, chunks.size() - 1)).allSatisfy(chunk -> {
+            assertThat(chunk.getJsonArray("choices")).isNotEmpty();
+            assertThat(chunk.containsKey("usage")).isTrue();
+            assertThat(chunk.getValue("usage")).isNull();
+        });
+        assertThat(chunks.get(chunks.size() - 2).getJsonArray("choices").getJsonObject(0).getString("finish_reason"))
+            .isEqualTo("stop");
+        assertThat(last.getJsonArray("choices")).isEmpty();
+        assertThat(last.getString("model")).isEqualTo("openai/gpt-4o-mini-2024-07-18");
+        assertThat(last.getJsonObject("usage").getInteger("total_tokens")).isEqualTo(16);
+        assertThat(last.getJsonObject("usage").getDouble("cost")).isEqualTo(0.000005);
+        // And the record holds the provider's counts, not an estimate
+        String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
+        TestGateway.eventually(() -> gateway.database().count(
+            "SELECT count(*) FROM usage_records WHERE request_id = ?", requestId) == 1, 10_000, "the usage record");
+        assertThat(gateway.database().query("SELECT completion_tokens, estimated FROM usage_records "
+            + "WHERE request_id = ?", requestId).get(0))
+            .containsEntry("completion_tokens", 5).containsEntry("estimated", false);
+    }
+
+    @Test
+    void usageChunkTheGatewayMakesUpIsLabelledWithTheModelTheProviderReported() {
+        // Given a provider that sends no usage at all
+        upstream.usage = null;
+
+        List<JsonObject> chunks = streamedChunks(gateway.post("/v1/chat/completions", key, """
+            {"model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
+             "messages": [{"role": "user", "content": "Stream please"}]}"""));
+
+        JsonObject last = chunks.get(chunks.size() - 1);
+        assertThat(last.getJsonArray("choices")).isEmpty();
+        assertThat(last.getJsonObject("usage").getInteger("completion_tokens")).isPositive();
+        assertThat(chunks).extracting(chunk -> chunk.getString("model")).containsOnly("openai/gpt-4o-mini-2024-07-18");
+    }
+
+    @Test
     void requestIsPassedThroughWithTheProviderKeyAndNeverTheClientKey() {
         HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
             {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
@@ -182,7 +229,8 @@ class ChatCompletionsIT {
     @Test
     void oneModelIsRetrievedByItsIdAnAliasOrTheProviderPinnedForm() {
         // provider/model has a slash in it, as a path segment of /v1/models/{id} too
-        for (String id : List.of("gpt-4o-mini", "mini", "openai/gpt-4o-mini", "openai/mini")) {
+        for (String id : List.of("gpt-4o-mini", "mini", "openai/gpt-4o-mini", "openai/mini", "gpt-4o-mini/",
+            "openai/mini/")) {
             HttpResponse<String> response = gateway.get("/v1/models/" + id, key);
 
             assertThat(response.statusCode()).as(id).isEqualTo(200);
@@ -217,5 +265,18 @@ class ChatCompletionsIT {
         assertThat(row.get("status")).isEqualTo(200);
         assertThat(row.get("provider")).isEqualTo("openai");
         assertThat(row.get("estimated")).isEqualTo(false);
+    }
+
+    /** The JSON of every data event of a streamed answer, up to {@code [DONE]} (which must end it). */
+    private static List<JsonObject> streamedChunks(HttpResponse<String> response) {
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.body()).endsWith("data: [DONE]\n\n");
+        List<JsonObject> chunks = new ArrayList<>();
+        for (String event : response.body().split("\n\n")) {
+            if (event.startsWith("data: {")) {
+                chunks.add(new JsonObject(event.substring("data: ".length())));
+            }
+        }
+        return chunks;
     }
 }

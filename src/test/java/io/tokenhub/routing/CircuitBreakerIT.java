@@ -86,6 +86,8 @@ class CircuitBreakerIT {
                 deployments: [ { provider: solo, model: retrial } ]
               - id: crowd
                 deployments: [ { provider: solo, model: crowd } ]
+              - id: dropping
+                deployments: [ { provider: solo, model: dropping } ]
               - id: backed
                 deployments:
                   - { provider: primary, model: backed, priority: 0 }
@@ -156,6 +158,27 @@ class CircuitBreakerIT {
             assertThat(chat("only").statusCode()).isEqualTo(200);
         }
         assertThat(solo.requests()).hasSize(MAX_FAILURES + 4);
+    }
+
+    @Test
+    void streamsThatBreakOffAfterTheirFirstContentAddUpToOpeningTheCircuit() {
+        // Given the only deployment starts every stream well, then drops it after its first content
+        solo.fault = Fault.DROP_MID_STREAM;
+        solo.faultAfter = 2;
+
+        // When max_failures streams in a row break off
+        for (int i = 0; i < MAX_FAILURES; i++) {
+            HttpResponse<String> broken = gateway.post("/v1/chat/completions", key,
+                new JsonObject(chatBody("dropping")).put("stream", true).encode());
+            assertThat(broken.statusCode()).isEqualTo(200);
+            assertThat(broken.body()).contains("event: error");
+        }
+
+        // Then the circuit opens (each start was no success of its own), and the next request is not sent
+        TestGateway.eventually(() -> !upstream("solo", "dropping").getString("circuit_state").equals("closed"),
+            5_000, "the circuit to open");
+        assertThat(chat("dropping").statusCode()).isEqualTo(503);
+        assertThat(solo.requests()).hasSize(MAX_FAILURES);
     }
 
     @Test

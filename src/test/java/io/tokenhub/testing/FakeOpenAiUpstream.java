@@ -66,6 +66,8 @@ public final class FakeOpenAiUpstream {
     public volatile int faultAfter = 1;
     public volatile long firstByteDelayMs;
     public volatile long chunkDelayMs;
+    /** Streams put the usage on the chunk with the finish reason, with no usage chunk after it (as DeepSeek does). */
+    public volatile boolean usageWithFinish;
 
     public FakeOpenAiUpstream(Vertx vertx, String model) {
         this.vertx = vertx;
@@ -103,6 +105,7 @@ public final class FakeOpenAiUpstream {
         faultAfter = 1;
         firstByteDelayMs = 0;
         chunkDelayMs = 0;
+        usageWithFinish = false;
         requests.clear();
         abandoned.set(0);
         abandonedSignal = new CompletableFuture<>();
@@ -247,8 +250,12 @@ public final class FakeOpenAiUpstream {
         for (String piece : pieces) {
             events.add(chunk(new JsonObject().put("content", piece), null, includeUsage));
         }
-        events.add(chunk(new JsonObject(), "stop", includeUsage));
-        if (includeUsage && usage != null) {
+        if (usageWithFinish && includeUsage && usage != null) {
+            events.add(new JsonObject(chunk(new JsonObject(), "stop", true)).put("usage", usage).encode());
+        } else {
+            events.add(chunk(new JsonObject(), "stop", includeUsage));
+        }
+        if (includeUsage && usage != null && !usageWithFinish) {
             events.add(new JsonObject().put("id", "chatcmpl-fake").put("object", "chat.completion.chunk")
                 .put("created", 1).put("model", model).put("choices", new JsonArray()).put("usage", usage).encode());
         }

@@ -98,4 +98,9 @@ final class AnthropicChunkStream extends SseChunkStream {
     public Usage usage() {
         return Usage.fromOpenAi(translator.usage());
     }
+
+    @Override
+    public String label() {
+        return label;
+    }
 }

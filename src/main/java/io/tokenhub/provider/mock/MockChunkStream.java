@@ -103,4 +103,9 @@ final class MockChunkStream implements ChunkStream {
     public Usage usage() {
         return next >= chunks.size() ? usage : null;
     }
+
+    @Override
+    public String label() {
+        return chunks.get(0).getString("model");
+    }
 }

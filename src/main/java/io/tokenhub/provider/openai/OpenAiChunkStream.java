@@ -94,4 +94,9 @@ final class OpenAiChunkStream extends SseChunkStream {
     public Usage usage() {
         return usage;
     }
+
+    @Override
+    public String label() {
+        return label;
+    }
 }

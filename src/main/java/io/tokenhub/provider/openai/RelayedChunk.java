@@ -23,6 +23,7 @@ final class RelayedChunk implements Chunk {
     private static final Buffer NOTHING = Buffer.buffer(0);
     /** What a chunk without usage gains when the client asked for usage, as OpenAI's own chunks have. */
     private static final Buffer NULL_USAGE = Buffer.buffer(",\"usage\":null");
+    private static final Buffer NULL = Buffer.buffer("null");
 
     private final byte[] bytes;
     private final ModelAndUsage fields = new ModelAndUsage();
@@ -93,7 +94,10 @@ final class RelayedChunk implements Chunk {
         if (fields.usageNameStart >= 0) {
             if (!keepUsage) {
                 dropUsage(edits);
-            } else if (cost != null && fields.usage != null) {
+            } else if (!usageOnly()) {
+                // Counts on a chunk with choices: the relay sends them on a usage chunk of its own.
+                edits.replace(fields.usageStart, fields.usageEnd, NULL);
+            } else if (cost != null) {
                 edits.insert(fields.usageEnd - 1, JsonScan.costField(bytes, fields.usageEnd, cost));
             }
         } else if (keepUsage) {

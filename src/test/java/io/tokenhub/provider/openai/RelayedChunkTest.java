@@ -68,6 +68,20 @@ class RelayedChunkTest {
     }
 
     @Test
+    void countsOnAChunkWithChoicesAreReadButWrittenAsNull() {
+        // DeepSeek puts them on the chunk with the finish reason; the relay sends a usage chunk of its own.
+        String chunk = "{" + HEAD + ",\"model\":\"ds\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},"
+            + "\"finish_reason\":\"stop\"}]," + USAGE + "}";
+        RelayedChunk relayed = relayed(chunk, "ds");
+
+        assertThat(relayed.usageOnly()).isFalse();
+        assertThat(relayed.usage()).isEqualTo(new Usage(9, 0, 0, 3, 1, false));
+        String labelled = chunk.replace("\"ds\"", "\"openai/ds\"");
+        assertThat(written(relayed, true, COST)).isEqualTo(labelled.replace(USAGE, "\"usage\":null"));
+        assertThat(written(relayed, false, null)).isEqualTo(labelled.replace("," + USAGE, ""));
+    }
+
+    @Test
     void sameAnswersAsTheWholeParseForTheUsualShapes() {
         assertSameAsWholeParse("{\"usage\":null," + HEAD + ",\"model\":\"m\",\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}");
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"reasoning_content\":\"think\",\"content\":null}}]}");
