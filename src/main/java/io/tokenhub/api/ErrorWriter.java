@@ -79,6 +79,7 @@ public final class ErrorWriter {
         response.setStatusCode(status)
             .putHeader(HttpHeaders.CONTENT_TYPE, Headers.JSON)
             .putHeader(Headers.REQUEST_ID, Ids.requestId())
+            .putHeader(Headers.PROVIDER, Headers.NO_PROVIDER)
             .putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE)
             .end(body.toBuffer());
         request.connection().close();

@@ -391,6 +391,7 @@ class ErrorsIT {
         // Then the very first status line is the 413, with the OpenAI error body
         assertThat(response.statusLine()).startsWith("HTTP/1.1 413");
         assertThat(response.header("x-request-id")).startsWith("req_");
+        assertThat(response.header("x-tokenhub-provider")).isEqualTo("none");
         assertThat(response.header("content-type")).startsWith("application/json");
         JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
         assertThat(error.getString("code")).isEqualTo("request_too_large");
