@@ -146,7 +146,8 @@ public final class AdminApi {
             .map(balance -> balance.orElseThrow(() -> notFound("account", id)))
             .compose(balance -> {
                 quota.credited(id, microUsd);
-                return store.account(id).map(Optional::orElseThrow);
+                // The balance answered includes usage not yet written, as GET /accounts/{id} does.
+                return sync.sync().compose(v -> store.account(id)).map(Optional::orElseThrow);
             });
     }
 

@@ -16,6 +16,7 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /** Field readers for admin request bodies; each failure is a 400 naming the field. */
@@ -125,7 +126,12 @@ final class AdminBodies {
         if (value == null) {
             return null;
         }
-        if (value instanceof String text) {
+        if (value instanceof String raw) {
+            // RFC 3339 allows a lower-case t and z, and a space between date and time.
+            String text = raw.trim().toUpperCase(Locale.ROOT);
+            if (text.length() > 10 && text.charAt(10) == ' ') {
+                text = text.substring(0, 10) + 'T' + text.substring(11);
+            }
             try {
                 return OffsetDateTime.parse(text);
             } catch (DateTimeParseException e) {

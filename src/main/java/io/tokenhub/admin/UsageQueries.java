@@ -161,19 +161,32 @@ public final class UsageQueries {
 
         /** The current calendar month in UTC. */
         public static Range currentMonth(Clock clock) {
-            LocalDate first = LocalDate.now(clock.withZone(ZoneOffset.UTC)).withDayOfMonth(1);
+            return monthOf(LocalDate.now(clock.withZone(ZoneOffset.UTC)));
+        }
+
+        private static Range monthOf(LocalDate day) {
+            LocalDate first = day.withDayOfMonth(1);
             return new Range(first.atStartOfDay().atOffset(ZoneOffset.UTC),
                 first.plusMonths(1).atStartOfDay().atOffset(ZoneOffset.UTC));
         }
 
         /**
          * An inclusive range from two optional bounds, each RFC 3339 or {@code YYYY-MM-DD} (UTC); a date
-         * {@code to} runs through the end of that day. A missing bound is the current month's.
+         * {@code to} runs through the end of that day. A missing bound is the current month's, unless
+         * that would put it on the wrong side of the one given: then it is the given one's month's
+         * ({@code to=2026-10-31} alone is October).
          */
         public static Range parse(String fromText, String toText, String fromParam, String toParam, Clock clock) {
             Range month = currentMonth(clock);
-            OffsetDateTime from = blankToNull(fromText) == null ? month.from() : start(fromText, fromParam);
-            OffsetDateTime until = blankToNull(toText) == null ? month.until() : endInclusive(toText, toParam);
+            OffsetDateTime from = blankToNull(fromText) == null ? null : start(fromText, fromParam);
+            OffsetDateTime until = blankToNull(toText) == null ? null : endInclusive(toText, toParam);
+            if (from == null) {
+                from = until == null || until.isAfter(month.from()) ? month.from()
+                    : monthOf(until.minusNanos(1).toLocalDate()).from();
+            }
+            if (until == null) {
+                until = from.isBefore(month.until()) ? month.until() : monthOf(from.toLocalDate()).until();
+            }
             if (!until.isAfter(from)) {
                 throw invalid(fromParam + " must not be after " + toParam + ".", fromParam);
             }

@@ -377,6 +377,18 @@ class KeyLifecycleIT {
     }
 
     @Test
+    void timestampsInRfc3339sOtherSpellingsAreTakenToo() {
+        // RFC 3339 allows a lower-case t and z, and a space instead of the T
+        JsonObject created = gateway.newKey(new JsonObject().put("expires_at", "2099-06-01t12:30:00z"));
+        JsonObject plan = gateway.adminOk("POST", "/admin/v1/accounts/" + created.getString("account_id") + "/plans",
+            new JsonObject().put("tokens", 1000).put("valid_from", "2026-01-01 00:00:00+01:00")
+                .put("valid_until", "2099-01-01T00:00:00Z"));
+
+        assertThat(created.getString("expires_at")).isEqualTo("2099-06-01T12:30:00Z");
+        assertThat(plan.getString("valid_from")).isEqualTo("2025-12-31T23:00:00Z");
+    }
+
+    @Test
     void timestampsAreRfc3339WithSecondsEvenWhenTheyAreZero() {
         // Given a key expiring, and a plan running, from one midnight to another
         JsonObject created = gateway.newKey(new JsonObject().put("expires_at", "2099-06-01T00:00:00Z"));

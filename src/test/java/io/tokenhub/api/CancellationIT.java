@@ -131,9 +131,12 @@ class CancellationIT {
 
     @Test
     void nonStreamingClientThatLeavesWhileTheUpstreamHangsCancelsTheUpstreamAndIsRecordedAs499() {
-        // Given an upstream that accepts the request and never answers
+        // Given an upstream that accepts the request and never answers, and an account with a token plan
         upstream.fault = Fault.HANG;
         JsonObject key = newKey();
+        JsonObject plan = gateway.adminOk("POST", "/admin/v1/accounts/" + key.getString("account_id") + "/plans",
+            new JsonObject().put("tokens", 100_000).put("valid_from", "2020-01-01T00:00:00Z")
+                .put("valid_until", "2099-01-01T00:00:00Z"));
         double disconnectsBefore = requestsWithStatus(499);
 
         // When a client sends a non-streaming request and disconnects once it has reached the upstream
@@ -153,6 +156,8 @@ class CancellationIT {
         assertThat(row.get("cost_micro_usd")).isEqualTo(0L);
         assertThat(requestsWithStatus(499) - disconnectsBefore).as("499s counted").isEqualTo(1.0);
         assertThat(upstream.requests()).as("no retry after the client left").hasSize(1);
+        assertThat(gateway.database().count("SELECT tokens_remaining FROM token_plans WHERE id = ?",
+            plan.getString("id"))).as("nothing drawn from the plan for nothing served").isEqualTo(100_000);
     }
 
     @Test
