@@ -138,6 +138,7 @@ final class ChatRequestParser {
                     + ".", at + ".role");
             }
             checkContent(message.getValue("content"), r, at);
+            checkToolCalls(message.getValue("tool_calls"), at);
             if (message.getValue("name") != null && !(message.getValue("name") instanceof String)) {
                 throw invalid(at + ".name must be a string.", at + ".name");
             }
@@ -170,6 +171,27 @@ final class ChatRequestParser {
             if (type.equals("image_url") && !(part.getValue("image_url") instanceof JsonObject image
                 && image.getValue("url") instanceof String)) {
                 throw invalid(partAt + ".image_url.url must be a string.", partAt + ".image_url");
+            }
+        }
+    }
+
+    /** An earlier turn's tool calls: each an object naming its function; arguments a string of JSON (or an object). */
+    private static void checkToolCalls(Object calls, String at) {
+        if (calls == null) {
+            return;
+        }
+        if (!(calls instanceof JsonArray array)) {
+            throw invalid(at + ".tool_calls must be an array.", at + ".tool_calls");
+        }
+        for (int i = 0; i < array.size(); i++) {
+            String callAt = at + ".tool_calls[" + i + "]";
+            if (!(array.getValue(i) instanceof JsonObject call && call.getValue("function") instanceof JsonObject function
+                && function.getValue("name") instanceof String)) {
+                throw invalid(callAt + " must be an object with a function that has a name.", callAt + ".function");
+            }
+            Object arguments = function.getValue("arguments");
+            if (arguments != null && !(arguments instanceof String || arguments instanceof JsonObject)) {
+                throw invalid(callAt + ".function.arguments must be a string of JSON.", callAt + ".function.arguments");
             }
         }
     }

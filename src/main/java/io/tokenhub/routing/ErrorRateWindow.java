@@ -2,7 +2,9 @@ package io.tokenhub.routing;
 
 /**
  * Calls and failures over a rolling window of one-second buckets. {@link #record} answers whether
- * the error rate has reached the threshold with enough calls in the window to mean it.
+ * the error rate has reached the threshold with enough calls in the window to mean it, and at
+ * least as many failures as the consecutive rule needs: when every call fails, that rule opens the
+ * circuit first, so the upstream sees exactly {@code max_failures} failing calls whatever it is.
  */
 final class ErrorRateWindow {
 
@@ -13,14 +15,16 @@ final class ErrorRateWindow {
 
     private final int buckets;
     private final int minCalls;
+    private final int minFailures;
     private final double threshold;
     private final long[] bucketStart;
     private final int[] calls;
     private final int[] failures;
 
-    ErrorRateWindow(long windowMs, int minCalls, double threshold) {
+    ErrorRateWindow(long windowMs, int minCalls, int minFailures, double threshold) {
         this.buckets = (int) Math.max(1, windowMs / BUCKET_MS);
         this.minCalls = minCalls;
+        this.minFailures = minFailures;
         this.threshold = threshold;
         this.bucketStart = new long[buckets];
         this.calls = new int[buckets];
@@ -49,7 +53,7 @@ final class ErrorRateWindow {
                 failed += failures[b];
             }
         }
-        return total >= minCalls && failed >= threshold * total;
+        return total >= minCalls && failed >= minFailures && failed >= threshold * total;
     }
 
     synchronized double errorRate() {

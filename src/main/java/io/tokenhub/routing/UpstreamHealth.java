@@ -48,7 +48,7 @@ public final class UpstreamHealth {
         this.deployment = deployment;
         this.resetMs = config.resetMs();
         this.window = new ErrorRateWindow(ErrorRateWindow.DEFAULT_WINDOW_MS, ErrorRateWindow.DEFAULT_MIN_CALLS,
-            ErrorRateWindow.DEFAULT_THRESHOLD);
+            config.maxFailures(), ErrorRateWindow.DEFAULT_THRESHOLD);
         this.failures = new ConsecutiveFailures(config.maxFailures(), config.windowMs());
         this.breaker = io.vertx.circuitbreaker.CircuitBreaker.create(provider + "/" + deployment, vertx,
                 new CircuitBreakerOptions()

@@ -191,7 +191,14 @@ class ErrorsIT {
             Arguments.of("seed is a string", withField("\"seed\": \"x\""), "seed"),
             Arguments.of("a message name is a number",
                 "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\", \"name\": 5}]}",
-                "messages[0].name"));
+                "messages[0].name"),
+            Arguments.of("an earlier tool call is null",
+                "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, "
+                    + "{\"role\": \"assistant\", \"tool_calls\": [null]}]}", "messages[1].tool_calls[0].function"),
+            Arguments.of("an earlier tool call's arguments are a number",
+                "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"assistant\", \"tool_calls\": "
+                    + "[{\"id\": \"c\", \"type\": \"function\", \"function\": {\"name\": \"f\", \"arguments\": 5}}]}]}",
+                "messages[0].tool_calls[0].function.arguments"));
     }
 
     /** A valid request to gpt-4o-mini plus one more field, given as JSON text. */

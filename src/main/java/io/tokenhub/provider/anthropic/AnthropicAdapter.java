@@ -18,6 +18,8 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Anthropic Messages API. The OpenAI request is translated by {@link AnthropicRequests}, the
@@ -30,6 +32,7 @@ public final class AnthropicAdapter implements ProviderAdapter {
     static final String DEFAULT_API_VERSION = "2023-06-01";
 
     /** The parameter path the translator puts at the start of its messages, e.g. {@code messages[2].content}. */
+    private static final Logger LOG = LoggerFactory.getLogger(AnthropicAdapter.class);
     private static final Pattern PARAM = Pattern.compile("^([A-Za-z_]+(?:\\[\\d+])*(?:\\.[A-Za-z_]+(?:\\[\\d+])*)*)(?=[\\s:])");
 
     private final HttpUpstream upstream;
@@ -85,9 +88,12 @@ public final class AnthropicAdapter implements ProviderAdapter {
     JsonObject upstreamBody(UpstreamCall call, boolean stream) {
         try {
             return AnthropicRequests.toAnthropic(call.body(), call.upstreamModel(), call.maxTokens(), stream);
-        } catch (IllegalArgumentException | ClassCastException e) {
+        } catch (RuntimeException e) {
             // ClassCastException: a field of the wrong JSON type (an object where an array belongs);
-            // the client's request is wrong either way, and no other provider would accept it.
+            // NullPointerException: a part missing where the translation needs one. The client's
+            // request is wrong either way, no other provider would accept it, and it is no failure of
+            // this provider's (its breaker must not count it).
+            LOG.debug("request {} cannot be translated for {}: {}", call.requestId(), providerId(), e.toString());
             boolean described = e instanceof IllegalArgumentException && e.getMessage() != null;
             String message = described ? e.getMessage() : "the request body does not have the expected shape";
             JsonObject error = new JsonObject().put("message", message).put("type", "invalid_request_error");

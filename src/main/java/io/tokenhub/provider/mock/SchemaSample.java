@@ -16,6 +16,12 @@ final class SchemaSample {
 
     /** Deep enough for any real schema, and an end to a recursive one whose recursion is required. */
     private static final int MAX_DEPTH = 16;
+    /**
+     * Values in one sample at most: the schema is the client's, and {@code minItems} of a few
+     * billion, or arrays of arrays, must not keep the event loop busy or fill the heap. Past it,
+     * arrays come out shorter than their {@code minItems}.
+     */
+    static final int MAX_VALUES = 10_000;
     private static final Map<String, String> FORMATS = Map.of(
         "date-time", "2025-01-01T00:00:00Z",
         "date", "2025-01-01",
@@ -25,6 +31,7 @@ final class SchemaSample {
         "uuid", "00000000-0000-4000-8000-000000000000");
 
     private final JsonObject root;
+    private int values;
 
     private SchemaSample(JsonObject root) {
         this.root = root;
@@ -39,7 +46,7 @@ final class SchemaSample {
     }
 
     private Object sample(Object schema, int depth) {
-        if (!(schema instanceof JsonObject s) || depth > MAX_DEPTH) {
+        if (!(schema instanceof JsonObject s) || depth > MAX_DEPTH || ++values > MAX_VALUES) {
             return null;
         }
         if (s.getValue("$ref") instanceof String ref) {
@@ -91,9 +98,9 @@ final class SchemaSample {
             count = Math.min(count, max.intValue());
         }
         JsonArray out = new JsonArray();
-        Object item = sample(schema.getValue("items"), depth + 1);
-        for (int i = 0; i < count; i++) {
-            out.add(item);
+        // Each item made anew, so that the bound counts every value the answer will hold.
+        for (int i = 0; i < count && values < MAX_VALUES; i++) {
+            out.add(sample(schema.getValue("items"), depth + 1));
         }
         return out;
     }

@@ -127,6 +127,22 @@ class AnthropicAdapterTest {
     }
 
     @Test
+    void aBodyTheTranslationTripsOverIsTheCallersErrorNotTheProviders() throws Exception {
+        // A part missing where the translation needs one (the gateway's own checks stop this one earlier)
+        JsonObject body = chat("hi");
+        body.getJsonArray("messages").add(new JsonObject().put("role", "assistant")
+            .put("tool_calls", new JsonArray().addNull())).add(new JsonObject().put("role", "user").put("content", "go"));
+
+        UpstreamException e = failure(() -> adapter().complete(call(body), new Abort()));
+
+        assertThat(e.kind()).isEqualTo(Kind.REJECTED);
+        assertThat(e.isProviderFault()).isFalse();
+        assertThat(e.status()).isEqualTo(400);
+        assertThat(e.getMessage()).doesNotContain("null").doesNotContain("Exception");
+        assertThat(fake.requests()).isEmpty();
+    }
+
+    @Test
     void translationErrorNamesTheOffendingParameter() throws Exception {
         JsonObject body = chat("hi");
         body.getJsonArray("messages").getJsonObject(0).put("role", "narrator");

@@ -1,0 +1,55 @@
+package io.tokenhub.provider.mock;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+
+/** The mock model's sample of a client's schema: what the schema asks for, within a bound on its size. */
+class SchemaSampleTest {
+
+    @Test
+    void requiredPropertiesGetValuesOfTheirTypeAndArraysTheirMinItems() {
+        JsonObject sample = SchemaSample.object(new JsonObject("""
+            {"type": "object", "required": ["name", "tags", "when"],
+             "properties": {"name": {"type": "string"}, "when": {"type": "string", "format": "date"},
+                            "tags": {"type": "array", "minItems": 3, "items": {"type": "integer", "minimum": 2}},
+                            "optional": {"type": "string"}}}"""));
+
+        assertThat(sample).isEqualTo(new JsonObject()
+            .put("name", "mock").put("tags", new JsonArray().add(2L).add(2L).add(2L)).put("when", "2025-01-01"));
+    }
+
+    @Test
+    void aHugeMinItemsIsCutAtTheBound() {
+        JsonObject sample = SchemaSample.object(new JsonObject("""
+            {"type": "object", "required": ["xs"],
+             "properties": {"xs": {"type": "array", "minItems": 2000000000, "items": {"type": "integer"}}}}"""));
+
+        assertThat(sample.getJsonArray("xs").size()).isLessThan(SchemaSample.MAX_VALUES);
+    }
+
+    @Test
+    void arraysOfArraysCountEveryValueAgainstTheBound() {
+        // Eight levels of 100 items each would be 10^16 values.
+        JsonObject items = new JsonObject().put("type", "integer");
+        for (int level = 0; level < 8; level++) {
+            items = new JsonObject().put("type", "array").put("minItems", 100).put("items", items);
+        }
+        JsonObject sample = SchemaSample.object(new JsonObject().put("type", "object")
+            .put("required", new JsonArray().add("deep")).put("properties", new JsonObject().put("deep", items)));
+
+        assertThat(count(sample)).isLessThanOrEqualTo(SchemaSample.MAX_VALUES);
+    }
+
+    private static long count(Object value) {
+        if (value instanceof JsonArray array) {
+            return 1 + array.stream().mapToLong(SchemaSampleTest::count).sum();
+        }
+        if (value instanceof JsonObject object) {
+            return 1 + object.stream().mapToLong(e -> count(e.getValue())).sum();
+        }
+        return 1;
+    }
+}
