@@ -11,6 +11,7 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.DateTimeException;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -429,22 +430,30 @@ public final class UsageQueries {
 
     private static OffsetDateTime parseTime(String raw, String param, boolean end) {
         String text = raw.trim();
+        OffsetDateTime at = null;
         try {
             LocalDate date = LocalDate.parse(text);
-            return (end ? date.plusDays(1) : date).atStartOfDay().atOffset(ZoneOffset.UTC);
-        } catch (DateTimeParseException notADate) {
-            // a timestamp, then
+            at = (end ? date.plusDays(1) : date).atStartOfDay().atOffset(ZoneOffset.UTC);
+        } catch (DateTimeException notADate) {
+            // a timestamp, then (or a date out of range: refused below)
         }
-        // An unencoded '+' of an offset arrives as a space in a query string.
-        String timestamp = text.indexOf('T') > 0 || text.indexOf('t') > 0 ? text.replace(' ', '+') : text;
-        try {
-            OffsetDateTime at = OffsetDateTime.parse(timestamp.toUpperCase(Locale.ROOT))
-                .withOffsetSameInstant(ZoneOffset.UTC).truncatedTo(ChronoUnit.MICROS);
-            return end ? at.plus(1, ChronoUnit.MICROS) : at;
-        } catch (DateTimeParseException e) {
+        if (at == null) {
+            // An unencoded '+' of an offset arrives as a space in a query string.
+            String timestamp = text.indexOf('T') > 0 || text.indexOf('t') > 0 ? text.replace(' ', '+') : text;
+            try {
+                at = OffsetDateTime.parse(timestamp.toUpperCase(Locale.ROOT))
+                    .withOffsetSameInstant(ZoneOffset.UTC).truncatedTo(ChronoUnit.MICROS);
+                at = end ? at.plus(1, ChronoUnit.MICROS) : at;
+            } catch (DateTimeException e) {
+                at = null;
+            }
+        }
+        // Years RFC 3339 can write (and a month either side of them, for the default bounds).
+        if (at == null || at.getYear() < 1 || at.getYear() > 9999) {
             throw invalid(param + " must be a date (YYYY-MM-DD) or an RFC 3339 timestamp such as "
                 + "2026-01-31T23:59:59Z, not '" + raw + "'.", param);
         }
+        return at;
     }
 
     private static String blankToNull(String value) {

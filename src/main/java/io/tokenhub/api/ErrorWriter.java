@@ -11,6 +11,7 @@ import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.HttpException;
+import io.vertx.sqlclient.DatabaseException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,6 +33,13 @@ public final class ErrorWriter {
             // client's mistake, not ours.
             Throwable cause = http.getCause() == null ? http : http.getCause();
             return new ApiError.InvalidRequest("The request could not be read: " + cause.getMessage() + ".", null);
+        }
+        if (failure instanceof DatabaseException db && db.getSqlState() != null && db.getSqlState().startsWith("22")) {
+            // PostgreSQL's data exceptions: a value from the request it cannot take (a NUL character
+            // in a filter or an email, say). The client's mistake, and not worth a stack trace each time.
+            LOG.debug("a request value refused by PostgreSQL: {}", failure.getMessage());
+            return new ApiError.InvalidRequest("The request holds a value that cannot be stored or searched for "
+                + "(a NUL character, or a number out of range).", null);
         }
         LOG.error("unexpected failure on the request path", failure);
         return new ApiError.Internal("The server had an error while processing your request.");

@@ -15,6 +15,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.math.BigDecimal;
 import java.time.LocalDate;
+import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
@@ -105,8 +106,14 @@ final class UsageHandler {
             Range month = Range.currentMonth(queries.clock());
             var start = date(ctx.queryParams().get("start_date"), "start_date");
             var end = date(ctx.queryParams().get("end_date"), "end_date");
-            Range range = new Range(start == null ? month.from() : start.atStartOfDay().atOffset(ZoneOffset.UTC),
-                end == null ? month.until() : end.atStartOfDay().atOffset(ZoneOffset.UTC));
+            // A missing date is the current month's, or the given one's month's when that is the other side.
+            OffsetDateTime from = start != null ? start.atStartOfDay().atOffset(ZoneOffset.UTC)
+                : end == null || end.isAfter(month.from().toLocalDate()) ? month.from()
+                : end.minusDays(1).withDayOfMonth(1).atStartOfDay().atOffset(ZoneOffset.UTC);
+            OffsetDateTime until = end != null ? end.atStartOfDay().atOffset(ZoneOffset.UTC)
+                : from.isBefore(month.until()) ? month.until()
+                : from.toLocalDate().withDayOfMonth(1).plusMonths(1).atStartOfDay().atOffset(ZoneOffset.UTC);
+            Range range = new Range(from, until);
             if (!range.until().isAfter(range.from())) {
                 throw new InvalidRequest("start_date must be before end_date (end_date is exclusive).", "start_date")
                     .toException();
@@ -138,10 +145,14 @@ final class UsageHandler {
             return null;
         }
         try {
-            return LocalDate.parse(value.trim());
+            LocalDate date = LocalDate.parse(value.trim());
+            if (date.getYear() >= 1 && date.getYear() <= 9999) {
+                return date;
+            }
         } catch (DateTimeParseException e) {
-            throw new InvalidRequest(param + " must be a date such as 2026-01-31 (YYYY-MM-DD).", param).toException();
+            // refused below
         }
+        throw new InvalidRequest(param + " must be a date such as 2026-01-31 (YYYY-MM-DD).", param).toException();
     }
 
     /** Authenticates, has this node's finished requests written, runs, and writes the JSON or the error. */

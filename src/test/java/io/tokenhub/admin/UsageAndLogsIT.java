@@ -373,6 +373,9 @@ class UsageAndLogsIT {
         "/admin/v1/logs?status=teapot, status",
         "/admin/v1/logs?status=42, status",
         "/admin/v1/logs?to=2026-02-30T00:00:00Z, to",
+        "/admin/v1/usage?to=%2B999999999-12-31, to",
+        "/admin/v1/logs?from=%2B999999999-12-01, from",
+        "/admin/v1/logs?from=0000-01-01T00:00:00Z, from",
     })
     void badAdminQueryIsA400NamingTheParameter(String path, String param) {
         assertOpenAiError(gateway.admin("GET", path, null), 400, "invalid_request_error", "invalid_request_error",
@@ -385,10 +388,19 @@ class UsageAndLogsIT {
         "/api/v1/usage?to=tomorrow, to",
         "/v1/dashboard/billing/usage?start_date=2026-1-1, start_date",
         "/v1/dashboard/billing/usage?end_date=2026-01-01T00:00:00Z, end_date",
+        "/v1/dashboard/billing/usage?end_date=%2B999999999-12-31, end_date",
+        "/v1/usage?to=%2B999999999-12-31, to",
     })
     void badPublicQueryIsA400NamingTheParameter(String path, String param) {
         assertOpenAiError(gateway.get(path, key1.getString("key")), 400, "invalid_request_error",
             "invalid_request_error", param);
+    }
+
+    @Test
+    void aNulCharacterInAFilterIsA400NotAServerError() {
+        // PostgreSQL cannot take a NUL in a text value: the client's mistake, answered as such
+        assertOpenAiError(gateway.admin("GET", "/admin/v1/usage?key_id=a%00b", null), 400, "invalid_request_error",
+            "invalid_request_error", null);
     }
 
     @Test
