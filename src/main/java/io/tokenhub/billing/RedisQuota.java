@@ -2,6 +2,7 @@ package io.tokenhub.billing;
 
 import io.tokenhub.core.ApiError.InsufficientQuota;
 import io.tokenhub.core.ApiError.MonthlyCapExceeded;
+import io.tokenhub.core.ApiError.Unavailable;
 import io.vertx.core.Future;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.redis.client.Response;
@@ -22,6 +23,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Hot counters in Redis, shared by every node: each reserve and settle is one Lua script run
@@ -32,6 +37,16 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class RedisQuota implements Quota {
 
     private static final DateTimeFormatter MONTH = DateTimeFormatter.ofPattern("yyyyMM");
+    private static final Logger LOG = LoggerFactory.getLogger(RedisQuota.class);
+    /**
+     * Longest a script may take. The Vert.x Redis client has no command timeout of its own, and a
+     * Redis that stops answering with its connections open would hold every request (and every
+     * finished request's usage record) for as long as it stays silent.
+     */
+    static final long COMMAND_TIMEOUT_MS = 2_000;
+    /** At most one warning per this long about Redis failing requests: an outage is not a log flood. */
+    private static final long WARN_EVERY_MS = 10_000;
+    private final AtomicLong lastWarning = new AtomicLong();
 
     private final RedisAPI redis;
     private final QuotaLoader loader;
@@ -58,7 +73,8 @@ public final class RedisQuota implements Quota {
         seenAccounts.add(accountId);
         List<String> args = List.of(requestId, modelId, Long.toString(tokens), Long.toString(microUsd),
             Long.toString(cap), Long.toString(clock.millis()), month());
-        return run(reserve, accountId, keyId, args).map(reply -> switch (reply.get(0).toString()) {
+        Future<Response> answer = run(reserve, accountId, keyId, args).recover(this::unavailable);
+        return answer.map(reply -> switch (reply.get(0).toString()) {
             case "OK" -> new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd,
                 draws(reply.get(2).toString()), reply.get(1).toLong());
             case "CAP" -> throw new MonthlyCapExceeded("This API key has reached its monthly spend cap of $"
@@ -109,6 +125,16 @@ public final class RedisQuota implements Quota {
         return seenAccounts.size();
     }
 
+    /** Redis failed or did not answer: the request is refused as a passing outage (503), not as our bug. */
+    private <T> Future<T> unavailable(Throwable failure) {
+        long now = clock.millis();
+        long last = lastWarning.get();
+        if (now - last >= WARN_EVERY_MS && lastWarning.compareAndSet(last, now)) {
+            LOG.warn("the hot counters in Redis failed a request's reservation: {}", failure.toString());
+        }
+        return Future.failedFuture(new Unavailable("Billing is briefly unavailable; retry the request.").toException());
+    }
+
     /** Runs a counter script; if Redis lost the counters, rebuilds them from PostgreSQL and runs it again. */
     private Future<Response> run(Script script, String accountId, String keyId, List<String> args) {
         List<String> keys = keys(accountId, keyId);
@@ -152,7 +178,7 @@ public final class RedisQuota implements Quota {
             List<String> eval = new ArrayList<>(command);
             eval.set(0, script.source);
             return redis.eval(eval);
-        });
+        }).timeout(COMMAND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
     }
 
     /** The account's hash, the key's hash, the reservations and their timeline: one hash tag. */
