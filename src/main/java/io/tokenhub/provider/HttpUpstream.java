@@ -30,6 +30,8 @@ public final class HttpUpstream {
 
     private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
     private static final CharSequence ACCEPT = HttpHeaders.createOptimized("application/json, text/event-stream");
+    /** What of an error body is kept: a provider's error object is a few hundred bytes. */
+    static final int MAX_ERROR_BODY = 64 * 1024;
 
     /**
      * Where an adapter posts, resolved once: host, port, path and headers, so that a call neither
@@ -125,12 +127,38 @@ public final class HttpUpstream {
         return result.future();
     }
 
+    /**
+     * Fails with the status and what the error body says. The body is read as any body is, under
+     * {@code idle_ms} (a provider that sends an error head and then goes quiet fails this attempt
+     * with its status, not the request for as long as it stays quiet), and only its first
+     * {@link #MAX_ERROR_BODY} bytes are kept.
+     */
     private void failWithBody(HttpClientResponse response, Promise<HttpClientResponse> result) {
-        response.resume();
-        response.body().onComplete(body -> {
-            JsonObject error = body.succeeded() ? errorObject(body.result()) : null;
-            result.tryFail(statusFailure(response.statusCode(), retryAfterMs(response.headers()), error));
+        int status = response.statusCode();
+        long retryAfterMs = retryAfterMs(response.headers());
+        Buffer body = Buffer.buffer();
+        IdleTimeout idle = idleTimeout(() -> {
+            if (result.tryFail(statusFailure(status, retryAfterMs, null))) {
+                response.request().reset();
+            }
         });
+        response.handler(chunk -> {
+            idle.touch();
+            int room = MAX_ERROR_BODY - body.length();
+            if (room > 0) {
+                body.appendBuffer(chunk, 0, Math.min(room, chunk.length()));
+            }
+        });
+        response.endHandler(v -> {
+            idle.stop();
+            result.tryFail(statusFailure(status, retryAfterMs, errorObject(body)));
+        });
+        response.exceptionHandler(e -> {
+            idle.stop();
+            result.tryFail(statusFailure(status, retryAfterMs, null));
+        });
+        response.resume();
+        idle.start();
     }
 
     /** Maps an upstream HTTP status and its error body to the failure routing acts on. */

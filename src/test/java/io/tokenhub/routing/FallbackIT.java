@@ -194,6 +194,21 @@ class FallbackIT {
     }
 
     @Test
+    void primaryWhoseErrorBodyStallsIsLeftAfterIdleMsForTheSecondary() {
+        // Given the priority-0 deployment answers 503 and then never finishes its error body
+        alpha.fault = Fault.STATUS_STALL;
+        alpha.status = 503;
+
+        // When a request for the model arrives, then the priority-1 deployment serves it (after idle_ms)
+        HttpResponse<String> response = chat("basic");
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(alpha.requests()).hasSize(1);
+        assertThat(usageRecord(response).get("fallback")).isEqualTo(true);
+    }
+
+    @Test
     void healthyPrimaryServesAloneAndIsNoFallback() {
         // When the priority-0 deployment is healthy
         HttpResponse<String> response = chat("basic");

@@ -31,6 +31,8 @@ public final class FakeOpenAiUpstream {
         STATUS,
         /** Accept the request and never answer. */
         HANG,
+        /** Answer {@link #status} with the start of an error body, then go quiet with the connection open. */
+        STATUS_STALL,
         /** Stream {@link #faultAfter} chunks, then close the connection. */
         DROP_MID_STREAM,
         /** Stream {@link #faultAfter} chunks, then a chunk that is not JSON. */
@@ -165,6 +167,11 @@ public final class FakeOpenAiUpstream {
 
     private void answer(HttpServerRequest request, HttpServerResponse response, JsonObject body) {
         if (response.closed()) {
+            return;
+        }
+        if (fault == Fault.STATUS_STALL) {
+            response.setStatusCode(status).putHeader("Content-Type", "application/json").setChunked(true)
+                .write("{\"error\": {\"message\": \"fake upst");
             return;
         }
         if (fault == Fault.STATUS) {
