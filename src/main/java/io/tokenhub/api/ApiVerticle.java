@@ -98,7 +98,9 @@ public final class ApiVerticle extends VerticleBase {
             new Limits(shared.limiter(), shared.metrics()));
         unregisterSync = shared.usageSync().register(context,
             () -> outcome.settled().andThen(ar -> recorder.flush()));
-        ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher, outcome, shared.metrics());
+        // Long prompts are tokenized on a worker thread (unordered: requests do not wait on each other).
+        ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher, outcome, shared.metrics(),
+            tokenize -> vertx.executeBlocking(tokenize, false));
         OneShotHandler embeddings = new OneShotHandler(OneShotHandler.embeddings(), shared.auth(), shared.catalog(),
             dispatcher, outcome);
         OneShotHandler rerank = new OneShotHandler(OneShotHandler.rerank(), shared.auth(), shared.catalog(),

@@ -28,8 +28,11 @@ final class ChatHandler implements Handler<RoutingContext> {
     private final Dispatcher dispatcher;
     private final Outcome outcome;
     private final Metrics metrics;
+    private final ChatRequestParser.PromptCounter counter;
 
-    ChatHandler(Authenticator auth, CatalogHolder catalog, Dispatcher dispatcher, Outcome outcome, Metrics metrics) {
+    ChatHandler(Authenticator auth, CatalogHolder catalog, Dispatcher dispatcher, Outcome outcome, Metrics metrics,
+                ChatRequestParser.PromptCounter counter) {
+        this.counter = counter;
         this.auth = auth;
         this.catalog = catalog;
         this.dispatcher = dispatcher;
@@ -44,7 +47,10 @@ final class ChatHandler implements Handler<RoutingContext> {
         auth.authenticate(ctx.request().getHeader("Authorization"))
             .compose(key -> {
                 ex.key = key;
-                ex.request = ChatRequestParser.parse(Bodies.jsonObject(ctx), catalog.get(), key);
+                return ChatRequestParser.parse(Bodies.jsonObject(ctx), catalog.get(), key, counter);
+            })
+            .compose(request -> {
+                ex.request = request;
                 return outcome.admit(ex);
             })
             .compose(admission -> {

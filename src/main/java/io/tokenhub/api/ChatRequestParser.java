@@ -11,11 +11,13 @@ import io.tokenhub.core.ApiError.UnsupportedParameter;
 import io.tokenhub.core.TokenCounter;
 import io.tokenhub.routing.Catalog;
 import io.tokenhub.routing.Catalog.Target;
+import io.vertx.core.Future;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Callable;
 
 /**
  * Checks a chat request before anything is spent on it: shapes and types of the fields we act on
@@ -32,7 +34,38 @@ final class ChatRequestParser {
     private ChatRequestParser() {
     }
 
+    /** Runs the tokenizer over a prompt; the gateway's runs it on a worker thread. */
+    interface PromptCounter {
+        Future<Integer> count(Callable<Integer> tokenize);
+    }
+
+    /**
+     * Prompts with more text than this are tokenized by the {@link PromptCounter}, not on the event
+     * loop: 10 MB of text takes the tokenizer most of a second, long enough to hold every request
+     * on that loop (and the request is not admitted yet: no limit applies).
+     */
+    static final long OFF_LOOP_BYTES = 64 * 1024;
+
+    /** {@link #parse(JsonObject, Catalog, KeyContext, PromptCounter)} with every count done here and now. */
     static ModelRequest parse(JsonObject body, Catalog catalog, KeyContext key) {
+        Future<ModelRequest> parsed = parse(body, catalog, key, tokenize -> {
+            try {
+                return Future.succeededFuture(tokenize.call());
+            } catch (Exception e) {
+                return Future.failedFuture(e);
+            }
+        });
+        if (parsed.failed()) {
+            throw parsed.cause() instanceof RuntimeException r ? r : new IllegalStateException(parsed.cause());
+        }
+        return parsed.result();
+    }
+
+    /**
+     * The request checked; fails (or throws) with the first problem found. Completes at once unless a
+     * long prompt must be tokenized to know whether it fits the context window.
+     */
+    static Future<ModelRequest> parse(JsonObject body, Catalog catalog, KeyContext key, PromptCounter counter) {
         String requested = requiredString(body, "model");
         JsonArray messages = messages(body);
         boolean stream = optionalBoolean(body, "stream", false);
@@ -95,25 +128,39 @@ final class ChatRequestParser {
         }
         // Tokenized only when the prompt's size in bytes leaves any doubt about the context window.
         TokenCounter.PromptSize size = TokenCounter.chatPromptSize(body);
-        boolean mayNotFit = size.bound() + limit > model.contextWindow();
-        int prompt = mayNotFit ? TokenCounter.chatPrompt(body) : size.estimate();
-        if ((long) prompt + limit > model.contextWindow()) {
-            throw new ContextLengthExceeded("This model's maximum context length is " + model.contextWindow()
-                + " tokens. However, you requested " + (prompt + limit) + " tokens (" + prompt + " in the messages, "
-                + limit + " in the completion). Please reduce the length of the messages or completion.",
-                "messages").toException();
+        int choices = n == null ? 1 : n;
+        boolean includes = includeUsage;
+        if (size.bound() + limit <= model.contextWindow()) {
+            return Future.succeededFuture(accepted(body, requested, target, stream, includes, limit, choices,
+                PromptTokens.estimated(size.estimate(), () -> TokenCounter.chatPrompt(body)), fallbacks, thinking));
         }
+        Future<Integer> counted = size.textBytes() > OFF_LOOP_BYTES
+            ? counter.count(() -> TokenCounter.chatPrompt(body))
+            : Future.succeededFuture(TokenCounter.chatPrompt(body));
+        return counted.map(prompt -> {
+            if ((long) prompt + limit > model.contextWindow()) {
+                throw new ContextLengthExceeded("This model's maximum context length is " + model.contextWindow()
+                    + " tokens. However, you requested " + (prompt + limit) + " tokens (" + prompt
+                    + " in the messages, " + limit + " in the completion). Please reduce the length of the messages "
+                    + "or completion.", "messages").toException();
+            }
+            return accepted(body, requested, target, stream, includes, limit, choices, PromptTokens.counted(prompt),
+                fallbacks, thinking);
+        });
+    }
+
+    /** The request as it goes on: without the fields TokenHub consumed or the model would refuse. */
+    private static ModelRequest accepted(JsonObject body, String requested, Target target, boolean stream,
+                                         boolean includeUsage, int limit, int choices, PromptTokens tokens,
+                                         List<String> fallbacks, boolean thinking) {
         body.remove("fallback_models");
-        if (!model.supports("search")) {
+        if (!target.model().supports("search")) {
             body.remove("enable_search");
         }
         if (!thinking) {
             body.remove("enable_thinking");
         }
-        PromptTokens tokens = mayNotFit ? PromptTokens.counted(prompt)
-            : PromptTokens.estimated(prompt, () -> TokenCounter.chatPrompt(body));
-        return new ModelRequest(body, requested, target, stream, includeUsage, limit, n == null ? 1 : n, tokens,
-            fallbacks);
+        return new ModelRequest(body, requested, target, stream, includeUsage, limit, choices, tokens, fallbacks);
     }
 
     private static JsonArray messages(JsonObject body) {
@@ -185,7 +232,8 @@ final class ChatRequestParser {
         }
         for (int i = 0; i < array.size(); i++) {
             String callAt = at + ".tool_calls[" + i + "]";
-            if (!(array.getValue(i) instanceof JsonObject call && call.getValue("function") instanceof JsonObject function
+            if (!(array.getValue(i) instanceof JsonObject call
+                && call.getValue("function") instanceof JsonObject function
                 && function.getValue("name") instanceof String)) {
                 throw invalid(callAt + " must be an object with a function that has a name.", callAt + ".function");
             }

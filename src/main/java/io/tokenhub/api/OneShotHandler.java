@@ -22,6 +22,7 @@ import io.vertx.core.Handler;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiFunction;
 
@@ -36,8 +37,12 @@ final class OneShotHandler implements Handler<RoutingContext> {
     interface Operation {
         String modelType();
 
-        /** Validates the body; answers the prompt-token estimate. */
-        int validate(JsonObject body);
+        /**
+         * Validates the body; answers its prompt tokens, estimated from the texts' sizes: the
+         * tokenizer runs only if the provider reports no usage (a body of megabytes would otherwise
+         * hold the event loop for as long as it takes, before any limit applied).
+         */
+        PromptTokens validate(JsonObject body);
 
         Future<Completion> send(ProviderAdapter adapter, UpstreamCall call, Abort abort);
 
@@ -80,7 +85,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
 
     private ModelRequest parse(JsonObject body, Exchange ex) {
         String requested = ChatRequestParser.requiredString(body, "model");
-        int prompt = operation.validate(body);
+        PromptTokens prompt = operation.validate(body);
         Target target = catalog.get().resolve(requested).orElseThrow(() -> new ModelNotFound(requested).toException());
         if (!ex.key.allows(target.model().id())) {
             throw new ModelNotAllowed(requested).toException();
@@ -92,7 +97,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         }
         List<String> fallbacks = ChatRequestParser.stringList(body, "fallback_models");
         body.remove("fallback_models");
-        return new ModelRequest(body, requested, target, false, false, 0, 1, PromptTokens.counted(prompt), fallbacks);
+        return new ModelRequest(body, requested, target, false, false, 0, 1, prompt, fallbacks);
     }
 
     private Future<Void> dispatch(Exchange ex) {
@@ -124,6 +129,31 @@ final class OneShotHandler implements Handler<RoutingContext> {
             clientGone ? outcome.goneCode() : null, -1);
     }
 
+    /** The prompt of a one-shot request: texts, sized now and tokenized only if ever needed, and token ids. */
+    private static final class Texts {
+        private final List<String> texts = new ArrayList<>();
+        int tokenIds;
+
+        void add(String text) {
+            texts.add(text);
+        }
+
+        PromptTokens tokens() {
+            long estimate = tokenIds;
+            for (String text : texts) {
+                estimate += TokenCounter.estimate(text);
+            }
+            int ids = tokenIds;
+            return PromptTokens.estimated((int) Math.min(Integer.MAX_VALUE, estimate), () -> {
+                long counted = ids;
+                for (String text : texts) {
+                    counted += TokenCounter.count(text);
+                }
+                return (int) Math.min(Integer.MAX_VALUE, counted);
+            });
+        }
+    }
+
     /** A non-empty array of integers. */
     private static boolean tokenIds(JsonArray array) {
         return !array.isEmpty() && array.stream().allMatch(id -> id instanceof Integer || id instanceof Long);
@@ -135,22 +165,22 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 return "embedding";
             }
 
-            public int validate(JsonObject body) {
+            public PromptTokens validate(JsonObject body) {
                 Object input = body.getValue("input");
-                int tokens = 0;
+                Texts prompt = new Texts();
                 if (input instanceof String text) {
-                    tokens = TokenCounter.count(text);
+                    prompt.add(text);
                 } else if (input instanceof JsonArray array && !array.isEmpty()) {
                     // As OpenAI: strings, or one token array, or token arrays — never a mix.
                     if (array.stream().allMatch(item -> item instanceof String)) {
                         for (Object text : array) {
-                            tokens += TokenCounter.count((String) text);
+                            prompt.add((String) text);
                         }
                     } else if (tokenIds(array)) {
-                        tokens = array.size();
+                        prompt.tokenIds += array.size();
                     } else if (array.stream().allMatch(item -> item instanceof JsonArray ids && tokenIds(ids))) {
                         for (Object ids : array) {
-                            tokens += ((JsonArray) ids).size();
+                            prompt.tokenIds += ((JsonArray) ids).size();
                         }
                     } else {
                         throw ChatRequestParser.invalid("input must be a string, an array of strings, an array of "
@@ -165,7 +195,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 if (format != null && !"float".equals(format) && !"base64".equals(format)) {
                     throw ChatRequestParser.invalid("encoding_format must be 'float' or 'base64'.", "encoding_format");
                 }
-                return tokens;
+                return prompt.tokens();
             }
 
             public Future<Completion> send(ProviderAdapter adapter, UpstreamCall call, Abort abort) {
@@ -189,26 +219,27 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 return "rerank";
             }
 
-            public int validate(JsonObject body) {
+            public PromptTokens validate(JsonObject body) {
                 String query = ChatRequestParser.requiredString(body, "query");
                 Object documents = body.getValue("documents");
                 if (!(documents instanceof JsonArray docs) || docs.isEmpty()) {
                     throw ChatRequestParser.invalid(documents == null ? "Missing required parameter: 'documents'."
                         : "documents must be a non-empty array.", "documents");
                 }
-                int tokens = TokenCounter.count(query);
+                Texts prompt = new Texts();
+                prompt.add(query);
                 for (Object doc : docs) {
                     if (doc instanceof String text) {
-                        tokens += TokenCounter.count(text);
+                        prompt.add(text);
                     } else if (doc instanceof JsonObject d && d.getValue("text") instanceof String text) {
-                        tokens += TokenCounter.count(text);
+                        prompt.add(text);
                     } else {
                         throw ChatRequestParser.invalid("documents must hold strings or {text} objects.", "documents");
                     }
                 }
                 ChatRequestParser.optionalInt(body, "top_n", 1);
                 ChatRequestParser.optionalBoolean(body, "return_documents", false);
-                return tokens;
+                return prompt.tokens();
             }
 
             public Future<Completion> send(ProviderAdapter adapter, UpstreamCall call, Abort abort) {

@@ -57,6 +57,11 @@ public final class TokenCounter {
         }
     }
 
+    /** A text's tokens estimated from its UTF-8 size, as {@link PromptSize#estimate} does: no tokenizing. */
+    public static long estimate(String text) {
+        return (utf8Length(text) + 2) / 3;
+    }
+
     public static int count(String text) {
         return text == null || text.isEmpty() ? 0 : ENCODING.countTokensOrdinary(text);
     }

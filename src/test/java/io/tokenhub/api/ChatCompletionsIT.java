@@ -36,7 +36,7 @@ class ChatCompletionsIT {
             default_max_tokens: 200
             pricing: { input: 0.15, cached_input: 0.075, output: 0.60 }
             deployments: [ { provider: openai, model: gpt-4o-mini } ]
-        """, "");
+        """, "server: { port: 0, management_port: 0, instances: 1, max_body_bytes: 1048576 }");
 
     static FakeOpenAiUpstream upstream;
     static TestGateway gateway;
@@ -169,6 +169,22 @@ class ChatCompletionsIT {
         gateway.post("/v1/chat/completions", key, "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
 
         assertThat(upstream.lastRequest().body().getInteger("max_tokens")).isEqualTo(200);
+    }
+
+    @Test
+    void aLongPromptOverTheContextWindowIsCountedAndRefusedBeforeTheUpstream() {
+        // 200 KB of text: tokenized on a worker thread, not on the event loop
+        String text = "tokens ".repeat(30_000);
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, new JsonObject()
+            .put("model", "gpt-4o-mini").put("max_tokens", 10).put("messages", new io.vertx.core.json.JsonArray()
+                .add(new JsonObject().put("role", "user").put("content", text))).encode());
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        JsonObject error = new JsonObject(response.body()).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("context_length_exceeded");
+        assertThat(error.getString("param")).isEqualTo("messages");
+        assertThat(error.getString("message")).contains("maximum context length is 1000 tokens");
+        assertThat(upstream.requests()).isEmpty();
     }
 
     @Test
