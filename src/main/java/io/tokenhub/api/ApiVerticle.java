@@ -61,6 +61,10 @@ public final class ApiVerticle extends VerticleBase {
     private static final long CUT_MARGIN_MS = 20;
     private static final Logger LOG = LoggerFactory.getLogger(ApiVerticle.class);
 
+    /** A provider's adapter, and the provider's settings it was made for. */
+    private record Adapted(Provider provider, ProviderAdapter adapter) {
+    }
+
     private final Shared shared;
     private HttpServer server;
     private HttpClient http1;
@@ -88,10 +92,19 @@ public final class ApiVerticle extends VerticleBase {
             .setUseAlpn(true).setHttp2ClearTextUpgrade(false).setTcpNoDelay(true).setDecompressionSupported(true),
             pool);
         recorder = new UsageRecorder(vertx);
-        // Adapters follow the catalog in force: a reload that changes a provider gets a fresh adapter.
-        Map<Provider, ProviderAdapter> adapters = new HashMap<>();
+        // Adapters follow the catalog in force: a reload that changes a provider gets a fresh adapter,
+        // which replaces the old one (requests in flight keep theirs). Found by id: the provider's
+        // record is compared only when a reload made a new one, not hashed on every request.
+        Map<String, Adapted> adapters = new HashMap<>();
         Dispatcher dispatcher = new Dispatcher(id -> shared.catalog().get().provider(id)
-            .map(p -> adapters.computeIfAbsent(p, q -> Providers.create(vertx, q.http2() ? http2 : http1, q)))
+            .map(p -> {
+                Adapted known = adapters.get(p.id());
+                if (known == null || known.provider() != p && !known.provider().equals(p)) {
+                    known = new Adapted(p, Providers.create(vertx, p.http2() ? http2 : http1, p));
+                    adapters.put(p.id(), known);
+                }
+                return known.adapter();
+            })
             .orElse(null),
             shared.upstreams(), shared.metrics());
         outcome = new Outcome(recorder, shared.metrics(), shared.quota(),

@@ -19,6 +19,9 @@ import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The HTTP part every adapter shares: POST a JSON body to one provider with its connect, first-byte
@@ -28,8 +31,13 @@ import java.util.concurrent.TimeoutException;
  */
 public final class HttpUpstream {
 
+    /** When this provider's refusal of TokenHub's credentials was last logged: once a minute at most. */
+    private final AtomicLong lastCredentialWarning = new AtomicLong();
+
     private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
     private static final CharSequence ACCEPT = HttpHeaders.createOptimized("application/json, text/event-stream");
+    private static final Logger LOG = LoggerFactory.getLogger(HttpUpstream.class);
+    private static final long CREDENTIAL_WARNING_EVERY_MS = 60_000;
     /** What of an error body is kept: a provider's error object is a few hundred bytes. */
     static final int MAX_ERROR_BODY = 64 * 1024;
 
@@ -170,7 +178,13 @@ public final class HttpUpstream {
             : Kind.REJECTED;
         String detail = error != null && error.getValue("message") instanceof String m ? m : "no error message";
         if (status == 401 || status == 403) {
-            detail = "the provider refused TokenHub's credentials (" + detail + ")";
+            // The provider's own words are for the operator: they may quote part of TokenHub's key.
+            long now = System.currentTimeMillis();
+            long last = lastCredentialWarning.get();
+            if (now - last >= CREDENTIAL_WARNING_EVERY_MS && lastCredentialWarning.compareAndSet(last, now)) {
+                LOG.warn("provider {} refused TokenHub's credentials (HTTP {}): {}", provider.id(), status, detail);
+            }
+            detail = "the provider refused TokenHub's credentials; its api_key needs an operator's attention";
         }
         return new UpstreamException(provider.id(), kind, status, "HTTP " + status + ": " + detail, retryAfterMs, error);
     }

@@ -129,6 +129,7 @@ class ClusterIT {
             original.put(node, Files.readString(node.configFile()));
             Files.writeString(node.configFile(), original.get(node)
                 .replace("aliases: [mini]", "aliases: [mini, mini-renamed]")
+                .replace("type: openai,", "type: openai, api_key: rotated-provider-key,")
                 + "  - { id: spare, deployments: [ { provider: openai, model: spare-model } ] }\n");
         }
 
@@ -137,6 +138,9 @@ class ClusterIT {
         // The node that answered serves the new catalog at once; the others within moments.
         assertThat(answer.getString("status")).isEqualTo("reloading");
         assertThat(chat(nodes.get(0), key, "mini-renamed").statusCode()).isEqualTo(200);
+        // A provider's changed settings (its key rotated) apply to the next request
+        assertThat(cluster.upstream().lastRequest().headers().get("Authorization"))
+            .isEqualTo("Bearer rotated-provider-key");
         assertThat(deployments(nodes.get(0))).contains("openai/spare-model");
         TestGateway.eventually(() -> nodes.stream().allMatch(n -> chat(n, key, "mini-renamed").statusCode() == 200),
             5_000, "every node serving the new alias");
