@@ -42,6 +42,9 @@ public final class ConfigLoader {
     private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
 
     private static final Pattern VARIABLE = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
+    /** A {@code ${...}} that is a whole value of a flow mapping or list (quotes and comments are checked apart). */
+    private static final Pattern FLOW_PLACEHOLDER =
+        Pattern.compile("(?<=[{\\[,:][ \\t]{0,40})\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\\n]*)?}(?=[ \\t]*[,}\\]])");
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     /** The highest price accepted, in USD per 1M tokens (or per search). */
     private static final int MAX_PRICE = 10_000;
@@ -87,7 +90,7 @@ public final class ConfigLoader {
         Map<String, Object> tree;
         try {
             @SuppressWarnings("unchecked")
-            Map<String, Object> parsed = YAML.readValue(yaml, Map.class);
+            Map<String, Object> parsed = YAML.readValue(quotePlaceholders(yaml), Map.class);
             tree = parsed == null ? Map.of() : parsed;
         } catch (IOException | ClassCastException e) {
             throw new ConfigException(source, List.of("not valid YAML: " + firstLine(e.getMessage())));
@@ -107,6 +110,42 @@ public final class ConfigLoader {
     /** The warnings of the last file this loader read without problems. */
     public List<String> warnings() {
         return warnings;
+    }
+
+    /**
+     * A whole value that is a {@code ${...}} in a flow mapping or list ({@code { port: ${PORT:-8080} }})
+     * is not valid YAML as written: its braces are flow indicators. Such values are quoted before
+     * parsing, to be expanded like any string; numbers are read from strings anyway.
+     */
+    static String quotePlaceholders(String yaml) {
+        Matcher m = FLOW_PLACEHOLDER.matcher(yaml);
+        StringBuilder out = new StringBuilder(yaml.length() + 16);
+        int copied = 0;
+        while (m.find()) {
+            if (insideQuotes(yaml, m.start())) {
+                continue;
+            }
+            out.append(yaml, copied, m.start()).append('"').append(m.group()).append('"');
+            copied = m.end();
+        }
+        return out.append(yaml, copied, yaml.length()).toString();
+    }
+
+    /** Whether {@code at} is inside a quoted scalar (or a comment) of its line. */
+    private static boolean insideQuotes(String yaml, int at) {
+        char quote = 0;
+        for (int i = yaml.lastIndexOf('\n', at - 1) + 1; i < at; i++) {
+            char c = yaml.charAt(i);
+            if (quote == 0 && c == '#' && (i == 0 || Character.isWhitespace(yaml.charAt(i - 1)))) {
+                return true;
+            }
+            if (quote == 0 && (c == '"' || c == '\'')) {
+                quote = c;
+            } else if (c == quote && (quote == '\'' || yaml.charAt(i - 1) != '\\')) {
+                quote = 0;
+            }
+        }
+        return quote != 0;
     }
 
     /** Expands variables inside string values only, so comments may mention ${...} freely. */

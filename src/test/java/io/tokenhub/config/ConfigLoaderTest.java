@@ -49,6 +49,28 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aVariableAsAWholeValueOfAFlowMappingNeedsNoQuotes() {
+        ConfigLoader loader = new ConfigLoader(Map.of("PORT", "9999", "RPM", "77")::get);
+
+        TokenHubConfig config = loader.parse("""
+            server: { port: ${PORT}, management_port: ${MGMT:-9191} }   # ${IN_A_COMMENT}
+            providers:
+              - { id: openai, type: openai, base_url: "https://x.example/v1?a=${PORT}", api_key: 'k:${NONE}' }
+            models:
+              - id: m
+                limits: { rpm: ${RPM}, tpm: ${TPM:-1000} }
+                deployments: [ { provider: openai, model: gpt } ]
+            """, "test");
+
+        assertThat(config.server().port()).isEqualTo(9999);
+        assertThat(config.server().managementPort()).isEqualTo(9191);
+        assertThat(config.models().get(0).limits().rpm()).isEqualTo(77);
+        assertThat(config.models().get(0).limits().tpm()).isEqualTo(1000);
+        assertThat(config.providers().get(0).baseUrl()).isEqualTo("https://x.example/v1?a=9999");
+        assertThat(config.providers().get(0).apiKey()).isEqualTo("k:");
+    }
+
+    @Test
     void providersSpeakHttp11UnlessHttp2IsAskedFor() {
         TokenHubConfig config = new ConfigLoader(name -> null).parse("""
             providers:
