@@ -102,6 +102,7 @@ public final class TokenHub {
         try {
             TokenHub hub = start(config, ConfigLoader.locate(args, System::getenv));
             Runtime.getRuntime().addShutdownHook(new Thread(hub::close, "tokenhub-shutdown"));
+            hub.database.stopWithTheGateway();
             hub.printWelcome();
         } catch (RuntimeException e) {
             LOG.error("TokenHub failed to start", e);

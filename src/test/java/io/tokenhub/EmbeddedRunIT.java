@@ -60,13 +60,17 @@ class EmbeddedRunIT {
 
         // When it answers requests with the API key it printed, and is sent SIGTERM right after
         Node first = Node.start(config);
-        String apiKey = first.find(API_KEY);
-        for (int i = 0; i < requests; i++) {
-            HttpResponse<String> answer = send(first.base + "/v1/chat/completions", apiKey, """
-                {"model": "mock-chat", "messages": [{"role": "user", "content": "Hello %d"}]}""".formatted(i));
-            assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+        String stopLog;
+        try {
+            String apiKey = first.find(API_KEY);
+            for (int i = 0; i < requests; i++) {
+                HttpResponse<String> answer = send(first.base + "/v1/chat/completions", apiKey, """
+                    {"model": "mock-chat", "messages": [{"role": "user", "content": "Hello %d"}]}""".formatted(i));
+                assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+            }
+        } finally {
+            stopLog = first.terminate();
         }
-        String stopLog = first.terminate();
 
         // Then it stopped cleanly: its usage in the database, no error on the way
         assertThat(stopLog).doesNotContain(" ERROR ").doesNotContain("did not finish cleanly");
@@ -135,7 +139,11 @@ class EmbeddedRunIT {
             try {
                 node.base = node.up.get(START_MS, TimeUnit.MILLISECONDS);
             } catch (Exception e) {
-                process.destroyForcibly();
+                // SIGTERM first: its hooks stop the embedded PostgreSQL, which a SIGKILL would leave running.
+                process.toHandle().destroy();
+                if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
                 throw new AssertionError("the gateway did not start:\n" + String.join("\n", node.lines), e);
             }
             return node;

@@ -431,11 +431,12 @@ public final class UsageQueries {
     private static OffsetDateTime parseTime(String raw, String param, boolean end) {
         String text = raw.trim();
         OffsetDateTime at = null;
+        boolean date = false;
         try {
-            LocalDate date = LocalDate.parse(text);
-            at = (end ? date.plusDays(1) : date).atStartOfDay().atOffset(ZoneOffset.UTC);
+            at = LocalDate.parse(text).atStartOfDay().atOffset(ZoneOffset.UTC);
+            date = true;
         } catch (DateTimeException notADate) {
-            // a timestamp, then (or a date out of range: refused below)
+            // a timestamp, then
         }
         if (at == null) {
             // An unencoded '+' of an offset arrives as a space in a query string.
@@ -443,17 +444,16 @@ public final class UsageQueries {
             try {
                 at = OffsetDateTime.parse(timestamp.toUpperCase(Locale.ROOT))
                     .withOffsetSameInstant(ZoneOffset.UTC).truncatedTo(ChronoUnit.MICROS);
-                at = end ? at.plus(1, ChronoUnit.MICROS) : at;
             } catch (DateTimeException e) {
                 at = null;
             }
         }
-        // Years RFC 3339 can write (and a month either side of them, for the default bounds).
+        // The years RFC 3339 can write (and PostgreSQL's timestamps hold): +999999999-12-31 is not one.
         if (at == null || at.getYear() < 1 || at.getYear() > 9999) {
             throw invalid(param + " must be a date (YYYY-MM-DD) or an RFC 3339 timestamp such as "
                 + "2026-01-31T23:59:59Z, not '" + raw + "'.", param);
         }
-        return at;
+        return !end ? at : date ? at.plusDays(1) : at.plus(1, ChronoUnit.MICROS);
     }
 
     private static String blankToNull(String value) {

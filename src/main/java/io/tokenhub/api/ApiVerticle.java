@@ -17,6 +17,7 @@ import io.tokenhub.routing.Upstreams;
 import io.tokenhub.telemetry.Metrics;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
@@ -66,7 +67,10 @@ public final class ApiVerticle extends VerticleBase {
     }
 
     private final Shared shared;
+    private static final int TOKENIZER_THREADS = 2;
+
     private HttpServer server;
+    private WorkerExecutor tokenizer;
     private HttpClient http1;
     private HttpClient http2;
     private UsageRecorder recorder;
@@ -111,9 +115,11 @@ public final class ApiVerticle extends VerticleBase {
             new Limits(shared.limiter(), shared.metrics()));
         unregisterSync = shared.usageSync().register(context,
             () -> outcome.settled().andThen(ar -> recorder.flush()));
-        // Long prompts are tokenized on a worker thread (unordered: requests do not wait on each other).
+        // Long prompts are tokenized on workers of their own, two per node: a client sending many of
+        // them (before any limit applies) gets no more, and leaves the shared worker pool alone.
+        tokenizer = vertx.createSharedWorkerExecutor("tokenhub-tokenizer", TOKENIZER_THREADS);
         ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher, outcome, shared.metrics(),
-            tokenize -> vertx.executeBlocking(tokenize, false));
+            tokenize -> tokenizer.executeBlocking(tokenize, false));
         OneShotHandler embeddings = new OneShotHandler(OneShotHandler.embeddings(), shared.auth(), shared.catalog(),
             dispatcher, outcome);
         OneShotHandler rerank = new OneShotHandler(OneShotHandler.rerank(), shared.auth(), shared.catalog(),
@@ -230,7 +236,7 @@ public final class ApiVerticle extends VerticleBase {
             .eventually(() -> {
                 unregisterSync.run();
                 recorder.flush();
-                return Future.join(http1.close(), http2.close());
+                return Future.join(http1.close(), http2.close(), tokenizer.close());
             });
     }
 }

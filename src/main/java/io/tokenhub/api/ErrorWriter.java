@@ -12,6 +12,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.handler.HttpException;
 import io.vertx.sqlclient.DatabaseException;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,6 +20,12 @@ import org.slf4j.LoggerFactory;
 public final class ErrorWriter {
 
     private static final Logger LOG = LoggerFactory.getLogger(ErrorWriter.class);
+    /**
+     * SQLSTATEs that only a value the client sent can cause here: a character PostgreSQL cannot store
+     * (22021, 22P05), a text that is no value of its type (22P02), a date out of its range (22007,
+     * 22008). Others of class 22, such as an overflowing sum, would be ours.
+     */
+    private static final Set<String> CLIENT_VALUES = Set.of("22021", "22P05", "22P02", "22007", "22008");
 
     private ErrorWriter() {
     }
@@ -34,9 +41,9 @@ public final class ErrorWriter {
             Throwable cause = http.getCause() == null ? http : http.getCause();
             return new ApiError.InvalidRequest("The request could not be read: " + cause.getMessage() + ".", null);
         }
-        if (failure instanceof DatabaseException db && db.getSqlState() != null && db.getSqlState().startsWith("22")) {
-            // PostgreSQL's data exceptions: a value from the request it cannot take (a NUL character
-            // in a filter or an email, say). The client's mistake, and not worth a stack trace each time.
+        if (failure instanceof DatabaseException db && CLIENT_VALUES.contains(db.getSqlState())) {
+            // PostgreSQL's data exceptions about a value from the request: a NUL character in a filter or
+            // an email, say. The client's mistake, and not worth a stack trace each time.
             LOG.debug("a request value refused by PostgreSQL: {}", failure.getMessage());
             return new ApiError.InvalidRequest("The request holds a value that cannot be stored or searched for "
                 + "(a NUL character, or a number out of range).", null);

@@ -25,6 +25,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -73,7 +74,13 @@ public final class RedisQuota implements Quota {
         seenAccounts.add(accountId);
         List<String> args = List.of(requestId, modelId, Long.toString(tokens), Long.toString(microUsd),
             Long.toString(cap), Long.toString(clock.millis()), month());
-        Future<Response> answer = run(reserve, accountId, keyId, args).recover(this::unavailable);
+        // A reservation Redis makes after its request was refused for the timeout is handed back at once.
+        Future<Response> answer = run(reserve, accountId, keyId, args, late -> {
+            if ("OK".equals(late.get(0).toString())) {
+                run(settle, accountId, keyId, List.of(requestId, modelId, "0", "0", Long.toString(clock.millis()),
+                    month()), null);
+            }
+        }).recover(this::unavailable);
         return answer.map(reply -> switch (reply.get(0).toString()) {
             case "OK" -> new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd,
                 draws(reply.get(2).toString()), reply.get(1).toLong());
@@ -94,7 +101,7 @@ public final class RedisQuota implements Quota {
     public Future<Payment> settle(Reservation r, long tokens, long microUsd) {
         List<String> args = List.of(r.requestId(), r.modelId(), Long.toString(tokens), Long.toString(microUsd),
             Long.toString(clock.millis()), month());
-        return run(settle, r.accountId(), r.keyId(), args).map(reply -> {
+        return run(settle, r.accountId(), r.keyId(), args, null).map(reply -> {
             Payment payment = new Payment(draws(reply.get(2).toString()), reply.get(1).toLong());
             pending.add(r.accountId(), payment);
             return payment;
@@ -136,11 +143,12 @@ public final class RedisQuota implements Quota {
     }
 
     /** Runs a counter script; if Redis lost the counters, rebuilds them from PostgreSQL and runs it again. */
-    private Future<Response> run(Script script, String accountId, String keyId, List<String> args) {
+    private Future<Response> run(Script script, String accountId, String keyId, List<String> args,
+                                 Consumer<Response> lateReply) {
         List<String> keys = keys(accountId, keyId);
-        return call(script, keys, args).compose(reply -> switch (reply.get(0).toString()) {
-            case "LOAD" -> loadAccount(accountId, keys).compose(v -> run(script, accountId, keyId, args));
-            case "LOADKEY" -> loadKey(keyId, keys).compose(v -> run(script, accountId, keyId, args));
+        return call(script, keys, args, lateReply).compose(reply -> switch (reply.get(0).toString()) {
+            case "LOAD" -> loadAccount(accountId, keys).compose(v -> run(script, accountId, keyId, args, lateReply));
+            case "LOADKEY" -> loadKey(keyId, keys).compose(v -> run(script, accountId, keyId, args, lateReply));
             default -> Future.succeededFuture(reply);
         });
     }
@@ -166,19 +174,36 @@ public final class RedisQuota implements Quota {
     }
 
     private Future<Response> call(Script script, List<String> keys, List<String> args) {
+        return call(script, keys, args, null);
+    }
+
+    /**
+     * Runs a script, failing after {@link #COMMAND_TIMEOUT_MS}. The command is still on its way then,
+     * and Redis runs it when it answers again: {@code lateReply} (if any) hears what it did.
+     */
+    private Future<Response> call(Script script, List<String> keys, List<String> args, Consumer<Response> lateReply) {
         List<String> command = new ArrayList<>(2 + keys.size() + args.size());
         command.add(script.sha);
         command.add(Integer.toString(keys.size()));
         command.addAll(keys);
         command.addAll(args);
-        return redis.evalsha(command).recover(failure -> {
+        Future<Response> reply = redis.evalsha(command).recover(failure -> {
             if (failure.getMessage() == null || !failure.getMessage().startsWith("NOSCRIPT")) {
                 return Future.failedFuture(failure);
             }
             List<String> eval = new ArrayList<>(command);
             eval.set(0, script.source);
             return redis.eval(eval);
-        }).timeout(COMMAND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        });
+        Future<Response> bounded = reply.timeout(COMMAND_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+        if (lateReply != null) {
+            bounded.onFailure(timedOut -> {
+                if (!reply.isComplete()) {
+                    reply.onSuccess(lateReply::accept);
+                }
+            });
+        }
+        return bounded;
     }
 
     /** The account's hash, the key's hash, the reservations and their timeline: one hash tag. */

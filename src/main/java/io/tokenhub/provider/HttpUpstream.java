@@ -18,6 +18,8 @@ import java.net.URI;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -31,13 +33,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class HttpUpstream {
 
-    /** When this provider's refusal of TokenHub's credentials was last logged: once a minute at most. */
-    private final AtomicLong lastCredentialWarning = new AtomicLong();
-
     private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
     private static final CharSequence ACCEPT = HttpHeaders.createOptimized("application/json, text/event-stream");
     private static final Logger LOG = LoggerFactory.getLogger(HttpUpstream.class);
     private static final long CREDENTIAL_WARNING_EVERY_MS = 60_000;
+    /** When each provider's refusal of TokenHub's credentials was last logged, by provider id, in this process. */
+    private static final Map<String, AtomicLong> CREDENTIAL_WARNINGS = new ConcurrentHashMap<>();
     /** What of an error body is kept: a provider's error object is a few hundred bytes. */
     static final int MAX_ERROR_BODY = 64 * 1024;
 
@@ -179,9 +180,10 @@ public final class HttpUpstream {
         String detail = error != null && error.getValue("message") instanceof String m ? m : "no error message";
         if (status == 401 || status == 403) {
             // The provider's own words are for the operator: they may quote part of TokenHub's key.
+            AtomicLong warned = CREDENTIAL_WARNINGS.computeIfAbsent(provider.id(), id -> new AtomicLong());
             long now = System.currentTimeMillis();
-            long last = lastCredentialWarning.get();
-            if (now - last >= CREDENTIAL_WARNING_EVERY_MS && lastCredentialWarning.compareAndSet(last, now)) {
+            long last = warned.get();
+            if (now - last >= CREDENTIAL_WARNING_EVERY_MS && warned.compareAndSet(last, now)) {
                 LOG.warn("provider {} refused TokenHub's credentials (HTTP {}): {}", provider.id(), status, detail);
             }
             detail = "the provider refused TokenHub's credentials; its api_key needs an operator's attention";

@@ -47,17 +47,13 @@ public final class Dispatcher {
         final Call call;
         final Abort abort;
         final BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send;
-        /** Whether a call's success is a stream's start, not its end. */
-        final boolean stream;
         UpstreamException last;
         long soonestRetryMs = Long.MAX_VALUE;
 
-        Walk(List<Attempt> attempts, Call call, Abort abort, boolean stream,
-             BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send) {
+        Walk(List<Attempt> attempts, Call call, Abort abort, BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send) {
             this.attempts = attempts;
             this.call = call;
             this.abort = abort;
-            this.stream = stream;
             this.send = send;
         }
     }
@@ -74,22 +70,22 @@ public final class Dispatcher {
     }
 
     public Future<Served<Completion>> complete(List<Attempt> attempts, Call call, Abort abort) {
-        return attempt(new Walk<>(attempts, call, abort, false, (adapter, c) -> adapter.complete(c, abort)), 0, 0);
+        return attempt(new Walk<>(attempts, call, abort, (adapter, c) -> adapter.complete(c, abort)), 0, 0);
     }
 
     /** Completes once a candidate's stream has produced its first output; see {@link StreamStart}. */
     public Future<Served<StreamStart>> stream(List<Attempt> attempts, Call call, Abort abort) {
-        return attempt(new Walk<>(attempts, call, abort, true,
+        return attempt(new Walk<>(attempts, call, abort,
             (adapter, c) -> adapter.stream(c, abort).compose(StreamStart::await)), 0, 0);
     }
 
     /** Any one-shot operation (embeddings, rerank) through the same candidates, breakers and fallback. */
     public Future<Served<Completion>> call(List<Attempt> attempts, Call call, Abort abort,
                                            BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send) {
-        return attempt(new Walk<>(attempts, call, abort, false, send), 0, 0);
+        return attempt(new Walk<>(attempts, call, abort, send), 0, 0);
     }
 
-    /** A stream that ended well: for the upstream's breaker, the end of any run of failures. */
+    /** A stream that ended well: for the upstream's breaker, the end of any run of streams breaking off. */
     public void streamCompleted(Attempt attempt) {
         UpstreamHealth health = upstreams.of(attempt);
         if (health != null) {
@@ -119,7 +115,7 @@ public final class Dispatcher {
         UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), walk.call.raw(),
             attempt.deployment(), maxTokens, walk.call.clock());
         ProviderAdapter adapter = adapters.apply(attempt.provider());
-        return health.guard(walk.abort, walk.stream, () -> walk.send.apply(adapter, upstreamCall))
+        return health.guard(walk.abort, () -> walk.send.apply(adapter, upstreamCall))
             .map(result -> {
                 metrics.upstream(attempt.provider(), attempt.deployment().model(), "success");
                 if (index > 0) {

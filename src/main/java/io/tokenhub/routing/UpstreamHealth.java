@@ -34,6 +34,8 @@ public final class UpstreamHealth {
     private final io.vertx.circuitbreaker.CircuitBreaker breaker;
     private final ErrorRateWindow window;
     private final ConsecutiveFailures failures;
+    /** Streams that broke off after their start, with no stream ending well in between. */
+    private final ConsecutiveFailures breakOffs;
     private final long resetMs;
     /** The breaker's state, as its handlers last reported it. */
     private volatile CircuitBreakerState state = CircuitBreakerState.CLOSED;
@@ -50,6 +52,7 @@ public final class UpstreamHealth {
         this.window = new ErrorRateWindow(ErrorRateWindow.DEFAULT_WINDOW_MS, ErrorRateWindow.DEFAULT_MIN_CALLS,
             config.maxFailures(), ErrorRateWindow.DEFAULT_THRESHOLD);
         this.failures = new ConsecutiveFailures(config.maxFailures(), config.windowMs());
+        this.breakOffs = new ConsecutiveFailures(config.maxFailures(), config.windowMs());
         this.breaker = io.vertx.circuitbreaker.CircuitBreaker.create(provider + "/" + deployment, vertx,
                 new CircuitBreakerOptions()
                     .setMaxFailures(config.maxFailures())
@@ -69,6 +72,7 @@ public final class UpstreamHealth {
             .closeHandler(v -> {
                 window.clear();
                 failures.clear();
+                breakOffs.clear();
                 state = CircuitBreakerState.CLOSED;
                 listener.changed(this, CircuitBreakerState.CLOSED);
             });
@@ -116,12 +120,8 @@ public final class UpstreamHealth {
      * faults (a 4xx other than 429) count as an answer; a call the client cancelled (through
      * {@code abort}) counts for nothing. Fails with {@link OpenCircuitException} when the circuit
      * refuses the call: open, or half-open with its trial call already taken.
-     *
-     * @param stream whether the call is a stream's start: it closes a half-open circuit, but ends a
-     *               run of failures only once the stream ends well ({@link #streamCompleted}), so
-     *               that streams which all break off after their first output add up too
      */
-    public <T> Future<T> guard(Abort abort, boolean stream, Supplier<Future<T>> call) {
+    public <T> Future<T> guard(Abort abort, Supplier<Future<T>> call) {
         CircuitBreakerState now = state;
         if (now == CircuitBreakerState.OPEN) {
             return Future.failedFuture(OpenCircuitException.INSTANCE);
@@ -141,10 +141,10 @@ public final class UpstreamHealth {
                 return;
             }
             if (ar.succeeded()) {
-                answered(trial, !stream);
+                answered(trial);
                 latency(System.nanoTime() - started);
             } else if (ar.cause() instanceof UpstreamException u && !u.isProviderFault()) {
-                answered(trial, true);
+                answered(trial);
             } else {
                 failed(trial);
             }
@@ -152,14 +152,23 @@ public final class UpstreamHealth {
         return result;
     }
 
-    /** A stream that started well and then failed still counts as a failure of this upstream. */
+    /**
+     * A stream that started well and then failed still counts as a failure of this upstream; and
+     * {@code max_failures} streams in a row that break off open the circuit, however many started
+     * well in between (each start ends the ordinary run of failures; only a clean end ends this one).
+     */
     public void reportFailure() {
-        failed(false);
+        boolean rateTripped = window.record(false);
+        long now = System.currentTimeMillis();
+        boolean brokeOff = breakOffs.add(now);
+        if ((failures.add(now) || brokeOff || rateTripped) && state == CircuitBreakerState.CLOSED) {
+            breaker.open();
+        }
     }
 
-    /** A stream ended well: the failures before it no longer count. */
+    /** A stream ended well: the streams that broke off before it no longer count. */
     public void streamCompleted() {
-        failures.clear();
+        breakOffs.clear();
     }
 
     /** Another node saw this upstream fail: open here too, without another round of failures. */
@@ -178,12 +187,12 @@ public final class UpstreamHealth {
     }
 
     /** The upstream answered (well, or refusing the caller's request): a trial closes the circuit. */
-    private void answered(boolean trial, boolean endsFailures) {
+    private void answered(boolean trial) {
         window.record(true);
         if (trial) {
             breaker.reset();
             trialTaken.set(false);
-        } else if (endsFailures) {
+        } else {
             failures.clear();
         }
     }

@@ -92,4 +92,11 @@ public final class Database implements AutoCloseable {
             embedded.close();
         }
     }
+
+    /** The gateway's shutdown hook is in place: it stops the embedded server, last. */
+    public void stopWithTheGateway() {
+        if (embedded != null) {
+            embedded.stopWithTheGateway();
+        }
+    }
 }

@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The embedded default database: a real PostgreSQL binary (zonky) whose data directory is kept
@@ -16,10 +17,30 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
 
     private final EmbeddedPostgres postgres;
     private final int port;
+    /**
+     * Stops the server if the JVM exits before the gateway's own shutdown hook is in place (a
+     * SIGTERM during start-up); taken out by {@link #stopWithTheGateway} once it is.
+     */
+    private final Thread startupHook;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private EmbeddedPostgresServer(EmbeddedPostgres postgres, int port) {
         this.postgres = postgres;
         this.port = port;
+        this.startupHook = new Thread(this::close, "embedded-postgres-stop");
+        Runtime.getRuntime().addShutdownHook(startupHook);
+    }
+
+    /**
+     * From now on the gateway's shutdown stops the server, last: a hook of its own would stop it at
+     * the signal, while usage is still being written.
+     */
+    public void stopWithTheGateway() {
+        try {
+            Runtime.getRuntime().removeShutdownHook(startupHook);
+        } catch (IllegalStateException shuttingDown) {
+            // already on its way out: the hook runs
+        }
     }
 
     public static EmbeddedPostgresServer start(Path dataDirectory, int port) {
@@ -30,8 +51,7 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
                 .setCleanDataDirectory(false)
                 .setPort(port)
                 .setPGStartupWait(Duration.ofSeconds(60))
-                // Stopped by TokenHub's own shutdown, last: a hook of its own would stop it at once on
-                // SIGTERM, while requests still finish and usage is still being written.
+                // Stopped by TokenHub's own shutdown, last (see stopWithTheGateway), not by zonky's hook.
                 .setRegisterShutdownHook(false)
                 .start();
             return new EmbeddedPostgresServer(pg, port);
@@ -51,6 +71,9 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
 
     @Override
     public void close() {
+        if (closed.getAndSet(true)) {
+            return;
+        }
         try {
             postgres.close();
         } catch (IOException e) {

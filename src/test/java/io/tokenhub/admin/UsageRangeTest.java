@@ -37,9 +37,18 @@ class UsageRangeTest {
     void aMissingBoundThatWouldFallOnTheWrongSideIsTheGivenOnesMonths() {
         // Only "to" in an earlier month: that month, not an empty range refused for a from never sent.
         assertThat(parse(null, "2026-10-31")).isEqualTo(range("2026-10-01T00:00Z", "2026-11-01T00:00Z"));
-        assertThat(parse(null, "2026-10-01T00:00:00Z")).isEqualTo(range("2026-10-01T00:00Z", "2026-10-01T00:00:00.000001Z"));
-        assertThat(parse(null, "2026-09-30T23:59:59Z")).isEqualTo(range("2026-09-01T00:00Z", "2026-09-30T23:59:59.000001Z"));
+        assertThat(parse(null, "2026-10-01T00:00:00Z"))
+            .isEqualTo(range("2026-10-01T00:00Z", "2026-10-01T00:00:00.000001Z"));
+        assertThat(parse(null, "2026-09-30T23:59:59Z"))
+            .isEqualTo(range("2026-09-01T00:00Z", "2026-09-30T23:59:59.000001Z"));
         assertThat(parse("2027-02-10", null)).isEqualTo(range("2027-02-10T00:00Z", "2027-03-01T00:00Z"));
+    }
+
+    @Test
+    void theLastDayRfc3339CanWriteIsAToAndBeyondItIsRefused() {
+        assertThat(parse(null, "9999-12-31").until()).isEqualTo(OffsetDateTime.parse("+10000-01-01T00:00Z"));
+        ApiException refused = catchThrowableOfType(ApiException.class, () -> parse(null, "+10000-01-01"));
+        assertThat(refused.error().param()).isEqualTo("to");
     }
 
     @Test

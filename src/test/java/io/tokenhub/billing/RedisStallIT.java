@@ -7,8 +7,15 @@ import io.tokenhub.testing.FakeOpenAiUpstream;
 import io.tokenhub.testing.TcpProxy;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -31,13 +38,15 @@ class RedisStallIT {
     FakeOpenAiUpstream upstream;
     TcpProxy network;
     TestGateway gateway;
+    URI redis;
     String key;
+    String accountId;
 
     @BeforeEach
     void start() {
         vertx = Vertx.vertx();
         upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
-        URI redis = URI.create(System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379"));
+        redis = URI.create(System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379"));
         network = new TcpProxy(redis.getHost(), redis.getPort() < 0 ? 6379 : redis.getPort());
         gateway = TestGateway.start("""
             providers:
@@ -47,7 +56,9 @@ class RedisStallIT {
                 pricing: { input: 0.15, output: 0.60 }
                 deployments: [ { provider: openai, model: gpt-4o-mini } ]
             """.formatted(upstream.baseUrl()), "", "redis://127.0.0.1:" + network.port());
-        key = gateway.newKey();
+        JsonObject created = gateway.newKey(new JsonObject());
+        key = created.getString("key");
+        accountId = created.getString("account_id");
     }
 
     @AfterEach
@@ -88,5 +99,22 @@ class RedisStallIT {
         network.heal();
         TestGateway.eventually(() -> gateway.post("/v1/chat/completions", key, BODY).statusCode() == 200, WAIT_MS,
             "a request answered again");
+        // And the reservation Redis made late for the refused request is handed back, not held for 15 minutes
+        TestGateway.eventually(() -> reservationsHeld() == 0, WAIT_MS, "no reservation left in Redis");
+    }
+
+    /** How many reservations the account holds in Redis ({@code HLEN} of its reservations hash). */
+    private long reservationsHeld() {
+        String hash = "th:r:{" + accountId + "}";
+        String command = "*2\r\n$4\r\nHLEN\r\n$" + hash.length() + "\r\n" + hash + "\r\n";
+        try (Socket socket = new Socket(redis.getHost(), redis.getPort() < 0 ? 6379 : redis.getPort())) {
+            socket.getOutputStream().write(command.getBytes(StandardCharsets.US_ASCII));
+            String reply = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII))
+                .readLine();
+            assertThat(reply).startsWith(":");
+            return Long.parseLong(reply.substring(1));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 }

@@ -28,11 +28,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class AnthropicAdapter implements ProviderAdapter {
 
+    private static final Logger LOG = LoggerFactory.getLogger(AnthropicAdapter.class);
+
     /** The version the translators were written against; a provider may pin another one. */
     static final String DEFAULT_API_VERSION = "2023-06-01";
 
     /** The parameter path the translator puts at the start of its messages, e.g. {@code messages[2].content}. */
-    private static final Logger LOG = LoggerFactory.getLogger(AnthropicAdapter.class);
     private static final Pattern PARAM = Pattern.compile("^([A-Za-z_]+(?:\\[\\d+])*(?:\\.[A-Za-z_]+(?:\\[\\d+])*)*)(?=[\\s:])");
 
     private final HttpUpstream upstream;
@@ -93,7 +94,13 @@ public final class AnthropicAdapter implements ProviderAdapter {
             // NullPointerException: a part missing where the translation needs one. The client's
             // request is wrong either way, no other provider would accept it, and it is no failure of
             // this provider's (its breaker must not count it).
-            LOG.debug("request {} cannot be translated for {}: {}", call.requestId(), providerId(), e.toString());
+            if (e instanceof IllegalArgumentException || e instanceof ClassCastException
+                || e instanceof NullPointerException) {
+                LOG.debug("request {} cannot be translated for {}: {}", call.requestId(), providerId(), e.toString());
+            } else {
+                // Not a shape the translation expects to meet: worth a look, once seen.
+                LOG.warn("request {} could not be translated for {}", call.requestId(), providerId(), e);
+            }
             boolean described = e instanceof IllegalArgumentException && e.getMessage() != null;
             String message = described ? e.getMessage() : "the request body does not have the expected shape";
             JsonObject error = new JsonObject().put("message", message).put("type", "invalid_request_error");

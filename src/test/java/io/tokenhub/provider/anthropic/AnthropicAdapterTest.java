@@ -130,8 +130,9 @@ class AnthropicAdapterTest {
     void aBodyTheTranslationTripsOverIsTheCallersErrorNotTheProviders() throws Exception {
         // A part missing where the translation needs one (the gateway's own checks stop this one earlier)
         JsonObject body = chat("hi");
-        body.getJsonArray("messages").add(new JsonObject().put("role", "assistant")
-            .put("tool_calls", new JsonArray().addNull())).add(new JsonObject().put("role", "user").put("content", "go"));
+        body.getJsonArray("messages")
+            .add(new JsonObject().put("role", "assistant").put("tool_calls", new JsonArray().addNull()))
+            .add(new JsonObject().put("role", "user").put("content", "go"));
 
         UpstreamException e = failure(() -> adapter().complete(call(body), new Abort()));
 
