@@ -168,9 +168,16 @@ class EmbeddedRunIT {
             }
         }
 
+        /** The first group of the first line that matches, once the gateway has written it. */
         String find(Pattern pattern) {
+            // The banner is read line by line: the lines after "TokenHub is up" may still be on their way.
+            TestGateway.eventually(() -> first(pattern) != null, 10_000, pattern + " in the gateway's output");
+            return first(pattern);
+        }
+
+        private String first(Pattern pattern) {
             return lines.stream().map(pattern::matcher).filter(Matcher::find).map(m -> m.group(1)).findFirst()
-                .orElseThrow(() -> new AssertionError("no " + pattern + " in:\n" + String.join("\n", lines)));
+                .orElse(null);
         }
 
         /** SIGTERM, then what it wrote from then on. */

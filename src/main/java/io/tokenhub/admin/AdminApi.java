@@ -112,7 +112,8 @@ public final class AdminApi {
         JsonObject body = AdminBodies.object(ctx);
         String name = AdminBodies.requiredString(body, "name");
         String email = AdminBodies.requiredString(body, "email");
-        if (!email.matches("[^@\\s]+@[^@\\s]+")) {
+        // 254 characters at most, as an address can be (and the console's sign-in takes).
+        if (email.length() > 254 || !email.matches("[^@\\s]+@[^@\\s]+")) {
             throw new InvalidRequest("email must be an email address.", "email").toException();
         }
         String password = AdminBodies.optionalString(body, "password");

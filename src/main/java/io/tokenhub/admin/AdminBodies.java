@@ -44,6 +44,9 @@ final class AdminBodies {
         throw invalid("The request body must be a JSON object.", null);
     }
 
+    /** Names, reasons, passwords: anything longer is a mistake (or an attempt to fill the database). */
+    static final int MAX_STRING = 1024;
+
     static String requiredString(JsonObject body, String field) {
         String value = optionalString(body, field);
         if (value == null || value.isBlank()) {
@@ -56,6 +59,9 @@ final class AdminBodies {
         Object value = body.getValue(field);
         if (value != null && !(value instanceof String)) {
             throw invalid(field + " must be a string.", field);
+        }
+        if (value != null && ((String) value).length() > MAX_STRING) {
+            throw invalid(field + " must be at most " + MAX_STRING + " characters.", field);
         }
         return (String) value;
     }

@@ -265,7 +265,9 @@ public final class AdminStore {
                 + "  THEN NULL "
                 + "  ELSE COALESCE($7, monthly_cap_micro_usd) END, "
                 + "expires_at = CASE WHEN 'expires_at' = ANY($9::text[]) THEN NULL ELSE COALESCE($8, expires_at) END, "
-                + "revoked_at = CASE WHEN $3::text = 'revoked' THEN now() ELSE revoked_at END "
+                // Revoked once: a second revocation keeps the first one's time.
+                + "revoked_at = CASE WHEN $3::text = 'revoked' THEN COALESCE(revoked_at, now()) "
+                + "  ELSE revoked_at END "
                 // $3::text: a PATCH without status sends $3 as an untyped null, and "$3 IS NULL" alone
                 // leaves PostgreSQL unable to type it (42P08) — every such PATCH was a 500.
                 + "WHERE id = $1 AND (status <> 'revoked' OR $3::text IS NULL OR $3::text = 'revoked') RETURNING "

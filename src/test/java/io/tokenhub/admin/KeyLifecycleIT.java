@@ -270,11 +270,22 @@ class KeyLifecycleIT {
         assertOpenAiError(gateway.admin("PATCH", path, new JsonObject().put("status", "disabled")),
             409, "invalid_request_error", "conflict", "status");
         assertOpenAiError(gateway.post(CHAT, key, MINI), 401, "invalid_request_error", "invalid_api_key", null);
-        assertThat(gateway.database().query("SELECT status, revoked_at FROM api_keys WHERE id = ?",
-            created.getString("id")).get(0)).satisfies(row -> {
-                assertThat(row.get("status")).isEqualTo("revoked");
-                assertThat(row.get("revoked_at")).isNotNull();
-            });
+        String sql = "SELECT status, revoked_at FROM api_keys WHERE id = ?";
+        Map<String, Object> row = gateway.database().query(sql, created.getString("id")).get(0);
+        assertThat(row.get("status")).isEqualTo("revoked");
+        assertThat(row.get("revoked_at")).isNotNull();
+        // And revoking it again changes nothing, its revocation time included
+        assertThat(gateway.admin("DELETE", path, null).statusCode()).isEqualTo(200);
+        assertThat(gateway.database().query(sql, created.getString("id")).get(0)).isEqualTo(row);
+    }
+
+    @Test
+    void overLongStringsAreRefusedNamingTheField() {
+        assertOpenAiError(gateway.admin("POST", "/admin/v1/accounts", new JsonObject().put("name", "n")
+            .put("email", "x".repeat(3000) + "@example.com")), 400, "invalid_request_error", "invalid_request_error",
+            "email");
+        assertOpenAiError(gateway.admin("POST", "/admin/v1/accounts", new JsonObject().put("name", "n".repeat(2000))
+            .put("email", "long-name@example.com")), 400, "invalid_request_error", "invalid_request_error", "name");
     }
 
     @Test
