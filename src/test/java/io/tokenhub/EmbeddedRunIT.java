@@ -37,6 +37,7 @@ class EmbeddedRunIT {
 
     private static final Pattern UP = Pattern.compile("TokenHub is up: API (http://localhost:\\d+)/v1");
     private static final Pattern API_KEY = Pattern.compile("API key: +(th-\\S+)");
+    private static final Pattern ADMIN_KEY = Pattern.compile("admin key: +(tha-\\S+)");
     private static final long START_MS = 180_000;
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(Duration.ofSeconds(5)).build();
@@ -47,22 +48,30 @@ class EmbeddedRunIT {
     @Test
     void requestsAnsweredBeforeSigtermAreInTheEmbeddedDatabaseAfterARestart() throws Exception {
         // Given a configuration like the shipped one: embedded PostgreSQL, in-process counters, the mock
-        // provider; usage written every 10 s, so that the requests' usage is still in memory at the signal
+        // provider, the keys printed at the first start; usage written every 10 s, so that the requests'
+        // usage is still in memory at the signal. The first start has a master key too.
         Path config = dir.resolve("tokenhub.yaml");
-        Files.writeString(config, """
+        String yaml = """
             server: { port: 0, management_port: 0, instances: 1, shutdown_grace_ms: 5000 }
             admin: { master_key: "%s", bootstrap: true }
             storage: { postgres: embedded, redis: none, data_dir: "%s", embedded_port: %d }
             accounting: { flush_ms: 10000 }
             %s
-            """.formatted(TestGateway.MASTER_KEY, dir.resolve("data"), freePort(), TestGateway.MOCK_CATALOG));
+            """;
+        Path data = dir.resolve("data");
+        int port = freePort();
+        Files.writeString(config, yaml.formatted(TestGateway.MASTER_KEY, data, port, TestGateway.MOCK_CATALOG));
         int requests = 25;
 
         // When it answers requests with the API key it printed, and is sent SIGTERM right after
         Node first = Node.start(config);
         String stopLog;
+        String adminKey;
         try {
             String apiKey = first.find(API_KEY);
+            adminKey = first.find(ADMIN_KEY);
+            // (with a master key configured, the printed admin key is not one)
+            assertThat(send(first.base + "/admin/v1/usage", adminKey, null).statusCode()).isEqualTo(401);
             for (int i = 0; i < requests; i++) {
                 HttpResponse<String> answer = send(first.base + "/v1/chat/completions", apiKey, """
                     {"model": "mock-chat", "messages": [{"role": "user", "content": "Hello %d"}]}""".formatted(i));
@@ -77,11 +86,12 @@ class EmbeddedRunIT {
         try (var spool = Files.list(dir.resolve("data").resolve("spool"))) {
             assertThat(spool.toList()).as("nothing left for the next start to replay").isEmpty();
         }
-        // And started again on the same data directory, it knows every one of those requests
+        // And started again on the same data directory, without a master key, it knows every one of
+        // those requests, and the admin key it printed at the first start is the admin credential
+        Files.writeString(config, yaml.formatted("", data, port, TestGateway.MOCK_CATALOG));
         Node second = Node.start(config);
         try {
-            HttpResponse<String> usage = send(second.base + "/admin/v1/usage?group_by=model", TestGateway.MASTER_KEY,
-                null);
+            HttpResponse<String> usage = send(second.base + "/admin/v1/usage?group_by=model", adminKey, null);
             assertThat(usage.statusCode()).as(usage.body()).isEqualTo(200);
             JsonArray rows = new JsonObject(usage.body()).getJsonArray("data");
             assertThat(rows).hasSize(1);

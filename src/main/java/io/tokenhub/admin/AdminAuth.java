@@ -11,19 +11,22 @@ import java.security.MessageDigest;
 import java.time.Duration;
 
 /**
- * Admin credentials: the configured master key (compared in constant time), or an admin key
- * TokenHub generated at bootstrap (looked up by hash, cached briefly).
+ * Admin credentials: the configured master key (compared in constant time), or, while no master key
+ * is configured and bootstrap is on, the admin key TokenHub generated at its first start (looked up
+ * by hash, cached briefly). Setting a master key retires the printed one; with neither, the admin
+ * API is off.
  */
 public final class AdminAuth {
 
     private final byte[] masterKey;
+    /** Where the printed admin key is looked up; null when it is not a credential (see above). */
     private final KeyStore keys;
     private final Cache<String, Boolean> verdicts = Caffeine.newBuilder()
         .maximumSize(1_000).expireAfterWrite(Duration.ofSeconds(30)).build();
 
-    public AdminAuth(String masterKey, KeyStore keys) {
+    public AdminAuth(String masterKey, boolean bootstrap, KeyStore keys) {
         this.masterKey = masterKey.isEmpty() ? null : masterKey.getBytes(StandardCharsets.UTF_8);
-        this.keys = keys;
+        this.keys = masterKey.isEmpty() && bootstrap ? keys : null;
     }
 
     public Future<Void> check(String authorization) {
@@ -33,6 +36,9 @@ public final class AdminAuth {
         }
         if (masterKey != null && MessageDigest.isEqual(masterKey, token.getBytes(StandardCharsets.UTF_8))) {
             return Future.succeededFuture();
+        }
+        if (keys == null) {
+            return refuse("Incorrect admin key provided.");
         }
         Boolean known = verdicts.getIfPresent(token);
         Future<Boolean> verdict = known != null ? Future.succeededFuture(known)
