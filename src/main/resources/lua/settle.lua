@@ -1,4 +1,4 @@
--- ARGV: request id, model that served (its plans pay), tokens, micro-USD, now (ms), month (YYYYMM)
+-- ARGV: request id, model, tokens, micro-USD, now (ms), month (YYYYMM)
 -- Releases the reservation if it is still held, then charges: plans first, the rest to the wallet.
 local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HEXISTS', q, 'loaded') == 0 then return {'LOAD'} end

@@ -156,8 +156,7 @@ final class Outcome {
         // Nothing served, nothing charged: neither money nor a plan's tokens (the record keeps the counts).
         long billedTokens = served == null ? 0 : usage.promptTokens() + usage.completionTokens();
         Future<Payment> paid = ex.reservation == null ? Future.succeededFuture(Payment.NONE)
-            : Contexts.onCaller(quota.settle(ex.reservation,
-                served == null ? ex.reservation.modelId() : served.model().id(), billedTokens, costMicroUsd));
+            : Contexts.onCaller(quota.settle(ex.reservation, billedTokens, costMicroUsd));
         paid.recover(failure -> {
             // The hot counters are unreachable: charge it all to the wallet in PostgreSQL rather than lose it.
             LOG.warn("settling {} in the hot counters failed ({}); charging the wallet", ex.requestId, failure.toString());

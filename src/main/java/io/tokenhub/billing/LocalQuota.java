@@ -109,13 +109,13 @@ public final class LocalQuota implements Quota {
     }
 
     @Override
-    public Future<Payment> settle(Reservation r, String servedModelId, long tokens, long microUsd) {
+    public Future<Payment> settle(Reservation r, long tokens, long microUsd) {
         return account(r.accountId()).compose(account -> key(account, r.keyId()).map(key -> {
             synchronized (account) {
                 if (held.remove(r.requestId()) != null) {
                     release(account, key, r);
                 }
-                return charge(account, key, servedModelId, r.accountId(), tokens, microUsd);
+                return charge(account, key, r.modelId(), r.accountId(), tokens, microUsd);
             }
         }));
     }

@@ -31,11 +31,8 @@ public interface Quota {
      * Turns the reservation into the real charge and releases the rest. Real usage may exceed the
      * estimate; the excess is still charged (plans first, then wallet), so the wallet may go below
      * zero by at most what was in flight.
-     *
-     * @param servedModelId the model that served the request (a fallback's, maybe): the plans for it
-     *                      pay, as its price is the one charged
      */
-    Future<Payment> settle(Reservation reservation, String servedModelId, long tokens, long microUsd);
+    Future<Payment> settle(Reservation reservation, long tokens, long microUsd);
 
     /** Money added (or taken away) by an admin, already in PostgreSQL. */
     void credited(String accountId, long microUsd);

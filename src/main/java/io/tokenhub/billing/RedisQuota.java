@@ -98,8 +98,8 @@ public final class RedisQuota implements Quota {
     }
 
     @Override
-    public Future<Payment> settle(Reservation r, String servedModelId, long tokens, long microUsd) {
-        List<String> args = List.of(r.requestId(), servedModelId, Long.toString(tokens), Long.toString(microUsd),
+    public Future<Payment> settle(Reservation r, long tokens, long microUsd) {
+        List<String> args = List.of(r.requestId(), r.modelId(), Long.toString(tokens), Long.toString(microUsd),
             Long.toString(clock.millis()), month());
         return run(settle, r.accountId(), r.keyId(), args, null).map(reply -> {
             Payment payment = new Payment(draws(reply.get(2).toString()), reply.get(1).toLong());

@@ -350,35 +350,6 @@ class FallbackIT {
         assertThat(usageRecord(response).get("served_model")).isEqualTo("chain-configured");
     }
 
-    @Test
-    void aPlanForTheRequestedModelPaysOnlyWhenThatModelServes() {
-        // Given an account whose token plan is for the model "solo" only
-        JsonObject created = gateway.newKey(new JsonObject());
-        JsonObject plan = gateway.adminOk("POST", "/admin/v1/accounts/" + created.getString("account_id") + "/plans",
-            new JsonObject().put("tokens", 100_000).put("valid_from", "2020-01-01T00:00:00Z")
-                .put("valid_until", "2099-01-01T00:00:00Z").put("models", new JsonArray().add("solo")));
-        String body = new JsonObject().put("model", "solo")
-            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi"))).encode();
-
-        // When solo fails and its configured fallback serves, then the plan pays nothing
-        alpha.fault = Fault.STATUS;
-        alpha.status = 502;
-        HttpResponse<String> fallenBack = gateway.post("/v1/chat/completions", created.getString("key"), body);
-        assertThat(fallenBack.statusCode()).isEqualTo(200);
-        assertThat(usageRecord(fallenBack).get("served_model")).isEqualTo("chain-configured");
-        assertThat(tokensRemaining(plan)).isEqualTo(100_000);
-
-        // When solo serves, then its plan pays
-        alpha.fault = Fault.NONE;
-        HttpResponse<String> served = gateway.post("/v1/chat/completions", created.getString("key"), body);
-        assertThat(usageRecord(served).get("served_model")).isEqualTo("solo");
-        assertThat(tokensRemaining(plan)).isLessThan(100_000);
-    }
-
-    private static long tokensRemaining(JsonObject plan) {
-        return gateway.database().count("SELECT tokens_remaining FROM token_plans WHERE id = ?", plan.getString("id"));
-    }
-
     // ---- whose failure ------------------------------------------------------------------------
 
     @Test
