@@ -228,7 +228,9 @@ public final class TokenHub {
             .append(managementPort).append('\n');
         if (bootstrapKeys != null) {
             out.append("\nFirst start: these keys are shown once, store them now.\n")
-                .append("  admin key:   ").append(bootstrapKeys.adminKey()).append('\n')
+                .append("  admin key:   ").append(bootstrapKeys.adminKey())
+                .append(config.admin().masterKey().isEmpty() ? "" : "  (not in use while admin.master_key is set)")
+                .append('\n')
                 .append("  API key:     ").append(bootstrapKeys.apiKey()).append("  (account ")
                 .append(bootstrapKeys.accountId()).append(")\n")
                 .append("\nTry it:\n  curl ").append(base).append("/v1/chat/completions -H 'Authorization: Bearer ")

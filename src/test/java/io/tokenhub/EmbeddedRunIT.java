@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -64,22 +65,19 @@ class EmbeddedRunIT {
         int requests = 25;
 
         // When it answers requests with the API key it printed, and is sent SIGTERM right after
-        Node first = Node.start(config);
-        String stopLog;
-        String adminKey;
-        try {
+        Node first = Node.start(config, data);
+        AtomicReference<String> adminKey = new AtomicReference<>();
+        String stopLog = first.runThenStop(() -> {
             String apiKey = first.find(API_KEY);
-            adminKey = first.find(ADMIN_KEY);
+            adminKey.set(first.find(ADMIN_KEY));
             // (with a master key configured, the printed admin key is not one)
-            assertThat(send(first.base + "/admin/v1/usage", adminKey, null).statusCode()).isEqualTo(401);
+            assertThat(send(first.base + "/admin/v1/usage", adminKey.get(), null).statusCode()).isEqualTo(401);
             for (int i = 0; i < requests; i++) {
                 HttpResponse<String> answer = send(first.base + "/v1/chat/completions", apiKey, """
                     {"model": "mock-chat", "messages": [{"role": "user", "content": "Hello %d"}]}""".formatted(i));
                 assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
             }
-        } finally {
-            stopLog = first.terminate();
-        }
+        });
 
         // Then it stopped cleanly: its usage in the database, no error on the way
         assertThat(stopLog).doesNotContain(" ERROR ").doesNotContain("did not finish cleanly");
@@ -89,16 +87,19 @@ class EmbeddedRunIT {
         // And started again on the same data directory, without a master key, it knows every one of
         // those requests, and the admin key it printed at the first start is the admin credential
         Files.writeString(config, yaml.formatted("", data, port, TestGateway.MOCK_CATALOG));
-        Node second = Node.start(config);
-        try {
-            HttpResponse<String> usage = send(second.base + "/admin/v1/usage?group_by=model", adminKey, null);
+        Node second = Node.start(config, data);
+        second.runThenStop(() -> {
+            HttpResponse<String> usage = send(second.base + "/admin/v1/usage?group_by=model", adminKey.get(), null);
             assertThat(usage.statusCode()).as(usage.body()).isEqualTo(200);
             JsonArray rows = new JsonObject(usage.body()).getJsonArray("data");
             assertThat(rows).hasSize(1);
             assertThat(rows.getJsonObject(0).getLong("requests")).isEqualTo(requests);
-        } finally {
-            second.terminate();
-        }
+        });
+    }
+
+    /** What a test does with a running gateway. */
+    private interface Steps {
+        void run() throws Exception;
     }
 
     private static HttpResponse<String> send(String url, String bearer, String body) {
@@ -127,22 +128,24 @@ class EmbeddedRunIT {
     private static final class Node {
 
         private final Process process;
+        private final Path dataDir;
         private final List<String> lines = new CopyOnWriteArrayList<>();
         private final CompletableFuture<String> up = new CompletableFuture<>();
         private final CompletableFuture<Void> outputEnded = new CompletableFuture<>();
         private String base;
 
-        private Node(Process process) {
+        private Node(Process process, Path dataDir) {
             this.process = process;
+            this.dataDir = dataDir;
         }
 
-        static Node start(Path config) throws Exception {
+        static Node start(Path config, Path dataDir) throws Exception {
             // Surefire hands the forked JVM a manifest-only jar; the class path itself is in this property.
             String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
             Process process = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx256m", "-cp", classPath, TokenHub.class.getName(), "--config", config.toString())
                 .directory(config.getParent().toFile()).redirectErrorStream(true).start();
-            Node node = new Node(process);
+            Node node = new Node(process, dataDir);
             Thread reader = new Thread(node::read, "gateway-output");
             reader.setDaemon(true);
             reader.start();
@@ -152,7 +155,7 @@ class EmbeddedRunIT {
                 // SIGTERM first: its hooks stop the embedded PostgreSQL, which a SIGKILL would leave running.
                 process.toHandle().destroy();
                 if (!process.waitFor(30, TimeUnit.SECONDS)) {
-                    process.destroyForcibly();
+                    node.kill();
                 }
                 throw new AssertionError("the gateway did not start:\n" + String.join("\n", node.lines), e);
             }
@@ -181,7 +184,11 @@ class EmbeddedRunIT {
         /** The first group of the first line that matches, once the gateway has written it. */
         String find(Pattern pattern) {
             // The banner is read line by line: the lines after "TokenHub is up" may still be on their way.
-            TestGateway.eventually(() -> first(pattern) != null, 10_000, pattern + " in the gateway's output");
+            try {
+                TestGateway.eventually(() -> first(pattern) != null, 10_000, pattern + " in the gateway's output");
+            } catch (AssertionError e) {
+                throw new AssertionError(e.getMessage() + ":\n" + String.join("\n", lines), e);
+            }
             return first(pattern);
         }
 
@@ -190,13 +197,38 @@ class EmbeddedRunIT {
                 .orElse(null);
         }
 
+        /** SIGKILL, and the embedded PostgreSQL it leaves behind stopped too (its pid is in its data directory). */
+        private void kill() throws IOException {
+            process.destroyForcibly();
+            Path pidFile = dataDir.resolve("postgres").resolve("postmaster.pid");
+            if (Files.exists(pidFile)) {
+                long pid = Long.parseLong(Files.readAllLines(pidFile).get(0).trim());
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
+            }
+        }
+
+        /** Runs the steps, then stops the gateway; a failed stop never hides a failed step. */
+        String runThenStop(Steps steps) throws Exception {
+            try {
+                steps.run();
+            } catch (Exception | AssertionError failure) {
+                try {
+                    terminate();
+                } catch (Exception | AssertionError alsoFailed) {
+                    failure.addSuppressed(alsoFailed);
+                }
+                throw failure;
+            }
+            return terminate();
+        }
+
         /** SIGTERM, then what it wrote from then on. */
         String terminate() throws Exception {
             int before = lines.size();
             // The handle's destroy: Process.destroy() would also close the pipe the gateway logs its stop to.
             process.toHandle().destroy();
             if (!process.waitFor(60, TimeUnit.SECONDS)) {
-                process.destroyForcibly();
+                kill();
                 throw new AssertionError("the gateway did not stop within 60 s of SIGTERM");
             }
             outputEnded.get(10, TimeUnit.SECONDS);
