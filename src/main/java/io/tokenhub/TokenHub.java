@@ -157,7 +157,8 @@ public final class TokenHub {
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
         AdminStore adminStore = new AdminStore(pool);
         UsageSync usageSync = new UsageSync(vertx);
-        AdminApi admin = new AdminApi(vertx, adminStore, new AdminAuth(config.admin().masterKey(), config.admin().bootstrap(), keyStore), catalog,
+        AdminAuth adminAuth = new AdminAuth(config.admin().masterKey(), config.admin().bootstrap(), keyStore);
+        AdminApi admin = new AdminApi(vertx, adminStore, adminAuth, catalog,
             config.billing().signupCreditMicroUsd(), auth::invalidateKey, upstreams::describe, quota,
             reloader::reloadEverywhere, usageSync, clustering.signInCounter());
         apiPort = config.server().port() == 0 ? freePort() : config.server().port();
