@@ -178,18 +178,27 @@ public final class UsageQueries {
          * ({@code to=2026-10-31} alone is October).
          */
         public static Range parse(String fromText, String toText, String fromParam, String toParam, Clock clock) {
+            Range range = filled(blankToNull(fromText) == null ? null : start(fromText, fromParam),
+                blankToNull(toText) == null ? null : endInclusive(toText, toParam), clock);
+            if (!range.until().isAfter(range.from())) {
+                throw invalid(fromParam + " must not be after " + toParam + ".", fromParam);
+            }
+            return range;
+        }
+
+        /**
+         * From {@code from} to {@code until} (exclusive), a missing one (null) filled in: the current
+         * month's bound, unless that would put it on the wrong side of the one given, then the given
+         * one's month's.
+         */
+        public static Range filled(OffsetDateTime from, OffsetDateTime until, Clock clock) {
             Range month = currentMonth(clock);
-            OffsetDateTime from = blankToNull(fromText) == null ? null : start(fromText, fromParam);
-            OffsetDateTime until = blankToNull(toText) == null ? null : endInclusive(toText, toParam);
             if (from == null) {
                 from = until == null || until.isAfter(month.from()) ? month.from()
                     : monthOf(until.minusNanos(1).toLocalDate()).from();
             }
             if (until == null) {
                 until = from.isBefore(month.until()) ? month.until() : monthOf(from.toLocalDate()).until();
-            }
-            if (!until.isAfter(from)) {
-                throw invalid(fromParam + " must not be after " + toParam + ".", fromParam);
             }
             return new Range(from, until);
         }

@@ -46,21 +46,6 @@ final class ChatRequestParser {
      */
     static final long OFF_LOOP_BYTES = 64 * 1024;
 
-    /** {@link #parse(JsonObject, Catalog, KeyContext, PromptCounter)} with every count done here and now. */
-    static ModelRequest parse(JsonObject body, Catalog catalog, KeyContext key) {
-        Future<ModelRequest> parsed = parse(body, catalog, key, tokenize -> {
-            try {
-                return Future.succeededFuture(tokenize.call());
-            } catch (Exception e) {
-                return Future.failedFuture(e);
-            }
-        });
-        if (parsed.failed()) {
-            throw parsed.cause() instanceof RuntimeException r ? r : new IllegalStateException(parsed.cause());
-        }
-        return parsed.result();
-    }
-
     /**
      * The request checked; fails (or throws) with the first problem found. Completes at once unless a
      * long prompt must be tokenized to know whether it fits the context window.

@@ -15,7 +15,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.math.BigDecimal;
 import java.time.LocalDate;
-import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
@@ -103,17 +102,10 @@ final class UsageHandler {
      */
     void billingUsage(RoutingContext ctx) {
         run(ctx, key -> {
-            Range month = Range.currentMonth(queries.clock());
             var start = date(ctx.queryParams().get("start_date"), "start_date");
             var end = date(ctx.queryParams().get("end_date"), "end_date");
-            // A missing date is the current month's, or the given one's month's when that is the other side.
-            OffsetDateTime from = start != null ? start.atStartOfDay().atOffset(ZoneOffset.UTC)
-                : end == null || end.isAfter(month.from().toLocalDate()) ? month.from()
-                : end.minusDays(1).withDayOfMonth(1).atStartOfDay().atOffset(ZoneOffset.UTC);
-            OffsetDateTime until = end != null ? end.atStartOfDay().atOffset(ZoneOffset.UTC)
-                : from.isBefore(month.until()) ? month.until()
-                : from.toLocalDate().withDayOfMonth(1).plusMonths(1).atStartOfDay().atOffset(ZoneOffset.UTC);
-            Range range = new Range(from, until);
+            Range range = Range.filled(start == null ? null : start.atStartOfDay().atOffset(ZoneOffset.UTC),
+                end == null ? null : end.atStartOfDay().atOffset(ZoneOffset.UTC), queries.clock());
             if (!range.until().isAfter(range.from())) {
                 throw new InvalidRequest("start_date must be before end_date (end_date is exclusive).", "start_date")
                     .toException();

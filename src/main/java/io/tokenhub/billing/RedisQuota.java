@@ -3,6 +3,7 @@ package io.tokenhub.billing;
 import io.tokenhub.core.ApiError.InsufficientQuota;
 import io.tokenhub.core.ApiError.MonthlyCapExceeded;
 import io.tokenhub.core.ApiError.Unavailable;
+import io.tokenhub.core.OncePer;
 import io.vertx.core.Future;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.redis.client.Response;
@@ -24,7 +25,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,9 +45,8 @@ public final class RedisQuota implements Quota {
      * finished request's usage record) for as long as it stays silent.
      */
     static final long COMMAND_TIMEOUT_MS = 2_000;
-    /** At most one warning per this long about Redis failing requests: an outage is not a log flood. */
-    private static final long WARN_EVERY_MS = 10_000;
-    private final AtomicLong lastWarning = new AtomicLong();
+    /** At most one warning per 10 s about Redis failing requests: an outage is not a log flood. */
+    private final OncePer warnings = new OncePer(10_000);
 
     private final RedisAPI redis;
     private final QuotaLoader loader;
@@ -134,9 +133,7 @@ public final class RedisQuota implements Quota {
 
     /** Redis failed or did not answer: the request is refused as a passing outage (503), not as our bug. */
     private <T> Future<T> unavailable(Throwable failure) {
-        long now = clock.millis();
-        long last = lastWarning.get();
-        if (now - last >= WARN_EVERY_MS && lastWarning.compareAndSet(last, now)) {
+        if (warnings.due(clock.millis())) {
             LOG.warn("the hot counters in Redis failed a request's reservation: {}", failure.toString());
         }
         return Future.failedFuture(new Unavailable("Billing is briefly unavailable; retry the request.").toException());

@@ -1,6 +1,7 @@
 package io.tokenhub.provider;
 
 import io.tokenhub.config.TokenHubConfig.Provider;
+import io.tokenhub.core.OncePer;
 import io.tokenhub.provider.UpstreamException.Kind;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
@@ -21,7 +22,6 @@ import java.time.format.DateTimeFormatter;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,9 +36,8 @@ public final class HttpUpstream {
     private static final CharSequence JSON = HttpHeaders.createOptimized("application/json");
     private static final CharSequence ACCEPT = HttpHeaders.createOptimized("application/json, text/event-stream");
     private static final Logger LOG = LoggerFactory.getLogger(HttpUpstream.class);
-    private static final long CREDENTIAL_WARNING_EVERY_MS = 60_000;
-    /** When each provider's refusal of TokenHub's credentials was last logged, by provider id, in this process. */
-    private static final Map<String, AtomicLong> CREDENTIAL_WARNINGS = new ConcurrentHashMap<>();
+    /** A provider's refusal of TokenHub's credentials is logged once a minute at most, by provider id. */
+    private static final Map<String, OncePer> CREDENTIAL_WARNINGS = new ConcurrentHashMap<>();
     /** What of an error body is kept: a provider's error object is a few hundred bytes. */
     static final int MAX_ERROR_BODY = 64 * 1024;
 
@@ -145,29 +144,8 @@ public final class HttpUpstream {
     private void failWithBody(HttpClientResponse response, Promise<HttpClientResponse> result) {
         int status = response.statusCode();
         long retryAfterMs = retryAfterMs(response.headers());
-        Buffer body = Buffer.buffer();
-        IdleTimeout idle = idleTimeout(() -> {
-            if (result.tryFail(statusFailure(status, retryAfterMs, null))) {
-                response.request().reset();
-            }
-        });
-        response.handler(chunk -> {
-            idle.touch();
-            int room = MAX_ERROR_BODY - body.length();
-            if (room > 0) {
-                body.appendBuffer(chunk, 0, Math.min(room, chunk.length()));
-            }
-        });
-        response.endHandler(v -> {
-            idle.stop();
-            result.tryFail(statusFailure(status, retryAfterMs, errorObject(body)));
-        });
-        response.exceptionHandler(e -> {
-            idle.stop();
-            result.tryFail(statusFailure(status, retryAfterMs, null));
-        });
-        response.resume();
-        idle.start();
+        read(response, MAX_ERROR_BODY, () -> { }).onComplete(body -> result.tryFail(
+            statusFailure(status, retryAfterMs, body.succeeded() ? errorObject(body.result()) : null)));
     }
 
     /** Maps an upstream HTTP status and its error body to the failure routing acts on. */
@@ -180,10 +158,8 @@ public final class HttpUpstream {
         String detail = error != null && error.getValue("message") instanceof String m ? m : "no error message";
         if (status == 401 || status == 403) {
             // The provider's own words are for the operator: they may quote part of TokenHub's key.
-            AtomicLong warned = CREDENTIAL_WARNINGS.computeIfAbsent(provider.id(), id -> new AtomicLong());
-            long now = System.currentTimeMillis();
-            long last = warned.get();
-            if (now - last >= CREDENTIAL_WARNING_EVERY_MS && warned.compareAndSet(last, now)) {
+            if (CREDENTIAL_WARNINGS.computeIfAbsent(provider.id(), id -> new OncePer(60_000))
+                .due(System.currentTimeMillis())) {
                 LOG.warn("provider {} refused TokenHub's credentials (HTTP {}): {}", provider.id(), status, detail);
             }
             detail = "the provider refused TokenHub's credentials; its api_key needs an operator's attention";
@@ -242,18 +218,31 @@ public final class HttpUpstream {
 
     /** The whole body of a 2xx response, failing with a timeout when it goes quiet for {@code idle_ms}. */
     public static Future<Buffer> body(HttpClientResponse response, HttpUpstream upstream, UpstreamClock clock) {
+        return upstream.read(response, Integer.MAX_VALUE, clock::received);
+    }
+
+    /**
+     * A response body, failing with a timeout (and resetting the request) when it goes quiet for
+     * {@code idle_ms}; its first {@code maxBytes} kept, the rest read and dropped.
+     */
+    private Future<Buffer> read(HttpClientResponse response, int maxBytes, Runnable onData) {
         Promise<Buffer> result = Promise.promise();
         Buffer body = Buffer.buffer();
-        IdleTimeout idle = upstream.idleTimeout(() -> {
-            if (result.tryFail(UpstreamException.of(upstream.provider.id(), Kind.TIMEOUT,
-                "no data for " + upstream.provider.timeouts().idleMs() + " ms in the response body"))) {
+        IdleTimeout idle = idleTimeout(() -> {
+            if (result.tryFail(UpstreamException.of(provider.id(), Kind.TIMEOUT,
+                "no data for " + provider.timeouts().idleMs() + " ms in the response body"))) {
                 response.request().reset();
             }
         });
-        response.handler(buffer -> {
+        response.handler(chunk -> {
             idle.touch();
-            clock.received();
-            body.appendBuffer(buffer);
+            onData.run();
+            int room = maxBytes - body.length();
+            if (room >= chunk.length()) {
+                body.appendBuffer(chunk);
+            } else if (room > 0) {
+                body.appendBuffer(chunk, 0, room);
+            }
         });
         response.endHandler(v -> {
             idle.stop();
@@ -261,7 +250,7 @@ public final class HttpUpstream {
         });
         response.exceptionHandler(e -> {
             idle.stop();
-            result.tryFail(upstream.classify(e));
+            result.tryFail(classify(e));
         });
         // Resumed first: a body that came with the head ends right here, and then no timer is armed.
         response.resume();

@@ -158,12 +158,7 @@ public final class UpstreamHealth {
      * well in between (each start ends the ordinary run of failures; only a clean end ends this one).
      */
     public void reportFailure() {
-        boolean rateTripped = window.record(false);
-        long now = System.currentTimeMillis();
-        boolean brokeOff = breakOffs.add(now);
-        if ((failures.add(now) || brokeOff || rateTripped) && state == CircuitBreakerState.CLOSED) {
-            breaker.open();
-        }
+        failed(false, breakOffs.add(System.currentTimeMillis()));
     }
 
     /** A stream ended well: the streams that broke off before it no longer count. */
@@ -198,11 +193,17 @@ public final class UpstreamHealth {
     }
 
     private void failed(boolean trial) {
+        failed(trial, false);
+    }
+
+    /** @param tripped whether another rule (streams breaking off) already calls for opening */
+    private void failed(boolean trial, boolean tripped) {
         boolean rateTripped = window.record(false);
         if (trial) {
             breaker.open();
             trialTaken.set(false);
-        } else if ((failures.add(System.currentTimeMillis()) || rateTripped) && state == CircuitBreakerState.CLOSED) {
+        } else if ((failures.add(System.currentTimeMillis()) || tripped || rateTripped)
+            && state == CircuitBreakerState.CLOSED) {
             breaker.open();
         }
     }
