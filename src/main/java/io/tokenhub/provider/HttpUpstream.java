@@ -104,7 +104,7 @@ public final class HttpUpstream {
             // Fail first, then reset: the reset fails the send too, and the first failure must win.
             // Once the response is handed over, tryFail is false and the stream's own cancel applies.
             abort.onAbort(() -> {
-                if (result.tryFail(UpstreamException.of(provider.id(), Kind.CONNECTION, "cancelled by the client"))) {
+                if (result.tryFail(cancelled())) {
                     request.reset();
                 }
             });
@@ -144,7 +144,7 @@ public final class HttpUpstream {
     private void failWithBody(HttpClientResponse response, Promise<HttpClientResponse> result) {
         int status = response.statusCode();
         long retryAfterMs = retryAfterMs(response.headers());
-        read(response, MAX_ERROR_BODY, () -> { }).onComplete(body -> result.tryFail(
+        read(response, MAX_ERROR_BODY, () -> { }, null).onComplete(body -> result.tryFail(
             statusFailure(status, retryAfterMs, body.succeeded() ? errorObject(body.result()) : null)));
     }
 
@@ -216,16 +216,25 @@ public final class HttpUpstream {
         return new IdleTimeout(vertx, provider.timeouts().idleMs(), onIdle);
     }
 
-    /** The whole body of a 2xx response, failing with a timeout when it goes quiet for {@code idle_ms}. */
-    public static Future<Buffer> body(HttpClientResponse response, HttpUpstream upstream, UpstreamClock clock) {
-        return upstream.read(response, Integer.MAX_VALUE, clock::received);
+    /**
+     * The whole body of a 2xx response, failing with a timeout when it goes quiet for {@code idle_ms}.
+     * A client that leaves while it comes cancels it (the provider may still be generating it).
+     */
+    public static Future<Buffer> body(HttpClientResponse response, HttpUpstream upstream, UpstreamClock clock,
+                                      Abort abort) {
+        return upstream.read(response, Integer.MAX_VALUE, clock::received, abort);
+    }
+
+    private UpstreamException cancelled() {
+        return UpstreamException.of(provider.id(), Kind.CONNECTION, "cancelled by the client");
     }
 
     /**
      * A response body, failing with a timeout (and resetting the request) when it goes quiet for
-     * {@code idle_ms}; its first {@code maxBytes} kept, the rest read and dropped.
+     * {@code idle_ms}, or when {@code abort} (if any) is called; its first {@code maxBytes} kept, the
+     * rest read and dropped.
      */
-    private Future<Buffer> read(HttpClientResponse response, int maxBytes, Runnable onData) {
+    private Future<Buffer> read(HttpClientResponse response, int maxBytes, Runnable onData, Abort abort) {
         Promise<Buffer> result = Promise.promise();
         Buffer body = Buffer.buffer();
         IdleTimeout idle = idleTimeout(() -> {
@@ -234,6 +243,14 @@ public final class HttpUpstream {
                 response.request().reset();
             }
         });
+        if (abort != null) {
+            abort.onAbort(() -> {
+                if (result.tryFail(cancelled())) {
+                    idle.stop();
+                    response.request().reset();
+                }
+            });
+        }
         response.handler(chunk -> {
             idle.touch();
             onData.run();

@@ -161,6 +161,32 @@ class CancellationIT {
     }
 
     @Test
+    void nonStreamingClientThatLeavesWhileTheAnswerComesCancelsTheUpstreamAndIsRecordedAs499() {
+        // Given an upstream that sends the head and the first bytes of an answer, then nothing more
+        // for longer than this test waits (its idle_ms is the default, 60 s)
+        upstream.fault = Fault.BODY_STALL;
+        JsonObject key = newKey();
+        double disconnectsBefore = requestsWithStatus(499);
+
+        // When a client sends a non-streaming request and disconnects once the answer has started
+        try (RawClient client = RawClient.send(gateway.hub().apiPort(), key.getString("key"),
+            "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"a long answer?\"}]}")) {
+            TestGateway.eventually(() -> upstream.bodiesStarted() == 1, WAIT_MS, "the answer's first bytes sent");
+        }
+
+        // Then the gateway abandons the answer at once, not when the provider goes idle
+        upstream.awaitAbandoned(WAIT_MS);
+        // And records the request once, as the client's disconnect, with nothing charged
+        Map<String, Object> row = awaitOneRecordOf(key);
+        assertThat(row.get("status")).isEqualTo(499);
+        assertThat(row.get("error_code")).isEqualTo("client_disconnected");
+        assertThat(row.get("stream")).isEqualTo(false);
+        assertThat(row.get("cost_micro_usd")).isEqualTo(0L);
+        assertThat(requestsWithStatus(499) - disconnectsBefore).as("499s counted").isEqualTo(1.0);
+        assertThat(upstream.requests()).as("no retry after the client left").hasSize(1);
+    }
+
+    @Test
     void clientsThatLeaveWhileTheUpstreamHangsDoNotCountAgainstItsCircuit() {
         // Given an upstream that accepts requests and never answers, behind a breaker that opens after 5 failures
         upstream.fault = Fault.HANG;

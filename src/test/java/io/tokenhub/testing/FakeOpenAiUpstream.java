@@ -33,6 +33,8 @@ public final class FakeOpenAiUpstream {
         HANG,
         /** Answer {@link #status} with the start of an error body, then go quiet with the connection open. */
         STATUS_STALL,
+        /** Answer 200 with the start of a chat completion, then go quiet with the connection open. */
+        BODY_STALL,
         /** Stream {@link #faultAfter} chunks, then close the connection. */
         DROP_MID_STREAM,
         /** Stream {@link #faultAfter} chunks, then a chunk that is not JSON. */
@@ -57,6 +59,7 @@ public final class FakeOpenAiUpstream {
     private HttpServer server;
     private final List<Recorded> requests = new CopyOnWriteArrayList<>();
     private final AtomicInteger abandoned = new AtomicInteger();
+    private final AtomicInteger bodiesStarted = new AtomicInteger();
     private volatile CompletableFuture<Void> abandonedSignal = new CompletableFuture<>();
     private volatile CompletableFuture<Void> resumed = new CompletableFuture<>();
 
@@ -110,6 +113,7 @@ public final class FakeOpenAiUpstream {
         usageWithFinish = false;
         requests.clear();
         abandoned.set(0);
+        bodiesStarted.set(0);
         abandonedSignal = new CompletableFuture<>();
         resumed = new CompletableFuture<>();
     }
@@ -125,6 +129,11 @@ public final class FakeOpenAiUpstream {
 
     public Recorded lastRequest() {
         return requests.get(requests.size() - 1);
+    }
+
+    /** Responses of {@link Fault#BODY_STALL} whose head and first bytes were written to the client. */
+    public int bodiesStarted() {
+        return bodiesStarted.get();
     }
 
     /** Responses the client abandoned before they ended. */
@@ -172,6 +181,12 @@ public final class FakeOpenAiUpstream {
         if (fault == Fault.STATUS_STALL) {
             response.setStatusCode(status).putHeader("Content-Type", "application/json").setChunked(true)
                 .write("{\"error\": {\"message\": \"fake upst");
+            return;
+        }
+        if (fault == Fault.BODY_STALL) {
+            response.putHeader("Content-Type", "application/json").setChunked(true)
+                .write("{\"id\": \"chatcmpl-fake\", \"object\": \"chat.completion\", ")
+                .onSuccess(v -> bodiesStarted.incrementAndGet());
             return;
         }
         if (fault == Fault.STATUS) {

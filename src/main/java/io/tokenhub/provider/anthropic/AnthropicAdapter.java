@@ -64,7 +64,7 @@ public final class AnthropicAdapter implements ProviderAdapter {
     @Override
     public Future<Completion> complete(UpstreamCall call, Abort abort) {
         return requestBody(call, false).compose(body -> upstream.post(messages, body, abort, call.clock())
-            .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
+            .compose(response -> HttpUpstream.body(response, upstream, call.clock(), abort))
             .map(buffer -> completion(call, buffer))
             .recover(this::openAiError));
     }

@@ -61,7 +61,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
     public Future<Completion> complete(UpstreamCall call, Abort abort) {
         Buffer body = upstreamBody(call, false);
         return upstream.post(chat, body, abort, call.clock())
-            .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
+            .compose(response -> HttpUpstream.body(response, upstream, call.clock(), abort))
             .map(buffer -> completion(buffer, call));
     }
 
@@ -76,7 +76,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
     public Future<Completion> embeddings(UpstreamCall call, Abort abort) {
         JsonObject body = call.body().copy().put("model", call.upstreamModel());
         return upstream.post(embeddings, body.toBuffer(), abort, call.clock())
-            .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
+            .compose(response -> HttpUpstream.body(response, upstream, call.clock(), abort))
             .map(buffer -> {
                 JsonObject answer = json(buffer, "data");
                 answer.put("model", label(answer.getValue("model"), call));
@@ -90,7 +90,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
     public Future<Completion> rerank(UpstreamCall call, Abort abort) {
         JsonObject body = call.body().copy().put("model", call.upstreamModel());
         return upstream.post(rerank, body.toBuffer(), abort, call.clock())
-            .compose(response -> HttpUpstream.body(response, upstream, call.clock()))
+            .compose(response -> HttpUpstream.body(response, upstream, call.clock(), abort))
             .map(buffer -> {
                 JsonObject answer = json(buffer, "results");
                 // Jina reports usage.total_tokens; Cohere reports meta.billed_units.search_units.
