@@ -47,16 +47,27 @@ local function wallet_share(micro, tokens, left)
   return math.floor(micro * left / tokens + 0.5)
 end
 
-local function release(q, resv, zset, request_id)
-  local rec = redis.call('HGET', resv, request_id)
-  if not rec then return false end
+-- A reservation in flight, parsed: {keyhash, micro, wallet, draws = {plan id -> tokens}}, or nil.
+local function held(resv, request_id)
+  local rec = request_id and redis.call('HGET', resv, request_id)
+  if not rec then return nil end
   local keyhash, micro, wallet, draws = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
-  redis.call('HINCRBY', q, 'res', int(0 - tonumber(wallet)))
-  redis.call('HINCRBY', keyhash, 'res', int(0 - tonumber(micro)))
+  local out = {keyhash = keyhash, micro = tonumber(micro), wallet = tonumber(wallet), draws = {}}
   local parts = {}
   for v in string.gmatch(draws, '[^,]+') do table.insert(parts, v) end
   for i = 1, #parts, 2 do
-    redis.call('HINCRBY', q, 'p:' .. parts[i] .. ':res', int(0 - tonumber(parts[i + 1])))
+    out.draws[parts[i]] = tonumber(parts[i + 1])
+  end
+  return out
+end
+
+local function release(q, resv, zset, request_id)
+  local r = held(resv, request_id)
+  if not r then return false end
+  redis.call('HINCRBY', q, 'res', int(0 - r.wallet))
+  redis.call('HINCRBY', r.keyhash, 'res', int(0 - r.micro))
+  for id, take in pairs(r.draws) do
+    redis.call('HINCRBY', q, 'p:' .. id .. ':res', int(0 - take))
   end
   redis.call('HDEL', resv, request_id)
   redis.call('ZREM', zset, request_id)

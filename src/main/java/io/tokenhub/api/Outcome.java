@@ -65,14 +65,43 @@ final class Outcome {
     Future<Reservation> reserve(Exchange ex, long microUsd) {
         ModelRequest request = ex.request;
         Model model = request.target().model();
-        long held = microUsd == 0 && !model.pricing().free() ? 1 : microUsd;
         return quota.reserve(ex.requestId, ex.key.accountId(), ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
-                model.id(), request.prompt().estimate() + request.outputBound(), held)
+                model.id(), request.prompt().estimate() + request.outputBound(), held(model, microUsd))
             .map(reservation -> {
                 ex.reservation = reservation;
                 unrecorded++;
                 return reservation;
             });
+    }
+
+    /**
+     * Before a fallback to another model: the request's reservation becomes one for that model, at
+     * its estimate, so that the plans that pay are that model's and its price bounds what may be
+     * overdrawn. Fails as {@link #reserve} does when the account cannot cover it (the old one still
+     * holds then); at once when the reservation is already for that model.
+     */
+    Future<Void> rebook(Exchange ex, Model model, long microUsd) {
+        Reservation old = ex.reservation;
+        if (old == null || old.modelId().equals(model.id())) {
+            return Future.succeededFuture();
+        }
+        return Contexts.onCaller(quota.rebook(old, ex.requestId + "/" + model.id(), ex.key.monthlyCapMicroUsd(),
+                model.id(), old.tokens(), held(model, microUsd)))
+            .compose(reservation -> {
+                if (ex.abort.aborted()) {
+                    // The client left meanwhile: its record settles the reservation it knew (the old one,
+                    // released now); this one is handed back.
+                    quota.settle(reservation, 0, 0);
+                    return Future.failedFuture(new ApiError.Internal("the client left").toException());
+                }
+                ex.reservation = reservation;
+                return Future.succeededFuture();
+            });
+    }
+
+    /** At least one micro-USD for a priced model, so that an estimate rounding to nothing still needs money. */
+    private static long held(Model model, long microUsd) {
+        return microUsd == 0 && !model.pricing().free() ? 1 : microUsd;
     }
 
     /** What an upstream answer costs at the price of the model that served it. */

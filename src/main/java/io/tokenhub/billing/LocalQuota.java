@@ -75,6 +75,31 @@ public final class LocalQuota implements Quota {
         }));
     }
 
+    @Override
+    public Future<Reservation> rebook(Reservation old, String reservationId, long monthlyCapMicroUsd, String modelId,
+                                      long estimatedTokens, long estimatedMicroUsd) {
+        return account(old.accountId()).compose(account -> key(account, old.keyId()).map(key -> {
+            synchronized (account) {
+                boolean holding = held.remove(old.requestId()) != null;
+                if (holding) {
+                    release(account, key, old);
+                }
+                try {
+                    Reservation r = reserveLocked(account, key, reservationId, old.accountId(), old.keyId(),
+                        monthlyCapMicroUsd, modelId, estimatedTokens, estimatedMicroUsd);
+                    held.put(reservationId, new Held(r, clock.millis()));
+                    return r;
+                } catch (RuntimeException refused) {
+                    if (holding) {
+                        hold(account, key, old);
+                        held.put(old.requestId(), new Held(old, clock.millis()));
+                    }
+                    throw refused;
+                }
+            }
+        }));
+    }
+
     private Reservation reserveLocked(AccountState account, KeyState key, String requestId, String accountId,
                                       String keyId, long cap, String modelId, long tokens, long microUsd) {
         rollMonth(key);
@@ -102,10 +127,16 @@ public final class LocalQuota implements Quota {
                 + PriceCalculator.toUsd(Math.max(0, account.balance - account.reserved)).toPlainString()
                 + " available and no plan tokens left for this model. Add credit or a token plan.").toException();
         }
-        draws.forEach((id, take) -> plan(account, id).reserved += take);
-        account.reserved += wallet;
-        key.reserved += microUsd;
-        return new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd, Map.copyOf(draws), wallet);
+        Reservation r = new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd, Map.copyOf(draws),
+            wallet);
+        hold(account, key, r);
+        return r;
+    }
+
+    private void hold(AccountState account, KeyState key, Reservation r) {
+        r.planTokens().forEach((id, take) -> plan(account, id).reserved += take);
+        account.reserved += r.walletMicroUsd();
+        key.reserved += r.microUsd();
     }
 
     @Override

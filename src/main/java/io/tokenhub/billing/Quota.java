@@ -28,6 +28,14 @@ public interface Quota {
                                 String modelId, long estimatedTokens, long estimatedMicroUsd);
 
     /**
+     * Replaces a request's reservation with one for another model, when it falls back to it: as
+     * {@link #reserve}, under {@code reservationId}, with what {@code old} holds counting as
+     * available; {@code old} is released only if the new one is made (else it still holds).
+     */
+    Future<Reservation> rebook(Reservation old, String reservationId, long monthlyCapMicroUsd, String modelId,
+                               long estimatedTokens, long estimatedMicroUsd);
+
+    /**
      * Turns the reservation into the real charge and releases the rest. Real usage may exceed the
      * estimate; the excess is still charged (plans first, then wallet), so the wallet may go below
      * zero by at most what was in flight.

@@ -70,9 +70,23 @@ public final class RedisQuota implements Quota {
     @Override
     public Future<Reservation> reserve(String requestId, String accountId, String keyId, long cap, String modelId,
                                        long tokens, long microUsd) {
+        return reserve(requestId, accountId, keyId, cap, modelId, tokens, microUsd, null);
+    }
+
+    @Override
+    public Future<Reservation> rebook(Reservation old, String reservationId, long cap, String modelId, long tokens,
+                                      long microUsd) {
+        return reserve(reservationId, old.accountId(), old.keyId(), cap, modelId, tokens, microUsd, old.requestId());
+    }
+
+    private Future<Reservation> reserve(String requestId, String accountId, String keyId, long cap, String modelId,
+                                        long tokens, long microUsd, String replacing) {
         seenAccounts.add(accountId);
-        List<String> args = List.of(requestId, modelId, Long.toString(tokens), Long.toString(microUsd),
-            Long.toString(cap), Long.toString(clock.millis()), month());
+        List<String> args = new ArrayList<>(List.of(requestId, modelId, Long.toString(tokens), Long.toString(microUsd),
+            Long.toString(cap), Long.toString(clock.millis()), month()));
+        if (replacing != null) {
+            args.add(replacing);
+        }
         // A reservation Redis makes after its request was refused for the timeout is handed back at once.
         Future<Response> answer = run(reserve, accountId, keyId, args, late -> {
             if ("OK".equals(late.get(0).toString())) {

@@ -1,5 +1,6 @@
 package io.tokenhub.routing;
 
+import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.core.ApiError;
 import io.tokenhub.core.ApiError.NoHealthyUpstream;
 import io.tokenhub.core.ApiError.ProviderFailed;
@@ -35,10 +36,13 @@ import java.util.function.BiFunction;
 public final class Dispatcher {
 
     /**
-     * What to send, apart from the candidate: the request id, the body and the output limit; and
-     * the request's clock of time on upstreams, which every attempt's adapter marks.
+     * What to send, apart from the candidate: the request id, the body and the output limit; the
+     * request's clock of time on upstreams, which every attempt's adapter marks; and what makes the
+     * request's reservation one for a fallback's model before that model is called (it fails when
+     * the account cannot pay for it, and then that candidate is passed over).
      */
-    public record Call(String requestId, JsonObject body, Buffer raw, int maxTokens, UpstreamClock clock) {
+    public record Call(String requestId, JsonObject body, Buffer raw, int maxTokens, UpstreamClock clock,
+                       Function<Model, Future<?>> rebook) {
     }
 
     /** The state of one request's walk through its candidates. */
@@ -48,6 +52,8 @@ public final class Dispatcher {
         final Abort abort;
         final BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send;
         UpstreamException last;
+        /** Why the account could not pay for the last candidate passed over: the answer if no upstream answered. */
+        ApiException refused;
         long soonestRetryMs = Long.MAX_VALUE;
 
         Walk(List<Attempt> attempts, Call call, Abort abort, BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send) {
@@ -111,6 +117,23 @@ public final class Dispatcher {
         if (!health.admits(now)) {
             return skip(walk, index, health, now);
         }
+        if (index == 0 || walk.call.rebook() == null) {
+            return call(walk, index, retry, attempt, health);
+        }
+        // A fallback: the reservation is made for its model first (at once when it is the same model).
+        return walk.call.rebook().apply(attempt.model()).transform(booked -> {
+            if (booked.succeeded()) {
+                return call(walk, index, retry, attempt, health);
+            }
+            if (walk.abort.aborted()) {
+                return Future.failedFuture(finalError(walk));
+            }
+            walk.refused = booked.cause() instanceof ApiException refusal ? refusal : walk.refused;
+            return attempt(walk, index + 1, 0);
+        });
+    }
+
+    private <T> Future<Served<T>> call(Walk<T> walk, int index, int retry, Attempt attempt, UpstreamHealth health) {
         int maxTokens = Math.min(walk.call.maxTokens(), attempt.model().maxOutputTokens());
         UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), walk.call.raw(),
             attempt.deployment(), maxTokens, walk.call.clock());
@@ -170,6 +193,9 @@ public final class Dispatcher {
     }
 
     private static ApiException finalError(Walk<?> walk) {
+        if (walk.last == null && walk.refused != null) {
+            return walk.refused;
+        }
         if (walk.last == null) {
             long seconds = walk.soonestRetryMs == Long.MAX_VALUE ? 1 : Math.max(1, (walk.soonestRetryMs + 999) / 1000);
             return new NoHealthyUpstream("Every upstream for this model is unavailable (circuit open or rate "

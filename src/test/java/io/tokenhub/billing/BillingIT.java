@@ -42,6 +42,8 @@ class BillingIT {
 
     Vertx vertx;
     FakeOpenAiUpstream upstream;
+    /** Answers every request with a 500: its model "failing" falls back to what a request names. */
+    FakeOpenAiUpstream broken;
     TestGateway gateway;
     String accountId;
     String key;
@@ -50,10 +52,16 @@ class BillingIT {
         vertx = Vertx.vertx();
         upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
         upstream.usage = FakeOpenAiUpstream.usage(1000, 500, 0, 0);
+        broken = new FakeOpenAiUpstream(vertx, "failing").start();
+        broken.fault = FakeOpenAiUpstream.Fault.STATUS;
         gateway = TestGateway.start("""
             providers:
               - { id: openai, type: openai, base_url: "%s" }
+              - { id: broken, type: openai, base_url: "%s" }
             models:
+              - id: failing
+                pricing: { input: 0.15, output: 0.60 }
+                deployments: [ { provider: broken, model: failing } ]
               - id: gpt-4o-mini
                 context_window: 100000
                 max_output_tokens: 4000
@@ -69,7 +77,7 @@ class BillingIT {
               - id: free
                 pricing: { input: 0, output: 0 }
                 deployments: [ { provider: openai, model: free } ]
-            """.formatted(upstream.baseUrl()), "billing: { signup_credit_usd: " + signupUsd + " }", redis);
+            """.formatted(upstream.baseUrl(), broken.baseUrl()), "billing: { signup_credit_usd: " + signupUsd + " }", redis);
         newKey(new JsonObject());
     }
 
@@ -86,6 +94,9 @@ class BillingIT {
         }
         if (upstream != null) {
             upstream.stop();
+        }
+        if (broken != null) {
+            broken.stop();
         }
         if (vertx != null) {
             vertx.close();
@@ -175,6 +186,69 @@ class BillingIT {
         assertThat(balance()).isEqualTo(1_000_000 - 150);
         assertThat(planRemaining(otherModel)).isEqualTo(100_000);
         assertThat(expired).isNull();
+        assertThat(ledgerSum()).isEqualTo(balance());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void aFallbackToAnotherModelIsPaidByThatModelsPlansAndAtItsPriceNotByThePlansOfTheModelAskedFor(String counters) {
+        // Given a wallet and a plan that covers only the model asked for, whose upstream fails
+        start(counters(counters), 1.0);
+        JsonObject failingPlan = plan(100_000, OffsetDateTime.now(ZoneOffset.UTC).plusDays(1), "failing");
+
+        // When the request falls back to gpt-4o-mini
+        HttpResponse<String> response = chatWithFallback("failing", "gpt-4o-mini");
+
+        // Then gpt-4o-mini served it, and the wallet paid its price; the other model's plan paid nothing
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).contains("openai");
+        awaitRecords(1);
+        assertThat(planRemaining(failingPlan)).isEqualTo(100_000);
+        assertThat(balance()).isEqualTo(1_000_000 - COST);
+        assertThat(ledgerSum()).isEqualTo(balance());
+        assertThat(gateway.database().query("SELECT served_model, fallback, cost_micro_usd FROM usage_records"
+            + " WHERE account_id = ?", accountId)).singleElement().satisfies(row -> {
+                assertThat(row.get("served_model")).isEqualTo("gpt-4o-mini");
+                assertThat(row.get("fallback")).isEqualTo(true);
+                assertThat(row.get("cost_micro_usd")).isEqualTo(COST);
+            });
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void aFallbackTheAccountCannotPayForIsNotCalledAndTheWalletIsNotOverdrawn(String counters) {
+        // Given an empty wallet and a plan that covers only the model asked for, whose upstream fails
+        start(counters(counters), 0.0);
+        JsonObject failingPlan = plan(100_000, OffsetDateTime.now(ZoneOffset.UTC).plusDays(1), "failing");
+
+        // When the request names a fallback that only the wallet could pay for
+        HttpResponse<String> response = chatWithFallback("failing", "gpt-4o-mini");
+
+        // Then the fallback is passed over: the client hears of the failure of the model it asked for
+        assertThat(response.statusCode()).isEqualTo(502);
+        assertThat(new JsonObject(response.body()).getJsonObject("error").getString("code")).isEqualTo("provider_error");
+        assertThat(upstream.requests()).isEmpty();
+        // And nothing was charged: the wallet is still at zero, the plan untouched
+        awaitRecords(1);
+        assertThat(balance()).isZero();
+        assertThat(planRemaining(failingPlan)).isEqualTo(100_000);
+        assertThat(ledgerSum()).isEqualTo(balance());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
+    void aFallbacksReservationReplacesTheFirstOneSoAWalletThatHoldsOneEstimateIsEnough(String counters) {
+        // Given a wallet of 100 micro-USD: one estimate of a short prompt and 100 output tokens at
+        // 0.15 / 0.60 USD per 1M (about 61 micro-USD), not two
+        start(counters(counters), 0.0001);
+
+        // When the request falls back to a model of the same price
+        HttpResponse<String> response = chatWithFallback("failing", "gpt-4o-mini");
+
+        // Then the fallback's reservation took the place of the first one, and it was served
+        assertThat(response.statusCode()).isEqualTo(200);
+        awaitRecords(1);
+        assertThat(balance()).isEqualTo(100 - COST);
         assertThat(ledgerSum()).isEqualTo(balance());
     }
 
@@ -387,6 +461,11 @@ class BillingIT {
     private HttpResponse<String> chat(String model) {
         return gateway.post("/v1/chat/completions", key,
             "{\"model\":\"" + model + "\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    }
+
+    private HttpResponse<String> chatWithFallback(String model, String fallback) {
+        return gateway.post("/v1/chat/completions", key, "{\"model\":\"" + model + "\",\"fallback_models\":[\""
+            + fallback + "\"],\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     }
 
     private JsonObject plan(long tokens, OffsetDateTime until, String model) {
