@@ -26,6 +26,8 @@ final class Exchange {
     RateLimiter.Admission admission;
     /** The estimate held for this request; settled exactly once by {@link Outcome#record}. */
     Reservation reservation;
+    /** How many times a fallback replaced the reservation: each replacement has an id of its own. */
+    int rebooks;
 
     Exchange(RoutingContext ctx) {
         RequestIds.Arrival arrival = RequestIds.of(ctx);

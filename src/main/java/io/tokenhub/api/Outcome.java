@@ -85,13 +85,17 @@ final class Outcome {
         if (old == null || old.modelId().equals(model.id())) {
             return Future.succeededFuture();
         }
-        return Contexts.onCaller(quota.rebook(old, ex.requestId + "/" + model.id(), ex.key.monthlyCapMicroUsd(),
-                model.id(), old.tokens(), held(model, microUsd)))
+        // An id of its own each time: a replacement Redis makes after its answer timed out is handed
+        // back under its own id, never under one a later replacement holds.
+        String id = ex.requestId + "/" + ++ex.rebooks;
+        return Contexts.onCaller(quota.rebook(old, id, ex.key.monthlyCapMicroUsd(), model.id(), old.tokens(),
+                held(model, microUsd)))
             .compose(reservation -> {
                 if (ex.abort.aborted()) {
                     // The client left meanwhile: its record settles the reservation it knew (the old one,
-                    // released now); this one is handed back.
-                    quota.settle(reservation, 0, 0);
+                    // released now); this one is handed back, before this node stops.
+                    long settlement = settling.begin();
+                    quota.settle(reservation, 0, 0).onComplete(ar -> settling.end(settlement));
                     return Future.failedFuture(new ApiError.Internal("the client left").toException());
                 }
                 ex.reservation = reservation;

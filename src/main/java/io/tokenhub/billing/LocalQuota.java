@@ -80,8 +80,8 @@ public final class LocalQuota implements Quota {
                                       long estimatedTokens, long estimatedMicroUsd) {
         return account(old.accountId()).compose(account -> key(account, old.keyId()).map(key -> {
             synchronized (account) {
-                boolean holding = held.remove(old.requestId()) != null;
-                if (holding) {
+                Held holding = held.remove(old.requestId());
+                if (holding != null) {
                     release(account, key, old);
                 }
                 try {
@@ -90,9 +90,9 @@ public final class LocalQuota implements Quota {
                     held.put(reservationId, new Held(r, clock.millis()));
                     return r;
                 } catch (RuntimeException refused) {
-                    if (holding) {
+                    if (holding != null) {
                         hold(account, key, old);
-                        held.put(old.requestId(), new Held(old, clock.millis()));
+                        held.put(old.requestId(), holding);
                     }
                     throw refused;
                 }

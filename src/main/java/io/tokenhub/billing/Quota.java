@@ -30,7 +30,9 @@ public interface Quota {
     /**
      * Replaces a request's reservation with one for another model, when it falls back to it: as
      * {@link #reserve}, under {@code reservationId}, with what {@code old} holds counting as
-     * available; {@code old} is released only if the new one is made (else it still holds).
+     * available; {@code old} is released only if the new one is made (else it still holds). When the
+     * answer does not come in time (Redis), the replacement may still be made later and is then
+     * handed back: the caller must not go on with {@code old} as if it held.
      */
     Future<Reservation> rebook(Reservation old, String reservationId, long monthlyCapMicroUsd, String modelId,
                                long estimatedTokens, long estimatedMicroUsd);

@@ -19,7 +19,9 @@ import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.function.BiFunction;
 
@@ -52,8 +54,10 @@ public final class Dispatcher {
         final Abort abort;
         final BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send;
         UpstreamException last;
-        /** Why the account could not pay for the last candidate passed over: the answer if no upstream answered. */
-        ApiException refused;
+        /** Fallback models the account could not pay for: their other deployments are passed over too. */
+        Set<Model> unaffordable;
+        /** Why a fallback model was not tried, for the final error's message; null if none was refused. */
+        String passedOver;
         long soonestRetryMs = Long.MAX_VALUE;
 
         Walk(List<Attempt> attempts, Call call, Abort abort, BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send) {
@@ -120,6 +124,10 @@ public final class Dispatcher {
         if (index == 0 || walk.call.rebook() == null) {
             return call(walk, index, retry, attempt, health);
         }
+        if (walk.unaffordable != null && walk.unaffordable.contains(attempt.model())) {
+            metrics.upstream(attempt.provider(), attempt.deployment().model(), "skipped");
+            return attempt(walk, index + 1, 0);
+        }
         // A fallback: the reservation is made for its model first (at once when it is the same model).
         return walk.call.rebook().apply(attempt.model()).transform(booked -> {
             if (booked.succeeded()) {
@@ -128,9 +136,26 @@ public final class Dispatcher {
             if (walk.abort.aborted()) {
                 return Future.failedFuture(finalError(walk));
             }
-            walk.refused = booked.cause() instanceof ApiException refusal ? refusal : walk.refused;
+            metrics.upstream(attempt.provider(), attempt.deployment().model(), "skipped");
+            walk.passedOver = "The fallback model '" + attempt.model().id() + "' was not tried: "
+                + booked.cause().getMessage();
+            if (!unaffordable(booked.cause())) {
+                // Billing did not answer: the replacement may still happen where it stands, so the walk
+                // ends here rather than go on with a reservation that may be gone.
+                return Future.failedFuture(finalError(walk));
+            }
+            if (walk.unaffordable == null) {
+                walk.unaffordable = new HashSet<>(2);
+            }
+            walk.unaffordable.add(attempt.model());
             return attempt(walk, index + 1, 0);
         });
+    }
+
+    /** The account's money or its key's monthly cap does not cover the model (not a passing failure). */
+    private static boolean unaffordable(Throwable refusal) {
+        return refusal instanceof ApiException e && (e.error() instanceof ApiError.InsufficientQuota
+            || e.error() instanceof ApiError.MonthlyCapExceeded);
     }
 
     private <T> Future<Served<T>> call(Walk<T> walk, int index, int retry, Attempt attempt, UpstreamHealth health) {
@@ -159,7 +184,7 @@ public final class Dispatcher {
                 }
                 metrics.upstream(attempt.provider(), attempt.deployment().model(), outcome(upstream.kind()));
                 if (!upstream.isProviderFault()) {
-                    return Future.failedFuture(finalError(upstream));
+                    return Future.failedFuture(finalError(upstream, ""));
                 }
                 walk.last = upstream;
                 if (upstream.kind() == Kind.RATE_LIMITED) {
@@ -193,29 +218,27 @@ public final class Dispatcher {
     }
 
     private static ApiException finalError(Walk<?> walk) {
-        if (walk.last == null && walk.refused != null) {
-            return walk.refused;
-        }
+        String note = walk.passedOver == null ? "" : " " + walk.passedOver;
         if (walk.last == null) {
             long seconds = walk.soonestRetryMs == Long.MAX_VALUE ? 1 : Math.max(1, (walk.soonestRetryMs + 999) / 1000);
             return new NoHealthyUpstream("Every upstream for this model is unavailable (circuit open or rate "
-                + "limited by the provider); retry in " + seconds + " s.", seconds).toException();
+                + "limited by the provider); retry in " + seconds + " s." + note, seconds).toException();
         }
-        return finalError(walk.last);
+        return finalError(walk.last, note);
     }
 
     /** A stream's failure after it started, as the error the client is told about. */
     public static Throwable asApiException(Throwable failure) {
-        return failure instanceof UpstreamException upstream ? finalError(upstream) : failure;
+        return failure instanceof UpstreamException upstream ? finalError(upstream, "") : failure;
     }
 
-    static ApiException finalError(UpstreamException last) {
+    static ApiException finalError(UpstreamException last, String note) {
         ApiError error = switch (last.kind()) {
             case TIMEOUT -> new UpstreamTimeout(last.provider(), "The provider '" + last.provider()
-                + "' did not answer in time: " + last.getMessage());
+                + "' did not answer in time: " + last.getMessage() + note);
             case REJECTED -> rejected(last);
             default -> new ProviderFailed(last.provider(), "The provider '" + last.provider() + "' failed: "
-                + last.getMessage());
+                + last.getMessage() + note);
         };
         return error.toException();
     }

@@ -219,20 +219,29 @@ class BillingIT {
     void aFallbackTheAccountCannotPayForIsNotCalledAndTheWalletIsNotOverdrawn(String counters) {
         // Given an empty wallet and a plan that covers only the model asked for, whose upstream fails
         start(counters(counters), 0.0);
-        JsonObject failingPlan = plan(100_000, OffsetDateTime.now(ZoneOffset.UTC).plusDays(1), "failing");
+        JsonObject failingPlan = plan(2_000, OffsetDateTime.now(ZoneOffset.UTC).plusDays(1), "failing");
 
         // When the request names a fallback that only the wallet could pay for
         HttpResponse<String> response = chatWithFallback("failing", "gpt-4o-mini");
 
-        // Then the fallback is passed over: the client hears of the failure of the model it asked for
+        // Then the fallback is passed over: the client hears of the failure of the model it asked for,
+        // and that the fallback was not tried
         assertThat(response.statusCode()).isEqualTo(502);
-        assertThat(new JsonObject(response.body()).getJsonObject("error").getString("code")).isEqualTo("provider_error");
+        JsonObject error = new JsonObject(response.body()).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("provider_error");
+        assertThat(error.getString("message")).contains("The fallback model 'gpt-4o-mini' was not tried");
         assertThat(upstream.requests()).isEmpty();
         // And nothing was charged: the wallet is still at zero, the plan untouched
         awaitRecords(1);
         assertThat(balance()).isZero();
-        assertThat(planRemaining(failingPlan)).isEqualTo(100_000);
+        assertThat(planRemaining(failingPlan)).isEqualTo(2_000);
         assertThat(ledgerSum()).isEqualTo(balance());
+        // And nothing is still held: once its upstream is back, one request can reserve the whole plan
+        // (a short prompt and 1 950 output tokens; what the first request held was over 100 tokens)
+        broken.fault = FakeOpenAiUpstream.Fault.NONE;
+        HttpResponse<String> wholePlan = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"failing\",\"max_tokens\":1950,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(wholePlan.statusCode()).as(wholePlan.body()).isEqualTo(200);
     }
 
     @ParameterizedTest
