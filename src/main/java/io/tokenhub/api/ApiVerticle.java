@@ -146,7 +146,8 @@ public final class ApiVerticle extends VerticleBase {
             router.get(base + "/dashboard/billing/subscription").handler(usage::subscription);
             router.get(base + "/dashboard/billing/usage").handler(usage::billingUsage);
         }
-        router.route("/admin/v1/*").handler(Bodies.limit(maxBody)).handler(body);
+        router.route("/admin/v1/*").handler(Bodies.limit(maxBody))
+            .handler(Bodies.credentialFirst(shared.admin()::authenticate)).handler(body);
         // The console's bodies are a sign-in or a key's settings: a few hundred bytes.
         long consoleBody = Math.min(maxBody, 16 * 1024);
         router.route("/console/api/*").handler(Bodies.limit(consoleBody))

@@ -1,15 +1,18 @@
 package io.tokenhub.api;
 
 import io.tokenhub.core.ApiError.RequestTooLarge;
+import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.PlatformHandler;
+import java.util.function.Function;
 
-/** Request bodies: the size limit before reading, and JSON objects after. */
+/** Request bodies: the size limit and a credential before reading, and JSON objects after. */
 final class Bodies {
 
     private Bodies() {
@@ -41,6 +44,35 @@ final class Bodies {
             // No writeContinue here: the body handler that follows answers Expect: 100-continue itself
             // (once the length is within its limit); writing it here too sent two interim responses.
             ctx.next();
+        };
+    }
+
+    /**
+     * Checks a credential before a body is read, so that nobody without it can make this node
+     * receive and hold up to {@code max_body_bytes}: the request is paused until the check answers,
+     * and a refused one is answered at once, its body read and dropped. Requests without a body go
+     * straight on (what they ask checks the credential itself).
+     */
+    static Handler<RoutingContext> credentialFirst(Function<RoutingContext, Future<Void>> check) {
+        return (PlatformHandler) ctx -> {
+            HttpServerRequest request = ctx.request();
+            String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+            boolean body = length != null ? !"0".equals(length.trim())
+                : request.headers().contains(HttpHeaders.TRANSFER_ENCODING);
+            if (!body) {
+                ctx.next();
+                return;
+            }
+            request.pause();
+            check.apply(ctx).onComplete(checked -> {
+                if (checked.succeeded()) {
+                    // The body handler that follows resumes the request.
+                    ctx.next();
+                } else {
+                    request.resume();
+                    ErrorWriter.write(ctx.response(), checked.cause());
+                }
+            });
         };
     }
 

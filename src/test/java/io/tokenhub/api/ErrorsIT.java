@@ -407,6 +407,32 @@ class ErrorsIT {
     }
 
     @Test
+    void anAdminRequestWithoutTheAdminKeyIsRefusedBeforeItsBodyIsRead() throws IOException {
+        // Given an admin request that announces a body (within the limit) and sends only its first bytes
+        String head = "POST /admin/v1/accounts HTTP/1.1\r\n"
+            + "Host: 127.0.0.1\r\n"
+            + "Authorization: Bearer " + key + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Content-Length: 60000\r\n"
+            + "\r\n"
+            + "{\"name\": \"";
+        RawResponse response;
+        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+
+            // When it waits, with the rest of the body never sent
+            response = RawResponse.read(socket.getInputStream());
+        }
+
+        // Then the gateway answers 401 without waiting for the body (a user's key is not the admin key)
+        assertThat(response.statusLine()).startsWith("HTTP/1.1 401");
+        JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
+        assertThat(error.getString("code")).isEqualTo("invalid_api_key");
+    }
+
+    @Test
     void expectContinueWithinTheLimitGets100ContinueAndIsServed() throws IOException {
         // Given a client that announces a small body and waits for 100 Continue
         byte[] body = VALID.getBytes(StandardCharsets.UTF_8);
