@@ -133,11 +133,15 @@ public final class ApiVerticle extends VerticleBase {
         BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBody);
         router.route().handler(RequestIds::assign);
         CorsHandler cors = cors();
+        var keyFirst = Bodies.credentialFirst(c -> Keys.of(c, shared.auth()), outcome::refused);
         for (String base : List.of("/v1", "/api/v1")) {
             router.route(base + "/*").handler(cors);
-            router.post(base + "/chat/completions").handler(Bodies.limit(maxBody)).handler(body).handler(chat);
-            router.post(base + "/embeddings").handler(Bodies.limit(maxBody)).handler(body).handler(embeddings);
-            router.post(base + "/rerank").handler(Bodies.limit(maxBody)).handler(body).handler(rerank);
+            router.post(base + "/chat/completions").handler(Bodies.limit(maxBody)).handler(keyFirst).handler(body)
+                .handler(chat);
+            router.post(base + "/embeddings").handler(Bodies.limit(maxBody)).handler(keyFirst).handler(body)
+                .handler(embeddings);
+            router.post(base + "/rerank").handler(Bodies.limit(maxBody)).handler(keyFirst).handler(body)
+                .handler(rerank);
             router.get(base + "/models").handler(models::list);
             // A regex, not ":id": a model id may be provider/model, with a slash in it (a trailing
             // one is not part of it, as for the plain paths).
@@ -147,7 +151,8 @@ public final class ApiVerticle extends VerticleBase {
             router.get(base + "/dashboard/billing/usage").handler(usage::billingUsage);
         }
         router.route("/admin/v1/*").handler(Bodies.limit(maxBody))
-            .handler(Bodies.credentialFirst(shared.admin()::authenticate)).handler(body);
+            .handler(Bodies.credentialFirst(shared.admin()::authenticate, (c, e) -> ErrorWriter.write(c.response(), e)))
+            .handler(body);
         // The console's bodies are a sign-in or a key's settings: a few hundred bytes.
         long consoleBody = Math.min(maxBody, 16 * 1024);
         router.route("/console/api/*").handler(Bodies.limit(consoleBody))

@@ -6,10 +6,12 @@ import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.PlatformHandler;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 
 /** Request bodies: the size limit and a credential before reading, and JSON objects after. */
@@ -49,31 +51,44 @@ final class Bodies {
 
     /**
      * Checks a credential before a body is read, so that nobody without it can make this node
-     * receive and hold up to {@code max_body_bytes}: the request is paused until the check answers,
-     * and a refused one is answered at once, its body read and dropped. Requests without a body go
-     * straight on (what they ask checks the credential itself).
+     * receive and hold up to {@code max_body_bytes}: a refused request is answered at once, its body
+     * read and dropped. A check that cannot answer at once (a look-up) pauses the request until it
+     * does. Requests without a body go straight on (what they ask checks the credential itself).
      */
-    static Handler<RoutingContext> credentialFirst(Function<RoutingContext, Future<Void>> check) {
+    static Handler<RoutingContext> credentialFirst(Function<RoutingContext, Future<?>> check,
+                                                   BiConsumer<RoutingContext, Throwable> refuse) {
         return (PlatformHandler) ctx -> {
             HttpServerRequest request = ctx.request();
             String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+            // HTTP/2 may send a body with neither header: one is coming unless the stream has ended.
             boolean body = length != null ? !"0".equals(length.trim())
-                : request.headers().contains(HttpHeaders.TRANSFER_ENCODING);
+                : request.headers().contains(HttpHeaders.TRANSFER_ENCODING)
+                    || request.version() == HttpVersion.HTTP_2 && !request.isEnded();
             if (!body) {
                 ctx.next();
                 return;
             }
+            Future<?> checked = check.apply(ctx);
+            if (checked.isComplete()) {
+                proceed(ctx, checked, refuse);
+                return;
+            }
             request.pause();
-            check.apply(ctx).onComplete(checked -> {
-                if (checked.succeeded()) {
-                    // The body handler that follows resumes the request.
-                    ctx.next();
-                } else {
-                    request.resume();
-                    ErrorWriter.write(ctx.response(), checked.cause());
-                }
-            });
+            checked.onComplete(done -> proceed(ctx, checked, refuse));
         };
+    }
+
+    /**
+     * On to the body handler (which resumes a paused request once it reads it), or the refusal: the
+     * request's body is then read and dropped.
+     */
+    private static void proceed(RoutingContext ctx, Future<?> checked, BiConsumer<RoutingContext, Throwable> refuse) {
+        if (checked.succeeded()) {
+            ctx.next();
+        } else {
+            ctx.request().resume();
+            refuse.accept(ctx, checked.cause());
+        }
     }
 
     /** The body as a JSON object; anything else is a 400 with no {@code param}. */

@@ -44,7 +44,7 @@ final class ChatHandler implements Handler<RoutingContext> {
     public void handle(RoutingContext ctx) {
         Exchange ex = new Exchange(ctx);
         ctx.response().closeHandler(v -> ex.abort.abort());
-        auth.authenticate(ctx.request().getHeader("Authorization"))
+        Keys.of(ctx, auth)
             .compose(key -> {
                 ex.key = key;
                 return ChatRequestParser.parse(Bodies.jsonObject(ctx), catalog.get(), key, counter);

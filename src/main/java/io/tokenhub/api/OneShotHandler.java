@@ -71,7 +71,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
     public void handle(RoutingContext ctx) {
         Exchange ex = new Exchange(ctx);
         ctx.response().closeHandler(v -> ex.abort.abort());
-        auth.authenticate(ctx.request().getHeader("Authorization"))
+        Keys.of(ctx, auth)
             .compose(key -> {
                 ex.key = key;
                 ex.request = parse(Bodies.jsonObject(ctx), ex);

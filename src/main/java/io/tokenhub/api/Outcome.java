@@ -11,6 +11,7 @@ import io.tokenhub.core.Contexts;
 import io.tokenhub.limit.RateLimiter;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.ext.web.RoutingContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import io.tokenhub.config.TokenHubConfig.Model;
@@ -176,6 +177,13 @@ final class Outcome {
             metrics.request(model, "none", error.status(), System.nanoTime() - ex.startNanos);
         }
         ErrorWriter.write(ex.ctx.response(), error);
+    }
+
+    /** A model request refused for its key before its body was read: answered, and counted with no model. */
+    void refused(RoutingContext ctx, Throwable failure) {
+        ApiError error = ErrorWriter.toApiError(failure);
+        metrics.request(UNKNOWN_MODEL, "none", error.status(), System.nanoTime() - RequestIds.of(ctx).nanos());
+        ErrorWriter.write(ctx.response(), error);
     }
 
     private void record(Exchange ex, Attempt served, String provider, boolean fallback, Usage usage, long costMicroUsd,

@@ -8,6 +8,11 @@ import io.tokenhub.testing.FakeOpenAiUpstream;
 import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.OpenAiErrorAssert;
 import io.tokenhub.testing.TestGateway;
+import io.vertx.core.http.HttpClient;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.ByteArrayOutputStream;
@@ -24,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -406,16 +412,25 @@ class ErrorsIT {
         assertThat(upstream.requests()).isEmpty();
     }
 
-    @Test
-    void anAdminRequestWithoutTheAdminKeyIsRefusedBeforeItsBodyIsRead() throws IOException {
-        // Given an admin request that announces a body (within the limit) and sends only its first bytes
-        String head = "POST /admin/v1/accounts HTTP/1.1\r\n"
+    static Stream<Arguments> refusedCredentials() {
+        return Stream.of(
+            Arguments.of("/admin/v1/accounts", "a user's key on the admin API", "key"),
+            Arguments.of(CHAT, "a key never issued", "th-" + "W".repeat(40)),
+            Arguments.of("/v1/embeddings", "the admin key on the user API", TestGateway.MASTER_KEY));
+    }
+
+    @ParameterizedTest(name = "{1}")
+    @MethodSource("refusedCredentials")
+    void aRequestWithoutAValidCredentialIsRefusedBeforeItsBodyIsRead(String path, String why, String bearer)
+        throws IOException {
+        // Given a request that announces a body (within the limit) and sends only its first bytes
+        String head = "POST " + path + " HTTP/1.1\r\n"
             + "Host: 127.0.0.1\r\n"
-            + "Authorization: Bearer " + key + "\r\n"
+            + "Authorization: Bearer " + ("key".equals(bearer) ? key : bearer) + "\r\n"
             + "Content-Type: application/json\r\n"
             + "Content-Length: 60000\r\n"
             + "\r\n"
-            + "{\"name\": \"";
+            + "{\"model\": \"";
         RawResponse response;
         try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
             socket.setSoTimeout(10_000);
@@ -426,10 +441,48 @@ class ErrorsIT {
             response = RawResponse.read(socket.getInputStream());
         }
 
-        // Then the gateway answers 401 without waiting for the body (a user's key is not the admin key)
+        // Then the gateway answers 401 without waiting for the body
         assertThat(response.statusLine()).startsWith("HTTP/1.1 401");
         JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
         assertThat(error.getString("code")).isEqualTo("invalid_api_key");
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    @Test
+    void overHttp2TheKeyIsCheckedBeforeABodyWithoutALengthToo() throws Exception {
+        // Given a client speaking HTTP/2 (prior knowledge), whose bodies have no content-length
+        HttpClient h2 = hub.vertx().createHttpClient(new HttpClientOptions()
+            .setProtocolVersion(HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false));
+        try {
+            // When a key the gateway has not seen yet (looked up in PostgreSQL) sends a whole request
+            String fresh = gateway.newKey();
+            String served = h2Chat(h2, fresh, true);
+            // And an unknown key sends the first bytes of a body and never ends it
+            String refused = h2Chat(h2, "th-" + "V".repeat(40), false);
+
+            // Then the first is served (its body read once the key was found), the second refused at once
+            assertThat(served).startsWith("200 ");
+            assertThat(refused).startsWith("401 ").contains("invalid_api_key");
+        } finally {
+            h2.close();
+        }
+    }
+
+    /** Status and body of a chat request over HTTP/2 whose body is sent in two parts, or one and no end. */
+    private static String h2Chat(HttpClient client, String bearer, boolean end) throws Exception {
+        return client.request(new RequestOptions().setMethod(HttpMethod.POST)
+                .setHost("127.0.0.1").setPort(URI.create(gateway.url("/")).getPort()).setURI(CHAT)
+                .putHeader("Authorization", "Bearer " + bearer).putHeader("Content-Type", "application/json"))
+            .compose(request -> {
+                request.setChunked(true);
+                request.write("{\"model\":\"gpt-4o-mini\",");
+                if (end) {
+                    request.end("\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+                }
+                return request.response().compose(response -> response.body()
+                    .map(body -> response.statusCode() + " " + body));
+            })
+            .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
 
     @Test
