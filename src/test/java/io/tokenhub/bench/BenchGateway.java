@@ -25,6 +25,8 @@ import java.util.concurrent.TimeUnit;
 final class BenchGateway implements AutoCloseable {
 
     static final String MODEL = "bench-chat";
+    /** The same model through a provider reached over HTTP/2 (h2c), whatever {@code upstreamHttp2} says. */
+    static final String MODEL_H2 = "bench-chat-h2";
     static final String CHAT_BODY = "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"system\","
         + "\"content\":\"You are a helpful assistant.\"},{\"role\":\"user\",\"content\":\"Write one short sentence "
         + "about load balancers.\"}],\"max_tokens\":64,\"temperature\":0.7}";
@@ -63,7 +65,11 @@ final class BenchGateway implements AutoCloseable {
 
     /** A streaming request for {@code chunks} content chunks, {@code delayMs} apart at the fake upstream. */
     static Buffer streamBody(int chunks, int delayMs) {
-        return new JsonObject(CHAT_BODY).put("stream", true)
+        return streamBody(MODEL, chunks, delayMs);
+    }
+
+    static Buffer streamBody(String model, int chunks, int delayMs) {
+        return new JsonObject(CHAT_BODY).put("model", model).put("stream", true)
             .put("stream_options", new JsonObject().put("include_usage", true))
             .put("bench_chunks", chunks).put("bench_delay_ms", delayMs).toBuffer();
     }
@@ -159,7 +165,15 @@ final class BenchGateway implements AutoCloseable {
             billing: { signup_credit_usd: 1000000 }
             accounting: { batch_size: 500, flush_ms: %d }
             providers:
-              - id: fake
+            """.formatted(MASTER_KEY, postgresUrl, dataDir, flushMs)
+            + provider("fake", upstreamPort, upstreamHttp2) + provider("fake-h2", upstreamPort, true)
+            + "models:\n" + model(MODEL, "fake") + model(MODEL_H2, "fake-h2");
+    }
+
+    /** The fake upstream as a provider, over HTTP/1.1 or HTTP/2 (h2c). */
+    private static String provider(String id, int upstreamPort, boolean http2) {
+        return """
+              - id: %s
                 type: openai
                 base_url: "http://127.0.0.1:%d/v1"
                 api_key: "sk-bench-upstream"
@@ -167,7 +181,12 @@ final class BenchGateway implements AutoCloseable {
                 http2: %s
                 timeouts: { connect_ms: 5000, first_byte_ms: 30000, idle_ms: 120000 }
                 circuit_breaker: { max_failures: 5, window_ms: 10000, reset_ms: 1000 }
-            models:
+            """.formatted(id, upstreamPort, http2);
+    }
+
+    /** A chat model of the fake upstream's, through one provider, with limits no run reaches. */
+    private static String model(String id, String provider) {
+        return """
               - id: %s
                 type: chat
                 context_window: 128000
@@ -177,8 +196,8 @@ final class BenchGateway implements AutoCloseable {
                 limits: { rpm: 1000000000, tpm: 1000000000000 }
                 pricing: { input: 0.15, output: 0.60 }
                 deployments:
-                  - { provider: fake, model: %s }
-            """.formatted(MASTER_KEY, postgresUrl, dataDir, flushMs, upstreamPort, upstreamHttp2, MODEL, FakeUpstreamMain.MODEL);
+                  - { provider: %s, model: %s }
+            """.formatted(id, provider, FakeUpstreamMain.MODEL);
     }
 
     /** The gateway logs at WARN: an INFO line per request would be part of what is measured. */
