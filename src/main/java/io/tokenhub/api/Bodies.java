@@ -1,11 +1,14 @@
 package io.tokenhub.api;
 
 import io.tokenhub.core.ApiError.RequestTooLarge;
+import io.tokenhub.core.Contexts;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
@@ -51,20 +54,14 @@ final class Bodies {
 
     /**
      * Checks a credential before a body is read, so that nobody without it can make this node
-     * receive and hold up to {@code max_body_bytes}: a refused request is answered at once, its body
-     * read and dropped. A check that cannot answer at once (a look-up) pauses the request until it
-     * does. Requests without a body go straight on (what they ask checks the credential itself).
+     * receive and hold up to {@code max_body_bytes}. A check that cannot answer at once (a look-up)
+     * pauses the request until it does. Requests without a body go straight on (what they ask
+     * checks the credential itself).
      */
     static Handler<RoutingContext> credentialFirst(Function<RoutingContext, Future<?>> check,
                                                    BiConsumer<RoutingContext, Throwable> refuse) {
         return (PlatformHandler) ctx -> {
-            HttpServerRequest request = ctx.request();
-            String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
-            // HTTP/2 may send a body with neither header: one is coming unless the stream has ended.
-            boolean body = length != null ? !"0".equals(length.trim())
-                : request.headers().contains(HttpHeaders.TRANSFER_ENCODING)
-                    || request.version() == HttpVersion.HTTP_2 && !request.isEnded();
-            if (!body) {
+            if (!mayHaveBody(ctx.request())) {
                 ctx.next();
                 return;
             }
@@ -73,22 +70,53 @@ final class Bodies {
                 proceed(ctx, checked, refuse);
                 return;
             }
-            request.pause();
-            checked.onComplete(done -> proceed(ctx, checked, refuse));
+            ctx.request().pause();
+            Contexts.onCaller(checked).onComplete(done -> proceed(ctx, checked, refuse));
         };
     }
 
+    /** A body is announced (HTTP/1.1), or may come (an HTTP/2 POST, PUT or PATCH need not announce it). */
+    private static boolean mayHaveBody(HttpServerRequest request) {
+        String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+        if (length != null) {
+            return !"0".equals(length.trim());
+        }
+        if (request.version() != HttpVersion.HTTP_2) {
+            return request.headers().contains(HttpHeaders.TRANSFER_ENCODING);
+        }
+        HttpMethod method = request.method();
+        return method == HttpMethod.POST || method == HttpMethod.PUT || method == HttpMethod.PATCH;
+    }
+
     /**
-     * On to the body handler (which resumes a paused request once it reads it), or the refusal: the
-     * request's body is then read and dropped.
+     * On to the body handler (which resumes a paused request once it reads it), or the refusal. The
+     * rest of a refused body is not wanted: a client waiting for {@code 100 Continue} is told so by
+     * the connection closing after the answer (its next bytes would be a body nobody reads), an
+     * HTTP/2 stream is reset once answered, and a body already on its way over HTTP/1.1 is read
+     * and dropped, so that the client hears the answer (closing under it could reset the connection
+     * before it reads it). Nothing is done for a client that left while its key was looked up.
      */
     private static void proceed(RoutingContext ctx, Future<?> checked, BiConsumer<RoutingContext, Throwable> refuse) {
+        HttpServerRequest request = ctx.request();
+        HttpServerResponse response = ctx.response();
+        if (response.closed()) {
+            return;
+        }
         if (checked.succeeded()) {
             ctx.next();
-        } else {
-            ctx.request().resume();
-            refuse.accept(ctx, checked.cause());
+            return;
         }
+        if (!request.isEnded()) {
+            if (request.version() == HttpVersion.HTTP_2) {
+                response.endHandler(v -> response.reset(0));
+            } else if ("100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
+                response.putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE)
+                    .endHandler(v -> request.connection().close());
+            } else {
+                request.resume();
+            }
+        }
+        refuse.accept(ctx, checked.cause());
     }
 
     /** The body as a JSON object; anything else is a 400 with no {@code param}. */

@@ -474,6 +474,8 @@ class ErrorsIT {
                 .setHost("127.0.0.1").setPort(URI.create(gateway.url("/")).getPort()).setURI(CHAT)
                 .putHeader("Authorization", "Bearer " + bearer).putHeader("Content-Type", "application/json"))
             .compose(request -> {
+                // A refused stream is reset once answered (its body is not wanted): expected here.
+                request.exceptionHandler(reset -> { });
                 request.setChunked(true);
                 request.write("{\"model\":\"gpt-4o-mini\",");
                 if (end) {
@@ -486,12 +488,40 @@ class ErrorsIT {
     }
 
     @Test
-    void expectContinueWithinTheLimitGets100ContinueAndIsServed() throws IOException {
-        // Given a client that announces a small body and waits for 100 Continue
+    void aRefusedClientWaitingFor100ContinueGetsItsAnswerAndTheConnectionCloses() throws IOException {
+        // Given a client with a key never issued (looked up, then refused) that waits for 100 Continue
+        String head = "POST " + CHAT + " HTTP/1.1\r\n"
+            + "Host: 127.0.0.1\r\n"
+            + "Authorization: Bearer th-" + "U".repeat(40) + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Content-Length: " + VALID.length() + "\r\n"
+            + "Expect: 100-continue\r\n"
+            + "\r\n";
+        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+
+            // When it reads what comes back
+            RawResponse response = RawResponse.read(socket.getInputStream());
+
+            // Then it is the 401 (no 100 Continue first), and the connection closes after it: the
+            // connection does not wait for a body that will not come, or take the next request for it
+            assertThat(response.statusLine()).startsWith("HTTP/1.1 401");
+            assertThat(response.header("connection")).isEqualToIgnoringCase("close");
+            assertThat(socket.getInputStream().read()).as("the end of the connection").isEqualTo(-1);
+        }
+    }
+
+    @ParameterizedTest(name = "key looked up before the body: {0}")
+    @ValueSource(booleans = {false, true})
+    void expectContinueWithinTheLimitGets100ContinueAndIsServed(boolean freshKey) throws IOException {
+        // Given a client that announces a small body and waits for 100 Continue, with a key the
+        // gateway knows already, or one it looks up (the request is paused meanwhile)
         byte[] body = VALID.getBytes(StandardCharsets.UTF_8);
         String head = "POST " + CHAT + " HTTP/1.1\r\n"
             + "Host: 127.0.0.1\r\n"
-            + "Authorization: Bearer " + key + "\r\n"
+            + "Authorization: Bearer " + (freshKey ? gateway.newKey() : key) + "\r\n"
             + "Content-Type: application/json\r\n"
             + "Content-Length: " + body.length + "\r\n"
             + "Expect: 100-continue\r\n"
