@@ -6,6 +6,7 @@ import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.UpstreamClock;
 import io.vertx.ext.web.RoutingContext;
+import java.util.Map;
 
 /**
  * One API request on its way through the gateway: who sent it, what was asked, and the clock
@@ -24,6 +25,8 @@ final class Exchange {
     ModelRequest request;
     /** What the rate limiter admitted; corrected with the real token count at the end. */
     RateLimiter.Admission admission;
+    /** What it admitted on fallback models, by model id (null until a fallback to another model). */
+    Map<String, RateLimiter.Admission> fallbackAdmissions;
     /** The estimate held for this request; settled exactly once by {@link Outcome#record}. */
     Reservation reservation;
     /** How many times a fallback replaced the reservation: each replacement has an id of its own. */

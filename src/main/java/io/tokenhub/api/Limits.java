@@ -13,6 +13,7 @@ import io.vertx.core.Future;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 
 /**
@@ -59,10 +60,50 @@ final class Limits {
             });
     }
 
-    /** Tells the limiter the real token count, once known. */
-    void correct(Exchange ex, long actualTokens) {
+    /**
+     * Before a fallback to another model: the account's RPM and TPM on that model, once per model
+     * (its deployments share the admission); fails with 429 {@code rate_limit_exceeded} when over.
+     * The response's {@code x-ratelimit-*} headers go on describing what the request was admitted on.
+     */
+    Future<Void> admitFallback(Exchange ex, Model model) {
+        if (model.id().equals(ex.request.target().model().id())
+            || ex.fallbackAdmissions != null && ex.fallbackAdmissions.containsKey(model.id())) {
+            return Future.succeededFuture();
+        }
+        String accountModel = ex.key.accountId() + ":" + model.id();
+        List<Check> checks = new ArrayList<>(2);
+        add(checks, "model_rpm", accountModel, Unit.REQUESTS, model.limits().rpm(), 1);
+        add(checks, "model_tpm", accountModel, Unit.TOKENS, model.limits().tpm(),
+            ex.request.prompt().estimate() + ex.request.outputBound());
+        return limiter.admit(checks)
+            .onSuccess(admission -> {
+                if (ex.fallbackAdmissions == null) {
+                    ex.fallbackAdmissions = new HashMap<>(2);
+                }
+                ex.fallbackAdmissions.put(model.id(), admission);
+            })
+            .onFailure(failure -> {
+                if (failure instanceof ApiException api && api.error() instanceof RateLimited limited) {
+                    metrics.rateLimited(limited.scope());
+                }
+            })
+            .mapEmpty();
+    }
+
+    /**
+     * Tells the limiter the real token count, once known: the key's limits and the limits of the
+     * model that served (or of the model asked for, when none did) get it; other models tried get none.
+     */
+    void correct(Exchange ex, long actualTokens, String servedModel) {
+        boolean servedAsked = servedModel == null || ex.request == null
+            || servedModel.equals(ex.request.target().model().id());
         if (ex.admission != null) {
-            limiter.correct(ex.admission, actualTokens);
+            limiter.correct(ex.admission,
+                check -> servedAsked || !check.scope().startsWith("model_") ? actualTokens : 0);
+        }
+        if (ex.fallbackAdmissions != null) {
+            ex.fallbackAdmissions.forEach((model, admission) ->
+                limiter.correct(admission, model.equals(servedModel) ? actualTokens : 0));
         }
     }
 

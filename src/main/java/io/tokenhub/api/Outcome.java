@@ -76,12 +76,17 @@ final class Outcome {
     }
 
     /**
-     * Before a fallback to another model: the request's reservation becomes one for that model, at
-     * its estimate, so that the plans that pay are that model's and its price bounds what may be
-     * overdrawn. Fails as {@link #reserve} does when the account cannot cover it (the old one still
-     * holds then); at once when the reservation is already for that model.
+     * Before a fallback to another model: the account's rate limits on that model admit it (429 when
+     * over), and the request's reservation becomes one for that model, at its estimate, so that the
+     * plans that pay are that model's and its price bounds what may be overdrawn. Fails as
+     * {@link #reserve} does when the account cannot cover it (the old one still holds then); at once
+     * when the request is already admitted and reserved for that model.
      */
-    Future<Void> rebook(Exchange ex, Model model, long microUsd) {
+    Future<Void> fallBack(Exchange ex, Model model, long microUsd) {
+        return limits.admitFallback(ex, model).compose(v -> rebook(ex, model, microUsd));
+    }
+
+    private Future<Void> rebook(Exchange ex, Model model, long microUsd) {
         Reservation old = ex.reservation;
         if (old == null || old.modelId().equals(model.id())) {
             return Future.succeededFuture();
@@ -166,7 +171,7 @@ final class Outcome {
     void error(Exchange ex, Throwable failure) {
         if (ex.reservation == null) {
             // Admitted, then refused (no balance, the monthly cap): it used no tokens of the TPM limits.
-            limits.correct(ex, 0);
+            limits.correct(ex, 0, null);
         }
         if (ex.abort.aborted()) {
             return;
@@ -191,7 +196,8 @@ final class Outcome {
         ModelRequest request = ex.request;
         Model requested = request.target().model();
         long latencyMs = ex.elapsedMs();
-        limits.correct(ex, usage.promptTokens() + usage.completionTokens());
+        limits.correct(ex, usage.promptTokens() + usage.completionTokens(),
+            served == null ? null : served.model().id());
         Instant at = Instant.now();
         long settlement = settling.begin();
         // Nothing served, nothing charged: neither money nor a plan's tokens (the record keeps the counts).

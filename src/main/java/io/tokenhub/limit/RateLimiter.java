@@ -4,6 +4,7 @@ import io.tokenhub.core.ApiError.RateLimited;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.ToLongFunction;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -117,9 +118,14 @@ public final class RateLimiter {
      * to this node's lease, an underestimate is taken from it (and from the next lease).
      */
     public void correct(Admission admission, long actualTokens) {
+        correct(admission, check -> actualTokens);
+    }
+
+    /** As {@link #correct(Admission, long)}, with the real count of each check. */
+    public void correct(Admission admission, ToLongFunction<Check> actualTokens) {
         for (Taken t : admission.taken()) {
             if (t.check().unit() == Unit.TOKENS) {
-                giveBack(t.window(), t.check().cost() - actualTokens);
+                giveBack(t.window(), t.check().cost() - actualTokens.applyAsLong(t.check()));
             }
         }
     }

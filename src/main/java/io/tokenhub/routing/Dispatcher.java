@@ -40,8 +40,9 @@ public final class Dispatcher {
     /**
      * What to send, apart from the candidate: the request id, the body and the output limit; the
      * request's clock of time on upstreams, which every attempt's adapter marks; and what makes the
-     * request's reservation one for a fallback's model before that model is called (it fails when
-     * the account cannot pay for it, and then that candidate is passed over).
+     * request's reservation one for a fallback's model before that model is called, within the
+     * account's limits on it (it fails when the account cannot pay for it or is over those limits,
+     * and then that model is passed over).
      */
     public record Call(String requestId, JsonObject body, Buffer raw, int maxTokens, UpstreamClock clock,
                        Function<Model, Future<?>> rebook) {
@@ -54,8 +55,8 @@ public final class Dispatcher {
         final Abort abort;
         final BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send;
         UpstreamException last;
-        /** Fallback models the account could not pay for: their other deployments are passed over too. */
-        Set<Model> unaffordable;
+        /** Fallback models refused for the account (its money, its limits): their other deployments too. */
+        Set<Model> refused;
         /** Why a fallback model was not tried, for the final error's message; null if none was refused. */
         String passedOver;
         long soonestRetryMs = Long.MAX_VALUE;
@@ -124,11 +125,12 @@ public final class Dispatcher {
         if (index == 0 || walk.call.rebook() == null) {
             return call(walk, index, retry, attempt, health);
         }
-        if (walk.unaffordable != null && walk.unaffordable.contains(attempt.model())) {
+        if (walk.refused != null && walk.refused.contains(attempt.model())) {
             metrics.upstream(attempt.provider(), attempt.deployment().model(), "skipped");
             return attempt(walk, index + 1, 0);
         }
-        // A fallback: the reservation is made for its model first (at once when it is the same model).
+        // A fallback: the account's limits on its model are checked and the reservation made for it
+        // first (at once when it is the same model).
         return walk.call.rebook().apply(attempt.model()).transform(booked -> {
             if (booked.succeeded()) {
                 return call(walk, index, retry, attempt, health);
@@ -139,23 +141,26 @@ public final class Dispatcher {
             metrics.upstream(attempt.provider(), attempt.deployment().model(), "skipped");
             walk.passedOver = "The fallback model '" + attempt.model().id() + "' was not tried: "
                 + booked.cause().getMessage();
-            if (!unaffordable(booked.cause())) {
+            if (!refusedForTheAccount(booked.cause())) {
                 // Billing did not answer: the replacement may still happen where it stands, so the walk
                 // ends here rather than go on with a reservation that may be gone.
                 return Future.failedFuture(finalError(walk));
             }
-            if (walk.unaffordable == null) {
-                walk.unaffordable = new HashSet<>(2);
+            if (walk.refused == null) {
+                walk.refused = new HashSet<>(2);
             }
-            walk.unaffordable.add(attempt.model());
+            walk.refused.add(attempt.model());
             return attempt(walk, index + 1, 0);
         });
     }
 
-    /** The account's money or its key's monthly cap does not cover the model (not a passing failure). */
-    private static boolean unaffordable(Throwable refusal) {
+    /**
+     * The account's money, its key's monthly cap or its rate limits on the model do not allow it
+     * (not a passing failure of billing).
+     */
+    private static boolean refusedForTheAccount(Throwable refusal) {
         return refusal instanceof ApiException e && (e.error() instanceof ApiError.InsufficientQuota
-            || e.error() instanceof ApiError.MonthlyCapExceeded);
+            || e.error() instanceof ApiError.MonthlyCapExceeded || e.error() instanceof ApiError.RateLimited);
     }
 
     private <T> Future<Served<T>> call(Walk<T> walk, int index, int retry, Attempt attempt, UpstreamHealth health) {

@@ -77,6 +77,10 @@ class BillingIT {
               - id: free
                 pricing: { input: 0, output: 0 }
                 deployments: [ { provider: openai, model: free } ]
+              - id: once-a-minute
+                pricing: { input: 0.15, output: 0.60 }
+                limits: { rpm: 1 }
+                deployments: [ { provider: openai, model: once-a-minute } ]
             """.formatted(upstream.baseUrl(), broken.baseUrl()), "billing: { signup_credit_usd: " + signupUsd + " }", redis);
         newKey(new JsonObject());
     }
@@ -259,6 +263,38 @@ class BillingIT {
         awaitRecords(1);
         assertThat(balance()).isEqualTo(100 - COST);
         assertThat(ledgerSum()).isEqualTo(balance());
+    }
+
+    @Test
+    void aFallbackCountsAgainstTheAccountsRateLimitsOnTheModelThatServesIt() {
+        start("none", 1.0);
+        for (int round = 1; ; round++) {
+            long minute = System.currentTimeMillis() / 60_000;
+            int calledBefore = upstream.requests().size();
+
+            // When a request falls back to a model its account may call once a minute, then another
+            // one does, and then one asks for that model
+            HttpResponse<String> first = chatWithFallback("failing", "once-a-minute");
+            HttpResponse<String> second = chatWithFallback("failing", "once-a-minute");
+            HttpResponse<String> direct = chat("once-a-minute");
+            if (round == 1 && System.currentTimeMillis() / 60_000 != minute) {
+                // A new one-minute window opened between them: again, with a new account, in one window.
+                newKey(new JsonObject());
+                continue;
+            }
+
+            // Then the first fallback is served; the second is not tried, and the client is told why
+            assertThat(first.statusCode()).isEqualTo(200);
+            assertThat(second.statusCode()).isEqualTo(502);
+            assertThat(new JsonObject(second.body()).getJsonObject("error").getString("message"))
+                .contains("The fallback model 'once-a-minute' was not tried: Rate limit reached");
+            assertThat(upstream.requests().size() - calledBefore).as("calls to once-a-minute").isEqualTo(1);
+            // And the fallback used the account's minute on that model
+            assertThat(direct.statusCode()).isEqualTo(429);
+            assertThat(new JsonObject(direct.body()).getJsonObject("error").getString("code"))
+                .isEqualTo("rate_limit_exceeded");
+            return;
+        }
     }
 
     @ParameterizedTest
