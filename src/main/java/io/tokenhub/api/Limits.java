@@ -17,9 +17,9 @@ import java.util.HashMap;
 import java.util.List;
 
 /**
- * The rate limits of one request — RPM and TPM of its key and of its account on its model — and
- * the OpenAI {@code x-ratelimit-*} headers describing, for requests and for tokens, the limit with
- * the least remaining.
+ * The rate limits of one request — RPM and TPM of its key and of its account on its model, and on
+ * each model it falls back to — and the OpenAI {@code x-ratelimit-*} headers describing, for
+ * requests and for tokens, the limit with the least remaining of those it was admitted on.
  */
 final class Limits {
 
@@ -77,14 +77,21 @@ final class Limits {
             ex.request.prompt().estimate() + ex.request.outputBound());
         return limiter.admit(checks)
             .onSuccess(admission -> {
+                if (ex.abort.aborted()) {
+                    // The client left while the shared counter answered: the request may be recorded (and
+                    // corrected) already, and this model will not be called.
+                    limiter.correct(admission, 0);
+                    return;
+                }
                 if (ex.fallbackAdmissions == null) {
                     ex.fallbackAdmissions = new HashMap<>(2);
                 }
                 ex.fallbackAdmissions.put(model.id(), admission);
             })
             .onFailure(failure -> {
+                // Counted apart from refused requests: the request goes on to its next candidate.
                 if (failure instanceof ApiException api && api.error() instanceof RateLimited limited) {
-                    metrics.rateLimited(limited.scope());
+                    metrics.rateLimited("fallback_" + limited.scope());
                 }
             })
             .mapEmpty();
@@ -98,8 +105,10 @@ final class Limits {
         boolean servedAsked = servedModel == null || ex.request == null
             || servedModel.equals(ex.request.target().model().id());
         if (ex.admission != null) {
+            // The key's checks are the key's whatever served; the model's are the model asked for's.
+            String keyId = ex.key.keyId();
             limiter.correct(ex.admission,
-                check -> servedAsked || !check.scope().startsWith("model_") ? actualTokens : 0);
+                check -> servedAsked || check.subject().equals(keyId) ? actualTokens : 0);
         }
         if (ex.fallbackAdmissions != null) {
             ex.fallbackAdmissions.forEach((model, admission) ->

@@ -142,8 +142,8 @@ public final class Dispatcher {
             walk.passedOver = "The fallback model '" + attempt.model().id() + "' was not tried: "
                 + booked.cause().getMessage();
             if (!refusedForTheAccount(booked.cause())) {
-                // Billing did not answer: the replacement may still happen where it stands, so the walk
-                // ends here rather than go on with a reservation that may be gone.
+                // The limiter or billing did not answer: a replacement of the reservation may still
+                // happen where it stands, so the walk ends here rather than go on with one that may be gone.
                 return Future.failedFuture(finalError(walk));
             }
             if (walk.refused == null) {
