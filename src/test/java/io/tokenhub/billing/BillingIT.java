@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -81,6 +82,10 @@ class BillingIT {
                 pricing: { input: 0.15, output: 0.60 }
                 limits: { rpm: 1 }
                 deployments: [ { provider: openai, model: once-a-minute } ]
+              - id: tpm-limited
+                pricing: { input: 0.15, output: 0.60 }
+                limits: { tpm: 2000 }
+                deployments: [ { provider: openai, model: tpm-limited } ]
             """.formatted(upstream.baseUrl(), broken.baseUrl()), "billing: { signup_credit_usd: " + signupUsd + " }", redis);
         newKey(new JsonObject());
     }
@@ -268,33 +273,58 @@ class BillingIT {
     @Test
     void aFallbackCountsAgainstTheAccountsRateLimitsOnTheModelThatServesIt() {
         start("none", 1.0);
-        for (int round = 1; ; round++) {
-            long minute = System.currentTimeMillis() / 60_000;
-            int calledBefore = upstream.requests().size();
+        int[] calledBefore = new int[1];
 
-            // When a request falls back to a model its account may call once a minute, then another
-            // one does, and then one asks for that model
-            HttpResponse<String> first = chatWithFallback("failing", "once-a-minute");
-            HttpResponse<String> second = chatWithFallback("failing", "once-a-minute");
-            HttpResponse<String> direct = chat("once-a-minute");
-            if (round == 1 && System.currentTimeMillis() / 60_000 != minute) {
-                // A new one-minute window opened between them: again, with a new account, in one window.
-                newKey(new JsonObject());
-                continue;
-            }
+        // When a request falls back to a model its account may call once a minute, then another
+        // one does, and then one asks for that model
+        List<HttpResponse<String>> responses = inOneWindow(() -> {
+            calledBefore[0] = upstream.requests().size();
+            return List.of(chatWithFallback("failing", "once-a-minute"),
+                chatWithFallback("failing", "once-a-minute"), chat("once-a-minute"));
+        });
 
-            // Then the first fallback is served; the second is not tried, and the client is told why
-            assertThat(first.statusCode()).isEqualTo(200);
-            assertThat(second.statusCode()).isEqualTo(502);
-            assertThat(new JsonObject(second.body()).getJsonObject("error").getString("message"))
-                .contains("The fallback model 'once-a-minute' was not tried: Rate limit reached");
-            assertThat(upstream.requests().size() - calledBefore).as("calls to once-a-minute").isEqualTo(1);
-            // And the fallback used the account's minute on that model
-            assertThat(direct.statusCode()).isEqualTo(429);
-            assertThat(new JsonObject(direct.body()).getJsonObject("error").getString("code"))
-                .isEqualTo("rate_limit_exceeded");
-            return;
+        // Then the first fallback is served; the second is not tried, and the client is told why
+        assertThat(responses.get(0).statusCode()).isEqualTo(200);
+        assertThat(responses.get(1).statusCode()).isEqualTo(502);
+        assertThat(new JsonObject(responses.get(1).body()).getJsonObject("error").getString("message"))
+            .contains("The fallback model 'once-a-minute' was not tried: Rate limit reached");
+        assertThat(upstream.requests().size() - calledBefore[0]).as("calls to once-a-minute").isEqualTo(1);
+        // And the fallback used the account's minute on that model
+        assertThat(responses.get(2).statusCode()).isEqualTo(429);
+        assertThat(new JsonObject(responses.get(2).body()).getJsonObject("error").getString("code"))
+            .isEqualTo("rate_limit_exceeded");
+    }
+
+    @Test
+    void theTokensOfAFallbackCountOnTheTokenLimitOfTheModelThatServedIt() {
+        start("none", 1.0);
+
+        // When a request falls back to a model with 2 000 tokens a minute for the account, and uses
+        // 1 500 of them (the upstream's usage), then a request asks that model for up to 600 more
+        List<HttpResponse<String>> responses = inOneWindow(() -> List.of(
+            chatWithFallback("failing", "tpm-limited"),
+            gateway.post("/v1/chat/completions", key, "{\"model\":\"tpm-limited\",\"max_tokens\":600,"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")));
+
+        // Then the fallback is served, and the request for 600 more is over the model's minute
+        assertThat(responses.get(0).statusCode()).isEqualTo(200);
+        assertThat(responses.get(1).statusCode()).as(responses.get(1).body()).isEqualTo(429);
+        assertThat(new JsonObject(responses.get(1).body()).getJsonObject("error").getString("message"))
+            .contains("tokens per minute");
+    }
+
+    /**
+     * Sends requests whose checks need one one-minute rate-limit window: if a minute ended while they
+     * ran, once more with a new account (a whole minute is then ahead).
+     */
+    private <T> T inOneWindow(Supplier<T> requests) {
+        long minute = System.currentTimeMillis() / 60_000;
+        T sent = requests.get();
+        if (System.currentTimeMillis() / 60_000 == minute) {
+            return sent;
         }
+        newKey(new JsonObject());
+        return requests.get();
     }
 
     @ParameterizedTest
