@@ -38,15 +38,10 @@ final class Limits {
 
     /** Admits the request or fails with 429 {@code rate_limit_exceeded}; sets the headers either way. */
     Future<Admission> admit(Exchange ex) {
-        ModelRequest request = ex.request;
-        Model model = request.target().model();
-        long tokens = request.prompt().estimate() + request.outputBound();
-        String accountModel = ex.key.accountId() + ":" + model.id();
         List<Check> checks = new ArrayList<>(4);
         add(checks, "key_rpm", ex.key.keyId(), Unit.REQUESTS, ex.key.rpm(), 1);
-        add(checks, "key_tpm", ex.key.keyId(), Unit.TOKENS, ex.key.tpm(), tokens);
-        add(checks, "model_rpm", accountModel, Unit.REQUESTS, model.limits().rpm(), 1);
-        add(checks, "model_tpm", accountModel, Unit.TOKENS, model.limits().tpm(), tokens);
+        add(checks, "key_tpm", ex.key.keyId(), Unit.TOKENS, ex.key.tpm(), tokens(ex));
+        addModel(checks, ex, ex.request.target().model());
         return limiter.admit(checks)
             .onSuccess(admission -> {
                 ex.admission = admission;
@@ -70,11 +65,8 @@ final class Limits {
             || ex.fallbackAdmissions != null && ex.fallbackAdmissions.containsKey(model.id())) {
             return Future.succeededFuture();
         }
-        String accountModel = ex.key.accountId() + ":" + model.id();
         List<Check> checks = new ArrayList<>(2);
-        add(checks, "model_rpm", accountModel, Unit.REQUESTS, model.limits().rpm(), 1);
-        add(checks, "model_tpm", accountModel, Unit.TOKENS, model.limits().tpm(),
-            ex.request.prompt().estimate() + ex.request.outputBound());
+        addModel(checks, ex, model);
         return limiter.admit(checks)
             .onSuccess(admission -> {
                 if (ex.abort.aborted()) {
@@ -114,6 +106,18 @@ final class Limits {
             ex.fallbackAdmissions.forEach((model, admission) ->
                 limiter.correct(admission, model.equals(servedModel) ? actualTokens : 0));
         }
+    }
+
+    /** What a request holds of TPM limits until its real count is known: prompt plus output bound. */
+    private static long tokens(Exchange ex) {
+        return ex.request.prompt().estimate() + ex.request.outputBound();
+    }
+
+    /** The account's RPM and TPM on one model. */
+    private static void addModel(List<Check> checks, Exchange ex, Model model) {
+        String accountModel = ex.key.accountId() + ":" + model.id();
+        add(checks, "model_rpm", accountModel, Unit.REQUESTS, model.limits().rpm(), 1);
+        add(checks, "model_tpm", accountModel, Unit.TOKENS, model.limits().tpm(), tokens(ex));
     }
 
     private static void add(List<Check> checks, String scope, String subject, Unit unit, long limit, long cost) {

@@ -4,8 +4,8 @@ import io.tokenhub.core.ApiError.RateLimited;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.function.ToLongFunction;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.ToLongFunction;
 
 /**
  * RPM and TPM over fixed one-minute windows, shared across the cluster without a network round
