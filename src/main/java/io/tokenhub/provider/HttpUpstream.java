@@ -43,8 +43,8 @@ public final class HttpUpstream {
 
     /**
      * Where an adapter posts, resolved once: host, port, path and headers, so that a call neither
-     * parses a URL nor validates a header. Until the response head, Vert.x's request idle timeout
-     * is the first-byte timeout (it stops at the head; {@link IdleTimeout} takes over for the body).
+     * parses a URL nor validates a header; with the first-byte timeout (an {@link IdleTimeout} from
+     * the request sent to the response head; another takes over for the body).
      */
     public static final class Endpoint {
         private final RequestOptions options;
@@ -74,8 +74,9 @@ public final class HttpUpstream {
     public Endpoint endpoint(String path, MultiMap headers) {
         URI base = URI.create(provider.baseUrl());
         boolean ssl = "https".equalsIgnoreCase(base.getScheme());
-        // The request's idle timeout runs until the response head only (Vert.x cancels it then): it is
-        // first_byte_ms. From the head on, idle_ms between data is the body readers' own timer.
+        // first_byte_ms runs from the request sent to the response head (post's own timeout, not
+        // Vert.x's request timeout: see TimeoutLine); from the head on, idle_ms between data is the
+        // body readers'.
         long firstByteMs = provider.timeouts().firstByteMs();
         RequestOptions options = new RequestOptions()
             .setMethod(HttpMethod.POST)
@@ -84,7 +85,6 @@ public final class HttpUpstream {
             .setPort(base.getPort() > 0 ? base.getPort() : ssl ? 443 : 80)
             .setURI((base.getRawPath() == null ? "" : base.getRawPath()) + path)
             .setConnectTimeout(provider.timeouts().connectMs())
-            .setIdleTimeout(firstByteMs)
             .putHeader(HttpHeaders.CONTENT_TYPE, JSON)
             .putHeader(HttpHeaders.ACCEPT, ACCEPT);
         headers.forEach((name, value) ->
@@ -103,21 +103,26 @@ public final class HttpUpstream {
             var request = ar.result();
             // Fail first, then reset: the reset fails the send too, and the first failure must win.
             // Once the response is handed over, tryFail is false and the stream's own cancel applies.
-            abort.onAbort(() -> {
-                if (result.tryFail(cancelled())) {
+            IdleTimeout firstByte = new IdleTimeout(vertx, endpoint.firstByteMs, () -> {
+                if (result.tryFail(UpstreamException.of(provider.id(), Kind.TIMEOUT,
+                    "no response within " + endpoint.firstByteMs + " ms"))) {
                     request.reset();
                 }
             });
+            abort.onAbort(() -> {
+                if (result.tryFail(cancelled())) {
+                    firstByte.stop();
+                    request.reset();
+                }
+            });
+            firstByte.start();
             Future<HttpClientResponse> sending = request.send(body);
             // Marked once send() has encoded and written the request: that work is TokenHub's own.
             clock.sent();
             sending.onComplete(sent -> {
+                firstByte.stop();
                 if (sent.failed()) {
-                    // The request idle timeout before the head is our first-byte timeout (and it names no host).
-                    result.tryFail(sent.cause() instanceof TimeoutException
-                        ? UpstreamException.of(provider.id(), Kind.TIMEOUT, "no response within " + endpoint.firstByteMs
-                            + " ms")
-                        : classify(sent.cause()));
+                    result.tryFail(classify(sent.cause()));
                 } else {
                     clock.received();
                     HttpClientResponse response = sent.result();
@@ -269,7 +274,7 @@ public final class HttpUpstream {
             idle.stop();
             result.tryFail(classify(e));
         });
-        // Resumed first: a body that came with the head ends right here, and then no timer is armed.
+        // Resumed first: a body that came with the head ends right here, and its timeout never starts.
         response.resume();
         idle.start();
         return result.future();
