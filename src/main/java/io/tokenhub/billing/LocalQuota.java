@@ -35,6 +35,9 @@ public final class LocalQuota implements Quota {
 
     private static final class KeyState {
         YearMonth month;
+        /** The month's bounds in epoch milliseconds, so that most requests compare a number, not a date. */
+        long monthStartMillis;
+        long monthEndMillis;
         long spend;
         long reserved;
     }
@@ -274,11 +277,17 @@ public final class LocalQuota implements Quota {
     }
 
     private void rollMonth(KeyState key) {
+        long millis = clock.millis();
+        if (millis >= key.monthStartMillis && millis < key.monthEndMillis) {
+            return;
+        }
         YearMonth now = YearMonth.now(clock.withZone(ZoneOffset.UTC));
         if (!now.equals(key.month)) {
             key.month = now;
             key.spend = 0;
         }
+        key.monthStartMillis = now.atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+        key.monthEndMillis = now.plusMonths(1).atDay(1).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
     }
 
     private static List<PlanState> eligible(AccountState account, String modelId, Instant now) {

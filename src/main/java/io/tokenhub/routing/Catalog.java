@@ -80,9 +80,8 @@ public final class Catalog {
      * order, so traffic spreads by weight and each attempt after a failure goes elsewhere.
      */
     public List<Deployment> deployments(Target target) {
-        List<Deployment> eligible = target.model().deployments().stream()
-            .filter(d -> target.pinnedProvider() == null || d.provider().equals(target.pinnedProvider()))
-            .toList();
+        List<Deployment> eligible = target.pinnedProvider() == null ? target.model().deployments()
+            : target.model().deployments().stream().filter(d -> d.provider().equals(target.pinnedProvider())).toList();
         if (eligible.size() <= 1) {
             return eligible;
         }
