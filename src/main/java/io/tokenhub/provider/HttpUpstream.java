@@ -40,6 +40,8 @@ public final class HttpUpstream {
     private static final Map<String, OncePer> CREDENTIAL_WARNINGS = new ConcurrentHashMap<>();
     /** What of an error body is kept: a provider's error object is a few hundred bytes. */
     static final int MAX_ERROR_BODY = 64 * 1024;
+    /** RST_STREAM's CANCEL (RFC 9113 §7); over HTTP/1.1 any reset closes the connection. */
+    private static final long HTTP2_CANCEL = 0x8;
 
     /**
      * Where an adapter posts, resolved once: host, port, path and headers, so that a call neither
@@ -103,10 +105,11 @@ public final class HttpUpstream {
             var request = ar.result();
             // Fail first, then reset: the reset fails the send too, and the first failure must win.
             // Once the response is handed over, tryFail is false and the stream's own cancel applies.
+            // Reset as Vert.x's own request timeout does: over HTTP/2 a CANCEL, the stream abandoned.
             IdleTimeout firstByte = new IdleTimeout(vertx, endpoint.firstByteMs, () -> {
                 if (result.tryFail(UpstreamException.of(provider.id(), Kind.TIMEOUT,
                     "no response within " + endpoint.firstByteMs + " ms"))) {
-                    request.reset();
+                    request.reset(HTTP2_CANCEL);
                 }
             });
             abort.onAbort(() -> {

@@ -60,6 +60,7 @@ final class TimeoutLine {
 
     /** Starts a timeout whose quiet period began at its {@code sinceNanos}: it goes last. */
     void append(IdleTimeout timeout) {
+        assert loop.inEventLoop() : "a timeout line is confined to its event loop";
         timeout.prev = tail;
         timeout.next = null;
         if (tail == null) {
@@ -70,7 +71,7 @@ final class TimeoutLine {
         tail = timeout;
         timeout.line = this;
         if (!armed && !firing) {
-            arm(timeout.sinceNanos + lengthNanos - System.nanoTime());
+            armForHead();
         }
     }
 
@@ -78,6 +79,7 @@ final class TimeoutLine {
         if (timeout.line != this) {
             return;
         }
+        assert loop.inEventLoop() : "a timeout line is confined to its event loop";
         if (timeout.prev == null) {
             head = timeout.next;
         } else {
@@ -115,8 +117,9 @@ final class TimeoutLine {
     }
 
     /** A timer that finds nothing due re-arms for the head: stopping a timeout never cancels it. */
-    private void arm(long delayNanos) {
+    private void armForHead() {
         armed = true;
+        long delayNanos = head.sinceNanos + lengthNanos - System.nanoTime();
         loop.schedule(this::fire, Math.max(0, delayNanos), TimeUnit.NANOSECONDS);
     }
 
@@ -137,10 +140,11 @@ final class TimeoutLine {
                 }
             }
         } finally {
+            // Even if an expiry threw: what is left keeps its timer.
             firing = false;
-        }
-        if (head != null && !armed) {
-            arm(head.sinceNanos + lengthNanos - System.nanoTime());
+            if (head != null && !armed) {
+                armForHead();
+            }
         }
     }
 }

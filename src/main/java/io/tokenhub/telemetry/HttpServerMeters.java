@@ -49,8 +49,10 @@ import java.util.concurrent.atomic.LongAdder;
  * the active-requests gauge again on each (its meter cache option is read by nothing): about 5 %
  * of the gateway's CPU per request at saturation, measured side by side. Here a request's meters come
  * from a table by method and status. Everything else (connections, bytes, errors; the other
- * domains) is vertx-micrometer-metrics' own. Applies to the default labels (method and status);
- * with any other label set, vertx-micrometer-metrics' server meters are used as they are.
+ * domains) is vertx-micrometer-metrics' own. Applies to the default labels (method and status)
+ * without label matches or custom request tags; otherwise vertx-micrometer-metrics' server meters
+ * are used as they are. One Vert.x instance per registry, as in the gateway: a second one would
+ * find the first one's active-requests gauge.
  */
 public final class HttpServerMeters
     implements HttpServerMetrics<HttpServerMeters.Request, Object, Object> {
@@ -86,7 +88,7 @@ public final class HttpServerMeters
     private static VertxMetrics wrap(VertxMetrics metrics, MeterRegistry registry, VertxOptions options) {
         if (!(options.getMetricsOptions() instanceof MicrometerMetricsOptions micrometer)
             || !micrometer.getLabels().equals(new HashSet<>(MicrometerMetricsOptions.DEFAULT_LABELS))
-            || !micrometer.getLabelMatches().isEmpty()) {
+            || !micrometer.getLabelMatches().isEmpty() || micrometer.getServerRequestTagsProvider() != null) {
             return metrics;
         }
         // One table per Vert.x instance: every server's requests count on the same meters.

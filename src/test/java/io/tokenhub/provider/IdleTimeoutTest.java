@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -92,6 +94,43 @@ class IdleTimeoutTest {
             CompletableFuture<Long> fired = quiet.get(i);
             assertThat(millis(fired)).as("timeout %d", i).isGreaterThanOrEqualTo(LENGTH_MS);
         }
+    }
+
+    @Test
+    void timeoutsFireInTheOrderOfTheirDeadlines() throws Exception {
+        // Given 12 timeouts of one length started 10 ms apart, every third one seeing data 35 ms in
+        // (its deadline then falls after those of timeouts started later)
+        int count = 12;
+        long[] lastData = new long[count];
+        CompletableFuture<List<Integer>> order = new CompletableFuture<>();
+        loop.runOnContext(v -> {
+            List<Integer> fired = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                int n = i;
+                vertx.setTimer(1 + 10L * n, id -> {
+                    IdleTimeout timeout = new IdleTimeout(vertx, LENGTH_MS, () -> {
+                        fired.add(n);
+                        if (fired.size() == count) {
+                            order.complete(List.copyOf(fired));
+                        }
+                    });
+                    lastData[n] = System.nanoTime();
+                    timeout.start();
+                    if (n % 3 == 0) {
+                        vertx.setTimer(35, id2 -> {
+                            lastData[n] = System.nanoTime();
+                            timeout.touch();
+                        });
+                    }
+                });
+            }
+        });
+
+        // Then they fire in the order of their last data (a deadline is the last data plus the length)
+        List<Integer> fired = order.get(WAIT_SECONDS, TimeUnit.SECONDS);
+        List<Integer> byDeadline = IntStream.range(0, count).boxed()
+            .sorted(Comparator.comparingLong(n -> lastData[n])).toList();
+        assertThat(fired).isEqualTo(byDeadline);
     }
 
     @Test

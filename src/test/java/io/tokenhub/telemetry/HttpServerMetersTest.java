@@ -19,6 +19,7 @@ import io.vertx.core.http.HttpClientResponse;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.spi.VertxMetricsFactory;
+import io.vertx.core.spi.metrics.MetricsProvider;
 import io.vertx.micrometer.MetricsDomain;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
@@ -40,8 +41,8 @@ class HttpServerMetersTest {
 
     @Test
     void recordsWhatVertxMicrometerRecords() throws Exception {
-        Map<String, String> theirs = serveAndRead(MicrometerMetricsFactory::new);
-        Map<String, String> ours = serveAndRead(HttpServerMeters::factory);
+        Map<String, String> theirs = serveAndRead(MicrometerMetricsFactory::new, false);
+        Map<String, String> ours = serveAndRead(HttpServerMeters::factory, true);
 
         assertThat(theirs).isNotEmpty();
         assertThat(ours).isEqualTo(theirs);
@@ -56,11 +57,11 @@ class HttpServerMetersTest {
 
     /**
      * Serves four POSTs with a body (answered 200 with their body) and two GETs (answered 404) on
-     * a Vert.x instance whose meters come from {@code factory}; its HTTP server meters, once every
-     * response is counted, as id to what they hold.
+     * a Vert.x instance whose meters come from {@code factory} ({@code ours}: HttpServerMeters'); its
+     * HTTP server meters, once every response is counted, as id to what they hold.
      */
-    private static Map<String, String> serveAndRead(Function<PrometheusMeterRegistry, VertxMetricsFactory> factory)
-        throws Exception {
+    private static Map<String, String> serveAndRead(Function<PrometheusMeterRegistry, VertxMetricsFactory> factory,
+                                                    boolean ours) throws Exception {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         MicrometerMetricsOptions meters = new MicrometerMetricsOptions().setEnabled(true)
             .addDisabledMetricsCategory(MetricsDomain.HTTP_CLIENT)
@@ -78,6 +79,8 @@ class HttpServerMetersTest {
                     }
                 })
                 .listen(0, "127.0.0.1"));
+            // The server's meters are the factory's: HttpServerMeters, or vertx-micrometer-metrics' own
+            assertThat(((MetricsProvider) server).getMetrics() instanceof HttpServerMeters).isEqualTo(ours);
             HttpClient client = vertx.createHttpClient();
             for (int i = 0; i < 4; i++) {
                 call(client, server.actualPort(), HttpMethod.POST, "{\"n\":" + i + "}");
