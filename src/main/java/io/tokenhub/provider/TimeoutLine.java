@@ -1,6 +1,7 @@
 package io.tokenhub.provider;
 
 import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 import java.util.ArrayList;
@@ -20,8 +21,17 @@ import java.util.concurrent.TimeUnit;
  */
 final class TimeoutLine {
 
-    /** This thread's lines, by Vert.x instance and length: a handful (one per distinct length). */
-    private static final ThreadLocal<List<TimeoutLine>> LINES = ThreadLocal.withInitial(ArrayList::new);
+    /**
+     * This thread's lines, by Vert.x instance and length: a handful (one per distinct length).
+     * Netty's thread local, an array slot on event-loop threads (a ThreadLocal's map look-up was
+     * 0.5 % of the gateway's CPU).
+     */
+    private static final FastThreadLocal<List<TimeoutLine>> LINES = new FastThreadLocal<>() {
+        @Override
+        protected List<TimeoutLine> initialValue() {
+            return new ArrayList<>();
+        }
+    };
 
     private final Vertx vertx;
     private final EventLoop loop;
