@@ -105,7 +105,7 @@ public final class HttpUpstream {
             var request = ar.result();
             // Fail first, then reset: the reset fails the send too, and the first failure must win.
             // Once the response is handed over, tryFail is false and the stream's own cancel applies.
-            // Reset as Vert.x's own request timeout does: over HTTP/2 a CANCEL, the stream abandoned.
+            // The first-byte timeout resets as Vert.x's own request timeout did: over HTTP/2 a CANCEL.
             IdleTimeout firstByte = new IdleTimeout(vertx, endpoint.firstByteMs, () -> {
                 if (result.tryFail(UpstreamException.of(provider.id(), Kind.TIMEOUT,
                     "no response within " + endpoint.firstByteMs + " ms"))) {

@@ -64,10 +64,6 @@ final class TimeoutLine {
         return line;
     }
 
-    long lengthNanos() {
-        return lengthNanos;
-    }
-
     /** Starts a timeout whose quiet period began at its {@code sinceNanos}: it goes last. */
     void append(IdleTimeout timeout) {
         assert loop.inEventLoop() : "a timeout line is confined to its event loop";
