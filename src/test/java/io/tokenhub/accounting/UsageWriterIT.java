@@ -196,6 +196,30 @@ class UsageWriterIT {
             account)).containsExactly(Map.of("amount_micro_usd", -500L, "balance_after_micro_usd", START_BALANCE - 500));
     }
 
+    @Test
+    void batchStatementIsPreparedOnceAndKeptByTheConnection() {
+        // Given a pool of one connection, the way every pool of the gateway is made
+        Pool single = Database.external(PgConnectOptions.fromUri(db.url()), 1).pool(vertx);
+        try {
+            UsageWriter onOne = new UsageWriter(single);
+            String account = newAccount();
+
+            // When two batches are written through it
+            join(onOne.write(List.of(event(account, 1))));
+            join(onOne.write(List.of(event(account, 1), event(account, 1))));
+
+            // Then the connection keeps the batch's statement prepared (its 2 KB of SQL is over the
+            // client's default limit for the statement cache): PostgreSQL neither parses nor
+            // analyses it again for every batch
+            long prepared = join(single.query(
+                    "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'WITH ins AS%'").execute()
+                .map(rows -> rows.iterator().next().getLong(0)));
+            assertThat(prepared).isEqualTo(1);
+        } finally {
+            join(single.close());
+        }
+    }
+
     // ---- helpers --------------------------------------------------------------------------------
 
     private static String newAccount() {
