@@ -21,7 +21,7 @@ public final class Ids {
     private static final SecureRandom RANDOM = new SecureRandom();
     private static final String REQUEST_PREFIX = "req_";
     private static final char[] BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz".toCharArray();
-    /** Milliseconds since 1970 in base 36, fixed width: enough until the year 5138. */
+    /** Milliseconds since 1970 in base 36, fixed width: enough until the year 5188. */
     private static final int REQUEST_TIME = 9;
     private static final int REQUEST_RANDOM = 16;
 

@@ -17,7 +17,7 @@ import net.jqwik.api.constraints.LongRange;
  */
 class RequestIdProperties {
 
-    /** The last millisecond nine base-36 digits hold (in the year 5138). */
+    /** The last millisecond nine base-36 digits hold (in the year 5188). */
     private static final long LAST = 101_559_956_668_415L;
     private static final Collator EN_US = Collator.getInstance(Locale.US);
 
