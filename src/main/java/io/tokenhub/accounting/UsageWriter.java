@@ -68,6 +68,8 @@ public final class UsageWriter {
     private static final String INSERT_IGNORING_KNOWN = INSERT.formatted("ON CONFLICT (request_id) DO NOTHING");
     /** SQLSTATE unique_violation. */
     private static final String UNIQUE_VIOLATION = "23505";
+    /** PostgreSQL's name for V1's {@code request_id text PRIMARY KEY}. */
+    private static final String PRIMARY_KEY = "usage_records_pkey";
 
     private final Pool pool;
 
@@ -144,7 +146,7 @@ public final class UsageWriter {
     /** A record of the batch is there already (or twice in it): its request id met the primary key. */
     private static boolean isKnownRecord(Throwable failure) {
         return failure instanceof PgException pg && UNIQUE_VIOLATION.equals(pg.getSqlState())
-            && "usage_records_pkey".equals(pg.getConstraint());
+            && PRIMARY_KEY.equals(pg.getConstraint());
     }
 
     private static Integer clamp(long value) {
