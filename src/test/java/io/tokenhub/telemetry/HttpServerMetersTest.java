@@ -10,7 +10,9 @@ import io.micrometer.core.instrument.Timer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
@@ -81,12 +83,15 @@ class HttpServerMetersTest {
                 .listen(0, "127.0.0.1"));
             // The server's meters are the factory's: HttpServerMeters, or vertx-micrometer-metrics' own
             assertThat(((MetricsProvider) server).getMetrics() instanceof HttpServerMeters).isEqualTo(ours);
+            // The calls are made on one event loop of the instance, not from the test's thread: from
+            // outside, each call would get a context of its own on another loop than its connection's.
+            Context caller = vertx.getOrCreateContext();
             HttpClient client = vertx.createHttpClient();
             for (int i = 0; i < 4; i++) {
-                call(client, server.actualPort(), HttpMethod.POST, "{\"n\":" + i + "}");
+                call(caller, client, server.actualPort(), HttpMethod.POST, "{\"n\":" + i + "}");
             }
             for (int i = 0; i < 2; i++) {
-                call(client, server.actualPort(), HttpMethod.GET, null);
+                call(caller, client, server.actualPort(), HttpMethod.GET, null);
             }
             TestGateway.eventually(() -> registry.find("vertx.http.server.requests").counters().stream()
                 .mapToDouble(Counter::count).sum() == 6, WAIT_SECONDS * 1000, "six responses counted");
@@ -124,11 +129,14 @@ class HttpServerMetersTest {
         return meter.getClass().getSimpleName();
     }
 
-    private static void call(HttpClient client, int port, HttpMethod method, String body) throws Exception {
-        Future<Buffer> answer = client.request(method, port, "127.0.0.1", "/")
+    private static void call(Context caller, HttpClient client, int port, HttpMethod method, String body)
+        throws Exception {
+        Promise<Buffer> answer = Promise.promise();
+        caller.runOnContext(v -> client.request(method, port, "127.0.0.1", "/")
             .compose(request -> body == null ? request.send() : request.send(body))
-            .compose(HttpClientResponse::body);
-        await(answer);
+            .compose(HttpClientResponse::body)
+            .onComplete(answer));
+        await(answer.future());
     }
 
     private static <T> T await(Future<T> future) throws Exception {
