@@ -7,7 +7,13 @@ import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.MigrationInfo;
+import org.flywaydb.core.api.MigrationState;
+import org.flywaydb.core.api.MigrationVersion;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,14 +63,38 @@ public final class Database implements AutoCloseable {
     }
 
     void migrate() {
-        var result = Flyway.configure()
+        Flyway flyway = Flyway.configure()
             .dataSource(jdbcUrl(), connectOptions.getUser(), connectOptions.getPassword())
             .locations("classpath:db/migration")
-            .load()
-            .migrate();
+            .javaMigrations(new AscendingUsageTimeIndexes())
+            // Instances starting together take turns on a session-level advisory lock. Flyway's
+            // default holds it in an open transaction of another connection, which a CREATE INDEX
+            // CONCURRENTLY waits for to end: for ever.
+            .configuration(Map.of("flyway.postgresql.transactional.lock", "false"))
+            .load();
+        retryInterruptedRebuilds(flyway);
+        var result = flyway.migrate();
         // Flyway reports no target version when there was nothing to apply.
         String version = result.migrationsExecuted > 0 ? result.targetSchemaVersion : result.initialSchemaVersion;
         LOG.info("database schema at version {} ({} migrations applied)", version, result.migrationsExecuted);
+    }
+
+    /**
+     * A migration run outside a transaction that fails partway is recorded as failed, and Flyway
+     * refuses to start until that record is repaired. The index rebuild is written to be run again
+     * from any point, so its failure is repaired here and it runs again; any other failed
+     * migration still stops the start with Flyway's own message.
+     */
+    private static void retryInterruptedRebuilds(Flyway flyway) {
+        List<MigrationInfo> failed = Arrays.stream(flyway.info().all())
+            .filter(migration -> migration.getState() == MigrationState.FAILED)
+            .toList();
+        MigrationVersion rerunnable = AscendingUsageTimeIndexes.VERSION;
+        if (!failed.isEmpty() && failed.stream().allMatch(migration -> rerunnable.equals(migration.getVersion()))) {
+            LOG.warn("migration {} ({}) did not finish at an earlier start; running it again",
+                rerunnable, failed.get(0).getDescription());
+            flyway.repair();
+        }
     }
 
     private String jdbcUrl() {

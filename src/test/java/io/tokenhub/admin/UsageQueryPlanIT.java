@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * {@link UsageQueries} sends, with its parameters — as PostgreSQL plans them for the first
  * executions (custom plans) and once it switches to a generic plan. Asserts on the plan's nodes:
  * the right index, never a sequential scan of {@code usage_records}, and for a logs page no sort
- * (the index gives the order, so a page reads one page of rows however many match).
+ * (the index, read backwards, gives the order, so a page reads one page of rows however many match).
  */
 class UsageQueryPlanIT {
 
@@ -44,6 +44,10 @@ class UsageQueryPlanIT {
     private static final OffsetDateTime END = OffsetDateTime.of(2026, 3, 1, 0, 0, 0, 0, ZoneOffset.UTC);
     private static final OffsetDateTime WEEK_FROM = OffsetDateTime.of(2026, 2, 1, 0, 0, 0, 0, ZoneOffset.UTC);
     private static final OffsetDateTime WEEK_UNTIL = OffsetDateTime.of(2026, 2, 8, 0, 0, 0, 0, ZoneOffset.UTC);
+    // Migration 8's ascending indexes, read backwards for newest first.
+    private static final String ACCOUNT_INDEX = "usage_records_account_time";
+    private static final String KEY_INDEX = "usage_records_key_time";
+    private static final String TIME_INDEX = "usage_records_time";
 
     static TestDatabase db;
     static Vertx vertx;
@@ -118,34 +122,34 @@ class UsageQueryPlanIT {
     void logsOfOneAccountForAWeekAreAnOrderedScanOfTheAccountIndex() {
         for (String account : List.of("acct_0042", "acct_0000")) {
             Filter filter = week(account, null);
-            assertOrderedPage(UsageQueries.logsStatement(filter, 51, null), "usage_account_time");
-            assertOrderedPage(UsageQueries.logsStatement(filter, 51, cursorInsideTheWeek()), "usage_account_time");
+            assertOrderedPage(UsageQueries.logsStatement(filter, 51, null), ACCOUNT_INDEX);
+            assertOrderedPage(UsageQueries.logsStatement(filter, 51, cursorInsideTheWeek()), ACCOUNT_INDEX);
         }
     }
 
     @Test
     void logsOfOneKeyForAWeekAreAnOrderedScanOfTheKeyIndex() {
         Filter filter = week(null, "key_0000");
-        assertOrderedPage(UsageQueries.logsStatement(filter, 51, null), "usage_key_time_id");
-        assertOrderedPage(UsageQueries.logsStatement(filter, 51, cursorInsideTheWeek()), "usage_key_time_id");
+        assertOrderedPage(UsageQueries.logsStatement(filter, 51, null), KEY_INDEX);
+        assertOrderedPage(UsageQueries.logsStatement(filter, 51, cursorInsideTheWeek()), KEY_INDEX);
         // A small key's week may be read through a bitmap and sorted (a few dozen rows), but by its index.
-        assertUsesIndex(UsageQueries.logsStatement(week(null, "key_0042_1"), 51, null), "usage_key_time_id");
+        assertUsesIndex(UsageQueries.logsStatement(week(null, "key_0042_1"), 51, null), KEY_INDEX);
     }
 
     @Test
     void logsOfEveryoneAreAnOrderedScanOfTheTimeIndex() {
-        assertOrderedPage(UsageQueries.logsStatement(week(null, null), 51, null), "usage_time");
-        assertOrderedPage(UsageQueries.logsStatement(week(null, null), 51, cursorInsideTheWeek()), "usage_time");
+        assertOrderedPage(UsageQueries.logsStatement(week(null, null), 51, null), TIME_INDEX);
+        assertOrderedPage(UsageQueries.logsStatement(week(null, null), 51, cursorInsideTheWeek()), TIME_INDEX);
     }
 
     @Test
     void usageOfOneAccountOrKeyForAWeekReadsOnlyItsIndexRange() {
         for (List<GroupBy> groupBy : List.of(List.of(GroupBy.DAY), List.of(GroupBy.MODEL), List.of(GroupBy.KEY),
             List.of(GroupBy.DAY, GroupBy.MODEL))) {
-            assertUsesIndex(UsageQueries.usageStatement(week("acct_0042", null), groupBy), "usage_account_time");
-            assertUsesIndex(UsageQueries.usageStatement(week("acct_0000", null), groupBy), "usage_account_time");
-            assertUsesIndex(UsageQueries.usageStatement(week(null, "key_0000"), groupBy), "usage_key_time_id");
-            assertUsesIndex(UsageQueries.usageStatement(week(null, "key_0042_1"), groupBy), "usage_key_time_id");
+            assertUsesIndex(UsageQueries.usageStatement(week("acct_0042", null), groupBy), ACCOUNT_INDEX);
+            assertUsesIndex(UsageQueries.usageStatement(week("acct_0000", null), groupBy), ACCOUNT_INDEX);
+            assertUsesIndex(UsageQueries.usageStatement(week(null, "key_0000"), groupBy), KEY_INDEX);
+            assertUsesIndex(UsageQueries.usageStatement(week(null, "key_0042_1"), groupBy), KEY_INDEX);
         }
     }
 
@@ -154,7 +158,7 @@ class UsageQueryPlanIT {
         Statement statement = UsageQueries.walletStatement("acct_0042",
             new UsageQueries.Range(OffsetDateTime.of(2026, 2, 1, 0, 0, 0, 0, ZoneOffset.UTC), END));
         // The account row does not exist in this data set; the plan is the same.
-        assertUsesIndex(statement, "usage_account_time");
+        assertUsesIndex(statement, ACCOUNT_INDEX);
     }
 
     private static Filter week(String account, String key) {
@@ -174,7 +178,8 @@ class UsageQueryPlanIT {
                 .anySatisfy(n -> {
                     assertThat(n.getString("Node Type")).isIn("Index Scan", "Index Only Scan");
                     assertThat(n.getString("Index Name")).isEqualTo(index);
-                    assertThat(n.getString("Scan Direction")).isEqualTo("Forward");
+                    // The indexes are ascending (migration 8); newest first is a backward scan.
+                    assertThat(n.getString("Scan Direction")).isEqualTo("Backward");
                 });
             assertThat(nodes).as("plan %s", plan.encodePrettily())
                 .noneSatisfy(n -> assertThat(n.getString("Node Type")).contains("Sort"));
@@ -234,7 +239,7 @@ class UsageQueryPlanIT {
         return array.getJsonObject(0).getJsonObject("Plan");
     }
 
-    /** The plan's nodes as "Limit > Index Scan(usage_time)", for the log. */
+    /** The plan's nodes as "Limit > Index Scan(usage_records_time)", for the log. */
     private static String summary(JsonObject plan) {
         return nodes(plan).stream().map(n -> n.getString("Node Type")
             + (n.getString("Index Name") == null ? "" : "(" + n.getString("Index Name") + ")"))

@@ -1,0 +1,202 @@
+package io.tokenhub.store;
+
+import static io.tokenhub.testing.TestGateway.eventually;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tokenhub.testing.TestDatabase;
+import io.vertx.pgclient.PgConnectOptions;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Migration 8 on a database that already holds records (brought to version 7 first, as an install
+ * before it was): the descending time indexes are replaced by ascending ones, concurrently, while
+ * other sessions keep inserting; a run cancelled midway fails the start, and the next start finishes
+ * it; two instances starting together both come up.
+ *
+ * <p>A concurrent build waits for every transaction that has written to the table to end before it
+ * scans it, so a test holds one such transaction open to catch the build at that point, then lets it
+ * go: no timing involved.
+ */
+// A build waiting on a lock never gives up by itself, and a thread in a JDBC read ignores interrupts.
+@Timeout(value = 2, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+class AscendingUsageTimeIndexesIT {
+
+    private static final int RECORDS = 20_000;
+    private static final Map<String, String> ASCENDING = Map.of(
+        "usage_records_time", "(created_at, request_id)",
+        "usage_records_account_time", "(account_id, created_at, request_id)",
+        "usage_records_key_time", "(key_id, created_at, request_id)");
+
+    /** Closed last in, first out: connections before their database. */
+    private final Deque<AutoCloseable> closeAfter = new ArrayDeque<>();
+    private final AtomicInteger nextRecord = new AtomicInteger(RECORDS);
+
+    @AfterEach
+    void close() throws Exception {
+        for (AutoCloseable c : closeAfter) {
+            c.close();
+        }
+    }
+
+    @Test
+    void aNewDatabaseHasOnlyTheAscendingIndexes() {
+        TestDatabase db = database();
+        migrate(db);
+        assertAscendingIndexesOnly(db);
+    }
+
+    @Test
+    void anUpgradeRebuildsTheIndexesWhileRecordsKeepBeingWritten() throws Exception {
+        TestDatabase db = atVersion7WithRecords();
+        Connection writer = writerHoldingATransactionOpen(db);
+        CompletableFuture<Void> migration = CompletableFuture.runAsync(() -> migrate(db));
+        awaitBuildWaitingForWriters(db, "usage_records_time");
+
+        // A plain CREATE INDEX would hold every insert until it ends; this one waits on the writer
+        // above, and other sessions' inserts still go through.
+        try (Connection other = db.connect(); Statement statement = other.createStatement()) {
+            statement.execute("SET lock_timeout = '5s'");
+            insertRecords(statement, 10);
+        }
+        writer.commit();
+        migration.get(60, TimeUnit.SECONDS);
+
+        assertAscendingIndexesOnly(db);
+        assertThat(db.count("SELECT count(*) FROM usage_records")).isEqualTo(RECORDS + 11);
+        assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8' AND success")).isOne();
+    }
+
+    @Test
+    void aRebuildCancelledMidwayFailsTheStartAndTheNextStartFinishesIt() throws Exception {
+        TestDatabase db = atVersion7WithRecords();
+        Connection writer = writerHoldingATransactionOpen(db);
+        CompletableFuture<Void> migration = CompletableFuture.runAsync(() -> migrate(db));
+        awaitBuildWaitingForWriters(db, "usage_records_time");
+        assertThat(db.query("SELECT pg_cancel_backend(pid) AS cancelled FROM pg_stat_progress_create_index "
+            + "WHERE index_relid = 'usage_records_time'::regclass").get(0)).containsEntry("cancelled", true);
+
+        assertThatThrownBy(() -> migration.get(60, TimeUnit.SECONDS)).hasRootCauseInstanceOf(SQLException.class)
+            .rootCause().hasMessageContaining("canceling statement");
+        writer.commit();
+        // What the cancelled build left: an invalid index, and migration 8 recorded as failed.
+        assertThat(db.query("SELECT indisvalid FROM pg_index WHERE indexrelid = 'usage_records_time'::regclass")
+            .get(0)).containsEntry("indisvalid", false);
+        assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8' AND NOT success")).isOne();
+        // Flyway alone refuses to go on from there.
+        assertThatThrownBy(() -> flyway(db).load().migrate()).isInstanceOf(FlywayException.class)
+            .hasMessageContaining("failed");
+
+        migrate(db);
+
+        assertAscendingIndexesOnly(db);
+        assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8'")).isOne();
+        assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8' AND success")).isOne();
+        assertThat(db.count("SELECT count(*) FROM usage_records")).isEqualTo(RECORDS + 1);
+    }
+
+    @Test
+    void twoInstancesStartingTogetherBothComeUp() throws Exception {
+        TestDatabase db = atVersion7WithRecords();
+        Connection writer = writerHoldingATransactionOpen(db);
+        CompletableFuture<Void> first = CompletableFuture.runAsync(() -> migrate(db));
+        awaitBuildWaitingForWriters(db, "usage_records_time");
+        CompletableFuture<Void> second = CompletableFuture.runAsync(() -> migrate(db));
+        writer.commit();
+
+        CompletableFuture.allOf(first, second).get(120, TimeUnit.SECONDS);
+        assertAscendingIndexesOnly(db);
+        assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8'")).isOne();
+    }
+
+    private TestDatabase database() {
+        TestDatabase db = TestDatabase.create();
+        closeAfter.push(db);
+        return db;
+    }
+
+    private TestDatabase atVersion7WithRecords() throws SQLException {
+        TestDatabase db = database();
+        flyway(db).target("7").load().migrate();
+        assertThat(db.query("SELECT indexdef FROM pg_indexes WHERE indexname = 'usage_time'").get(0).get("indexdef"))
+            .asString().contains("DESC");
+        try (Connection c = db.connect(); Statement statement = c.createStatement()) {
+            statement.execute("""
+                INSERT INTO usage_records (request_id, created_at, account_id, key_id, requested_model, status)
+                SELECT 'req_' || lpad(i::text, 9, '0'), now() - (%d - i) * interval '1 second',
+                       'acct_' || i %% 50, 'key_' || i %% 150, 'gpt-4o-mini', 200
+                  FROM generate_series(0, %d) AS i""".formatted(RECORDS, RECORDS - 1));
+        }
+        return db;
+    }
+
+    /** Writes a record in a transaction left open: a concurrent index build waits for it. */
+    private Connection writerHoldingATransactionOpen(TestDatabase db) throws SQLException {
+        Connection writer = db.connect();
+        closeAfter.push(writer);
+        writer.setAutoCommit(false);
+        try (Statement statement = writer.createStatement()) {
+            insertRecords(statement, 1);
+        }
+        return writer;
+    }
+
+    private void insertRecords(Statement statement, int count) throws SQLException {
+        for (int i = 0; i < count; i++) {
+            int n = nextRecord.getAndIncrement();
+            statement.execute("INSERT INTO usage_records (request_id, created_at, account_id, key_id, requested_model, "
+                + "status) VALUES ('req_" + n + "', now(), 'acct_1', 'key_1', 'gpt-4o-mini', 200)");
+        }
+    }
+
+    private static void awaitBuildWaitingForWriters(TestDatabase db, String index) {
+        eventually(() -> db.count("SELECT count(*) FROM pg_stat_progress_create_index "
+            + "WHERE index_relid::regclass::text = ? AND phase LIKE 'waiting for writers%'", index) == 1,
+            30_000, "the build of " + index + " waiting");
+    }
+
+    private static void migrate(TestDatabase db) {
+        Database.external(PgConnectOptions.fromUri(db.url()), 1);
+    }
+
+    /** Flyway as the gateway configures it, for bringing a database to an earlier version. */
+    private static org.flywaydb.core.api.configuration.FluentConfiguration flyway(TestDatabase db) {
+        PgConnectOptions options = PgConnectOptions.fromUri(db.url());
+        String url = "jdbc:postgresql://" + options.getHost() + ":" + options.getPort() + "/" + options.getDatabase();
+        return Flyway.configure()
+            .dataSource(url, options.getUser(), options.getPassword())
+            .locations("classpath:db/migration")
+            .javaMigrations(new AscendingUsageTimeIndexes());
+    }
+
+    private static void assertAscendingIndexesOnly(TestDatabase db) {
+        List<Map<String, Object>> indexes = db.query("""
+            SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, i.indisvalid AS valid
+              FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+             WHERE i.indrelid = 'usage_records'::regclass""");
+        assertThat(indexes).extracting(row -> row.get("name"))
+            .containsExactlyInAnyOrder("usage_records_pkey", "usage_records_time", "usage_records_account_time",
+                "usage_records_key_time");
+        assertThat(indexes).allSatisfy(row -> {
+            assertThat(row.get("valid")).as("%s valid", row.get("name")).isEqualTo(true);
+            assertThat((String) row.get("definition")).doesNotContain("DESC");
+            if (!row.get("name").equals("usage_records_pkey")) {
+                assertThat((String) row.get("definition")).endsWith("USING btree " + ASCENDING.get(row.get("name")));
+            }
+        });
+    }
+}
