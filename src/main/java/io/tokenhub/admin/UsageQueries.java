@@ -28,9 +28,9 @@ import java.util.function.Function;
  * an opaque cursor, for the admin API, {@code GET /v1/usage} and the legacy OpenAI billing shapes.
  * Every query is one parameterized statement whose WHERE clause starts with an equality on
  * {@code account_id} or {@code key_id} (when filtered) followed by a {@code created_at} range, so
- * that it runs on the indexes {@code (account_id, created_at, request_id)},
- * {@code (key_id, created_at, request_id)} or {@code (created_at, request_id)}, read backwards for
- * newest first; {@code UsageQueryPlanIT} checks the plans on a million records.
+ * that it runs on the indexes {@code (account_id, created_at DESC, request_id DESC)},
+ * {@code (key_id, created_at DESC, request_id DESC)} or {@code (created_at, request_id)} (read
+ * backwards); {@code UsageQueryPlanIT} checks the plans on a million records.
  */
 public final class UsageQueries {
 

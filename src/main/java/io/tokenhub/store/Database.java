@@ -66,13 +66,13 @@ public final class Database implements AutoCloseable {
         Flyway flyway = Flyway.configure()
             .dataSource(jdbcUrl(), connectOptions.getUser(), connectOptions.getPassword())
             .locations("classpath:db/migration")
-            .javaMigrations(new AscendingUsageTimeIndexes())
+            .javaMigrations(new AscendingUsageTimeIndex())
             // Instances starting together take turns on a session-level advisory lock. Flyway's
             // default holds it in an open transaction of another connection, which a CREATE INDEX
             // CONCURRENTLY waits for to end: for ever.
             .configuration(Map.of("flyway.postgresql.transactional.lock", "false"))
             .load();
-        retryInterruptedRebuilds(flyway);
+        retryAFailedIndexRebuild(flyway);
         var result = flyway.migrate();
         // Flyway reports no target version when there was nothing to apply.
         String version = result.migrationsExecuted > 0 ? result.targetSchemaVersion : result.initialSchemaVersion;
@@ -81,15 +81,15 @@ public final class Database implements AutoCloseable {
 
     /**
      * A migration run outside a transaction that fails partway is recorded as failed, and Flyway
-     * refuses to start until that record is repaired. The index rebuild is written to be run again
+     * refuses to start until that record is repaired. The time index rebuild is written to be run again
      * from any point, so its failure is repaired here and it runs again; any other failed
      * migration still stops the start with Flyway's own message.
      */
-    private static void retryInterruptedRebuilds(Flyway flyway) {
+    private static void retryAFailedIndexRebuild(Flyway flyway) {
         List<MigrationInfo> failed = Arrays.stream(flyway.info().all())
             .filter(migration -> migration.getState() == MigrationState.FAILED)
             .toList();
-        MigrationVersion rerunnable = AscendingUsageTimeIndexes.VERSION;
+        MigrationVersion rerunnable = AscendingUsageTimeIndex.VERSION;
         if (!failed.isEmpty() && failed.stream().allMatch(migration -> rerunnable.equals(migration.getVersion()))) {
             LOG.warn("migration {} ({}) did not finish at an earlier start; running it again",
                 rerunnable, failed.get(0).getDescription());

@@ -24,9 +24,10 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Migration 8 on a database that already holds records (brought to version 7 first, as an install
- * before it was): the descending time indexes are replaced by ascending ones, concurrently, while
+ * before it was): the descending time index is replaced by an ascending one, concurrently, while
  * other sessions keep inserting; a run cancelled midway fails the start, and the next start finishes
- * it; two instances starting together both come up.
+ * it; a build left running by a killed start is waited for, not begun again; two instances starting
+ * together both come up.
  *
  * <p>A concurrent build waits for every transaction that has written to the table to end before it
  * scans it, so a test holds one such transaction open to catch the build at that point, then lets it
@@ -34,13 +35,17 @@ import org.junit.jupiter.api.Timeout;
  */
 // A build waiting on a lock never gives up by itself, and a thread in a JDBC read ignores interrupts.
 @Timeout(value = 2, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
-class AscendingUsageTimeIndexesIT {
+class AscendingUsageTimeIndexIT {
 
     private static final int RECORDS = 20_000;
-    private static final Map<String, String> ASCENDING = Map.of(
-        "usage_records_time", "(created_at, request_id)",
-        "usage_records_account_time", "(account_id, created_at, request_id)",
-        "usage_records_key_time", "(key_id, created_at, request_id)");
+    /** The indexes of usage_records after migration 8, as PostgreSQL gives their definitions back. */
+    private static final Map<String, String> INDEXES = Map.of(
+        "usage_records_pkey", "UNIQUE INDEX usage_records_pkey ON public.usage_records USING btree (request_id)",
+        "usage_records_time", "INDEX usage_records_time ON public.usage_records USING btree (created_at, request_id)",
+        "usage_account_time", "INDEX usage_account_time ON public.usage_records USING btree "
+            + "(account_id, created_at DESC, request_id DESC)",
+        "usage_key_time_id", "INDEX usage_key_time_id ON public.usage_records USING btree "
+            + "(key_id, created_at DESC, request_id DESC)");
 
     /** Closed last in, first out: connections before their database. */
     private final Deque<AutoCloseable> closeAfter = new ArrayDeque<>();
@@ -54,10 +59,10 @@ class AscendingUsageTimeIndexesIT {
     }
 
     @Test
-    void aNewDatabaseHasOnlyTheAscendingIndexes() {
+    void aNewDatabaseHasTheAscendingTimeIndex() {
         TestDatabase db = database();
         migrate(db);
-        assertAscendingIndexesOnly(db);
+        assertIndexesAfterMigration8(db);
     }
 
     @Test
@@ -76,7 +81,7 @@ class AscendingUsageTimeIndexesIT {
         writer.commit();
         migration.get(60, TimeUnit.SECONDS);
 
-        assertAscendingIndexesOnly(db);
+        assertIndexesAfterMigration8(db);
         assertThat(db.count("SELECT count(*) FROM usage_records")).isEqualTo(RECORDS + 11);
         assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8' AND success")).isOne();
     }
@@ -103,10 +108,41 @@ class AscendingUsageTimeIndexesIT {
 
         migrate(db);
 
-        assertAscendingIndexesOnly(db);
+        assertIndexesAfterMigration8(db);
         assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8'")).isOne();
         assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8' AND success")).isOne();
         assertThat(db.count("SELECT count(*) FROM usage_records")).isEqualTo(RECORDS + 1);
+    }
+
+    @Test
+    void aBuildLeftRunningByAKilledInstanceIsWaitedForAndKept() throws Exception {
+        TestDatabase db = atVersion7WithRecords();
+        Connection writer = writerHoldingATransactionOpen(db);
+        // A start killed mid-build: its session goes on building, with no one to tell.
+        Connection orphan = db.connect();
+        closeAfter.push(orphan);
+        CompletableFuture<Void> orphanBuild = CompletableFuture.runAsync(() -> {
+            try (Statement statement = orphan.createStatement()) {
+                statement.execute(
+                    "CREATE INDEX CONCURRENTLY usage_records_time ON usage_records (created_at, request_id)");
+            } catch (SQLException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        awaitBuildWaitingForWriters(db, "usage_records_time");
+        long building = db.count("SELECT 'usage_records_time'::regclass::oid");
+
+        CompletableFuture<Void> migration = CompletableFuture.runAsync(() -> migrate(db));
+        eventually(() -> db.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            + "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") == 1,
+            30_000, "the migration holding Flyway's lock");
+        writer.commit();
+
+        migration.get(60, TimeUnit.SECONDS);
+        orphanBuild.get(60, TimeUnit.SECONDS);
+        assertIndexesAfterMigration8(db);
+        assertThat(db.count("SELECT 'usage_records_time'::regclass::oid")).as("the orphan's index, kept")
+            .isEqualTo(building);
     }
 
     @Test
@@ -119,7 +155,7 @@ class AscendingUsageTimeIndexesIT {
         writer.commit();
 
         CompletableFuture.allOf(first, second).get(120, TimeUnit.SECONDS);
-        assertAscendingIndexesOnly(db);
+        assertIndexesAfterMigration8(db);
         assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8'")).isOne();
     }
 
@@ -180,23 +216,18 @@ class AscendingUsageTimeIndexesIT {
         return Flyway.configure()
             .dataSource(url, options.getUser(), options.getPassword())
             .locations("classpath:db/migration")
-            .javaMigrations(new AscendingUsageTimeIndexes());
+            .javaMigrations(new AscendingUsageTimeIndex());
     }
 
-    private static void assertAscendingIndexesOnly(TestDatabase db) {
+    private static void assertIndexesAfterMigration8(TestDatabase db) {
         List<Map<String, Object>> indexes = db.query("""
             SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, i.indisvalid AS valid
               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
              WHERE i.indrelid = 'usage_records'::regclass""");
-        assertThat(indexes).extracting(row -> row.get("name"))
-            .containsExactlyInAnyOrder("usage_records_pkey", "usage_records_time", "usage_records_account_time",
-                "usage_records_key_time");
+        assertThat(indexes).extracting(row -> row.get("name")).containsExactlyInAnyOrderElementsOf(INDEXES.keySet());
         assertThat(indexes).allSatisfy(row -> {
             assertThat(row.get("valid")).as("%s valid", row.get("name")).isEqualTo(true);
-            assertThat((String) row.get("definition")).doesNotContain("DESC");
-            if (!row.get("name").equals("usage_records_pkey")) {
-                assertThat((String) row.get("definition")).endsWith("USING btree " + ASCENDING.get(row.get("name")));
-            }
+            assertThat(row.get("definition")).isEqualTo("CREATE " + INDEXES.get(row.get("name")));
         });
     }
 }
