@@ -55,6 +55,7 @@ class ClusterIT {
     void aLimitOfNPerMinuteAdmitsExactlyNAcrossThreeNodes() throws Exception {
         String key = nodes.get(0).newKey(new JsonObject().put("rpm", 45)).getString("key");
         ExecutorService pool = Executors.newFixedThreadPool(12);
+        long firstMinute = System.currentTimeMillis() / 60_000;
         List<Future<HttpResponse<String>>> responses = new ArrayList<>();
         for (int i = 0; i < 120; i++) {
             TestGateway node = nodes.get(i % 3);
@@ -72,9 +73,15 @@ class ClusterIT {
             }
         }
         pool.shutdown();
+        long lastMinute = System.currentTimeMillis() / 60_000;
 
-        // Unless the test straddles a minute boundary, when a fresh window opens.
-        assertThat(admitted).isIn(45, 90);
+        // The windows are the wall clock's minutes, in this same process. Across a boundary each
+        // minute admits up to 45 of the requests it sees: 45 to 90 in all (57 in one CI run).
+        if (firstMinute == lastMinute) {
+            assertThat(admitted).isEqualTo(45);
+        } else {
+            assertThat(admitted).isBetween(45, 90);
+        }
         assertThat(refused).isNotNull();
         assertThat(refused.headers().firstValue("Retry-After")).isPresent();
         assertThat(refused.headers().firstValue("x-ratelimit-limit-requests")).hasValue("45");
