@@ -85,11 +85,17 @@ final class AscendingUsageTimeIndex implements JavaMigration {
         LOG.info("built index {} in {} ms", INDEX, (System.nanoTime() - started) / 1_000_000);
     }
 
-    /** Whether the index exists in the current schema, is usable, or is being built right now. */
+    /**
+     * Whether the index exists in the current schema, is usable, or is being built right now: by a
+     * session of this database, building this index, or one on this table whose details PostgreSQL
+     * hides from this role (another role's session without {@code pg_read_all_stats}).
+     */
     private static State state(Connection connection) throws SQLException {
         try (var statement = connection.prepareStatement("""
                 SELECT i.indisvalid,
-                       EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid)
+                       EXISTS (SELECT 1 FROM pg_stat_progress_create_index p
+                                WHERE p.datid = (SELECT oid FROM pg_database WHERE datname = current_database())
+                                  AND (p.index_relid = i.indexrelid OR p.index_relid IS NULL AND p.relid = i.indrelid))
                   FROM pg_index i
                  WHERE i.indexrelid = to_regclass(?)""")) {
             statement.setString(1, INDEX);

@@ -7,11 +7,11 @@ import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
 import org.flywaydb.core.Flyway;
-import org.flywaydb.core.api.MigrationInfo;
 import org.flywaydb.core.api.MigrationState;
 import org.flywaydb.core.api.MigrationVersion;
 import org.slf4j.Logger;
@@ -69,10 +69,12 @@ public final class Database implements AutoCloseable {
             .javaMigrations(new AscendingUsageTimeIndex())
             // Instances starting together take turns on a session-level advisory lock. Flyway's
             // default holds it in an open transaction of another connection, which a CREATE INDEX
-            // CONCURRENTLY waits for to end: for ever.
+            // CONCURRENTLY waits for to end: for ever. And they wait their turn however long the
+            // index build takes, rather than give up after Flyway's default 50 s and restart.
             .configuration(Map.of("flyway.postgresql.transactional.lock", "false"))
+            .lockRetryCount(-1)
             .load();
-        retryAFailedIndexRebuild(flyway);
+        forgetAFailedIndexRebuild(flyway);
         var result = flyway.migrate();
         // Flyway reports no target version when there was nothing to apply.
         String version = result.migrationsExecuted > 0 ? result.targetSchemaVersion : result.initialSchemaVersion;
@@ -81,19 +83,27 @@ public final class Database implements AutoCloseable {
 
     /**
      * A migration run outside a transaction that fails partway is recorded as failed, and Flyway
-     * refuses to start until that record is repaired. The time index rebuild is written to be run again
-     * from any point, so its failure is repaired here and it runs again; any other failed
-     * migration still stops the start with Flyway's own message.
+     * refuses every later start until that record is gone. The time index rebuild is written to be
+     * run again from any point, so its record alone is deleted here and it runs again; any other
+     * failed migration still stops the start with Flyway's own message. (Not {@code repair()}: that
+     * would also accept edited or missing migrations without a word.)
      */
-    private static void retryAFailedIndexRebuild(Flyway flyway) {
-        List<MigrationInfo> failed = Arrays.stream(flyway.info().all())
-            .filter(migration -> migration.getState() == MigrationState.FAILED)
-            .toList();
+    private static void forgetAFailedIndexRebuild(Flyway flyway) {
         MigrationVersion rerunnable = AscendingUsageTimeIndex.VERSION;
-        if (!failed.isEmpty() && failed.stream().allMatch(migration -> rerunnable.equals(migration.getVersion()))) {
-            LOG.warn("migration {} ({}) did not finish at an earlier start; running it again",
-                rerunnable, failed.get(0).getDescription());
-            flyway.repair();
+        boolean failed = Arrays.stream(flyway.info().all())
+            .anyMatch(m -> m.getState() == MigrationState.FAILED && rerunnable.equals(m.getVersion()));
+        if (!failed) {
+            return;
+        }
+        LOG.warn("migration {} did not finish at an earlier start; running it again", rerunnable);
+        String table = flyway.getConfiguration().getTable();
+        try (Connection connection = flyway.getConfiguration().getDataSource().getConnection();
+             var statement = connection.prepareStatement(
+                 "DELETE FROM " + table + " WHERE version = ? AND NOT success")) {
+            statement.setString(1, rerunnable.getVersion());
+            statement.executeUpdate();
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot clear the failed record of migration " + rerunnable, e);
         }
     }
 

@@ -105,6 +105,13 @@ class AscendingUsageTimeIndexIT {
         // Flyway alone refuses to go on from there.
         assertThatThrownBy(() -> flyway(db).load().migrate()).isInstanceOf(FlywayException.class)
             .hasMessageContaining("failed");
+        // Only that record is let go: a migration edited since it ran still stops the start.
+        String checksum = "SELECT checksum FROM flyway_schema_history WHERE version = '3'";
+        Object v3 = db.query(checksum).get(0).get("checksum");
+        execute(db, "UPDATE flyway_schema_history SET checksum = checksum + 1 WHERE version = '3'");
+        assertThatThrownBy(() -> migrate(db)).hasMessageContaining("checksum mismatch");
+        execute(db, "UPDATE flyway_schema_history SET checksum = checksum - 1 WHERE version = '3'");
+        assertThat(db.query(checksum).get(0).get("checksum")).isEqualTo(v3);
 
         migrate(db);
 
@@ -196,6 +203,12 @@ class AscendingUsageTimeIndexIT {
             int n = nextRecord.getAndIncrement();
             statement.execute("INSERT INTO usage_records (request_id, created_at, account_id, key_id, requested_model, "
                 + "status) VALUES ('req_" + n + "', now(), 'acct_1', 'key_1', 'gpt-4o-mini', 200)");
+        }
+    }
+
+    private static void execute(TestDatabase db, String sql) throws SQLException {
+        try (Connection c = db.connect(); Statement statement = c.createStatement()) {
+            statement.execute(sql);
         }
     }
 
