@@ -66,11 +66,10 @@ class AscendingUsageTimeIndexIT {
     }
 
     @Test
-    void anUpgradeRebuildsTheIndexesWhileRecordsKeepBeingWritten() throws Exception {
+    void anUpgradeRebuildsTheIndexWhileRecordsKeepBeingWritten() throws Exception {
         TestDatabase db = atVersion7WithRecords();
         Connection writer = writerHoldingATransactionOpen(db);
-        CompletableFuture<Void> migration = CompletableFuture.runAsync(() -> migrate(db));
-        awaitBuildWaitingForWriters(db, "usage_records_time");
+        CompletableFuture<Void> migration = migrationCaughtWaitingForWriters(db);
 
         // A plain CREATE INDEX would hold every insert until it ends; this one waits on the writer
         // above, and other sessions' inserts still go through.
@@ -90,8 +89,7 @@ class AscendingUsageTimeIndexIT {
     void aRebuildCancelledMidwayFailsTheStartAndTheNextStartFinishesIt() throws Exception {
         TestDatabase db = atVersion7WithRecords();
         Connection writer = writerHoldingATransactionOpen(db);
-        CompletableFuture<Void> migration = CompletableFuture.runAsync(() -> migrate(db));
-        awaitBuildWaitingForWriters(db, "usage_records_time");
+        CompletableFuture<Void> migration = migrationCaughtWaitingForWriters(db);
         assertThat(db.query("SELECT pg_cancel_backend(pid) AS cancelled FROM pg_stat_progress_create_index "
             + "WHERE index_relid = 'usage_records_time'::regclass").get(0)).containsEntry("cancelled", true);
 
@@ -156,8 +154,7 @@ class AscendingUsageTimeIndexIT {
     void twoInstancesStartingTogetherBothComeUp() throws Exception {
         TestDatabase db = atVersion7WithRecords();
         Connection writer = writerHoldingATransactionOpen(db);
-        CompletableFuture<Void> first = CompletableFuture.runAsync(() -> migrate(db));
-        awaitBuildWaitingForWriters(db, "usage_records_time");
+        CompletableFuture<Void> first = migrationCaughtWaitingForWriters(db);
         CompletableFuture<Void> second = CompletableFuture.runAsync(() -> migrate(db));
         writer.commit();
 
@@ -210,6 +207,13 @@ class AscendingUsageTimeIndexIT {
         try (Connection c = db.connect(); Statement statement = c.createStatement()) {
             statement.execute(sql);
         }
+    }
+
+    /** A start migrating the database, once its index build waits for a writer's open transaction. */
+    private static CompletableFuture<Void> migrationCaughtWaitingForWriters(TestDatabase db) {
+        CompletableFuture<Void> migration = CompletableFuture.runAsync(() -> migrate(db));
+        awaitBuildWaitingForWriters(db, "usage_records_time");
+        return migration;
     }
 
     private static void awaitBuildWaitingForWriters(TestDatabase db, String index) {
