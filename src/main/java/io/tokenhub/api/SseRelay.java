@@ -5,6 +5,7 @@ import io.tokenhub.core.ApiError;
 import io.tokenhub.core.TokenCounter;
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Chunk;
+import io.tokenhub.provider.ChunkStream;
 import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Dispatcher;
 import io.tokenhub.routing.Served;
@@ -129,13 +130,19 @@ final class SseRelay implements StreamStart.Sink {
         outcome.record(ex, served.attempt(), served.fallback(), usage, cost, status, errorCode, ttftNanos);
     }
 
-    /** The provider's counts if it sent them, else our estimate of what was delivered, marked as such. */
+    /**
+     * The provider's counts if it sent them, else our estimate of what was delivered, marked as such:
+     * of the output alone when the provider counted the input first, which is then its count.
+     */
     private Usage usage() {
-        Usage reported = served.result().stream().usage();
+        ChunkStream stream = served.result().stream();
+        Usage reported = stream.usage();
         if (reported != null) {
             return reported;
         }
-        return new Usage(ex.request.prompt().counted(), 0, TokenCounter.count(delivered.toString()), 0, true);
+        Usage input = stream.promptUsage();
+        return (input != null ? input : new Usage(ex.request.prompt().counted(), 0, 0, 0, true))
+            .withEstimatedCompletion(TokenCounter.count(delivered.toString()));
     }
 
     private static JsonObject usageJson(Usage usage, long cost) {

@@ -32,6 +32,11 @@ public record Usage(long promptTokens, long cachedTokens, long cacheWriteTokens,
         this(promptTokens, cachedTokens, 0, completionTokens, reasoningTokens, estimated);
     }
 
+    /** These input counts with our estimate of the output, marked estimated: a stream billed from what it delivered. */
+    public Usage withEstimatedCompletion(long estimatedCompletionTokens) {
+        return new Usage(promptTokens, cachedTokens, cacheWriteTokens, estimatedCompletionTokens, 0, true);
+    }
+
     public long totalTokens() {
         return promptTokens + completionTokens;
     }

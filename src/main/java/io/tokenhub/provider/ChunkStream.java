@@ -26,6 +26,15 @@ public interface ChunkStream {
     /** The provider's own counts, once its usage arrived; null if it sent none (yet). */
     Usage usage();
 
+    /**
+     * The provider's own input counts (completion 0) where they come before its output count, as
+     * Anthropic's on {@code message_start}; null if it sent none. They are real counts when
+     * {@link #usage()} is still null because the stream ended first, so only the output is estimated.
+     */
+    default Usage promptUsage() {
+        return null;
+    }
+
     /** The {@code model} its chunks carry: {@code provider/upstream-model}, as the provider last named it. */
     String label();
 }

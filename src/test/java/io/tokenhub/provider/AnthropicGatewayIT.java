@@ -14,7 +14,9 @@ import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall;
 import com.openai.models.chat.completions.ChatCompletionStreamOptions;
 import com.openai.models.completions.CompletionUsage;
+import io.tokenhub.core.TokenCounter;
 import io.tokenhub.testing.FakeAnthropicUpstream;
+import io.tokenhub.testing.FakeAnthropicUpstream.StreamFault;
 import io.tokenhub.testing.FakeOpenAiUpstream;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.Future;
@@ -23,6 +25,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -32,12 +35,16 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * An anthropic-type provider behind the OpenAI-compatible API (PRODUCT.md §2, §9 "Anthropic
  * upstream"): text, tool calls and reasoning, whole and streamed, through the OpenAI SDK and raw
- * HTTP; usage with cache reads and cache writes, each at its own price; the Anthropic headers; and
- * an overloaded (529) Anthropic as a provider failure that falls back or ends in 502.
+ * HTTP; usage with cache reads and cache writes, each at its own price; a stream Anthropic did not
+ * count to the end billed from its input counts and an estimate of the delivered output; the
+ * Anthropic headers; and an overloaded (529) Anthropic as a provider failure that falls back or
+ * ends in 502.
  */
 class AnthropicGatewayIT {
 
@@ -474,6 +481,96 @@ class AnthropicGatewayIT {
         assertThat(error.getString("provider")).isEqualTo("anthropic");
     }
 
+    // ---- usage of streams without Anthropic's output count --------------------------------------
+
+    @ParameterizedTest
+    @EnumSource(value = StreamFault.class, names = {"DROP", "END", "ERROR_EVENT"})
+    void streamBrokenOffAfterContentIsBilledFromMessageStartsInputAndTheDeliveredOutputEstimated(StreamFault fault) {
+        // Given Claude counts 25 fresh, 100 cache-read and 40 cache-written input tokens on message_start
+        // (with its placeholder output_tokens: 1), streams 100 words, then breaks off before message_delta
+        List<String> words = Collections.nCopies(100, " word");
+        // message_start, content_block_start, ping, the deltas, content_block_stop
+        anthropic.text(words.toArray(String[]::new)).usage(25, 100, 40, 12).streamFault(fault, words.size() + 4);
+        JsonObject ownKey = gateway.newKey(new JsonObject());
+
+        // When a stream is requested
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", ownKey.getString("key"),
+            "{\"model\":\"claude\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        // Then the client gets the 100 words, then an error event and [DONE]
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(contents(response.body())).containsExactlyElementsOf(words);
+        List<String> data = dataLines(response.body());
+        assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+        assertThat(response.body()).contains("event: error\ndata: ");
+        // And the failure's record has Anthropic's input counts and the tokenizer's count of the words, marked so
+        long output = TokenCounter.count(String.join("", words));
+        // 25 × 3.0 + 100 × 0.3 + 40 × 3.75 + output × 15.0 micro-USD
+        assertRecordAndLogCharge(ownKey, 165, 100, 40, 255 + 15 * output);
+        assertThat(onlyRecordOf(ownKey)).containsEntry("status", 502).containsEntry("completion_tokens", (int) output)
+            .containsEntry("estimated", true);
+    }
+
+    @Test
+    void streamTheClientLeavesIsBilledFromMessageStartsInputAndTheDeliveredOutputEstimated() {
+        // Given Claude counts its input on message_start, streams two text deltas, then goes quiet
+        anthropic.text("Hello", " world", " never", " sent").usage(25, 100, 40, 12).streamFault(StreamFault.STALL, 5);
+        JsonObject ownKey = gateway.newKey(new JsonObject());
+
+        // When the client reads the second delta and goes away
+        try (StreamResponse<ChatCompletionChunk> stream = clientFor(ownKey).chat().completions().createStreaming(
+            ChatCompletionCreateParams.builder().model("claude").addUserMessage("Stream please").build())) {
+            assertThat(stream.stream().anyMatch(c -> c.choices().stream()
+                .anyMatch(choice -> choice.delta().content().filter(" world"::equals).isPresent()))).isTrue();
+        }
+
+        // Then its record (499) has Anthropic's input counts and the delivered output estimated, marked so
+        long output = TokenCounter.count("Hello world");
+        assertRecordAndLogCharge(ownKey, 165, 100, 40, 255 + 15 * output);
+        assertThat(onlyRecordOf(ownKey)).containsEntry("status", 499).containsEntry("completion_tokens", (int) output)
+            .containsEntry("estimated", true);
+    }
+
+    @Test
+    void streamWhoseMessageDeltaCarriesNoUsageIsBilledWithTheOutputEstimatedAndSaysSo() {
+        // Given Claude streams a whole answer, but its message_delta carries no usage
+        anthropic.text("Hello", " from", " Claude.").usage(25, 100, 40, 12).withoutFinalUsage();
+        JsonObject ownKey = gateway.newKey(new JsonObject());
+
+        // When the OpenAI SDK streams with include_usage
+        List<ChatCompletionChunk> chunks = stream(clientFor(ownKey), ChatCompletionCreateParams.builder()
+            .model("claude").addUserMessage("Stream please")
+            .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build());
+
+        // Then the usage chunk has Anthropic's input counts and the delivered output estimated, marked so
+        long output = TokenCounter.count("Hello from Claude.");
+        CompletionUsage usage = chunks.get(chunks.size() - 1).usage().orElseThrow();
+        assertThat(usage.promptTokens()).isEqualTo(165);
+        assertThat(usage.completionTokens()).isEqualTo(output);
+        assertThat(usage._additionalProperties().get("estimated").convert(Boolean.class)).isTrue();
+        // And so has the record, priced alike
+        assertRecordAndLogCharge(ownKey, 165, 100, 40, 255 + 15 * output);
+        assertThat(onlyRecordOf(ownKey)).containsEntry("status", 200).containsEntry("completion_tokens", (int) output)
+            .containsEntry("estimated", true);
+    }
+
+    @Test
+    void streamWhoseMessageDeltaCountsZeroOutputTokensIsBilledZeroNotAnEstimate() {
+        // Given Claude streams text, but counts 0 output tokens on message_delta
+        anthropic.text("Hello").usage(25, 0, 0, 0);
+        JsonObject ownKey = gateway.newKey(new JsonObject());
+
+        // When a stream is requested
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", ownKey.getString("key"),
+            "{\"model\":\"claude\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+
+        // Then the record has the provider's zero, not an estimate
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertRecordAndLogCharge(ownKey, 25, 0, 0, 75);
+        assertThat(onlyRecordOf(ownKey)).containsEntry("status", 200).containsEntry("completion_tokens", 0)
+            .containsEntry("estimated", false);
+    }
+
     // ---- helpers ------------------------------------------------------------------------------
 
     private static ChatCompletionCreateParams withWeatherTool(ChatCompletionCreateParams.Builder params) {
@@ -516,6 +613,18 @@ class AnthropicGatewayIT {
         return data;
     }
 
+    /** The {@code content} deltas of an SSE body's chunks, in order. */
+    private static List<String> contents(String body) {
+        List<String> contents = new ArrayList<>();
+        for (String line : dataLines(body)) {
+            if (line.startsWith("{") && new JsonObject(line).getValue("choices") instanceof JsonArray choices) {
+                choices.stream().map(c -> ((JsonObject) c).getJsonObject("delta").getString("content"))
+                    .filter(t -> t != null && !t.isEmpty()).forEach(contents::add);
+            }
+        }
+        return contents;
+    }
+
     /** The shared client (and its connections) with another key. */
     private static OpenAIClient clientFor(JsonObject createdKey) {
         return client.withOptions(options -> options.replaceHeaders("Authorization",
@@ -541,9 +650,7 @@ class AnthropicGatewayIT {
     private static void assertRecordAndLogCharge(JsonObject createdKey, int prompt, int cached, int cacheWrite,
                                                  long costMicroUsd) {
         String keyId = createdKey.getString("id");
-        TestGateway.eventually(() -> gateway.database().count(
-            "SELECT count(*) FROM usage_records WHERE key_id = ?", keyId) == 1, 10_000, "the usage record of " + keyId);
-        Map<String, Object> row = gateway.database().query("SELECT * FROM usage_records WHERE key_id = ?", keyId).get(0);
+        Map<String, Object> row = onlyRecordOf(createdKey);
         assertThat(row.get("prompt_tokens")).isEqualTo(prompt);
         assertThat(row.get("cached_tokens")).isEqualTo(cached);
         assertThat(row.get("cache_write_tokens")).isEqualTo(cacheWrite);
@@ -557,6 +664,17 @@ class AnthropicGatewayIT {
         assertThat(usage).hasSize(1);
         assertThat(usage.getJsonObject(0).getLong("cached_tokens")).isEqualTo(cached);
         assertThat(usage.getJsonObject(0).getLong("cache_write_tokens")).isEqualTo(cacheWrite);
+    }
+
+    /** The key's usage record, once written; fails if it has more than one. */
+    private static Map<String, Object> onlyRecordOf(JsonObject createdKey) {
+        String keyId = createdKey.getString("id");
+        TestGateway.eventually(() -> gateway.database().count(
+            "SELECT count(*) FROM usage_records WHERE key_id = ?", keyId) > 0, 10_000, "the usage record of " + keyId);
+        List<Map<String, Object>> rows = gateway.database().query(
+            "SELECT * FROM usage_records WHERE key_id = ?", keyId);
+        assertThat(rows).hasSize(1);
+        return rows.get(0);
     }
 
     private static Map<String, Object> usageRecord(HttpResponse<String> response) {

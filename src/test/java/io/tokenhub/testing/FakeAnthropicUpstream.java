@@ -66,6 +66,7 @@ public final class FakeAnthropicUpstream {
     private final List<Block> blocks = new CopyOnWriteArrayList<>();
     private volatile String stopReason = "end_turn";
     private volatile JsonObject usage = usageJson(25, 0, 0, 12);
+    private volatile boolean finalUsage = true;
 
     private volatile int failStatus;
     private volatile String failType;
@@ -124,6 +125,12 @@ public final class FakeAnthropicUpstream {
         return this;
     }
 
+    /** message_delta without its {@code usage}: the stream ends well but Anthropic never counts the output. */
+    public FakeAnthropicUpstream withoutFinalUsage() {
+        this.finalUsage = false;
+        return this;
+    }
+
     // ---- faults ----------------------------------------------------------------------------
 
     /** Answer with this status and Anthropic's error body. */
@@ -161,6 +168,7 @@ public final class FakeAnthropicUpstream {
         blocks.clear();
         stopReason = "end_turn";
         usage = usageJson(25, 0, 0, 12);
+        finalUsage = true;
         failStatus = 0;
         failType = null;
         failMessage = null;
@@ -353,9 +361,12 @@ public final class FakeAnthropicUpstream {
             out.add(event("content_block_stop", new JsonObject().put("type", "content_block_stop")
                 .put("index", index).encode()));
         }
-        out.add(event("message_delta", new JsonObject().put("type", "message_delta")
-            .put("delta", new JsonObject().put("stop_reason", stopReason).put("stop_sequence", null))
-            .put("usage", new JsonObject().put("output_tokens", usage.getLong("output_tokens"))).encode()));
+        JsonObject messageDelta = new JsonObject().put("type", "message_delta")
+            .put("delta", new JsonObject().put("stop_reason", stopReason).put("stop_sequence", null));
+        if (finalUsage) {
+            messageDelta.put("usage", new JsonObject().put("output_tokens", usage.getLong("output_tokens")));
+        }
+        out.add(event("message_delta", messageDelta.encode()));
         out.add(event("message_stop", "{\"type\":\"message_stop\"}"));
         return out;
     }

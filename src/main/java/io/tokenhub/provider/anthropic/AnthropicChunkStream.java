@@ -100,6 +100,11 @@ final class AnthropicChunkStream extends SseChunkStream {
     }
 
     @Override
+    public Usage promptUsage() {
+        return Usage.fromOpenAi(translator.promptUsage());
+    }
+
+    @Override
     public String label() {
         return label;
     }

@@ -15,7 +15,8 @@ import java.util.Map;
  *
  * <p>State is needed because Anthropic addresses deltas by content-block index across all block
  * kinds, while OpenAI numbers tool calls on their own, and because usage arrives split between
- * {@code message_start} (input side) and {@code message_delta} (cumulative output side).
+ * {@code message_start} (input side, with a placeholder {@code output_tokens}) and
+ * {@code message_delta} (cumulative output side).
  */
 public final class AnthropicStreamTranslator {
 
@@ -28,6 +29,8 @@ public final class AnthropicStreamTranslator {
     private int nextToolIndex;
     private boolean roleSent;
     private JsonObject anthropicUsage;
+    /** Whether message_delta counted the output; until then message_start's output_tokens is a placeholder. */
+    private boolean outputCounted;
     private boolean finished;
     private JsonObject error;
 
@@ -66,9 +69,18 @@ public final class AnthropicStreamTranslator {
         };
     }
 
-    /** OpenAI usage for what has been seen so far, or null if Anthropic reported none yet. */
+    /**
+     * OpenAI usage once message_delta counted the output, or null before: message_start's
+     * {@code output_tokens} (usually 1) is a placeholder, and taken as the count it would bill a
+     * stream cut off after many tokens as one. Before that only {@link #promptUsage()} is Anthropic's.
+     */
     public JsonObject usage() {
-        return anthropicUsage == null ? null : AnthropicResponses.usage(anthropicUsage);
+        return outputCounted ? AnthropicResponses.usage(anthropicUsage) : null;
+    }
+
+    /** OpenAI usage of the input side alone (completion 0) once Anthropic counted it, or null. */
+    public JsonObject promptUsage() {
+        return anthropicUsage == null ? null : AnthropicResponses.usage(anthropicUsage.copy().put("output_tokens", 0));
     }
 
     /** Whether {@code message_stop} arrived, i.e. the upstream completed normally. */
@@ -83,7 +95,8 @@ public final class AnthropicStreamTranslator {
 
     /**
      * The trailing chunk OpenAI sends when {@code stream_options.include_usage} is set: no choices,
-     * only usage. Returns null when no usage was seen, so the caller never reports invented zeros.
+     * only usage. Returns null until Anthropic counted the output, so the caller never reports
+     * invented zeros or the placeholder as a count.
      */
     public JsonObject usageChunk() {
         JsonObject usage = usage();
@@ -156,7 +169,10 @@ public final class AnthropicStreamTranslator {
     }
 
     private List<JsonObject> onMessageDelta(JsonObject payload) {
-        mergeUsage(payload.getJsonObject("usage"));
+        JsonObject usage = payload.getJsonObject("usage");
+        mergeUsage(usage);
+        // An explicit 0 is a count too; a message_delta without one leaves the output to be estimated.
+        outputCounted |= usage != null && usage.getValue("output_tokens") instanceof Number;
         String stopReason = payload.getJsonObject("delta", new JsonObject()).getString("stop_reason");
         String finishReason = AnthropicResponses.finishReason(stopReason);
         return finishReason == null ? List.of() : List.of(chunk(new JsonObject(), finishReason));

@@ -697,6 +697,66 @@ class AnthropicTranslationTest {
             assertThat(translator.finished()).isTrue();
         }
 
+        @Test
+        void streamCutOffBeforeMessageDeltaHasOnlyItsInputCountedNotMessageStartsPlaceholderOutput() {
+            run("""
+                event: message_start
+                data: {"type":"message_start","message":{"usage":{"input_tokens":472,\
+                "cache_creation_input_tokens":100,"cache_read_input_tokens":2000,"output_tokens":1}}}
+
+                event: content_block_start
+                data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}
+
+                event: content_block_delta
+                data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Cut"}}
+
+                """);
+
+            assertThat(translator.usage()).as("output_tokens: 1 is a placeholder, not a count").isNull();
+            assertThat(translator.usageChunk()).isNull();
+            assertThat(translator.promptUsage()).isEqualTo(json("""
+                {"prompt_tokens":2572,"completion_tokens":0,"total_tokens":2572,
+                 "prompt_tokens_details":{"cached_tokens":2000,"cache_write_tokens":100}}"""));
+        }
+
+        @Test
+        void messageDeltaWithoutUsageLeavesTheOutputUncounted() {
+            run("""
+                event: message_start
+                data: {"type":"message_start","message":{"usage":{"input_tokens":25,"output_tokens":1}}}
+
+                event: content_block_delta
+                data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello!"}}
+
+                event: message_delta
+                data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null}}
+
+                event: message_stop
+                data: {"type":"message_stop"}
+
+                """);
+
+            assertThat(translator.finished()).isTrue();
+            assertThat(translator.usage()).isNull();
+            assertThat(translator.usageChunk()).isNull();
+            assertThat(translator.promptUsage().getInteger("prompt_tokens")).isEqualTo(25);
+        }
+
+        @Test
+        void explicitZeroOutputInMessageDeltaIsAnthropicsCount() {
+            run("""
+                event: message_start
+                data: {"type":"message_start","message":{"usage":{"input_tokens":25,"output_tokens":1}}}
+
+                event: message_delta
+                data: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":0}}
+
+                """);
+
+            assertThat(translator.usage().getInteger("prompt_tokens")).isEqualTo(25);
+            assertThat(translator.usage().getInteger("completion_tokens")).isZero();
+        }
+
         @ParameterizedTest
         @CsvSource({"max_tokens, length", "stop_sequence, stop", "refusal, content_filter", "end_turn, stop"})
         void messageDeltaFinishReasonMapping(String stopReason, String finishReason) {
@@ -713,6 +773,7 @@ class AnthropicTranslationTest {
             AnthropicStreamTranslator t = new AnthropicStreamTranslator("m", "id", 1);
             assertThat(t.onEvent("ping", json("{\"type\":\"ping\"}"))).isEmpty();
             assertThat(t.usage()).isNull();
+            assertThat(t.promptUsage()).isNull();
             assertThat(t.usageChunk()).isNull();
         }
 
@@ -727,7 +788,8 @@ class AnthropicTranslationTest {
             assertThat(out).isEmpty();
             assertThat(t.error()).isEqualTo(json("{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}"));
             assertThat(t.finished()).isFalse();
-            assertThat(t.usage().getInteger("prompt_tokens")).isEqualTo(3);
+            assertThat(t.usage()).isNull();
+            assertThat(t.promptUsage().getInteger("prompt_tokens")).isEqualTo(3);
         }
 
         @Test
