@@ -7,12 +7,17 @@ import java.time.Instant;
 
 /**
  * One request that reached an upstream, as it is billed and logged. Exactly one per request id.
+ * Served model, provider and deployment name one upstream call: the one that answered, or, when
+ * none did, the one called last (the last to fail, or the one the client left waiting on); all
+ * null when no upstream was called (every circuit open, or the client left first).
  *
- * @param servedModel catalog id of the model that answered (differs from requested on fallback)
- * @param deployment  the upstream model name at the provider
- * @param ttftMs      time to first token for streams, -1 otherwise
- * @param status      the HTTP status the client got
- * @param payment     how it was paid: plan tokens and wallet money, applied in PostgreSQL with the record
+ * @param servedModel  catalog id of the model of that call (differs from requested on fallback)
+ * @param deployment   the upstream model name at the provider
+ * @param priceVersion the pricing the cost was reckoned at: null when nothing answered (a cost of 0)
+ * @param ttftMs       time to first token for streams, -1 otherwise
+ * @param status       the HTTP status the client got
+ * @param fallback     whether that call was not to the request's first candidate
+ * @param payment      how it was paid: plan tokens and wallet money, applied in PostgreSQL with the record
  */
 public record UsageEvent(String requestId, Instant createdAt, String accountId, String keyId, String requestedModel,
                          String servedModel, String provider, String deployment, Usage usage, long costMicroUsd,

@@ -5,14 +5,17 @@ import io.tokenhub.billing.Reservation;
 import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.UpstreamClock;
+import io.tokenhub.routing.Attempt;
+import io.tokenhub.routing.Dispatcher;
 import io.vertx.ext.web.RoutingContext;
 import java.util.Map;
 
 /**
- * One API request on its way through the gateway: who sent it, what was asked, and the clock
- * readings the usage record and the overhead metric need. Confined to the request's event loop.
+ * One API request on its way through the gateway: who sent it, what was asked, the upstream it
+ * reached last, and the clock readings the usage record and the overhead metric need. Confined to
+ * the request's event loop.
  */
-final class Exchange {
+final class Exchange implements Dispatcher.Tracker {
 
     final RoutingContext ctx;
     final String requestId;
@@ -31,12 +34,25 @@ final class Exchange {
     Reservation reservation;
     /** How many times a fallback replaced the reservation: each replacement has an id of its own. */
     int rebooks;
+    /**
+     * The candidate called last (in flight, or the last that answered or failed); null until an
+     * upstream is called. A record of a request that nothing served names it.
+     */
+    Attempt called;
+    /** Whether {@link #called} is a candidate after the first: a fallback was called. */
+    boolean calledFallback;
 
     Exchange(RoutingContext ctx) {
         RequestIds.Arrival arrival = RequestIds.of(ctx);
         this.ctx = ctx;
         this.requestId = arrival.id();
         this.startNanos = arrival.nanos();
+    }
+
+    @Override
+    public void calling(Attempt attempt, boolean fallback) {
+        called = attempt;
+        calledFallback = fallback;
     }
 
     long elapsedMs() {

@@ -106,7 +106,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send =
             (adapter, call) -> operation.send(adapter, call, ex.abort);
         var call = new Dispatcher.Call(ex.requestId, ex.request.body(), null, Integer.MAX_VALUE,
-            ex.upstreamClock, model -> outcome.fallBack(ex, model,
+            ex.upstreamClock, ex, model -> outcome.fallBack(ex, model,
                 operation.cost(model, new Usage(ex.request.prompt().estimate(), 0, 0, 0, true))));
         return dispatcher.call(attempts, call, ex.abort, send)
             .onSuccess(served -> answer(ex, served))

@@ -125,20 +125,22 @@ final class Outcome {
      */
     void record(Exchange ex, Attempt served, boolean fallback, Usage usage, long costMicroUsd, int status,
                 String errorCode, long ttftNanos) {
-        record(ex, served, served == null ? null : served.provider(), fallback, usage, costMicroUsd, status, errorCode,
-            ttftNanos);
+        record(ex, served, served, fallback, usage, costMicroUsd, status, errorCode, ttftNanos);
     }
 
     /**
-     * No candidate answered, or the client left before one did: the request's one record, naming the
-     * provider that failed last when there was one (as the error body does), at no cost.
+     * No candidate answered, or the client left before one did: the request's one record, at no
+     * cost and so with no price version, naming the upstream called last when one was (the one that
+     * failed last, as the error body does, or the one the client left waiting on): its provider,
+     * deployment and catalog model, as a served record names the one that answered; a fallback when
+     * that was not the first candidate.
      *
      * @param failure why, or null when the client left
      */
     void failed(Exchange ex, Throwable failure, Usage usage) {
         boolean clientGone = ex.abort.aborted() || failure == null;
         ApiError error = clientGone ? null : ErrorWriter.toApiError(failure);
-        record(ex, null, clientGone ? null : error.provider(), false, usage, 0,
+        record(ex, null, ex.called, ex.calledFallback, usage, 0,
             clientGone ? goneStatus() : error.status(), clientGone ? goneCode() : error.code(), -1);
     }
 
@@ -191,9 +193,14 @@ final class Outcome {
         ErrorWriter.write(ctx.response(), error);
     }
 
-    private void record(Exchange ex, Attempt served, String provider, boolean fallback, Usage usage, long costMicroUsd,
+    /**
+     * @param served the candidate that answered and is charged for, or null
+     * @param named  the candidate the record names: the one that answered, else the one called last, or null
+     */
+    private void record(Exchange ex, Attempt served, Attempt named, boolean fallback, Usage usage, long costMicroUsd,
                         int status, String errorCode, long ttftNanos) {
         ModelRequest request = ex.request;
+        String provider = named == null ? null : named.provider();
         Model requested = request.target().model();
         long latencyMs = ex.elapsedMs();
         limits.correct(ex, usage.promptTokens() + usage.completionTokens(),
@@ -209,8 +216,8 @@ final class Outcome {
             LOG.warn("settling {} in the hot counters failed ({}); charging the wallet", ex.requestId, failure.toString());
             return Future.succeededFuture(new Payment(java.util.Map.of(), costMicroUsd));
         }).onSuccess(payment -> recorder.record(new UsageEvent(ex.requestId, at, ex.key.accountId(),
-            ex.key.keyId(), requested.id(), served == null ? null : served.model().id(), provider,
-            served == null ? null : served.deployment().model(), usage, costMicroUsd,
+            ex.key.keyId(), requested.id(), named == null ? null : named.model().id(), provider,
+            named == null ? null : named.deployment().model(), usage, costMicroUsd,
             served == null ? null : served.model().pricing().version(), latencyMs,
             ttftNanos < 0 ? -1 : ttftNanos / 1_000_000, status, errorCode, request.stream(), fallback, payment)))
             .onComplete(ar -> {

@@ -39,13 +39,23 @@ public final class Dispatcher {
 
     /**
      * What to send, apart from the candidate: the request id, the body and the output limit; the
-     * request's clock of time on upstreams, which every attempt's adapter marks; and what makes the
-     * request's reservation one for a fallback's model before that model is called, within the
-     * account's limits on it (it fails when the account cannot pay for it or is over those limits,
-     * and then that model is passed over).
+     * request's clock of time on upstreams, which every attempt's adapter marks; who is told of each
+     * upstream call as it is made; and what makes the request's reservation one for a fallback's
+     * model before that model is called, within the account's limits on it (it fails when the
+     * account cannot pay for it or is over those limits, and then that model is passed over).
      */
     public record Call(String requestId, JsonObject body, Buffer raw, int maxTokens, UpstreamClock clock,
-                       Function<Model, Future<?>> rebook) {
+                       Tracker tracker, Function<Model, Future<?>> rebook) {
+    }
+
+    /**
+     * Told of each upstream call just before it is made (a candidate skipped without a call is not
+     * one), so that however the request ends, also while the call is in flight, it can name the
+     * upstream it reached last.
+     */
+    public interface Tracker {
+        /** @param fallback true when the attempt is not the request's first candidate */
+        void calling(Attempt attempt, boolean fallback);
     }
 
     /** The state of one request's walk through its candidates. */
@@ -168,7 +178,7 @@ public final class Dispatcher {
         UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), walk.call.raw(),
             attempt.deployment(), maxTokens, walk.call.clock());
         ProviderAdapter adapter = adapters.apply(attempt.provider());
-        return health.guard(walk.abort, () -> walk.send.apply(adapter, upstreamCall))
+        return health.guard(walk.abort, () -> send(walk, index, attempt, adapter, upstreamCall))
             .map(result -> {
                 metrics.upstream(attempt.provider(), attempt.deployment().model(), "success");
                 if (index > 0) {
@@ -199,6 +209,13 @@ public final class Dispatcher {
                 int retries = retriesOf(attempt);
                 return retry < retries ? attempt(walk, index, retry + 1) : attempt(walk, index + 1, 0);
             });
+    }
+
+    /** The call itself, the tracker told of it first; not reached when the guard refuses (circuit open). */
+    private static <T> Future<T> send(Walk<T> walk, int index, Attempt attempt, ProviderAdapter adapter,
+                                      UpstreamCall call) {
+        walk.call.tracker().calling(attempt, index > 0);
+        return walk.send.apply(adapter, call);
     }
 
     private <T> Future<Served<T>> skip(Walk<T> walk, int index, UpstreamHealth health, long now) {

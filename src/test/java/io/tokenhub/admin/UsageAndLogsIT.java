@@ -223,6 +223,11 @@ class UsageAndLogsIT {
                 assertThat(r.getValue("error_code")).isNull();
             } else {
                 assertThat(r.getString("error_code")).isNotBlank();
+                // refused by the upstream: named as a served record names it, at no price
+                assertThat(r.getString("served_model")).isEqualTo(s.model());
+                assertThat(r.getString("provider")).isEqualTo("openai");
+                assertThat(r.getString("deployment")).isEqualTo("upstream-x");
+                assertThat(r.getValue("price_version")).isNull();
             }
             if (s.stream()) {
                 assertThat(r.getInteger("ttft_ms")).isNotNull().isNotNegative();

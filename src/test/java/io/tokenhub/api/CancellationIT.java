@@ -126,6 +126,7 @@ class CancellationIT {
         assertThat(row.get("error_code")).isEqualTo("client_disconnected");
         assertThat(row.get("stream")).isEqualTo(true);
         assertThat(row.get("completion_tokens")).isEqualTo(0);
+        assertNamesTheUpstream(row);
         assertThat(requestsWithStatus(499) - disconnectsBefore).as("499s counted").isEqualTo(1.0);
     }
 
@@ -154,6 +155,7 @@ class CancellationIT {
         assertThat(row.get("stream")).isEqualTo(false);
         assertThat(row.get("completion_tokens")).isEqualTo(0);
         assertThat(row.get("cost_micro_usd")).isEqualTo(0L);
+        assertNamesTheUpstream(row);
         assertThat(requestsWithStatus(499) - disconnectsBefore).as("499s counted").isEqualTo(1.0);
         assertThat(upstream.requests()).as("no retry after the client left").hasSize(1);
         assertThat(gateway.database().count("SELECT tokens_remaining FROM token_plans WHERE id = ?",
@@ -270,6 +272,15 @@ class CancellationIT {
         List<Map<String, Object>> rows = gateway.database().query("SELECT * FROM usage_records WHERE key_id = ?", keyId);
         assertThat(rows).hasSize(1);
         return rows.get(0);
+    }
+
+    /** A record of a request the client left while its upstream call was in flight names that upstream. */
+    private static void assertNamesTheUpstream(Map<String, Object> row) {
+        assertThat(row.get("provider")).isEqualTo("openai");
+        assertThat(row.get("deployment")).isEqualTo("gpt-4o-mini");
+        assertThat(row.get("served_model")).isEqualTo("gpt-4o-mini");
+        assertThat(row.get("fallback")).isEqualTo(false);
+        assertThat(row.get("price_version")).isNull();
     }
 
     /** The {@code tokenhub_requests_total} of one status, summed over models and providers. */

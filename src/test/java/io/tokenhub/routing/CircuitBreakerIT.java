@@ -134,6 +134,12 @@ class CircuitBreakerIT {
             assertThat(error(refused).getString("code")).isEqualTo("no_healthy_upstream");
             assertThat(refused.headers().firstValue("Retry-After")).hasValueSatisfying(seconds ->
                 assertThat(Long.parseLong(seconds)).isBetween(1L, (RESET_MS + 999) / 1000));
+            // recorded naming no upstream, since none was called
+            Map<String, Object> row = usageRecord(refused);
+            assertThat(row.get("status")).isEqualTo(503);
+            assertThat(row.get("provider")).isNull();
+            assertThat(row.get("deployment")).isNull();
+            assertThat(row.get("served_model")).isNull();
         }
         assertThat(solo.requests()).hasSize(MAX_FAILURES);
         // And the admin API and the metrics show the circuit open

@@ -121,6 +121,15 @@ class FallbackIT {
                 deployments:
                   - { provider: alpha, model: hung-with-backup, priority: 0 }
                   - { provider: beta, model: hung-with-backup, priority: 1 }
+              - id: twin
+                deployments:
+                  - { provider: alpha, model: twin-first, priority: 0 }
+                  - { provider: alpha, model: twin-second, priority: 1 }
+              - id: hung-then-fallback
+                deployments: [ { provider: alpha, model: hung-then-fallback } ]
+              - id: failing-fallback
+                pricing: { input: 1.0, output: 2.0 }
+                deployments: [ { provider: beta, model: failing-fallback } ]
               - id: doomed
                 deployments:
                   - { provider: alpha, model: doomed, priority: 0 }
@@ -371,6 +380,13 @@ class FallbackIT {
         assertThat(error.getString("provider")).isEqualTo("alpha");
         assertThat(alpha.requests()).hasSize(1);
         assertThat(beta.requests()).isEmpty();
+        // And its record names the deployment that refused it
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("status")).isEqualTo(400);
+        assertThat(row.get("provider")).isEqualTo("alpha");
+        assertThat(row.get("deployment")).isEqualTo("rejected");
+        assertThat(row.get("served_model")).isEqualTo("rejected");
+        assertThat(row.get("fallback")).isEqualTo(false);
     }
 
     @Test
@@ -436,6 +452,16 @@ class FallbackIT {
         assertThat(alpha.requests()).hasSize(1);
         // And the hung upstream request was abandoned, not left open
         alpha.awaitAbandoned(5_000);
+        // And the record names the deployment that timed out, at no cost, as no fallback
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("status")).isEqualTo(504);
+        assertThat(row.get("error_code")).isEqualTo("upstream_timeout");
+        assertThat(row.get("provider")).isEqualTo("alpha");
+        assertThat(row.get("deployment")).isEqualTo("hung");
+        assertThat(row.get("served_model")).isEqualTo("hung");
+        assertThat(row.get("fallback")).isEqualTo(false);
+        assertThat(row.get("cost_micro_usd")).isEqualTo(0L);
+        assertThat(row.get("price_version")).isNull();
     }
 
     @Test
@@ -478,6 +504,59 @@ class FallbackIT {
         // naming the provider that failed last, as the error body does, in the record and the metric
         assertThat(row.get("provider")).isEqualTo("beta");
         assertThat(metric("tokenhub_requests_total", "provider=\"beta\"", "status=\"502\"")).isGreaterThanOrEqualTo(1.0);
+        // a fallback, since a candidate after the first was called
+        assertThat(row.get("fallback")).isEqualTo(true);
+    }
+
+    @Test
+    void aFailedRequestsRecordNamesTheDeploymentCalledLastNotOnlyItsProvider() {
+        // Given a model whose two deployments are at one provider, which answers 500
+        alpha.fault = Fault.STATUS;
+        alpha.status = 500;
+
+        // When a request arrives
+        HttpResponse<String> response = chat("twin");
+
+        // Then both deployments were called, in order, and the answer is 502
+        assertThat(response.statusCode()).isEqualTo(502);
+        assertThat(alpha.requests()).extracting(r -> r.body().getString("model"))
+            .containsExactly("twin-first", "twin-second");
+        // And the record names the second deployment, the one that failed last, and a fallback
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("status")).isEqualTo(502);
+        assertThat(row.get("provider")).isEqualTo("alpha");
+        assertThat(row.get("deployment")).isEqualTo("twin-second");
+        assertThat(row.get("served_model")).isEqualTo("twin");
+        assertThat(row.get("fallback")).isEqualTo(true);
+    }
+
+    @Test
+    void aFallbackModelThatFailsAfterTheModelTimedOutIsNamedInTheRecordAsAFallback() {
+        // Given the model's only deployment never answers, and the fallback model's answers 500
+        alpha.fault = Fault.HANG;
+        beta.fault = Fault.STATUS;
+        beta.status = 500;
+
+        // When a request names that fallback model
+        HttpResponse<String> response = chat("hung-then-fallback", new JsonObject().put("fallback_models",
+            new JsonArray().add("failing-fallback")));
+
+        // Then both were called, the fallback's failure is the answer
+        assertThat(response.statusCode()).isEqualTo(502);
+        assertThat(error(response).getString("provider")).isEqualTo("beta");
+        assertThat(alpha.requests()).hasSize(1);
+        assertThat(beta.requests()).hasSize(1);
+        // And the record names the fallback's deployment and model, as a fallback, charged nothing at no price
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("status")).isEqualTo(502);
+        assertThat(row.get("error_code")).isEqualTo("provider_error");
+        assertThat(row.get("requested_model")).isEqualTo("hung-then-fallback");
+        assertThat(row.get("served_model")).isEqualTo("failing-fallback");
+        assertThat(row.get("provider")).isEqualTo("beta");
+        assertThat(row.get("deployment")).isEqualTo("failing-fallback");
+        assertThat(row.get("fallback")).isEqualTo(true);
+        assertThat(row.get("cost_micro_usd")).isEqualTo(0L);
+        assertThat(row.get("price_version")).isNull();
     }
 
     // ---- streams ------------------------------------------------------------------------------
