@@ -66,8 +66,8 @@ final class ChatHandler implements Handler<RoutingContext> {
         ModelRequest request = ex.request;
         var attempts = Route.plan(catalog.get(), request.target(), request.fallbackModels(), ex.key::allows);
         var call = new Dispatcher.Call(ex.requestId, request.body(), ex.ctx.body().buffer(), request.maxTokens(),
-            ex.upstreamClock, ex, model -> outcome.fallBack(ex, model, PriceCalculator.reservationCost(model.pricing(),
-                request.prompt().estimate(), request.outputBound())));
+            ex.upstreamClock, ex, model -> request.fit().check(model).compose(fits -> outcome.fallBack(ex, model,
+                PriceCalculator.reservationCost(model.pricing(), request.prompt().estimate(), request.outputBound()))));
         if (request.stream()) {
             Future<Served<StreamStart>> starting = dispatcher.stream(attempts, call, ex.abort);
             // A client that leaves before the first output cancels the upstream stream, and a cancelled

@@ -8,6 +8,7 @@ import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.core.ApiError.ModelNotAllowed;
 import io.tokenhub.core.ApiError.ModelNotFound;
 import io.tokenhub.core.ApiError.UnsupportedParameter;
+import io.tokenhub.core.ApiException;
 import io.tokenhub.core.TokenCounter;
 import io.tokenhub.routing.Catalog;
 import io.tokenhub.routing.Catalog.Target;
@@ -64,6 +65,11 @@ final class ChatRequestParser {
         }
         Integer maxTokens = optionalInt(body, "max_tokens", 1);
         Integer maxCompletion = optionalInt(body, "max_completion_tokens", 1);
+        if (maxTokens != null && maxCompletion != null) {
+            // As OpenAI answers: with both, the upstream would read whichever it reads, and only one is checked.
+            throw invalid("Setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported.",
+                "max_tokens");
+        }
         checkNumber(body, "temperature", 0, 2);
         checkNumber(body, "top_p", 0, 1);
         checkNumber(body, "presence_penalty", -2, 2);
@@ -74,6 +80,7 @@ final class ChatRequestParser {
         }
         checkSeed(body.getValue("seed"));
         checkToolChoice(body.getValue("tool_choice"));
+        checkFunctionCall(body.getValue("function_call"));
         optionalBoolean(body, "parallel_tool_calls", true);
         optionalBoolean(body, "logprobs", false);
         Integer topLogprobs = optionalInt(body, "top_logprobs", 0);
@@ -94,50 +101,36 @@ final class ChatRequestParser {
         if (!key.allows(model.id())) {
             throw new ModelNotAllowed(requested).toException();
         }
-        if (!model.type().equals("chat")) {
-            throw invalid("The model '" + requested + "' is " + article(model.type())
-                + " model and cannot be used for chat completions.", "model");
-        }
-        checkCapabilities(body, messages, model, thinking, search);
-        for (String fallback : fallbacks) {
-            catalog.resolve(fallback).filter(t -> key.allows(t.model().id()))
-                .orElseThrow(() -> invalid("Unknown or not allowed fallback model '" + fallback + "'.",
-                    "fallback_models"));
-        }
+        checkType(model, "chat", requested, "model");
+        List<Need> needs = needs(body, messages, thinking, search);
+        checkCapabilities(needs, model);
+        checkFallbacks(fallbacks, catalog, key, "chat");
 
+        boolean limitSet = maxCompletion != null || maxTokens != null;
         int limit = maxCompletion != null ? maxCompletion : maxTokens != null ? maxTokens : model.defaultMaxTokens();
         String limitParam = maxCompletion != null ? "max_completion_tokens" : "max_tokens";
-        if (limit > model.maxOutputTokens()) {
-            throw new ContextLengthExceeded(limitParam + " is too large: " + limit + ". This model supports at most "
-                + model.maxOutputTokens() + " completion tokens.", limitParam).toException();
-        }
+        checkOutputLimit(limitParam, limit, model);
         // Tokenized only when the prompt's size in bytes leaves any doubt about the context window.
         TokenCounter.PromptSize size = TokenCounter.chatPromptSize(body);
+        ChatFit fit = new ChatFit(model, needs, limitSet ? limitParam : null, limit, size, body, counter);
         int choices = n == null ? 1 : n;
         boolean includes = includeUsage;
         if (size.bound() + limit <= model.contextWindow()) {
             return Future.succeededFuture(accepted(body, requested, target, stream, includes, limit, choices,
-                PromptTokens.estimated(size.estimate(), () -> TokenCounter.chatPrompt(body)), fallbacks, thinking));
+                PromptTokens.estimated(size.estimate(), () -> TokenCounter.chatPrompt(body)), fallbacks, thinking,
+                fit));
         }
-        Future<Integer> counted = size.textBytes() > OFF_LOOP_BYTES
-            ? counter.count(() -> TokenCounter.chatPrompt(body))
-            : Future.succeededFuture(TokenCounter.chatPrompt(body));
-        return counted.map(prompt -> {
-            if ((long) prompt + limit > model.contextWindow()) {
-                throw new ContextLengthExceeded("This model's maximum context length is " + model.contextWindow()
-                    + " tokens. However, you requested " + (prompt + limit) + " tokens (" + prompt
-                    + " in the messages, " + limit + " in the completion). Please reduce the length of the messages "
-                    + "or completion.", "messages").toException();
-            }
+        return fit.count().map(prompt -> {
+            checkContext(prompt, limit, model);
             return accepted(body, requested, target, stream, includes, limit, choices, PromptTokens.counted(prompt),
-                fallbacks, thinking);
+                fallbacks, thinking, fit);
         });
     }
 
     /** The request as it goes on: without the fields TokenHub consumed or the model would refuse. */
     private static ModelRequest accepted(JsonObject body, String requested, Target target, boolean stream,
                                          boolean includeUsage, int limit, int choices, PromptTokens tokens,
-                                         List<String> fallbacks, boolean thinking) {
+                                         List<String> fallbacks, boolean thinking, ModelRequest.Fit fit) {
         body.remove("fallback_models");
         if (!target.model().supports("search")) {
             body.remove("enable_search");
@@ -145,7 +138,87 @@ final class ChatRequestParser {
         if (!thinking) {
             body.remove("enable_thinking");
         }
-        return new ModelRequest(body, requested, target, stream, includeUsage, limit, choices, tokens, fallbacks);
+        return new ModelRequest(body, requested, target, stream, includeUsage, limit, choices, tokens, fallbacks, fit);
+    }
+
+    /**
+     * Whether a fallback's model can take a chat request: the checks {@link #parse} made of the
+     * requested model's type, capabilities, output limit and context window. An output limit the
+     * caller did not set is the requested model's default, lowered to what the fallback can give.
+     *
+     * @param limitParam the field that set the output limit, or null when the caller set none
+     */
+    private record ChatFit(Model requested, List<Need> needs, String limitParam, int limit,
+                           TokenCounter.PromptSize size, JsonObject body, PromptCounter counter)
+        implements ModelRequest.Fit {
+
+        @Override
+        public Future<Void> check(Model model) {
+            if (model.id().equals(requested.id())) {
+                return Future.succeededFuture();
+            }
+            int output = Math.min(limit, model.maxOutputTokens());
+            try {
+                checkType(model, "chat", model.id(), "fallback_models");
+                checkCapabilities(needs, model);
+                if (limitParam != null) {
+                    checkOutputLimit(limitParam, limit, model);
+                }
+            } catch (ApiException refused) {
+                return Future.failedFuture(refused);
+            }
+            if (size.bound() + output <= model.contextWindow()) {
+                return Future.succeededFuture();
+            }
+            return count().map(prompt -> {
+                checkContext(prompt, output, model);
+                return null;
+            });
+        }
+
+        /** The prompt's tokens, off the event loop when the prompt is long. */
+        Future<Integer> count() {
+            return size.textBytes() > OFF_LOOP_BYTES
+                ? counter.count(() -> TokenCounter.chatPrompt(body))
+                : Future.succeededFuture(TokenCounter.chatPrompt(body));
+        }
+    }
+
+    /** The model serves {@code type} requests; else a 400 naming the field it came from. */
+    static void checkType(Model model, String type, String named, String param) {
+        if (!model.type().equals(type)) {
+            throw invalid("The model '" + named + "' is " + article(model.type()) + " model, not "
+                + article(type) + " model.", param);
+        }
+    }
+
+    /** The request's {@code fallback_models}: each one known, allowed for the key, and of the request's type. */
+    static void checkFallbacks(List<String> fallbacks, Catalog catalog, KeyContext key, String type) {
+        for (String fallback : fallbacks) {
+            Model model = catalog.resolve(fallback)
+                .orElseThrow(() -> new ModelNotFound(fallback, "fallback_models").toException()).model();
+            if (!key.allows(model.id())) {
+                throw new ModelNotAllowed(fallback, "fallback_models").toException();
+            }
+            checkType(model, type, fallback, "fallback_models");
+        }
+    }
+
+    private static void checkOutputLimit(String limitParam, int limit, Model model) {
+        if (limit > model.maxOutputTokens()) {
+            throw new ContextLengthExceeded(limitParam + " is too large: " + limit + ". This model supports at most "
+                + model.maxOutputTokens() + " completion tokens.", limitParam).toException();
+        }
+    }
+
+    private static void checkContext(int prompt, int output, Model model) {
+        if ((long) prompt + output > model.contextWindow()) {
+            // OpenAI's wording, which clients match to shorten a conversation.
+            throw new ContextLengthExceeded("This model's maximum context length is " + model.contextWindow()
+                + " tokens. However, you requested " + (prompt + output) + " tokens (" + prompt + " in the messages, "
+                + output + " in the completion). Please reduce the length of the messages or completion.", "messages")
+                .toException();
+        }
     }
 
     private static JsonArray messages(JsonObject body) {
@@ -229,16 +302,32 @@ final class ChatRequestParser {
         }
     }
 
-    private static void checkCapabilities(JsonObject body, JsonArray messages, Model model, boolean thinking,
-                                          boolean search) {
+    /** A capability the request uses, the field that uses it, and what a model without it is refused with. */
+    private record Need(String capability, String param, String lacking) {
+    }
+
+    /** The capabilities the request uses, in the order they are checked; the fields' shapes checked on the way. */
+    private static List<Need> needs(JsonObject body, JsonArray messages, boolean thinking, boolean search) {
+        List<Need> needs = new ArrayList<>(2);
         Object tools = body.getValue("tools");
         if (tools != null) {
             if (!(tools instanceof JsonArray array)) {
                 throw invalid("tools must be an array.", "tools");
             }
             checkTools(array);
-            if (!array.isEmpty() && !model.supports("tools")) {
-                throw unsupported("The model '" + model.id() + "' does not support tools.", "tools");
+            if (!array.isEmpty()) {
+                needs.add(new Need("tools", "tools", "does not support tools"));
+            }
+        }
+        // The deprecated form of tools, which OpenAI still takes.
+        Object functions = body.getValue("functions");
+        if (functions != null) {
+            if (!(functions instanceof JsonArray array) || !array.stream().allMatch(f -> f instanceof JsonObject o
+                && o.getValue("name") instanceof String name && !name.isEmpty())) {
+                throw invalid("functions must be an array of objects that each have a name.", "functions");
+            }
+            if (!array.isEmpty()) {
+                needs.add(new Need("tools", "functions", "does not support tools"));
             }
         }
         Object format = body.getValue("response_format");
@@ -251,27 +340,36 @@ final class ChatRequestParser {
                 throw invalid("response_format.json_schema must be an object with a name (and the schema).",
                     "response_format.json_schema");
             }
-            if (!type.equals("text") && !model.supports("structured_output")) {
-                throw unsupported("The model '" + model.id() + "' does not support structured output.",
-                    "response_format");
+            if (!type.equals("text")) {
+                needs.add(new Need("structured_output", "response_format", "does not support structured output"));
             }
         }
-        if (thinking && !model.supports("thinking")) {
-            throw unsupported("The model '" + model.id() + "' does not support thinking.", "enable_thinking");
+        if (thinking) {
+            needs.add(new Need("thinking", "enable_thinking", "does not support thinking"));
         }
-        if (search && !model.supports("search")) {
-            throw unsupported("The model '" + model.id() + "' does not support search.", "enable_search");
+        if (search) {
+            needs.add(new Need("search", "enable_search", "does not support search"));
         }
-        if (!model.supports("vision")) {
-            for (int i = 0; i < messages.size(); i++) {
-                if (messages.getJsonObject(i).getValue("content") instanceof JsonArray parts) {
-                    for (int j = 0; j < parts.size(); j++) {
-                        if ("image_url".equals(parts.getJsonObject(j).getValue("type"))) {
-                            String at = "messages[" + i + "].content[" + j + "]";
-                            throw unsupported("The model '" + model.id() + "' does not accept images.", at);
-                        }
+        image:
+        for (int i = 0; i < messages.size(); i++) {
+            if (messages.getJsonObject(i).getValue("content") instanceof JsonArray parts) {
+                for (int j = 0; j < parts.size(); j++) {
+                    if ("image_url".equals(parts.getJsonObject(j).getValue("type"))) {
+                        String at = "messages[" + i + "].content[" + j + "]";
+                        needs.add(new Need("vision", at, "does not accept images"));
+                        break image;
                     }
                 }
+            }
+        }
+        return needs;
+    }
+
+    /** Refuses the first capability the request uses that the model lacks. */
+    private static void checkCapabilities(List<Need> needs, Model model) {
+        for (Need need : needs) {
+            if (!model.supports(need.capability())) {
+                throw unsupported("The model '" + model.id() + "' " + need.lacking() + ".", need.param());
             }
         }
     }
@@ -302,6 +400,15 @@ final class ChatRequestParser {
             return;
         }
         throw invalid("tool_choice must be none, auto, required, or an object naming a function.", "tool_choice");
+    }
+
+    /** The deprecated form of tool_choice: none, auto, or an object naming a function. */
+    private static void checkFunctionCall(Object call) {
+        if (call == null || call instanceof String s && (s.equals("none") || s.equals("auto"))
+            || call instanceof JsonObject object && object.getValue("name") instanceof String) {
+            return;
+        }
+        throw invalid("function_call must be none, auto, or an object naming a function.", "function_call");
     }
 
     /** Any 64-bit integer. */

@@ -5,6 +5,7 @@ import io.tokenhub.billing.PriceCalculator;
 import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.core.ApiError.ModelNotAllowed;
 import io.tokenhub.core.ApiError.ModelNotFound;
+import io.tokenhub.core.ApiException;
 import io.tokenhub.core.TokenCounter;
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Abort;
@@ -90,14 +91,21 @@ final class OneShotHandler implements Handler<RoutingContext> {
         if (!ex.key.allows(target.model().id())) {
             throw new ModelNotAllowed(requested).toException();
         }
-        if (!target.model().type().equals(operation.modelType())) {
-            throw ChatRequestParser.invalid("The model '" + requested + "' is "
-                + ChatRequestParser.article(target.model().type()) + " model, not "
-                + ChatRequestParser.article(operation.modelType()) + " model.", "model");
-        }
+        ChatRequestParser.checkType(target.model(), operation.modelType(), requested, "model");
         List<String> fallbacks = ChatRequestParser.stringList(body, "fallback_models");
+        ChatRequestParser.checkFallbacks(fallbacks, catalog.get(), ex.key, operation.modelType());
         body.remove("fallback_models");
-        return new ModelRequest(body, requested, target, false, false, 0, 1, prompt, fallbacks);
+        return new ModelRequest(body, requested, target, false, false, 0, 1, prompt, fallbacks, this::fits);
+    }
+
+    /** A configured fallback of another type (a chat model behind an embedding model) is passed over. */
+    private Future<Void> fits(Model model) {
+        try {
+            ChatRequestParser.checkType(model, operation.modelType(), model.id(), "fallback_models");
+            return Future.succeededFuture();
+        } catch (ApiException refused) {
+            return Future.failedFuture(refused);
+        }
     }
 
     private Future<Void> dispatch(Exchange ex) {
@@ -106,8 +114,8 @@ final class OneShotHandler implements Handler<RoutingContext> {
         BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send =
             (adapter, call) -> operation.send(adapter, call, ex.abort);
         var call = new Dispatcher.Call(ex.requestId, ex.request.body(), null, Integer.MAX_VALUE,
-            ex.upstreamClock, ex, model -> outcome.fallBack(ex, model,
-                operation.cost(model, new Usage(ex.request.prompt().estimate(), 0, 0, 0, true))));
+            ex.upstreamClock, ex, model -> ex.request.fit().check(model).compose(fits -> outcome.fallBack(ex, model,
+                operation.cost(model, new Usage(ex.request.prompt().estimate(), 0, 0, 0, true)))));
         return dispatcher.call(attempts, call, ex.abort, send)
             .onSuccess(served -> answer(ex, served))
             .onFailure(failure -> outcome.failed(ex, failure, Usage.NONE))

@@ -63,20 +63,26 @@ public sealed interface ApiError {
         public String code() { return "invalid_api_key"; }
     }
 
-    record ModelNotAllowed(String model) implements ApiError {
+    /** @param param the field naming the model: {@code model}, or {@code fallback_models} */
+    record ModelNotAllowed(String model, String param) implements ApiError {
+        public ModelNotAllowed(String model) {
+            this(model, "model");
+        }
         public int status() { return 403; }
         public String type() { return "permission_error"; }
         public String code() { return "model_not_allowed"; }
         public String message() { return "This API key may not use the model '" + model + "'."; }
-        public String param() { return "model"; }
     }
 
-    record ModelNotFound(String model) implements ApiError {
+    /** @param param the field naming the model: {@code model}, or {@code fallback_models} */
+    record ModelNotFound(String model, String param) implements ApiError {
+        public ModelNotFound(String model) {
+            this(model, "model");
+        }
         public int status() { return 404; }
         public String type() { return "invalid_request_error"; }
         public String code() { return "model_not_found"; }
         public String message() { return "The model '" + model + "' does not exist or is not served here."; }
-        public String param() { return "model"; }
     }
 
     /** A missing route or admin entity. */

@@ -42,7 +42,8 @@ public final class Dispatcher {
      * request's clock of time on upstreams, which every attempt's adapter marks; who is told of each
      * upstream call as it is made; and what makes the request's reservation one for a fallback's
      * model before that model is called, within the account's limits on it (it fails when the
-     * account cannot pay for it or is over those limits, and then that model is passed over).
+     * request does not fit that model, or the account cannot pay for it or is over those limits,
+     * and then that model is passed over).
      */
     public record Call(String requestId, JsonObject body, Buffer raw, int maxTokens, UpstreamClock clock,
                        Tracker tracker, Function<Model, Future<?>> rebook) {
@@ -65,7 +66,7 @@ public final class Dispatcher {
         final Abort abort;
         final BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send;
         UpstreamException last;
-        /** Fallback models refused for the account (its money, its limits): their other deployments too. */
+        /** Fallback models passed over (the request does not fit them, or the account): their other deployments too. */
         Set<Model> refused;
         /** Why a fallback model was not tried, for the final error's message; null if none was refused. */
         String passedOver;
@@ -139,8 +140,8 @@ public final class Dispatcher {
             metrics.upstream(attempt.provider(), attempt.deployment().model(), "skipped");
             return attempt(walk, index + 1, 0);
         }
-        // A fallback: the account's limits on its model are checked and the reservation made for it
-        // first (at once when it is the same model).
+        // A fallback: whether the request fits its model, then the account's limits on it, are checked
+        // and the reservation made for it first (at once when it is the same model).
         return walk.call.rebook().apply(attempt.model()).transform(booked -> {
             if (booked.succeeded()) {
                 return call(walk, index, retry, attempt, health);
@@ -151,7 +152,7 @@ public final class Dispatcher {
             metrics.upstream(attempt.provider(), attempt.deployment().model(), "skipped");
             walk.passedOver = "The fallback model '" + attempt.model().id() + "' was not tried: "
                 + booked.cause().getMessage();
-            if (!refusedForTheAccount(booked.cause())) {
+            if (!passedOver(booked.cause())) {
                 // The limiter or billing did not answer: a replacement of the reservation may still
                 // happen where it stands, so the walk ends here rather than go on with one that may be gone.
                 return Future.failedFuture(finalError(walk));
@@ -165,12 +166,15 @@ public final class Dispatcher {
     }
 
     /**
-     * The account's money, its key's monthly cap or its rate limits on the model do not allow it
-     * (not a passing failure of billing).
+     * The fallback's model cannot take the request (its type, a capability the request uses, its
+     * output limit or context window), or the account's money, its key's monthly cap or its rate
+     * limits on the model do not allow it: not a passing failure of billing.
      */
-    private static boolean refusedForTheAccount(Throwable refusal) {
+    private static boolean passedOver(Throwable refusal) {
         return refusal instanceof ApiException e && (e.error() instanceof ApiError.InsufficientQuota
-            || e.error() instanceof ApiError.MonthlyCapExceeded || e.error() instanceof ApiError.RateLimited);
+            || e.error() instanceof ApiError.MonthlyCapExceeded || e.error() instanceof ApiError.RateLimited
+            || e.error() instanceof ApiError.UnsupportedParameter || e.error() instanceof ApiError.ContextLengthExceeded
+            || e.error() instanceof ApiError.InvalidRequest);
     }
 
     private <T> Future<Served<T>> call(Walk<T> walk, int index, int retry, Attempt attempt, UpstreamHealth health) {

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Where the prompt of a chat request is tokenized: not at all when its size in bytes settles the
  * context window, here and now when it is short, and by the counter given (a worker thread in the
- * gateway) when it is long.
+ * gateway) when it is long. Which fallback models a request fits, and the checks that need no model.
  */
 class ChatRequestParserTest {
 
@@ -36,6 +36,15 @@ class ChatRequestParserTest {
             context_window: 10000000
             max_output_tokens: 100
             deployments: [{ provider: fake, model: fake-model }]
+          - id: capable
+            context_window: 10000000
+            max_output_tokens: 1000
+            default_max_tokens: 500
+            capabilities: [tools, vision]
+            deployments: [{ provider: fake, model: fake-model }]
+          - id: embedder
+            type: embedding
+            deployments: [{ provider: fake, model: fake-embedder }]
         """, "test"));
     private static final KeyContext KEY =
         new KeyContext("key_1", "acct_1", "active", "active", Set.of(), 0, 0, KeyContext.NO_CAP, null);
@@ -80,6 +89,128 @@ class ChatRequestParserTest {
         ApiError error = ((ApiException) parsed.cause()).error();
         assertThat(error.code()).isEqualTo("context_length_exceeded");
         assertThat(error.message()).contains(handedOver.get(0).call() + " in the messages");
+    }
+
+    // ---- which fallback models the request fits ------------------------------------------------
+
+    @Test
+    void aFallbackWithoutACapabilityTheRequestUsesDoesNotFitIt() {
+        JsonObject body = chat("capable", "hi").put("tools", new JsonArray().add(tool("lookup")));
+        ModelRequest request = ChatRequestParser.parse(body, CATALOG, KEY, counter).result();
+
+        assertRefused(request.fit().check(model("large")), 400, "unsupported_parameter", "tools");
+        assertThat(request.fit().check(model("capable")).succeeded()).isTrue();
+    }
+
+    @Test
+    void anImageInTheMessagesNeedsAFallbackWithVision() {
+        JsonObject image = new JsonObject().put("type", "image_url")
+            .put("image_url", new JsonObject().put("url", "https://example.com/cat.png"));
+        JsonObject body = chat("capable", "hi");
+        body.getJsonArray("messages").add(new JsonObject().put("role", "user")
+            .put("content", new JsonArray().add(new JsonObject().put("type", "text").put("text", "what is it?"))
+                .add(image)));
+        ModelRequest request = ChatRequestParser.parse(body, CATALOG, KEY, counter).result();
+
+        assertRefused(request.fit().check(model("large")), 400, "unsupported_parameter", "messages[1].content[1]");
+    }
+
+    @Test
+    void anOutputLimitTheCallerSetMustFitTheFallbacksOneTheDefaultIsLowered() {
+        ModelRequest set = ChatRequestParser.parse(chat("capable", "hi").put("max_tokens", 800), CATALOG, KEY,
+            counter).result();
+        ModelRequest defaulted = ChatRequestParser.parse(chat("capable", "hi").put("max_tokens", null), CATALOG, KEY,
+            counter).result();
+
+        assertRefused(set.fit().check(model("large")), 400, "context_length_exceeded", "max_tokens");
+        assertThat(defaulted.maxTokens()).isEqualTo(500);
+        assertThat(defaulted.fit().check(model("large")).succeeded()).isTrue();
+    }
+
+    @Test
+    void aPromptTooLongForTheFallbacksContextWindowDoesNotFitIt() throws Exception {
+        String text = "word ".repeat((int) ChatRequestParser.OFF_LOOP_BYTES / 5 + 1);
+        ModelRequest request = ChatRequestParser.parse(chat("large", text), CATALOG, KEY, counter).result();
+        assertThat(handedOver).isEmpty();
+
+        Future<Void> small = request.fit().check(model("small"));
+
+        // Counted off the event loop, as a long prompt is for the requested model
+        assertThat(handedOver).hasSize(1);
+        assertRefused(small, 400, "context_length_exceeded", "messages");
+        assertThat(((ApiException) small.cause()).error().message())
+            .contains(handedOver.get(0).call() + " in the messages");
+        assertThat(request.fit().check(model("capable")).succeeded()).isTrue();
+    }
+
+    @Test
+    void aModelOfAnotherTypeDoesNotFitAChatRequest() {
+        ModelRequest request = ChatRequestParser.parse(chat("large", "hi"), CATALOG, KEY, counter).result();
+
+        assertRefused(request.fit().check(model("embedder")), 400, "invalid_request_error", "fallback_models");
+    }
+
+    @Test
+    void theRequestsFallbackModelsMustExistBeAllowedAndBeChatModels() {
+        KeyContext onlyLarge = new KeyContext("key_2", "acct_1", "active", "active", Set.of("large"), 0, 0,
+            KeyContext.NO_CAP, null);
+
+        assertParseRefused(chat("large", "hi").put("fallback_models", new JsonArray().add("nowhere")), KEY,
+            404, "model_not_found", "fallback_models");
+        assertParseRefused(chat("large", "hi").put("fallback_models", new JsonArray().add("small")), onlyLarge,
+            403, "model_not_allowed", "fallback_models");
+        assertParseRefused(chat("large", "hi").put("fallback_models", new JsonArray().add("embedder")), KEY,
+            400, "invalid_request_error", "fallback_models");
+    }
+
+    // ---- checks that need no model --------------------------------------------------------------
+
+    @Test
+    void bothOutputLimitsAtOnceAreRefusedAsOpenAiRefusesThem() {
+        JsonObject body = chat("large", "hi").put("max_completion_tokens", 10);
+
+        assertParseRefused(body, KEY, 400, "invalid_request_error", "max_tokens");
+    }
+
+    @Test
+    void theDeprecatedFunctionsNeedAModelWithTools() {
+        JsonObject functions = chat("large", "hi").put("function_call", "auto")
+            .put("functions", new JsonArray().add(new JsonObject().put("name", "lookup")));
+
+        assertParseRefused(functions, KEY, 400, "unsupported_parameter", "functions");
+        assertThat(ChatRequestParser.parse(functions.put("model", "capable"), CATALOG, KEY, counter).succeeded())
+            .isTrue();
+        assertParseRefused(functions.copy().put("function_call", 3), KEY, 400, "invalid_request_error",
+            "function_call");
+        assertParseRefused(functions.copy().put("functions", new JsonArray().add("lookup")), KEY, 400,
+            "invalid_request_error", "functions");
+    }
+
+    private void assertParseRefused(JsonObject body, KeyContext key, int status, String code, String param) {
+        Future<ModelRequest> parsed;
+        try {
+            parsed = ChatRequestParser.parse(body, CATALOG, key, counter);
+        } catch (ApiException e) {
+            parsed = Future.failedFuture(e);
+        }
+        assertRefused(parsed, status, code, param);
+    }
+
+    private static void assertRefused(Future<?> result, int status, String code, String param) {
+        assertThat(result.failed()).as("refused").isTrue();
+        ApiError error = ((ApiException) result.cause()).error();
+        assertThat(error.status()).isEqualTo(status);
+        assertThat(error.code()).isEqualTo(code);
+        assertThat(error.param()).isEqualTo(param);
+    }
+
+    private static io.tokenhub.config.TokenHubConfig.Model model(String id) {
+        return CATALOG.model(id).orElseThrow();
+    }
+
+    private static JsonObject tool(String name) {
+        return new JsonObject().put("type", "function").put("function", new JsonObject().put("name", name)
+            .put("parameters", new JsonObject().put("type", "object")));
     }
 
     private static JsonObject chat(String model, String text) {

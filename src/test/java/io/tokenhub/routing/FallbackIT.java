@@ -103,6 +103,14 @@ class FallbackIT {
                 deployments: [ { provider: beta, model: chain-requested } ]
               - id: chain-configured
                 deployments: [ { provider: gamma, model: chain-configured } ]
+              - id: with-tools
+                capabilities: [tools]
+                deployments: [ { provider: alpha, model: with-tools } ]
+              - id: without-tools
+                deployments: [ { provider: gamma, model: without-tools } ]
+              - id: with-tools-too
+                capabilities: [tools]
+                deployments: [ { provider: beta, model: with-tools-too } ]
               - id: rejected
                 deployments:
                   - { provider: alpha, model: rejected, priority: 0 }
@@ -357,6 +365,37 @@ class FallbackIT {
         assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("gamma");
         assertThat(beta.requests()).isEmpty();
         assertThat(usageRecord(response).get("served_model")).isEqualTo("chain-configured");
+    }
+
+    @Test
+    void aFallbackModelTheRequestDoesNotFitIsPassedOverWithoutACall() {
+        // Given the model's only deployment fails, and a request that uses tools
+        alpha.fault = Fault.STATUS;
+        alpha.status = 500;
+        JsonObject tools = new JsonObject().put("tools", new JsonArray().add(new JsonObject().put("type", "function")
+            .put("function", new JsonObject().put("name", "lookup").put("parameters", new JsonObject()))));
+
+        // When it names a fallback model without tools, then one with them
+        HttpResponse<String> served = chat("with-tools", tools.copy().put("fallback_models",
+            new JsonArray().add("without-tools").add("with-tools-too")));
+
+        // Then the one without tools is never called, and the one with them serves, tools and all
+        assertThat(served.statusCode()).isEqualTo(200);
+        assertThat(served.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(gamma.requests()).isEmpty();
+        assertThat(beta.lastRequest().body().getJsonArray("tools")).hasSize(1);
+        assertThat(usageRecord(served).get("served_model")).isEqualTo("with-tools-too");
+
+        // When the only fallback is one without tools
+        HttpResponse<String> refused = chat("with-tools", tools.copy().put("fallback_models",
+            new JsonArray().add("without-tools")));
+
+        // Then the answer is the model's own failure, saying why the fallback was not tried, which was not called
+        assertThat(refused.statusCode()).isEqualTo(502);
+        assertThat(error(refused).getString("message")).contains("HTTP 500")
+            .contains("The fallback model 'without-tools' was not tried: The model 'without-tools' does not support "
+                + "tools.");
+        assertThat(gamma.requests()).isEmpty();
     }
 
     // ---- whose failure ------------------------------------------------------------------------
