@@ -189,16 +189,15 @@ public final class ApiVerticle extends VerticleBase {
 
     /**
      * Browsers may call the OpenAI API from any origin (chat front ends run in the page): the key
-     * travels in the Authorization header, never in a cookie, so credentials stay off. The admin API
-     * gets no CORS at all.
+     * travels in the Authorization header, never in a cookie, so credentials stay off. Any request
+     * header is allowed (the preflight's list is answered back): SDKs add headers of their own
+     * from one release to the next ({@code X-Stainless-Helper-Method} for openai-node's stream
+     * helper), and a header list the gateway had not heard of would block the browser's call. The
+     * admin API gets no CORS at all.
      */
     private static CorsHandler cors() {
         return CorsHandler.create()
             .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.POST, HttpMethod.OPTIONS))
-            .allowedHeaders(Set.of("Authorization", "Content-Type", "X-Request-Id", "OpenAI-Organization",
-                "OpenAI-Project", "X-Stainless-Lang", "X-Stainless-Package-Version", "X-Stainless-OS",
-                "X-Stainless-Arch", "X-Stainless-Runtime", "X-Stainless-Runtime-Version", "X-Stainless-Retry-Count",
-                "X-Stainless-Timeout"))
             .exposedHeaders(Set.of("X-Request-Id", "X-TokenHub-Provider", "Retry-After", "x-should-retry",
                 "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
                 "x-ratelimit-limit-tokens", "x-ratelimit-remaining-tokens", "x-ratelimit-reset-tokens"))

@@ -225,7 +225,9 @@ class ChatCompletionsIT {
             .method("OPTIONS", java.net.http.HttpRequest.BodyPublishers.noBody())
             .header("Origin", "https://chat.example.com")
             .header("Access-Control-Request-Method", "POST")
-            .header("Access-Control-Request-Headers", "authorization, content-type"));
+            // What openai-node's stream helper sends, and a header no SDK sends yet
+            .header("Access-Control-Request-Headers",
+                "authorization, content-type, x-stainless-helper-method, x-sdk-of-tomorrow"));
         HttpResponse<String> call = gateway.send(java.net.http.HttpRequest.newBuilder(
                 java.net.URI.create(gateway.url("/v1/models")))
             .header("Origin", "https://chat.example.com").header("Authorization", "Bearer " + key));
@@ -234,7 +236,8 @@ class ChatCompletionsIT {
         assertThat(preflight.headers().firstValue("Access-Control-Allow-Origin")).hasValue("*");
         assertThat(preflight.headers().firstValue("Access-Control-Allow-Methods").orElseThrow()).contains("POST");
         assertThat(preflight.headers().firstValue("Access-Control-Allow-Headers").orElseThrow().toLowerCase())
-            .contains("authorization").contains("content-type");
+            .contains("authorization").contains("content-type").contains("x-stainless-helper-method")
+            .contains("x-sdk-of-tomorrow");
         assertThat(preflight.headers().firstValue("Access-Control-Allow-Credentials")).isEmpty();
         assertThat(call.statusCode()).isEqualTo(200);
         assertThat(call.headers().firstValue("Access-Control-Allow-Origin")).hasValue("*");
