@@ -37,6 +37,8 @@ final class SseRelay implements StreamStart.Sink {
     private final HttpServerResponse response;
     /** Delivered text, kept only to estimate tokens when the provider sends no usage. */
     private final StringBuilder delivered = new StringBuilder();
+    /** The stream's id and created, from its first chunk: for a usage chunk of the relay's own. */
+    private JsonObject identity;
     private long ttftNanos = -1;
     private boolean usageSent;
     private boolean done;
@@ -74,6 +76,9 @@ final class SseRelay implements StreamStart.Sink {
             return;
         }
         chunk.appendText(delivered);
+        if (identity == null && ex.request.includeUsage()) {
+            identity = chunk.identity();
+        }
         write(chunk, null);
         if (ttftNanos < 0 && chunk.hasOutput()) {
             ttftNanos = System.nanoTime() - ex.startNanos;
@@ -92,8 +97,13 @@ final class SseRelay implements StreamStart.Sink {
         Usage usage = usage();
         long cost = Outcome.cost(served.attempt(), usage);
         if (ex.request.includeUsage() && !usageSent) {
-            write(Chunk.of(new JsonObject().put("id", "chatcmpl-" + ex.requestId).put("object", "chat.completion.chunk")
-                .put("created", System.currentTimeMillis() / 1000).put("model", served.result().stream().label())
+            // Under the stream's own id and created, as every chunk of an OpenAI stream is.
+            Object id = identity == null ? null : identity.getValue("id");
+            Object created = identity == null ? null : identity.getValue("created");
+            write(Chunk.of(new JsonObject().put("id", id != null ? id : "chatcmpl-" + ex.requestId)
+                .put("object", "chat.completion.chunk")
+                .put("created", created != null ? created : System.currentTimeMillis() / 1000)
+                .put("model", served.result().stream().label())
                 .put("choices", new JsonArray()).put("usage", usageJson(usage, cost))), null);
         }
         // Settled before the response ends: over HTTP/2 ending the response closes its stream at

@@ -34,6 +34,18 @@ public interface Chunk {
      */
     void writeTo(Buffer out, boolean keepUsage, BigDecimal cost);
 
+    /**
+     * Its {@code id} and {@code created}, which every chunk of an OpenAI stream shares, for a chunk
+     * the relay adds to the stream; either null where the chunk has none. Decodes a relayed chunk:
+     * asked once a stream, not of every chunk.
+     */
+    JsonObject identity();
+
+    /** The {@code id} and {@code created} of a chunk's JSON. */
+    static JsonObject identity(JsonObject json) {
+        return new JsonObject().put("id", json.getValue("id")).put("created", json.getValue("created"));
+    }
+
     /** A chunk held as JSON. */
     record Parsed(JsonObject json) implements Chunk {
 
@@ -74,6 +86,11 @@ public interface Chunk {
                 json.getJsonObject("usage").put("cost", cost);
             }
             out.appendBuffer(json.toBuffer());
+        }
+
+        @Override
+        public JsonObject identity() {
+            return Chunk.identity(json);
         }
 
         private static boolean nonEmpty(Object value) {

@@ -119,6 +119,11 @@ class ChatCompletionsIT {
             .isEqualTo("stop");
         assertThat(last.getJsonArray("choices")).isEmpty();
         assertThat(last.getString("model")).isEqualTo("openai/gpt-4o-mini-2024-07-18");
+        // under the stream's own id and created, as every chunk of an OpenAI stream is
+        assertThat(chunks).allSatisfy(chunk -> {
+            assertThat(chunk.getString("id")).isEqualTo("chatcmpl-fake");
+            assertThat(chunk.getLong("created")).isEqualTo(1L);
+        });
         assertThat(last.getJsonObject("usage").getInteger("total_tokens")).isEqualTo(16);
         assertThat(last.getJsonObject("usage").getDouble("cost")).isEqualTo(0.000005);
         // And the record holds the provider's counts, not an estimate
@@ -143,6 +148,8 @@ class ChatCompletionsIT {
         assertThat(last.getJsonArray("choices")).isEmpty();
         assertThat(last.getJsonObject("usage").getInteger("completion_tokens")).isPositive();
         assertThat(chunks).extracting(chunk -> chunk.getString("model")).containsOnly("openai/gpt-4o-mini-2024-07-18");
+        assertThat(chunks).extracting(chunk -> chunk.getString("id")).containsOnly("chatcmpl-fake");
+        assertThat(chunks).extracting(chunk -> chunk.getLong("created")).containsOnly(1L);
     }
 
     @Test

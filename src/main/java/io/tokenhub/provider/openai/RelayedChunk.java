@@ -6,6 +6,7 @@ import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Chunk;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.math.BigDecimal;
 
@@ -104,6 +105,11 @@ final class RelayedChunk implements Chunk {
             edits.insert(close, NULL_USAGE);
         }
         edits.writeTo(out);
+    }
+
+    @Override
+    public JsonObject identity() {
+        return Chunk.identity(new JsonObject(Buffer.buffer(bytes)));
     }
 
     /** Removes the usage field with one of the commas around it. */
