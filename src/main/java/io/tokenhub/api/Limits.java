@@ -146,8 +146,9 @@ final class Limits {
     }
 
     /**
-     * A refusal describes both units too: the refused limit with nothing left until the retry, and
-     * for the other unit the tightest of its limits as far as this node knows without taking.
+     * A refusal describes both units too: the refused limit with what is left of it (less than the
+     * request needed), and for the other unit the tightest of its limits, each as far as this node
+     * knows without taking; reset when the window is over.
      */
     private void refusedHeaders(HttpServerResponse response, List<Check> checks, RateLimited limited) {
         Check refused = null;
@@ -170,8 +171,8 @@ final class Limits {
                 }
             }
         }
-        String reset = limited.retryAfterSeconds() + "s";
-        set(response, refused.unit(), refused.limit(), 0, reset);
+        String reset = seconds(RateLimiter.resetMs(System.currentTimeMillis()));
+        set(response, refused.unit(), refused.limit(), limiter.remaining(refused), reset);
         if (other != null) {
             set(response, other.unit(), other.limit(), otherRemaining, reset);
         }

@@ -119,10 +119,12 @@ public sealed interface ApiError {
         public String message() { return "Content-Type must be application/json, not '" + contentType + "'."; }
     }
 
+    /** @param retryAfterSeconds when to retry; 0 for a request no window admits (larger than the limit) */
     record RateLimited(String message, String scope, long retryAfterSeconds) implements ApiError {
         public int status() { return 429; }
         public String type() { return "rate_limit_error"; }
         public String code() { return "rate_limit_exceeded"; }
+        public boolean retryable() { return retryAfterSeconds > 0; }
     }
 
     record InsufficientQuota(String message) implements ApiError {

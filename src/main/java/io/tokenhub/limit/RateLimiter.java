@@ -48,16 +48,32 @@ public final class RateLimiter {
         this.counter = counter;
     }
 
-    /** Admits all checks, or none: a refusal hands back what earlier checks took. */
+    /**
+     * Admits all checks, or none: a refusal hands back what earlier checks took. A check whose cost
+     * is more than its whole limit is refused at once, as one no window will ever admit: with no
+     * time to retry at, so that clients do not retry it.
+     */
     public Future<Admission> admit(List<Check> checks) {
         if (checks.isEmpty()) {
             return Future.succeededFuture(Admission.NONE);
         }
+        for (Check check : checks) {
+            if (check.cost() > check.limit()) {
+                return Future.failedFuture(new RateLimited("Request too large for " + describe(check) + ": it needs "
+                    + check.cost() + " " + unitName(check) + " and the limit is " + check.limit() + " "
+                    + unitName(check) + " per minute. Reduce the prompt or max_tokens.", check.scope(), 0)
+                    .toException());
+            }
+        }
         long now = System.currentTimeMillis();
         long minute = now / WINDOW_MS;
         purge(minute);
-        long resetMs = (minute + 1) * WINDOW_MS - now;
-        return admitFrom(checks, 0, minute, resetMs, new ArrayList<>());
+        return admitFrom(checks, 0, minute, resetMs(now), new ArrayList<>());
+    }
+
+    /** How long until the window of {@code now} is over and every limit is whole again. */
+    public static long resetMs(long now) {
+        return (now / WINDOW_MS + 1) * WINDOW_MS - now;
     }
 
     private Future<Admission> admitFrom(List<Check> checks, int index, long minute, long resetMs, List<Taken> taken) {

@@ -415,6 +415,38 @@ class BillingIT {
         assertThat(paid.statusCode()).as(paid.body()).isEqualTo(200);
     }
 
+    @Test
+    void aTokensPerMinuteRefusalSaysWhatIsLeftAndOneLargerThanTheWholeLimitIsNotToBeRetried() {
+        // Given a key of 250 tokens a minute, and a request that takes about 110 of them at admission
+        // and 16 once the provider's counts correct it
+        start("none", 1.0);
+        upstream.usage = FakeOpenAiUpstream.usage(11, 5, 0, 0);
+        newKey(new JsonObject().put("tpm", 250));
+        assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+
+        // When a request needs more than is left of the minute (about 250: a short prompt, max_tokens 240)
+        HttpResponse<String> later = chatWithMaxTokens(240);
+
+        // Then it is refused until the window is over, and the headers say what is left: not nothing
+        assertThat(later.statusCode()).isEqualTo(429);
+        assertThat(later.headers().firstValue("Retry-After")).isPresent();
+        assertThat(later.headers().firstValue("x-should-retry")).isEmpty();
+        assertThat(Long.parseLong(later.headers().firstValue("x-ratelimit-remaining-tokens").orElseThrow()))
+            .isBetween(1L, 249L);
+
+        // When a request needs more than the whole limit (max_tokens 1000)
+        HttpResponse<String> never = chatWithMaxTokens(1000);
+
+        // Then it is refused as one no minute will admit: no time to retry at, and not to be retried
+        assertThat(never.statusCode()).isEqualTo(429);
+        JsonObject error = new JsonObject(never.body()).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("rate_limit_exceeded");
+        assertThat(error.getString("message")).startsWith("Request too large for this API key").contains("250 tokens");
+        assertThat(never.headers().firstValue("Retry-After")).isEmpty();
+        assertThat(never.headers().firstValue("x-should-retry")).hasValue("false");
+        assertThat(upstream.requests()).hasSize(1);
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"none", "redis"})
     void aMonthlyCapOfZeroLetsTheKeySpendNothingAndACapMayBeGivenInMicroUsd(String counters) {
@@ -536,6 +568,11 @@ class BillingIT {
     private HttpResponse<String> chat(String model) {
         return gateway.post("/v1/chat/completions", key,
             "{\"model\":\"" + model + "\",\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+    }
+
+    private HttpResponse<String> chatWithMaxTokens(int maxTokens) {
+        return gateway.post("/v1/chat/completions", key, "{\"model\":\"gpt-4o-mini\",\"max_tokens\":" + maxTokens
+            + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
     }
 
     private HttpResponse<String> chatWithFallback(String model, String fallback) {
