@@ -85,7 +85,7 @@ final class ChatHandler implements Handler<RoutingContext> {
                     if (recorded[0]) {
                         served.result().stream().cancel();
                     } else {
-                        new SseRelay(ex, served, outcome, metrics, dispatcher).start();
+                        new SseRelay(ex, served, outcome, metrics).start();
                     }
                 })
                 .onFailure(failure -> {

@@ -33,7 +33,6 @@ final class SseRelay implements StreamStart.Sink {
     private final Served<StreamStart> served;
     private final Outcome outcome;
     private final Metrics metrics;
-    private final Dispatcher dispatcher;
     private final HttpServerResponse response;
     /** Delivered text, kept only to estimate tokens when the provider sends no usage. */
     private final StringBuilder delivered = new StringBuilder();
@@ -43,12 +42,11 @@ final class SseRelay implements StreamStart.Sink {
     private boolean usageSent;
     private boolean done;
 
-    SseRelay(Exchange ex, Served<StreamStart> served, Outcome outcome, Metrics metrics, Dispatcher dispatcher) {
+    SseRelay(Exchange ex, Served<StreamStart> served, Outcome outcome, Metrics metrics) {
         this.ex = ex;
         this.served = served;
         this.outcome = outcome;
         this.metrics = metrics;
-        this.dispatcher = dispatcher;
         this.response = ex.ctx.response();
     }
 
@@ -93,7 +91,6 @@ final class SseRelay implements StreamStart.Sink {
         if (done) {
             return;
         }
-        dispatcher.streamCompleted(served.attempt());
         Usage usage = usage();
         long cost = Outcome.cost(served.attempt(), usage);
         if (ex.request.includeUsage() && !usageSent) {
@@ -117,7 +114,6 @@ final class SseRelay implements StreamStart.Sink {
         if (done) {
             return;
         }
-        dispatcher.streamFailed(served.attempt(), failure);
         ApiError error = ErrorWriter.toApiError(Dispatcher.asApiException(failure));
         Usage usage = usage();
         // Before the response ends, as in end().

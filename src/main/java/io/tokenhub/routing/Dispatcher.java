@@ -65,6 +65,8 @@ public final class Dispatcher {
         final Call call;
         final Abort abort;
         final BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send;
+        /** For a stream, its end once it has started: the call's outcome; null when the result is the outcome. */
+        final Function<T, Future<?>> ended;
         UpstreamException last;
         /** Fallback models passed over (the request does not fit them, or the account): their other deployments too. */
         Set<Model> refused;
@@ -72,11 +74,13 @@ public final class Dispatcher {
         String passedOver;
         long soonestRetryMs = Long.MAX_VALUE;
 
-        Walk(List<Attempt> attempts, Call call, Abort abort, BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send) {
+        Walk(List<Attempt> attempts, Call call, Abort abort, BiFunction<ProviderAdapter, UpstreamCall, Future<T>> send,
+             Function<T, Future<?>> ended) {
             this.attempts = attempts;
             this.call = call;
             this.abort = abort;
             this.send = send;
+            this.ended = ended;
         }
     }
 
@@ -92,35 +96,24 @@ public final class Dispatcher {
     }
 
     public Future<Served<Completion>> complete(List<Attempt> attempts, Call call, Abort abort) {
-        return attempt(new Walk<>(attempts, call, abort, (adapter, c) -> adapter.complete(c, abort)), 0, 0);
+        return attempt(new Walk<>(attempts, call, abort, (adapter, c) -> adapter.complete(c, abort), null), 0, 0);
     }
 
-    /** Completes once a candidate's stream has produced its first output; see {@link StreamStart}. */
+    /**
+     * Completes once a candidate's stream has produced its first output; see {@link StreamStart}.
+     * The upstream's breaker and {@code tokenhub_upstream_requests_total} have the call's outcome
+     * when the stream ends.
+     */
     public Future<Served<StreamStart>> stream(List<Attempt> attempts, Call call, Abort abort) {
         return attempt(new Walk<>(attempts, call, abort,
-            (adapter, c) -> adapter.stream(c, abort).compose(StreamStart::await)), 0, 0);
+            (adapter, c) -> adapter.stream(c, abort).compose(stream -> StreamStart.await(stream, abort)),
+            StreamStart::ended), 0, 0);
     }
 
     /** Any one-shot operation (embeddings, rerank) through the same candidates, breakers and fallback. */
     public Future<Served<Completion>> call(List<Attempt> attempts, Call call, Abort abort,
                                            BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send) {
-        return attempt(new Walk<>(attempts, call, abort, send), 0, 0);
-    }
-
-    /** A stream that ended well: for the upstream's breaker, the end of any run of streams breaking off. */
-    public void streamCompleted(Attempt attempt) {
-        UpstreamHealth health = upstreams.of(attempt);
-        if (health != null) {
-            health.streamCompleted();
-        }
-    }
-
-    /** A stream that failed after it started: the upstream's breaker hears of it too. */
-    public void streamFailed(Attempt attempt, Throwable cause) {
-        UpstreamHealth health = upstreams.of(attempt);
-        if (health != null && !(cause instanceof UpstreamException u && !u.isProviderFault())) {
-            health.reportFailure();
-        }
+        return attempt(new Walk<>(attempts, call, abort, send, null), 0, 0);
     }
 
     private <T> Future<Served<T>> attempt(Walk<T> walk, int index, int retry) {
@@ -182,9 +175,14 @@ public final class Dispatcher {
         UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), walk.call.raw(),
             attempt.deployment(), maxTokens, walk.call.clock());
         ProviderAdapter adapter = adapters.apply(attempt.provider());
-        return health.guard(walk.abort, () -> send(walk, index, attempt, adapter, upstreamCall))
+        return health.guard(walk.abort, () -> send(walk, index, attempt, adapter, upstreamCall), walk.ended)
             .map(result -> {
-                metrics.upstream(attempt.provider(), attempt.deployment().model(), "success");
+                if (walk.ended == null) {
+                    count(walk, attempt, null);
+                } else {
+                    // A stream that started well may still break off: it is counted when it ends.
+                    walk.ended.apply(result).onComplete(end -> count(walk, attempt, end.cause()));
+                }
                 if (index > 0) {
                     metrics.fallback(walk.attempts.get(0).model().id(), attempt.model().id());
                 }
@@ -194,14 +192,12 @@ public final class Dispatcher {
                 if (failure instanceof OpenCircuitException) {
                     return skip(walk, index, health, System.currentTimeMillis());
                 }
-                UpstreamException upstream = failure instanceof UpstreamException u ? u
-                    : UpstreamException.of(attempt.provider(), Kind.CONNECTION, String.valueOf(failure.getMessage()));
+                UpstreamException upstream = upstreamFailure(attempt, failure);
+                count(walk, attempt, upstream);
                 if (walk.abort.aborted()) {
                     // The client left: the call was abandoned, not failed, and nobody waits for another.
-                    metrics.upstream(attempt.provider(), attempt.deployment().model(), "cancelled");
                     return Future.failedFuture(upstream);
                 }
-                metrics.upstream(attempt.provider(), attempt.deployment().model(), outcome(upstream.kind()));
                 if (!upstream.isProviderFault()) {
                     return Future.failedFuture(finalError(upstream, ""));
                 }
@@ -220,6 +216,21 @@ public final class Dispatcher {
                                       UpstreamCall call) {
         walk.call.tracker().calling(attempt, index > 0);
         return walk.send.apply(adapter, call);
+    }
+
+    /**
+     * Counts an upstream call in {@code tokenhub_upstream_requests_total}, once its outcome is known:
+     * a success (no failure), cancelled when the client left (abandoned, not failed), else the failure.
+     */
+    private void count(Walk<?> walk, Attempt attempt, Throwable failure) {
+        String outcome = failure == null ? "success"
+            : walk.abort.aborted() ? "cancelled" : outcome(upstreamFailure(attempt, failure).kind());
+        metrics.upstream(attempt.provider(), attempt.deployment().model(), outcome);
+    }
+
+    private static UpstreamException upstreamFailure(Attempt attempt, Throwable failure) {
+        return failure instanceof UpstreamException u ? u
+            : UpstreamException.of(attempt.provider(), Kind.CONNECTION, String.valueOf(failure.getMessage()));
     }
 
     private <T> Future<Served<T>> skip(Walk<T> walk, int index, UpstreamHealth health, long now) {

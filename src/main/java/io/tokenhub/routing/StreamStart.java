@@ -1,9 +1,11 @@
 package io.tokenhub.routing;
 
+import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.Chunk;
 import io.tokenhub.provider.ChunkStream;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
+import io.vertx.core.VertxException;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -11,7 +13,7 @@ import java.util.List;
  * Holds a stream back until its first real output (a content, reasoning or tool-call delta), so
  * that an upstream that fails before producing anything can still be replaced by the next
  * candidate without the client noticing. Chunks before that point are kept and handed over, in
- * order, to whoever {@link #attach attaches}.
+ * order, to whoever {@link #attach attaches}. Its {@link #ended end} is the upstream call's outcome.
  */
 public final class StreamStart {
 
@@ -24,8 +26,12 @@ public final class StreamStart {
         void fail(Throwable failure);
     }
 
+    /** What a stream the client cancelled ends with: a cancelled stream reports neither end nor failure. */
+    private static final VertxException CANCELLED = new VertxException("cancelled by the client", true);
+
     private final ChunkStream stream;
     private final Promise<StreamStart> started = Promise.promise();
+    private final Promise<Void> end = Promise.promise();
     private List<Chunk> held = new ArrayList<>();
     private Sink sink;
     private boolean ended;
@@ -35,16 +41,29 @@ public final class StreamStart {
         this.stream = stream;
     }
 
-    /** Completes when the stream has produced output or ended; fails if it failed before that. */
-    public static Future<StreamStart> await(ChunkStream stream) {
+    /**
+     * Completes when the stream has produced output or ended; fails if it failed or the client
+     * cancelled it before that.
+     */
+    public static Future<StreamStart> await(ChunkStream stream, Abort abort) {
         StreamStart start = new StreamStart(stream);
         stream.handler(start::onChunk).endHandler(start::onEnd).exceptionHandler(start::onFailure);
+        abort.onAbort(start::cancelled);
         stream.resume();
         return start.started.future();
     }
 
     public ChunkStream stream() {
         return stream;
+    }
+
+    /**
+     * Completes when the stream ends well; fails when it fails or the client cancels it, so that
+     * every stream has an outcome. Known before the sink hears of it, so that the breaker and the
+     * metrics have it before the client has the stream's last bytes.
+     */
+    public Future<Void> ended() {
+        return end.future();
     }
 
     private void onChunk(Chunk chunk) {
@@ -61,6 +80,7 @@ public final class StreamStart {
     }
 
     private void onEnd(Void v) {
+        end.tryComplete();
         if (sink != null) {
             sink.end();
         } else {
@@ -70,12 +90,18 @@ public final class StreamStart {
     }
 
     private void onFailure(Throwable t) {
+        end.tryFail(t);
         if (sink != null) {
             sink.fail(t);
         } else {
             failure = t;
             started.tryFail(t);
         }
+    }
+
+    private void cancelled() {
+        started.tryFail(CANCELLED);
+        end.tryFail(CANCELLED);
     }
 
     /** Delivers the held chunks, then everything that follows, to {@code target}; resumes the stream. */

@@ -8,19 +8,20 @@ import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
  * The health of one upstream deployment on this node: a circuit breaker (consecutive failures open
- * it; after {@code reset_ms} one trial call is let through), an error-rate trip over a rolling
- * window (the breaker alone forgets failures on every success, so a steady 30 % error rate would
- * never open it), and the provider's own {@code Retry-After}. The Vert.x circuit breaker holds the
- * state and its transitions (the reset timer, the handlers); calls do not run through its
- * {@code execute}, which costs an extra event-loop task, several futures and its lock per call:
- * the state is read from a volatile field, outcomes are counted here, and only a failure or a
- * success after failures takes a lock. A call the client cancelled counts for nothing. Thread-safe:
- * every event loop of the node shares it.
+ * it; after {@code reset_ms} one trial call is let through, a trial stream judged when it ends), an
+ * error-rate trip over a rolling window (the breaker alone forgets failures on every success, so a
+ * steady 30 % error rate would never open it), and the provider's own {@code Retry-After}. The
+ * Vert.x circuit breaker holds the state and its transitions (the reset timer, the handlers); calls
+ * do not run through its {@code execute}, which costs an extra event-loop task, several futures and
+ * its lock per call: the state is read from a volatile field, outcomes are counted here, and only a
+ * failure or a success after failures takes a lock. A call the client cancelled counts for nothing.
+ * Thread-safe: every event loop of the node shares it.
  */
 public final class UpstreamHealth {
 
@@ -39,8 +40,11 @@ public final class UpstreamHealth {
     private final long resetMs;
     /** The breaker's state, as its handlers last reported it. */
     private volatile CircuitBreakerState state = CircuitBreakerState.CLOSED;
-    /** Half-open: whether the one trial call is taken. */
-    private final AtomicBoolean trialTaken = new AtomicBoolean();
+    /**
+     * Half-open: the request whose call is the one trial, null until one takes it. Its identity, so
+     * that a request that leaves after its trial was judged frees no later request's trial.
+     */
+    private final AtomicReference<Abort> trialBy = new AtomicReference<>();
     private volatile long blockedUntilMs;
     private volatile long openedAtMs;
     private volatile double latencyEwmaMs = -1;
@@ -120,19 +124,25 @@ public final class UpstreamHealth {
      * faults (a 4xx other than 429) count as an answer; a call the client cancelled (through
      * {@code abort}) counts for nothing. Fails with {@link OpenCircuitException} when the circuit
      * refuses the call: open, or half-open with its trial call already taken.
+     *
+     * @param ended for a stream, its end once it has started (failed if it breaks off or is
+     *              cancelled), see {@link #streamStarted}; null when the call's result is its outcome
      */
-    public <T> Future<T> guard(Abort abort, Supplier<Future<T>> call) {
+    public <T> Future<T> guard(Abort abort, Supplier<Future<T>> call, Function<T, Future<?>> ended) {
         CircuitBreakerState now = state;
         if (now == CircuitBreakerState.OPEN) {
             return Future.failedFuture(OpenCircuitException.INSTANCE);
         }
         boolean trial = now == CircuitBreakerState.HALF_OPEN;
         if (trial) {
-            if (!trialTaken.compareAndSet(false, true)) {
+            if (!trialBy.compareAndSet(null, abort)) {
                 return Future.failedFuture(OpenCircuitException.INSTANCE);
             }
-            // A cancelled trial may never complete (a stream cancelled before its first output): free it now.
-            abort.onAbort(() -> trialTaken.set(false));
+            // A trial the client cancels is freed for the next call to be the trial: the client's
+            // leaving says nothing of the upstream either way, and a cancelled call may never be
+            // judged (a cancelled stream never ends), which would leave the circuit half-open with
+            // its one trial taken, refusing every call for ever.
+            abort.onAbort(() -> trialBy.compareAndSet(abort, null));
         }
         long started = System.nanoTime();
         Future<T> result = call.get();
@@ -141,29 +151,42 @@ public final class UpstreamHealth {
                 return;
             }
             if (ar.succeeded()) {
-                answered(trial);
                 latency(System.nanoTime() - started);
-            } else if (ar.cause() instanceof UpstreamException u && !u.isProviderFault()) {
-                answered(trial);
+            }
+            if (ar.failed() || ended == null) {
+                judge(trial, ar.cause());
             } else {
-                failed(trial);
+                streamStarted(abort, trial, ended.apply(ar.result()));
             }
         });
         return result;
     }
 
     /**
-     * A stream that started well and then failed still counts as a failure of this upstream; and
-     * {@code max_failures} streams in a row that break off open the circuit, however many started
-     * well in between (each start ends the ordinary run of failures; only a clean end ends this one).
+     * A stream that started. A trial stream is judged by its end, not its start: judged at its
+     * start, one that then broke off would close the circuit and let another {@code max_failures}
+     * failing calls through; until it ends it is the one trial call, and no other goes through.
+     * Outside a trial the start ends the ordinary run of failures (long streams would otherwise let
+     * any {@code max_failures} failures in a window open it), and a stream that breaks off still
+     * counts as a failure: {@code max_failures} of them in a row open the circuit however many
+     * started well in between (only a clean end ends that run).
      */
-    public void reportFailure() {
-        failed(false, breakOffs.add(System.currentTimeMillis()));
-    }
-
-    /** A stream ended well: the streams that broke off before it no longer count. */
-    public void streamCompleted() {
-        breakOffs.clear();
+    private void streamStarted(Abort abort, boolean trial, Future<?> end) {
+        if (!trial) {
+            answered(false);
+        }
+        end.onComplete(ar -> {
+            if (abort.aborted()) {
+                return;
+            }
+            if (trial) {
+                judge(true, ar.cause());
+            } else if (ar.succeeded()) {
+                breakOffs.clear();
+            } else if (providerFault(ar.cause())) {
+                failed(false, breakOffs.add(System.currentTimeMillis()));
+            }
+        });
     }
 
     /** Another node saw this upstream fail: open here too, without another round of failures. */
@@ -181,12 +204,26 @@ public final class UpstreamHealth {
         return latencyEwmaMs;
     }
 
+    /** @param failure why the call failed; null if it succeeded */
+    private void judge(boolean trial, Throwable failure) {
+        if (providerFault(failure)) {
+            failed(trial);
+        } else {
+            answered(trial);
+        }
+    }
+
+    /** Whether a call failed by the provider's fault (null: it did not fail). */
+    private static boolean providerFault(Throwable failure) {
+        return failure != null && !(failure instanceof UpstreamException u && !u.isProviderFault());
+    }
+
     /** The upstream answered (well, or refusing the caller's request): a trial closes the circuit. */
     private void answered(boolean trial) {
         window.record(true);
         if (trial) {
             breaker.reset();
-            trialTaken.set(false);
+            trialBy.set(null);
         } else {
             failures.clear();
         }
@@ -201,7 +238,7 @@ public final class UpstreamHealth {
         boolean rateTripped = window.record(false);
         if (trial) {
             breaker.open();
-            trialTaken.set(false);
+            trialBy.set(null);
         } else if ((failures.add(System.currentTimeMillis()) || tripped || rateTripped)
             && state == CircuitBreakerState.CLOSED) {
             breaker.open();

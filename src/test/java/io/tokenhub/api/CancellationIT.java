@@ -77,6 +77,8 @@ class CancellationIT {
         upstream.usage = FakeOpenAiUpstream.usage(11, 999, 0, 0);
         JsonObject key = newKey();
         double disconnectsBefore = requestsWithStatus(499);
+        double cancelledBefore = upstreamRequests("cancelled");
+        double successesBefore = upstreamRequests("success");
 
         // When a client reads the first content chunk and then disconnects
         String requestId;
@@ -103,6 +105,9 @@ class CancellationIT {
         assertThat(row.get("ttft_ms")).isNotNull();
         assertThat(requestsWithStatus(499) - disconnectsBefore).as("499s counted").isEqualTo(1.0);
         assertThat(upstream.requests()).hasSize(1);
+        // And the upstream call is counted once, as cancelled: its good start was no outcome yet
+        assertThat(upstreamRequests("cancelled") - cancelledBefore).isEqualTo(1.0);
+        assertThat(upstreamRequests("success")).isEqualTo(successesBefore);
     }
 
     @Test
@@ -111,6 +116,7 @@ class CancellationIT {
         upstream.chunkDelayMs = 60_000;
         JsonObject key = newKey();
         double disconnectsBefore = requestsWithStatus(499);
+        double cancelledBefore = upstreamRequests("cancelled");
 
         // When a client sends a streaming request and disconnects once it has reached the upstream
         try (RawClient client = RawClient.send(gateway.hub().apiPort(), key.getString("key"),
@@ -128,6 +134,8 @@ class CancellationIT {
         assertThat(row.get("completion_tokens")).isEqualTo(0);
         assertNamesTheUpstream(row);
         assertThat(requestsWithStatus(499) - disconnectsBefore).as("499s counted").isEqualTo(1.0);
+        // And the upstream call, whose stream had begun without output, is counted once, as cancelled
+        assertThat(upstreamRequests("cancelled") - cancelledBefore).isEqualTo(1.0);
     }
 
     @Test

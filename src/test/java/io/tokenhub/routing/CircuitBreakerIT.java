@@ -8,14 +8,17 @@ import io.tokenhub.testing.TestGateway;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalDouble;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -29,12 +32,13 @@ import org.junit.jupiter.api.Test;
  * Per-upstream circuit breakers (PRODUCT.md §2, §9): {@code max_failures} consecutive provider
  * failures open the circuit, so the upstream sees exactly that many failing calls and then none
  * until {@code reset_ms} has passed; then one trial call decides. An error rate of 50 % over at
- * least 20 calls opens it too, even when failures never come in a row. Each scenario has its own
- * deployment, hence its own breaker.
+ * least 20 calls opens it too, even when failures never come in a row. A stream is a failure when it
+ * breaks off, and a trial stream decides when it ends. Each scenario has its own deployment, hence
+ * its own breaker.
  */
 class CircuitBreakerIT {
 
-    private static final HttpClient SCRAPER = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     private static final int MAX_FAILURES = 3;
     private static final long RESET_MS = 1_500;
@@ -79,6 +83,11 @@ class CircuitBreakerIT {
                 base_url: "%4$s"
                 timeouts: { connect_ms: 500, first_byte_ms: 400, idle_ms: 1000 }
                 circuit_breaker: { max_failures: 5, window_ms: 10000, reset_ms: 60000 }
+              - id: patient
+                type: openai
+                base_url: "%1$s"
+                timeouts: { connect_ms: 500, first_byte_ms: 400, idle_ms: 60000 }
+                circuit_breaker: { max_failures: %6$d, window_ms: 10000, reset_ms: %7$d }
             models:
               - id: only
                 deployments: [ { provider: solo, model: only } ]
@@ -88,13 +97,20 @@ class CircuitBreakerIT {
                 deployments: [ { provider: solo, model: crowd } ]
               - id: dropping
                 deployments: [ { provider: solo, model: dropping } ]
+              - id: broken-trial
+                deployments: [ { provider: solo, model: broken-trial } ]
+              - id: paused-trial
+                deployments: [ { provider: patient, model: paused-trial } ]
+              - id: abandoned-trial
+                deployments: [ { provider: patient, model: abandoned-trial } ]
               - id: backed
                 deployments:
                   - { provider: primary, model: backed, priority: 0 }
                   - { provider: secondary, model: backed, priority: 1 }
               - id: flaky
                 deployments: [ { provider: flaky, model: flaky } ]
-            """.formatted(solo.baseUrl(), primary.baseUrl(), secondary.baseUrl(), flaky.baseUrl(), small), "");
+            """.formatted(solo.baseUrl(), primary.baseUrl(), secondary.baseUrl(), flaky.baseUrl(), small,
+                MAX_FAILURES, RESET_MS), "");
         key = gateway.newKey();
     }
 
@@ -174,11 +190,13 @@ class CircuitBreakerIT {
 
         // When max_failures streams in a row break off
         for (int i = 0; i < MAX_FAILURES; i++) {
-            HttpResponse<String> broken = gateway.post("/v1/chat/completions", key,
-                new JsonObject(chatBody("dropping")).put("stream", true).encode());
+            HttpResponse<String> broken = stream("dropping");
             assertThat(broken.statusCode()).isEqualTo(200);
             assertThat(broken.body()).contains("event: error");
         }
+        // And each is counted once, as the failure it ended with, not as the success its start looked like
+        assertThat(upstreamCalls("solo", "dropping", "success")).isZero();
+        assertThat(upstreamCalls("solo", "dropping", "connection_error")).isEqualTo(MAX_FAILURES);
 
         // Then the circuit opens (each start was no success of its own), and the next request is not sent
         TestGateway.eventually(() -> !upstream("solo", "dropping").getString("circuit_state").equals("closed"),
@@ -220,13 +238,82 @@ class CircuitBreakerIT {
     }
 
     @Test
+    void trialStreamThatBreaksOffReopensTheCircuitForAnotherResetPeriod() {
+        // Given the only deployment starts every stream well, then drops it after its first content,
+        // and max_failures such streams opened its circuit
+        solo.fault = Fault.DROP_MID_STREAM;
+        solo.faultAfter = 2;
+        for (int i = 0; i < MAX_FAILURES; i++) {
+            assertThat(stream("broken-trial").body()).contains("event: error");
+        }
+        assertThat(solo.requests()).hasSize(MAX_FAILURES);
+
+        // When reset_ms has passed and the trial stream breaks off too
+        awaitState("solo", "broken-trial", "half_open");
+        HttpResponse<String> trial = stream("broken-trial");
+
+        // Then that one trial call reached the upstream and the client's stream ended with an error event
+        assertThat(trial.statusCode()).isEqualTo(200);
+        assertThat(trial.body()).contains("event: error");
+        assertThat(solo.requests()).hasSize(MAX_FAILURES + 1);
+        // And the circuit is open again: its good start did not close it, and no more calls go through
+        for (int i = 0; i < 2; i++) {
+            HttpResponse<String> refused = stream("broken-trial");
+            assertThat(refused.statusCode()).isEqualTo(503);
+            assertThat(error(refused).getString("code")).isEqualTo("no_healthy_upstream");
+        }
+        assertThat(solo.requests()).hasSize(MAX_FAILURES + 1);
+        assertThat(upstreamCalls("solo", "broken-trial", "connection_error")).isEqualTo(MAX_FAILURES + 1);
+    }
+
+    @Test
+    void trialStreamIsTheOneCallWhileItRunsAndClosesTheCircuitWhenItCompletes() throws Exception {
+        // When the trial stream of a half-open circuit has started, and the upstream holds back the rest
+        HttpResponse<InputStream> trial = startPausedTrialStream("paused-trial");
+
+        // Then while it runs the circuit stays half-open and refuses any other call
+        assertThat(upstream("patient", "paused-trial").getString("circuit_state")).isEqualTo("half_open");
+        assertThat(chat("paused-trial").statusCode()).isEqualTo(503);
+        assertThat(solo.requests()).hasSize(MAX_FAILURES + 1);
+
+        // When the upstream completes the stream
+        solo.resume();
+        String body = new String(trial.body().readAllBytes(), StandardCharsets.UTF_8);
+
+        // Then the client has the whole answer, the trial closed the circuit, and it is counted a success
+        assertThat(body).contains("upstream.").doesNotContain("event: error").endsWith("data: [DONE]\n\n");
+        assertThat(upstream("patient", "paused-trial").getString("circuit_state")).isEqualTo("closed");
+        assertThat(upstreamCalls("patient", "paused-trial", "success")).isEqualTo(1);
+        // And traffic flows again
+        assertThat(chat("paused-trial").statusCode()).isEqualTo(200);
+        assertThat(solo.requests()).hasSize(MAX_FAILURES + 2);
+    }
+
+    @Test
+    void trialStreamTheClientAbandonsLeavesTheCircuitHalfOpenForTheNextCallToBeTheTrial() throws Exception {
+        // Given the trial stream of a half-open circuit has started, and the upstream holds back the rest
+        HttpResponse<InputStream> trial = startPausedTrialStream("abandoned-trial");
+
+        // When its client leaves
+        trial.body().close();
+
+        // Then the upstream call is abandoned and counted as cancelled; the circuit is neither closed
+        // nor opened by it
+        solo.awaitAbandoned(10_000);
+        TestGateway.eventually(() -> upstreamCalls("patient", "abandoned-trial", "cancelled") == 1, 10_000,
+            "the abandoned trial counted as cancelled");
+        assertThat(upstream("patient", "abandoned-trial").getString("circuit_state")).isEqualTo("half_open");
+        // And the next call is the trial, which closes the circuit
+        solo.fault = Fault.NONE;
+        assertThat(chat("abandoned-trial").statusCode()).isEqualTo(200);
+        assertThat(solo.requests()).hasSize(MAX_FAILURES + 2);
+        assertThat(upstream("patient", "abandoned-trial").getString("circuit_state")).isEqualTo("closed");
+    }
+
+    @Test
     void halfOpenCircuitLetsExactlyOneOfManyConcurrentRequestsThrough() throws Exception {
         // Given the circuit of the only deployment opened, and reset_ms has passed
-        failWith500(solo);
-        for (int i = 0; i < MAX_FAILURES; i++) {
-            chat("crowd");
-        }
-        awaitState("solo", "crowd", "half_open");
+        openAndAwaitHalfOpen("solo", "crowd");
         // And the upstream now hangs, so the trial stays in flight until its first-byte timeout
         solo.fault = Fault.HANG;
 
@@ -332,8 +419,48 @@ class CircuitBreakerIT {
         upstream.status = 500;
     }
 
+    /** Opens the circuit of a deployment served by {@code solo} with max_failures 500s; waits for reset_ms. */
+    private static void openAndAwaitHalfOpen(String provider, String model) {
+        failWith500(solo);
+        for (int i = 0; i < MAX_FAILURES; i++) {
+            assertThat(chat(model).statusCode()).isEqualTo(502);
+        }
+        awaitState(provider, model, "half_open");
+    }
+
     private static HttpResponse<String> chat(String model) {
         return gateway.post("/v1/chat/completions", key, chatBody(model));
+    }
+
+    /**
+     * Opens the circuit of a {@code patient} deployment (its idle_ms outlasts any test) and, once
+     * half-open, starts its trial stream, which the upstream holds after its first content until
+     * {@code solo.resume()}.
+     */
+    private static HttpResponse<InputStream> startPausedTrialStream(String model) throws Exception {
+        openAndAwaitHalfOpen("patient", model);
+        solo.fault = Fault.PAUSE;
+        solo.faultAfter = 2;
+        HttpResponse<InputStream> trial = startStream(model);
+        assertThat(trial.statusCode()).isEqualTo(200);
+        assertThat(solo.requests()).hasSize(MAX_FAILURES + 1);
+        return trial;
+    }
+
+    private static HttpResponse<String> stream(String model) {
+        return gateway.post("/v1/chat/completions", key, streamBody(model));
+    }
+
+    /** A stream request, answered once its head has arrived: the gateway sends that with the first content. */
+    private static HttpResponse<InputStream> startStream(String model) throws Exception {
+        return HTTP.sendAsync(HttpRequest.newBuilder(URI.create(gateway.url("/v1/chat/completions")))
+            .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(streamBody(model))).build(),
+            HttpResponse.BodyHandlers.ofInputStream()).get(30, TimeUnit.SECONDS);
+    }
+
+    private static String streamBody(String model) {
+        return new JsonObject(chatBody(model)).put("stream", true).encode();
     }
 
     private static String chatBody(String model) {
@@ -360,17 +487,32 @@ class CircuitBreakerIT {
 
     /** {@code tokenhub_circuit_state{provider, deployment}} from the management port. */
     private static double circuitGauge(String provider, String deployment) {
+        return sample("tokenhub_circuit_state", "provider", provider, "deployment", deployment).orElseThrow(() ->
+            new AssertionError("no tokenhub_circuit_state sample for " + provider + "/" + deployment));
+    }
+
+    /** {@code tokenhub_upstream_requests_total{provider, deployment, outcome}}, 0 before the first. */
+    private static double upstreamCalls(String provider, String deployment, String outcome) {
+        return sample("tokenhub_upstream_requests_total", "provider", provider, "deployment", deployment,
+            "outcome", outcome).orElse(0);
+    }
+
+    /** The sample of a metric with these labels (names and values, alternating), if there is one. */
+    private static OptionalDouble sample(String metric, String... labels) {
         HttpResponse<String> response = scrape();
         assertThat(response.statusCode()).isEqualTo(200);
-        List<String> wanted = List.of("provider=\"" + provider + "\"", "deployment=\"" + deployment + "\"");
-        Matcher sample = Pattern.compile("(?m)^tokenhub_circuit_state\\{([^}]*)} (\\S+)$").matcher(response.body());
+        List<String> wanted = new ArrayList<>();
+        for (int i = 0; i < labels.length; i += 2) {
+            wanted.add(labels[i] + "=\"" + labels[i + 1] + "\"");
+        }
+        Matcher sample = Pattern.compile("(?m)^" + Pattern.quote(metric) + "\\{([^}]*)} (\\S+)$")
+            .matcher(response.body());
         while (sample.find()) {
-            List<String> labels = Arrays.asList(sample.group(1).split(","));
-            if (labels.containsAll(wanted)) {
-                return Double.parseDouble(sample.group(2));
+            if (Arrays.asList(sample.group(1).split(",")).containsAll(wanted)) {
+                return OptionalDouble.of(Double.parseDouble(sample.group(2)));
             }
         }
-        throw new AssertionError("no tokenhub_circuit_state sample for " + wanted + " in:\n" + response.body());
+        return OptionalDouble.empty();
     }
 
     private static Map<String, Object> usageRecord(HttpResponse<String> response) {
@@ -391,7 +533,7 @@ class CircuitBreakerIT {
      */
     private static HttpResponse<String> scrape() {
         try {
-            return SCRAPER.sendAsync(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics"))).GET().build(),
+            return HTTP.sendAsync(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics"))).GET().build(),
                 HttpResponse.BodyHandlers.ofString()).get(15, TimeUnit.SECONDS);
         } catch (Exception e) {
             throw new AssertionError("GET /metrics did not complete", e);
