@@ -164,8 +164,10 @@ public final class ApiVerticle extends VerticleBase {
         router.get("/console/*").handler(ConsolePage::serve);
         ErrorWriter.unknownPaths(router);
         router.errorHandler(413, ctx -> ErrorWriter.write(ctx.response(), new ApiError.RequestTooLarge(maxBody)));
-        router.errorHandler(400, ctx -> ErrorWriter.write(ctx.response(),
-            new ApiError.InvalidRequest("The request could not be read.", null)));
+        router.errorHandler(400, ErrorWriter::unreadableRequest);
+        // Vert.x Web's BodyHandler fails a body it could not read with 200 unless the cause is a DecoderException.
+        router.errorHandler(200, ErrorWriter::unreadableRequest);
+        router.errorHandler(417, ctx -> ErrorWriter.write(ctx.response(), new ApiError.ExpectationFailed()));
         router.errorHandler(500, ctx -> ErrorWriter.write(ctx.response(), ctx.failure() == null
             ? new ApiError.Internal("The server had an error while processing your request.")
             : ErrorWriter.toApiError(ctx.failure())));

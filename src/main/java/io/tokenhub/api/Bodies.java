@@ -25,9 +25,9 @@ final class Bodies {
 
     /**
      * Refuses a declared body over the limit before reading any of it, so that a client that sent
-     * {@code Expect: 100-continue} gets the 413 instead (and the connection is closed). The body
-     * handler that must follow sends {@code 100 Continue} when the body may come, and cuts off bodies
-     * without a length at its own limit.
+     * {@code Expect: 100-continue} gets the 413 instead (and, over HTTP/1.1, the connection is
+     * closed). The body handler that must follow sends {@code 100 Continue} when the body may come,
+     * and cuts off bodies without a length at its own limit.
      */
     static Handler<RoutingContext> limit(long maxBytes) {
         // A platform handler, so Vert.x Web lets it run before the body handler.
@@ -41,7 +41,12 @@ final class Bodies {
                     declared = -1;
                 }
                 if (declared > maxBytes) {
-                    ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+                    // HTTP/2 has no Connection header: a client must take a response with one for malformed
+                    // (curl resets the stream and shows no status). Nor is the stream reset once answered, as
+                    // a refused key's is (see proceed): curl 7.88 drops the answer if it is still sending then.
+                    if (ctx.request().version() != HttpVersion.HTTP_2) {
+                        ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+                    }
                     ErrorWriter.write(ctx.response(), new RequestTooLarge(maxBytes));
                     return;
                 }
@@ -71,6 +76,9 @@ final class Bodies {
                 return;
             }
             ctx.request().pause();
+            // Bytes that break the connection meanwhile (a chunk size that is not a number) are answered
+            // now: Vert.x closes the connection right after telling the request, whatever the look-up.
+            ctx.request().exceptionHandler(failure -> ctx.fail(400, failure));
             Contexts.onCaller(checked).onComplete(done -> proceed(ctx, checked, refuse));
         };
     }
@@ -94,12 +102,13 @@ final class Bodies {
      * the connection closing after the answer (its next bytes would be a body nobody reads), an
      * HTTP/2 stream is reset once answered, and a body already on its way over HTTP/1.1 is read
      * and dropped, so that the client hears the answer (closing under it could reset the connection
-     * before it reads it). Nothing is done for a client that left while its key was looked up.
+     * before it reads it). Nothing is done for a client that left, or was answered, while its key
+     * was looked up.
      */
     private static void proceed(RoutingContext ctx, Future<?> checked, BiConsumer<RoutingContext, Throwable> refuse) {
         HttpServerRequest request = ctx.request();
         HttpServerResponse response = ctx.response();
-        if (response.closed()) {
+        if (response.closed() || response.ended()) {
             return;
         }
         if (checked.succeeded()) {

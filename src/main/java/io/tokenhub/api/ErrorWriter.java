@@ -8,8 +8,10 @@ import io.tokenhub.core.Ids;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
 import io.vertx.sqlclient.DatabaseException;
 import java.util.Set;
@@ -100,6 +102,28 @@ public final class ErrorWriter {
         request.connection().close();
     }
 
+    /**
+     * The router's 400, for a request Vert.x Web could not read: no Host header, a query that is not
+     * percent-encoding, or a body that breaks the chunked encoding. Its BodyHandler fails such a body
+     * with 400, or with 200 when the decoder's exception is no DecoderException (a chunk size that is
+     * not a number), as it does for a client gone mid-body, who hears nothing. Over HTTP/1.x the
+     * connection is closed after the answer: after a body its decoder refused, Vert.x closes it
+     * anyway, but from past its own handler (VertxHandler.exceptionCaught), so that an answer written
+     * meanwhile would be dropped unflushed; closing it here flushes the answer first.
+     */
+    public static void unreadableRequest(RoutingContext ctx) {
+        LOG.debug("a request that could not be read: {}", String.valueOf(ctx.failure()));
+        HttpServerRequest request = ctx.request();
+        boolean http1 = request.version() != HttpVersion.HTTP_2;
+        if (http1) {
+            ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+        }
+        write(ctx.response(), new ApiError.InvalidRequest("The request could not be read.", null));
+        if (http1) {
+            request.connection().close();
+        }
+    }
+
     /** JSON for the router's own 404 and 405, in place of Vert.x Web's HTML page. */
     public static void unknownPaths(Router router) {
         router.errorHandler(404, ctx -> write(ctx.response(),
@@ -122,6 +146,10 @@ public final class ErrorWriter {
             return;
         }
         response.setStatusCode(error.status()).putHeader("Content-Type", "application/json");
+        if (!response.headers().contains(Headers.REQUEST_ID)) {
+            // Refused by Vert.x Web before the first route, RequestIds.assign: a request without Host, say.
+            response.putHeader(Headers.REQUEST_ID, Ids.requestId()).putHeader(Headers.PROVIDER, Headers.NO_PROVIDER);
+        }
         if (error.retryAfterSeconds() > 0) {
             response.putHeader("Retry-After", Long.toString(error.retryAfterSeconds()));
         }

@@ -119,6 +119,14 @@ public sealed interface ApiError {
         public String message() { return "Content-Type must be application/json, not '" + contentType + "'."; }
     }
 
+    /** An {@code Expect} header other than {@code 100-continue}, the only expectation HTTP defines. */
+    record ExpectationFailed() implements ApiError {
+        public int status() { return 417; }
+        public String type() { return "invalid_request_error"; }
+        public String code() { return "expectation_failed"; }
+        public String message() { return "Only 'Expect: 100-continue' is supported."; }
+    }
+
     /** @param retryAfterSeconds when to retry; 0 for a request no window admits (larger than the limit) */
     record RateLimited(String message, String scope, long retryAfterSeconds) implements ApiError {
         public int status() { return 429; }

@@ -3,11 +3,16 @@ package io.tokenhub.api;
 import static io.tokenhub.testing.OpenAiErrorAssert.assertOpenAiError;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.tokenhub.testing.FakeOpenAiUpstream.Fault;
 import io.tokenhub.testing.FakeOpenAiUpstream;
 import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.OpenAiErrorAssert;
 import io.tokenhub.testing.TestGateway;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpMethod;
@@ -38,6 +43,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.LoggerFactory;
 
 /**
  * Every error of PRODUCT.md §3 that the gateway produces today, through real HTTP: the status, the
@@ -487,6 +493,33 @@ class ErrorsIT {
             .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
 
+    @ParameterizedTest(name = "with a key: {0}")
+    @ValueSource(booleans = {true, false})
+    void overHttp2ABodyOverTheLimitIsA413TooWithOrWithoutAKey(boolean withKey) throws Exception {
+        // Given a client speaking HTTP/2 (prior knowledge) and a body of 70 000 bytes, its length declared
+        HttpClient h2 = hub.vertx().createHttpClient(new HttpClientOptions()
+            .setProtocolVersion(HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false));
+        RequestOptions post = new RequestOptions().setMethod(HttpMethod.POST)
+            .setHost("127.0.0.1").setPort(URI.create(gateway.url("/")).getPort()).setURI(CHAT)
+            .putHeader("Content-Type", "application/json");
+        if (withKey) {
+            post.putHeader("Authorization", "Bearer " + key);
+        }
+        try {
+            // When it is posted
+            String answer = h2.request(post)
+                .compose(request -> request.send(Buffer.buffer("x".repeat(70_000))))
+                .compose(response -> response.body().map(body -> response.statusCode() + " "
+                    + response.getHeader("X-Request-Id") + " " + body))
+                .toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+
+            // Then it is the 413 of HTTP/1.1 (refused before the key is looked at), not a reset stream
+            assertThat(answer).startsWith("413 req_").contains("\"code\":\"request_too_large\"");
+        } finally {
+            h2.close();
+        }
+    }
+
     @Test
     void aRefusedClientWaitingFor100ContinueGetsItsAnswerAndTheConnectionCloses() throws IOException {
         // Given a client with a key never issued (looked up, then refused) that waits for 100 Continue
@@ -550,6 +583,25 @@ class ErrorsIT {
     }
 
     @Test
+    void anExpectationOtherThan100ContinueIsA417InTheOpenAiShape() throws IOException {
+        // Given a request expecting something HTTP does not define
+        String request = "POST " + CHAT + " HTTP/1.1\r\n"
+            + "Host: 127.0.0.1\r\n"
+            + "Authorization: Bearer " + key + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Expect: foo\r\n"
+            + "Content-Length: " + VALID.length() + "\r\n"
+            + "\r\n" + VALID;
+
+        // When it is sent
+        RawResponse response = exchange(request);
+
+        // Then it is a 417 as JSON, not Vert.x's plain text
+        assertRawOpenAiError(response, 417, "expectation_failed");
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    @Test
     void headersOverTheServerLimitAreA431InTheOpenAiShape() throws IOException {
         // Given an HTTP/1.1 request whose headers add up to more than the server's 16 KiB
         String head = "POST " + CHAT + " HTTP/1.1\r\n"
@@ -608,6 +660,73 @@ class ErrorsIT {
         JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
         assertThat(error.getString("code")).isEqualTo("invalid_request_error");
         assertThat(upstream.requests()).isEmpty();
+    }
+
+    static Stream<Arguments> malformedChunkedBodies() {
+        return Stream.of(
+            Arguments.of("a chunk size that is not a number", "ZZ\r\n{}\r\n0\r\n\r\n", false),
+            Arguments.of("a chunk size that is not a number, while the key is looked up",
+                "ZZ\r\n{}\r\n0\r\n\r\n", true),
+            Arguments.of("a chunk not ended by CRLF", "2\r\n{}XX0\r\n\r\n", false));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("malformedChunkedBodies")
+    void aChunkedBodyThatIsNotChunkedEncodingIsA400AndTheConnectionCloses(String why, String body, boolean freshKey)
+        throws IOException {
+        // Given a key the gateway knows already (or one it looks up), and a body that breaks the chunked encoding
+        String bearer = freshKey ? gateway.newKey() : key;
+        if (!freshKey) {
+            assertThat(gateway.get("/v1/models", key).statusCode()).isEqualTo(200);
+        }
+        String request = "POST " + CHAT + " HTTP/1.1\r\n"
+            + "Host: 127.0.0.1\r\n"
+            + "Authorization: Bearer " + bearer + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Transfer-Encoding: chunked\r\n"
+            + "\r\n" + body;
+        ListAppender<ILoggingEvent> log = new ListAppender<>();
+        Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
+        log.start();
+        root.addAppender(log);
+        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
+            socket.setSoTimeout(10_000);
+
+            // When it is sent
+            socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            RawResponse response = RawResponse.read(socket.getInputStream());
+
+            // Then it is a 400 in the OpenAI shape, and the connection, which cannot be read on, closes
+            assertRawOpenAiError(response, 400, "invalid_request_error");
+            assertThat(response.header("connection")).isEqualToIgnoringCase("close");
+            assertThat(socket.getInputStream().read()).as("the end of the connection").isEqualTo(-1);
+        } finally {
+            root.detachAppender(log);
+        }
+        // And the client's bytes are no error of the gateway's: nothing logged as one
+        assertThat(log.list).filteredOn(event -> event.getLevel().isGreaterOrEqual(Level.ERROR))
+            .extracting(ILoggingEvent::getFormattedMessage).isEmpty();
+        assertThat(upstream.requests()).isEmpty();
+    }
+
+    static Stream<Arguments> requestsRefusedBeforeAnyRoute() {
+        return Stream.of(
+            Arguments.of("no Host header", "GET /v1/models HTTP/1.1\r\nConnection: close\r\n\r\n", 400),
+            Arguments.of("a target that is no path", "GET * HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+                404));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("requestsRefusedBeforeAnyRoute")
+    void aRequestRefusedBeforeAnyRouteCarriesTheUsualHeaders(String why, String request, int status)
+        throws IOException {
+        // Given a request Vert.x Web refuses before its first route
+        // When it is sent
+        RawResponse response = exchange(request);
+
+        // Then the answer is JSON with the headers of every response
+        assertRawOpenAiError(response, status, status == 400 ? "invalid_request_error" : "not_found");
     }
 
     // ---------------------------------------------------------------- upstream failures
@@ -885,6 +1004,18 @@ class ErrorsIT {
         assertThat(rows.get(0).get("status")).isEqualTo(status);
         assertThat(rows.get(0).get("error_code")).isEqualTo(errorCode);
         assertThat(rows.get(0).get("cost_micro_usd")).isEqualTo(0L);
+    }
+
+    /** An error in the OpenAI shape, off a raw socket, with the headers every response carries. */
+    private static void assertRawOpenAiError(RawResponse response, int status, String code) {
+        assertThat(response.statusLine()).startsWith("HTTP/1.1 " + status + " ");
+        assertThat(response.header("content-type")).startsWith("application/json");
+        assertThat(response.header("x-request-id")).startsWith("req_");
+        assertThat(response.header("x-tokenhub-provider")).isEqualTo("none");
+        JsonObject error = OpenAiErrorAssert.assertOpenAiErrorShape(response.body());
+        assertThat(error.getString("type")).isEqualTo("invalid_request_error");
+        assertThat(error.getString("code")).isEqualTo(code);
+        assertThat(error.getValue("param")).isNull();
     }
 
     /** Sends bytes (ISO-8859-1) on a fresh connection and reads one HTTP response back. */
