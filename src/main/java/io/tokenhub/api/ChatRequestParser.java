@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 
 /**
  * Checks a chat request before anything is spent on it: shapes and types of the fields we act on
@@ -31,6 +32,7 @@ final class ChatRequestParser {
     static final int MAX_CHOICES = 128;
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
+    private static final Set<String> FORMATS = Set.of("text", "json_object", "json_schema");
 
     private ChatRequestParser() {
     }
@@ -61,6 +63,10 @@ final class ChatRequestParser {
             if (!(streamOptions instanceof JsonObject options)) {
                 throw invalid("stream_options must be an object.", "stream_options");
             }
+            if (!stream) {
+                throw invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                    "stream_options");
+            }
             includeUsage = optionalBoolean(options, "include_usage", false, "stream_options.include_usage");
         }
         Integer maxTokens = optionalInt(body, "max_tokens", 1);
@@ -79,8 +85,8 @@ final class ChatRequestParser {
             throw invalid("n must be at most " + MAX_CHOICES + ".", "n");
         }
         checkSeed(body.getValue("seed"));
-        checkToolChoice(body.getValue("tool_choice"));
-        checkFunctionCall(body.getValue("function_call"));
+        checkToolChoice(body.getValue("tool_choice"), body.getValue("tools"));
+        checkFunctionCall(body.getValue("function_call"), body.getValue("functions"));
         optionalBoolean(body, "parallel_tool_calls", true);
         optionalBoolean(body, "logprobs", false);
         Integer topLogprobs = optionalInt(body, "top_logprobs", 0);
@@ -243,6 +249,9 @@ final class ChatRequestParser {
                     + ".", at + ".role");
             }
             checkContent(message.getValue("content"), r, at);
+            if (r.equals("tool") && !(message.getValue("tool_call_id") instanceof String)) {
+                throw invalid("Missing required parameter: '" + at + ".tool_call_id'.", at + ".tool_call_id");
+            }
             checkToolCalls(message.getValue("tool_calls"), at);
             if (message.getValue("name") != null && !(message.getValue("name") instanceof String)) {
                 throw invalid(at + ".name must be a string.", at + ".name");
@@ -335,6 +344,10 @@ final class ChatRequestParser {
             if (!(format instanceof JsonObject f) || !(f.getValue("type") instanceof String type)) {
                 throw invalid("response_format must be an object with a type.", "response_format");
             }
+            if (!FORMATS.contains(type)) {
+                throw invalid("Invalid value: '" + type + "'. Supported values are: 'text', 'json_object' and "
+                    + "'json_schema'.", "response_format.type");
+            }
             if (type.equals("json_schema") && !(f.getValue("json_schema") instanceof JsonObject schema
                 && schema.getValue("name") instanceof String)) {
                 throw invalid("response_format.json_schema must be an object with a name (and the schema).",
@@ -388,24 +401,50 @@ final class ChatRequestParser {
         }
     }
 
-    /** none, auto, required, or an object naming the tool ({@code {"type":"function","function":{"name":…}}}). */
-    private static void checkToolChoice(Object choice) {
-        if (choice == null
-            || choice instanceof String s && (s.equals("none") || s.equals("auto") || s.equals("required"))) {
+    /**
+     * none, auto, required, or an object naming the tool ({@code {"type":"function","function":{"name":…}}});
+     * required and a named function only with tools, the function one of theirs, as OpenAI has it.
+     */
+    private static void checkToolChoice(Object choice, Object tools) {
+        if (choice == null || "none".equals(choice) || "auto".equals(choice)) {
             return;
         }
-        if (choice instanceof JsonObject object && object.getValue("type") instanceof String type
-            && (!type.equals("function") || object.getValue("function") instanceof JsonObject function
-                && function.getValue("name") instanceof String)) {
+        if ("required".equals(choice)) {
+            if (!(tools instanceof JsonArray array) || array.isEmpty()) {
+                throw invalid("tool_choice 'required' is only allowed when tools are specified.", "tool_choice");
+            }
             return;
+        }
+        if (choice instanceof JsonObject object && object.getValue("type") instanceof String type) {
+            if (!type.equals("function")) {
+                return;
+            }
+            if (object.getValue("function") instanceof JsonObject function
+                && function.getValue("name") instanceof String name) {
+                checkNamed(name, tools, "tool_choice", f -> f instanceof JsonObject tool
+                    && tool.getValue("function") instanceof JsonObject fn ? fn.getValue("name") : null);
+                return;
+            }
         }
         throw invalid("tool_choice must be none, auto, required, or an object naming a function.", "tool_choice");
     }
 
-    /** The deprecated form of tool_choice: none, auto, or an object naming a function. */
-    private static void checkFunctionCall(Object call) {
-        if (call == null || call instanceof String s && (s.equals("none") || s.equals("auto"))
-            || call instanceof JsonObject object && object.getValue("name") instanceof String) {
+    /** A function {@code field} names is one of {@code declared} (tools or functions), by the name each has. */
+    private static void checkNamed(String name, Object declared, String field, Function<Object, Object> nameOf) {
+        if (declared instanceof JsonArray array && array.stream().anyMatch(d -> name.equals(nameOf.apply(d)))) {
+            return;
+        }
+        throw invalid(field + " names the function '" + name + "', which is not among the request's "
+            + (field.equals("tool_choice") ? "tools" : "functions") + ".", field);
+    }
+
+    /** The deprecated form of tool_choice: none, auto, or an object naming one of the functions. */
+    private static void checkFunctionCall(Object call, Object functions) {
+        if (call == null || "none".equals(call) || "auto".equals(call)) {
+            return;
+        }
+        if (call instanceof JsonObject object && object.getValue("name") instanceof String name) {
+            checkNamed(name, functions, "function_call", f -> f instanceof JsonObject fn ? fn.getValue("name") : null);
             return;
         }
         throw invalid("function_call must be none, auto, or an object naming a function.", "function_call");

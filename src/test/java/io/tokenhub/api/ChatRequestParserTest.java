@@ -186,6 +186,36 @@ class ChatRequestParserTest {
             "invalid_request_error", "functions");
     }
 
+    @Test
+    void whatOpenAiRefusesIsRefusedBeforeAnyUpstreamHearsOfIt() {
+        JsonObject tools = chat("capable", "hi").put("tools", new JsonArray().add(tool("lookup")));
+        JsonObject toolTurn = chat("capable", "hi");
+        toolTurn.getJsonArray("messages").add(new JsonObject().put("role", "tool").put("content", "sunny"));
+
+        assertParseRefused(chat("capable", "hi").put("tool_choice", "required"), KEY, 400, "invalid_request_error",
+            "tool_choice");
+        assertParseRefused(tools.copy().put("tool_choice", new JsonObject().put("type", "function")
+            .put("function", new JsonObject().put("name", "elsewhere"))), KEY, 400, "invalid_request_error",
+            "tool_choice");
+        assertParseRefused(chat("capable", "hi").put("functions", new JsonArray().add(new JsonObject()
+            .put("name", "lookup"))).put("function_call", new JsonObject().put("name", "elsewhere")), KEY, 400,
+            "invalid_request_error", "function_call");
+        assertParseRefused(chat("capable", "hi").put("response_format", new JsonObject().put("type", "xml")), KEY,
+            400, "invalid_request_error", "response_format.type");
+        assertParseRefused(toolTurn, KEY, 400, "invalid_request_error", "messages[1].tool_call_id");
+        assertParseRefused(chat("capable", "hi").put("stream_options", new JsonObject().put("include_usage", true)),
+            KEY, 400, "invalid_request_error", "stream_options");
+        // and what it takes is taken
+        assertThat(ChatRequestParser.parse(tools.copy().put("tool_choice", new JsonObject().put("type", "function")
+            .put("function", new JsonObject().put("name", "lookup"))), CATALOG, KEY, counter).succeeded()).isTrue();
+        assertThat(ChatRequestParser.parse(tools.copy().put("tool_choice", "required"), CATALOG, KEY, counter)
+            .succeeded()).isTrue();
+        assertThat(ChatRequestParser.parse(chat("capable", "hi").put("tool_choice", "auto"), CATALOG, KEY, counter)
+            .succeeded()).isTrue();
+        toolTurn.getJsonArray("messages").getJsonObject(1).put("tool_call_id", "call_1");
+        assertThat(ChatRequestParser.parse(toolTurn, CATALOG, KEY, counter).succeeded()).isTrue();
+    }
+
     private void assertParseRefused(JsonObject body, KeyContext key, int status, String code, String param) {
         Future<ModelRequest> parsed;
         try {
