@@ -150,7 +150,8 @@ public final class TokenHub {
         upstreams = new Upstreams(vertx, metrics);
         upstreams.track(catalog.get());
         upstreams.listen();
-        CatalogReloader reloader = new CatalogReloader(vertx, source, ConfigLoader.fromEnvironment(), catalog, upstreams);
+        CatalogReloader reloader = new CatalogReloader(vertx, source, ConfigLoader.fromEnvironment(), config, catalog,
+            upstreams);
         reloader.listen();
         RateLimiter limiter = new RateLimiter(clustering.counter());
         KeyStore keyStore = new KeyStore(pool);
@@ -159,7 +160,7 @@ public final class TokenHub {
         UsageSync usageSync = new UsageSync(vertx);
         AdminAuth adminAuth = new AdminAuth(config.admin().masterKey(), config.admin().bootstrap(), keyStore);
         AdminApi admin = new AdminApi(vertx, adminStore, adminAuth, catalog,
-            config.billing().signupCreditMicroUsd(), auth::invalidateKey, upstreams::describe, quota,
+            auth::invalidateKey, upstreams::describe, quota,
             reloader::reloadEverywhere, usageSync, clustering.signInCounter());
         apiPort = config.server().port() == 0 ? freePort() : config.server().port();
         managementPort = config.server().managementPort() == 0 ? freePort() : config.server().managementPort();

@@ -41,7 +41,6 @@ public final class AdminApi {
     private final AdminStore store;
     private final AdminAuth auth;
     private final CatalogHolder catalog;
-    private final long signupCreditMicroUsd;
     private final Consumer<String> invalidateLocally;
     private final Supplier<JsonObject> upstreams;
     private final Quota quota;
@@ -51,14 +50,13 @@ public final class AdminApi {
     private final ConsoleApi console;
 
     /** @param invalidateLocally drops a key id from this node's auth cache */
-    public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog, long signupCreditMicroUsd,
+    public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog,
                     Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, Quota quota,
                     Supplier<Future<JsonObject>> reload, UsageSync sync, SharedCounter counter) {
         this.vertx = vertx;
         this.store = store;
         this.auth = auth;
         this.catalog = catalog;
-        this.signupCreditMicroUsd = signupCreditMicroUsd;
         this.invalidateLocally = invalidateLocally;
         this.upstreams = upstreams;
         this.quota = quota;
@@ -123,7 +121,9 @@ public final class AdminApi {
         }
         Future<String> hash = password == null ? Future.succeededFuture(null)
             : vertx.executeBlocking(() -> Passwords.hash(password), false);
-        return hash.compose(h -> store.createAccount(name, email, h, signupCreditMicroUsd))
+        // The credit of the catalog in force: a reload changes it for the accounts created after it.
+        long signupCredit = catalog.get().billing().signupCreditMicroUsd();
+        return hash.compose(h -> store.createAccount(name, email, h, signupCredit))
             .recover(e -> Future.failedFuture(uniqueViolation(e)
                 ? new Conflict("An account with this email already exists.", "email").toException() : e));
     }

@@ -9,7 +9,6 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.math.BigDecimal;
-import java.math.RoundingMode;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -79,9 +78,9 @@ final class AdminBodies {
     }
 
     /**
-     * An amount of money as integer micro-USD: given either as USD in {@code <name>_usd} (a decimal,
-     * rounded half-up to the micro-USD) or as micro-USD in {@code <name>_micro_usd} (an integer),
-     * not both. Null when neither is sent.
+     * An amount of money as integer micro-USD: given either as USD in {@code <name>_usd} (a decimal
+     * of at most six places: a finer amount is refused rather than rounded into another one) or as
+     * micro-USD in {@code <name>_micro_usd} (an integer), not both. Null when neither is sent.
      */
     static Long money(JsonObject body, String name, boolean negativeAllowed) {
         String usdField = name + "_usd";
@@ -106,9 +105,13 @@ final class AdminBodies {
             || !negativeAllowed && n.doubleValue() < 0) {
             throw invalid(usdField + " must be a " + sign + "number of USD.", usdField);
         }
+        BigDecimal micros = new BigDecimal(n.toString()).movePointRight(6);
+        if (micros.stripTrailingZeros().scale() > 0) {
+            throw invalid(usdField + " has more than six decimal places: money is counted in whole micro-USD.",
+                usdField);
+        }
         try {
-            return bounded(new BigDecimal(n.toString()).movePointRight(6).setScale(0, RoundingMode.HALF_UP)
-                .longValueExact(), usdField);
+            return bounded(micros.longValueExact(), usdField);
         } catch (ArithmeticException e) {
             throw invalid(usdField + " must be at most 1000000000 USD.", usdField);
         }

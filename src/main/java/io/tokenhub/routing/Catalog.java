@@ -12,8 +12,9 @@ import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
- * The models and providers of one configuration, indexed for the request path. Immutable: a reload
- * builds a new catalog and swaps it in ({@link CatalogHolder}); requests in flight keep theirs.
+ * The models, providers and billing settings of one configuration, indexed for the request path.
+ * Immutable: a reload builds a new catalog and swaps it in ({@link CatalogHolder}); requests in
+ * flight keep theirs.
  */
 public final class Catalog {
 
@@ -22,11 +23,13 @@ public final class Catalog {
     }
 
     private final List<Model> models;
+    private final TokenHubConfig.Billing billing;
     private final Map<String, Model> byName = new HashMap<>();
     private final Map<String, Provider> providers = new HashMap<>();
 
     private Catalog(TokenHubConfig config) {
         this.models = config.models();
+        this.billing = config.billing();
         for (Model m : models) {
             byName.put(m.id(), m);
             m.aliases().forEach(alias -> byName.put(alias, m));
@@ -40,6 +43,11 @@ public final class Catalog {
 
     public List<Model> models() {
         return models;
+    }
+
+    /** The billing settings in force: the signup credit a new account gets. */
+    public TokenHubConfig.Billing billing() {
+        return billing;
     }
 
     public Optional<Model> model(String idOrAlias) {

@@ -7,8 +7,11 @@ import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.core.Bus;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -17,8 +20,10 @@ import org.slf4j.LoggerFactory;
 /**
  * {@code POST /admin/v1/reload}: loads the configuration file on the node that was asked (so that
  * its answer means this node serves the new catalog), then tells every other node to load it.
- * Each node swaps in a new catalog (models, prices, providers, deployments); requests and streams
- * in flight keep the catalog they started with. Server ports and storage are read at start only.
+ * Each node swaps in a new catalog (models, prices, providers, deployments, the signup credit);
+ * requests and streams in flight keep the catalog they started with. The server, admin, storage,
+ * cluster and accounting sections are read at start only: a reload that changes them says so in
+ * its answer ({@code restart_required}) and in the log, rather than look applied.
  */
 public final class CatalogReloader {
 
@@ -27,6 +32,7 @@ public final class CatalogReloader {
     private final Vertx vertx;
     private final Path source;
     private final ConfigLoader loader;
+    private final TokenHubConfig started;
     private final CatalogHolder catalog;
     private final Upstreams upstreams;
     /** Marks this node's own reload messages, which it has applied before publishing them. */
@@ -39,11 +45,16 @@ public final class CatalogReloader {
     private record Loaded(long read, TokenHubConfig config) {
     }
 
-    /** @param source the configuration file, or null when the gateway was started without one */
-    public CatalogReloader(Vertx vertx, Path source, ConfigLoader loader, CatalogHolder catalog, Upstreams upstreams) {
+    /**
+     * @param source  the configuration file, or null when the gateway was started without one
+     * @param started the configuration the node started with
+     */
+    public CatalogReloader(Vertx vertx, Path source, ConfigLoader loader, TokenHubConfig started,
+                           CatalogHolder catalog, Upstreams upstreams) {
         this.vertx = vertx;
         this.source = source;
         this.loader = loader;
+        this.started = started;
         this.catalog = catalog;
         this.upstreams = upstreams;
     }
@@ -69,8 +80,30 @@ public final class CatalogReloader {
             vertx.eventBus().publish(Bus.CONFIG_RELOAD,
                 new JsonObject().put("source", source.toString()).put("origin", origin));
             return new JsonObject().put("status", "reloading")
-                .put("models", config.models().size()).put("providers", config.providers().size());
+                .put("models", config.models().size()).put("providers", config.providers().size())
+                .put("restart_required", new JsonArray(restartRequired(config)));
         });
+    }
+
+    /** The sections read at start only that the file now has otherwise: they apply at the next start. */
+    private List<String> restartRequired(TokenHubConfig next) {
+        List<String> changed = new ArrayList<>();
+        if (!next.server().equals(started.server())) {
+            changed.add("server");
+        }
+        if (!next.admin().equals(started.admin())) {
+            changed.add("admin");
+        }
+        if (!next.storage().equals(started.storage())) {
+            changed.add("storage");
+        }
+        if (!next.cluster().equals(started.cluster())) {
+            changed.add("cluster");
+        }
+        if (!next.accounting().equals(started.accounting())) {
+            changed.add("accounting");
+        }
+        return changed;
     }
 
     private Future<Loaded> read() {
@@ -99,5 +132,9 @@ public final class CatalogReloader {
         upstreams.track(next);
         catalog.set(next);
         LOG.info("catalog reloaded: {} models, {} providers", config.models().size(), config.providers().size());
+        List<String> restart = restartRequired(config);
+        if (!restart.isEmpty()) {
+            LOG.warn("configuration reloaded except {}: those sections apply at the next start", restart);
+        }
     }
 }

@@ -436,7 +436,7 @@ class KeyLifecycleIT {
     }
 
     @Test
-    void creditsMayBeGivenInMicroUsdAndAnAmountTooLargeIsA400ThatChangesNothing() {
+    void creditsMayBeGivenInMicroUsdAndAnAmountTooLargeOrTooFineIsA400ThatChangesNothing() {
         // Given an account with half a dollar
         String accountId = newAccount().getString("id");
         String path = "/admin/v1/accounts/" + accountId + "/credits";
@@ -448,14 +448,19 @@ class KeyLifecycleIT {
             new JsonObject().put("amount_usd", 1).put("amount_micro_usd", 1));
         HttpResponse<String> hugeMicro = gateway.admin("POST", path,
             new JsonObject().put("amount_micro_usd", Long.MAX_VALUE));
+        // and in USD down to the micro-USD, then finer than that, which is not rounded into another amount
+        JsonObject exact = gateway.adminOk("POST", path, new JsonObject().put("amount_usd", 0.000001));
+        HttpResponse<String> fine = gateway.admin("POST", path, new JsonObject().put("amount_usd", 0.0000005));
 
         // Then the first moved the balance, the others are 400s naming the field and moved nothing
         assertThat(credited.getLong("balance_micro_usd")).isEqualTo(750_000);
         assertOpenAiError(huge, 400, "invalid_request_error", "invalid_request_error", "amount_usd");
         assertOpenAiError(both, 400, "invalid_request_error", "invalid_request_error", "amount_micro_usd");
         assertOpenAiError(hugeMicro, 400, "invalid_request_error", "invalid_request_error", "amount_micro_usd");
+        assertThat(exact.getLong("balance_micro_usd")).isEqualTo(750_001);
+        assertOpenAiError(fine, 400, "invalid_request_error", "invalid_request_error", "amount_usd");
         assertThat(gateway.adminOk("GET", "/admin/v1/accounts/" + accountId, null).getLong("balance_micro_usd"))
-            .isEqualTo(750_000);
+            .isEqualTo(750_001);
     }
 
     @Test

@@ -137,6 +137,8 @@ class ClusterIT {
             Files.writeString(node.configFile(), original.get(node)
                 .replace("aliases: [mini]", "aliases: [mini, mini-renamed]")
                 .replace("type: openai,", "type: openai, api_key: rotated-provider-key,")
+                .replace("signup_credit_usd: 100", "signup_credit_usd: 7")
+                .replace("max_body_bytes: 65536", "max_body_bytes: 65537")
                 + "  - { id: spare, deployments: [ { provider: openai, model: spare-model } ] }\n");
         }
 
@@ -149,6 +151,12 @@ class ClusterIT {
         assertThat(cluster.upstream().lastRequest().headers().get("Authorization"))
             .isEqualTo("Bearer rotated-provider-key");
         assertThat(deployments(nodes.get(0))).contains("openai/spare-model");
+        // The signup credit applies to the next account; the server's settings wait for a restart, and the
+        // answer says so rather than look applied
+        assertThat(nodes.get(0).adminOk("POST", "/admin/v1/accounts", new JsonObject().put("name", "After")
+            .put("email", "after-reload-" + System.nanoTime() + "@example.com")).getLong("balance_micro_usd"))
+            .isEqualTo(7_000_000L);
+        assertThat(answer.getJsonArray("restart_required")).containsExactly("server");
         TestGateway.eventually(() -> nodes.stream().allMatch(n -> chat(n, key, "mini-renamed").statusCode() == 200),
             5_000, "every node serving the new alias");
 
@@ -156,7 +164,7 @@ class ClusterIT {
         for (TestGateway node : nodes) {
             Files.writeString(node.configFile(), original.get(node));
         }
-        nodes.get(0).adminOk("POST", "/admin/v1/reload", null);
+        assertThat(nodes.get(0).adminOk("POST", "/admin/v1/reload", null).getJsonArray("restart_required")).isEmpty();
         assertThat(deployments(nodes.get(0))).contains("openai/gpt-4o-mini").doesNotContain("openai/spare-model");
         assertThat(chat(nodes.get(0), key, "mini-renamed").statusCode()).isEqualTo(404);
         TestGateway.eventually(() -> nodes.stream().allMatch(n -> chat(n, key, "mini-renamed").statusCode() == 404),
