@@ -41,6 +41,8 @@ final class Exchange implements Dispatcher.Tracker {
     Attempt called;
     /** Whether {@link #called} is a candidate after the first: a fallback was called. */
     boolean calledFallback;
+    /** Whether its one usage record is made: set by {@link Outcome#record}. */
+    boolean recorded;
 
     Exchange(RoutingContext ctx) {
         RequestIds.Arrival arrival = RequestIds.of(ctx);

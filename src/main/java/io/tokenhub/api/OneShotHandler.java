@@ -176,6 +176,10 @@ final class OneShotHandler implements Handler<RoutingContext> {
 
             public PromptTokens validate(JsonObject body) {
                 Object input = body.getValue("input");
+                // As OpenAI: an empty string embeds nothing, and is refused wherever it is.
+                if ("".equals(input) || input instanceof JsonArray array && array.contains("")) {
+                    throw ChatRequestParser.invalid("input must not be or contain an empty string.", "input");
+                }
                 Texts prompt = new Texts();
                 if (input instanceof String text) {
                     prompt.add(text);

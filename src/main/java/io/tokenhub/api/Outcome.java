@@ -174,6 +174,11 @@ final class Outcome {
         if (ex.reservation == null) {
             // Admitted, then refused (no balance, the monthly cap): it used no tokens of the TPM limits.
             limits.correct(ex, 0, null);
+        } else if (!ex.recorded) {
+            // Failed past its reservation with no record made (an unexpected failure on the way, not an
+            // upstream's): it gets its record, which hands the reservation back, instead of holding the
+            // account's money and cap until the reservation expires.
+            failed(ex, failure, Usage.NONE);
         }
         if (ex.abort.aborted()) {
             return;
@@ -199,6 +204,7 @@ final class Outcome {
      */
     private void record(Exchange ex, Attempt served, Attempt named, boolean fallback, Usage usage, long costMicroUsd,
                         int status, String errorCode, long ttftNanos) {
+        ex.recorded = true;
         ModelRequest request = ex.request;
         String provider = named == null ? null : named.provider();
         Model requested = request.target().model();

@@ -57,6 +57,7 @@ public interface Chunk {
             for (Object c : choices) {
                 if (c instanceof JsonObject choice && choice.getValue("delta") instanceof JsonObject delta
                     && (nonEmpty(delta.getValue("content")) || nonEmpty(delta.getValue("reasoning_content"))
+                        || nonEmpty(delta.getValue("refusal"))
                         || delta.getValue("tool_calls") instanceof JsonArray calls && !calls.isEmpty())) {
                     return true;
                 }

@@ -4,8 +4,9 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 /**
- * What a model generated, as text to count when the provider gave no usage: content, reasoning and
- * tool calls of a message (whole answers) or of a delta (streams) all count as output tokens.
+ * What a model generated, as text to count when the provider gave no usage: content, reasoning,
+ * a refusal and tool calls of a message (whole answers) or of a delta (streams) all count as output
+ * tokens.
  */
 public final class GeneratedText {
 
@@ -24,6 +25,9 @@ public final class GeneratedText {
                 }
                 if (generated.getValue("reasoning_content") instanceof String reasoning) {
                     text.append(reasoning);
+                }
+                if (generated.getValue("refusal") instanceof String refusal) {
+                    text.append(refusal);
                 }
                 if (generated.getValue("tool_calls") instanceof JsonArray calls) {
                     text.append(calls.encode());

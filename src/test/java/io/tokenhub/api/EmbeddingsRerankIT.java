@@ -324,6 +324,9 @@ class EmbeddingsRerankIT {
             .put("input", new JsonArray().add(1.5))), "input");
         assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed")
             .put("input", new JsonArray().add(new JsonArray()))), "input");
+        assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed").put("input", "")), "input");
+        assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed")
+            .put("input", new JsonArray().add("text").add(""))), "input");
         assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed").put("input", "x")
             .put("dimensions", "many")), "dimensions");
         assertInvalid(post("/v1/embeddings", new JsonObject().put("model", "mock-embed").put("input", "x")
@@ -334,6 +337,24 @@ class EmbeddingsRerankIT {
         assertInvalid(post("/v1/rerank", new JsonObject().put("model", "mock-rerank").put("query", "q")
             .put("documents", new JsonArray().add("d")).put("top_n", 0)), "top_n");
         assertThat(upstream.requests()).isEmpty();
+    }
+
+    @Test
+    void anExplicitNullForAnOptionalFieldIsTheDefaultAndTheRequestIsRecordedAndSettled() {
+        // When an optional field is sent as null, as SDKs built from typed models do
+        HttpResponse<String> embedded = post("/v1/embeddings", new JsonObject()
+            .put("model", "mock-embed").put("input", "x").put("dimensions", (Object) null));
+        HttpResponse<String> reranked = post("/v1/rerank", new JsonObject().put("model", "mock-rerank")
+            .put("query", "q").put("documents", new JsonArray().add("a").add("b")).put("top_n", (Object) null));
+
+        // Then it is the default (before: a 500 that kept the reservation and wrote no record)
+        assertThat(embedded.statusCode()).as(embedded.body()).isEqualTo(200);
+        assertThat(new JsonObject(embedded.body()).getJsonArray("data").getJsonObject(0).getJsonArray("embedding"))
+            .hasSize(8);
+        assertThat(reranked.statusCode()).as(reranked.body()).isEqualTo(200);
+        assertThat(new JsonObject(reranked.body()).getJsonArray("results")).hasSize(2);
+        assertThat(usageRecord(embedded).get("status")).isEqualTo(200);
+        assertThat(usageRecord(reranked).get("status")).isEqualTo(200);
     }
 
     @Test

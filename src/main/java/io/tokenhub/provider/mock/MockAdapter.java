@@ -136,7 +136,8 @@ public final class MockAdapter implements ProviderAdapter {
         Object input = call.body().getValue("input");
         JsonArray inputs = input instanceof JsonArray array && !(array.getValue(0) instanceof Number) ? array
             : new JsonArray().add(input);
-        int dimensions = call.body().getInteger("dimensions", 8);
+        // An explicit null is the default, as OpenAI takes it.
+        int dimensions = call.body().getValue("dimensions") instanceof Number n ? n.intValue() : 8;
         if (dimensions > MAX_DIMENSIONS) {
             return Future.failedFuture(rejected("Invalid 'dimensions': integer above maximum value. Expected a value <= "
                 + MAX_DIMENSIONS + ", but got " + dimensions + " instead.", "dimensions"));
@@ -179,7 +180,7 @@ public final class MockAdapter implements ProviderAdapter {
             results.add(result);
         }
         results.sort((a, b) -> Double.compare(b.getDouble("relevance_score"), a.getDouble("relevance_score")));
-        int topN = call.body().getInteger("top_n", results.size());
+        int topN = call.body().getValue("top_n") instanceof Number n ? n.intValue() : results.size();
         JsonObject body = new JsonObject().put("model", label(call))
             .put("results", new JsonArray(results.subList(0, Math.min(topN, results.size()))));
         return Future.succeededFuture(Completion.of(body, new Usage(tokens, 0, 0, 0, false)));

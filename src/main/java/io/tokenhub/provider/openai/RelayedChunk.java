@@ -165,6 +165,7 @@ final class RelayedChunk implements Chunk {
     private void delta(JsonParser parser) throws IOException {
         String content = null;
         String reasoning = null;
+        String refusal = null;
         JsonArray calls = null;
         int seen = 0;
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
@@ -178,6 +179,10 @@ final class RelayedChunk implements Chunk {
                 case "reasoning_content" -> {
                     seen = JsonScan.once(seen, 2);
                     reasoning = value == JsonToken.VALUE_STRING ? parser.getText() : skip(parser);
+                }
+                case "refusal" -> {
+                    seen = JsonScan.once(seen, 8);
+                    refusal = value == JsonToken.VALUE_STRING ? parser.getText() : skip(parser);
                 }
                 case "tool_calls" -> {
                     seen = JsonScan.once(seen, 4);
@@ -194,9 +199,10 @@ final class RelayedChunk implements Chunk {
             }
         }
         output |= content != null && !content.isEmpty() || reasoning != null && !reasoning.isEmpty()
-            || calls != null && !calls.isEmpty();
+            || refusal != null && !refusal.isEmpty() || calls != null && !calls.isEmpty();
         addText(content);
         addText(reasoning);
+        addText(refusal);
         addText(calls == null ? null : calls.encode());
     }
 

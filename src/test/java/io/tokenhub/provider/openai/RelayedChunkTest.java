@@ -128,6 +128,9 @@ class RelayedChunkTest {
                 delta.add("\"reasoning_content\":" + pick(random, "\"hmm\"", "null", "\"\""));
             }
             if (random.nextBoolean()) {
+                delta.add("\"refusal\":" + pick(random, "\"I can't\"", "null", "\"\""));
+            }
+            if (random.nextBoolean()) {
                 delta.add("\"tool_calls\":" + pick(random, "[]", "[{\"id\":\"c1\",\"function\":{\"name\":\"f\"}}]"));
             }
             if (random.nextBoolean()) {
