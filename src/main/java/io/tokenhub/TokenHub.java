@@ -105,7 +105,10 @@ public final class TokenHub {
             hub.database.stopWithTheGateway();
             hub.printWelcome();
         } catch (RuntimeException e) {
-            LOG.error("TokenHub failed to start", e);
+            // What went wrong, in a line an operator reads first (a port taken, a database refusing);
+            // the stack trace below it.
+            LOG.error("TokenHub failed to start: {}", causes(e));
+            LOG.error("the failure in full", e);
             System.exit(1);
         }
     }
@@ -249,13 +252,35 @@ public final class TokenHub {
      * logged and does not keep the later ones from running: a node must always leave.
      */
     public void close() {
+        long started = System.nanoTime();
+        // Said at each step, so that a pod's log tells a clean stop from a crash.
+        LOG.info("stopping: not ready any more; requests and streams in flight have {} ms to finish",
+            config.server().shutdownGraceMs());
         draining.set(true);
         bounded("draining and undeploying the verticles", this::undeployAll,
             config.server().shutdownGraceMs() + 30_000);
+        LOG.info("stopping: requests done and usage written after {} ms; leaving", elapsedMs(started));
         // Closed from this (non-Vert.x) thread, so that nothing is left to run on a stopped event loop.
         bounded("closing the database pool", pool::close, 10_000);
         bounded("closing Vert.x and leaving the cluster", vertx::close, 30_000);
         database.close();
+        LOG.info("stopped after {} ms", elapsedMs(started));
+    }
+
+    /** The messages of a failure and of its causes, most general first. */
+    static String causes(Throwable failure) {
+        StringBuilder text = new StringBuilder();
+        for (Throwable t = failure; t != null && text.length() < 1_000; t = t.getCause() == t ? null : t.getCause()) {
+            String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
+            if (text.indexOf(message) < 0) {
+                text.append(text.length() == 0 ? "" : ": ").append(message);
+            }
+        }
+        return text.toString();
+    }
+
+    private static long elapsedMs(long startNanos) {
+        return (System.nanoTime() - startNanos) / 1_000_000;
     }
 
     private static void bounded(String step, Supplier<Future<?>> action, long timeoutMs) {

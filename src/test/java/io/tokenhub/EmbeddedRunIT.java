@@ -80,7 +80,9 @@ class EmbeddedRunIT {
         });
 
         // Then it stopped cleanly: its usage in the database, no error on the way
-        assertThat(stopLog).doesNotContain(" ERROR ").doesNotContain("did not finish cleanly");
+        assertThat(stopLog).doesNotContain(" ERROR ").doesNotContain("did not finish cleanly")
+            .contains("stopping: not ready any more").contains("stopping: requests done and usage written")
+            .contains("stopped after");
         try (var spool = Files.list(dir.resolve("data").resolve("spool"))) {
             assertThat(spool.toList()).as("nothing left for the next start to replay").isEmpty();
         }

@@ -186,7 +186,9 @@ public final class ApiVerticle extends VerticleBase {
             .setPerFrameWebSocketCompressionSupported(false)
             .setIdleTimeout(300).setIdleTimeoutUnit(TimeUnit.SECONDS)
             .setMaxHeaderSize(16 * 1024));
-        return server.requestHandler(router).invalidRequestHandler(ErrorWriter::invalidHttpRequest).listen();
+        return server.requestHandler(router).invalidRequestHandler(ErrorWriter::invalidHttpRequest).listen()
+            .recover(failure -> Future.failedFuture(new IllegalStateException("cannot listen on "
+                + shared.server().host() + ":" + shared.server().port() + " (server.port): " + failure.getMessage())));
     }
 
     /**

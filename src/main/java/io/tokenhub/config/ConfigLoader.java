@@ -1,5 +1,6 @@
 package io.tokenhub.config;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.tokenhub.config.TokenHubConfig.Accounting;
@@ -93,7 +94,10 @@ public final class ConfigLoader {
             Map<String, Object> parsed = YAML.readValue(quotePlaceholders(yaml), Map.class);
             tree = parsed == null ? Map.of() : parsed;
         } catch (IOException | ClassCastException e) {
-            throw new ConfigException(source, List.of("not valid YAML: " + firstLine(e.getMessage())));
+            // The line, as the parser saw it (placeholders quoted keep the lines; the columns may move).
+            String line = e instanceof JsonProcessingException j && j.getLocation() != null
+                && j.getLocation().getLineNr() > 0 ? " (line " + j.getLocation().getLineNr() + ")" : "";
+            throw new ConfigException(source, List.of("not valid YAML" + line + ": " + firstLine(e.getMessage())));
         }
         @SuppressWarnings("unchecked")
         List<String> warned = new ArrayList<>();

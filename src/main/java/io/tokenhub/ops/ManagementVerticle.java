@@ -88,7 +88,9 @@ public final class ManagementVerticle extends VerticleBase {
         ErrorWriter.unknownPaths(router);
         vertx.setPeriodic(0, PROBE_MS, id -> probe());
         server = vertx.createHttpServer();
-        return server.requestHandler(router).listen(port);
+        return server.requestHandler(router).listen(port)
+            .recover(failure -> Future.failedFuture(new IllegalStateException("cannot listen on port " + port
+                + " (server.management_port): " + failure.getMessage())));
     }
 
     private void probe() {

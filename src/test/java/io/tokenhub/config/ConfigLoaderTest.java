@@ -117,6 +117,15 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void yamlThatDoesNotParseIsReportedWithItsLine() {
+        ConfigLoader loader = new ConfigLoader(name -> null);
+
+        assertThatThrownBy(() -> loader.parse("server:\n  port: 8080\n   stray: [\n", "test"))
+            .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).singleElement()
+                .asString().startsWith("not valid YAML (line 3): "));
+    }
+
+    @Test
     void whatTheGatewayCanStartWithIsAWarningNotAProblem() {
         ConfigLoader loader = new ConfigLoader(name -> null);
 
