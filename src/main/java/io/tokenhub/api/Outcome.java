@@ -19,6 +19,9 @@ import io.tokenhub.core.Usage;
 import io.tokenhub.telemetry.Metrics;
 import io.tokenhub.routing.Attempt;
 import java.time.Instant;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
 
 /**
  * Opens and closes the books on one request: reserves its estimate before the upstream call; after
@@ -45,6 +48,8 @@ final class Outcome {
     private final InFlight settling = new InFlight();
     /** Set when this node cuts what outlasted its shutdown grace: connections lost from then are its doing. */
     private boolean cutting;
+    /** The streams being relayed on this event loop, to be ended properly if this node has to cut them. */
+    private final Set<SseRelay> relaying = new HashSet<>();
 
     Outcome(UsageRecorder recorder, Metrics metrics, Quota quota, Limits limits) {
         this.recorder = recorder;
@@ -149,9 +154,25 @@ final class Outcome {
         metrics.overhead(ex.overheadNanos());
     }
 
-    /** From now on, a lost connection is this node cutting it at the end of its shutdown grace. */
+    /**
+     * From now on, a lost connection is this node cutting it at the end of its shutdown grace. A
+     * stream still open is ended now, as a stream that failed is, with an error event and
+     * {@code [DONE]}: never cut off in the middle without a word.
+     */
     void cutting() {
         cutting = true;
+        for (SseRelay relay : List.copyOf(relaying)) {
+            relay.cut();
+        }
+    }
+
+    /** A stream started on this event loop; {@link #relayed} when it is over, however it ends. */
+    void relaying(SseRelay relay) {
+        relaying.add(relay);
+    }
+
+    void relayed(SseRelay relay) {
+        relaying.remove(relay);
     }
 
     /** The status recorded for a request whose connection went away: 499, or 503 when this node cut it. */

@@ -57,6 +57,7 @@ final class SseRelay implements StreamStart.Sink {
             .putHeader(Headers.PROVIDER, served.attempt().provider())
             .setChunked(true);
         ex.abort.onAbort(this::clientGone);
+        outcome.relaying(this);
         response.drainHandler(v -> served.result().stream().resume());
         served.result().attach(this);
     }
@@ -131,8 +132,25 @@ final class SseRelay implements StreamStart.Sink {
         finish(usage, Outcome.cost(served.attempt(), usage), outcome.goneStatus(), outcome.goneCode());
     }
 
+    /**
+     * This node is stopping and the stream outlasted its grace: the upstream is abandoned, and the
+     * client told, with an error event and {@code [DONE]}, before its connection is closed.
+     */
+    void cut() {
+        if (done) {
+            return;
+        }
+        served.result().stream().cancel();
+        Usage usage = usage();
+        ApiError error = new ApiError.ServerShutdown();
+        finish(usage, Outcome.cost(served.attempt(), usage), error.status(), error.code());
+        response.write(event("event: error\ndata: " + ErrorWriter.body(error).encode()));
+        response.end(DONE);
+    }
+
     private void finish(Usage usage, long cost, int status, String errorCode) {
         done = true;
+        outcome.relayed(this);
         outcome.record(ex, served.attempt(), served.fallback(), usage, cost, status, errorCode, ttftNanos);
     }
 

@@ -3,11 +3,15 @@ package io.tokenhub.auth;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.tokenhub.core.ApiError.InvalidApiKey;
+import io.tokenhub.core.ApiError.Unavailable;
+import io.tokenhub.core.OncePer;
 import io.vertx.core.Future;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Turns an {@code Authorization} header into a {@link KeyContext}. Keys are cached by the string
@@ -17,6 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Authenticator {
 
+    private static final Logger LOG = LoggerFactory.getLogger(Authenticator.class);
+    /** A key store down is said once in a while, not once per request that finds it down. */
+    private static final OncePer LOOKUP_FAILURES = new OncePer(10_000);
     private static final Duration KNOWN_TTL = Duration.ofMinutes(5);
     private static final Duration UNKNOWN_TTL = Duration.ofSeconds(30);
 
@@ -52,7 +59,17 @@ public final class Authenticator {
             return Future.failedFuture(unknownKey());
         }
         long seen = generation.get();
-        return store.findByKey(key).compose(found -> remember(key, found, seen));
+        return store.findByKey(key)
+            .recover(failure -> {
+                // PostgreSQL unreachable for a key not cached yet: the key may well be good, so the answer
+                // is to retry shortly, not a server error.
+                if (LOOKUP_FAILURES.due(System.currentTimeMillis())) {
+                    LOG.warn("keys not cached could not be looked up: {}", failure.toString());
+                }
+                return Future.failedFuture(new Unavailable("The API key could not be checked just now (the key "
+                    + "store is unavailable); retry shortly.").toException());
+            })
+            .compose(found -> remember(key, found, seen));
     }
 
     private Future<KeyContext> remember(String key, Optional<KeyContext> found, long seen) {

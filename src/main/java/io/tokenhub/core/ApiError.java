@@ -173,6 +173,15 @@ public sealed interface ApiError {
         public String code() { return "upstream_timeout"; }
     }
 
+    /** A stream this node cut when it stopped, its grace period over. */
+    record ServerShutdown() implements ApiError {
+        public int status() { return 503; }
+        public String type() { return "api_error"; }
+        public String code() { return "server_shutdown"; }
+        public String message() { return "The server is shutting down and could not finish this stream in time."; }
+        public long retryAfterSeconds() { return 1; }
+    }
+
     record Unavailable(String message) implements ApiError {
         public int status() { return 503; }
         public String type() { return "api_error"; }

@@ -107,6 +107,7 @@ class PostgresOutageIT {
         // Given a gateway on the embedded PostgreSQL, and a key used once while the database is up
         hub = TokenHub.start(config());
         String key = newKey();
+        String unused = newKey();
         Queue<Sent> sent = new ConcurrentLinkedQueue<>();
         sent.add(chat(key, 0));
         int total = 300;
@@ -155,6 +156,11 @@ class PostgresOutageIT {
         assertThat(queueDepth()).isPositive();
         // And the records wait on disk
         TestGateway.eventually(() -> spoolFiles() > 0, WAIT_MS, "usage records in the spool");
+        // And a key never used (so not cached) cannot be checked meanwhile: a 503 to retry, not a 500
+        Sent unchecked = chat(unused, 1);
+        assertThat(unchecked.status()).as(unchecked.body()).isEqualTo(503);
+        assertThat(new JsonObject(unchecked.body()).getJsonObject("error").getString("code"))
+            .isEqualTo("service_unavailable");
 
         // When PostgreSQL is started again on the same data directory and port
         postgres = EmbeddedPostgresServer.start(pgDir, pgPort);
@@ -412,7 +418,7 @@ class PostgresOutageIT {
         long charged = count("SELECT coalesce(sum(wallet_micro_usd), 0) FROM usage_records");
         assertThat(charged).as("charged for the requests").isPositive();
         assertThat(count("SELECT coalesce(sum(balance_micro_usd), 0) FROM accounts"))
-            .isEqualTo(SIGNUP_MICRO_USD - charged);
+            .isEqualTo(SIGNUP_MICRO_USD * count("SELECT count(*) FROM accounts") - charged);
         assertThat(count("SELECT coalesce(sum(amount_micro_usd), 0) FROM ledger WHERE kind = 'usage'"))
             .isEqualTo(-charged);
     }
