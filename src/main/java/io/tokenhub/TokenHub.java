@@ -8,6 +8,7 @@ import io.tokenhub.billing.LocalQuota;
 import io.tokenhub.billing.Quota;
 import io.tokenhub.billing.QuotaLoader;
 import io.tokenhub.billing.RedisQuota;
+import io.tokenhub.billing.Settled;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.redis.client.RedisOptions;
@@ -175,8 +176,8 @@ public final class TokenHub {
         Path spool = Path.of(config.storage().dataDir(), "spool");
         return deployOther(new AuthVerticle(auth))
             .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,
-                usageStatus, batch -> quota.durable(batch.stream().map(UsageEvent::accountId).toList(),
-                    batch.stream().map(UsageEvent::payment).toList()))))
+                usageStatus, batch -> quota.durable(batch.stream().map(e -> new Settled(e.accountId(), e.keyId(),
+                    e.costMicroUsd(), e.payment())).toList()))))
             .compose(v -> vertx.deployVerticle(() -> new ApiVerticle(apiShared),
                 new DeploymentOptions().setInstances(server.effectiveInstances())))
             .compose(id -> {

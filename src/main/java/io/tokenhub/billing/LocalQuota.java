@@ -149,7 +149,7 @@ public final class LocalQuota implements Quota {
                 if (held.remove(r.requestId()) != null) {
                     release(account, key, r);
                 }
-                return charge(account, key, r.modelId(), r.accountId(), tokens, microUsd);
+                return charge(account, key, r, tokens, microUsd);
             }
         }));
     }
@@ -165,11 +165,10 @@ public final class LocalQuota implements Quota {
         key.reserved -= r.microUsd();
     }
 
-    private Payment charge(AccountState account, KeyState key, String modelId, String accountId, long tokens,
-                           long microUsd) {
+    private Payment charge(AccountState account, KeyState key, Reservation r, long tokens, long microUsd) {
         Map<String, Long> draws = new LinkedHashMap<>();
         long left = tokens;
-        for (PlanState p : eligible(account, modelId, clock.instant())) {
+        for (PlanState p : eligible(account, r.modelId(), clock.instant())) {
             long take = Math.min(p.remaining, left);
             if (take > 0) {
                 p.remaining -= take;
@@ -182,7 +181,7 @@ public final class LocalQuota implements Quota {
         rollMonth(key);
         key.spend += microUsd;
         Payment payment = new Payment(Map.copyOf(draws), wallet);
-        pending.add(accountId, payment);
+        pending.add(new Settled(r.accountId(), r.keyId(), microUsd, payment));
         return payment;
     }
 
@@ -208,8 +207,8 @@ public final class LocalQuota implements Quota {
     }
 
     @Override
-    public void durable(List<String> accountIds, List<Payment> payments) {
-        pending.durable(accountIds, payments);
+    public void durable(List<Settled> batch) {
+        pending.durable(batch);
     }
 
     @Override
@@ -270,7 +269,7 @@ public final class LocalQuota implements Quota {
             .map(spend -> account.keys.computeIfAbsent(id, k -> {
                 KeyState state = new KeyState();
                 state.month = YearMonth.now(clock.withZone(ZoneOffset.UTC));
-                state.spend = spend;
+                state.spend = spend + pending.keySpend(id);
                 return state;
             }))
             .onComplete(ar -> account.loadingKeys.remove(id))));

@@ -6,29 +6,43 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Charges settled in the hot counters that PostgreSQL does not hold yet (their usage records are
- * still on the way). Loading counters from PostgreSQL subtracts them, so a rebuild neither forgets
- * nor doubles a charge.
+ * still on the way: in memory, or in the spool while PostgreSQL is down). Loading counters from
+ * PostgreSQL takes them into account — a wallet and a plan less what is pending, a key's
+ * month-to-date spend plus it — so a rebuild neither forgets nor doubles a charge.
  */
 final class Pending {
 
     private final Map<String, Long> wallet = new ConcurrentHashMap<>();
     private final Map<String, Long> plans = new ConcurrentHashMap<>();
+    private final Map<String, Long> keySpend = new ConcurrentHashMap<>();
 
-    void add(String accountId, Payment payment) {
+    void add(Settled settled) {
+        Payment payment = settled.payment();
         if (payment.walletMicroUsd() != 0) {
-            wallet.merge(accountId, payment.walletMicroUsd(), Long::sum);
+            wallet.merge(settled.accountId(), payment.walletMicroUsd(), Long::sum);
         }
         payment.planDraws().forEach((id, take) -> plans.merge(id, take, Long::sum));
+        if (settled.costMicroUsd() != 0) {
+            keySpend.merge(settled.keyId(), settled.costMicroUsd(), Long::sum);
+        }
     }
 
-    void durable(List<String> accountIds, List<Payment> payments) {
-        for (int i = 0; i < payments.size(); i++) {
-            Payment p = payments.get(i);
+    void durable(List<Settled> batch) {
+        for (Settled settled : batch) {
+            Payment p = settled.payment();
             if (p.walletMicroUsd() != 0) {
-                subtract(wallet, accountIds.get(i), p.walletMicroUsd());
+                subtract(wallet, settled.accountId(), p.walletMicroUsd());
             }
             p.planDraws().forEach((id, take) -> subtract(plans, id, take));
+            if (settled.costMicroUsd() != 0) {
+                subtract(keySpend, settled.keyId(), settled.costMicroUsd());
+            }
         }
+    }
+
+    /** What a key spent that PostgreSQL's month-to-date does not hold yet. */
+    long keySpend(String keyId) {
+        return keySpend.getOrDefault(keyId, 0L);
     }
 
     long wallet(String accountId) {

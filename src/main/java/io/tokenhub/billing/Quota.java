@@ -50,8 +50,8 @@ public interface Quota {
     /** A plan granted by an admin, already in PostgreSQL. */
     void planGranted(String accountId, Plan plan);
 
-    /** These settled payments are now durable in PostgreSQL. */
-    void durable(List<String> accountIds, List<Payment> payments);
+    /** These settlements are now durable in PostgreSQL. */
+    void durable(List<Settled> batch);
 
     /** Releases reservations of requests that never settled (a crash mid-request); answers how many. */
     int sweep();

@@ -116,7 +116,7 @@ public final class RedisQuota implements Quota {
             Long.toString(clock.millis()), month());
         return run(settle, r.accountId(), r.keyId(), args, null).map(reply -> {
             Payment payment = new Payment(draws(reply.get(2).toString()), reply.get(1).toLong());
-            pending.add(r.accountId(), payment);
+            pending.add(new Settled(r.accountId(), r.keyId(), microUsd, payment));
             return payment;
         });
     }
@@ -134,8 +134,8 @@ public final class RedisQuota implements Quota {
     }
 
     @Override
-    public void durable(List<String> accountIds, List<Payment> payments) {
-        pending.durable(accountIds, payments);
+    public void durable(List<Settled> batch) {
+        pending.durable(batch);
     }
 
     @Override
@@ -180,7 +180,8 @@ public final class RedisQuota implements Quota {
     }
 
     private Future<Void> loadKey(String keyId, List<String> keys) {
-        return loader.monthToDate(keyId).compose(spend -> call(loadKey, keys, List.of(month(), Long.toString(spend))))
+        return loader.monthToDate(keyId).compose(spend -> call(loadKey, keys,
+                List.of(month(), Long.toString(spend + pending.keySpend(keyId)))))
             .mapEmpty();
     }
 

@@ -50,6 +50,11 @@ class BillingIT {
     String key;
 
     void start(String redis, double signupUsd) {
+        start(redis, signupUsd, "");
+    }
+
+    /** @param extraYaml more configuration (say, an accounting section) */
+    void start(String redis, double signupUsd, String extraYaml) {
         vertx = Vertx.vertx();
         upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
         upstream.usage = FakeOpenAiUpstream.usage(1000, 500, 0, 0);
@@ -86,7 +91,8 @@ class BillingIT {
                 pricing: { input: 0.15, output: 0.60 }
                 limits: { tpm: 2000 }
                 deployments: [ { provider: openai, model: tpm-limited } ]
-            """.formatted(upstream.baseUrl(), broken.baseUrl()), "billing: { signup_credit_usd: " + signupUsd + " }", redis);
+            """.formatted(upstream.baseUrl(), broken.baseUrl()), "billing: { signup_credit_usd: " + signupUsd + " }\n"
+            + extraYaml, redis);
         newKey(new JsonObject());
     }
 
@@ -534,6 +540,27 @@ class BillingIT {
         gateway.adminOk("POST", "/admin/v1/accounts/" + accountId + "/credits",
             new JsonObject().put("amount_usd", -((1_000_000 - 10 * COST) / 1e6)).put("reason", "drain"));
         assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(429);
+    }
+
+    @Test
+    void aKeysSpendNotInPostgresYetStillCountsTowardsItsCapWhenTheCountersAreRebuilt() throws IOException {
+        // Given usage written to PostgreSQL once a minute, so that it waits in memory, and a key whose
+        // monthly cap lets five requests through
+        start(REDIS, 1.0, "accounting: { batch_size: 100, flush_ms: 60000 }");
+        newKey(new JsonObject().put("monthly_cap_micro_usd", 5 * COST + 50));
+        for (int i = 0; i < 5; i++) {
+            assertThat(chat("gpt-4o-mini").statusCode()).isEqualTo(200);
+        }
+        assertThat(gateway.database().count("SELECT count(*) FROM usage_records")).isZero();
+
+        // When Redis loses its counters, and they are rebuilt from PostgreSQL, which has none of that spend
+        flushRedis();
+        HttpResponse<String> sixth = chat("gpt-4o-mini");
+
+        // Then the key's spend still counts what is on its way to PostgreSQL: the cap refuses the sixth
+        assertThat(sixth.statusCode()).as(sixth.body()).isEqualTo(429);
+        assertThat(new JsonObject(sixth.body()).getJsonObject("error").getString("code"))
+            .isEqualTo("monthly_cap_exceeded");
     }
 
     @Test
