@@ -47,7 +47,8 @@ final class ChatHandler implements Handler<RoutingContext> {
         Keys.of(ctx, auth)
             .compose(key -> {
                 ex.key = key;
-                return ChatRequestParser.parse(Bodies.jsonObject(ctx), catalog.get(), key, counter);
+                return ChatRequestParser.parse(Bodies.jsonObject(ctx), catalog.get(), key, counter,
+                    model -> ex.model = model);
             })
             .compose(request -> {
                 ex.request = request;

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
@@ -54,6 +55,12 @@ final class ChatRequestParser {
      * long prompt must be tokenized to know whether it fits the context window.
      */
     static Future<ModelRequest> parse(JsonObject body, Catalog catalog, KeyContext key, PromptCounter counter) {
+        return parse(body, catalog, key, counter, model -> { });
+    }
+
+    /** @param resolved told the catalog model once it is known, before the checks that may refuse it */
+    static Future<ModelRequest> parse(JsonObject body, Catalog catalog, KeyContext key, PromptCounter counter,
+                                      Consumer<Model> resolved) {
         String requested = requiredString(body, "model");
         JsonArray messages = messages(body);
         boolean stream = optionalBoolean(body, "stream", false);
@@ -104,6 +111,7 @@ final class ChatRequestParser {
 
         Target target = catalog.resolve(requested).orElseThrow(() -> new ModelNotFound(requested).toException());
         Model model = target.model();
+        resolved.accept(model);
         if (!key.allows(model.id())) {
             throw new ModelNotAllowed(requested).toException();
         }

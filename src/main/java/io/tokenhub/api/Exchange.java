@@ -2,6 +2,7 @@ package io.tokenhub.api;
 
 import io.tokenhub.auth.KeyContext;
 import io.tokenhub.billing.Reservation;
+import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.UpstreamClock;
@@ -41,6 +42,8 @@ final class Exchange implements Dispatcher.Tracker {
     Attempt called;
     /** Whether {@link #called} is a candidate after the first: a fallback was called. */
     boolean calledFallback;
+    /** The catalog model asked for, once resolved (before {@link #request}): what labels a refusal's metrics. */
+    Model model;
     /** Whether its one usage record is made: set by {@link Outcome#record}. */
     boolean recorded;
 

@@ -88,6 +88,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         String requested = ChatRequestParser.requiredString(body, "model");
         PromptTokens prompt = operation.validate(body);
         Target target = catalog.get().resolve(requested).orElseThrow(() -> new ModelNotFound(requested).toException());
+        ex.model = target.model();
         if (!ex.key.allows(target.model().id())) {
             throw new ModelNotAllowed(requested).toException();
         }

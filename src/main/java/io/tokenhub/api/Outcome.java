@@ -206,7 +206,8 @@ final class Outcome {
         }
         ApiError error = ErrorWriter.toApiError(failure);
         if (ex.reservation == null) {
-            String model = ex.request == null ? UNKNOWN_MODEL : ex.request.target().model().id();
+            // The catalog model once the request named one that exists; never the client's own string.
+            String model = ex.model == null ? UNKNOWN_MODEL : ex.model.id();
             metrics.request(model, "none", error.status(), System.nanoTime() - ex.startNanos);
         }
         ErrorWriter.write(ex.ctx.response(), error);

@@ -130,18 +130,23 @@ class ErrorsIT {
     void requestsRefusedBeforeRoutingAreCountedInTokenhubRequestsTotal() {
         double unknownKeyBefore = requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"401\"");
         double badBodyBefore = requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"400\"");
+        double tooLongBefore = requestsTotal("model=\"gpt-4o-mini\"", "provider=\"none\"", "status=\"400\"");
 
         gateway.post("/v1/chat/completions", "th-notAKeyThatExists0000000000000000000000",
             "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         gateway.post("/v1/chat/completions", key,
             "{\"model\":\"gpt-4o-mini\",\"max_tokens\":100000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        gateway.post("/v1/chat/completions", key, "{\"model\":\"no-such-model\",\"messages\":[]}");
 
-        // A request refused before it was understood is labelled with no model: the client's string
-        // never becomes a label.
+        // A request refused before its model was known is labelled with no model: the client's string
+        // never becomes a label; one refused for a model of the catalog is labelled with that model.
         assertThat(requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"401\""))
             .isEqualTo(unknownKeyBefore + 1);
         assertThat(requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"400\""))
             .isGreaterThanOrEqualTo(badBodyBefore + 1);
+        assertThat(requestsTotal("model=\"gpt-4o-mini\"", "provider=\"none\"", "status=\"400\""))
+            .isGreaterThanOrEqualTo(tooLongBefore + 1);
+        assertThat(requestsTotal("model=\"no-such-model\"")).isZero();
     }
 
     /** The sum of the tokenhub_requests_total samples whose labels include all of {@code labels}. */
