@@ -8,7 +8,6 @@ import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -197,17 +196,18 @@ class ClusterShutdownIT {
         }
     }
 
-    /** A new client cannot even connect: the node has stopped accepting. */
+    /**
+     * A new client gets no answer: the node has stopped accepting. (A connection the kernel accepted
+     * just before the listening socket closed is closed unanswered: no answer either.)
+     */
     private static boolean refusesConnections(TestGateway node) {
         HttpClient fresh = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
         try {
             fresh.send(HttpRequest.newBuilder(URI.create(node.url("/v1/models"))).GET().build(),
                 HttpResponse.BodyHandlers.discarding());
             return false;
-        } catch (ConnectException e) {
-            return true;
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            return true;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
