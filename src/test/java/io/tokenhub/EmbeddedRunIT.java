@@ -83,8 +83,10 @@ class EmbeddedRunIT {
         assertThat(stopLog).doesNotContain(" ERROR ").doesNotContain("did not finish cleanly")
             .contains("stopping: not ready any more").contains("stopping: requests done and usage written")
             .contains("stopped after");
-        try (var spool = Files.list(dir.resolve("data").resolve("spool"))) {
+        try (var spool = Files.list(dir.resolve("data").resolve("spool"));
+             var journal = Files.list(dir.resolve("data").resolve("journal"))) {
             assertThat(spool.toList()).as("nothing left for the next start to replay").isEmpty();
+            assertThat(journal.toList()).as("nothing left in the journal: every record is durable").isEmpty();
         }
         // And started again on the same data directory, without a master key, it knows every one of
         // those requests, and the admin key it printed at the first start is the admin credential
@@ -97,6 +99,69 @@ class EmbeddedRunIT {
             assertThat(rows).hasSize(1);
             assertThat(rows.getJsonObject(0).getLong("requests")).isEqualTo(requests);
         });
+    }
+
+    @Test
+    void requestsAnsweredBeforeASigkillAreInTheDatabaseAfterTheNextStart() throws Exception {
+        // Given the embedded configuration, usage written once a minute so that it is held in memory
+        Path config = dir.resolve("tokenhub.yaml");
+        Path data = dir.resolve("data");
+        Files.writeString(config, """
+            server: { port: 0, management_port: 0, instances: 1, shutdown_grace_ms: 5000 }
+            admin: { master_key: "%s", bootstrap: true }
+            storage: { postgres: embedded, redis: none, data_dir: "%s", embedded_port: %d }
+            accounting: { flush_ms: 60000 }
+            %s
+            """.formatted(TestGateway.MASTER_KEY, data, freePort(), TestGateway.MOCK_CATALOG));
+        int requests = 25;
+        Node first = Node.start(config, data);
+        try {
+            String apiKey = first.find(API_KEY);
+            for (int i = 0; i < requests; i++) {
+                HttpResponse<String> answer = send(first.base + "/v1/chat/completions", apiKey, """
+                    {"model": "mock-chat", "messages": [{"role": "user", "content": "Hello %d"}]}""".formatted(i));
+                assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+            }
+            // When it is killed outright (no shutdown hook runs) once its journal holds their records, which
+            // it writes as they arrive, not at the next flush
+            TestGateway.eventually(() -> journaled(data) == requests, 10_000, "the records in the journal");
+        } finally {
+            first.kill();
+        }
+        assertThat(first.process.waitFor(30, TimeUnit.SECONDS)).isTrue();
+
+        // Then the next start writes them, each once
+        Node second = Node.start(config, data);
+        second.runThenStop(() -> {
+            TestGateway.eventually(() -> {
+                HttpResponse<String> usage = send(second.base + "/admin/v1/usage?group_by=model",
+                    TestGateway.MASTER_KEY, null);
+                JsonArray rows = new JsonObject(usage.body()).getJsonArray("data");
+                return rows.size() == 1 && rows.getJsonObject(0).getLong("requests") == requests;
+            }, 30_000, "the killed node's requests in PostgreSQL");
+            assertThat(second.lines).anyMatch(line -> line.contains(requests + " usage records found in the journal"));
+        });
+    }
+
+    /** Records in the usage journal's segments. */
+    private static long journaled(Path data) {
+        Path journal = data.resolve("journal");
+        if (!Files.isDirectory(journal)) {
+            return 0;
+        }
+        try (var files = Files.list(journal)) {
+            long records = 0;
+            for (Path file : files.toList()) {
+                try (var lines = Files.lines(file)) {
+                    records += lines.count();
+                } catch (IOException | UncheckedIOException gone) {
+                    // deleted meanwhile
+                }
+            }
+            return records;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** What a test does with a running gateway. */

@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * back, so an unanswering PostgreSQL costs one timeout per replay attempt, not one per batch. (A
  * batch PostgreSQL answers with an error is not a sign of an outage: the next batch still tries.)
  * Stopping waits for the write in flight, then flushes everything (to PostgreSQL, else to the
- * spool).
+ * spool). Every record received is in the {@link Journal} on disk until it is durable, for a node
+ * killed outright; the next start hands the journal an earlier run left to the spool.
  */
 public final class AccountingVerticle extends VerticleBase {
 
@@ -44,6 +45,7 @@ public final class AccountingVerticle extends VerticleBase {
     private final Consumer<List<UsageEvent>> onWritten;
     private final ArrayDeque<UsageEvent> pending = new ArrayDeque<>();
     private Spool spool;
+    private Journal journal;
     private MessageConsumer<UsageBatch> consumer;
     private MessageConsumer<Void> syncConsumer;
     /** Events received since start, and events taken into a write (in the order received). */
@@ -77,7 +79,14 @@ public final class AccountingVerticle extends VerticleBase {
             // Another deployment in this Vert.x instance registered it first.
         }
         spool = new Spool(vertx.fileSystem(), spoolDir, config.spoolMaxBytes(), status::spoolRejected);
-        return spool.open().compose(v -> {
+        journal = new Journal(vertx.fileSystem(), spoolDir.resolveSibling("journal"));
+        return journal.handOver(spoolDir).compose(recovered -> {
+            if (recovered > 0) {
+                LOG.warn("{} usage records found in the journal of a run that did not stop cleanly; writing them "
+                    + "(those PostgreSQL holds already are skipped)", recovered);
+            }
+            return spool.open();
+        }).compose(v -> {
             if (!spool.isEmpty()) {
                 LOG.info("{} usage records found in the spool from an earlier run; replaying", spool.records());
             }
@@ -93,6 +102,7 @@ public final class AccountingVerticle extends VerticleBase {
 
     private void accept(List<UsageEvent> events) {
         received += events.size();
+        journal.append(events, received);
         pending.addAll(events);
         while (pending.size() > MAX_PENDING) {
             UsageEvent dropped = pending.pollFirst();
@@ -139,8 +149,21 @@ public final class AccountingVerticle extends VerticleBase {
         });
     }
 
-    /** Completes with true once the batch is durable (in PostgreSQL or the spool), false if it is back in memory. */
+    /**
+     * Completes with true once the batch is durable (in PostgreSQL or the spool), false if it is back
+     * in memory. One at a time, in the order received: when one is durable, so is every record taken
+     * before it, and the journal lets go of them.
+     */
     private Future<Boolean> writeOrSpool(List<UsageEvent> batch) {
+        long upTo = taken;
+        return writeOrSpoolOnce(batch).onSuccess(durable -> {
+            if (durable) {
+                journal.durable(upTo);
+            }
+        });
+    }
+
+    private Future<Boolean> writeOrSpoolOnce(List<UsageEvent> batch) {
         if (unreachable && !spool.isEmpty()) {
             // The replay of the spool finds out when PostgreSQL is back; until then, no write to wait for.
             return spoolOrKeep(batch);
@@ -254,7 +277,8 @@ public final class AccountingVerticle extends VerticleBase {
         }
         Future<Void> closing = consumer == null ? Future.succeededFuture() : consumer.unregister();
         // A batch taken by a flush is in neither the memory nor the spool until its write ends.
-        return closing.compose(v -> inFlight.transform(ar -> drain()));
+        return closing.compose(v -> inFlight.transform(ar -> drain()))
+            .compose(v -> journal == null ? Future.succeededFuture() : journal.close(taken));
     }
 
     private Future<Void> drain() {

@@ -218,7 +218,7 @@ final class Spool {
     }
 
     /** One JSON line per record, as spool files hold them. */
-    private static Buffer jsonLines(List<UsageEvent> events) {
+    static Buffer jsonLines(List<UsageEvent> events) {
         Buffer content = Buffer.buffer();
         for (UsageEvent e : events) {
             content.appendString(e.toJson().encode()).appendByte((byte) '\n');
