@@ -79,8 +79,10 @@ public final class AccountingVerticle extends VerticleBase {
             // Another deployment in this Vert.x instance registered it first.
         }
         spool = new Spool(vertx.fileSystem(), spoolDir, config.spoolMaxBytes(), status::spoolRejected);
-        journal = new Journal(vertx.fileSystem(), spoolDir.resolveSibling("journal"));
-        return journal.handOver(spoolDir).compose(recovered -> {
+        // Handed over at every start, also one without a journal of its own: an earlier run's may be there.
+        Journal found = new Journal(vertx.fileSystem(), spoolDir.resolveSibling("journal"));
+        journal = config.journal() ? found : null;
+        return found.handOver(spoolDir).compose(recovered -> {
             if (recovered > 0) {
                 LOG.warn("{} usage records found in the journal of a run that did not stop cleanly; writing them "
                     + "(those PostgreSQL holds already are skipped)", recovered);
@@ -102,7 +104,9 @@ public final class AccountingVerticle extends VerticleBase {
 
     private void accept(List<UsageEvent> events) {
         received += events.size();
-        journal.append(events, received);
+        if (journal != null) {
+            journal.append(events, received);
+        }
         pending.addAll(events);
         while (pending.size() > MAX_PENDING) {
             UsageEvent dropped = pending.pollFirst();
@@ -157,7 +161,7 @@ public final class AccountingVerticle extends VerticleBase {
     private Future<Boolean> writeOrSpool(List<UsageEvent> batch) {
         long upTo = taken;
         return writeOrSpoolOnce(batch).onSuccess(durable -> {
-            if (durable) {
+            if (durable && journal != null) {
                 journal.durable(upTo);
             }
         });

@@ -277,7 +277,8 @@ public final class ConfigLoader {
         Accounting a = new Accounting(
             n.integer("batch_size", 500, 1, 10_000),
             n.number("flush_ms", 100, 1, 60_000),
-            n.number("spool_max_bytes", 1L << 30, 1024, Long.MAX_VALUE));
+            n.number("spool_max_bytes", 1L << 30, 1024, Long.MAX_VALUE),
+            n.bool("journal", true));
         n.warnUnknown();
         return a;
     }

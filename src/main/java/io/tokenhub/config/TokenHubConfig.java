@@ -62,8 +62,9 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
      * @param batchSize     records per PostgreSQL insert
      * @param flushMs       longest a record waits before it is written
      * @param spoolMaxBytes disk kept for records while PostgreSQL is unreachable
+     * @param journal       every record on disk as it arrives, until it is durable (for a node killed outright)
      */
-    public record Accounting(int batchSize, long flushMs, long spoolMaxBytes) {
+    public record Accounting(int batchSize, long flushMs, long spoolMaxBytes, boolean journal) {
     }
 
     public record Timeouts(long connectMs, long firstByteMs, long idleMs) {

@@ -26,6 +26,9 @@ class ConfigLoaderTest {
         assertThat(config.server().port()).isEqualTo(8080);
         assertThat(config.models()).extracting(TokenHubConfig.Model::id).contains("mock-chat", "gpt-4o-mini");
         assertThat(config.billing().signupCreditMicroUsd()).isEqualTo(1_000_000);
+        assertThat(config.accounting().journal()).isTrue();
+        assertThat(new ConfigLoader(name -> null).parse("accounting: { journal: false }", "test").accounting().journal())
+            .isFalse();
     }
 
     @Test
