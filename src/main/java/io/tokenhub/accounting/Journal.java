@@ -67,7 +67,7 @@ final class Journal {
                     String target = spoolDir.resolve(Path.of(path).getFileName()).toString();
                     moved = moved.compose(n -> fs.readFile(path).compose(content -> content.length() == 0
                         ? fs.delete(path).map(n)
-                        : fs.move(path, target).map(n + lines(content))));
+                        : fs.move(path, target).map(n + Spool.lines(content))));
                 }
                 return moved;
             });
@@ -126,15 +126,5 @@ final class Journal {
             LOG.error("usage journal write failed ({}): records in memory are lost if this node is killed",
                 failure.getMessage());
         }
-    }
-
-    private static long lines(Buffer content) {
-        long n = 0;
-        for (int i = 0; i < content.length(); i++) {
-            if (content.getByte(i) == '\n') {
-                n++;
-            }
-        }
-        return n;
     }
 }

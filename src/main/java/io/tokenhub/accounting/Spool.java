@@ -226,7 +226,7 @@ final class Spool {
         return content;
     }
 
-    private static long lines(Buffer content) {
+    static long lines(Buffer content) {
         long n = 0;
         for (int i = 0; i < content.length(); i++) {
             if (content.getByte(i) == '\n') {
