@@ -1,9 +1,15 @@
 package io.tokenhub.accounting;
 
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.io.SerializedString;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.file.FileSystem;
 import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -34,6 +40,8 @@ final class Spool {
     private static final String SUFFIX = ".jsonl";
     private static final String UNFINISHED = ".tmp";
     private static final String BAD = ".bad";
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final SerializedString NEW_LINE = new SerializedString("\n");
 
     private final FileSystem fs;
     private final String dir;
@@ -219,11 +227,20 @@ final class Spool {
 
     /** One JSON line per record, as spool files hold them. */
     static Buffer jsonLines(List<UsageEvent> events) {
-        Buffer content = Buffer.buffer();
-        for (UsageEvent e : events) {
-            content.appendString(e.toJson().encode()).appendByte((byte) '\n');
+        if (events.isEmpty()) {
+            return Buffer.buffer();
         }
-        return content;
+        ByteArrayBuilder bytes = new ByteArrayBuilder(events.size() * 512);
+        try (JsonGenerator out = JSON.createGenerator(bytes)) {
+            out.setRootValueSeparator(NEW_LINE);
+            for (UsageEvent e : events) {
+                e.writeJson(out);
+            }
+            out.writeRaw('\n');
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return Buffer.buffer(bytes.toByteArray());
     }
 
     static long lines(Buffer content) {
