@@ -7,8 +7,8 @@ import java.util.Arrays;
  * {@code -Djmh.args} string into JMH options and drops it when blank. The benchmarks:
  * {@link KeyLookupBenchmark}, {@code io.tokenhub.api.ChatRequestParserBenchmark},
  * {@code io.tokenhub.provider.openai.OpenAiRelayBenchmark},
- * {@code io.tokenhub.limit.RateLimiterBenchmark} and {@code io.tokenhub.accounting.SpoolLinesBenchmark}. Each sets its own bounded warm-up,
- * measurement and one fork (about 15 s per benchmark method).
+ * {@code io.tokenhub.limit.RateLimiterBenchmark} and {@code io.tokenhub.accounting.SpoolLinesBenchmark}.
+ * Each sets its own bounded warm-up, measurement and one fork (about 15 s per benchmark method).
  */
 public final class JmhMain {
 
