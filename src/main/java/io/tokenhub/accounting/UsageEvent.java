@@ -6,6 +6,7 @@ import io.tokenhub.core.Usage;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.time.Instant;
+import java.util.List;
 
 /**
  * One request that reached an upstream, as it is billed and logged. Exactly one per request id.
@@ -26,27 +27,15 @@ public record UsageEvent(String requestId, Instant createdAt, String accountId, 
                          String priceVersion, long latencyMs, long ttftMs, int status, String errorCode,
                          boolean stream, boolean fallback, Payment payment) {
 
-    /** The spool's line format: stable field names, so a newer version can replay an older spool. */
+    /** The record as its line in the spool and the journal reads. */
     public JsonObject toJson() {
-        return new JsonObject()
-            .put("request_id", requestId).put("created_at", createdAt.toString())
-            .put("account_id", accountId).put("key_id", keyId)
-            .put("requested_model", requestedModel).put("served_model", servedModel)
-            .put("provider", provider).put("deployment", deployment)
-            .put("prompt_tokens", usage.promptTokens()).put("cached_tokens", usage.cachedTokens())
-            .put("cache_write_tokens", usage.cacheWriteTokens())
-            .put("completion_tokens", usage.completionTokens()).put("reasoning_tokens", usage.reasoningTokens())
-            .put("estimated", usage.estimated())
-            .put("cost_micro_usd", costMicroUsd).put("price_version", priceVersion)
-            .put("latency_ms", latencyMs).put("ttft_ms", ttftMs).put("status", status)
-            .put("error_code", errorCode).put("stream", stream).put("fallback", fallback)
-            .put("wallet_micro_usd", payment.walletMicroUsd())
-            .put("plan_draws", new JsonObject(new java.util.HashMap<>(payment.planDraws())));
+        return new JsonObject(Spool.jsonLines(List.of(this)));
     }
 
     /**
-     * The same line as {@link #toJson}, written straight to the generator: no map per record (the
-     * journal writes one for every request).
+     * The spool's and the journal's line format, written straight to the generator (no map per
+     * record: the journal writes one for every request). Stable field names, so that a newer
+     * version can replay an older spool.
      */
     void writeJson(JsonGenerator out) throws IOException {
         out.writeStartObject();

@@ -115,12 +115,7 @@ final class SseRelay implements StreamStart.Sink {
         if (done) {
             return;
         }
-        ApiError error = ErrorWriter.toApiError(Dispatcher.asApiException(failure));
-        Usage usage = usage();
-        // Before the response ends, as in end().
-        finish(usage, Outcome.cost(served.attempt(), usage), error.status(), error.code());
-        response.write(event("event: error\ndata: " + ErrorWriter.body(error).encode()));
-        response.end(DONE);
+        endWith(ErrorWriter.toApiError(Dispatcher.asApiException(failure)));
     }
 
     private void clientGone() {
@@ -141,8 +136,13 @@ final class SseRelay implements StreamStart.Sink {
             return;
         }
         served.result().stream().cancel();
+        endWith(new ApiError.ServerShutdown());
+    }
+
+    /** Records the stream as ended by {@code error}, then tells the client: an error event and {@code [DONE]}. */
+    private void endWith(ApiError error) {
         Usage usage = usage();
-        ApiError error = new ApiError.ServerShutdown();
+        // Before the response ends, as in end().
         finish(usage, Outcome.cost(served.attempt(), usage), error.status(), error.code());
         response.write(event("event: error\ndata: " + ErrorWriter.body(error).encode()));
         response.end(DONE);

@@ -11,9 +11,12 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,6 +31,17 @@ import org.slf4j.LoggerFactory;
 public final class CatalogReloader {
 
     private static final Logger LOG = LoggerFactory.getLogger(CatalogReloader.class);
+
+    /** The sections a reload does not apply, by name. */
+    private static final Map<String, Function<TokenHubConfig, Object>> START_ONLY = new LinkedHashMap<>();
+
+    static {
+        START_ONLY.put("server", TokenHubConfig::server);
+        START_ONLY.put("admin", TokenHubConfig::admin);
+        START_ONLY.put("storage", TokenHubConfig::storage);
+        START_ONLY.put("cluster", TokenHubConfig::cluster);
+        START_ONLY.put("accounting", TokenHubConfig::accounting);
+    }
 
     private final Vertx vertx;
     private final Path source;
@@ -75,34 +89,24 @@ public final class CatalogReloader {
      */
     public Future<JsonObject> reloadEverywhere() {
         return read().map(loaded -> {
-            apply(loaded);
+            List<String> restart = apply(loaded);
             TokenHubConfig config = loaded.config();
             vertx.eventBus().publish(Bus.CONFIG_RELOAD,
                 new JsonObject().put("source", source.toString()).put("origin", origin));
             return new JsonObject().put("status", "reloading")
                 .put("models", config.models().size()).put("providers", config.providers().size())
-                .put("restart_required", new JsonArray(restartRequired(config)));
+                .put("restart_required", new JsonArray(restart));
         });
     }
 
     /** The sections read at start only that the file now has otherwise: they apply at the next start. */
     private List<String> restartRequired(TokenHubConfig next) {
         List<String> changed = new ArrayList<>();
-        if (!next.server().equals(started.server())) {
-            changed.add("server");
-        }
-        if (!next.admin().equals(started.admin())) {
-            changed.add("admin");
-        }
-        if (!next.storage().equals(started.storage())) {
-            changed.add("storage");
-        }
-        if (!next.cluster().equals(started.cluster())) {
-            changed.add("cluster");
-        }
-        if (!next.accounting().equals(started.accounting())) {
-            changed.add("accounting");
-        }
+        START_ONLY.forEach((name, section) -> {
+            if (!section.apply(next).equals(section.apply(started))) {
+                changed.add(name);
+            }
+        });
         return changed;
     }
 
@@ -121,20 +125,24 @@ public final class CatalogReloader {
         }, false);
     }
 
-    /** Swaps the catalog in, unless a later read of the file is in already; event loops of any node call it. */
-    private synchronized void apply(Loaded loaded) {
+    /**
+     * Swaps the catalog in, unless a later read of the file is in already; event loops of any node
+     * call it. Answers the sections of the file that wait for a restart.
+     */
+    private synchronized List<String> apply(Loaded loaded) {
+        TokenHubConfig config = loaded.config();
+        List<String> restart = restartRequired(config);
         if (loaded.read() < applied) {
-            return;
+            return restart;
         }
         applied = loaded.read();
-        TokenHubConfig config = loaded.config();
         Catalog next = Catalog.of(config);
         upstreams.track(next);
         catalog.set(next);
         LOG.info("catalog reloaded: {} models, {} providers", config.models().size(), config.providers().size());
-        List<String> restart = restartRequired(config);
         if (!restart.isEmpty()) {
             LOG.warn("configuration reloaded except {}: those sections apply at the next start", restart);
         }
+        return restart;
     }
 }

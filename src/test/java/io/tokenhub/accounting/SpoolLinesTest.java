@@ -12,8 +12,8 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
- * The spool's and the journal's lines, written field by field, are the lines {@link UsageEvent#toJson}
- * describes, and read back as the records they were.
+ * The spool's and the journal's lines, written field by field: one line of JSON per record, each
+ * read back as the record it was (nulls, quotes, plan draws).
  */
 class SpoolLinesTest {
 
