@@ -12,8 +12,6 @@ import io.tokenhub.limit.RateLimiter;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.ext.web.RoutingContext;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.core.Usage;
 import io.tokenhub.telemetry.Metrics;
@@ -30,7 +28,6 @@ import java.util.Set;
  */
 final class Outcome {
 
-    private static final Logger LOG = LoggerFactory.getLogger(Outcome.class);
     /** The model label of a request refused before its model was known (never the client's string). */
     static final String UNKNOWN_MODEL = "unknown";
 
@@ -239,11 +236,7 @@ final class Outcome {
         long billedTokens = served == null ? 0 : usage.promptTokens() + usage.completionTokens();
         Future<Payment> paid = ex.reservation == null ? Future.succeededFuture(Payment.NONE)
             : Contexts.onCaller(quota.settle(ex.reservation, billedTokens, costMicroUsd));
-        paid.recover(failure -> {
-            // The hot counters are unreachable: charge it all to the wallet in PostgreSQL rather than lose it.
-            LOG.warn("settling {} in the hot counters failed ({}); charging the wallet", ex.requestId, failure.toString());
-            return Future.succeededFuture(new Payment(java.util.Map.of(), costMicroUsd));
-        }).onSuccess(payment -> recorder.record(new UsageEvent(ex.requestId, at, ex.key.accountId(),
+        paid.onSuccess(payment -> recorder.record(new UsageEvent(ex.requestId, at, ex.key.accountId(),
             ex.key.keyId(), requested.id(), named == null ? null : named.model().id(), provider,
             named == null ? null : named.deployment().model(), usage, costMicroUsd,
             served == null ? null : served.model().pricing().version(), latencyMs,

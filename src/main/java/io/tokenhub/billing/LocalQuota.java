@@ -14,6 +14,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Hot counters in this process ({@code storage.redis: none}, one node). Each account's counters
@@ -21,6 +23,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * durable, and then kept here; every change is made under the account's lock.
  */
 public final class LocalQuota implements Quota {
+
+    private static final Logger LOG = LoggerFactory.getLogger(LocalQuota.class);
 
     private static final class PlanState {
         final Plan plan;
@@ -151,7 +155,10 @@ public final class LocalQuota implements Quota {
                 }
                 return charge(account, key, r, tokens, microUsd);
             }
-        }));
+        })).recover(failure -> {
+            LOG.warn("settling {} in the counters failed ({}); charging the wallet", r.requestId(), failure.toString());
+            return Future.succeededFuture(pending.walletOnly(r.accountId(), r.keyId(), microUsd));
+        });
     }
 
     private void release(AccountState account, KeyState key, Reservation r) {

@@ -27,6 +27,16 @@ final class Pending {
         }
     }
 
+    /**
+     * A settlement the hot counters could not take (unreachable): all of it is charged to the wallet
+     * in PostgreSQL, and it is pending like any other until written there.
+     */
+    Payment walletOnly(String accountId, String keyId, long microUsd) {
+        Payment payment = new Payment(Map.of(), microUsd);
+        add(new Settled(accountId, keyId, microUsd, payment));
+        return payment;
+    }
+
     void durable(List<Settled> batch) {
         for (Settled settled : batch) {
             Payment p = settled.payment();

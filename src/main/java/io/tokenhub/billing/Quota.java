@@ -40,7 +40,8 @@ public interface Quota {
     /**
      * Turns the reservation into the real charge and releases the rest. Real usage may exceed the
      * estimate; the excess is still charged (plans first, then wallet), so the wallet may go below
-     * zero by at most what was in flight.
+     * zero by at most what was in flight. Never fails: when the counters cannot take it, all of it is
+     * charged to the wallet (in PostgreSQL, with the usage record) and counts as pending all the same.
      */
     Future<Payment> settle(Reservation reservation, long tokens, long microUsd);
 

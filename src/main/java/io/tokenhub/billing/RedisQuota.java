@@ -118,6 +118,9 @@ public final class RedisQuota implements Quota {
             Payment payment = new Payment(draws(reply.get(2).toString()), reply.get(1).toLong());
             pending.add(new Settled(r.accountId(), r.keyId(), microUsd, payment));
             return payment;
+        }).recover(failure -> {
+            LOG.warn("settling {} in the hot counters failed ({}); charging the wallet", r.requestId(), failure.toString());
+            return Future.succeededFuture(pending.walletOnly(r.accountId(), r.keyId(), microUsd));
         });
     }
 

@@ -14,12 +14,12 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.URI;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -33,6 +33,8 @@ class RedisStallIT {
     private static final long WAIT_MS = 20_000;
     private static final String BODY = """
         {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}""";
+    private static final String SMALL = """
+        {"model": "gpt-4o-mini", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}""";
 
     Vertx vertx;
     FakeOpenAiUpstream upstream;
@@ -42,8 +44,7 @@ class RedisStallIT {
     String key;
     String accountId;
 
-    @BeforeEach
-    void start() {
+    void start(String extraYaml) {
         vertx = Vertx.vertx();
         upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
         redis = URI.create(System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379"));
@@ -55,15 +56,21 @@ class RedisStallIT {
               - id: gpt-4o-mini
                 pricing: { input: 0.15, output: 0.60 }
                 deployments: [ { provider: openai, model: gpt-4o-mini } ]
-            """.formatted(upstream.baseUrl()), "", "redis://127.0.0.1:" + network.port());
-        JsonObject created = gateway.newKey(new JsonObject());
+            """.formatted(upstream.baseUrl()), extraYaml, "redis://127.0.0.1:" + network.port());
+        newKey(new JsonObject());
+    }
+
+    void newKey(JsonObject fields) {
+        JsonObject created = gateway.newKey(fields);
         key = created.getString("key");
         accountId = created.getString("account_id");
     }
 
     @AfterEach
     void stop() {
-        gateway.close();
+        if (gateway != null) {
+            gateway.close();
+        }
         network.close();
         upstream.stop();
         vertx.close();
@@ -71,6 +78,7 @@ class RedisStallIT {
 
     @Test
     void aSilentRedisRefusesRequestsAtOnceAndLosesNoRecord() throws Exception {
+        start("");
         assertThat(gateway.post("/v1/chat/completions", key, BODY).statusCode()).isEqualTo(200);
 
         // Given a request that reserved its estimate and waits on a slow upstream
@@ -103,16 +111,63 @@ class RedisStallIT {
         TestGateway.eventually(() -> reservationsHeld() == 0, WAIT_MS, "no reservation left in Redis");
     }
 
+    @Test
+    void aRequestPaidFromTheWalletWhileRedisWasSilentStillCountsWhenTheCountersAreRebuilt() throws Exception {
+        // Given usage written to PostgreSQL once a minute, so that it waits in memory, and a key whose
+        // monthly cap lets five requests of 1 000 prompt and 500 completion tokens through (450 micro-USD each)
+        // (a request asking for 100 tokens reserves about 62)
+        start("accounting: { batch_size: 100, flush_ms: 60000 }");
+        upstream.usage = FakeOpenAiUpstream.usage(1000, 500, 0, 0);
+        newKey(new JsonObject().put("monthly_cap_micro_usd", 5 * 450 + 50));
+        for (int i = 0; i < 4; i++) {
+            assertThat(gateway.post("/v1/chat/completions", key, SMALL).statusCode()).isEqualTo(200);
+        }
+
+        // When the fifth settles while Redis is silent (so it is paid from the wallet in PostgreSQL alone)
+        upstream.firstByteDelayMs = 1_000;
+        CompletableFuture<HttpResponse<String>> fifth = CompletableFuture.supplyAsync(
+            () -> gateway.post("/v1/chat/completions", key, SMALL));
+        TestGateway.eventually(() -> upstream.requests().size() == 5, WAIT_MS, "the fifth request at the upstream");
+        network.partition();
+        assertThat(fifth.get(WAIT_MS, TimeUnit.MILLISECONDS).statusCode()).isEqualTo(200);
+        TestGateway.eventually(() -> usageQueueDepth() == 5, WAIT_MS, "the fifth's record, settled without Redis");
+        // And Redis, once it answers again and has run what it held, loses its counters
+        network.heal();
+        TestGateway.eventually(() -> reservationsHeld() == 0, WAIT_MS, "the held settlement run by Redis");
+        redis("FLUSHALL");
+        assertThat(gateway.database().count("SELECT count(*) FROM usage_records")).isZero();
+
+        // Then the counters rebuilt from PostgreSQL count the fifth's spend too: the cap refuses a sixth
+        upstream.firstByteDelayMs = 0;
+        HttpResponse<String> sixth = gateway.post("/v1/chat/completions", key, SMALL);
+        assertOpenAiError(sixth, 429, "insufficient_quota", "monthly_cap_exceeded", null);
+        assertThat(upstream.requests()).hasSize(5);
+    }
+
+    private double usageQueueDepth() {
+        return gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics")))).body().lines()
+            .filter(line -> line.startsWith("tokenhub_usage_queue_depth"))
+            .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+            .findFirst().orElseThrow(() -> new AssertionError("no tokenhub_usage_queue_depth in /metrics"));
+    }
+
     /** How many reservations the account holds in Redis ({@code HLEN} of its reservations hash). */
     private long reservationsHeld() {
-        String hash = "th:r:{" + accountId + "}";
-        String command = "*2\r\n$4\r\nHLEN\r\n$" + hash.length() + "\r\n" + hash + "\r\n";
+        String reply = redis("HLEN", "th:r:{" + accountId + "}");
+        assertThat(reply).startsWith(":");
+        return Long.parseLong(reply.substring(1));
+    }
+
+    /** Sends one command to Redis itself (not through the partitioned network); answers its reply's first line. */
+    private String redis(String... command) {
+        StringBuilder resp = new StringBuilder("*").append(command.length).append("\r\n");
+        for (String part : command) {
+            resp.append('$').append(part.length()).append("\r\n").append(part).append("\r\n");
+        }
         try (Socket socket = new Socket(redis.getHost(), redis.getPort() < 0 ? 6379 : redis.getPort())) {
-            socket.getOutputStream().write(command.getBytes(StandardCharsets.US_ASCII));
-            String reply = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII))
+            socket.getOutputStream().write(resp.toString().getBytes(StandardCharsets.US_ASCII));
+            return new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII))
                 .readLine();
-            assertThat(reply).startsWith(":");
-            return Long.parseLong(reply.substring(1));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
