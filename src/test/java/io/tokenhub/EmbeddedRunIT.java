@@ -77,6 +77,8 @@ class EmbeddedRunIT {
                     {"model": "mock-chat", "messages": [{"role": "user", "content": "Hello %d"}]}""".formatted(i));
                 assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
             }
+            assertThat(first.lines).as("what a clean first start and its requests log").noneMatch(line ->
+                line.contains(" WARN ") || line.contains(" ERROR "));
         });
 
         // Then it stopped cleanly: its usage in the database, no error on the way
