@@ -37,7 +37,7 @@ public final class HttpUpstream {
     private static final CharSequence ACCEPT = HttpHeaders.createOptimized("application/json, text/event-stream");
     private static final Logger LOG = LoggerFactory.getLogger(HttpUpstream.class);
     /** A provider's refusal of TokenHub's credentials is logged once a minute at most, by provider id. */
-    private static final Map<String, OncePer> CREDENTIAL_WARNINGS = new ConcurrentHashMap<>();
+    private static final Map<String, OncePer> OPERATOR_WARNINGS = new ConcurrentHashMap<>();
     /** What of an error body is kept: a provider's error object is a few hundred bytes. */
     static final int MAX_ERROR_BODY = 64 * 1024;
     /** RST_STREAM's CANCEL (RFC 9113 §7); over HTTP/1.1 any reset closes the connection. */
@@ -158,21 +158,32 @@ public final class HttpUpstream {
 
     /** Maps an upstream HTTP status and its error body to the failure routing acts on. */
     public UpstreamException statusFailure(int status, long retryAfterMs, JsonObject error) {
-        // 401 and 403 mean TokenHub's own provider credentials are wrong: the provider's fault, not the caller's.
+        // The provider's fault, not the caller's: 401 and 403, TokenHub's own credentials are wrong; 402,
+        // TokenHub's account there is out of credit; 404, the deployment names a model (or base_url a
+        // path) the provider does not have. Another deployment may well answer, and the caller cannot
+        // fix any of them.
         Kind kind = status == 429 ? Kind.RATE_LIMITED
             : status == 408 ? Kind.TIMEOUT
-            : status >= 500 || status == 401 || status == 403 ? Kind.SERVER_ERROR
+            : status >= 500 || status == 401 || status == 402 || status == 403 || status == 404 ? Kind.SERVER_ERROR
             : Kind.REJECTED;
         String detail = error != null && error.getValue("message") instanceof String m ? m : "no error message";
         if (status == 401 || status == 403) {
             // The provider's own words are for the operator: they may quote part of TokenHub's key.
-            if (CREDENTIAL_WARNINGS.computeIfAbsent(provider.id(), id -> new OncePer(60_000))
-                .due(System.currentTimeMillis())) {
+            if (operatorWarningDue()) {
                 LOG.warn("provider {} refused TokenHub's credentials (HTTP {}): {}", provider.id(), status, detail);
             }
             detail = "the provider refused TokenHub's credentials; its api_key needs an operator's attention";
+        } else if ((status == 402 || status == 404) && operatorWarningDue()) {
+            LOG.warn("provider {} answered HTTP {} ({}): {}", provider.id(), status,
+                status == 402 ? "TokenHub's account there needs credit" : "check the deployment's model and base_url",
+                detail);
         }
         return new UpstreamException(provider.id(), kind, status, "HTTP " + status + ": " + detail, retryAfterMs, error);
+    }
+
+    /** Whether a warning that needs an operator is due for this provider (one a minute at most). */
+    private boolean operatorWarningDue() {
+        return OPERATOR_WARNINGS.computeIfAbsent(provider.id(), id -> new OncePer(60_000)).due(System.currentTimeMillis());
     }
 
     /** Any exception of the HTTP client, as an {@link UpstreamException}. */

@@ -25,6 +25,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Routing across providers (PRODUCT.md §2 "Models and routing", §3): priorities and weights,
@@ -111,6 +113,14 @@ class FallbackIT {
               - id: with-tools-too
                 capabilities: [tools]
                 deployments: [ { provider: beta, model: with-tools-too } ]
+              - id: operator-401
+                deployments: [ { provider: alpha, model: operator-401 }, { provider: beta, model: operator-401, priority: 1 } ]
+              - id: operator-402
+                deployments: [ { provider: alpha, model: operator-402 }, { provider: beta, model: operator-402, priority: 1 } ]
+              - id: operator-403
+                deployments: [ { provider: alpha, model: operator-403 }, { provider: beta, model: operator-403, priority: 1 } ]
+              - id: operator-404
+                deployments: [ { provider: alpha, model: operator-404 }, { provider: beta, model: operator-404, priority: 1 } ]
               - id: rejected
                 deployments:
                   - { provider: alpha, model: rejected, priority: 0 }
@@ -399,6 +409,27 @@ class FallbackIT {
     }
 
     // ---- whose failure ------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @ValueSource(ints = {401, 402, 403, 404})
+    void aStatusTheCallerCannotFixIsTheProvidersFailureAndTheSecondaryServes(int status) {
+        // Given the primary refuses TokenHub's credentials (401, 403), has no credit left for TokenHub's
+        // account (402), or does not know the deployment's model (404): an operator's matter
+        alpha.fault = Fault.STATUS;
+        alpha.status = status;
+
+        // When a request for the model arrives
+        HttpResponse<String> response = chat("operator-" + status);
+
+        // Then the next deployment serves it: never the caller's 402 insufficient_quota or 404 model_not_found
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(alpha.requests()).hasSize(1);
+        assertThat(usageRecord(response).get("fallback")).isEqualTo(true);
+        // And the primary's failure counts against its circuit, as a provider failure
+        assertThat(metric("tokenhub_upstream_requests_total", "provider=\"alpha\"", "deployment=\"operator-" + status + "\"",
+            "outcome=\"server_error\"")).isEqualTo(1.0);
+    }
 
     @Test
     void callersErrorIsReturnedAtOnceAndTheSecondaryIsNotCalled() {

@@ -103,7 +103,8 @@ public final class AnthropicAdapter implements ProviderAdapter {
             }
             boolean described = e instanceof IllegalArgumentException && e.getMessage() != null;
             String message = described ? e.getMessage() : "the request body does not have the expected shape";
-            JsonObject error = new JsonObject().put("message", message).put("type", "invalid_request_error");
+            JsonObject error = new JsonObject().put("message", message).put("type", "invalid_request_error")
+                .put("code", e instanceof AnthropicRequests.Unsupported ? "unsupported_parameter" : "invalid_request_error");
             String param = described ? param(message, call.body()) : null;
             if (param != null) {
                 error.put("param", param);

@@ -5,19 +5,32 @@ import io.vertx.core.json.JsonObject;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Translates an OpenAI Chat Completions request body into an Anthropic Messages request body.
  *
  * <p>Pure and synchronous: no I/O, the input is never mutated. Anything the client sent that
- * Anthropic cannot honour either raises {@link IllegalArgumentException} (when silently dropping it
- * would change the answer, e.g. {@code n > 1}) or is dropped (when it only tunes sampling, e.g.
- * {@code seed}, {@code frequency_penalty}, {@code logprobs}).
+ * Anthropic cannot honour either raises {@link Unsupported} (when silently dropping it would change
+ * the answer, e.g. {@code n > 1}, {@code response_format}) or is dropped (when it only tunes
+ * sampling, e.g. {@code seed}, {@code frequency_penalty}, {@code logprobs}); a request that is
+ * wrong in itself raises {@link IllegalArgumentException}. Messages start with the parameter's path.
  */
 public final class AnthropicRequests {
 
     /** Anthropic rejects thinking budgets below this. */
     static final int MIN_THINKING_BUDGET = 1024;
+
+    /** The media types Anthropic's image blocks take. */
+    private static final Set<String> IMAGE_TYPES = Set.of("image/jpeg", "image/png", "image/gif",
+        "image/webp");
+
+    /** A valid request using something this provider does not offer (another provider may). */
+    static final class Unsupported extends IllegalArgumentException {
+        Unsupported(String message) {
+            super(message);
+        }
+    }
 
     /** Anthropic accepts top_p only in this range while extended thinking is on. */
     private static final double MIN_TOP_P_WITH_THINKING = 0.95;
@@ -56,7 +69,19 @@ public final class AnthropicRequests {
         Object n = req.getValue("n");
         if (n instanceof Number num && num.intValue() > 1) {
             // Anthropic returns exactly one candidate; faking n would bill the client for copies.
-            throw new IllegalArgumentException("n > 1 is not supported by this provider");
+            throw new Unsupported("n > 1 is not supported by this provider");
+        }
+        // The answer would come back as tool_calls, which a client of the deprecated functions does not read.
+        for (String legacy : new String[] {"functions", "function_call"}) {
+            if (req.getValue(legacy) != null) {
+                throw new Unsupported(legacy + ": the deprecated functions are not supported by this provider; "
+                    + "send tools and tool_choice instead");
+            }
+        }
+        // JSON mode and schemas have no counterpart in the Messages API: dropped, the answer would be prose.
+        if (req.getValue("response_format") instanceof JsonObject format && !"text".equals(format.getString("type"))) {
+            throw new Unsupported("response_format: type '" + format.getString("type")
+                + "' is not supported by this provider");
         }
     }
 
@@ -162,7 +187,7 @@ public final class AnthropicRequests {
                 // Assistant refusals replayed as history are just text to Anthropic.
                 case "refusal" -> addText(blocks, part.getString("refusal", ""));
                 case "image_url" -> blocks.add(imageBlock(part.getValue("image_url"), partParam + ".image_url"));
-                default -> throw new IllegalArgumentException(partParam + ".type '" + type + "' is not supported by this provider");
+                default -> throw new Unsupported(partParam + ".type '" + type + "' is not supported by this provider");
             }
         }
         return blocks;
@@ -202,6 +227,10 @@ public final class AnthropicRequests {
         String mediaType = header.substring(0, header.length() - ";base64".length());
         if (mediaType.isEmpty()) {
             throw new IllegalArgumentException(param + ".url: data URL has no media type");
+        }
+        if (!IMAGE_TYPES.contains(mediaType)) {
+            throw new IllegalArgumentException(param + ".url: '" + mediaType
+                + "' is not an image type; send image/jpeg, image/png, image/gif or image/webp");
         }
         return new JsonObject()
             .put("type", "base64")
@@ -267,21 +296,37 @@ public final class AnthropicRequests {
 
     // ---- generation parameters ---------------------------------------------------------------
 
-    /** Returns whether thinking was enabled, because that constrains the sampling parameters. */
+    /**
+     * Returns whether thinking was enabled, because that constrains the sampling parameters. The
+     * output cap stays the caller's: as at OpenAI, it counts the reasoning too (and the request was
+     * reserved and rate limited on it), so the budget must fit under it, as Anthropic also requires.
+     */
     private static boolean applyThinking(JsonObject req, JsonObject out, int maxTokens) {
         if (!Boolean.TRUE.equals(req.getValue("enable_thinking"))) {
             return false;
         }
+        if (maxTokens <= MIN_THINKING_BUDGET) {
+            throw new IllegalArgumentException("max_tokens: " + maxTokens + " (the model's default when none is "
+                + "given) leaves no room to think: with enable_thinking it must be over " + MIN_THINKING_BUDGET
+                + ", the least this provider thinks");
+        }
         Object requested = req.getValue("thinking_budget");
         int budget = requested instanceof Number n ? n.intValue() : Math.max(MIN_THINKING_BUDGET, maxTokens / 2);
-        budget = Math.max(MIN_THINKING_BUDGET, budget);
         if (budget >= maxTokens) {
-            // budget_tokens must be < max_tokens; keep the caller's allowance for the visible answer
-            // on top of the thinking budget rather than letting thinking starve it.
-            out.put("max_tokens", budget + maxTokens);
+            throw new IllegalArgumentException("thinking_budget: " + budget + " must be less than max_tokens ("
+                + maxTokens + "), which counts the reasoning too");
         }
+        budget = Math.max(MIN_THINKING_BUDGET, budget);
         out.put("thinking", new JsonObject().put("type", "enabled").put("budget_tokens", budget));
+        if (forcesATool(req.getValue("tool_choice"))) {
+            throw new Unsupported("tool_choice: forcing a tool ('required' or a named function) is not supported "
+                + "with enable_thinking by this provider; use 'auto'");
+        }
         return true;
+    }
+
+    private static boolean forcesATool(Object choice) {
+        return "required".equals(choice) || choice instanceof JsonObject;
     }
 
     private static void applySampling(JsonObject req, JsonObject out, boolean thinking) {
@@ -308,8 +353,8 @@ public final class AnthropicRequests {
         JsonArray candidates = stop instanceof JsonArray arr ? arr : new JsonArray().add(stop);
         JsonArray sequences = new JsonArray();
         for (Object candidate : candidates) {
-            // OpenAI tolerates empty stop strings; Anthropic rejects them.
-            if (candidate instanceof String s && !s.isEmpty()) {
+            // OpenAI tolerates empty and all-whitespace stop strings; Anthropic rejects them.
+            if (candidate instanceof String s && !s.isBlank()) {
                 sequences.add(s);
             }
         }
@@ -343,7 +388,7 @@ public final class AnthropicRequests {
 
     private static JsonObject toolDefinition(JsonObject tool, String param) {
         if (!"function".equals(tool.getString("type", "function"))) {
-            throw new IllegalArgumentException(param + ".type '" + tool.getString("type") + "' is not supported by this provider");
+            throw new Unsupported(param + ".type '" + tool.getString("type") + "' is not supported by this provider");
         }
         JsonObject fn = tool.getJsonObject("function");
         if (fn == null || fn.getString("name") == null) {

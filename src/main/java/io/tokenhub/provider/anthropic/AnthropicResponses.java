@@ -140,13 +140,14 @@ public final class AnthropicResponses {
         }
         String type = anthropicType != null ? anthropicType : typeForStatus(httpStatus);
         return switch (type) {
-            case "invalid_request_error" -> new ErrorInfo(400, "invalid_request_error", "invalid_request", message);
+            case "invalid_request_error" -> new ErrorInfo(400, "invalid_request_error", "invalid_request_error", message);
             case "authentication_error" -> new ErrorInfo(401, "authentication_error", "upstream_authentication_failed", message);
             case "permission_error" -> new ErrorInfo(403, "permission_error", "permission_denied", message);
             case "not_found_error" -> new ErrorInfo(404, "invalid_request_error", "not_found", message);
             case "request_too_large" -> new ErrorInfo(413, "invalid_request_error", "request_too_large", message);
             case "rate_limit_error" -> new ErrorInfo(429, "rate_limit_error", "rate_limit_exceeded", message);
-            case "billing_error" -> new ErrorInfo(402, "insufficient_quota", "insufficient_quota", message);
+            // TokenHub's own account at Anthropic, not the caller's: never the caller's insufficient_quota.
+            case "billing_error" -> new ErrorInfo(402, "server_error", "upstream_billing_error", message);
             case "timeout_error" -> new ErrorInfo(504, "server_error", "timeout", message);
             case "api_error" -> new ErrorInfo(500, "server_error", "upstream_error", message);
             case "overloaded_error" -> new ErrorInfo(529, "server_error", "overloaded", message);

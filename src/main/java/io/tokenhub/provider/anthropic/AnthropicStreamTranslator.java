@@ -4,8 +4,10 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Turns one Anthropic Messages SSE stream into OpenAI {@code chat.completion.chunk} objects.
@@ -26,6 +28,8 @@ public final class AnthropicStreamTranslator {
 
     /** Anthropic block index to OpenAI tool_calls index, for tool_use blocks only. */
     private final Map<Integer, Integer> toolIndexByBlock = new HashMap<>();
+    /** The tool_use blocks that sent arguments so far (a tool without parameters sends none). */
+    private final Set<Integer> blocksWithArguments = new HashSet<>();
     private int nextToolIndex;
     private boolean roleSent;
     private JsonObject anthropicUsage;
@@ -53,6 +57,7 @@ public final class AnthropicStreamTranslator {
             case "message_start" -> onMessageStart(payload);
             case "content_block_start" -> onBlockStart(payload);
             case "content_block_delta" -> onBlockDelta(payload);
+            case "content_block_stop" -> onBlockStop(payload);
             case "message_delta" -> onMessageDelta(payload);
             case "message_stop" -> {
                 finished = true;
@@ -63,7 +68,7 @@ public final class AnthropicStreamTranslator {
                 error = payload.getJsonObject("error", new JsonObject());
                 yield List.of();
             }
-            // ping, content_block_stop and event types added after this was written carry
+            // ping and event types added after this was written carry
             // nothing the client needs; Anthropic asks consumers to ignore unknown events.
             default -> List.of();
         };
@@ -162,10 +167,29 @@ public final class AnthropicStreamTranslator {
         if (toolIndex == null || partialJson == null || partialJson.isEmpty()) {
             return List.of();
         }
+        blocksWithArguments.add(blockIndex);
+        return List.of(argumentsChunk(toolIndex, partialJson));
+    }
+
+    /**
+     * A tool called without arguments sends no JSON at all, and its call would end with arguments
+     * {@code ""}, which clients parse as JSON and fail on: such a call gets {@code {}}, as the
+     * answer does when it is not streamed.
+     */
+    private List<JsonObject> onBlockStop(JsonObject payload) {
+        int blockIndex = payload.getInteger("index", 0);
+        Integer toolIndex = toolIndexByBlock.get(blockIndex);
+        if (toolIndex == null || blocksWithArguments.contains(blockIndex)) {
+            return List.of();
+        }
+        return List.of(argumentsChunk(toolIndex, "{}"));
+    }
+
+    private JsonObject argumentsChunk(int toolIndex, String json) {
         JsonObject call = new JsonObject()
             .put("index", toolIndex)
-            .put("function", new JsonObject().put("arguments", partialJson));
-        return List.of(chunk(new JsonObject().put("tool_calls", new JsonArray().add(call)), null));
+            .put("function", new JsonObject().put("arguments", json));
+        return chunk(new JsonObject().put("tool_calls", new JsonArray().add(call)), null);
     }
 
     private List<JsonObject> onMessageDelta(JsonObject payload) {

@@ -121,6 +121,7 @@ class AnthropicAdapterTest {
             assertThat(e.getMessage()).contains("n > 1");
             assertThat(e.error().getString("type")).isEqualTo("invalid_request_error");
             assertThat(e.error().getString("param")).isEqualTo("n");
+            assertThat(e.error().getString("code")).isEqualTo("unsupported_parameter");
         }
         assertThat(fake.connectionsOpened()).isZero();
         assertThat(fake.requests()).isEmpty();

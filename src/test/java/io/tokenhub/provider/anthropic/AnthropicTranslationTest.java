@@ -1,15 +1,19 @@
 package io.tokenhub.provider.anthropic;
 
 import io.tokenhub.provider.anthropic.AnthropicResponses.ErrorInfo;
+import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -131,6 +135,15 @@ class AnthropicTranslationTest {
             assertThatThrownBy(() -> translate(chat("""
                 [{"role":"user","content":[{"type":"image_url","image_url":{"url":"ftp://x/y.png"}}]}]""")))
                 .isInstanceOf(IllegalArgumentException.class);
+        }
+
+        @Test
+        void aDataUrlThatIsNotAnImageIsRefused() {
+            JsonObject req = chat("[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
+                + "\"image_url\":{\"url\":\"data:application/pdf;base64,JVBERi0=\"}}]}]");
+            assertThatThrownBy(() -> translate(req))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("messages[0].content[0].image_url.url: 'application/pdf' is not an image type");
         }
 
         @Test
@@ -269,6 +282,41 @@ class AnthropicTranslationTest {
         }
 
         @Test
+        void emptyAndWhitespaceStopSequencesAreDroppedBecauseAnthropicRejectsThem() {
+            JsonObject req = chat("[{\"role\":\"user\",\"content\":\"q\"}]")
+                .put("stop", new JsonArray("[\"\\n\", \"\", \" \\t\", \"END\"]"));
+            assertThat(translate(req).getJsonArray("stop_sequences")).containsExactly("END");
+            assertThat(translate(req.copy().put("stop", "\n")).containsKey("stop_sequences")).isFalse();
+        }
+
+        @Test
+        void deprecatedFunctionsAreUnsupportedNotDropped() {
+            JsonObject req = chat("[{\"role\":\"user\",\"content\":\"q\"}]")
+                .put("functions", new JsonArray("[{\"name\":\"f\",\"parameters\":{\"type\":\"object\"}}]"))
+                .put("function_call", "auto");
+            assertThatThrownBy(() -> translate(req))
+                .isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessageStartingWith("functions: ");
+            JsonObject callOnly = chat("[{\"role\":\"user\",\"content\":\"q\"}]").put("function_call", "none");
+            assertThatThrownBy(() -> translate(callOnly))
+                .isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessageStartingWith("function_call: ");
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {"json_object", "json_schema"})
+        void aResponseFormatOtherThanTextIsUnsupportedNotDropped(String type) {
+            JsonObject req = chat("[{\"role\":\"user\",\"content\":\"q\"}]")
+                .put("response_format", new JsonObject().put("type", type));
+            assertThatThrownBy(() -> translate(req))
+                .isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessage("response_format: type '" + type + "' is not supported by this provider");
+
+            JsonObject text = req.copy().put("response_format", new JsonObject().put("type", "text"));
+            assertThat(translate(text).containsKey("response_format")).isFalse();
+        }
+
+        @Test
         void temperatureAndTopPArePassedTemperatureClampedToAnthropicRange() {
             JsonObject req = chat("[{\"role\":\"user\",\"content\":\"q\"}]").put("temperature", 0.3).put("top_p", 0.9);
             JsonObject out = translate(req);
@@ -339,22 +387,46 @@ class AnthropicTranslationTest {
         }
 
         @Test
-        void defaultBudgetIsAtLeast1024AndMaxTokensIsRaisedAboveIt() {
-            JsonObject out = AnthropicRequests.toAnthropic(thinkingRequest(), "m", 1000, false);
-            int budget = out.getJsonObject("thinking").getInteger("budget_tokens");
-            assertThat(budget).isEqualTo(1024);
-            assertThat(out.getInteger("max_tokens")).isGreaterThan(budget).isEqualTo(2024);
+        void defaultBudgetIsAtLeast1024AndTheCallersCapStays() {
+            JsonObject out = AnthropicRequests.toAnthropic(thinkingRequest(), "m", 1500, false);
+            assertThat(out.getJsonObject("thinking").getInteger("budget_tokens")).isEqualTo(1024);
+            assertThat(out.getInteger("max_tokens")).isEqualTo(1500);
         }
 
         @Test
-        void explicitBudgetIsUsedAndKeptBelowMaxTokens() {
+        void aCapThatLeavesNoRoomToThinkIsRefusedRatherThanRaised() {
+            // The cap counts the reasoning (as at OpenAI) and the request was reserved on it: never raised
+            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(thinkingRequest(), "m", 1024, false))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("max_tokens: 1024 ")
+                .hasMessageContaining("over 1024");
+        }
+
+        @Test
+        void explicitBudgetIsUsedAndMustBeBelowMaxTokens() {
             JsonObject fits = AnthropicRequests.toAnthropic(thinkingRequest().put("thinking_budget", 3000), "m", 8000, false);
             assertThat(fits.getJsonObject("thinking").getInteger("budget_tokens")).isEqualTo(3000);
             assertThat(fits.getInteger("max_tokens")).isEqualTo(8000);
 
-            JsonObject tooBig = AnthropicRequests.toAnthropic(thinkingRequest().put("thinking_budget", 5000), "m", 4000, false);
-            assertThat(tooBig.getJsonObject("thinking").getInteger("budget_tokens")).isEqualTo(5000);
-            assertThat(tooBig.getInteger("max_tokens")).isGreaterThan(5000);
+            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(thinkingRequest().put("thinking_budget", 4000), "m",
+                4000, false))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("thinking_budget: 4000 must be less than max_tokens (4000)");
+        }
+
+        @ParameterizedTest
+        @ValueSource(strings = {"\"required\"", "{\"type\":\"function\",\"function\":{\"name\":\"f\"}}"})
+        void forcingAToolWhileThinkingIsUnsupported(String choice) {
+            // Anthropic refuses a forced tool choice with extended thinking
+            JsonObject req = thinkingRequest().put("tool_choice", Json.decodeValue(choice))
+                .put("tools", new JsonArray("[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
+            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(req, "m", 8000, false))
+                .isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessageStartingWith("tool_choice: ");
+
+            JsonObject auto = req.copy().put("tool_choice", "auto");
+            assertThat(AnthropicRequests.toAnthropic(auto, "m", 8000, false).getJsonObject("tool_choice"))
+                .isEqualTo(json("{\"type\":\"auto\"}"));
         }
 
         @Test
@@ -458,7 +530,7 @@ class AnthropicTranslationTest {
 
         @ParameterizedTest
         @CsvSource({
-            "400, invalid_request_error, 400, invalid_request_error, invalid_request",
+            "400, invalid_request_error, 400, invalid_request_error, invalid_request_error",
             "401, authentication_error,  401, authentication_error,  upstream_authentication_failed",
             "403, permission_error,      403, permission_error,      permission_denied",
             "404, not_found_error,       404, invalid_request_error, not_found",
@@ -664,6 +736,43 @@ class AnthropicTranslationTest {
             assertThat(calls.get(2).getString("id")).isEqualTo("t2");
             assertThat(calls.get(3).getJsonObject("function").getString("arguments")).isEqualTo("{\"x\":1}");
             assertThat(translator.finished()).isFalse();
+        }
+
+        @Test
+        void aToolCalledWithoutArgumentsGetsAnEmptyObjectNotAnEmptyString() {
+            // Anthropic sends no JSON for a tool without parameters (one empty fragment at most)
+            List<JsonObject> chunks = run("""
+                event: message_start
+                data: {"type":"message_start","message":{"usage":{"input_tokens":5,"output_tokens":1}}}
+
+                event: content_block_start
+                data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"t1","name":"now","input":{}}}
+
+                event: content_block_delta
+                data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}}
+
+                event: content_block_stop
+                data: {"type":"content_block_stop","index":0}
+
+                event: content_block_start
+                data: {"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t2","name":"at","input":{}}}
+
+                event: content_block_delta
+                data: {"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"x\\":1}"}}
+
+                event: content_block_stop
+                data: {"type":"content_block_stop","index":1}
+
+                """);
+
+            // Then each call's fragments add up to a JSON object
+            Map<Integer, StringBuilder> arguments = new TreeMap<>();
+            chunks.stream().filter(c -> delta(c).containsKey("tool_calls"))
+                .map(c -> delta(c).getJsonArray("tool_calls").getJsonObject(0))
+                .forEach(call -> arguments.computeIfAbsent(call.getInteger("index"), i -> new StringBuilder())
+                    .append(call.getJsonObject("function").getString("arguments")));
+            assertThat(arguments.get(0)).hasToString("{}");
+            assertThat(arguments.get(1)).hasToString("{\"x\":1}");
         }
 
         @Test
