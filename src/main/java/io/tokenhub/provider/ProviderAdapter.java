@@ -35,7 +35,7 @@ public interface ProviderAdapter {
     }
 
     private Future<Completion> unsupported(String operation) {
-        return Future.failedFuture(new UpstreamException(providerId(), UpstreamException.Kind.REJECTED, 400,
+        return Future.failedFuture(new UpstreamException(providerId(), UpstreamException.Kind.UNSUPPORTED, 400,
             "The provider '" + providerId() + "' does not serve " + operation + ".", 0, null));
     }
 }

@@ -18,7 +18,12 @@ public final class UpstreamException extends RuntimeException {
         /** 429 from the upstream. */
         RATE_LIMITED,
         /** A 4xx other than 429: the request itself is wrong, another provider would refuse it too. */
-        REJECTED
+        REJECTED,
+        /**
+         * The request uses what this provider cannot offer (found before any call: a parameter its
+         * API has no way to honour, an operation it does not serve); another provider may.
+         */
+        UNSUPPORTED
     }
 
     private final String provider;
@@ -64,6 +69,6 @@ public final class UpstreamException extends RuntimeException {
     }
 
     public boolean isProviderFault() {
-        return kind != Kind.REJECTED;
+        return kind != Kind.REJECTED && kind != Kind.UNSUPPORTED;
     }
 }

@@ -68,6 +68,8 @@ public final class Dispatcher {
         /** For a stream, its end once it has started: the call's outcome; null when the result is the outcome. */
         final Function<T, Future<?>> ended;
         UpstreamException last;
+        /** The first candidate that could not offer what the request uses, if any; the answer when none could. */
+        UpstreamException unsupported;
         /** Fallback models passed over (the request does not fit them, or the account): their other deployments too. */
         Set<Model> refused;
         /** Why a fallback model was not tried, for the final error's message; null if none was refused. */
@@ -198,6 +200,13 @@ public final class Dispatcher {
                     // The client left: the call was abandoned, not failed, and nobody waits for another.
                     return Future.failedFuture(upstream);
                 }
+                if (upstream.kind() == Kind.UNSUPPORTED) {
+                    // Found before any call: another provider of the model may offer it.
+                    if (walk.unsupported == null) {
+                        walk.unsupported = upstream;
+                    }
+                    return attempt(walk, index + 1, 0);
+                }
                 if (!upstream.isProviderFault()) {
                     return Future.failedFuture(finalError(upstream, ""));
                 }
@@ -251,11 +260,16 @@ public final class Dispatcher {
             case SERVER_ERROR -> "server_error";
             case RATE_LIMITED -> "rate_limited";
             case REJECTED -> "rejected";
+            case UNSUPPORTED -> "unsupported";
         };
     }
 
     private static ApiException finalError(Walk<?> walk) {
         String note = walk.passedOver == null ? "" : " " + walk.passedOver;
+        if (walk.last == null && walk.unsupported != null && walk.soonestRetryMs == Long.MAX_VALUE) {
+            // No candidate failed or was out of reach: none offers what the request uses.
+            return finalError(walk.unsupported, note);
+        }
         if (walk.last == null) {
             long seconds = walk.soonestRetryMs == Long.MAX_VALUE ? 1 : Math.max(1, (walk.soonestRetryMs + 999) / 1000);
             return new NoHealthyUpstream("Every upstream for this model is unavailable (circuit open or rate "
@@ -273,7 +287,7 @@ public final class Dispatcher {
         ApiError error = switch (last.kind()) {
             case TIMEOUT -> new UpstreamTimeout(last.provider(), "The provider '" + last.provider()
                 + "' did not answer in time: " + last.getMessage() + note);
-            case REJECTED -> rejected(last);
+            case REJECTED, UNSUPPORTED -> rejected(last);
             default -> new ProviderFailed(last.provider(), "The provider '" + last.provider() + "' failed: "
                 + last.getMessage() + note);
         };

@@ -1,5 +1,6 @@
 package io.tokenhub.provider;
 
+import static io.tokenhub.testing.OpenAiErrorAssert.assertOpenAiError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.openai.client.OpenAIClient;
@@ -85,8 +86,11 @@ class AnthropicGatewayIT {
               - id: claude-premium
                 pricing: { input: 10000, output: 10000 }
                 deployments: [ { provider: anthropic, model: claude-premium } ]
+              - id: claude-json
+                capabilities: [structured_output]
+                deployments: [ { provider: anthropic, model: claude-json } ]
               - id: claude-backed
-                capabilities: [tools, vision, thinking]
+                capabilities: [tools, vision, thinking, structured_output]
                 deployments:
                   - { provider: anthropic, model: claude-backed, priority: 0 }
                   - { provider: backup, model: claude-backed, priority: 1 }
@@ -442,6 +446,36 @@ class AnthropicGatewayIT {
         assertThat(error.getString("code")).isEqualTo("provider_error");
         assertThat(error.getString("provider")).isEqualTo("anthropic");
         assertThat(error.getString("message")).contains("anthropic").contains("529").contains("Overloaded");
+    }
+
+    @Test
+    void whatTheMessagesApiCannotHonourGoesToTheNextProviderWithoutACallToAnthropic() {
+        // When a request asks for JSON mode of a model that Anthropic serves first and an
+        // OpenAI-compatible provider next
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "claude-backed", "response_format": {"type": "json_object"},
+             "messages": [{"role": "user", "content": "hi"}]}""");
+
+        // Then the next provider serves it, and Anthropic was never called (it would have answered prose)
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("backup");
+        assertThat(backup.lastRequest().body().getJsonObject("response_format").getString("type"))
+            .isEqualTo("json_object");
+        assertThat(anthropic.requests()).isEmpty();
+    }
+
+    @Test
+    void whatTheMessagesApiCannotHonourIsA400NamingTheFieldWhenNoOtherProviderServes() {
+        // When a request asks for JSON mode of a model only Anthropic serves
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "claude-json", "response_format": {"type": "json_object"},
+             "messages": [{"role": "user", "content": "hi"}]}""");
+
+        // Then it is refused as unsupported, naming the field, instead of answered without it
+        JsonObject error = assertOpenAiError(response, 400, "invalid_request_error", "unsupported_parameter",
+            "response_format");
+        assertThat(error.getString("provider")).isEqualTo("anthropic");
+        assertThat(anthropic.requests()).isEmpty();
     }
 
     @Test

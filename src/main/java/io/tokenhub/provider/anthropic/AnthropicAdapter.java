@@ -109,7 +109,8 @@ public final class AnthropicAdapter implements ProviderAdapter {
             if (param != null) {
                 error.put("param", param);
             }
-            throw new UpstreamException(providerId(), Kind.REJECTED, 400, message, 0, error);
+            Kind kind = e instanceof AnthropicRequests.Unsupported ? Kind.UNSUPPORTED : Kind.REJECTED;
+            throw new UpstreamException(providerId(), kind, 400, message, 0, error);
         }
     }
 

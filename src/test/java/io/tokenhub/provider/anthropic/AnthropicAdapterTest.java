@@ -116,7 +116,9 @@ class AnthropicAdapterTest {
         UpstreamException streamFailure = failure(() -> adapter().stream(call(body), new Abort()));
 
         for (UpstreamException e : List.of(completeFailure, streamFailure)) {
-            assertThat(e.kind()).isEqualTo(Kind.REJECTED);
+            // (not the provider's fault, and another provider may serve it)
+            assertThat(e.kind()).isEqualTo(Kind.UNSUPPORTED);
+            assertThat(e.isProviderFault()).isFalse();
             assertThat(e.status()).isEqualTo(400);
             assertThat(e.getMessage()).contains("n > 1");
             assertThat(e.error().getString("type")).isEqualTo("invalid_request_error");
