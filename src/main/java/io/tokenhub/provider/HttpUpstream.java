@@ -163,7 +163,8 @@ public final class HttpUpstream {
         // path) the provider does not have. Another deployment may well answer, and the caller cannot
         // fix any of them.
         Kind kind = status == 429 ? Kind.RATE_LIMITED
-            : status == 408 ? Kind.TIMEOUT
+            // The provider's own gateway gave up waiting for its model (Anthropic's timeout_error is a 504).
+            : status == 408 || status == 504 ? Kind.TIMEOUT
             : status >= 500 || status == 401 || status == 402 || status == 403 || status == 404 ? Kind.SERVER_ERROR
             : Kind.REJECTED;
         String detail = error != null && error.getValue("message") instanceof String m ? m : "no error message";

@@ -135,6 +135,8 @@ class FallbackIT {
                   - { provider: beta, model: retried, priority: 1 }
               - id: hung
                 deployments: [ { provider: alpha, model: hung } ]
+              - id: gave-up
+                deployments: [ { provider: alpha, model: gave-up } ]
               - id: hung-with-backup
                 deployments:
                   - { provider: alpha, model: hung-with-backup, priority: 0 }
@@ -532,6 +534,22 @@ class FallbackIT {
         assertThat(row.get("fallback")).isEqualTo(false);
         assertThat(row.get("cost_micro_usd")).isEqualTo(0L);
         assertThat(row.get("price_version")).isNull();
+    }
+
+    @Test
+    void aProviderThatAnswers504HasTimedOutAndAsTheLastCandidateIsAnsweredWithGatewayTimeout() {
+        // Given the only deployment's provider answers 504 (its own gateway gave up waiting for the model)
+        alpha.fault = Fault.STATUS;
+        alpha.status = 504;
+
+        // When a request arrives
+        HttpResponse<String> response = chat("gave-up");
+
+        // Then it is 504 upstream_timeout naming the provider, as a timeout of our own would be
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(504);
+        JsonObject error = error(response);
+        assertThat(error.getString("code")).isEqualTo("upstream_timeout");
+        assertThat(error.getString("provider")).isEqualTo("alpha");
     }
 
     @Test
