@@ -171,7 +171,10 @@ final class Limits {
                 }
             }
         }
-        String reset = seconds(RateLimiter.resetMs(System.currentTimeMillis()));
+        // The reset the refusal's Retry-After gives, computed once: read again, the clock may have
+        // crossed a second and the two headers disagree.
+        String reset = limited.retryAfterSeconds() > 0 ? limited.retryAfterSeconds() + "s"
+            : seconds(RateLimiter.resetMs(System.currentTimeMillis()));
         set(response, refused.unit(), refused.limit(), limiter.remaining(refused), reset);
         if (other != null) {
             set(response, other.unit(), other.limit(), otherRemaining, reset);
