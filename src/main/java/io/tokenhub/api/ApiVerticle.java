@@ -110,7 +110,7 @@ public final class ApiVerticle extends VerticleBase {
                 return known.adapter();
             })
             .orElse(null),
-            shared.upstreams(), shared.metrics());
+            shared.upstreams(), shared.metrics(), vertx);
         outcome = new Outcome(recorder, shared.metrics(), shared.quota(),
             new Limits(shared.limiter(), shared.metrics()));
         unregisterSync = shared.usageSync().register(context,

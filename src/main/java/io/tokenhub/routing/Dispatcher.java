@@ -17,25 +17,35 @@ import io.tokenhub.provider.UpstreamException;
 import io.tokenhub.provider.UpstreamException.Kind;
 import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.BiFunction;
 
 /**
  * Tries a request's candidates in order until one answers. An upstream whose circuit is open, or
  * that asked us to wait ({@code Retry-After}), is skipped without a network call. A provider's
- * failure (connection, timeout, 5xx, 429) is retried on the same deployment up to the provider's
- * {@code retries}, then moves on to the next candidate; a caller's failure (another 4xx) ends the
+ * failure (connection, timeout, 5xx) is retried on the same deployment up to the provider's
+ * {@code retries}, after a short backoff (or the provider's {@code Retry-After}, when it asks for
+ * no more than {@link #MAX_RETRY_WAIT_MS}; one that asks for longer is left for that long), then
+ * moves on to the next candidate; a 429 moves on at once; a caller's failure (another 4xx) ends the
  * attempt at once, as no other provider would accept that request either. When every candidate
  * fails, the last failure decides the answer: 504 for a timeout, else 502 naming the provider;
  * 503 when no upstream could even be tried. One per verticle instance, since the adapters hold
  * that event loop's HTTP client; the health of upstreams is shared by the node.
  */
 public final class Dispatcher {
+
+    /** The longest a retry of the same deployment waits; a provider asking for longer is moved on from. */
+    static final long MAX_RETRY_WAIT_MS = 2_000;
+    /** The wait before the first retry; it doubles for each next one (with jitter), up to a second. */
+    static final long FIRST_BACKOFF_MS = 50;
 
     /**
      * What to send, apart from the candidate: the request id, the body and the output limit; the
@@ -89,12 +99,14 @@ public final class Dispatcher {
     private final Function<String, ProviderAdapter> adapters;
     private final Upstreams upstreams;
     private final Metrics metrics;
+    private final Vertx vertx;
 
     /** @param adapters the adapter of a provider id, for the catalog in force (it changes on reload) */
-    public Dispatcher(Function<String, ProviderAdapter> adapters, Upstreams upstreams, Metrics metrics) {
+    public Dispatcher(Function<String, ProviderAdapter> adapters, Upstreams upstreams, Metrics metrics, Vertx vertx) {
         this.adapters = adapters;
         this.upstreams = upstreams;
         this.metrics = metrics;
+        this.vertx = vertx;
     }
 
     public Future<Served<Completion>> complete(List<Attempt> attempts, Call call, Abort abort) {
@@ -215,8 +227,17 @@ public final class Dispatcher {
                     health.blockFor(upstream.retryAfterMs());
                     return attempt(walk, index + 1, 0);
                 }
-                int retries = retriesOf(attempt);
-                return retry < retries ? attempt(walk, index, retry + 1) : attempt(walk, index + 1, 0);
+                if (retry >= retriesOf(attempt)) {
+                    return attempt(walk, index + 1, 0);
+                }
+                long asked = upstream.retryAfterMs();
+                if (asked > MAX_RETRY_WAIT_MS) {
+                    health.blockFor(asked);
+                    return attempt(walk, index + 1, 0);
+                }
+                // An overloaded provider called again at once fails again: wait a little first.
+                long wait = Math.max(asked, backoffMs(retry));
+                return vertx.timer(wait, TimeUnit.MILLISECONDS).compose(v -> attempt(walk, index, retry + 1));
             });
     }
 
@@ -246,6 +267,12 @@ public final class Dispatcher {
         metrics.upstream(health.provider(), health.deployment(), "skipped");
         walk.soonestRetryMs = Math.min(walk.soonestRetryMs, health.retryInMs(now));
         return attempt(walk, index + 1, 0);
+    }
+
+    /** The wait before retry {@code retry + 1}: doubling from {@link #FIRST_BACKOFF_MS}, half to all of it. */
+    static long backoffMs(int retry) {
+        long full = Math.min(1_000, FIRST_BACKOFF_MS << Math.min(retry, 10));
+        return full / 2 + ThreadLocalRandom.current().nextLong(full / 2 + 1);
     }
 
     private int retriesOf(Attempt attempt) {

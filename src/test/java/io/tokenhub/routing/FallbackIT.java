@@ -133,6 +133,14 @@ class FallbackIT {
                 deployments:
                   - { provider: alpha-retrying, model: retried, priority: 0 }
                   - { provider: beta, model: retried, priority: 1 }
+              - id: retried-soon
+                deployments:
+                  - { provider: alpha-retrying, model: retried-soon, priority: 0 }
+                  - { provider: beta, model: retried-soon, priority: 1 }
+              - id: retried-later
+                deployments:
+                  - { provider: alpha-retrying, model: retried-later, priority: 0 }
+                  - { provider: beta, model: retried-later, priority: 1 }
               - id: hung
                 deployments: [ { provider: alpha, model: hung } ]
               - id: gave-up
@@ -506,6 +514,43 @@ class FallbackIT {
         assertThat(alpha.requests()).hasSize(3);
         assertThat(alpha.requests()).allSatisfy(r -> assertThat(r.body().getString("model")).isEqualTo("retried"));
         assertThat(beta.requests()).hasSize(1);
+    }
+
+    @Test
+    void aRetryWaitsWhatTheProviderAsksForWhenItIsShort() {
+        // Given a provider with retries: 2 that is overloaded and asks for a second's wait
+        alpha.fault = Fault.STATUS;
+        alpha.status = 503;
+        alpha.retryAfter = "1";
+
+        // When a request arrives
+        long started = System.nanoTime();
+        HttpResponse<String> response = chat("retried-soon");
+
+        // Then each retry came after the wait it asked for, then the secondary served
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(alpha.requests()).hasSize(3);
+        assertThat(java.time.Duration.ofNanos(System.nanoTime() - started)).isGreaterThanOrEqualTo(
+            java.time.Duration.ofSeconds(2));
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+    }
+
+    @Test
+    void aProviderAskingForALongerWaitThanARetryMayIsLeftForTheNextCandidate() {
+        // Given a provider with retries: 2 that is overloaded and asks for half a minute
+        alpha.fault = Fault.STATUS;
+        alpha.status = 503;
+        alpha.retryAfter = "30";
+
+        // When a request arrives
+        HttpResponse<String> response = chat("retried-later");
+
+        // Then the provider is not retried (it would only fail again), the secondary serves at once
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(alpha.requests()).hasSize(1);
+        // And the deployment is left alone for what it asked
+        assertThat(upstream("alpha-retrying", "retried-later").getLong("retry_in_ms")).isGreaterThan(20_000L);
     }
 
     @Test
