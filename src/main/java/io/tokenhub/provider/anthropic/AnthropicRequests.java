@@ -305,6 +305,12 @@ public final class AnthropicRequests {
         if (!Boolean.TRUE.equals(req.getValue("enable_thinking"))) {
             return false;
         }
+        if (continuesAToolTurn(req.getJsonArray("messages", new JsonArray()))) {
+            // Within a turn, each assistant message must start with the thinking block Anthropic
+            // signed, which the OpenAI format cannot carry back; the rest of the turn is answered
+            // without thinking (a turn in one mode, as Anthropic requires) instead of refused.
+            return false;
+        }
         if (maxTokens <= MIN_THINKING_BUDGET) {
             throw new IllegalArgumentException("max_tokens: " + maxTokens + " (the model's default when none is "
                 + "given) leaves no room to think: with enable_thinking it must be over " + MIN_THINKING_BUDGET
@@ -323,6 +329,17 @@ public final class AnthropicRequests {
                 + "with enable_thinking by this provider; use 'auto'");
         }
         return true;
+    }
+
+    /** Whether the conversation ends with tool results: the model's turn that called the tools goes on. */
+    private static boolean continuesAToolTurn(JsonArray messages) {
+        for (int i = messages.size() - 1; i >= 0; i--) {
+            String role = messages.getValue(i) instanceof JsonObject m ? m.getString("role") : null;
+            if (!isSystemRole(role)) {
+                return "tool".equals(role);
+            }
+        }
+        return false;
     }
 
     private static boolean forcesATool(Object choice) {

@@ -436,6 +436,28 @@ class AnthropicTranslationTest {
         }
 
         @Test
+        void aTurnGoingOnAfterToolResultsIsAnsweredWithoutThinkingAndANewTurnThinksAgain() {
+            // Anthropic wants each assistant message of a thinking turn to start with its signed
+            // thinking block, which an OpenAI client cannot send back
+            JsonObject toolTurn = chat("""
+                [{"role":"user","content":"weather?"},
+                 {"role":"assistant","content":null,"reasoning_content":"I should look it up.",
+                  "tool_calls":[{"id":"t1","type":"function","function":{"name":"weather","arguments":"{}"}}]},
+                 {"role":"tool","tool_call_id":"t1","content":"sunny"}]""").put("enable_thinking", true)
+                .put("tools", new JsonArray("[{\"type\":\"function\",\"function\":{\"name\":\"weather\"}}]"));
+            JsonObject goingOn = AnthropicRequests.toAnthropic(toolTurn, "m", 8000, false);
+            assertThat(goingOn.containsKey("thinking")).isFalse();
+            assertThat(goingOn.getJsonArray("messages").getJsonObject(1).getJsonArray("content"))
+                .noneMatch(block -> "thinking".equals(((JsonObject) block).getString("type")));
+
+            JsonObject nextTurn = toolTurn.copy();
+            nextTurn.getJsonArray("messages").add(new JsonObject().put("role", "assistant").put("content", "Sunny."))
+                .add(new JsonObject().put("role", "user").put("content", "and tomorrow?"));
+            assertThat(AnthropicRequests.toAnthropic(nextTurn, "m", 8000, false).getJsonObject("thinking"))
+                .isEqualTo(json("{\"type\":\"enabled\",\"budget_tokens\":4000}"));
+        }
+
+        @Test
         void disabledOrAbsentMeansNoThinking() {
             assertThat(translate(thinkingRequest().put("enable_thinking", false)).containsKey("thinking")).isFalse();
             assertThat(translate(chat("[{\"role\":\"user\",\"content\":\"q\"}]")).containsKey("thinking")).isFalse();
