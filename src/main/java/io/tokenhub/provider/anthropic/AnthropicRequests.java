@@ -146,7 +146,34 @@ public final class AnthropicRequests {
                 default -> throw new IllegalArgumentException(param + ".role '" + role + "' is not supported");
             }
         }
+        trimPrefill(out);
         return out;
+    }
+
+    /**
+     * A conversation ending with an assistant message asks Claude to continue it (a prefill), and
+     * Anthropic refuses a prefill that ends in whitespace: it is trimmed (what Claude writes next
+     * starts where the text ends either way).
+     */
+    private static void trimPrefill(JsonArray out) {
+        JsonObject last = out.isEmpty() ? null : out.getJsonObject(out.size() - 1);
+        if (last == null || !"assistant".equals(last.getString("role"))) {
+            return;
+        }
+        JsonArray blocks = last.getJsonArray("content");
+        JsonObject block = blocks.getJsonObject(blocks.size() - 1);
+        if (!"text".equals(block.getString("type"))) {
+            return;
+        }
+        String text = block.getString("text").stripTrailing();
+        if (!text.isEmpty()) {
+            block.put("text", text);
+            return;
+        }
+        blocks.remove(blocks.size() - 1);
+        if (blocks.isEmpty()) {
+            out.remove(out.size() - 1);
+        }
     }
 
     /**

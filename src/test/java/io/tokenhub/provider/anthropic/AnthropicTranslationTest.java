@@ -100,6 +100,18 @@ class AnthropicTranslationTest {
         }
 
         @Test
+        void aPrefillLosesTheTrailingWhitespaceAnthropicRefuses() {
+            JsonObject out = translate(chat("[{\"role\":\"user\",\"content\":\"q\"},"
+                + "{\"role\":\"assistant\",\"content\":\"The answer is \\n\"}]"));
+            assertThat(out.getJsonArray("messages").getJsonObject(1).getJsonArray("content").getJsonObject(0)
+                .getString("text")).isEqualTo("The answer is");
+
+            JsonObject blank = translate(chat("[{\"role\":\"user\",\"content\":\"q\"},"
+                + "{\"role\":\"assistant\",\"content\":\"  \"}]"));
+            assertThat(roles(blank.getJsonArray("messages"))).containsExactly("user");
+        }
+
+        @Test
         void emptyTextIsDroppedBecauseAnthropicRejectsEmptyBlocks() {
             JsonObject out = translate(chat("[{\"role\":\"user\",\"content\":\"\"},{\"role\":\"user\",\"content\":\"x\"}]"));
             assertThat(out.getJsonArray("messages").getJsonObject(0).getJsonArray("content")).hasSize(1);
