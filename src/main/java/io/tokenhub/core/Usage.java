@@ -52,9 +52,10 @@ public record Usage(long promptTokens, long cachedTokens, long cacheWriteTokens,
         }
         JsonObject promptDetails = usage.getJsonObject("prompt_tokens_details");
         JsonObject completionDetails = usage.getJsonObject("completion_tokens_details");
+        long cached = promptDetails == null ? 0 : longOf(promptDetails, "cached_tokens");
         return new Usage(
             longOf(usage, "prompt_tokens"),
-            promptDetails == null ? 0 : longOf(promptDetails, "cached_tokens"),
+            cached != 0 ? cached : longOf(usage, CACHE_HIT),
             promptDetails == null ? 0 : longOf(promptDetails, "cache_write_tokens"),
             longOf(usage, "completion_tokens"),
             completionDetails == null ? 0 : longOf(completionDetails, "reasoning_tokens"),
@@ -85,6 +86,12 @@ public record Usage(long promptTokens, long cachedTokens, long cacheWriteTokens,
     private static long bounded(long tokens) {
         return Math.max(0, Math.min(MAX_TOKENS, tokens));
     }
+
+    /**
+     * DeepSeek counts its cache hits here, at the top of usage, and not always in
+     * {@code prompt_tokens_details.cached_tokens}; like those, they are part of {@code prompt_tokens}.
+     */
+    public static final String CACHE_HIT = "prompt_cache_hit_tokens";
 
     private static long longOf(JsonObject json, String field) {
         Object value = json.getValue(field);

@@ -74,6 +74,9 @@ class BillingIT {
                 default_max_tokens: 100
                 pricing: { input: 0.15, cache_write: 0.30, output: 0.60 }
                 deployments: [ { provider: openai, model: gpt-4o-mini } ]
+              - id: cache-priced
+                pricing: { input: 0.15, cached_input: 0.015, output: 0.60 }
+                deployments: [ { provider: openai, model: cache-priced } ]
               - id: other
                 pricing: { input: 1, output: 1 }
                 deployments: [ { provider: openai, model: other } ]
@@ -561,6 +564,30 @@ class BillingIT {
         assertThat(sixth.statusCode()).as(sixth.body()).isEqualTo(429);
         assertThat(new JsonObject(sixth.body()).getJsonObject("error").getString("code"))
             .isEqualTo("monthly_cap_exceeded");
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void deepSeeksCacheHitsAreChargedAtTheCachedPrice(boolean stream) {
+        // Given a provider that counts its cache hits as DeepSeek does (prompt_cache_hit_tokens at the
+        // top of usage, no prompt_tokens_details): 800 of the 1 000 prompt tokens
+        start("none", 1.0);
+        upstream.usage = new JsonObject().put("prompt_tokens", 1000).put("completion_tokens", 500)
+            .put("total_tokens", 1500).put("prompt_cache_hit_tokens", 800).put("prompt_cache_miss_tokens", 200);
+
+        // When a request is answered, whole or streamed
+        String body = "{\"model\":\"cache-priced\",\"max_tokens\":100,\"stream\":" + stream
+            + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        assertThat(gateway.post("/v1/chat/completions", key, body).statusCode()).isEqualTo(200);
+        awaitRecords(1);
+
+        // Then the hits are cached tokens at the cached price: 200 x 0.15 + 800 x 0.015 + 500 x 0.60
+        long cost = 200 * 150 / 1000 + 800 * 15 / 1000 + 500 * 600 / 1000;
+        assertThat(gateway.database().count("SELECT cached_tokens FROM usage_records WHERE account_id = ?",
+            accountId)).isEqualTo(800);
+        assertThat(gateway.database().count("SELECT cost_micro_usd FROM usage_records WHERE account_id = ?",
+            accountId)).isEqualTo(cost);
+        assertThat(balance()).isEqualTo(1_000_000 - cost);
     }
 
     @Test

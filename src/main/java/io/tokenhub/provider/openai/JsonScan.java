@@ -104,11 +104,16 @@ final class JsonScan {
         long cacheWrite = 0;
         long completion = 0;
         long reasoning = 0;
+        long cacheHit = 0;
         int seen = 0;
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
             String name = parser.currentName();
             JsonToken value = parser.nextToken();
             switch (name) {
+                case Usage.CACHE_HIT -> {
+                    seen = once(seen, 16);
+                    cacheHit = count(parser, value);
+                }
                 case "prompt_tokens" -> {
                     seen = once(seen, 1);
                     prompt = count(parser, value);
@@ -131,7 +136,7 @@ final class JsonScan {
                 default -> parser.skipChildren();
             }
         }
-        return new Usage(prompt, cached, cacheWrite, completion, reasoning, false);
+        return new Usage(prompt, cached != 0 ? cached : cacheHit, cacheWrite, completion, reasoning, false);
     }
 
     /** {@code ,"cost":…} to insert before the closing brace of the usage object that ends at {@code usageEnd}. */

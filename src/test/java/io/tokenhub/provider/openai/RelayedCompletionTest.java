@@ -28,6 +28,9 @@ class RelayedCompletionTest {
         + "\"content\":\"Hi \\\"there\\\" \\u00e9\\n\"},\"finish_reason\":\"stop\"}]";
     private static final String USAGE = "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5,\"total_tokens\":17,"
         + "\"prompt_tokens_details\":{\"cached_tokens\":4}}";
+    /** DeepSeek's: its cache hits at the top of usage, no prompt_tokens_details. */
+    private static final String DEEPSEEK_USAGE = "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":5,"
+        + "\"total_tokens\":17,\"prompt_cache_hit_tokens\":8,\"prompt_cache_miss_tokens\":4}";
 
     @Test
     void relabelsTheModelAndAddsTheCostLeavingTheRestAsSent() {
@@ -41,6 +44,16 @@ class RelayedCompletionTest {
         assertThat(out).isEqualTo(answer.replace("\"gpt-4o-mini\"", "\"openai/gpt-4o-mini\"")
             .replace("{\"cached_tokens\":4}}", "{\"cached_tokens\":4},\"cost\":0.000123}"));
         assertThat(relayed.body().getString("model")).isEqualTo("openai/gpt-4o-mini");
+    }
+
+    @Test
+    void deepSeeksCacheHitsAreCachedTokens() {
+        String answer = "{\"model\":\"deepseek-chat\"," + CHOICES + "," + DEEPSEEK_USAGE + "}";
+        RelayedCompletion relayed = RelayedCompletion.scan(bytes(answer), "deepseek", "deepseek-chat");
+
+        assertThat(relayed).isNotNull();
+        assertThat(relayed.usage()).isEqualTo(new Usage(12, 8, 0, 5, 0, false));
+        assertSameAsWholeParse(answer);
     }
 
     @Test
@@ -82,9 +95,11 @@ class RelayedCompletionTest {
         if (random.nextBoolean()) {
             fields.add("\"model\":\"gpt-" + random.nextInt(100) + "\"");
         }
-        int usage = random.nextInt(3);
+        int usage = random.nextInt(4);
         if (usage == 1) {
             fields.add(USAGE);
+        } else if (usage == 3) {
+            fields.add(DEEPSEEK_USAGE);
         } else if (usage == 2) {
             fields.add("\"usage\":null");
         }
