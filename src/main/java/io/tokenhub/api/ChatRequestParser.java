@@ -149,7 +149,9 @@ final class ChatRequestParser {
         if (!target.model().supports("search")) {
             body.remove("enable_search");
         }
-        if (!thinking) {
+        // An explicit false goes on to a model that can think (some think unless told not to); a model
+        // that cannot is not told.
+        if (!thinking && !target.model().supports("thinking")) {
             body.remove("enable_thinking");
         }
         return new ModelRequest(body, requested, target, stream, includeUsage, limit, choices, tokens, fallbacks, fit);

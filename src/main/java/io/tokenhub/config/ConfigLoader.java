@@ -1,5 +1,6 @@
 package io.tokenhub.config;
 
+import io.tokenhub.provider.openai.Dialect;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -311,7 +312,7 @@ public final class ConfigLoader {
         Provider p = new Provider(
             n.requiredString("id"), type, stripSlash(baseUrl), n.string("api_key", ""), n.string("api_version", ""),
             timeouts, breaker, n.integer("retries", 0, 0, 10), n.integer("max_connections", 1000, 1, 100_000),
-            n.bool("http2", false), n.number("chunk_delay_ms", 0, 0, 60_000));
+            n.bool("http2", false), n.number("chunk_delay_ms", 0, 0, 60_000), dialect(n, type));
         n.warnUnknown();
         return p;
     }
@@ -417,6 +418,19 @@ public final class ConfigLoader {
         if (previous != null) {
             root.problem(at, "duplicate " + what + " '" + name + "' (already used at " + previous + ")");
         }
+    }
+
+    private static String dialect(ConfigNode n, String type) {
+        String dialect = n.string("dialect", "");
+        if (dialect.isEmpty()) {
+            return "";
+        }
+        if (!type.equals("openai")) {
+            n.problem("dialect", "applies to providers of type openai only");
+        } else if (!Dialect.names().contains(dialect)) {
+            n.problem("dialect", "unknown dialect '" + dialect + "' (one of " + sorted(Dialect.names()) + ")");
+        }
+        return dialect;
     }
 
     private static String stripSlash(String url) {

@@ -80,9 +80,10 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
      *                       declines), over plain HTTP with prior knowledge (h2c; the provider must speak it)
      * @param chunkDelayMs   mock provider only: delay between streamed chunks
      */
+    /** @param dialect how an OpenAI-compatible provider takes TokenHub's extensions; empty: known by its host */
     public record Provider(String id, String type, String baseUrl, String apiKey, String apiVersion,
                            Timeouts timeouts, CircuitBreaker circuitBreaker, int retries, int maxConnections,
-                           boolean http2, long chunkDelayMs) {
+                           boolean http2, long chunkDelayMs, String dialect) {
 
         public static final Set<String> TYPES = Set.of("openai", "anthropic", "mock");
 

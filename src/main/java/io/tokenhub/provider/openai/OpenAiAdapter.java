@@ -21,22 +21,28 @@ import java.util.Set;
 /**
  * Any OpenAI-compatible Chat Completions API (OpenAI, DeepSeek, Qwen, Doubao, vLLM…). The body is
  * passed through with fields we do not know kept; only the model, the output limit and the stream
- * usage option are set, and TokenHub's own extensions are removed.
+ * usage option are set, TokenHub's own fields are removed, and its extensions (thinking, search)
+ * are put in the provider's words ({@link Dialect}).
  */
 public final class OpenAiAdapter implements ProviderAdapter {
 
     /** TokenHub's own fields, and the stream option, which only a streamed call sends (set anew). */
     private static final Set<String> DROPPED = Set.of("fallback_models", "stream_options");
+    /** Those, and TokenHub's extensions, for a provider that takes them in words of its own ({@link Dialect}). */
+    private static final Set<String> DROPPED_AND_EXTENSIONS = java.util.stream.Stream.concat(DROPPED.stream(),
+        Dialect.EXTENSIONS.stream()).collect(java.util.stream.Collectors.toUnmodifiableSet());
     /** The smallest client body relayed from its bytes rather than encoded again. */
     static final int RELAY_FROM_BYTES = 512;
 
     private final HttpUpstream upstream;
+    private final Dialect dialect;
     private final HttpUpstream.Endpoint chat;
     private final HttpUpstream.Endpoint embeddings;
     private final HttpUpstream.Endpoint rerank;
 
     public OpenAiAdapter(HttpUpstream upstream) {
         this.upstream = upstream;
+        this.dialect = Dialect.of(upstream.provider().dialect(), upstream.provider().baseUrl());
         MultiMap headers = MultiMap.caseInsensitiveMultiMap();
         String apiKey = upstream.provider().apiKey();
         if (!apiKey.isEmpty()) {
@@ -132,18 +138,23 @@ public final class OpenAiAdapter implements ProviderAdapter {
             JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o.copy() : new JsonObject();
             changed.put("stream_options", options.put("include_usage", true));
         }
+        boolean translated = !dialect.passesThrough() && Dialect.EXTENSIONS.stream().anyMatch(body::containsKey);
+        if (translated) {
+            dialect.translate(body, changed);
+        }
+        Set<String> dropped = translated ? DROPPED_AND_EXTENSIONS : DROPPED;
         // Below about half a kilobyte, encoding the few fields is quicker than scanning the bytes (JMH
         // OpenAiRelayBenchmark: 1.1 against 1.9 µs at 203 bytes; 3.2 against 2.5 µs at 1 KB, 41 against 18 at 16 KB).
         if (call.raw() != null && call.raw().length() >= RELAY_FROM_BYTES) {
             Buffer relayed = RelayedRequest.rewrite(call.raw(),
-                name -> body.containsKey(name) && !changed.containsKey(name) && !DROPPED.contains(name), changed);
+                name -> body.containsKey(name) && !changed.containsKey(name) && !dropped.contains(name), changed);
             if (relayed != null) {
                 return relayed;
             }
         }
         // Only top-level fields change, so the messages are shared with the client's body, not copied.
         JsonObject whole = new JsonObject(new LinkedHashMap<>(body.getMap()));
-        DROPPED.forEach(whole::remove);
+        dropped.forEach(whole::remove);
         whole.getMap().putAll(changed.getMap());
         return whole.toBuffer();
     }

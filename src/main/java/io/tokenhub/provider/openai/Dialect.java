@@ -1,0 +1,103 @@
+package io.tokenhub.provider.openai;
+
+import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * How an OpenAI-compatible provider is asked for what TokenHub's extensions request:
+ * {@code enable_thinking} (on or off), {@code thinking_budget} and {@code enable_search}. Each
+ * provider has its own switch for them, and some refuse a field they do not know (OpenAI answers
+ * 400), so they are put in the provider's words. A field the client wrote in the provider's own
+ * words ({@code thinking}, {@code chat_template_kwargs}, {@code web_search_options}) wins.
+ */
+public enum Dialect {
+    /** Sent as they came: the extensions are Qwen's own fields, and servers that follow it take them too. */
+    PASSTHROUGH,
+    /** Alibaba DashScope (Qwen): {@code enable_thinking}, {@code thinking_budget}, {@code enable_search} as sent. */
+    QWEN,
+    /** DeepSeek: {@code thinking: {type: enabled | disabled}}. */
+    DEEPSEEK,
+    /** Volcengine Ark (Doubao): {@code thinking: {type: enabled | disabled}}. */
+    DOUBAO,
+    /** vLLM, SGLang: {@code chat_template_kwargs: {enable_thinking}}, which the model's chat template reads. */
+    VLLM,
+    /**
+     * OpenAI: no switch for thinking (its reasoning models reason unasked and return no reasoning
+     * text), search as {@code web_search_options}; the extensions themselves would be refused.
+     */
+    OPENAI;
+
+    /** TokenHub's extensions of the Chat Completions body. */
+    static final Set<String> EXTENSIONS = Set.of("enable_thinking", "thinking_budget", "enable_search");
+
+    /** The configured dialect, or the one of a provider known by its host, else {@link #PASSTHROUGH}. */
+    public static Dialect of(String configured, String baseUrl) {
+        if (configured != null && !configured.isEmpty()) {
+            return valueOf(configured.toUpperCase(Locale.ROOT));
+        }
+        String host = host(baseUrl);
+        if (host.endsWith("dashscope.aliyuncs.com") || host.endsWith("dashscope-intl.aliyuncs.com")) {
+            return QWEN;
+        }
+        if (host.endsWith("deepseek.com")) {
+            return DEEPSEEK;
+        }
+        if (host.endsWith("volces.com") || host.endsWith("volcengineapi.com")) {
+            return DOUBAO;
+        }
+        if (host.equals("api.openai.com")) {
+            return OPENAI;
+        }
+        return PASSTHROUGH;
+    }
+
+    /** The names a configuration may give. */
+    public static Set<String> names() {
+        return Set.of("passthrough", "qwen", "deepseek", "doubao", "vllm", "openai");
+    }
+
+    /** Whether the extensions go upstream as they came. */
+    boolean passesThrough() {
+        return this == PASSTHROUGH || this == QWEN;
+    }
+
+    /**
+     * Puts into {@code changed} what the client's extensions ask, in this provider's words; the
+     * extensions themselves are then left out of the body (see {@link #EXTENSIONS}).
+     */
+    void translate(JsonObject body, JsonObject changed) {
+        if (body.getValue("enable_thinking") instanceof Boolean on) {
+            switch (this) {
+                case DEEPSEEK, DOUBAO -> {
+                    if (!body.containsKey("thinking")) {
+                        changed.put("thinking", new JsonObject().put("type", on ? "enabled" : "disabled"));
+                    }
+                }
+                case VLLM -> {
+                    JsonObject kwargs = body.getValue("chat_template_kwargs") instanceof JsonObject given
+                        ? given.copy() : new JsonObject();
+                    if (!kwargs.containsKey("enable_thinking")) {
+                        changed.put("chat_template_kwargs", kwargs.put("enable_thinking", on));
+                    }
+                }
+                default -> {
+                }
+            }
+        }
+        if (this == OPENAI && Boolean.TRUE.equals(body.getValue("enable_search"))
+            && !body.containsKey("web_search_options")) {
+            changed.put("web_search_options", new JsonObject());
+        }
+    }
+
+    private static String host(String baseUrl) {
+        try {
+            String host = URI.create(baseUrl).getHost();
+            return host == null ? "" : host.toLowerCase(Locale.ROOT);
+        } catch (IllegalArgumentException e) {
+            return "";
+        }
+    }
+}
