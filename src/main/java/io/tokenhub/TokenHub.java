@@ -34,6 +34,7 @@ import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.routing.Upstreams;
 import io.tokenhub.store.Database;
 import com.hazelcast.core.HazelcastInstance;
+import com.hazelcast.core.LifecycleEvent;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
@@ -160,6 +161,14 @@ public final class TokenHub {
         RateLimiter limiter = new RateLimiter(clustering.counter());
         KeyStore keyStore = new KeyStore(pool);
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
+        // A node that was cut off and merged back missed the revocations published meanwhile.
+        clustering.hazelcast().ifPresent(hz -> hz.getLifecycleService().addLifecycleListener(event -> {
+            if (event.getState() == LifecycleEvent.LifecycleState.MERGED) {
+                LOG.warn("rejoined the cluster after a split: the key cache is emptied, and rate limits "
+                    + "counted apart meanwhile");
+                auth.invalidateAll();
+            }
+        }));
         AdminStore adminStore = new AdminStore(pool);
         UsageSync usageSync = new UsageSync(vertx);
         AdminAuth adminAuth = new AdminAuth(config.admin().masterKey(), config.admin().bootstrap(), keyStore);

@@ -116,6 +116,17 @@ public final class Authenticator {
         known.asMap().values().removeIf(k -> k.accountId().equals(accountId));
     }
 
+    /**
+     * Forgets every key: after this node was apart from the rest of the cluster, it missed the
+     * invalidations published meanwhile (a key revoked on the other side would go on working here
+     * until its entry expired).
+     */
+    public void invalidateAll() {
+        generation.incrementAndGet();
+        known.invalidateAll();
+        unknown.invalidateAll();
+    }
+
     private static RuntimeException unknownKey() {
         return new InvalidApiKey("Incorrect API key provided.").toException();
     }

@@ -1,11 +1,15 @@
 package io.tokenhub.limit;
 
 import io.tokenhub.core.ApiError.RateLimited;
+import io.tokenhub.core.OncePer;
 import io.vertx.core.Future;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.function.ToLongFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * RPM and TPM over fixed one-minute windows, shared across the cluster without a network round
@@ -39,6 +43,14 @@ public final class RateLimiter {
 
     private static final long WINDOW_MS = 60_000;
     private static final int BLOCK_DIVISOR = 16;
+    /**
+     * How long a request waits for the shared counter. A member that stops answering without
+     * leaving (frozen, cut off) holds the calls to the windows it owns until the cluster drops it,
+     * up to a minute: past this the request is admitted on this node's word instead.
+     */
+    static final long COUNTER_WAIT_MS = 1_000;
+    private static final Logger LOG = LoggerFactory.getLogger(RateLimiter.class);
+    private final OncePer warnings = new OncePer(10_000);
 
     private final SharedCounter counter;
     private final ConcurrentHashMap<String, Lease> leases = new ConcurrentHashMap<>();
@@ -106,7 +118,7 @@ public final class RateLimiter {
             }
             want = block(check.cost() - lease.left, check.limit(), lease.sharedUsed);
         }
-        return counter.take(window, want, check.limit()).map(grant -> {
+        return counter.take(window, want, check.limit()).timeout(COUNTER_WAIT_MS, TimeUnit.MILLISECONDS).map(grant -> {
             synchronized (lease) {
                 lease.left += grant.granted();
                 lease.sharedUsed = Math.max(lease.sharedUsed, grant.used());
@@ -115,6 +127,17 @@ public final class RateLimiter {
                 }
                 lease.left -= check.cost();
                 return remaining(lease, check);
+            }
+        }).recover(failure -> {
+            // Availability before exactness: a limit the cluster cannot count for a moment lets this
+            // request through (counted on this node only) rather than hold or refuse it.
+            if (warnings.due(System.currentTimeMillis())) {
+                LOG.warn("the cluster's rate-limit counter did not answer ({}); admitting on this node's count",
+                    failure.toString());
+            }
+            synchronized (lease) {
+                lease.sharedUsed += check.cost();
+                return Future.succeededFuture(remaining(lease, check));
             }
         });
     }

@@ -128,6 +128,28 @@ class ClusterIT {
     }
 
     @Test
+    void aNodeMergedBackAfterASplitForgetsTheKeysItCachedMeanwhile() throws Exception {
+        // Given a key cached on node 2, then revoked while node 2 hears nothing of it (as when it is
+        // cut off from the others: the revocation is written, its invalidation never arrives)
+        JsonObject created = nodes.get(0).newKey(new JsonObject());
+        String key = created.getString("key");
+        assertThat(chat(nodes.get(1), key, "gpt-4o-mini").statusCode()).isEqualTo(200);
+        try (var connection = nodes.get(0).database().connect();
+             var revoke = connection.prepareStatement("UPDATE api_keys SET status = 'revoked' WHERE id = ?")) {
+            revoke.setString(1, created.getString("id"));
+            assertThat(revoke.executeUpdate()).isEqualTo(1);
+        }
+        assertThat(chat(nodes.get(1), key, "gpt-4o-mini").statusCode()).as("cached").isEqualTo(200);
+
+        // When its Hazelcast member merges back into the cluster
+        ((com.hazelcast.instance.impl.LifecycleServiceImpl) nodes.get(1).hub().hazelcast().orElseThrow()
+            .getLifecycleService()).fireLifecycleEvent(com.hazelcast.core.LifecycleEvent.LifecycleState.MERGED);
+
+        // Then it asks the database again, and refuses the key
+        assertThat(chat(nodes.get(1), key, "gpt-4o-mini").statusCode()).isEqualTo(401);
+    }
+
+    @Test
     void reloadOnOneNodeReloadsTheCatalogOnAll() throws Exception {
         String key = nodes.get(0).newKey();
         assertThat(chat(nodes.get(2), key, "mini-renamed").statusCode()).isEqualTo(404);
