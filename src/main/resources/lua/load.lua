@@ -11,5 +11,7 @@ for i = 2, #ARGV, 5 do
   redis.call('HSET', q, 'p:' .. id .. ':rem', ARGV[i + 1], 'p:' .. id .. ':res', 0, 'p:' .. id .. ':from', ARGV[i + 2],
     'p:' .. id .. ':until', ARGV[i + 3], 'p:' .. id .. ':models', ARGV[i + 4])
 end
-redis.call('HSET', q, 'plans', table.concat(ids, ','), 'loaded', 1)
+local now = redis.call('TIME')
+redis.call('HSET', q, 'plans', table.concat(ids, ','), 'loaded', 1,
+  'loaded_at', now[1] * 1000 + math.floor(now[2] / 1000))
 return 1

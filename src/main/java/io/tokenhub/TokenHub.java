@@ -8,6 +8,7 @@ import io.tokenhub.billing.LocalQuota;
 import io.tokenhub.billing.Quota;
 import io.tokenhub.billing.QuotaLoader;
 import io.tokenhub.billing.RedisQuota;
+import io.tokenhub.billing.QuotaChanges;
 import io.tokenhub.billing.Settled;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
@@ -161,6 +162,8 @@ public final class TokenHub {
         RateLimiter limiter = new RateLimiter(clustering.counter());
         KeyStore keyStore = new KeyStore(pool);
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
+        QuotaChanges quotaChanges = new QuotaChanges(vertx, quota);
+        quotaChanges.listen();
         // A node that was cut off and merged back missed the revocations published meanwhile.
         clustering.hazelcast().ifPresent(hz -> hz.getLifecycleService().addLifecycleListener(event -> {
             if (event.getState() == LifecycleEvent.LifecycleState.MERGED) {
@@ -173,7 +176,7 @@ public final class TokenHub {
         UsageSync usageSync = new UsageSync(vertx);
         AdminAuth adminAuth = new AdminAuth(config.admin().masterKey(), config.admin().bootstrap(), keyStore);
         AdminApi admin = new AdminApi(vertx, adminStore, adminAuth, catalog,
-            auth::invalidateKey, upstreams::describe, quota,
+            auth::invalidateKey, upstreams::describe, quotaChanges,
             reloader::reloadEverywhere, usageSync, clustering.signInCounter());
         apiPort = config.server().port() == 0 ? freePort() : config.server().port();
         managementPort = config.server().managementPort() == 0 ? freePort() : config.server().managementPort();

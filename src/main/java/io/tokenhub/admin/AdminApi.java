@@ -9,6 +9,7 @@ import io.tokenhub.core.ApiError.NotFound;
 import io.tokenhub.core.ApiException;
 import io.tokenhub.core.Bus;
 import io.tokenhub.billing.Quota;
+import io.tokenhub.billing.QuotaChanges;
 import io.tokenhub.limit.SharedCounter;
 import io.tokenhub.routing.CatalogHolder;
 import io.vertx.core.Future;
@@ -43,23 +44,23 @@ public final class AdminApi {
     private final CatalogHolder catalog;
     private final Consumer<String> invalidateLocally;
     private final Supplier<JsonObject> upstreams;
-    private final Quota quota;
     private final Supplier<Future<JsonObject>> reload;
     private final UsageQueries usage;
     private final UsageSync sync;
     private final ConsoleApi console;
+    private final QuotaChanges quotaChanges;
 
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog,
-                    Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, Quota quota,
+                    Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, QuotaChanges quotaChanges,
                     Supplier<Future<JsonObject>> reload, UsageSync sync, SharedCounter counter) {
         this.vertx = vertx;
+        this.quotaChanges = quotaChanges;
         this.store = store;
         this.auth = auth;
         this.catalog = catalog;
         this.invalidateLocally = invalidateLocally;
         this.upstreams = upstreams;
-        this.quota = quota;
         this.reload = reload;
         this.sync = sync;
         this.usage = new UsageQueries(store.pool(), Clock.systemUTC());
@@ -143,13 +144,12 @@ public final class AdminApi {
                 body.containsKey("amount_micro_usd") ? "amount_micro_usd" : "amount_usd").toException();
         }
         String reason = Optional.ofNullable(AdminBodies.optionalString(body, "reason")).orElse("admin credit");
+        long writtenAfterMs = System.currentTimeMillis();
         return store.credit(id, microUsd, reason)
             .map(balance -> balance.orElseThrow(() -> notFound("account", id)))
-            .compose(balance -> {
-                quota.credited(id, microUsd);
-                // The balance answered includes usage not yet written, as GET /accounts/{id} does.
-                return sync.sync().compose(v -> store.account(id)).map(Optional::orElseThrow);
-            });
+            // The balance answered includes usage not yet written, as GET /accounts/{id} does.
+            .compose(balance -> quotaChanges.credited(id, microUsd, writtenAfterMs))
+            .compose(v -> sync.sync().compose(nothing -> store.account(id)).map(Optional::orElseThrow));
     }
 
     private Future<JsonObject> grantPlan(RoutingContext ctx) {
@@ -171,9 +171,9 @@ public final class AdminApi {
             if (account.isEmpty()) {
                 return Future.failedFuture(notFound("account", id));
             }
-            return store.grantPlan(id, ((Number) tokens).longValue(), from, until, models).onSuccess(plan ->
-                quota.planGranted(id, new Quota.Plan(plan.getString("id"), plan.getLong("tokens_total"),
-                    from.toInstant(), until.toInstant(), models == null ? List.of() : models)));
+            return store.grantPlan(id, ((Number) tokens).longValue(), from, until, models).compose(plan ->
+                quotaChanges.planGranted(id, new Quota.Plan(plan.getString("id"), plan.getLong("tokens_total"),
+                    from.toInstant(), until.toInstant(), models == null ? List.of() : models)).map(plan));
         });
     }
 

@@ -192,25 +192,30 @@ public final class LocalQuota implements Quota {
         return payment;
     }
 
-    // An account not loaded yet will read these changes from PostgreSQL when it is.
+    // An account not loaded yet will read these changes from PostgreSQL when it is. Each node has
+    // its own counters and hears of each change once.
     @Override
-    public void credited(String accountId, long microUsd) {
+    public Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterMs) {
         AccountState account = accounts.get(accountId);
         if (account != null) {
             synchronized (account) {
                 account.balance += microUsd;
             }
         }
+        return Future.succeededFuture();
     }
 
     @Override
-    public void planGranted(String accountId, Plan plan) {
+    public Future<Void> planGranted(String accountId, Plan plan) {
         AccountState account = accounts.get(accountId);
         if (account != null) {
             synchronized (account) {
-                account.plans.add(new PlanState(plan, plan.tokensRemaining()));
+                if (account.plans.stream().noneMatch(p -> p.plan.id().equals(plan.id()))) {
+                    account.plans.add(new PlanState(plan, plan.tokensRemaining()));
+                }
             }
         }
+        return Future.succeededFuture();
     }
 
     @Override

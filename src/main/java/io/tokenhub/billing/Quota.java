@@ -45,11 +45,15 @@ public interface Quota {
      */
     Future<Payment> settle(Reservation reservation, long tokens, long microUsd);
 
-    /** Money added (or taken away) by an admin, already in PostgreSQL. */
-    void credited(String accountId, long microUsd);
+    /**
+     * Money added (or taken away) by an admin, already in PostgreSQL; fails when the counters could
+     * not be told (try again: taken once per {@code creditId}, and not at all by counters loaded from
+     * PostgreSQL after {@code writtenAfterMs}, which have it).
+     */
+    Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterMs);
 
-    /** A plan granted by an admin, already in PostgreSQL. */
-    void planGranted(String accountId, Plan plan);
+    /** A plan granted by an admin, already in PostgreSQL; taken once, as {@link #credited}. */
+    Future<Void> planGranted(String accountId, Plan plan);
 
     /** These settlements are now durable in PostgreSQL. */
     void durable(List<Settled> batch);

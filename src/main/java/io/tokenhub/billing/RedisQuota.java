@@ -125,15 +125,16 @@ public final class RedisQuota implements Quota {
     }
 
     @Override
-    public void credited(String accountId, long microUsd) {
-        call(credit, keys(accountId, "-"), List.of(Long.toString(microUsd)));
+    public Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterMs) {
+        return call(credit, keys(accountId, "-"), List.of(Long.toString(microUsd), creditId,
+            Long.toString(writtenAfterMs))).mapEmpty();
     }
 
     @Override
-    public void planGranted(String accountId, Plan p) {
-        call(plan, keys(accountId, "-"), List.of(p.id(), Long.toString(p.tokensRemaining()),
+    public Future<Void> planGranted(String accountId, Plan p) {
+        return call(plan, keys(accountId, "-"), List.of(p.id(), Long.toString(p.tokensRemaining()),
             Long.toString(p.validFrom().toEpochMilli()), Long.toString(p.validUntil().toEpochMilli()),
-            String.join(",", p.models())));
+            String.join(",", p.models()))).mapEmpty();
     }
 
     @Override

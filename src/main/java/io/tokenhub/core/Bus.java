@@ -11,6 +11,8 @@ public final class Bus {
     public static final String KEYS_INVALIDATE = "tokenhub.keys.invalidate";
     /** Cluster-wide publish: circuit state of one upstream deployment changed. */
     public static final String UPSTREAM_STATE = "tokenhub.upstream.state";
+    /** Cluster-wide publish: a credit or plan an admin added, for every node's hot counters. */
+    public static final String QUOTA_CHANGES = "tokenhub.quota.changes";
     /** Cluster-wide publish: reload the catalog from the configuration file. */
     public static final String CONFIG_RELOAD = "tokenhub.config.reload";
 

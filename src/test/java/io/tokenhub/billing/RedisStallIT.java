@@ -144,6 +144,34 @@ class RedisStallIT {
         assertThat(upstream.requests()).hasSize(5);
     }
 
+    @Test
+    void aCreditAddedWhileRedisIsSilentCountsOnceRedisAnswersAgain() throws Exception {
+        // Given an account with no money, whose counters Redis holds
+        start("billing: { signup_credit_usd: 0 }");
+        assertOpenAiError(gateway.post("/v1/chat/completions", key, SMALL), 429, "insufficient_quota",
+            "insufficient_quota", null);
+
+        // When an admin adds a dollar while Redis is silent, and the connection that held the
+        // counters' update is lost
+        network.partition();
+        HttpResponse<String> credited = gateway.admin("POST", "/admin/v1/accounts/" + accountId + "/credits",
+            new JsonObject().put("amount_usd", 1));
+        assertThat(credited.statusCode()).as(credited.body()).isEqualTo(200);
+        network.dropConnections();
+        network.heal();
+
+        // Then the dollar reaches the counters all the same, and once: requests are admitted on it
+        TestGateway.eventually(() -> gateway.post("/v1/chat/completions", key, SMALL).statusCode() == 200, WAIT_MS,
+            "a request paid from the credit");
+        assertThat(Long.parseLong(redisBulk("HGET", "th:q:{" + accountId + "}", "bal"))).isEqualTo(1_000_000);
+    }
+
+    /** A bulk-string reply's value. */
+    private String redisBulk(String... command) {
+        String[] lines = redisLines(2, command);
+        return lines[0].equals("$-1") ? null : lines[1];
+    }
+
     private double usageQueueDepth() {
         return gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics")))).body().lines()
             .filter(line -> line.startsWith("tokenhub_usage_queue_depth"))
@@ -160,14 +188,24 @@ class RedisStallIT {
 
     /** Sends one command to Redis itself (not through the partitioned network); answers its reply's first line. */
     private String redis(String... command) {
+        return redisLines(1, command)[0];
+    }
+
+    private String[] redisLines(int count, String... command) {
         StringBuilder resp = new StringBuilder("*").append(command.length).append("\r\n");
         for (String part : command) {
             resp.append('$').append(part.length()).append("\r\n").append(part).append("\r\n");
         }
         try (Socket socket = new Socket(redis.getHost(), redis.getPort() < 0 ? 6379 : redis.getPort())) {
             socket.getOutputStream().write(resp.toString().getBytes(StandardCharsets.US_ASCII));
-            return new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII))
-                .readLine();
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(),
+                StandardCharsets.US_ASCII));
+            String[] lines = new String[count];
+            lines[0] = in.readLine();
+            for (int i = 1; i < count && !lines[0].equals("$-1"); i++) {
+                lines[i] = in.readLine();
+            }
+            return lines;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

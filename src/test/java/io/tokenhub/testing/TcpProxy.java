@@ -49,6 +49,12 @@ public final class TcpProxy implements AutoCloseable {
         partitioned = true;
     }
 
+    /** Closes every connection open now, with the bytes held on it (a network blip); new ones are taken. */
+    public void dropConnections() {
+        sockets.forEach(TcpProxy::closeQuietly);
+        sockets.clear();
+    }
+
     /** Bytes flow again, those held first. */
     public void heal() {
         synchronized (gate) {
