@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -37,6 +38,13 @@ public final class HttpUpstream {
     private static final CharSequence ACCEPT = HttpHeaders.createOptimized("application/json, text/event-stream");
     private static final Logger LOG = LoggerFactory.getLogger(HttpUpstream.class);
     /** A provider's refusal of TokenHub's credentials is logged once a minute at most, by provider id. */
+    /**
+     * Error codes that some providers send with a 400 for what is the provider's (or TokenHub's
+     * account's) state, not the request's: DashScope's overdue account, Volcengine Ark's closed
+     * endpoint. The caller cannot fix them and another deployment may answer.
+     */
+    private static final Set<String> OPERATOR_CODES = Set.of("Arrearage", "InvalidEndpoint.ClosedEndpoint",
+        "AccountOverdueError");
     private static final Map<String, OncePer> OPERATOR_WARNINGS = new ConcurrentHashMap<>();
     /** What of an error body is kept: a provider's error object is a few hundred bytes. */
     static final int MAX_ERROR_BODY = 64 * 1024;
@@ -162,22 +170,26 @@ public final class HttpUpstream {
         // TokenHub's account there is out of credit; 404, the deployment names a model (or base_url a
         // path) the provider does not have. Another deployment may well answer, and the caller cannot
         // fix any of them.
+        String code = error != null && error.getValue("code") instanceof String c ? c : null;
+        boolean operators = status == 401 || status == 402 || status == 403 || status == 404
+            || code != null && OPERATOR_CODES.contains(code);
         Kind kind = status == 429 ? Kind.RATE_LIMITED
             // The provider's own gateway gave up waiting for its model (Anthropic's timeout_error is a 504).
             : status == 408 || status == 504 ? Kind.TIMEOUT
-            : status >= 500 || status == 401 || status == 402 || status == 403 || status == 404 ? Kind.SERVER_ERROR
+            : status >= 500 || operators ? Kind.SERVER_ERROR
             : Kind.REJECTED;
         String detail = error != null && error.getValue("message") instanceof String m ? m : "no error message";
         if (status == 401 || status == 403) {
             // The provider's own words are for the operator: they may quote part of TokenHub's key.
             if (operatorWarningDue()) {
-                LOG.warn("provider {} refused TokenHub's credentials (HTTP {}): {}", provider.id(), status, detail);
+                LOG.warn("provider {} refused TokenHub's credentials or account (HTTP {}): {}", provider.id(), status,
+                    detail);
             }
-            detail = "the provider refused TokenHub's credentials; its api_key needs an operator's attention";
-        } else if ((status == 402 || status == 404) && operatorWarningDue()) {
-            LOG.warn("provider {} answered HTTP {} ({}): {}", provider.id(), status,
-                status == 402 ? "TokenHub's account there needs credit" : "check the deployment's model and base_url",
-                detail);
+            detail = "the provider refused TokenHub's " + (code == null ? "credentials" : "credentials or account ("
+                + code + ")") + "; its api_key or account needs an operator's attention";
+        } else if (operators && operatorWarningDue()) {
+            LOG.warn("provider {} answered HTTP {}{}: {} (no caller can fix it: check TokenHub's account there, the "
+                + "deployment's model and base_url)", provider.id(), status, code == null ? "" : " " + code, detail);
         }
         return new UpstreamException(provider.id(), kind, status, "HTTP " + status + ": " + detail, retryAfterMs, error);
     }
@@ -203,7 +215,11 @@ public final class HttpUpstream {
     static JsonObject errorObject(Buffer body) {
         try {
             JsonObject json = body.toJsonObject();
-            return json.getValue("error") instanceof JsonObject e ? e : null;
+            if (json.getValue("error") instanceof JsonObject e) {
+                return e;
+            }
+            // DashScope's own shape: {"code", "message", "request_id"} at the top.
+            return json.getValue("message") instanceof String ? json : null;
         } catch (DecodeException | ClassCastException e) {
             return null;
         }

@@ -324,10 +324,17 @@ public final class Dispatcher {
     private static ApiError rejected(UpstreamException last) {
         JsonObject e = last.error() == null ? new JsonObject() : last.error();
         int status = last.status() >= 400 && last.status() < 500 ? last.status() : 400;
-        return new UpstreamRejected(status, string(e, "type", "invalid_request_error"),
+        // The provider's code and message as it gave them; its type only if OpenAI has it (DashScope and
+        // Ark send their own: "Arrearage", "BadRequest"), and no empty param.
+        String type = string(e, "type", "invalid_request_error");
+        return new UpstreamRejected(status, OPENAI_TYPES.contains(type) ? type : "invalid_request_error",
             string(e, "code", "invalid_request_error"), string(e, "message", last.getMessage()),
-            e.getValue("param") instanceof String p ? p : null, last.provider());
+            e.getValue("param") instanceof String p && !p.isEmpty() ? p : null, last.provider());
     }
+
+    /** The error types OpenAI answers a refused request with. */
+    private static final Set<String> OPENAI_TYPES = Set.of("invalid_request_error", "authentication_error",
+        "permission_error", "not_found_error", "rate_limit_error", "insufficient_quota");
 
     private static String string(JsonObject json, String field, String fallback) {
         return json.getValue(field) instanceof String s && !s.isEmpty() ? s : fallback;

@@ -113,6 +113,12 @@ class FallbackIT {
               - id: with-tools-too
                 capabilities: [tools]
                 deployments: [ { provider: beta, model: with-tools-too } ]
+              - id: operator-400-9
+                deployments: [ { provider: alpha, model: operator-400-9 }, { provider: beta, model: operator-400-9, priority: 1 } ]
+              - id: operator-400-30
+                deployments: [ { provider: alpha, model: operator-400-30 }, { provider: beta, model: operator-400-30, priority: 1 } ]
+              - id: solo-refused
+                deployments: [ { provider: alpha, model: solo-refused } ]
               - id: operator-401
                 deployments: [ { provider: alpha, model: operator-401 }, { provider: beta, model: operator-401, priority: 1 } ]
               - id: operator-402
@@ -439,6 +445,47 @@ class FallbackIT {
         // And the primary's failure counts against its circuit, as a provider failure
         assertThat(metric("tokenhub_upstream_requests_total", "provider=\"alpha\"", "deployment=\"operator-" + status + "\"",
             "outcome=\"server_error\"")).isEqualTo(1.0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"Arrearage", "InvalidEndpoint.ClosedEndpoint"})
+    void aProvidersOwnStateSentAsA400IsItsFailureAndTheSecondaryServes(String code) {
+        // Given the primary answers 400 about its own state (DashScope: TokenHub's account there is
+        // overdue; Ark: the endpoint is closed), in DashScope's own error shape
+        alpha.fault = Fault.STATUS;
+        alpha.status = 400;
+        alpha.errorBody = new JsonObject().put("code", code).put("message", "Access denied.").put("request_id", "r1");
+
+        // When a request arrives
+        HttpResponse<String> response = chat("operator-400-" + code.length());
+
+        // Then the secondary serves it
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+    }
+
+    @Test
+    void aRefusalInAProvidersOwnShapeIsAnsweredInOpenAisWithItsMessage() {
+        // Given the only deployment refuses the request in DashScope's shape, or with Ark's own type
+        alpha.fault = Fault.STATUS;
+        alpha.status = 400;
+        alpha.errorBody = new JsonObject().put("code", "InvalidParameter")
+            .put("message", "Range of input length should be [1, 129024]").put("request_id", "r2");
+
+        HttpResponse<String> response = chat("solo-refused");
+
+        // Then the caller gets it in OpenAI's shape with the provider's message and code
+        JsonObject error = error(response);
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(error.getString("message")).contains("Range of input length");
+        assertThat(error.getString("code")).isEqualTo("InvalidParameter");
+        assertThat(error.getString("type")).isEqualTo("invalid_request_error");
+
+        alpha.errorBody = new JsonObject().put("error", new JsonObject().put("code", "InvalidParameter")
+            .put("message", "bad").put("type", "BadRequest").put("param", ""));
+        JsonObject ark = error(chat("solo-refused"));
+        assertThat(ark.getString("type")).isEqualTo("invalid_request_error");
+        assertThat(ark.getValue("param")).isNull();
     }
 
     @Test

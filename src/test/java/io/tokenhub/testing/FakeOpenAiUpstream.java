@@ -68,6 +68,8 @@ public final class FakeOpenAiUpstream {
     public volatile Fault fault = Fault.NONE;
     public volatile int status = 500;
     public volatile String retryAfter;
+    /** With {@link Fault#STATUS}: this body instead of the OpenAI-shaped error. */
+    public volatile JsonObject errorBody;
     public volatile int faultAfter = 1;
     public volatile long firstByteDelayMs;
     public volatile long chunkDelayMs;
@@ -107,6 +109,7 @@ public final class FakeOpenAiUpstream {
         fault = Fault.NONE;
         status = 500;
         retryAfter = null;
+        errorBody = null;
         faultAfter = 1;
         firstByteDelayMs = 0;
         chunkDelayMs = 0;
@@ -187,6 +190,10 @@ public final class FakeOpenAiUpstream {
             response.putHeader("Content-Type", "application/json").setChunked(true)
                 .write("{\"id\": \"chatcmpl-fake\", \"object\": \"chat.completion\", ")
                 .onSuccess(v -> bodiesStarted.incrementAndGet());
+            return;
+        }
+        if (fault == Fault.STATUS && errorBody != null) {
+            response.setStatusCode(status).putHeader("Content-Type", "application/json").end(errorBody.encode());
             return;
         }
         if (fault == Fault.STATUS) {
