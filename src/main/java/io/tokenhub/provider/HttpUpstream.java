@@ -45,6 +45,9 @@ public final class HttpUpstream {
      */
     private static final Set<String> OPERATOR_CODES = Set.of("Arrearage", "InvalidEndpoint.ClosedEndpoint",
         "AccountOverdueError");
+    /** What providers call their content filter stopping an answer mid-stream (DashScope, OpenAI, Ark). */
+    private static final Set<String> CONTENT_FILTER_CODES = Set.of("data_inspection_failed", "content_filter",
+        "content_policy_violation", "SensitiveContentDetected", "OutputTextSensitiveContentDetected");
     private static final Map<String, OncePer> OPERATOR_WARNINGS = new ConcurrentHashMap<>();
     /** What of an error body is kept: a provider's error object is a few hundred bytes. */
     static final int MAX_ERROR_BODY = 64 * 1024;
@@ -192,6 +195,20 @@ public final class HttpUpstream {
                 + "deployment's model and base_url)", provider.id(), status, code == null ? "" : " " + code, detail);
         }
         return new UpstreamException(provider.id(), kind, status, "HTTP " + status + ": " + detail, retryAfterMs, error);
+    }
+
+    /**
+     * An error the provider sent inside a stream, after its 200. Its content filter stopping the
+     * answer is the request's doing, not a failure of the provider's (it must not open the circuit
+     * for every other caller); anything else is.
+     */
+    public UpstreamException streamError(JsonObject error) {
+        String code = error.getValue("code") instanceof String c ? c : error.getValue("type") instanceof String t ? t : "";
+        String detail = error.getValue("message") instanceof String m ? m : "no error message";
+        boolean filtered = CONTENT_FILTER_CODES.contains(code);
+        return new UpstreamException(provider.id(), filtered ? Kind.REJECTED : Kind.SERVER_ERROR, filtered ? 400 : 500,
+            "error in the stream" + (code.isEmpty() ? "" : " (" + code + ")") + ": " + detail, 0,
+            new JsonObject().put("message", detail).put("type", "invalid_request_error").put("code", code));
     }
 
     /** Whether a warning that needs an operator is due for this provider (one a minute at most). */

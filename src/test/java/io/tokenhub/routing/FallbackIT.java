@@ -117,6 +117,8 @@ class FallbackIT {
                 deployments: [ { provider: alpha, model: operator-400-9 }, { provider: beta, model: operator-400-9, priority: 1 } ]
               - id: operator-400-30
                 deployments: [ { provider: alpha, model: operator-400-30 }, { provider: beta, model: operator-400-30, priority: 1 } ]
+              - id: filtered-stream
+                deployments: [ { provider: alpha, model: filtered-stream } ]
               - id: solo-refused
                 deployments: [ { provider: alpha, model: solo-refused } ]
               - id: operator-401
@@ -787,6 +789,32 @@ class FallbackIT {
         assertThat(row.get("stream")).isEqualTo(true);
         assertThat(row.get("provider")).isEqualTo("beta");
         assertThat(row.get("status")).isEqualTo(200);
+    }
+
+    @Test
+    void aContentFilterStoppingStreamsIsNotTheProvidersFailureAndLeavesItsCircuitClosed() {
+        // Given a provider whose content filter stops each answer mid-stream, as DashScope does
+        alpha.fault = Fault.ERROR_CHUNK;
+        alpha.faultAfter = 2;
+        alpha.errorBody = new JsonObject().put("error", new JsonObject().put("code", "data_inspection_failed")
+            .put("message", "Output data may contain inappropriate content.").put("type", "data_inspection_failed"));
+
+        // When more streams than the circuit's max_failures (3) are stopped so
+        for (int i = 0; i < 4; i++) {
+            HttpResponse<String> response = chat("filtered-stream", new JsonObject().put("stream", true));
+            List<String> events = events(response.body());
+            String errorEvent = events.get(events.size() - 2);
+            // Then each ends with an error event that says why, not as the provider's failure
+            JsonObject error = new JsonObject(errorEvent.substring(errorEvent.indexOf("data: ") + 6)).getJsonObject("error");
+            assertThat(error.getString("code")).isEqualTo("data_inspection_failed");
+            assertThat(error.getString("message")).contains("inappropriate content");
+        }
+
+        // And the provider still takes the next caller's request: its circuit did not open
+        assertThat(upstream("alpha", "filtered-stream").getString("circuit_state")).isEqualTo("closed");
+        alpha.fault = Fault.NONE;
+        assertThat(chat("filtered-stream", new JsonObject().put("stream", true)).statusCode()).isEqualTo(200);
+        assertThat(alpha.requests()).hasSize(5);
     }
 
     @Test

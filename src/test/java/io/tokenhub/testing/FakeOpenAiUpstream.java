@@ -44,7 +44,9 @@ public final class FakeOpenAiUpstream {
         /** Stream {@link #faultAfter} chunks, then go quiet with the connection open. */
         STALL,
         /** Stream {@link #faultAfter} chunks, then wait for {@link #resume()} before the rest. */
-        PAUSE
+        PAUSE,
+        /** Stream {@link #faultAfter} chunks, then {@link #errorBody} as a chunk, and end. */
+        ERROR_CHUNK
     }
 
     /**
@@ -307,6 +309,10 @@ public final class FakeOpenAiUpstream {
         if (faultNow && fault == Fault.PAUSE && !resumed.isDone()) {
             Context context = vertx.getOrCreateContext();
             resumed.thenRun(() -> context.runOnContext(v -> send(response, events, index)));
+            return;
+        }
+        if (faultNow && fault == Fault.ERROR_CHUNK) {
+            response.end("data: " + errorBody.encode() + "\n\n");
             return;
         }
         if (faultNow && fault == Fault.MALFORMED) {

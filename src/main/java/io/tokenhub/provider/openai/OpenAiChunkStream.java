@@ -61,7 +61,12 @@ final class OpenAiChunkStream extends SseChunkStream {
             return;
         }
         if (chunk.getValue("error") instanceof JsonObject error) {
-            fail(upstream.statusFailure(500, 0, error));
+            fail(upstream.streamError(error));
+            return;
+        }
+        // DashScope's own error shape, {code, message, request_id}, sent as a chunk.
+        if (!chunk.containsKey("choices") && chunk.getValue("message") instanceof String && chunk.containsKey("code")) {
+            fail(upstream.streamError(chunk));
             return;
         }
         relabel(chunk.getValue("model"));
