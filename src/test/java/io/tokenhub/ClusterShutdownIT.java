@@ -1,5 +1,6 @@
 package io.tokenhub;
 
+import static io.tokenhub.testing.OpenAiErrorAssert.assertOpenAiError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tokenhub.testing.FakeOpenAiUpstream.Fault;
@@ -26,10 +27,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * A node of a cluster asked to stop (SIGTERM in a pod): it stops accepting, lets the streams passing
- * through it finish within {@code server.shutdown_grace_ms} and cuts them after it, records their
- * usage, and leaves the cluster. Three nodes: one that drains with time to spare, one with a short
- * grace period, and one that watches them leave.
+ * A node of a cluster asked to stop (SIGTERM in a pod): it stops accepting, lets the requests and
+ * streams passing through it finish within {@code server.shutdown_grace_ms} and cuts them after it
+ * (a stream with an error event, a request with a 503), records their usage, and leaves the cluster.
+ * Four nodes: one that drains with time to spare, two with a short grace period, and one that
+ * watches them leave.
  */
 class ClusterShutdownIT {
 
@@ -52,6 +54,7 @@ class ClusterShutdownIT {
     static TestCluster cluster;
     static TestGateway patient;
     static TestGateway hasty;
+    static TestGateway hastyToo;
     static TestGateway observer;
 
     @BeforeAll
@@ -59,6 +62,7 @@ class ClusterShutdownIT {
         cluster = new TestCluster("gpt-4o-mini");
         patient = cluster.addNode(url -> CONFIG.formatted(LONG_GRACE_MS, url));
         hasty = cluster.addNode(url -> CONFIG.formatted(SHORT_GRACE_MS, url));
+        hastyToo = cluster.addNode(url -> CONFIG.formatted(SHORT_GRACE_MS, url));
         observer = cluster.addNode(url -> CONFIG.formatted(LONG_GRACE_MS, url));
     }
 
@@ -132,6 +136,35 @@ class ClusterShutdownIT {
         });
         // And the node left the cluster
         TestGateway.eventually(() -> memberCount() == members - 1, WAIT_MS, "one member fewer");
+    }
+
+    @Test
+    void aClosingNodeAnswersARequestStillWaitingWhenItsGraceEndsAndRecordsIt() throws Exception {
+        // Given a request to be answered whole, through a node with a short grace period, whose
+        // upstream does not answer
+        cluster.upstream().fault = Fault.HANG;
+        JsonObject key = observer.newKey(new JsonObject());
+        CompletableFuture<HttpResponse<String>> answer = HTTP.sendAsync(
+            HttpRequest.newBuilder(URI.create(hastyToo.url("/v1/chat/completions")))
+                .header("Authorization", "Bearer " + key.getString("key")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(
+                    "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        TestGateway.eventually(() -> cluster.upstream().requests().size() == 1, WAIT_MS, "the request at the upstream");
+
+        // When the node is asked to close
+        closeAsync(hastyToo).get(WAIT_MS, TimeUnit.MILLISECONDS);
+
+        // Then the client got an answer before the connection closed, one its SDK retries elsewhere
+        HttpResponse<String> response = answer.get(WAIT_MS, TimeUnit.MILLISECONDS);
+        assertOpenAiError(response, 503, "api_error", "server_shutdown", null);
+        assertThat(response.headers().firstValue("Retry-After")).hasValue("1");
+        // And the request has its one record, as cut by the node
+        assertThat(usageOf(key)).singleElement().satisfies(row -> {
+            assertThat(row.get("status")).isEqualTo(503);
+            assertThat(row.get("error_code")).isEqualTo("server_shutdown");
+            assertThat(row.get("stream")).isEqualTo(false);
+        });
     }
 
     private static CompletableFuture<Void> closeAsync(TestGateway node) {

@@ -96,7 +96,7 @@ final class ChatHandler implements Handler<RoutingContext> {
                 })
                 .mapEmpty();
         }
-        return dispatcher.complete(attempts, call, ex.abort)
+        return outcome.waitingOn(ex, dispatcher.complete(attempts, call, ex.abort))
             .onSuccess(served -> answer(ex, served))
             .onFailure(failure -> recordFailure(ex, failure))
             .mapEmpty();

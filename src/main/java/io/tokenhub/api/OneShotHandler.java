@@ -117,7 +117,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         var call = new Dispatcher.Call(ex.requestId, ex.request.body(), null, Integer.MAX_VALUE,
             ex.upstreamClock, ex, model -> ex.request.fit().check(model).compose(fits -> outcome.fallBack(ex, model,
                 operation.cost(model, new Usage(ex.request.prompt().estimate(), 0, 0, 0, true)))));
-        return dispatcher.call(attempts, call, ex.abort, send)
+        return outcome.waitingOn(ex, dispatcher.call(attempts, call, ex.abort, send))
             .onSuccess(served -> answer(ex, served))
             .onFailure(failure -> outcome.failed(ex, failure, Usage.NONE))
             .mapEmpty();

@@ -47,6 +47,8 @@ final class Outcome {
     private boolean cutting;
     /** The streams being relayed on this event loop, to be ended properly if this node has to cut them. */
     private final Set<SseRelay> relaying = new HashSet<>();
+    /** Requests answered whole that are waiting on an upstream. */
+    private final Set<Exchange> waiting = new HashSet<>();
 
     Outcome(UsageRecorder recorder, Metrics metrics, Quota quota, Limits limits) {
         this.recorder = recorder;
@@ -161,6 +163,22 @@ final class Outcome {
         for (SseRelay relay : List.copyOf(relaying)) {
             relay.cut();
         }
+        // A request answered whole that is still waiting gets its 503 (with Retry-After, so that the
+        // client's SDK retries it, on another node) instead of a connection closed without an answer;
+        // its upstream call is abandoned, and its record says it was cut.
+        for (Exchange ex : List.copyOf(waiting)) {
+            ErrorWriter.write(ex.ctx.response(), new ApiError.ServerShutdown());
+            ex.abort.abort();
+        }
+    }
+
+    /**
+     * A request to be answered whole waits on an upstream until the future completes: a node
+     * stopping answers it with 503 when its grace is over, see {@link #cutting}.
+     */
+    <T> Future<T> waitingOn(Exchange ex, Future<T> upstream) {
+        waiting.add(ex);
+        return upstream.andThen(done -> waiting.remove(ex));
     }
 
     /** A stream started on this event loop; {@link #relayed} when it is over, however it ends. */

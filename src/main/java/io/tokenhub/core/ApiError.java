@@ -178,7 +178,8 @@ public sealed interface ApiError {
         public int status() { return 503; }
         public String type() { return "api_error"; }
         public String code() { return "server_shutdown"; }
-        public String message() { return "The server is shutting down and could not finish this stream in time."; }
+        public String message() { return "The server is shutting down and could not finish this request in time; "
+            + "retry it."; }
         public long retryAfterSeconds() { return 1; }
     }
 
