@@ -93,6 +93,18 @@ public record Usage(long promptTokens, long cachedTokens, long cacheWriteTokens,
      */
     public static final String CACHE_HIT = "prompt_cache_hit_tokens";
 
+    /**
+     * A provider's usage object with its cache hits in OpenAI's words too, when it gave them only in
+     * its own ({@link #CACHE_HIT}): what a client reads as {@code prompt_tokens_details.cached_tokens}.
+     */
+    public static JsonObject withOpenAiDetails(JsonObject usage) {
+        if (!usage.containsKey("prompt_tokens_details") && usage.getValue(CACHE_HIT) instanceof Number hits
+            && hits.longValue() > 0) {
+            usage.put("prompt_tokens_details", new JsonObject().put("cached_tokens", hits.longValue()));
+        }
+        return usage;
+    }
+
     private static long longOf(JsonObject json, String field) {
         Object value = json.getValue(field);
         return value instanceof Number n ? n.longValue() : 0;

@@ -1,5 +1,6 @@
 package io.tokenhub.provider;
 
+import io.tokenhub.core.Usage;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -84,7 +85,7 @@ public interface Chunk {
             } else if (!usageOnly()) {
                 json.putNull("usage");
             } else if (cost != null) {
-                json.getJsonObject("usage").put("cost", cost);
+                Usage.withOpenAiDetails(json.getJsonObject("usage")).put("cost", cost);
             }
             out.appendBuffer(json.toBuffer());
         }

@@ -34,7 +34,7 @@ public interface Completion {
         public Buffer encode(JsonObject replacement, BigDecimal cost) {
             JsonObject usageJson = replacement == null && body.getValue("usage") instanceof JsonObject own
                 ? own : replacement;
-            return body.put("usage", usageJson.put("cost", cost)).toBuffer();
+            return body.put("usage", Usage.withOpenAiDetails(usageJson).put("cost", cost)).toBuffer();
         }
     }
 }

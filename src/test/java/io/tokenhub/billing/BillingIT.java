@@ -577,9 +577,16 @@ class BillingIT {
 
         // When a request is answered, whole or streamed
         String body = "{\"model\":\"cache-priced\",\"max_tokens\":100,\"stream\":" + stream
+            + (stream ? ",\"stream_options\":{\"include_usage\":true}" : "")
             + ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
-        assertThat(gateway.post("/v1/chat/completions", key, body).statusCode()).isEqualTo(200);
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, body);
+        assertThat(response.statusCode()).isEqualTo(200);
         awaitRecords(1);
+        // And the client sees them as OpenAI's cached_tokens too
+        String usage = stream ? response.body().lines().filter(l -> l.contains("\"cost\"")).findFirst().orElseThrow()
+            .substring("data: ".length()) : response.body();
+        assertThat(new JsonObject(usage).getJsonObject("usage").getJsonObject("prompt_tokens_details")
+            .getLong("cached_tokens")).isEqualTo(800);
 
         // Then the hits are cached tokens at the cached price: 200 x 0.15 + 800 x 0.015 + 500 x 0.60
         long cost = 200 * 150 / 1000 + 800 * 15 / 1000 + 500 * 600 / 1000;

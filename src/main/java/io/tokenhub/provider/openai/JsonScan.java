@@ -136,6 +136,10 @@ final class JsonScan {
                 default -> parser.skipChildren();
             }
         }
+        if ((seen & 4) == 0 && cacheHit > 0) {
+            // DeepSeek's cache hits without OpenAI's details: the answer gets them added, by the whole parse.
+            throw UNUSUAL;
+        }
         return new Usage(prompt, cached != 0 ? cached : cacheHit, cacheWrite, completion, reasoning, false);
     }
 
