@@ -1,0 +1,121 @@
+package io.tokenhub.billing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tokenhub.store.Database;
+import io.tokenhub.testing.TestDatabase;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Tuple;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A reservation whose request never settles (its node was killed mid-request) holds the account's
+ * money (and its key's cap headroom) until the sweep, run by any node that has since seen the
+ * account, releases it once it is older than {@link Quota#RESERVATION_TTL_MS}: with the real Redis
+ * and PostgreSQL, and a clock the test moves.
+ */
+class ReservationSweepIT {
+
+    private final Vertx vertx = Vertx.vertx();
+    private final TestDatabase database = TestDatabase.create();
+    private Database db;
+    private Pool pool;
+    private RedisAPI redis;
+    private Instant now = Instant.now();
+    private final String account = "acct_sweep_" + UUID.randomUUID().toString().substring(0, 8);
+
+    @BeforeEach
+    void start() throws Exception {
+        db = Database.external(PgConnectOptions.fromUri(database.url()), 2);
+        pool = db.pool(vertx);
+        await(pool.preparedQuery("INSERT INTO accounts (id, name, email, balance_micro_usd) VALUES ($1, $1, $2, 1000)")
+            .execute(Tuple.of(account, account + "@example.com")));
+        String url = System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+        redis = RedisAPI.api(Redis.createClient(vertx, url));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        await(redis.del(java.util.List.of("th:q:{" + account + "}", "th:k:{" + account + "}:key_1",
+            "th:r:{" + account + "}", "th:rz:{" + account + "}")));
+        vertx.close();
+        database.close();
+    }
+
+    @Test
+    void aReservationItsNodeNeverSettledIsReleasedByAnotherNodesSweepOnceItIsStale() throws Exception {
+        // Given a node that reserved 828 of the account's 1 000 micro-USD and was killed before settling
+        RedisQuota killed = quota();
+        await(killed.reserve("req_killed", account, "key_1", -1, "m", 100, 828));
+        // And another node that has since seen the account: its request does not fit beside it
+        RedisQuota survivor = quota();
+        assertThatThrownBy(() -> await(survivor.reserve("req_refused", account, "key_1", -1, "m", 10, 500)))
+            .hasMessageContaining("available");
+
+        // When the survivor sweeps before the reservation is stale, nothing is released
+        survivor.sweep();
+        now = now.plus(Duration.ofMinutes(14));
+        survivor.sweep();
+        assertThatThrownBy(() -> await(survivor.reserve("req_early", account, "key_1", -1, "m", 10, 500)))
+            .hasMessageContaining("available");
+
+        // Then once it is older than the reservation TTL, the sweep hands it back
+        now = now.plus(Duration.ofMinutes(2));
+        survivor.sweep();
+        Reservation after = awaitReleased(survivor);
+        assertThat(after.microUsd()).isEqualTo(500);
+    }
+
+    /** The sweep's Redis calls are not awaited by {@link RedisQuota#sweep}: retry the reservation until it fits. */
+    private Reservation awaitReleased(RedisQuota quota) throws Exception {
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (true) {
+            try {
+                return await(quota.reserve("req_after_" + System.nanoTime(), account, "key_1", -1, "m", 10, 500));
+            } catch (Exception e) {
+                if (System.currentTimeMillis() > deadline) {
+                    throw e;
+                }
+                await(vertx.timer(50));
+            }
+        }
+    }
+
+    private RedisQuota quota() {
+        Clock moved = new Clock() {
+            @Override
+            public ZoneOffset getZone() {
+                return ZoneOffset.UTC;
+            }
+
+            @Override
+            public Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public Instant instant() {
+                return now;
+            }
+        };
+        return new RedisQuota(redis, new QuotaLoader(pool), moved);
+    }
+
+    private static <T> T await(Future<T> future) throws Exception {
+        return future.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+}
