@@ -73,3 +73,13 @@ local function release(q, resv, zset, request_id)
   redis.call('ZREM', zset, request_id)
   return true
 end
+
+-- Releases the reservations held since before the cutoff (ms): their requests' nodes died before
+-- settling them. Answers how many.
+local function release_stale(q, resv, zset, cutoff)
+  local expired = redis.call('ZRANGEBYSCORE', zset, '-inf', cutoff)
+  for _, id in ipairs(expired) do
+    if not release(q, resv, zset, id) then redis.call('ZREM', zset, id) end
+  end
+  return #expired
+end

@@ -1,11 +1,15 @@
 -- ARGV: request id, model, tokens, micro-USD, monthly cap (-1 = none), now (ms), month (YYYYMM), and
--- optionally the id of a reservation of the same request that this one replaces (its fallback to
+-- the id of a reservation of the same request that this one replaces, or '' (its fallback to
 -- another model): what that one holds counts as available, and it is released if this one is made.
+-- ARGV[9]: the cutoff (ms) before which a reservation is stale (its node died before settling it):
+-- the oldest one is looked at, and if stale, all stale ones are released before anything is counted.
 local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HEXISTS', q, 'loaded') == 0 then return {'LOAD'} end
 if redis.call('HEXISTS', k, 'm') == 0 then return {'LOADKEY'} end
 local tokens, micro, cap, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local old = held(resv, ARGV[8]) or {micro = 0, wallet = 0, draws = {}}
+local oldest = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
+if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then release_stale(q, resv, zset, ARGV[9]) end
+local old = (ARGV[8] ~= '' and held(resv, ARGV[8])) or {micro = 0, wallet = 0, draws = {}}
 roll_month(k, ARGV[7])
 local spend, kres = num(k, 'spend'), num(k, 'res') - old.micro
 if cap >= 0 and spend + kres + micro > cap then
@@ -26,7 +30,7 @@ local available = num(q, 'bal') - num(q, 'res') + old.wallet
 if wallet > 0 and available < wallet then
   return {'QUOTA', int(available), int(wallet)}
 end
-if ARGV[8] then release(q, resv, zset, ARGV[8]) end
+if ARGV[8] ~= '' then release(q, resv, zset, ARGV[8]) end
 for i = 1, #draws, 2 do
   redis.call('HINCRBY', q, 'p:' .. draws[i] .. ':res', draws[i + 1])
 end

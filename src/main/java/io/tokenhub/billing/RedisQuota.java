@@ -82,11 +82,12 @@ public final class RedisQuota implements Quota {
     private Future<Reservation> reserve(String requestId, String accountId, String keyId, long cap, String modelId,
                                         long tokens, long microUsd, String replacing) {
         seenAccounts.add(accountId);
-        List<String> args = new ArrayList<>(List.of(requestId, modelId, Long.toString(tokens), Long.toString(microUsd),
-            Long.toString(cap), Long.toString(clock.millis()), month()));
-        if (replacing != null) {
-            args.add(replacing);
-        }
+        long now = clock.millis();
+        // Stale reservations (their nodes died before settling) are released by the reservation itself
+        // too, so that they never refuse a request until the next sweep.
+        List<String> args = List.of(requestId, modelId, Long.toString(tokens), Long.toString(microUsd),
+            Long.toString(cap), Long.toString(now), month(), replacing == null ? "" : replacing,
+            Long.toString(now - RESERVATION_TTL_MS));
         // A reservation Redis makes after its request was refused for the timeout is handed back at once.
         Future<Response> answer = run(reserve, accountId, keyId, args, late -> {
             if ("OK".equals(late.get(0).toString())) {

@@ -80,6 +80,19 @@ class ReservationSweepIT {
         assertThat(after.microUsd()).isEqualTo(500);
     }
 
+    @Test
+    void aStaleReservationNeverRefusesARequestEvenBeforeAnySweep() throws Exception {
+        // Given a reservation of 828 whose node was killed 16 minutes ago
+        await(quota().reserve("req_killed", account, "key_1", -1, "m", 100, 828));
+        now = now.plus(Duration.ofMinutes(16));
+
+        // When a node that never swept reserves 500 of the account's 1 000
+        Reservation next = await(quota().reserve("req_next", account, "key_1", -1, "m", 10, 500));
+
+        // Then the stale reservation was released by that reservation itself
+        assertThat(next.microUsd()).isEqualTo(500);
+    }
+
     /** The sweep's Redis calls are not awaited by {@link RedisQuota#sweep}: retry the reservation until it fits. */
     private Reservation awaitReleased(RedisQuota quota) throws Exception {
         long deadline = System.currentTimeMillis() + 10_000;
