@@ -149,7 +149,12 @@ public sealed interface ApiError {
         public boolean retryable() { return false; }
     }
 
-    record ProviderFailed(String provider, String message) implements ApiError {
+    /** @param retryAfterSeconds when the last provider asked to be left alone that long (its 429), else 0 */
+    record ProviderFailed(String provider, String message, long retryAfterSeconds) implements ApiError {
+        public ProviderFailed(String provider, String message) {
+            this(provider, message, 0);
+        }
+
         public int status() { return 502; }
         public String type() { return "api_error"; }
         public String code() { return "provider_error"; }

@@ -315,8 +315,9 @@ public final class Dispatcher {
             case TIMEOUT -> new UpstreamTimeout(last.provider(), "The provider '" + last.provider()
                 + "' did not answer in time: " + last.getMessage() + note);
             case REJECTED, UNSUPPORTED -> rejected(last);
+            // A provider that asked to be left alone (its 429's Retry-After): the client is told to wait as long.
             default -> new ProviderFailed(last.provider(), "The provider '" + last.provider() + "' failed: "
-                + last.getMessage() + note);
+                + last.getMessage() + note, last.kind() == Kind.RATE_LIMITED ? (last.retryAfterMs() + 999) / 1000 : 0);
         };
         return error.toException();
     }

@@ -153,6 +153,8 @@ class FallbackIT {
                 deployments: [ { provider: alpha, model: hung } ]
               - id: gave-up
                 deployments: [ { provider: alpha, model: gave-up } ]
+              - id: limited-alone
+                deployments: [ { provider: alpha, model: limited-alone } ]
               - id: hung-with-backup
                 deployments:
                   - { provider: alpha, model: hung-with-backup, priority: 0 }
@@ -658,6 +660,22 @@ class FallbackIT {
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
         assertThat(usageRecord(response).get("fallback")).isEqualTo(true);
+    }
+
+    @Test
+    void aLastCandidateThatAsksToBeLeftAloneHasTheClientToldToWaitAsLong() {
+        // Given the only deployment answers 429 with Retry-After: 7
+        alpha.fault = Fault.STATUS;
+        alpha.status = 429;
+        alpha.retryAfter = "7";
+
+        // When a request arrives
+        HttpResponse<String> response = chat("limited-alone");
+
+        // Then the 502 says when to come back, so that an SDK does not retry at once
+        assertThat(response.statusCode()).isEqualTo(502);
+        assertThat(error(response).getString("code")).isEqualTo("provider_error");
+        assertThat(response.headers().firstValue("Retry-After")).hasValue("7");
     }
 
     @Test
