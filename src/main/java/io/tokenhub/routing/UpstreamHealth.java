@@ -150,6 +150,14 @@ public final class UpstreamHealth {
             if (abort.aborted()) {
                 return;
             }
+            if (ar.failed() && ar.cause() instanceof UpstreamException u && u.kind() == UpstreamException.Kind.UNSUPPORTED) {
+                // Refused before any call was made: it says nothing of the upstream, and a trial is
+                // left for the next call to make.
+                if (trial) {
+                    trialBy.compareAndSet(abort, null);
+                }
+                return;
+            }
             if (ar.succeeded()) {
                 latency(System.nanoTime() - started);
             }

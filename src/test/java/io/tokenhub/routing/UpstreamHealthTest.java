@@ -1,0 +1,50 @@
+package io.tokenhub.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tokenhub.config.TokenHubConfig.CircuitBreaker;
+import io.tokenhub.provider.Abort;
+import io.tokenhub.provider.UpstreamException;
+import io.tokenhub.provider.UpstreamException.Kind;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** A candidate refused before any call (what its provider cannot offer) says nothing of the upstream. */
+class UpstreamHealthTest {
+
+    private final Vertx vertx = Vertx.vertx();
+
+    @AfterEach
+    void close() {
+        vertx.close();
+    }
+
+    @Test
+    void aRefusalBeforeAnyCallNeitherClosesAHalfOpenCircuitNorTakesItsTrial() throws Exception {
+        // Given a circuit opened by one provider failure, and half-open once its reset time is over
+        UpstreamHealth health = new UpstreamHealth(vertx, "p", "d", new CircuitBreaker(1, 10_000, 100), (h, s) -> { });
+        call(health, Future.failedFuture(UpstreamException.of("p", Kind.SERVER_ERROR, "boom")));
+        assertThat(health.state()).isEqualTo(CircuitBreakerState.OPEN);
+        TestGateway.eventually(() -> health.state() == CircuitBreakerState.HALF_OPEN, 10_000, "half-open");
+
+        // When the trial is refused before any call is made (the provider cannot offer what the request uses)
+        call(health, Future.failedFuture(new UpstreamException("p", Kind.UNSUPPORTED, 400, "not here", 0, null)));
+
+        // Then the circuit stays half-open, and the next call is the trial that judges it
+        assertThat(health.state()).isEqualTo(CircuitBreakerState.HALF_OPEN);
+        call(health, Future.succeededFuture("answered"));
+        assertThat(health.state()).isEqualTo(CircuitBreakerState.CLOSED);
+    }
+
+    private void call(UpstreamHealth health, Future<String> outcome) throws Exception {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        vertx.runOnContext(v -> health.guard(new Abort(), () -> outcome, null).onComplete(ar -> done.complete(null)));
+        done.get(10, TimeUnit.SECONDS);
+    }
+}
