@@ -118,7 +118,8 @@ public final class RateLimiter {
             }
             want = block(check.cost() - lease.left, check.limit(), lease.sharedUsed);
         }
-        return counter.take(window, want, check.limit()).timeout(COUNTER_WAIT_MS, TimeUnit.MILLISECONDS).map(grant -> {
+        Future<SharedCounter.Grant> asked = counter.take(window, want, check.limit());
+        return asked.timeout(COUNTER_WAIT_MS, TimeUnit.MILLISECONDS).map(grant -> {
             synchronized (lease) {
                 lease.left += grant.granted();
                 lease.sharedUsed = Math.max(lease.sharedUsed, grant.used());
@@ -130,13 +131,21 @@ public final class RateLimiter {
             }
         }).recover(failure -> {
             // Availability before exactness: a limit the cluster cannot count for a moment lets this
-            // request through (counted on this node only) rather than hold or refuse it.
+            // request through rather than hold or refuse it. What it took is owed to the window: the
+            // lease goes below zero, and the grant that answers late (the counter's member was
+            // replaced by its backup) or the next lease pays it back.
             if (warnings.due(System.currentTimeMillis())) {
                 LOG.warn("the cluster's rate-limit counter did not answer ({}); admitting on this node's count",
                     failure.toString());
             }
+            asked.onSuccess(late -> {
+                synchronized (lease) {
+                    lease.left += late.granted();
+                    lease.sharedUsed = Math.max(lease.sharedUsed, late.used());
+                }
+            });
             synchronized (lease) {
-                lease.sharedUsed += check.cost();
+                lease.left -= check.cost();
                 return Future.succeededFuture(remaining(lease, check));
             }
         });
