@@ -44,23 +44,23 @@ public final class AdminApi {
     private final CatalogHolder catalog;
     private final Consumer<String> invalidateLocally;
     private final Supplier<JsonObject> upstreams;
+    private final QuotaChanges quotaChanges;
     private final Supplier<Future<JsonObject>> reload;
     private final UsageQueries usage;
     private final UsageSync sync;
     private final ConsoleApi console;
-    private final QuotaChanges quotaChanges;
 
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog,
                     Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, QuotaChanges quotaChanges,
                     Supplier<Future<JsonObject>> reload, UsageSync sync, SharedCounter counter) {
         this.vertx = vertx;
-        this.quotaChanges = quotaChanges;
         this.store = store;
         this.auth = auth;
         this.catalog = catalog;
         this.invalidateLocally = invalidateLocally;
         this.upstreams = upstreams;
+        this.quotaChanges = quotaChanges;
         this.reload = reload;
         this.sync = sync;
         this.usage = new UsageQueries(store.pool(), Clock.systemUTC());
@@ -147,8 +147,8 @@ public final class AdminApi {
         long writtenAfterMs = System.currentTimeMillis();
         return store.credit(id, microUsd, reason)
             .map(balance -> balance.orElseThrow(() -> notFound("account", id)))
-            // The balance answered includes usage not yet written, as GET /accounts/{id} does.
             .compose(balance -> quotaChanges.credited(id, microUsd, writtenAfterMs))
+            // The balance answered includes usage not yet written, as GET /accounts/{id} does.
             .compose(v -> sync.sync().compose(nothing -> store.account(id)).map(Optional::orElseThrow));
     }
 

@@ -103,14 +103,15 @@ public final class AnthropicAdapter implements ProviderAdapter {
             }
             boolean described = e instanceof IllegalArgumentException && e.getMessage() != null;
             String message = described ? e.getMessage() : "the request body does not have the expected shape";
+            boolean unsupported = e instanceof AnthropicRequests.Unsupported;
             JsonObject error = new JsonObject().put("message", message).put("type", "invalid_request_error")
-                .put("code", e instanceof AnthropicRequests.Unsupported ? "unsupported_parameter" : "invalid_request_error");
+                .put("code", unsupported ? "unsupported_parameter" : "invalid_request_error");
             String param = described ? param(message, call.body()) : null;
             if (param != null) {
                 error.put("param", param);
             }
-            Kind kind = e instanceof AnthropicRequests.Unsupported ? Kind.UNSUPPORTED : Kind.REJECTED;
-            throw new UpstreamException(providerId(), kind, 400, message, 0, error);
+            throw new UpstreamException(providerId(), unsupported ? Kind.UNSUPPORTED : Kind.REJECTED, 400, message, 0,
+                error);
         }
     }
 

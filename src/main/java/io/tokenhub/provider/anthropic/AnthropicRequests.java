@@ -349,12 +349,12 @@ public final class AnthropicRequests {
             throw new IllegalArgumentException("thinking_budget: " + budget + " must be less than max_tokens ("
                 + maxTokens + "), which counts the reasoning too");
         }
-        budget = Math.max(MIN_THINKING_BUDGET, budget);
-        out.put("thinking", new JsonObject().put("type", "enabled").put("budget_tokens", budget));
         if (forcesATool(req.getValue("tool_choice"))) {
             throw new Unsupported("tool_choice: forcing a tool ('required' or a named function) is not supported "
                 + "with enable_thinking by this provider; use 'auto'");
         }
+        budget = Math.max(MIN_THINKING_BUDGET, budget);
+        out.put("thinking", new JsonObject().put("type", "enabled").put("budget_tokens", budget));
         return true;
     }
 

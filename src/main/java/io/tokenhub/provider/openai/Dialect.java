@@ -2,8 +2,11 @@ package io.tokenhub.provider.openai;
 
 import io.vertx.core.json.JsonObject;
 import java.net.URI;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * How an OpenAI-compatible provider is asked for what TokenHub's extensions request:
@@ -32,6 +35,11 @@ public enum Dialect {
     /** TokenHub's extensions of the Chat Completions body. */
     static final Set<String> EXTENSIONS = Set.of("enable_thinking", "thinking_budget", "enable_search");
 
+    /** {@code dropped} and the extensions, for a provider that takes them in words of its own. */
+    static Set<String> withExtensions(Set<String> dropped) {
+        return Stream.concat(dropped.stream(), EXTENSIONS.stream()).collect(Collectors.toUnmodifiableSet());
+    }
+
     /** The configured dialect, or the one of a provider known by its host, else {@link #PASSTHROUGH}. */
     public static Dialect of(String configured, String baseUrl) {
         if (configured != null && !configured.isEmpty()) {
@@ -55,7 +63,17 @@ public enum Dialect {
 
     /** The names a configuration may give. */
     public static Set<String> names() {
-        return Set.of("passthrough", "qwen", "deepseek", "doubao", "vllm", "openai");
+        return Arrays.stream(values()).map(d -> d.name().toLowerCase(Locale.ROOT)).collect(Collectors.toSet());
+    }
+
+    /** Whether the body uses any of the extensions (checked on every request to a provider that translates). */
+    static boolean asked(JsonObject body) {
+        for (String extension : EXTENSIONS) {
+            if (body.containsKey(extension)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Whether the extensions go upstream as they came. */

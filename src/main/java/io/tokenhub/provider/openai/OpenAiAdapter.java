@@ -29,8 +29,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
     /** TokenHub's own fields, and the stream option, which only a streamed call sends (set anew). */
     private static final Set<String> DROPPED = Set.of("fallback_models", "stream_options");
     /** Those, and TokenHub's extensions, for a provider that takes them in words of its own ({@link Dialect}). */
-    private static final Set<String> DROPPED_AND_EXTENSIONS = java.util.stream.Stream.concat(DROPPED.stream(),
-        Dialect.EXTENSIONS.stream()).collect(java.util.stream.Collectors.toUnmodifiableSet());
+    private static final Set<String> DROPPED_AND_EXTENSIONS = Dialect.withExtensions(DROPPED);
     /** The smallest client body relayed from its bytes rather than encoded again. */
     static final int RELAY_FROM_BYTES = 512;
 
@@ -138,7 +137,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
             JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o.copy() : new JsonObject();
             changed.put("stream_options", options.put("include_usage", true));
         }
-        boolean translated = !dialect.passesThrough() && Dialect.EXTENSIONS.stream().anyMatch(body::containsKey);
+        boolean translated = !dialect.passesThrough() && Dialect.asked(body);
         if (translated) {
             dialect.translate(body, changed);
         }
