@@ -1,6 +1,5 @@
 package io.tokenhub.config;
 
-import io.tokenhub.provider.openai.Dialect;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -17,6 +16,8 @@ import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.config.TokenHubConfig.Server;
 import io.tokenhub.config.TokenHubConfig.Storage;
 import io.tokenhub.config.TokenHubConfig.Timeouts;
+import io.tokenhub.provider.anthropic.ClaudeThinking;
+import io.tokenhub.provider.openai.Dialect;
 import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.file.Files;
@@ -373,8 +374,12 @@ public final class ConfigLoader {
     }
 
     private Deployment deployment(ConfigNode n) {
+        String thinking = n.string("thinking", "");
+        if (!thinking.isEmpty() && !ClaudeThinking.names().contains(thinking)) {
+            n.problem("thinking", "unknown thinking mode '" + thinking + "' (one of " + sorted(ClaudeThinking.names()) + ")");
+        }
         Deployment d = new Deployment(n.requiredString("provider"), n.requiredString("model"),
-            n.integer("priority", 0, 0, 1000), n.integer("weight", 1, 0, 1_000_000));
+            n.integer("priority", 0, 0, 1000), n.integer("weight", 1, 0, 1_000_000), thinking);
         n.warnUnknown();
         return d;
     }
@@ -395,9 +400,14 @@ public final class ConfigLoader {
                 claim(root, names, alias, at + ".aliases", "alias");
             }
             for (int d = 0; d < m.deployments().size(); d++) {
-                String provider = m.deployments().get(d).provider();
+                Deployment deployment = m.deployments().get(d);
+                String provider = deployment.provider();
                 if (!provider.isEmpty() && !providerIds.contains(provider)) {
                     root.problem(at + ".deployments[" + d + "].provider", "unknown provider '" + provider + "'");
+                }
+                boolean anthropic = providers.stream().anyMatch(p -> p.id().equals(provider) && p.type().equals("anthropic"));
+                if (!deployment.thinking().isEmpty() && !anthropic) {
+                    root.problem(at + ".deployments[" + d + "].thinking", "applies to deployments at anthropic providers only");
                 }
             }
         }

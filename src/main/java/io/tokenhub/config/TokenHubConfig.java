@@ -79,8 +79,8 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
      * @param http2          HTTP/2 to the provider: over TLS offered by ALPN (HTTP/1.1 if the provider
      *                       declines), over plain HTTP with prior knowledge (h2c; the provider must speak it)
      * @param chunkDelayMs   mock provider only: delay between streamed chunks
+     * @param dialect        how an OpenAI-compatible provider takes TokenHub's extensions; empty: known by its host
      */
-    /** @param dialect how an OpenAI-compatible provider takes TokenHub's extensions; empty: known by its host */
     public record Provider(String id, String type, String baseUrl, String apiKey, String apiVersion,
                            Timeouts timeouts, CircuitBreaker circuitBreaker, int retries, int maxConnections,
                            boolean http2, long chunkDelayMs, String dialect) {
@@ -94,7 +94,12 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
         }
     }
 
-    public record Deployment(String provider, String model, int priority, int weight) {
+    /** @param thinking how an Anthropic model is asked to think (budget, adaptive, adaptive_only); empty: known by its id */
+    public record Deployment(String provider, String model, int priority, int weight, String thinking) {
+
+        public Deployment(String provider, String model, int priority, int weight) {
+            this(provider, model, priority, weight, "");
+        }
     }
 
     public record Limits(long rpm, long tpm) {

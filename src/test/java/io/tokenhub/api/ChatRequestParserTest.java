@@ -42,6 +42,11 @@ class ChatRequestParserTest {
             default_max_tokens: 500
             capabilities: [tools, vision]
             deployments: [{ provider: fake, model: fake-model }]
+          - id: thinker
+            context_window: 10000000
+            max_output_tokens: 1000
+            capabilities: [thinking]
+            deployments: [{ provider: fake, model: fake-model }]
           - id: embedder
             type: embedding
             deployments: [{ provider: fake, model: fake-embedder }]
@@ -214,6 +219,32 @@ class ChatRequestParserTest {
             .succeeded()).isTrue();
         toolTurn.getJsonArray("messages").getJsonObject(1).put("tool_call_id", "call_1");
         assertThat(ChatRequestParser.parse(toolTurn, CATALOG, KEY, counter).succeeded()).isTrue();
+    }
+
+    @Test
+    void reasoningEffortAboveNoneAsksForThinkingAndMustNotContradictEnableThinking() {
+        assertParseRefused(chat("capable", "hi").put("reasoning_effort", "low"), KEY, 400, "unsupported_parameter",
+            "reasoning_effort");
+        JsonObject thinks = ChatRequestParser.parse(chat("thinker", "hi").put("reasoning_effort", "high"), CATALOG,
+            KEY, counter).result().body();
+        assertThat(thinks.getString("reasoning_effort")).isEqualTo("high");
+        // An explicit no goes on to a model that can think, and not to one that cannot.
+        JsonObject no = chat("thinker", "hi").put("reasoning_effort", "none").put("enable_thinking", false);
+        assertThat(ChatRequestParser.parse(no.copy(), CATALOG, KEY, counter).result().body().fieldNames())
+            .contains("reasoning_effort", "enable_thinking");
+        assertThat(ChatRequestParser.parse(no.copy().put("model", "capable"), CATALOG, KEY, counter).result().body()
+            .fieldNames()).doesNotContain("reasoning_effort", "enable_thinking");
+
+        assertParseRefused(chat("thinker", "hi").put("reasoning_effort", "extreme"), KEY, 400,
+            "invalid_request_error", "reasoning_effort");
+        assertParseRefused(chat("thinker", "hi").put("reasoning_effort", 3), KEY, 400, "invalid_request_error",
+            "reasoning_effort");
+        assertParseRefused(chat("thinker", "hi").put("reasoning_effort", "high").put("enable_thinking", false), KEY,
+            400, "invalid_request_error", "reasoning_effort");
+        assertParseRefused(chat("thinker", "hi").put("reasoning_effort", "none").put("enable_thinking", true), KEY,
+            400, "invalid_request_error", "reasoning_effort");
+        assertThat(ChatRequestParser.parse(chat("thinker", "hi").put("reasoning_effort", "medium")
+            .put("enable_thinking", true), CATALOG, KEY, counter).succeeded()).isTrue();
     }
 
     private void assertParseRefused(JsonObject body, KeyContext key, int status, String code, String param) {

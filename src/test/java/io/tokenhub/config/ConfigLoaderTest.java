@@ -120,6 +120,32 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aDeploymentsThinkingModeIsAnAnthropicOneByName() {
+        ConfigLoader loader = new ConfigLoader(name -> null);
+        String config = """
+            providers:
+              - { id: claude, type: anthropic, base_url: "http://x" }
+              - { id: openai, type: openai, base_url: "http://y" }
+            models:
+              - id: m
+                deployments:
+                  - { provider: claude, model: internal-name, thinking: %s }
+                  - { provider: openai, model: y, thinking: adaptive }
+            """;
+
+        assertThatThrownBy(() -> loader.parse(config.formatted("sometimes"), "test"))
+            .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactlyInAnyOrder(
+                "models[0].deployments[0].thinking: unknown thinking mode 'sometimes' (one of adaptive, "
+                    + "adaptive_only, budget)",
+                "models[0].deployments[1].thinking: applies to deployments at anthropic providers only"));
+        assertThatThrownBy(() -> loader.parse(config.formatted("budget"), "test"))
+            .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+                "models[0].deployments[1].thinking: applies to deployments at anthropic providers only"));
+        assertThat(loader.parse(config.formatted("budget").replace(", thinking: adaptive", ""), "test").models()
+            .get(0).deployments().get(0).thinking()).isEqualTo("budget");
+    }
+
+    @Test
     void yamlThatDoesNotParseIsReportedWithItsLine() {
         ConfigLoader loader = new ConfigLoader(name -> null);
 

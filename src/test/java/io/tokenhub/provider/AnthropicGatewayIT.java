@@ -8,6 +8,7 @@ import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.models.FunctionDefinition;
+import com.openai.models.ReasoningEffort;
 import com.openai.models.FunctionParameters;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionChunk;
@@ -83,6 +84,10 @@ class AnthropicGatewayIT {
                 capabilities: [tools, vision, thinking]
                 pricing: { input: 3.0, cached_input: 0.3, cache_write: 3.75, output: 15.0 }
                 deployments: [ { provider: anthropic, model: %s } ]
+              - id: claude-opus
+                max_output_tokens: 8192
+                capabilities: [thinking]
+                deployments: [ { provider: anthropic, model: claude-opus-4-7 } ]
               - id: claude-premium
                 pricing: { input: 10000, output: 10000 }
                 deployments: [ { provider: anthropic, model: claude-premium } ]
@@ -342,6 +347,30 @@ class AnthropicGatewayIT {
         assertThat(sent.getJsonObject("thinking").getInteger("budget_tokens"))
             .isLessThan(sent.getInteger("max_tokens"));
         assertThat(sent.containsKey("enable_thinking")).isFalse();
+    }
+
+    @Test
+    void anOpenAiSdksReasoningEffortAsksTheNewestClaudeToThinkAdaptively() {
+        // Given a Claude that only thinks adaptively and refuses sampling parameters
+        anthropic.thinking("Carry the one.").text("42");
+
+        // When an OpenAI SDK asks for high reasoning effort, with the temperature it likes to send
+        ChatCompletion completion = client.chat().completions().create(ChatCompletionCreateParams.builder()
+            .model("claude-opus").addUserMessage("6*7?").reasoningEffort(ReasoningEffort.HIGH).temperature(0.7)
+            .maxCompletionTokens(4096).build());
+
+        // Then the reasoning comes back beside the answer
+        assertThat(completion.choices().get(0).message().content()).contains("42");
+        assertThat(completion.choices().get(0).message()._additionalProperties().get("reasoning_content"))
+            .isEqualTo(JsonValue.from("Carry the one."));
+        // And Anthropic was asked in the words this model takes
+        JsonObject sent = anthropic.requests().get(0).body();
+        assertThat(sent.getString("model")).isEqualTo("claude-opus-4-7");
+        assertThat(sent.getJsonObject("thinking"))
+            .isEqualTo(new JsonObject().put("type", "adaptive").put("display", "summarized"));
+        assertThat(sent.getJsonObject("output_config")).isEqualTo(new JsonObject().put("effort", "high"));
+        assertThat(sent.fieldNames()).doesNotContain("temperature", "reasoning_effort", "budget_tokens");
+        assertThat(sent.getInteger("max_tokens")).isEqualTo(4096);
     }
 
     @Test

@@ -88,7 +88,8 @@ public final class AnthropicAdapter implements ProviderAdapter {
     /** Translates the request; what Anthropic cannot honour fails here, before any network call. */
     JsonObject upstreamBody(UpstreamCall call, boolean stream) {
         try {
-            return AnthropicRequests.toAnthropic(call.body(), call.upstreamModel(), call.maxTokens(), stream);
+            ClaudeThinking mode = ClaudeThinking.of(call.deployment().thinking(), call.upstreamModel());
+            return AnthropicRequests.toAnthropic(call.body(), call.upstreamModel(), mode, call.maxTokens(), stream);
         } catch (RuntimeException e) {
             // ClassCastException: a field of the wrong JSON type (an object where an array belongs);
             // NullPointerException: a part missing where the translation needs one. The client's

@@ -38,14 +38,21 @@ public final class AnthropicRequests {
     private AnthropicRequests() {
     }
 
+    /** The request for a model whose way of thinking is known from its id. */
+    public static JsonObject toAnthropic(JsonObject openAiRequest, String upstreamModel, int maxTokens, boolean stream) {
+        return toAnthropic(openAiRequest, upstreamModel, ClaudeThinking.of("", upstreamModel), maxTokens, stream);
+    }
+
     /**
      * @param openAiRequest the client's Chat Completions body
      * @param upstreamModel the Anthropic model id to call
+     * @param mode          how that model is asked to think
      * @param maxTokens     the output cap already resolved by the caller; it wins over the
      *                      request's own max_tokens / max_completion_tokens
      * @param stream        whether to ask Anthropic for an SSE stream
      */
-    public static JsonObject toAnthropic(JsonObject openAiRequest, String upstreamModel, int maxTokens, boolean stream) {
+    public static JsonObject toAnthropic(JsonObject openAiRequest, String upstreamModel, ClaudeThinking mode,
+                                         int maxTokens, boolean stream) {
         rejectUnsupported(openAiRequest);
         JsonArray messages = openAiRequest.getJsonArray("messages", new JsonArray());
 
@@ -56,8 +63,8 @@ public final class AnthropicRequests {
         }
         out.put("messages", convertMessages(messages));
 
-        boolean thinking = applyThinking(openAiRequest, out, maxTokens);
-        applySampling(openAiRequest, out, thinking);
+        boolean thinking = applyThinking(openAiRequest, out, mode, maxTokens);
+        applySampling(openAiRequest, out, thinking, mode);
         applyStop(openAiRequest, out);
         applyTools(openAiRequest, out);
         applyUser(openAiRequest, out);
@@ -324,12 +331,18 @@ public final class AnthropicRequests {
     // ---- generation parameters ---------------------------------------------------------------
 
     /**
-     * Returns whether thinking was enabled, because that constrains the sampling parameters. The
+     * Returns whether thinking was enabled, because that constrains the sampling parameters. Asked
+     * for by {@code enable_thinking: true} or a {@code reasoning_effort} above {@code none}. The
      * output cap stays the caller's: as at OpenAI, it counts the reasoning too (and the request was
-     * reserved and rate limited on it), so the budget must fit under it, as Anthropic also requires.
+     * reserved and rate limited on it), so a budget must fit under it, as Anthropic also requires.
      */
-    private static boolean applyThinking(JsonObject req, JsonObject out, int maxTokens) {
-        if (!Boolean.TRUE.equals(req.getValue("enable_thinking"))) {
+    private static boolean applyThinking(JsonObject req, JsonObject out, ClaudeThinking mode, int maxTokens) {
+        String effort = req.getValue("reasoning_effort") instanceof String level && !level.equals("none") ? level : null;
+        if (effort != null && mode != ClaudeThinking.BUDGET) {
+            // Effort also steers how much the model writes and how eagerly it calls tools, thinking or not.
+            out.put("output_config", new JsonObject().put("effort", effort(effort, mode)));
+        }
+        if (!Boolean.TRUE.equals(req.getValue("enable_thinking")) && effort == null) {
             return false;
         }
         if (continuesAToolTurn(req.getJsonArray("messages", new JsonArray()))) {
@@ -338,24 +351,56 @@ public final class AnthropicRequests {
             // without thinking (a turn in one mode, as Anthropic requires) instead of refused.
             return false;
         }
-        if (maxTokens <= MIN_THINKING_BUDGET) {
-            throw new IllegalArgumentException("max_tokens: " + maxTokens + " (the model's default when none is "
-                + "given) leaves no room to think: with enable_thinking it must be over " + MIN_THINKING_BUDGET
-                + ", the least this provider thinks");
-        }
-        Object requested = req.getValue("thinking_budget");
-        int budget = requested instanceof Number n ? n.intValue() : Math.max(MIN_THINKING_BUDGET, maxTokens / 2);
-        if (budget >= maxTokens) {
-            throw new IllegalArgumentException("thinking_budget: " + budget + " must be less than max_tokens ("
-                + maxTokens + "), which counts the reasoning too");
+        Object budget = req.getValue("thinking_budget");
+        if (mode == ClaudeThinking.ADAPTIVE_ONLY && budget != null) {
+            throw new Unsupported("thinking_budget: this model decides how much it thinks (adaptive thinking) and "
+                + "takes no budget; send reasoning_effort instead");
         }
         if (forcesATool(req.getValue("tool_choice"))) {
             throw new Unsupported("tool_choice: forcing a tool ('required' or a named function) is not supported "
-                + "with enable_thinking by this provider; use 'auto'");
+                + "with thinking by this provider; use 'auto'");
         }
-        budget = Math.max(MIN_THINKING_BUDGET, budget);
-        out.put("thinking", new JsonObject().put("type", "enabled").put("budget_tokens", budget));
+        if (mode == ClaudeThinking.BUDGET || budget instanceof Number) {
+            out.put("thinking", new JsonObject().put("type", "enabled")
+                .put("budget_tokens", budget(budget, effort, maxTokens)));
+        } else {
+            // Newer models return no thinking text unless asked for its summary; the spec promises it.
+            out.put("thinking", new JsonObject().put("type", "adaptive").put("display", "summarized"));
+        }
         return true;
+    }
+
+    /** A thinking budget: the one asked for, else a share of the output cap that grows with the effort. */
+    private static int budget(Object requested, String effort, int maxTokens) {
+        if (maxTokens <= MIN_THINKING_BUDGET) {
+            throw new IllegalArgumentException("max_tokens: " + maxTokens + " (the model's default when none is "
+                + "given) leaves no room to think: with thinking it must be over " + MIN_THINKING_BUDGET
+                + ", the least this provider thinks");
+        }
+        int budget;
+        if (requested instanceof Number n) {
+            budget = n.intValue();
+            if (budget >= maxTokens) {
+                throw new IllegalArgumentException("thinking_budget: " + budget + " must be less than max_tokens ("
+                    + maxTokens + "), which counts the reasoning too");
+            }
+        } else if (effort == null || effort.equals("medium")) {
+            budget = maxTokens / 2;
+        } else if (effort.equals("minimal") || effort.equals("low")) {
+            budget = MIN_THINKING_BUDGET;
+        } else {
+            budget = maxTokens / 4 * 3;
+        }
+        return Math.max(MIN_THINKING_BUDGET, budget);
+    }
+
+    /** OpenAI's effort in Anthropic's words; {@code xhigh} came with the models that think adaptively only. */
+    private static String effort(String openAi, ClaudeThinking mode) {
+        return switch (openAi) {
+            case "minimal" -> "low";
+            case "xhigh" -> mode == ClaudeThinking.ADAPTIVE_ONLY ? "xhigh" : "high";
+            default -> openAi;
+        };
     }
 
     /** Whether the conversation ends with tool results: the model's turn that called the tools goes on. */
@@ -373,7 +418,11 @@ public final class AnthropicRequests {
         return "required".equals(choice) || choice instanceof JsonObject;
     }
 
-    private static void applySampling(JsonObject req, JsonObject out, boolean thinking) {
+    private static void applySampling(JsonObject req, JsonObject out, boolean thinking, ClaudeThinking mode) {
+        if (mode == ClaudeThinking.ADAPTIVE_ONLY) {
+            // These models refuse any sampling parameter, and SDKs send a default temperature.
+            return;
+        }
         Double temperature = number(req, "temperature");
         Double topP = number(req, "top_p");
         // With thinking on, Anthropic rejects any temperature and a top_p below 0.95; many OpenAI

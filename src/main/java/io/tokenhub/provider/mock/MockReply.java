@@ -43,8 +43,9 @@ record MockReply(List<String> reasoning, List<String> content, ToolCall toolCall
         String toolResult = toolResult(messages);
         JsonObject tool = toolResult == null ? chosenTool(body, said) : null;
         Budget budget = new Budget(maxTokens);
-        List<String> reasoning = Boolean.TRUE.equals(body.getValue("enable_thinking"))
-            ? budget.take(reasoning(said, tool, toolResult, body)) : List.of();
+        boolean thinks = Boolean.TRUE.equals(body.getValue("enable_thinking"))
+            || body.getValue("reasoning_effort") instanceof String effort && !effort.equals("none");
+        List<String> reasoning = thinks ? budget.take(reasoning(said, tool, toolResult, body)) : List.of();
         long reasoningTokens = budget.used;
         if (tool != null) {
             String name = tool.getString("name");

@@ -393,14 +393,14 @@ class AnthropicTranslationTest {
 
         @Test
         void defaultBudgetIsHalfOfMaxTokens() {
-            JsonObject out = AnthropicRequests.toAnthropic(thinkingRequest(), "m", 8000, false);
+            JsonObject out = AnthropicRequests.toAnthropic(thinkingRequest(), "claude-sonnet-4-5", 8000, false);
             assertThat(out.getJsonObject("thinking")).isEqualTo(json("{\"type\":\"enabled\",\"budget_tokens\":4000}"));
             assertThat(out.getInteger("max_tokens")).isEqualTo(8000);
         }
 
         @Test
         void defaultBudgetIsAtLeast1024AndTheCallersCapStays() {
-            JsonObject out = AnthropicRequests.toAnthropic(thinkingRequest(), "m", 1500, false);
+            JsonObject out = AnthropicRequests.toAnthropic(thinkingRequest(), "claude-sonnet-4-5", 1500, false);
             assertThat(out.getJsonObject("thinking").getInteger("budget_tokens")).isEqualTo(1024);
             assertThat(out.getInteger("max_tokens")).isEqualTo(1500);
         }
@@ -408,7 +408,7 @@ class AnthropicTranslationTest {
         @Test
         void aCapThatLeavesNoRoomToThinkIsRefusedRatherThanRaised() {
             // The cap counts the reasoning (as at OpenAI) and the request was reserved on it: never raised
-            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(thinkingRequest(), "m", 1024, false))
+            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(thinkingRequest(), "claude-sonnet-4-5", 1024, false))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("max_tokens: 1024 ")
                 .hasMessageContaining("over 1024");
@@ -416,11 +416,11 @@ class AnthropicTranslationTest {
 
         @Test
         void explicitBudgetIsUsedAndMustBeBelowMaxTokens() {
-            JsonObject fits = AnthropicRequests.toAnthropic(thinkingRequest().put("thinking_budget", 3000), "m", 8000, false);
+            JsonObject fits = AnthropicRequests.toAnthropic(thinkingRequest().put("thinking_budget", 3000), "claude-sonnet-4-5", 8000, false);
             assertThat(fits.getJsonObject("thinking").getInteger("budget_tokens")).isEqualTo(3000);
             assertThat(fits.getInteger("max_tokens")).isEqualTo(8000);
 
-            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(thinkingRequest().put("thinking_budget", 4000), "m",
+            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(thinkingRequest().put("thinking_budget", 4000), "claude-sonnet-4-5",
                 4000, false))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("thinking_budget: 4000 must be less than max_tokens (4000)");
@@ -432,18 +432,18 @@ class AnthropicTranslationTest {
             // Anthropic refuses a forced tool choice with extended thinking
             JsonObject req = thinkingRequest().put("tool_choice", Json.decodeValue(choice))
                 .put("tools", new JsonArray("[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
-            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(req, "m", 8000, false))
+            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(req, "claude-sonnet-4-5", 8000, false))
                 .isInstanceOf(AnthropicRequests.Unsupported.class)
                 .hasMessageStartingWith("tool_choice: ");
 
             JsonObject auto = req.copy().put("tool_choice", "auto");
-            assertThat(AnthropicRequests.toAnthropic(auto, "m", 8000, false).getJsonObject("tool_choice"))
+            assertThat(AnthropicRequests.toAnthropic(auto, "claude-sonnet-4-5", 8000, false).getJsonObject("tool_choice"))
                 .isEqualTo(json("{\"type\":\"auto\"}"));
         }
 
         @Test
         void explicitBudgetBelowAnthropicMinimumIsRaised() {
-            JsonObject out = AnthropicRequests.toAnthropic(thinkingRequest().put("thinking_budget", 100), "m", 8000, false);
+            JsonObject out = AnthropicRequests.toAnthropic(thinkingRequest().put("thinking_budget", 100), "claude-sonnet-4-5", 8000, false);
             assertThat(out.getJsonObject("thinking").getInteger("budget_tokens")).isEqualTo(1024);
         }
 
@@ -457,7 +457,7 @@ class AnthropicTranslationTest {
                   "tool_calls":[{"id":"t1","type":"function","function":{"name":"weather","arguments":"{}"}}]},
                  {"role":"tool","tool_call_id":"t1","content":"sunny"}]""").put("enable_thinking", true)
                 .put("tools", new JsonArray("[{\"type\":\"function\",\"function\":{\"name\":\"weather\"}}]"));
-            JsonObject goingOn = AnthropicRequests.toAnthropic(toolTurn, "m", 8000, false);
+            JsonObject goingOn = AnthropicRequests.toAnthropic(toolTurn, "claude-sonnet-4-5", 8000, false);
             assertThat(goingOn.containsKey("thinking")).isFalse();
             assertThat(goingOn.getJsonArray("messages").getJsonObject(1).getJsonArray("content"))
                 .noneMatch(block -> "thinking".equals(((JsonObject) block).getString("type")));
@@ -465,7 +465,7 @@ class AnthropicTranslationTest {
             JsonObject nextTurn = toolTurn.copy();
             nextTurn.getJsonArray("messages").add(new JsonObject().put("role", "assistant").put("content", "Sunny."))
                 .add(new JsonObject().put("role", "user").put("content", "and tomorrow?"));
-            assertThat(AnthropicRequests.toAnthropic(nextTurn, "m", 8000, false).getJsonObject("thinking"))
+            assertThat(AnthropicRequests.toAnthropic(nextTurn, "claude-sonnet-4-5", 8000, false).getJsonObject("thinking"))
                 .isEqualTo(json("{\"type\":\"enabled\",\"budget_tokens\":4000}"));
         }
 
@@ -477,12 +477,96 @@ class AnthropicTranslationTest {
 
         @Test
         void samplingParametersAnthropicRejectsWithThinkingAreDropped() {
-            JsonObject low = AnthropicRequests.toAnthropic(thinkingRequest().put("temperature", 0.2).put("top_p", 0.5), "m", 8000, false);
+            JsonObject low = AnthropicRequests.toAnthropic(thinkingRequest().put("temperature", 0.2).put("top_p", 0.5), "claude-sonnet-4-5", 8000, false);
             assertThat(low.containsKey("temperature")).isFalse();
             assertThat(low.containsKey("top_p")).isFalse();
 
-            JsonObject high = AnthropicRequests.toAnthropic(thinkingRequest().put("top_p", 0.97), "m", 8000, false);
+            JsonObject high = AnthropicRequests.toAnthropic(thinkingRequest().put("top_p", 0.97), "claude-sonnet-4-5", 8000, false);
             assertThat(high.getDouble("top_p")).isEqualTo(0.97);
+        }
+    }
+
+    // =========================================================================================
+    @Nested
+    class Generations {
+
+        private JsonObject ask() {
+            return chat("[{\"role\":\"user\",\"content\":\"q\"}]");
+        }
+
+        @ParameterizedTest
+        @CsvSource({
+            "claude-3-5-sonnet-20241022, BUDGET", "claude-3-7-sonnet-20250219, BUDGET",
+            "claude-sonnet-4-20250514, BUDGET", "claude-opus-4-1@20250805, BUDGET",
+            "claude-haiku-4-5-20251001, BUDGET", "us.anthropic.claude-sonnet-4-5-20250929-v1:0, BUDGET",
+            "claude-opus-4-6, ADAPTIVE", "anthropic.claude-sonnet-4-6, ADAPTIVE",
+            "claude-opus-4-7, ADAPTIVE_ONLY", "claude-sonnet-5, ADAPTIVE_ONLY", "claude-opus-5-5, ADAPTIVE_ONLY",
+            "claude-mythos-preview, ADAPTIVE_ONLY"})
+        void aModelsWayOfThinkingIsKnownFromItsId(String model, ClaudeThinking expected) {
+            assertThat(ClaudeThinking.of("", model)).isEqualTo(expected);
+            assertThat(ClaudeThinking.of("budget", model)).isEqualTo(ClaudeThinking.BUDGET);
+        }
+
+        @Test
+        void adaptiveModelsThinkAtTheEffortAskedAndSayWhatTheyThought() {
+            JsonObject out = AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "minimal"), "claude-opus-4-6",
+                8000, false);
+            assertThat(out.getJsonObject("thinking")).isEqualTo(json("{\"type\":\"adaptive\",\"display\":\"summarized\"}"));
+            assertThat(out.getJsonObject("output_config")).isEqualTo(json("{\"effort\":\"low\"}"));
+            assertThat(out.getInteger("max_tokens")).isEqualTo(8000);
+
+            JsonObject unsaid = AnthropicRequests.toAnthropic(ask().put("enable_thinking", true), "claude-opus-4-7",
+                8000, false);
+            assertThat(unsaid.getJsonObject("thinking").getString("type")).isEqualTo("adaptive");
+            assertThat(unsaid.containsKey("output_config")).isFalse();
+            // xhigh came with the models that only think adaptively
+            assertThat(AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "xhigh"), "claude-opus-4-7", 8000,
+                false).getJsonObject("output_config").getString("effort")).isEqualTo("xhigh");
+            assertThat(AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "xhigh"), "claude-sonnet-4-6", 8000,
+                false).getJsonObject("output_config").getString("effort")).isEqualTo("high");
+            assertThat(AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "none"), "claude-opus-4-7", 8000,
+                false).fieldNames()).doesNotContain("thinking", "output_config");
+        }
+
+        @Test
+        void aBudgetGoesToTheModelsThatTakeOneAndIsRefusedByThoseThatDoNot() {
+            JsonObject deprecated = AnthropicRequests.toAnthropic(ask().put("enable_thinking", true)
+                .put("thinking_budget", 2000), "claude-sonnet-4-6", 8000, false);
+            assertThat(deprecated.getJsonObject("thinking")).isEqualTo(json("{\"type\":\"enabled\",\"budget_tokens\":2000}"));
+
+            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(ask().put("enable_thinking", true)
+                .put("thinking_budget", 2000), "claude-opus-4-7", 8000, false))
+                .isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessageStartingWith("thinking_budget: ");
+        }
+
+        @Test
+        void anEffortBecomesABudgetForTheOlderModels() {
+            assertThat(budget("minimal")).isEqualTo(1024);
+            assertThat(budget("low")).isEqualTo(1024);
+            assertThat(budget("medium")).isEqualTo(4000);
+            assertThat(budget("high")).isEqualTo(6000);
+            assertThat(budget("xhigh")).isEqualTo(6000);
+            assertThat(AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "high"), "claude-sonnet-4-5", 8000,
+                false).containsKey("output_config")).isFalse();
+            assertThat(AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "none"), "claude-sonnet-4-5", 8000,
+                false).containsKey("thinking")).isFalse();
+        }
+
+        private int budget(String effort) {
+            return AnthropicRequests.toAnthropic(ask().put("reasoning_effort", effort), "claude-sonnet-4-5", 8000, false)
+                .getJsonObject("thinking").getInteger("budget_tokens");
+        }
+
+        @Test
+        void theNewestModelsAreSentNoSamplingParameters() {
+            JsonObject sampled = ask().put("temperature", 0.3).put("top_p", 0.9);
+            assertThat(AnthropicRequests.toAnthropic(sampled, "claude-opus-4-7", 1000, false).fieldNames())
+                .doesNotContain("temperature", "top_p");
+            assertThat(AnthropicRequests.toAnthropic(sampled, "claude-opus-4-6", 1000, false).fieldNames())
+                .contains("temperature", "top_p");
+            assertThat(AnthropicRequests.toAnthropic(sampled, "my-claude", ClaudeThinking.ADAPTIVE, 1000, false)
+                .fieldNames()).contains("temperature", "top_p");
         }
     }
 
