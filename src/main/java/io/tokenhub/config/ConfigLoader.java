@@ -313,7 +313,7 @@ public final class ConfigLoader {
         Provider p = new Provider(
             n.requiredString("id"), type, stripSlash(baseUrl), n.string("api_key", ""), n.string("api_version", ""),
             timeouts, breaker, n.integer("retries", 0, 0, 10), n.integer("max_connections", 1000, 1, 100_000),
-            n.bool("http2", false), n.number("chunk_delay_ms", 0, 0, 60_000), dialect(n, type));
+            n.bool("http2", false), n.number("chunk_delay_ms", 0, 0, 60_000), dialect(n, type), cachesAutomatically(n, type));
         n.warnUnknown();
         return p;
     }
@@ -441,6 +441,16 @@ public final class ConfigLoader {
             n.problem("dialect", "unknown dialect '" + dialect + "' (one of " + sorted(Dialect.names()) + ")");
         }
         return dialect;
+    }
+
+    private static boolean cachesAutomatically(ConfigNode n, String type) {
+        String caching = n.string("prompt_caching", "explicit");
+        if (!caching.equals("explicit") && !caching.equals("automatic")) {
+            n.problem("prompt_caching", "must be 'explicit' or 'automatic', not '" + caching + "'");
+        } else if (caching.equals("automatic") && !type.equals("anthropic")) {
+            n.problem("prompt_caching", "applies to providers of type anthropic only");
+        }
+        return caching.equals("automatic");
     }
 
     private static String stripSlash(String url) {

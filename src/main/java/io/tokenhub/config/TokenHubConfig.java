@@ -80,10 +80,12 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
      *                       declines), over plain HTTP with prior knowledge (h2c; the provider must speak it)
      * @param chunkDelayMs   mock provider only: delay between streamed chunks
      * @param dialect        how an OpenAI-compatible provider takes TokenHub's extensions; empty: known by its host
+     * @param cacheAutomatically Anthropic only: a request that marks nothing for the prompt cache is
+     *                       cached automatically ({@code prompt_caching: automatic})
      */
     public record Provider(String id, String type, String baseUrl, String apiKey, String apiVersion,
                            Timeouts timeouts, CircuitBreaker circuitBreaker, int retries, int maxConnections,
-                           boolean http2, long chunkDelayMs, String dialect) {
+                           boolean http2, long chunkDelayMs, String dialect, boolean cacheAutomatically) {
 
         public static final Set<String> TYPES = Set.of("openai", "anthropic", "mock");
 

@@ -124,7 +124,7 @@ class ConfigLoaderTest {
         ConfigLoader loader = new ConfigLoader(name -> null);
         String config = """
             providers:
-              - { id: claude, type: anthropic, base_url: "http://x" }
+              - { id: claude, type: anthropic, base_url: "http://x", prompt_caching: automatic }
               - { id: openai, type: openai, base_url: "http://y" }
             models:
               - id: m
@@ -138,11 +138,19 @@ class ConfigLoaderTest {
                 "models[0].deployments[0].thinking: unknown thinking mode 'sometimes' (one of adaptive, "
                     + "adaptive_only, budget)",
                 "models[0].deployments[1].thinking: applies to deployments at anthropic providers only"));
+        assertThatThrownBy(() -> loader.parse(config.formatted("budget").replace("type: openai,",
+            "type: openai, prompt_caching: automatic,").replace("prompt_caching: automatic }", "prompt_caching: always }"),
+            "test"))
+            .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).contains(
+                "providers[0].prompt_caching: must be 'explicit' or 'automatic', not 'always'",
+                "providers[1].prompt_caching: applies to providers of type anthropic only"));
         assertThatThrownBy(() -> loader.parse(config.formatted("budget"), "test"))
             .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
                 "models[0].deployments[1].thinking: applies to deployments at anthropic providers only"));
-        assertThat(loader.parse(config.formatted("budget").replace(", thinking: adaptive", ""), "test").models()
-            .get(0).deployments().get(0).thinking()).isEqualTo("budget");
+        TokenHubConfig loaded = loader.parse(config.formatted("budget").replace(", thinking: adaptive", ""), "test");
+        assertThat(loaded.models().get(0).deployments().get(0).thinking()).isEqualTo("budget");
+        assertThat(loaded.providers().get(0).cacheAutomatically()).isTrue();
+        assertThat(loaded.providers().get(1).cacheAutomatically()).isFalse();
     }
 
     @Test

@@ -322,6 +322,30 @@ class AnthropicGatewayIT {
         assertThat(finishReasons(chunks)).containsExactly(ChatCompletionChunk.Choice.FinishReason.TOOL_CALLS);
     }
 
+    @Test
+    void aPromptMarkedForCachingIsCachedAtAnthropicAndItsWritesComeBackCounted() {
+        // Given Claude writes the marked prefix to its cache
+        anthropic.text("ok").usage(12, 0, 2048, 3);
+
+        // When the client marks its long system prompt, as clients of gateways in front of Anthropic do
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "claude", "max_tokens": 64,
+             "messages": [{"role": "system", "content": [
+                            {"type": "text", "text": "A long manual.", "cache_control": {"type": "ephemeral"}}]},
+                          {"role": "user", "content": "Chapter one?"}]}
+            """);
+
+        // Then Anthropic was asked to cache it
+        assertThat(response.statusCode()).isEqualTo(200);
+        JsonObject sent = anthropic.requests().get(0).body();
+        assertThat(sent.getJsonArray("system")).isEqualTo(new JsonArray().add(new JsonObject().put("type", "text")
+            .put("text", "A long manual.").put("cache_control", new JsonObject().put("type", "ephemeral"))));
+        // And the written tokens are in the prompt, reported apart
+        JsonObject usage = new JsonObject(response.body()).getJsonObject("usage");
+        assertThat(usage.getLong("prompt_tokens")).isEqualTo(12 + 2048);
+        assertThat(usage.getJsonObject("prompt_tokens_details").getLong("cache_write_tokens")).isEqualTo(2048);
+    }
+
     // ---- reasoning ----------------------------------------------------------------------------
 
     @Test

@@ -88,8 +88,10 @@ public final class AnthropicAdapter implements ProviderAdapter {
     /** Translates the request; what Anthropic cannot honour fails here, before any network call. */
     JsonObject upstreamBody(UpstreamCall call, boolean stream) {
         try {
-            ClaudeThinking mode = ClaudeThinking.of(call.deployment().thinking(), call.upstreamModel());
-            return AnthropicRequests.toAnthropic(call.body(), call.upstreamModel(), mode, call.maxTokens(), stream);
+            AnthropicRequests.Target target = new AnthropicRequests.Target(call.upstreamModel(),
+                ClaudeThinking.of(call.deployment().thinking(), call.upstreamModel()),
+                upstream.provider().cacheAutomatically());
+            return AnthropicRequests.toAnthropic(call.body(), target, call.maxTokens(), stream);
         } catch (RuntimeException e) {
             // ClassCastException: a field of the wrong JSON type (an object where an array belongs);
             // NullPointerException: a part missing where the translation needs one. The client's

@@ -38,35 +38,50 @@ public final class AnthropicRequests {
     private AnthropicRequests() {
     }
 
+    /**
+     * The model a request goes to, and how it is asked for what the OpenAI format does not name.
+     *
+     * @param model              the Anthropic model id to call
+     * @param thinking           how that model is asked to think
+     * @param cacheAutomatically whether a request that marks nothing for Anthropic's prompt cache
+     *                           is cached automatically (the provider's {@code prompt_caching})
+     */
+    public record Target(String model, ClaudeThinking thinking, boolean cacheAutomatically) {
+
+        /** A model whose way of thinking is known from its id, cached only where the request says. */
+        public static Target of(String model) {
+            return new Target(model, ClaudeThinking.of("", model), false);
+        }
+    }
+
     /** The request for a model whose way of thinking is known from its id. */
     public static JsonObject toAnthropic(JsonObject openAiRequest, String upstreamModel, int maxTokens, boolean stream) {
-        return toAnthropic(openAiRequest, upstreamModel, ClaudeThinking.of("", upstreamModel), maxTokens, stream);
+        return toAnthropic(openAiRequest, Target.of(upstreamModel), maxTokens, stream);
     }
 
     /**
      * @param openAiRequest the client's Chat Completions body
-     * @param upstreamModel the Anthropic model id to call
-     * @param mode          how that model is asked to think
+     * @param target        the model to call, and how
      * @param maxTokens     the output cap already resolved by the caller; it wins over the
      *                      request's own max_tokens / max_completion_tokens
      * @param stream        whether to ask Anthropic for an SSE stream
      */
-    public static JsonObject toAnthropic(JsonObject openAiRequest, String upstreamModel, ClaudeThinking mode,
-                                         int maxTokens, boolean stream) {
+    public static JsonObject toAnthropic(JsonObject openAiRequest, Target target, int maxTokens, boolean stream) {
         rejectUnsupported(openAiRequest);
         JsonArray messages = openAiRequest.getJsonArray("messages", new JsonArray());
 
-        JsonObject out = new JsonObject().put("model", upstreamModel).put("max_tokens", maxTokens);
-        String system = collectSystem(messages);
+        JsonObject out = new JsonObject().put("model", target.model()).put("max_tokens", maxTokens);
+        Object system = collectSystem(messages);
         if (system != null) {
             out.put("system", system);
         }
         out.put("messages", convertMessages(messages));
 
-        boolean thinking = applyThinking(openAiRequest, out, mode, maxTokens);
-        applySampling(openAiRequest, out, thinking, mode);
+        boolean thinking = applyThinking(openAiRequest, out, target.thinking(), maxTokens);
+        applySampling(openAiRequest, out, thinking, target.thinking());
         applyStop(openAiRequest, out);
         applyTools(openAiRequest, out);
+        applyCaching(openAiRequest, out, target.cacheAutomatically());
         applyUser(openAiRequest, out);
         out.put("stream", stream);
         return out;
@@ -94,45 +109,53 @@ public final class AnthropicRequests {
 
     // ---- system ------------------------------------------------------------------------------
 
-    /** Anthropic has no system role inside messages, so every system/developer turn is hoisted. */
-    private static String collectSystem(JsonArray messages) {
-        List<String> parts = new ArrayList<>();
+    /**
+     * Anthropic has no system role inside messages, so every system/developer turn is hoisted: one
+     * string, or text blocks when a part is marked for the prompt cache (the mark stays on its block).
+     */
+    private static Object collectSystem(JsonArray messages) {
+        List<JsonObject> blocks = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        boolean marked = false;
         for (int i = 0; i < messages.size(); i++) {
             JsonObject msg = messages.getJsonObject(i);
-            if (isSystemRole(msg.getString("role"))) {
-                String text = plainText(msg.getValue("content"), "messages[" + i + "].content");
-                if (!text.isEmpty()) {
-                    parts.add(text);
+            if (!isSystemRole(msg.getString("role"))) {
+                continue;
+            }
+            String param = "messages[" + i + "]";
+            int first = blocks.size();
+            Object content = msg.getValue("content");
+            if (content instanceof JsonArray parts) {
+                for (int j = 0; j < parts.size(); j++) {
+                    JsonObject part = parts.getJsonObject(j);
+                    if (!"text".equals(part.getString("type"))) {
+                        throw new IllegalArgumentException(param + ".content[" + j + "]: only text parts are allowed here");
+                    }
+                    int before = blocks.size();
+                    addText(blocks, part.getString("text", ""));
+                    marked |= markLast(blocks, before, part, param + ".content[" + j + "]");
                 }
+            } else if (content == null || content instanceof String) {
+                addText(blocks, (String) content);
+            } else {
+                throw new IllegalArgumentException(param + ".content must be a string or an array of content parts");
+            }
+            marked |= markLast(blocks, first, msg, param);
+            // As one string, a message's parts run on and messages are paragraphs.
+            StringBuilder text = new StringBuilder();
+            blocks.subList(first, blocks.size()).forEach(block -> text.append(block.getString("text")));
+            if (!text.isEmpty()) {
+                texts.add(text.toString());
             }
         }
-        return parts.isEmpty() ? null : String.join("\n\n", parts);
+        if (blocks.isEmpty()) {
+            return null;
+        }
+        return marked ? new JsonArray(new ArrayList<>(blocks)) : String.join("\n\n", texts);
     }
 
     private static boolean isSystemRole(String role) {
         return "system".equals(role) || "developer".equals(role);
-    }
-
-    /** Flattens a string or an array of text parts into one string. */
-    private static String plainText(Object content, String param) {
-        if (content == null) {
-            return "";
-        }
-        if (content instanceof String s) {
-            return s;
-        }
-        if (content instanceof JsonArray parts) {
-            StringBuilder sb = new StringBuilder();
-            for (int i = 0; i < parts.size(); i++) {
-                JsonObject part = parts.getJsonObject(i);
-                if (!"text".equals(part.getString("type"))) {
-                    throw new IllegalArgumentException(param + "[" + i + "]: only text parts are allowed here");
-                }
-                sb.append(part.getString("text", ""));
-            }
-            return sb.toString();
-        }
-        throw new IllegalArgumentException(param + " must be a string or an array of content parts");
     }
 
     // ---- messages ----------------------------------------------------------------------------
@@ -146,12 +169,15 @@ public final class AnthropicRequests {
             if (isSystemRole(role)) {
                 continue;
             }
-            switch (role == null ? "" : role) {
-                case "user" -> append(out, "user", contentBlocks(msg.getValue("content"), param + ".content"));
-                case "assistant" -> append(out, "assistant", assistantBlocks(msg, param));
-                case "tool" -> append(out, "user", List.of(toolResult(msg, param)));
+            List<JsonObject> blocks = switch (role == null ? "" : role) {
+                case "user" -> contentBlocks(msg.getValue("content"), param + ".content");
+                case "assistant" -> assistantBlocks(msg, param);
+                case "tool" -> List.of(toolResult(msg, param));
                 default -> throw new IllegalArgumentException(param + ".role '" + role + "' is not supported");
-            }
+            };
+            // A mark on the message itself (a string's content has no part to carry one) goes on its last block.
+            markLast(blocks, 0, msg, param);
+            append(out, role.equals("assistant") ? "assistant" : "user", blocks);
         }
         trimPrefill(out);
         return out;
@@ -216,6 +242,7 @@ public final class AnthropicRequests {
             JsonObject part = parts.getJsonObject(i);
             String type = part.getString("type");
             String partParam = param + "[" + i + "]";
+            int first = blocks.size();
             switch (type == null ? "" : type) {
                 case "text" -> addText(blocks, part.getString("text", ""));
                 // Assistant refusals replayed as history are just text to Anthropic.
@@ -223,6 +250,7 @@ public final class AnthropicRequests {
                 case "image_url" -> blocks.add(imageBlock(part.getValue("image_url"), partParam + ".image_url"));
                 default -> throw new Unsupported(partParam + ".type '" + type + "' is not supported by this provider");
             }
+            markLast(blocks, first, part, partParam);
         }
         return blocks;
     }
@@ -494,6 +522,10 @@ public final class AnthropicRequests {
         // input_schema is mandatory for Anthropic while OpenAI allows omitting parameters.
         JsonObject schema = fn.getJsonObject("parameters");
         def.put("input_schema", schema != null ? schema : new JsonObject().put("type", "object").put("properties", new JsonObject()));
+        JsonObject mark = cacheControl(tool.getValue("cache_control"), param + ".cache_control");
+        if (mark != null) {
+            def.put("cache_control", mark);
+        }
         return def;
     }
 
@@ -517,6 +549,77 @@ public final class AnthropicRequests {
             return new JsonObject().put("type", "tool").put("name", name);
         }
         throw new IllegalArgumentException("tool_choice must be 'auto', 'none', 'required' or a function choice");
+    }
+
+    // ---- prompt caching ------------------------------------------------------------------------
+
+    /**
+     * Puts a {@code cache_control} the client set on an OpenAI part, message or tool (the
+     * convention of gateways in front of Anthropic; OpenAI itself caches unasked) on the last block
+     * made from it since {@code first}. Returns whether there was one.
+     */
+    private static boolean markLast(List<JsonObject> blocks, int first, JsonObject source, String param) {
+        JsonObject mark = cacheControl(source.getValue("cache_control"), param + ".cache_control");
+        if (mark == null || blocks.size() <= first) {
+            return false;
+        }
+        blocks.get(blocks.size() - 1).put("cache_control", mark);
+        return true;
+    }
+
+    /**
+     * A prompt-cache breakpoint as Anthropic takes it, or null when none is set. Only the
+     * five-minute cache: an hour's writes cost Anthropic's users more than the one cache-write price
+     * a model has here, so they are refused rather than charged at the wrong price.
+     */
+    private static JsonObject cacheControl(Object value, String param) {
+        if (value == null) {
+            return null;
+        }
+        if (!(value instanceof JsonObject mark) || !"ephemeral".equals(mark.getValue("type"))) {
+            throw new IllegalArgumentException(param + " must be {\"type\": \"ephemeral\"}");
+        }
+        Object ttl = mark.getValue("ttl");
+        if (ttl != null && !"5m".equals(ttl)) {
+            throw new Unsupported(param + ".ttl '" + ttl + "' is not supported by this provider; "
+                + "leave it out for the five-minute cache");
+        }
+        return mark.copy();
+    }
+
+    /**
+     * Anthropic's automatic caching (a {@code cache_control} at the top, which marks the last block
+     * and moves along as the conversation grows): as the client asked, or, on a provider that caches
+     * automatically, for a request that marks nothing itself.
+     */
+    private static void applyCaching(JsonObject req, JsonObject out, boolean cacheAutomatically) {
+        JsonObject asked = cacheControl(req.getValue("cache_control"), "cache_control");
+        if (asked != null) {
+            out.put("cache_control", asked);
+        } else if (cacheAutomatically && !marksAnything(out)) {
+            out.put("cache_control", new JsonObject().put("type", "ephemeral"));
+        }
+    }
+
+    private static boolean marksAnything(JsonObject out) {
+        if (out.getValue("system") instanceof JsonArray system && anyMarked(system)) {
+            return true;
+        }
+        for (Object message : out.getJsonArray("messages")) {
+            if (anyMarked(((JsonObject) message).getJsonArray("content"))) {
+                return true;
+            }
+        }
+        return out.getValue("tools") instanceof JsonArray tools && anyMarked(tools);
+    }
+
+    private static boolean anyMarked(JsonArray blocks) {
+        for (Object block : blocks) {
+            if (((JsonObject) block).containsKey("cache_control")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void applyUser(JsonObject req, JsonObject out) {

@@ -414,7 +414,7 @@ class AnthropicAdapterTest {
 
     private Provider provider(long firstByteMs, String apiVersion) {
         return new Provider("claude", "anthropic", fake.baseUrl(), "sk-ant-test", apiVersion,
-            new Timeouts(2_000, firstByteMs, 30_000), new CircuitBreaker(5, 60_000, 30_000), 0, 50, false, 0, "");
+            new Timeouts(2_000, firstByteMs, 30_000), new CircuitBreaker(5, 60_000, 30_000), 0, 50, false, 0, "", false);
     }
 
     private static UpstreamCall call(JsonObject body) {

@@ -565,8 +565,80 @@ class AnthropicTranslationTest {
                 .doesNotContain("temperature", "top_p");
             assertThat(AnthropicRequests.toAnthropic(sampled, "claude-opus-4-6", 1000, false).fieldNames())
                 .contains("temperature", "top_p");
-            assertThat(AnthropicRequests.toAnthropic(sampled, "my-claude", ClaudeThinking.ADAPTIVE, 1000, false)
+            assertThat(AnthropicRequests.toAnthropic(sampled,
+                new AnthropicRequests.Target("my-claude", ClaudeThinking.ADAPTIVE, false), 1000, false)
                 .fieldNames()).contains("temperature", "top_p");
+        }
+    }
+
+    // =========================================================================================
+    @Nested
+    class Caching {
+
+        private static final String MARK = "{\"type\":\"ephemeral\"}";
+
+        @Test
+        void marksOnPartsMessagesAndToolsGoOnTheBlocksMadeOfThem() {
+            JsonObject req = chat("""
+                [{"role":"system","content":[{"type":"text","text":"rules"},
+                                             {"type":"text","text":"the long manual","cache_control":{"type":"ephemeral"}}]},
+                 {"role":"user","content":[{"type":"text","text":"a"},
+                   {"type":"image_url","image_url":{"url":"https://x/cat.png"},"cache_control":{"type":"ephemeral","ttl":"5m"}}]},
+                 {"role":"assistant","content":"b"},
+                 {"role":"user","content":"c","cache_control":{"type":"ephemeral"}}]""")
+                .put("tools", new JsonArray("[{\"type\":\"function\",\"function\":{\"name\":\"f\"},"
+                    + "\"cache_control\":{\"type\":\"ephemeral\"}}]"));
+            JsonObject out = translate(req);
+
+            assertThat(out.getJsonArray("system")).isEqualTo(new JsonArray("""
+                [{"type":"text","text":"rules"},{"type":"text","text":"the long manual","cache_control":%s}]"""
+                .formatted(MARK)));
+            JsonArray messages = out.getJsonArray("messages");
+            assertThat(messages.getJsonObject(0).getJsonArray("content").getJsonObject(0).containsKey("cache_control"))
+                .isFalse();
+            assertThat(messages.getJsonObject(0).getJsonArray("content").getJsonObject(1).getJsonObject("cache_control"))
+                .isEqualTo(json("{\"type\":\"ephemeral\",\"ttl\":\"5m\"}"));
+            assertThat(messages.getJsonObject(2).getJsonArray("content").getJsonObject(0))
+                .isEqualTo(json("{\"type\":\"text\",\"text\":\"c\",\"cache_control\":" + MARK + "}"));
+            assertThat(out.getJsonArray("tools").getJsonObject(0).getJsonObject("cache_control")).isEqualTo(json(MARK));
+            assertThat(out.containsKey("cache_control")).isFalse();
+        }
+
+        @Test
+        void aSystemPromptWithoutMarksStaysOneString() {
+            JsonObject out = translate(chat("""
+                [{"role":"system","content":"one"},{"role":"developer","content":[{"type":"text","text":"two"}]},
+                 {"role":"user","content":"q"}]"""));
+            assertThat(out.getString("system")).isEqualTo("one\n\ntwo");
+        }
+
+        @Test
+        void automaticCachingIsAsAskedOrWhereTheProviderCachesAndTheRequestMarksNothing() {
+            JsonObject plain = chat("[{\"role\":\"user\",\"content\":\"q\"}]");
+            assertThat(translate(plain.copy().put("cache_control", json(MARK))).getJsonObject("cache_control"))
+                .isEqualTo(json(MARK));
+            assertThat(translate(plain).containsKey("cache_control")).isFalse();
+
+            AnthropicRequests.Target automatic = new AnthropicRequests.Target("claude-sonnet-4-5",
+                ClaudeThinking.BUDGET, true);
+            assertThat(AnthropicRequests.toAnthropic(plain, automatic, 1000, false).getJsonObject("cache_control"))
+                .isEqualTo(json(MARK));
+            JsonObject marked = chat("[{\"role\":\"user\",\"content\":\"q\",\"cache_control\":" + MARK + "}]");
+            assertThat(AnthropicRequests.toAnthropic(marked, automatic, 1000, false).containsKey("cache_control"))
+                .isFalse();
+        }
+
+        @Test
+        void anHoursCacheIsRefusedAndAMalformedMarkIsTheClientsMistake() {
+            assertThatThrownBy(() -> translate(chat("""
+                [{"role":"user","content":[{"type":"text","text":"q","cache_control":{"type":"ephemeral","ttl":"1h"}}]}]""")))
+                .isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessageStartingWith("messages[0].content[0].cache_control.ttl '1h' ");
+            assertThatThrownBy(() -> translate(chat("[{\"role\":\"user\",\"content\":\"q\"}]")
+                .put("cache_control", "yes")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .isNotInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessageStartingWith("cache_control must be ");
         }
     }
 
