@@ -6,11 +6,11 @@ import io.vertx.core.http.HttpClientResponse;
 
 /**
  * What every provider's SSE stream shares: the upstream body read incrementally through an
- * {@link SseParser}, the provider's idle timeout between reads, back-pressure, cancellation, and
- * the {@link ChunkStream} promise that exactly one of end and failure is delivered, once, and no
- * chunk after it. A subclass turns events into OpenAI chunks ({@link #onEvent}) and says whether
- * the body's end completes the answer ({@link #onBodyEnd}); it calls {@link #listen} last in its
- * constructor, once its own state is ready for the first event.
+ * {@link SseParser}, the provider's idle timeout between events (comments do not hold it off),
+ * back-pressure, cancellation, and the {@link ChunkStream} promise that exactly one of end and
+ * failure is delivered, once, and no chunk after it. A subclass turns events into OpenAI chunks
+ * ({@link #onEvent}) and says whether the body's end completes the answer ({@link #onBodyEnd}); it
+ * calls {@link #listen} last in its constructor, once its own state is ready for the first event.
  */
 public abstract class SseChunkStream implements ChunkStream {
 
@@ -38,9 +38,12 @@ public abstract class SseChunkStream implements ChunkStream {
     /** Starts reading the body: the subclass's last step of construction. */
     protected final void listen() {
         response.handler(buffer -> {
-            idle.touch();
             call.clock().received();
-            parser.feed(buffer);
+            // Only an event's bytes hold off idle_ms: comments sent to keep a queued request's
+            // connection open (DeepSeek's, for up to ten minutes) are no sign that an answer is coming.
+            if (parser.feed(buffer)) {
+                idle.touch();
+            }
         });
         response.endHandler(v -> end());
         response.exceptionHandler(e -> fail(upstream.classify(e)));

@@ -9,7 +9,8 @@ import java.util.function.BiConsumer;
  * Incremental Server-Sent Events parser: feed it the body as it arrives in buffers of any size; it
  * calls back once per complete event with the event name (null when none was given) and the data
  * lines joined by newlines, as the UTF-8 bytes they came in (the data is usually JSON, which is
- * parsed from bytes). Comments and {@code id}/{@code retry} fields are ignored.
+ * parsed from bytes). Comments and {@code id}/{@code retry} fields are ignored; whether a buffer held
+ * more than comments and blank lines is what {@link #feed} answers.
  */
 public final class SseParser {
 
@@ -29,8 +30,14 @@ public final class SseParser {
         this.onEvent = onEvent;
     }
 
-    public void feed(Buffer buffer) {
+    /**
+     * Reads the next part of the body, calling back for each event it completes. Answers whether the
+     * buffer held any of a field line, whole or in part: comments and blank lines alone are no sign
+     * of the upstream's progress (some keep a connection open with them while the answer waits).
+     */
+    public boolean feed(Buffer buffer) {
         byte[] bytes = buffer.getBytes();
+        boolean fields = false;
         int from = 0;
         if (skipNextLf && bytes.length > 0) {
             skipNextLf = false;
@@ -43,10 +50,12 @@ public final class SseParser {
             while (end < bytes.length && bytes[end] != '\n' && bytes[end] != '\r') {
                 end++;
             }
+            // A line begun in an earlier buffer is a comment if its first byte there was the colon.
+            fields |= lineLength == 0 ? end > from && bytes[from] != ':' : line[0] != ':';
             if (end == bytes.length) {
                 // A line cut by the buffer's end: kept until the rest comes.
                 appendLine(bytes, from, end - from);
-                return;
+                return fields;
             }
             if (lineLength == 0) {
                 line(bytes, from, end - from);
@@ -65,6 +74,7 @@ public final class SseParser {
                 }
             }
         }
+        return fields;
     }
 
     /** The body ended: a last event without its blank line is still delivered. */

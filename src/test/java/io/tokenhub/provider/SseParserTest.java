@@ -55,6 +55,22 @@ class SseParserTest {
     }
 
     @Test
+    void onlyABufferWithSomeOfAFieldLineIsTheUpstreamsProgress() {
+        // Comments and blank lines alone, whole or cut anywhere, are not
+        assertThat(parser.feed(Buffer.buffer(": keep-alive\n\n"))).isFalse();
+        assertThat(parser.feed(Buffer.buffer("\r\n\n"))).isFalse();
+        assertThat(parser.feed(Buffer.buffer(": keep"))).isFalse();
+        assertThat(parser.feed(Buffer.buffer("-alive\n"))).isFalse();
+        // Any part of a field line is, the end of one begun earlier too
+        assertThat(parser.feed(Buffer.buffer(": keep-alive\nda"))).isTrue();
+        assertThat(parser.feed(Buffer.buffer("ta: x"))).isTrue();
+        assertThat(parser.feed(Buffer.buffer("\n"))).isTrue();
+        assertThat(parser.feed(Buffer.buffer("\n"))).isFalse();
+
+        assertThat(events).containsExactly("null|x");
+    }
+
+    @Test
     void aLastEventWithoutItsBlankLineIsDeliveredAtTheEnd() {
         parser.feed(Buffer.buffer("data: tail"));
         assertThat(events).isEmpty();

@@ -188,6 +188,12 @@ class FallbackIT {
                 deployments:
                   - { provider: alpha, model: stalled-stream, priority: 0 }
                   - { provider: beta, model: stalled-stream, priority: 1 }
+              - id: queued-stream
+                deployments:
+                  - { provider: alpha, model: queued-stream, priority: 0 }
+                  - { provider: beta, model: queued-stream, priority: 1 }
+              - id: queued-alone
+                deployments: [ { provider: alpha, model: queued-alone } ]
             """.formatted(alpha.baseUrl(), beta.baseUrl(), gamma.baseUrl(), limits), "");
         key = gateway.newKey();
     }
@@ -903,6 +909,39 @@ class FallbackIT {
         assertThat(error.getString("provider")).isEqualTo("alpha");
         assertThat(beta.requests()).isEmpty();
         // And the stalled upstream request was abandoned
+        alpha.awaitAbandoned(5_000);
+    }
+
+    @Test
+    void streamKeptOpenWithCommentsAloneIsLeftAfterIdleMsForTheSecondary() {
+        // Given the primary answers a stream's head, then only ": keep-alive" comments, as DeepSeek does for a queued request
+        alpha.fault = Fault.KEEP_ALIVE;
+
+        // When a stream is requested
+        HttpResponse<String> response = chat("queued-stream", new JsonObject().put("stream", true));
+
+        // Then the comments did not hold off idle_ms: the secondary served the stream
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(response.body()).contains("Secondary").doesNotContain("event: error").endsWith("data: [DONE]\n\n");
+        // And the queued upstream request was abandoned
+        alpha.awaitAbandoned(5_000);
+        assertThat(usageRecord(response).get("fallback")).isEqualTo(true);
+    }
+
+    @Test
+    void streamKeptOpenWithCommentsAloneAsTheLastCandidateIsAnsweredWithGatewayTimeout() {
+        // Given the only deployment answers a stream's head, then only ": keep-alive" comments
+        alpha.fault = Fault.KEEP_ALIVE;
+
+        // When a stream is requested
+        HttpResponse<String> response = chat("queued-alone", new JsonObject().put("stream", true));
+
+        // Then after idle_ms it is 504 upstream_timeout naming the provider
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(504);
+        JsonObject error = error(response);
+        assertThat(error.getString("code")).isEqualTo("upstream_timeout");
+        assertThat(error.getString("provider")).isEqualTo("alpha");
         alpha.awaitAbandoned(5_000);
     }
 

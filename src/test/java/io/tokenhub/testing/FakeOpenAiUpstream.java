@@ -46,7 +46,12 @@ public final class FakeOpenAiUpstream {
         /** Stream {@link #faultAfter} chunks, then wait for {@link #resume()} before the rest. */
         PAUSE,
         /** Stream {@link #faultAfter} chunks, then {@link #errorBody} as a chunk, and end. */
-        ERROR_CHUNK
+        ERROR_CHUNK,
+        /**
+         * Answer a stream's head, then only {@code : keep-alive} comments every 50 ms until the client
+         * leaves, as DeepSeek keeps a queued request's connection open until inference starts.
+         */
+        KEEP_ALIVE
     }
 
     /**
@@ -213,6 +218,8 @@ public final class FakeOpenAiUpstream {
             response.putHeader("Content-Type", "application/json").end(embeddings(body).encode());
         } else if (request.path().endsWith("/rerank")) {
             response.putHeader("Content-Type", "application/json").end(rerank(body).encode());
+        } else if (Boolean.TRUE.equals(body.getValue("stream")) && fault == Fault.KEEP_ALIVE) {
+            keepAlive(response);
         } else if (Boolean.TRUE.equals(body.getValue("stream"))) {
             stream(response, body);
         } else {
@@ -292,6 +299,17 @@ public final class FakeOpenAiUpstream {
         }
         response.setChunked(true).putHeader("Content-Type", "text/event-stream");
         send(response, events, 0);
+    }
+
+    private void keepAlive(HttpServerResponse response) {
+        response.setChunked(true).putHeader("Content-Type", "text/event-stream").write(": keep-alive\n\n");
+        vertx.setPeriodic(50, id -> {
+            if (response.closed()) {
+                vertx.cancelTimer(id);
+            } else {
+                response.write(": keep-alive\n\n");
+            }
+        });
     }
 
     private void send(HttpServerResponse response, List<String> events, int index) {
