@@ -188,6 +188,19 @@ class FallbackIT {
                 deployments:
                   - { provider: alpha, model: stalled-stream, priority: 0 }
                   - { provider: beta, model: stalled-stream, priority: 1 }
+              - id: short-answer
+                deployments:
+                  - { provider: alpha, model: short-answer, priority: 0 }
+                  - { provider: beta, model: short-answer, priority: 1 }
+              - id: short-start
+                deployments:
+                  - { provider: alpha, model: short-start, priority: 0 }
+                  - { provider: beta, model: short-start, priority: 1 }
+              - id: short-stream
+                pricing: { input: 1.0, output: 2.0 }
+                deployments:
+                  - { provider: alpha, model: short-stream, priority: 0 }
+                  - { provider: beta, model: short-stream, priority: 1 }
               - id: queued-stream
                 deployments:
                   - { provider: alpha, model: queued-stream, priority: 0 }
@@ -496,6 +509,33 @@ class FallbackIT {
         JsonObject ark = error(chat("solo-refused"));
         assertThat(ark.getString("type")).isEqualTo("invalid_request_error");
         assertThat(ark.getValue("param")).isNull();
+    }
+
+    @Test
+    void anAnswerTheProviderCutShortForWantOfResourcesIsItsFailureAndTheSecondaryServes() {
+        // Given the primary ends its answer with DeepSeek's finish_reason insufficient_system_resource
+        alpha.fault = Fault.OUT_OF_RESOURCES;
+
+        // When a request arrives
+        HttpResponse<String> served = chat("short-answer");
+
+        // Then the truncated answer is not relayed: the secondary serves, and the primary's failure is counted as its own
+        assertThat(served.statusCode()).as(served.body()).isEqualTo(200);
+        assertThat(served.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(content(new JsonObject(served.body()))).isEqualTo("Secondary says hi.");
+        assertThat(metric("tokenhub_upstream_requests_total", "provider=\"alpha\"", "deployment=\"short-answer\"",
+            "outcome=\"server_error\"")).isEqualTo(1.0);
+
+        // When the secondary cuts its answer short too
+        beta.fault = Fault.OUT_OF_RESOURCES;
+        HttpResponse<String> failed = chat("short-answer");
+
+        // Then the answer is 502 provider_error naming it and saying why
+        assertThat(failed.statusCode()).isEqualTo(502);
+        JsonObject error = error(failed);
+        assertThat(error.getString("code")).isEqualTo("provider_error");
+        assertThat(error.getString("provider")).isEqualTo("beta");
+        assertThat(error.getString("message")).contains("insufficient_system_resource");
     }
 
     @Test
@@ -910,6 +950,74 @@ class FallbackIT {
         assertThat(beta.requests()).isEmpty();
         // And the stalled upstream request was abandoned
         alpha.awaitAbandoned(5_000);
+    }
+
+    @Test
+    void streamCutShortForWantOfResourcesBeforeItsFirstContentFallsBackCleanly() {
+        // Given the primary's first chunk, its role, already ends the answer with insufficient_system_resource
+        alpha.fault = Fault.OUT_OF_RESOURCES;
+        alpha.faultAfter = 0;
+
+        // When a stream is requested
+        HttpResponse<String> response = chat("short-start", new JsonObject().put("stream", true));
+
+        // Then the wire carries the secondary's stream alone, and the primary's failure counts as its own
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(response.body()).contains("Secondary").doesNotContain("alpha").doesNotContain("event: error")
+            .doesNotContain("insufficient_system_resource").endsWith("data: [DONE]\n\n");
+        assertThat(metric("tokenhub_upstream_requests_total", "provider=\"alpha\"", "deployment=\"short-start\"",
+            "outcome=\"server_error\"")).isEqualTo(1.0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void streamCutShortForWantOfResourcesAfterContentEndsWithAnErrorEventAndIsBilledFromTheProvidersCounts(
+        boolean usageWithFinish) {
+        // Given the primary streams two pieces, then a third on a chunk ending the answer with
+        // insufficient_system_resource, its counts on that chunk (as DeepSeek puts them) or on a usage chunk after it
+        alpha.fault = Fault.OUT_OF_RESOURCES;
+        alpha.faultAfter = 3;
+        alpha.usageWithFinish = usageWithFinish;
+        alpha.usage = FakeOpenAiUpstream.usage(13, 7, 0, 0);
+
+        // When a stream is requested, with usage
+        HttpResponse<String> response = chat("short-stream", new JsonObject().put("stream", true)
+            .put("stream_options", new JsonObject().put("include_usage", true)));
+
+        // Then the three pieces reach the client as an answer not ended, and the stream ends with an error event and [DONE]
+        assertThat(response.statusCode()).isEqualTo(200);
+        List<String> events = events(response.body());
+        assertThat(events.get(events.size() - 1)).isEqualTo("data: [DONE]");
+        String errorEvent = events.get(events.size() - 2);
+        assertThat(errorEvent).startsWith("event: error\ndata: ");
+        JsonObject error = new JsonObject(errorEvent.substring(errorEvent.indexOf("data: ") + 6)).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("provider_error");
+        assertThat(error.getString("provider")).isEqualTo("alpha");
+        assertThat(error.getString("message")).contains("insufficient_system_resource");
+        StringBuilder text = new StringBuilder();
+        for (String event : events.subList(0, events.size() - 2)) {
+            JsonObject chunk = new JsonObject(event.substring("data: ".length()));
+            // no finish reason and no usage chunk: the provider's counts are for the bill
+            assertThat(chunk.getValue("usage")).as(event).isNull();
+            for (Object choice : chunk.getJsonArray("choices")) {
+                JsonObject c = (JsonObject) choice;
+                assertThat(c.getValue("finish_reason")).as(event).isNull();
+                text.append(c.getJsonObject("delta").getString("content", ""));
+            }
+        }
+        assertThat(text.toString()).isEqualTo("Hello from the");
+        // And no other provider was asked to start over
+        assertThat(beta.requests()).isEmpty();
+        // And what was delivered is billed from the provider's counts, as a failure of the provider's
+        Map<String, Object> row = usageRecord(response);
+        assertThat(row.get("status")).isEqualTo(502);
+        assertThat(row.get("error_code")).isEqualTo("provider_error");
+        assertThat(row.get("provider")).isEqualTo("alpha");
+        assertThat(row.get("estimated")).isEqualTo(false);
+        assertThat(row.get("prompt_tokens")).isEqualTo(13);
+        assertThat(row.get("completion_tokens")).isEqualTo(7);
+        assertThat(row.get("cost_micro_usd")).isEqualTo(27L);
     }
 
     @Test

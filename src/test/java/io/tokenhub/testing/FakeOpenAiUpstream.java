@@ -48,6 +48,12 @@ public final class FakeOpenAiUpstream {
         /** Stream {@link #faultAfter} chunks, then {@link #errorBody} as a chunk, and end. */
         ERROR_CHUNK,
         /**
+         * DeepSeek's {@code finish_reason: "insufficient_system_resource"}: a stream's chunk
+         * {@link #faultAfter} (the role chunk is 0, then one per piece) ends the answer so, with the
+         * usage on it or after it as usual, then {@code [DONE]}; a whole answer ends so.
+         */
+        OUT_OF_RESOURCES,
+        /**
          * Answer a stream's head, then only {@code : keep-alive} comments every 50 ms until the client
          * leaves, as DeepSeek keeps a queued request's connection open until inference starts.
          */
@@ -275,7 +281,7 @@ public final class FakeOpenAiUpstream {
             .put("model", model)
             .put("choices", new JsonArray().add(new JsonObject().put("index", 0)
                 .put("message", new JsonObject().put("role", "assistant").put("content", String.join("", pieces)))
-                .put("finish_reason", "stop")))
+                .put("finish_reason", finishReason())))
             .put("usage", usage)
             .put("system_fingerprint", "fp_fake");
     }
@@ -283,15 +289,22 @@ public final class FakeOpenAiUpstream {
     private void stream(HttpServerResponse response, JsonObject body) {
         boolean includeUsage = body.getValue("stream_options") instanceof JsonObject o
             && Boolean.TRUE.equals(o.getValue("include_usage"));
-        List<String> events = new java.util.ArrayList<>();
-        events.add(chunk(new JsonObject().put("role", "assistant").put("content", ""), null, includeUsage));
+        List<JsonObject> deltas = new java.util.ArrayList<>();
+        deltas.add(new JsonObject().put("role", "assistant").put("content", ""));
         for (String piece : pieces) {
-            events.add(chunk(new JsonObject().put("content", piece), null, includeUsage));
+            deltas.add(new JsonObject().put("content", piece));
+        }
+        deltas.add(new JsonObject());
+        // The chunk with the finish reason: the last, or the one cut short.
+        int last = fault == Fault.OUT_OF_RESOURCES ? Math.min(faultAfter, deltas.size() - 1) : deltas.size() - 1;
+        List<String> events = new java.util.ArrayList<>();
+        for (int i = 0; i < last; i++) {
+            events.add(chunk(deltas.get(i), null, includeUsage));
         }
         if (usageWithFinish && includeUsage && usage != null) {
-            events.add(new JsonObject(chunk(new JsonObject(), "stop", true)).put("usage", usage).encode());
+            events.add(new JsonObject(chunk(deltas.get(last), finishReason(), true)).put("usage", usage).encode());
         } else {
-            events.add(chunk(new JsonObject(), "stop", includeUsage));
+            events.add(chunk(deltas.get(last), finishReason(), includeUsage));
         }
         if (includeUsage && usage != null && !usageWithFinish) {
             events.add(new JsonObject().put("id", "chatcmpl-fake").put("object", "chat.completion.chunk")
@@ -299,6 +312,10 @@ public final class FakeOpenAiUpstream {
         }
         response.setChunked(true).putHeader("Content-Type", "text/event-stream");
         send(response, events, 0);
+    }
+
+    private String finishReason() {
+        return fault == Fault.OUT_OF_RESOURCES ? "insufficient_system_resource" : "stop";
     }
 
     private void keepAlive(HttpServerResponse response) {

@@ -163,7 +163,10 @@ public final class OpenAiAdapter implements ProviderAdapter {
         return relayed != null ? relayed : parsed(buffer, call);
     }
 
-    /** The whole parse: for answers the byte-level relay does not take, and to say what is wrong with one. */
+    /**
+     * The whole parse: for answers the byte-level relay does not take, and to say what is wrong with
+     * one (an answer the provider cut short for want of resources is its failure, not an answer).
+     */
     private Completion parsed(Buffer buffer, UpstreamCall call) {
         JsonObject body;
         try {
@@ -173,6 +176,9 @@ public final class OpenAiAdapter implements ProviderAdapter {
         }
         if (!(body.getValue("choices") instanceof io.vertx.core.json.JsonArray)) {
             throw UpstreamException.of(providerId(), Kind.CONNECTION, "the provider's answer has no choices");
+        }
+        if (ResourceShortage.in(body.getValue("choices"))) {
+            throw ResourceShortage.failure(providerId());
         }
         body.put("model", label(body.getValue("model"), call));
         Usage usage = body.getValue("usage") instanceof JsonObject u ? Usage.fromOpenAi(u) : null;

@@ -15,7 +15,13 @@ import io.vertx.core.json.JsonObject;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
-/** An OpenAI SSE body read incrementally: one chunk per {@code data:} event until {@code [DONE]}. */
+/**
+ * An OpenAI SSE body read incrementally: one chunk per {@code data:} event until {@code [DONE]}. A
+ * chunk that says the provider cut the answer short for want of resources ({@link ResourceShortage})
+ * has what it generated delivered without its ending, and the stream fails at {@code [DONE]} rather
+ * than completing, once the provider's counts that may follow it are in, so that what was delivered
+ * is billed from them.
+ */
 final class OpenAiChunkStream extends SseChunkStream {
 
     private static final byte[] DONE = "[DONE]".getBytes(StandardCharsets.US_ASCII);
@@ -26,6 +32,8 @@ final class OpenAiChunkStream extends SseChunkStream {
     private Buffer quotedLabel;
     private Usage usage;
     private boolean done;
+    /** Set when the provider cut the answer short: from then on only its counts are read, nothing delivered. */
+    private UpstreamException shortage;
 
     OpenAiChunkStream(HttpClientResponse response, HttpUpstream upstream, UpstreamCall call, Abort abort) {
         super(response, upstream, call, abort);
@@ -37,6 +45,9 @@ final class OpenAiChunkStream extends SseChunkStream {
     protected void onEvent(String event, byte[] data) {
         if (Arrays.equals(data, DONE)) {
             done = true;
+            if (shortage != null) {
+                fail(shortage);
+            }
             return;
         }
         RelayedChunk relayed = RelayedChunk.scan(data);
@@ -49,7 +60,9 @@ final class OpenAiChunkStream extends SseChunkStream {
             if (relayed.usage() != null) {
                 usage = relayed.usage();
             }
-            deliver(relayed);
+            if (shortage == null) {
+                deliver(relayed);
+            }
             return;
         }
         // The whole parse: for chunks the byte-level relay does not take, errors among them.
@@ -74,6 +87,12 @@ final class OpenAiChunkStream extends SseChunkStream {
         if (chunk.getValue("usage") instanceof JsonObject u) {
             usage = Usage.fromOpenAi(u);
         }
+        if (shortage != null) {
+            return;
+        }
+        if (ResourceShortage.clearFrom(chunk.getValue("choices"))) {
+            shortage = ResourceShortage.failure(providerId());
+        }
         deliver(Chunk.of(chunk));
     }
 
@@ -88,7 +107,9 @@ final class OpenAiChunkStream extends SseChunkStream {
 
     @Override
     protected void onBodyEnd() {
-        if (done) {
+        if (shortage != null) {
+            fail(shortage);
+        } else if (done) {
             complete();
         } else {
             fail(UpstreamException.of(providerId(), Kind.CONNECTION, "the provider closed the stream before [DONE]"));

@@ -16,7 +16,8 @@ import java.math.BigDecimal;
  * the relay needs to know (output or not, the generated text); on the way out the model label is
  * replaced, and the usage field dropped or given its {@code cost}, without decoding the chunk into
  * maps and encoding it again. Anything out of the ordinary (an {@code error}, a repeated field, a
- * field of an unexpected type, no model) is left to the whole parse: {@link #scan} answers null.
+ * field of an unexpected type, no model, a choice the provider cut short for want of resources:
+ * {@link ResourceShortage}) is left to the whole parse: {@link #scan} answers null.
  */
 final class RelayedChunk implements Chunk {
 
@@ -155,6 +156,8 @@ final class RelayedChunk implements Chunk {
                         delta(parser);
                         continue;
                     }
+                } else if (ResourceShortage.at(name, field, parser)) {
+                    throw JsonScan.UNUSUAL;
                 }
                 parser.skipChildren();
             }

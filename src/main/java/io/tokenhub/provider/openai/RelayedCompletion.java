@@ -1,10 +1,12 @@
 package io.tokenhub.provider.openai;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Completion;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 
@@ -13,8 +15,9 @@ import java.nio.charset.StandardCharsets;
  * top-level {@code model}, {@code usage} and {@code choices}; on the way out only the model label
  * is replaced and {@code cost} added to the usage object, instead of decoding the whole answer
  * into maps and encoding it again. Anything out of the ordinary (a repeated field, a model that is
- * not a string, a usage that already has a cost, bytes after the object) is left to the whole
- * parse: {@link #scan} answers null.
+ * not a string, a usage that already has a cost, bytes after the object, a choice the provider cut
+ * short for want of resources: {@link ResourceShortage}) is left to the whole parse: {@link #scan}
+ * answers null.
  */
 final class RelayedCompletion implements Completion {
 
@@ -48,7 +51,7 @@ final class RelayedCompletion implements Completion {
                         throw JsonScan.UNUSUAL;
                     }
                     answer.choices = true;
-                    parser.skipChildren();
+                    skipChoices(parser);
                 }
                 default -> parser.skipChildren();
             }
@@ -59,6 +62,24 @@ final class RelayedCompletion implements Completion {
         String model = answer.fields.reportedModel;
         answer.label = providerId + "/" + (model != null && !model.isEmpty() ? model : deploymentModel);
         return answer;
+    }
+
+    /** Skips the choices, reading only their finish reasons: each message is skipped whole. */
+    private static void skipChoices(JsonParser parser) throws IOException {
+        JsonToken token;
+        while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+            if (token != JsonToken.START_OBJECT) {
+                parser.skipChildren();
+                continue;
+            }
+            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                String name = parser.currentName();
+                if (ResourceShortage.at(name, parser.nextToken(), parser)) {
+                    throw JsonScan.UNUSUAL;
+                }
+                parser.skipChildren();
+            }
+        }
     }
 
     @Override

@@ -90,6 +90,8 @@ class RelayedChunkTest {
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"tool_calls\":[]}}, 3, null],\"usage\":{ }}");
         assertSameAsWholeParse("{\"model\":\"m\"," + USAGE + "}");
         assertSameAsWholeParse("{ \"usage\" : null ,\n \"model\" : \"m\\u00e9\" , \"choices\" : [ ] }");
+        assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"insufficient_system_resource\"},"
+            + "\"finish_reason\":\"length\"}]}");
     }
 
     @Test
@@ -106,6 +108,8 @@ class RelayedChunkTest {
             "{\"model\":\"m\",\"usage\":{\"cost\":1}}",
             "{\"model\":\"m\",\"choices\":[{\"delta\":{},\"delta\":{}}]}",
             "{\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"a\",\"content\":\"b\"}}]}",
+            "{\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"insufficient_system_resource\"}]}",
+            "{\"model\":\"m\",\"choices\":[{\"finish_reason\":\"insufficient_system_resource\",\"delta\":{}}]," + USAGE + "}",
             "{\"model\":\"m\"} {}",
             "{\"model\":\"m\"",
             "[]",

@@ -69,6 +69,9 @@ class RelayedCompletionTest {
         assertSameAsWholeParse("{\"model\":\"\"," + CHOICES + "," + USAGE + "}");
         assertSameAsWholeParse("{\"usage\": { } ,\n  \"model\" : \"m\\u00e9\\\"q\" ," + CHOICES + " }");
         assertSameAsWholeParse("{" + USAGE + ",\"model\":\"qwen-plus\"," + CHOICES + "}");
+        // The finish reason that fails a call counts on a choice alone
+        assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"message\":{\"content\":\"insufficient_system_resource\","
+            + "\"finish_reason\":\"insufficient_system_resource\"},\"finish_reason\":\"length\"},3,[\"x\"]]}");
     }
 
     @Test
@@ -82,6 +85,8 @@ class RelayedCompletionTest {
             "{\"model\":\"m\"," + CHOICES + "} trailing",
             "{\"model\":\"m\"," + CHOICES + "}{}",
             "{\"model\":\"m\",\"choices\":{}}",
+            "{\"model\":\"m\"," + CHOICES.replace("\"stop\"", "\"insufficient_system_resource\"") + "}",
+            "{\"model\":\"m\",\"choices\":[{\"finish_reason\":\"stop\"},{\"finish_reason\":\"insufficient_system_resource\"}]}",
             "{\"model\":\"m\"}",
             "{\"model\":\"m\"," + CHOICES,
             "[" + "{" + CHOICES + "}]",
