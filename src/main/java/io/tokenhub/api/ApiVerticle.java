@@ -8,6 +8,7 @@ import io.tokenhub.billing.Quota;
 import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.config.TokenHubConfig.Server;
 import io.tokenhub.core.ApiError;
+import io.tokenhub.core.ApiException;
 import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.provider.ProviderAdapter;
 import io.tokenhub.provider.Providers;
@@ -35,6 +36,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -134,14 +136,13 @@ public final class ApiVerticle extends VerticleBase {
         router.route().handler(RequestIds::assign);
         CorsHandler cors = cors();
         var keyFirst = Bodies.credentialFirst(c -> Keys.of(c, shared.auth()), outcome::refused);
+        var modelLimit = Bodies.limit(maxBody, outcome::refused);
+        BiConsumer<RoutingContext, Throwable> answer = (c, e) -> ErrorWriter.write(c.response(), e);
         for (String base : List.of("/v1", "/api/v1")) {
             router.route(base + "/*").handler(cors);
-            router.post(base + "/chat/completions").handler(Bodies.limit(maxBody)).handler(keyFirst).handler(body)
-                .handler(chat);
-            router.post(base + "/embeddings").handler(Bodies.limit(maxBody)).handler(keyFirst).handler(body)
-                .handler(embeddings);
-            router.post(base + "/rerank").handler(Bodies.limit(maxBody)).handler(keyFirst).handler(body)
-                .handler(rerank);
+            router.post(base + "/chat/completions").handler(modelLimit).handler(keyFirst).handler(body).handler(chat);
+            router.post(base + "/embeddings").handler(modelLimit).handler(keyFirst).handler(body).handler(embeddings);
+            router.post(base + "/rerank").handler(modelLimit).handler(keyFirst).handler(body).handler(rerank);
             router.get(base + "/models").handler(models::list);
             // A regex, not ":id": a model id may be provider/model, with a slash in it (a trailing
             // one is not part of it, as for the plain paths).
@@ -150,20 +151,27 @@ public final class ApiVerticle extends VerticleBase {
             router.get(base + "/dashboard/billing/subscription").handler(usage::subscription);
             router.get(base + "/dashboard/billing/usage").handler(usage::billingUsage);
         }
-        router.route("/admin/v1/*").handler(Bodies.limit(maxBody))
-            .handler(Bodies.credentialFirst(shared.admin()::authenticate, (c, e) -> ErrorWriter.write(c.response(), e)))
-            .handler(body);
+        router.route("/admin/v1/*").handler(Bodies.limit(maxBody, answer))
+            .handler(Bodies.credentialFirst(shared.admin()::authenticate, answer))
+            .handler(Bodies.ofMethodsWithOne(body));
         // The console's bodies are a sign-in or a key's settings: a few hundred bytes.
         long consoleBody = Math.min(maxBody, 16 * 1024);
-        router.route("/console/api/*").handler(Bodies.limit(consoleBody))
-            .handler(BodyHandler.create(false).setBodyLimit(consoleBody));
+        router.route("/console/api/*").handler(Bodies.limit(consoleBody, answer))
+            .handler(Bodies.ofMethodsWithOne(BodyHandler.create(false).setBodyLimit(consoleBody)));
         shared.admin().mount(router, this::admin, this::open);
         // The web console: its files from the jar, calling /console/api and /admin/v1. A path route
         // "/console" would match "/console/" too (Vert.x Web ignores a trailing slash), hence the regex.
         router.getWithRegex("/console").handler(ctx -> ctx.redirect("/console/"));
         router.get("/console/*").handler(ConsolePage::serve);
         ErrorWriter.unknownPaths(router);
-        router.errorHandler(413, ctx -> ErrorWriter.write(ctx.response(), new ApiError.RequestTooLarge(maxBody)));
+        router.errorHandler(413, ctx -> {
+            ApiException tooLarge = new ApiError.RequestTooLarge(maxBody).toException();
+            if (ctx.request().path().startsWith("/v1/") || ctx.request().path().startsWith("/api/v1/")) {
+                outcome.refused(ctx, tooLarge);
+            } else {
+                answer.accept(ctx, tooLarge);
+            }
+        });
         router.errorHandler(400, ErrorWriter::unreadableRequest);
         // Vert.x Web's BodyHandler fails a body it could not read with 200 unless the cause is a DecoderException.
         router.errorHandler(200, ErrorWriter::unreadableRequest);

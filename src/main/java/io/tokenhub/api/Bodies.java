@@ -28,8 +28,10 @@ final class Bodies {
      * {@code Expect: 100-continue} gets the 413 instead (and, over HTTP/1.1, the connection is
      * closed). The body handler that must follow sends {@code 100 Continue} when the body may come,
      * and cuts off bodies without a length at its own limit.
+     *
+     * @param refuse answers (and counts) the refusal
      */
-    static Handler<RoutingContext> limit(long maxBytes) {
+    static Handler<RoutingContext> limit(long maxBytes, BiConsumer<RoutingContext, Throwable> refuse) {
         // A platform handler, so Vert.x Web lets it run before the body handler.
         return (PlatformHandler) ctx -> {
             String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
@@ -47,7 +49,7 @@ final class Bodies {
                     if (ctx.request().version() != HttpVersion.HTTP_2) {
                         ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
                     }
-                    ErrorWriter.write(ctx.response(), new RequestTooLarge(maxBytes));
+                    refuse.accept(ctx, new RequestTooLarge(maxBytes).toException());
                     return;
                 }
             }
@@ -84,6 +86,22 @@ final class Bodies {
     }
 
     /** A body is announced (HTTP/1.1), or may come (an HTTP/2 POST, PUT or PATCH need not announce it). */
+    /**
+     * The body handler for the methods that carry a body; a GET or HEAD goes on without one read.
+     * Vert.x Web's handler throws on a GET sent as a form ({@code curl -X GET -d ''}), a 500.
+     */
+    static Handler<RoutingContext> ofMethodsWithOne(Handler<RoutingContext> bodyHandler) {
+        return ctx -> {
+            HttpMethod method = ctx.request().method();
+            if (method == HttpMethod.POST || method == HttpMethod.PUT || method == HttpMethod.PATCH
+                || method == HttpMethod.DELETE) {
+                bodyHandler.handle(ctx);
+            } else {
+                ctx.next();
+            }
+        };
+    }
+
     private static boolean mayHaveBody(HttpServerRequest request) {
         String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
         if (length != null) {

@@ -149,6 +149,42 @@ class ErrorsIT {
         assertThat(requestsTotal("model=\"no-such-model\"")).isZero();
     }
 
+    @Test
+    void aBodyOverTheLimitIsCountedInTokenhubRequestsTotalWithOrWithoutItsLength() {
+        double before = requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"413\"");
+        String tooLarge = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\""
+            + "x".repeat(70_000) + "\"}]}";
+
+        HttpResponse<String> declared = gateway.post(CHAT, key, tooLarge);
+        // Without a length, the body handler cuts it off at the limit.
+        HttpResponse<String> chunked = gateway.send(HttpRequest.newBuilder(URI.create(gateway.url(CHAT)))
+            .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new java.io.ByteArrayInputStream(
+                tooLarge.getBytes(StandardCharsets.UTF_8)))));
+
+        assertThat(declared.statusCode()).isEqualTo(413);
+        assertThat(chunked.statusCode()).isEqualTo(413);
+        assertThat(requestsTotal("model=\"unknown\"", "provider=\"none\"", "status=\"413\"")).isEqualTo(before + 2);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"/admin/v1/accounts?limit=1", "/admin/v1/keys?limit=1", "/console/api/account"})
+    void aGetSentAsAFormIsAnsweredAsWithoutABody(String path) {
+        // curl -d '' -X GET sends Content-Type: application/x-www-form-urlencoded
+        HttpRequest.Builder form = HttpRequest.newBuilder(URI.create(gateway.url(path)))
+            .header("Authorization", "Bearer " + TestGateway.MASTER_KEY)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .method("GET", HttpRequest.BodyPublishers.ofString("a=b"));
+        HttpRequest.Builder plain = HttpRequest.newBuilder(URI.create(gateway.url(path)))
+            .header("Authorization", "Bearer " + TestGateway.MASTER_KEY).GET();
+
+        HttpResponse<String> asForm = gateway.send(form);
+        HttpResponse<String> asGet = gateway.send(plain);
+
+        assertThat(asForm.statusCode()).isEqualTo(asGet.statusCode()).isNotEqualTo(500);
+        assertThat(new JsonObject(asForm.body()).fieldNames()).isEqualTo(new JsonObject(asGet.body()).fieldNames());
+    }
+
     /** The sum of the tokenhub_requests_total samples whose labels include all of {@code labels}. */
     private static double requestsTotal(String... labels) {
         HttpResponse<String> metrics = gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics"))));
