@@ -17,6 +17,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
@@ -64,6 +65,9 @@ final class ChatRequestParser {
     static Future<ModelRequest> parse(JsonObject body, Catalog catalog, KeyContext key, PromptCounter counter,
                                       Consumer<Model> resolved) {
         String requested = requiredString(body, "model");
+        // Known first, so that a refusal of the body below is counted under the catalog's model.
+        Optional<Target> found = catalog.resolve(requested);
+        found.ifPresent(target -> resolved.accept(target.model()));
         JsonArray messages = messages(body);
         boolean stream = optionalBoolean(body, "stream", false);
         boolean includeUsage = false;
@@ -111,9 +115,8 @@ final class ChatRequestParser {
         String thinking = thinkingParam(body);
         boolean search = optionalBoolean(body, "enable_search", false);
 
-        Target target = catalog.resolve(requested).orElseThrow(() -> new ModelNotFound(requested).toException());
+        Target target = found.orElseThrow(() -> new ModelNotFound(requested).toException());
         Model model = target.model();
-        resolved.accept(model);
         if (!key.allows(model.id())) {
             throw new ModelNotAllowed(requested).toException();
         }

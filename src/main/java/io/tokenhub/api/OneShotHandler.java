@@ -25,6 +25,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.BiFunction;
 
 /**
@@ -86,9 +87,11 @@ final class OneShotHandler implements Handler<RoutingContext> {
 
     private ModelRequest parse(JsonObject body, Exchange ex) {
         String requested = ChatRequestParser.requiredString(body, "model");
+        // Known first, so that a refusal of the body is counted under the catalog's model.
+        Optional<Target> found = catalog.get().resolve(requested);
+        found.ifPresent(target -> ex.model = target.model());
         PromptTokens prompt = operation.validate(body);
-        Target target = catalog.get().resolve(requested).orElseThrow(() -> new ModelNotFound(requested).toException());
-        ex.model = target.model();
+        Target target = found.orElseThrow(() -> new ModelNotFound(requested).toException());
         if (!ex.key.allows(target.model().id())) {
             throw new ModelNotAllowed(requested).toException();
         }

@@ -14,6 +14,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tokenhub.core.Usage;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import java.util.stream.IntStream;
@@ -37,6 +38,19 @@ public final class Metrics {
 
     /** The limits a request can be refused by, as {@code tokenhub_rate_limited_total} names them. */
     private static final List<String> RATE_LIMIT_SCOPES = List.of("key_rpm", "key_tpm", "model_rpm", "model_tpm");
+
+    /** The HELP line of each counter. */
+    private static final Map<String, String> COUNTER_HELP = Map.of(
+        "tokenhub_requests_total", "Requests answered, by catalog model (unknown before one was named), serving "
+            + "provider (none when no upstream answered) and HTTP status",
+        "tokenhub_tokens_total", "Tokens of answered requests: prompt and completion as in the usage object; cached, "
+            + "cache_write and reasoning are parts of those",
+        "tokenhub_cost_usd_total", "USD charged at the serving model's prices",
+        "tokenhub_upstream_requests_total", "Calls to upstream deployments, by outcome (skipped: not called, for an "
+            + "open circuit or a request the deployment cannot take)",
+        "tokenhub_fallbacks_total", "Requests answered by another deployment or model than the first tried, by the "
+            + "requested and the serving model",
+        "tokenhub_rate_limited_total", "Requests refused by a rate limit, by the limit");
 
     private final PrometheusMeterRegistry registry;
     /** HTTP statuses as label values, made once. */
@@ -105,11 +119,17 @@ public final class Metrics {
         timeToFirstToken.record(Duration.ofNanos(nanos));
     }
 
+    /**
+     * {@code prompt} and {@code completion} count as the usage object does ({@code prompt_tokens},
+     * {@code completion_tokens}); {@code cached}, {@code cache_write} and {@code reasoning} are the
+     * parts of them the usage details name, so the types do not add up to a total.
+     */
     public void tokens(String model, String provider, Usage usage) {
-        add("prompt", model, provider, usage.promptTokens() - usage.cachedTokens() - usage.cacheWriteTokens());
+        add("prompt", model, provider, usage.promptTokens());
         add("cached", model, provider, usage.cachedTokens());
         add("cache_write", model, provider, usage.cacheWriteTokens());
         add("completion", model, provider, usage.completionTokens());
+        add("reasoning", model, provider, usage.reasoningTokens());
     }
 
     private void add(String type, String model, String provider, long tokens) {
@@ -148,7 +168,8 @@ public final class Metrics {
     /** @param tags label names and values, alternating: at most three labels */
     private Counter counter(String name, String... tags) {
         Key key = new Key(name, value(tags, 0), value(tags, 1), value(tags, 2));
-        return counters.computeIfAbsent(key, k -> Counter.builder(name).tags(tags).register(registry));
+        return counters.computeIfAbsent(key,
+            k -> Counter.builder(name).description(COUNTER_HELP.get(name)).tags(tags).register(registry));
     }
 
     private static String value(String[] tags, int label) {

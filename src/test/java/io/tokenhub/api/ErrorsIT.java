@@ -137,6 +137,9 @@ class ErrorsIT {
         gateway.post("/v1/chat/completions", key,
             "{\"model\":\"gpt-4o-mini\",\"max_tokens\":100000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
         gateway.post("/v1/chat/completions", key, "{\"model\":\"no-such-model\",\"messages\":[]}");
+        double badTemperatureBefore = requestsTotal("model=\"gpt-4o-mini\"", "provider=\"none\"", "status=\"400\"");
+        gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"temperature\":\"hot\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
 
         // A request refused before its model was known is labelled with no model: the client's string
         // never becomes a label; one refused for a model of the catalog is labelled with that model.
@@ -147,6 +150,9 @@ class ErrorsIT {
         assertThat(requestsTotal("model=\"gpt-4o-mini\"", "provider=\"none\"", "status=\"400\""))
             .isGreaterThanOrEqualTo(tooLongBefore + 1);
         assertThat(requestsTotal("model=\"no-such-model\"")).isZero();
+        // A body refused for a model the catalog has is counted under that model.
+        assertThat(requestsTotal("model=\"gpt-4o-mini\"", "provider=\"none\"", "status=\"400\""))
+            .isEqualTo(badTemperatureBefore + 1);
     }
 
     @Test

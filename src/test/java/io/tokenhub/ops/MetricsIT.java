@@ -27,6 +27,9 @@ class MetricsIT {
           - id: spare
             pricing: { input: 0.15, output: 0.60 }
             deployments: [ { provider: openai, model: spare } ]
+          - id: counted
+            pricing: { input: 0.15, output: 0.60 }
+            deployments: [ { provider: openai, model: counted } ]
         """, "billing: { signup_credit_usd: 1 }");
 
     static FakeOpenAiUpstream upstream;
@@ -70,6 +73,29 @@ class MetricsIT {
             "jvm_memory_used_bytes",
             "vertx_http_server_requests_total");
         assertThat(scrape.body()).doesNotContain(key).doesNotContain(key.substring(0, 12));
+    }
+
+    @Test
+    void tokensCountAsTheUsageObjectDoesWithItsDetailsAsPartsAndEveryCounterSaysWhatItCounts() {
+        // Given an answer of 20 prompt tokens (6 of them cached) and 9 completion tokens (4 of them reasoning)
+        upstream.usage = FakeOpenAiUpstream.usage(20, 9, 6, 4);
+        String key = gateway.newKey();
+
+        // When it is answered and counted
+        HttpResponse<String> answered = gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"counted\",\"max_tokens\":10,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(answered.statusCode()).isEqualTo(200);
+        String series = "tokenhub_tokens_total{model=\"counted\",provider=\"openai\",type=";
+        TestGateway.eventually(() -> scrape().body().contains(series + "\"prompt\"}"), 5_000, "the tokens counted");
+        String body = scrape().body();
+
+        // Then prompt and completion are the usage object's, and the details are parts of them
+        assertThat(body).contains(series + "\"prompt\"} 20.0", series + "\"cached\"} 6.0",
+            series + "\"completion\"} 9.0", series + "\"reasoning\"} 4.0");
+        // And no counter of TokenHub's has an empty HELP line
+        assertThat(body.lines().filter(line -> line.startsWith("# HELP tokenhub_")))
+            .isNotEmpty().allSatisfy(help -> assertThat(help.split(" ", 4)).hasSize(4)
+                .satisfies(parts -> assertThat(parts[3]).isNotBlank()));
     }
 
     private static HttpResponse<String> scrape() {
