@@ -17,6 +17,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
@@ -151,6 +152,8 @@ final class ChatRequestParser {
                                          boolean includeUsage, int limit, int choices, PromptTokens tokens,
                                          List<String> fallbacks, String thinking, ModelRequest.Fit fit) {
         body.remove("fallback_models");
+        // An explicit null is the field's default (as at OpenAI); some providers refuse the null itself.
+        body.getMap().values().removeIf(Objects::isNull);
         if (!target.model().supports("search")) {
             body.remove("enable_search");
         }

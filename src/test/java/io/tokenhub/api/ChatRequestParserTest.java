@@ -247,6 +247,16 @@ class ChatRequestParserTest {
             .put("enable_thinking", true), CATALOG, KEY, counter).succeeded()).isTrue();
     }
 
+    @Test
+    void anExplicitNullIsTheDefaultAndDoesNotGoUpstream() {
+        JsonObject body = chat("capable", "hi").put("temperature", null).put("parallel_tool_calls", null)
+            .put("tools", null).put("stop", null).put("top_p", 0.5);
+
+        JsonObject going = ChatRequestParser.parse(body, CATALOG, KEY, counter).result().body();
+
+        assertThat(going.fieldNames()).containsExactlyInAnyOrder("model", "max_tokens", "messages", "top_p");
+    }
+
     private void assertParseRefused(JsonObject body, KeyContext key, int status, String code, String param) {
         Future<ModelRequest> parsed;
         try {
