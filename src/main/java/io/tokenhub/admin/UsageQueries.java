@@ -54,7 +54,8 @@ public final class UsageQueries {
     /** A group key of {@code usage}: its name in the query string, its output field and its SQL. */
     public enum GroupBy {
         DAY("day", "day", "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
-        MODEL("model", "model", "requested_model"),
+        /** The model that served (and set the price), else the one asked for when none was called. */
+        MODEL("model", "model", "coalesce(served_model, requested_model)"),
         KEY("key", "key_id", "key_id");
 
         final String param;

@@ -414,6 +414,12 @@ class FallbackIT {
         assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("gamma");
         assertThat(beta.requests()).isEmpty();
         assertThat(usageRecord(response).get("served_model")).isEqualTo("chain-configured");
+        // And its usage is the requests for solo, under the model that served them and set their price
+        JsonArray byModel = gateway.adminOk("GET", "/admin/v1/usage?model=solo&group_by=model", null)
+            .getJsonArray("data");
+        assertThat(byModel).hasSize(1);
+        assertThat(byModel.getJsonObject(0).getString("model")).isEqualTo("chain-configured");
+        assertThat(byModel.getJsonObject(0).getLong("requests")).isEqualTo(1);
     }
 
     @Test
