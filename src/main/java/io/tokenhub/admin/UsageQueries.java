@@ -41,7 +41,8 @@ public final class UsageQueries {
     private static final String LOG_COLUMNS = "request_id, created_at, account_id, key_id, requested_model, "
         + "served_model, provider, deployment, prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, "
         + "reasoning_tokens, cost_micro_usd, price_version, latency_ms, ttft_ms, status, error_code, stream, fallback, "
-        + "estimated";
+        + "estimated, wallet_micro_usd, "
+        + "(SELECT coalesce(sum(d.value::bigint), 0) FROM jsonb_each_text(plan_draws) d)::bigint AS plan_tokens";
 
     private static final String SUMS = "count(*) AS requests, "
         + "coalesce(sum(prompt_tokens), 0)::bigint AS prompt_tokens, "
@@ -420,7 +421,10 @@ public final class UsageQueries {
             .put("error_code", r.getString("error_code"))
             .put("stream", r.getBoolean("stream"))
             .put("fallback", r.getBoolean("fallback"))
-            .put("estimated", r.getBoolean("estimated"));
+            .put("estimated", r.getBoolean("estimated"))
+            // How the cost was paid: plan tokens first, the rest from the wallet.
+            .put("plan_tokens", r.getLong("plan_tokens"))
+            .put("wallet_micro_usd", r.getLong("wallet_micro_usd"));
     }
 
     /** {@code limit} from the query string: 1..500, default 50. */

@@ -199,8 +199,12 @@ class UsageAndLogsIT {
             assertThat(r.fieldNames()).containsExactlyInAnyOrder("request_id", "created_at", "account_id", "key_id",
                 "requested_model", "served_model", "provider", "deployment", "prompt_tokens", "cached_tokens",
                 "cache_write_tokens", "completion_tokens", "reasoning_tokens", "cost_micro_usd", "price_version",
-                "latency_ms", "ttft_ms", "status", "error_code", "stream", "fallback", "estimated");
+                "latency_ms", "ttft_ms", "status", "error_code", "stream", "fallback", "estimated", "plan_tokens",
+                "wallet_micro_usd");
             assertThat(r.getString("account_id")).isEqualTo(s.accountId());
+            // No plans here: the wallet paid the whole cost
+            assertThat(r.getLong("plan_tokens")).isZero();
+            assertThat(r.getLong("wallet_micro_usd")).isEqualTo(s.cost());
             assertThat(r.getString("key_id")).isEqualTo(s.keyId());
             assertThat(r.getString("requested_model")).isEqualTo(s.model());
             assertThat(r.getInteger("prompt_tokens")).isEqualTo(s.prompt());

@@ -10,6 +10,7 @@ import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.tokenhub.testing.FakeOpenAiUpstream;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.InputStream;
@@ -205,6 +206,10 @@ class BillingIT {
         assertThat(planRemaining(otherModel)).isEqualTo(100_000);
         assertThat(expired).isNull();
         assertThat(ledgerSum()).isEqualTo(balance());
+        // And each log record says how its cost was paid, newest first
+        JsonArray logs = gateway.adminOk("GET", "/admin/v1/logs?account_id=" + accountId, null).getJsonArray("data");
+        assertThat(logs.stream().map(r -> ((JsonObject) r).getLong("plan_tokens"))).containsExactly(1000L, 1500L, 1500L);
+        assertThat(logs.stream().map(r -> ((JsonObject) r).getLong("wallet_micro_usd"))).containsExactly(150L, 0L, 0L);
     }
 
     @ParameterizedTest
