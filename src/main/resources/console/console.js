@@ -372,7 +372,8 @@ async function logs() {
 async function models() {
   const list = (await call('GET', '/console/api/models')).data;
   const price = (m) => (m.type === 'rerank' ? '$' + m.pricing.per_search + ' per search'
-    : `$${m.pricing.input} in · $${m.pricing.cached_input} cached · $${m.pricing.output} out`);
+    : m.type === 'embedding' ? `$${m.pricing.input} in`
+      : `$${m.pricing.input} in · $${m.pricing.cached_input} cached · $${m.pricing.output} out`);
   return table([
     { title: 'Model', cell: (m) => [m.id, m.aliases.length ? el('div', { class: 'muted' }, m.aliases.join(', ')) : null] },
     { title: 'Type', cell: (m) => m.type },

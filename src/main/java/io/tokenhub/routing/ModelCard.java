@@ -19,20 +19,24 @@ public final class ModelCard {
 
     public static JsonObject of(Model m) {
         Pricing p = m.pricing();
-        JsonObject pricing = m.type().equals("rerank")
-            ? new JsonObject().put("per_search", p.perSearch())
-            : new JsonObject().put("input", p.input()).put("cached_input", p.cachedInput())
-                .put("cache_write", p.cacheWrite()).put("output", p.output()).put("unit", "USD per 1M tokens");
-        return new JsonObject()
+        boolean chat = m.type().equals("chat");
+        // Only a chat model writes output or caches a prompt: the others' cards leave those out.
+        JsonObject pricing = m.type().equals("rerank") ? new JsonObject().put("per_search", p.perSearch())
+            : chat ? new JsonObject().put("input", p.input()).put("cached_input", p.cachedInput())
+                .put("cache_write", p.cacheWrite()).put("output", p.output()).put("unit", "USD per 1M tokens")
+            : new JsonObject().put("input", p.input()).put("unit", "USD per 1M tokens");
+        JsonObject card = new JsonObject()
             .put("id", m.id())
             .put("object", "model")
             .put("created", CREATED)
             .put("owned_by", m.deployments().get(0).provider())
             .put("type", m.type())
             .put("aliases", new JsonArray(m.aliases()))
-            .put("context_window", m.contextWindow())
-            .put("max_output_tokens", m.maxOutputTokens())
-            .put("capabilities", new JsonArray(m.capabilities().stream().sorted().toList()))
+            .put("context_window", m.contextWindow());
+        if (chat) {
+            card.put("max_output_tokens", m.maxOutputTokens());
+        }
+        return card.put("capabilities", new JsonArray(m.capabilities().stream().sorted().toList()))
             .put("pricing", pricing)
             .put("limits", new JsonObject().put("rpm", unlessUnlimited(m.limits().rpm()))
                 .put("tpm", unlessUnlimited(m.limits().tpm())));

@@ -75,6 +75,19 @@ class EmbeddingsRerankIT {
     // ---- embeddings, mock provider ---------------------------------------------------------------
 
     @Test
+    void theCatalogShowsEmbeddingAndRerankModelsWithTheirOwnPricesOnly() {
+        JsonObject embed = new JsonObject(gateway.get("/v1/models/mock-embed", key).body());
+        JsonObject rerank = new JsonObject(gateway.get("/v1/models/mock-rerank", key).body());
+
+        assertThat(embed.getString("type")).isEqualTo("embedding");
+        assertThat(embed.containsKey("max_output_tokens")).isFalse();
+        assertThat(embed.getJsonObject("pricing")).isEqualTo(new JsonObject().put("input", 100.0)
+            .put("unit", "USD per 1M tokens"));
+        assertThat(rerank.containsKey("max_output_tokens")).isFalse();
+        assertThat(rerank.getJsonObject("pricing")).isEqualTo(new JsonObject().put("per_search", 0.002));
+    }
+
+    @Test
     void embeddingOfAStringThroughTheOpenAiSdkIsPricedPerInputToken() {
         // Given an OpenAI client pointed at the gateway
         OpenAIClient client = OpenAIOkHttpClient.builder().apiKey(key).baseUrl(gateway.baseUrl()).maxRetries(0).build();
