@@ -85,7 +85,6 @@ final class Bodies {
         };
     }
 
-    /** A body is announced (HTTP/1.1), or may come (an HTTP/2 POST, PUT or PATCH need not announce it). */
     /**
      * The body handler for the methods that carry a body; a GET or HEAD goes on without one read.
      * Vert.x Web's handler throws on a GET sent as a form ({@code curl -X GET -d ''}), a 500.
@@ -102,6 +101,7 @@ final class Bodies {
         };
     }
 
+    /** A body is announced (HTTP/1.1), or may come (an HTTP/2 POST, PUT or PATCH need not announce it). */
     private static boolean mayHaveBody(HttpServerRequest request) {
         String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
         if (length != null) {

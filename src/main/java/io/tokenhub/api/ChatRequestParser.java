@@ -36,8 +36,6 @@ final class ChatRequestParser {
 
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool", "function");
     private static final Set<String> FORMATS = Set.of("text", "json_object", "json_schema");
-    /** OpenAI's levels of {@code reasoning_effort}; all but {@code none} ask the model to think. */
-    private static final List<String> EFFORTS = List.of("none", "minimal", "low", "medium", "high", "xhigh");
 
     private ChatRequestParser() {
     }
@@ -113,7 +111,7 @@ final class ChatRequestParser {
             throw invalid("user must be a string.", "user");
         }
         List<String> fallbacks = stringList(body, "fallback_models");
-        String thinking = thinkingParam(body);
+        boolean thinking = thinkingAsked(body);
         boolean search = optionalBoolean(body, "enable_search", false);
 
         Target target = found.orElseThrow(() -> new ModelNotFound(requested).toException());
@@ -150,18 +148,17 @@ final class ChatRequestParser {
     /** The request as it goes on: without the fields TokenHub consumed or the model would refuse. */
     private static ModelRequest accepted(JsonObject body, String requested, Target target, boolean stream,
                                          boolean includeUsage, int limit, int choices, PromptTokens tokens,
-                                         List<String> fallbacks, String thinking, ModelRequest.Fit fit) {
+                                         List<String> fallbacks, boolean thinking, ModelRequest.Fit fit) {
         body.remove("fallback_models");
         // An explicit null is the field's default (as at OpenAI); some providers refuse the null itself.
         body.getMap().values().removeIf(Objects::isNull);
         if (!target.model().supports("search")) {
             body.remove("enable_search");
         }
-        // An explicit no (enable_thinking: false, reasoning_effort: none) goes on to a model that can
-        // think (some think unless told not to); a model that cannot is not told.
-        if (thinking == null && !target.model().supports("thinking")) {
+        // An explicit false goes on to a model that can think (some think unless told not to); a model
+        // that cannot is not told.
+        if (!thinking && !target.model().supports("thinking")) {
             body.remove("enable_thinking");
-            body.remove("reasoning_effort");
         }
         return new ModelRequest(body, requested, target, stream, includeUsage, limit, choices, tokens, fallbacks, fit);
     }
@@ -331,30 +328,27 @@ final class ChatRequestParser {
     }
 
     /**
-     * The field that asks the model to think, or null when none does: {@code enable_thinking: true}
-     * (DeepSeek's and Qwen's switch) or a {@code reasoning_effort} above {@code none} (OpenAI's).
-     * The two may come together, but not saying opposite things.
+     * Whether {@code enable_thinking: true} asks the model to think (checked against its
+     * capabilities). OpenAI's {@code reasoning_effort} is a field of the API, not an extension: it
+     * goes to the provider as sent (each has its own levels: OpenAI's {@code minimal}…{@code xhigh},
+     * DeepSeek's {@code max}), and is taken at Anthropic; it may come with {@code enable_thinking},
+     * but not saying the opposite ({@code none} is no thinking).
      */
-    private static String thinkingParam(JsonObject body) {
+    private static boolean thinkingAsked(JsonObject body) {
         Object enable = body.getValue("enable_thinking");
         boolean enabled = optionalBoolean(body, "enable_thinking", false);
         Object effort = body.getValue("reasoning_effort");
         if (effort == null) {
-            return enabled ? "enable_thinking" : null;
+            return enabled;
         }
-        if (!(effort instanceof String level)) {
-            throw invalid("reasoning_effort must be a string.", "reasoning_effort");
+        if (!(effort instanceof String level) || level.isEmpty()) {
+            throw invalid("reasoning_effort must be a string, such as 'low', 'medium' or 'high'.", "reasoning_effort");
         }
-        if (!EFFORTS.contains(level)) {
-            throw invalid("Invalid value: '" + level + "'. Supported values are: '" + String.join("', '", EFFORTS)
-                + "'.", "reasoning_effort");
-        }
-        boolean effortThinks = !level.equals("none");
-        if (enable != null && enabled != effortThinks) {
+        if (enable != null && enabled == level.equals("none")) {
             throw invalid("reasoning_effort '" + level + "' and enable_thinking: " + enabled + " contradict each other; "
                 + "send one of them.", "reasoning_effort");
         }
-        return enabled ? "enable_thinking" : effortThinks ? "reasoning_effort" : null;
+        return enabled;
     }
 
     /** A capability the request uses, the field that uses it, and what a model without it is refused with. */
@@ -362,7 +356,7 @@ final class ChatRequestParser {
     }
 
     /** The capabilities the request uses, in the order they are checked; the fields' shapes checked on the way. */
-    private static List<Need> needs(JsonObject body, JsonArray messages, String thinking, boolean search) {
+    private static List<Need> needs(JsonObject body, JsonArray messages, boolean thinking, boolean search) {
         List<Need> needs = new ArrayList<>(2);
         Object tools = body.getValue("tools");
         if (tools != null) {
@@ -403,8 +397,8 @@ final class ChatRequestParser {
                 needs.add(new Need("structured_output", "response_format", "does not support structured output"));
             }
         }
-        if (thinking != null) {
-            needs.add(new Need("thinking", thinking, "does not support thinking"));
+        if (thinking) {
+            needs.add(new Need("thinking", "enable_thinking", "does not support thinking"));
         }
         if (search) {
             needs.add(new Need("search", "enable_search", "does not support search"));

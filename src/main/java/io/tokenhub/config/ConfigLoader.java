@@ -408,6 +408,10 @@ public final class ConfigLoader {
                 boolean anthropic = providers.stream().anyMatch(p -> p.id().equals(provider) && p.type().equals("anthropic"));
                 if (!deployment.thinking().isEmpty() && !anthropic) {
                     root.problem(at + ".deployments[" + d + "].thinking", "applies to deployments at anthropic providers only");
+                } else if (anthropic && deployment.thinking().isEmpty() && !ClaudeThinking.versioned(deployment.model())) {
+                    root.warn(at + ".deployments[" + d + "].model", "'" + deployment.model() + "' names no Claude "
+                        + "version: taken for a model that thinks adaptively only and takes no temperature or top_p; "
+                        + "set thinking: budget or adaptive for an older one");
                 }
             }
         }

@@ -6,7 +6,7 @@ import io.vertx.core.http.HttpClientResponse;
 
 /**
  * What every provider's SSE stream shares: the upstream body read incrementally through an
- * {@link SseParser}, the provider's idle timeout between events (comments do not hold it off),
+ * {@link SseParser}, the provider's idle timeout between reads (comments too, but for DeepSeek's),
  * back-pressure, cancellation, and the {@link ChunkStream} promise that exactly one of end and
  * failure is delivered, once, and no chunk after it. A subclass turns events into OpenAI chunks
  * ({@link #onEvent}) and says whether the body's end completes the answer ({@link #onBodyEnd}); it
@@ -20,6 +20,7 @@ public abstract class SseChunkStream implements ChunkStream {
     private final Abort abort;
     private final SseParser parser = new SseParser(this::event);
     private final IdleTimeout idle;
+    private final boolean commentsAreProgress;
     private Handler<Chunk> chunkHandler = chunk -> { };
     private Handler<Void> endHandler = v -> { };
     private Handler<Throwable> exceptionHandler = e -> { };
@@ -27,6 +28,18 @@ public abstract class SseChunkStream implements ChunkStream {
     private boolean finished;
 
     protected SseChunkStream(HttpClientResponse response, HttpUpstream upstream, UpstreamCall call, Abort abort) {
+        this(response, upstream, call, abort, true);
+    }
+
+    /**
+     * @param commentsAreProgress whether an SSE comment holds off {@code idle_ms}: it does for most
+     *                            providers (OpenRouter's "processing" comments while a model reasons
+     *                            unseen), not for DeepSeek's queue, which keeps a request waiting for
+     *                            inference open with them for up to ten minutes
+     */
+    protected SseChunkStream(HttpClientResponse response, HttpUpstream upstream, UpstreamCall call, Abort abort,
+                             boolean commentsAreProgress) {
+        this.commentsAreProgress = commentsAreProgress;
         this.response = response;
         this.upstream = upstream;
         this.call = call;
@@ -39,9 +52,7 @@ public abstract class SseChunkStream implements ChunkStream {
     protected final void listen() {
         response.handler(buffer -> {
             call.clock().received();
-            // Only an event's bytes hold off idle_ms: comments sent to keep a queued request's
-            // connection open (DeepSeek's, for up to ten minutes) are no sign that an answer is coming.
-            if (parser.feed(buffer)) {
+            if (parser.feed(buffer) || commentsAreProgress) {
                 idle.touch();
             }
         });

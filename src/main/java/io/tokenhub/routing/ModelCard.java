@@ -20,7 +20,7 @@ public final class ModelCard {
     public static JsonObject of(Model m) {
         Pricing p = m.pricing();
         boolean chat = m.type().equals("chat");
-        // Only a chat model writes output or caches a prompt: the others' cards leave those out.
+        // Only a chat model writes output or caches a prompt: the others' cards have no such limit or prices.
         JsonObject pricing = m.type().equals("rerank") ? new JsonObject().put("per_search", p.perSearch())
             : chat ? new JsonObject().put("input", p.input()).put("cached_input", p.cachedInput())
                 .put("cache_write", p.cacheWrite()).put("output", p.output()).put("unit", "USD per 1M tokens")
@@ -32,10 +32,8 @@ public final class ModelCard {
             .put("owned_by", m.deployments().get(0).provider())
             .put("type", m.type())
             .put("aliases", new JsonArray(m.aliases()))
-            .put("context_window", m.contextWindow());
-        if (chat) {
-            card.put("max_output_tokens", m.maxOutputTokens());
-        }
+            .put("context_window", m.contextWindow())
+            .put("max_output_tokens", chat ? m.maxOutputTokens() : null);
         return card.put("capabilities", new JsonArray(m.capabilities().stream().sorted().toList()))
             .put("pricing", pricing)
             .put("limits", new JsonObject().put("rpm", unlessUnlimited(m.limits().rpm()))

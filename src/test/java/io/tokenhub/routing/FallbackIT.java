@@ -70,6 +70,11 @@ class FallbackIT {
                 type: openai
                 base_url: "%3$s"
                 %4$s
+              - id: alpha-deepseek
+                type: openai
+                base_url: "%1$s"
+                dialect: deepseek
+                %4$s
               - id: alpha-retrying
                 type: openai
                 base_url: "%1$s"
@@ -203,10 +208,14 @@ class FallbackIT {
                   - { provider: beta, model: short-stream, priority: 1 }
               - id: queued-stream
                 deployments:
-                  - { provider: alpha, model: queued-stream, priority: 0 }
+                  - { provider: alpha-deepseek, model: queued-stream, priority: 0 }
                   - { provider: beta, model: queued-stream, priority: 1 }
               - id: queued-alone
-                deployments: [ { provider: alpha, model: queued-alone } ]
+                deployments: [ { provider: alpha-deepseek, model: queued-alone } ]
+              - id: processing-stream
+                deployments:
+                  - { provider: alpha, model: processing-stream, priority: 0 }
+                  - { provider: beta, model: processing-stream, priority: 1 }
             """.formatted(alpha.baseUrl(), beta.baseUrl(), gamma.baseUrl(), limits), "");
         key = gateway.newKey();
     }
@@ -1028,7 +1037,8 @@ class FallbackIT {
 
     @Test
     void streamKeptOpenWithCommentsAloneIsLeftAfterIdleMsForTheSecondary() {
-        // Given the primary answers a stream's head, then only ": keep-alive" comments, as DeepSeek does for a queued request
+        // Given the primary, at DeepSeek, answers a stream's head, then only ": keep-alive" comments, as
+        // DeepSeek does for a queued request
         alpha.fault = Fault.KEEP_ALIVE;
 
         // When a stream is requested
@@ -1045,7 +1055,7 @@ class FallbackIT {
 
     @Test
     void streamKeptOpenWithCommentsAloneAsTheLastCandidateIsAnsweredWithGatewayTimeout() {
-        // Given the only deployment answers a stream's head, then only ": keep-alive" comments
+        // Given the only deployment, at DeepSeek, answers a stream's head, then only ": keep-alive" comments
         alpha.fault = Fault.KEEP_ALIVE;
 
         // When a stream is requested
@@ -1055,8 +1065,26 @@ class FallbackIT {
         assertThat(response.statusCode()).as(response.body()).isEqualTo(504);
         JsonObject error = error(response);
         assertThat(error.getString("code")).isEqualTo("upstream_timeout");
-        assertThat(error.getString("provider")).isEqualTo("alpha");
+        assertThat(error.getString("provider")).isEqualTo("alpha-deepseek");
         alpha.awaitAbandoned(5_000);
+    }
+
+    @Test
+    void elsewhereCommentsAreTheProvidersProgressAsWhileAModelReasonsUnseen() {
+        // Given a provider that sends comments for 1.5 s, longer than idle_ms (1 s), before the answer,
+        // as OpenRouter does while a model reasons without showing it
+        alpha.fault = Fault.KEEP_ALIVE;
+        alpha.keepAliveComments = 30;
+
+        // When a stream is requested
+        HttpResponse<String> response = chat("processing-stream", new JsonObject().put("stream", true));
+
+        // Then the comments held off idle_ms, and the provider's answer came through
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("alpha");
+        assertThat(response.body()).contains("\"content\":\" upstream.\"").doesNotContain("event: error")
+            .endsWith("data: [DONE]\n\n");
+        assertThat(beta.requests()).isEmpty();
     }
 
     // ---- helpers ------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ public final class FakeOpenAiUpstream {
     /** With {@link Fault#STATUS}: this body instead of the OpenAI-shaped error. */
     public volatile JsonObject errorBody;
     public volatile int faultAfter = 1;
+    /** With {@link Fault#KEEP_ALIVE}: how many comments before the answer streams; 0, none ever. */
+    public volatile int keepAliveComments;
     public volatile long firstByteDelayMs;
     public volatile long chunkDelayMs;
     /** Streams put the usage on the chunk with the finish reason, with no usage chunk after it (as DeepSeek does). */
@@ -127,6 +129,7 @@ public final class FakeOpenAiUpstream {
         firstByteDelayMs = 0;
         chunkDelayMs = 0;
         usageWithFinish = false;
+        keepAliveComments = 0;
         requests.clear();
         abandoned.set(0);
         bodiesStarted.set(0);
@@ -225,7 +228,7 @@ public final class FakeOpenAiUpstream {
         } else if (request.path().endsWith("/rerank")) {
             response.putHeader("Content-Type", "application/json").end(rerank(body).encode());
         } else if (Boolean.TRUE.equals(body.getValue("stream")) && fault == Fault.KEEP_ALIVE) {
-            keepAlive(response);
+            keepAlive(response, body);
         } else if (Boolean.TRUE.equals(body.getValue("stream"))) {
             stream(response, body);
         } else {
@@ -310,7 +313,9 @@ public final class FakeOpenAiUpstream {
             events.add(new JsonObject().put("id", "chatcmpl-fake").put("object", "chat.completion.chunk")
                 .put("created", 1).put("model", model).put("choices", new JsonArray()).put("usage", usage).encode());
         }
-        response.setChunked(true).putHeader("Content-Type", "text/event-stream");
+        if (!response.headWritten()) {
+            response.setChunked(true).putHeader("Content-Type", "text/event-stream");
+        }
         send(response, events, 0);
     }
 
@@ -318,12 +323,19 @@ public final class FakeOpenAiUpstream {
         return fault == Fault.OUT_OF_RESOURCES ? "insufficient_system_resource" : "stop";
     }
 
-    private void keepAlive(HttpServerResponse response) {
+    /** Comments every 50 ms: for ever, or {@link #keepAliveComments} of them before the answer streams. */
+    private void keepAlive(HttpServerResponse response, JsonObject body) {
         response.setChunked(true).putHeader("Content-Type", "text/event-stream").write(": keep-alive\n\n");
+        int[] sent = {1};
+        int comments = keepAliveComments;
         vertx.setPeriodic(50, id -> {
             if (response.closed()) {
                 vertx.cancelTimer(id);
+            } else if (comments > 0 && sent[0] >= comments) {
+                vertx.cancelTimer(id);
+                stream(response, body);
             } else {
+                sent[0]++;
                 response.write(": keep-alive\n\n");
             }
         });

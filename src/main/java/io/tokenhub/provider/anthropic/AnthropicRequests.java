@@ -21,6 +21,9 @@ public final class AnthropicRequests {
     /** Anthropic rejects thinking budgets below this. */
     static final int MIN_THINKING_BUDGET = 1024;
 
+    /** Anthropic refuses a request with more blocks marked for the prompt cache. */
+    private static final int MAX_CACHE_BREAKPOINTS = 4;
+
     /** The media types Anthropic's image blocks take. */
     private static final Set<String> IMAGE_TYPES = Set.of("image/jpeg", "image/png", "image/gif",
         "image/webp");
@@ -359,10 +362,13 @@ public final class AnthropicRequests {
     // ---- generation parameters ---------------------------------------------------------------
 
     /**
-     * Returns whether thinking was enabled, because that constrains the sampling parameters. Asked
-     * for by {@code enable_thinking: true} or a {@code reasoning_effort} above {@code none}. The
-     * output cap stays the caller's: as at OpenAI, it counts the reasoning too (and the request was
-     * reserved and rate limited on it), so a budget must fit under it, as Anthropic also requires.
+     * Returns whether thinking was enabled, because that constrains the sampling parameters.
+     * {@code enable_thinking: true} asks for it, and what Anthropic cannot do with it is refused. A
+     * {@code reasoning_effort} above {@code none} alone wishes for it where thinking is adaptive
+     * (every Claude since 4.6 thinks; an older one may not, and is not asked), and is let go where
+     * thinking cannot be had (a forced tool, a tool turn going on); it sets the effort either way.
+     * The output cap stays the caller's: as at OpenAI, it counts the reasoning too (and the request
+     * was reserved and rate limited on it), so a budget must fit under it, as Anthropic also requires.
      */
     private static boolean applyThinking(JsonObject req, JsonObject out, ClaudeThinking mode, int maxTokens) {
         String effort = req.getValue("reasoning_effort") instanceof String level && !level.equals("none") ? level : null;
@@ -370,7 +376,8 @@ public final class AnthropicRequests {
             // Effort also steers how much the model writes and how eagerly it calls tools, thinking or not.
             out.put("output_config", new JsonObject().put("effort", effort(effort, mode)));
         }
-        if (!Boolean.TRUE.equals(req.getValue("enable_thinking")) && effort == null) {
+        boolean asked = Boolean.TRUE.equals(req.getValue("enable_thinking"));
+        if (!asked && (effort == null || mode == ClaudeThinking.BUDGET)) {
             return false;
         }
         if (continuesAToolTurn(req.getJsonArray("messages", new JsonArray()))) {
@@ -379,14 +386,17 @@ public final class AnthropicRequests {
             // without thinking (a turn in one mode, as Anthropic requires) instead of refused.
             return false;
         }
-        Object budget = req.getValue("thinking_budget");
+        if (forcesATool(req.getValue("tool_choice"))) {
+            if (!asked) {
+                return false;
+            }
+            throw new Unsupported("tool_choice: forcing a tool ('required' or a named function) is not supported "
+                + "with thinking by this provider; use 'auto'");
+        }
+        Object budget = asked ? req.getValue("thinking_budget") : null;
         if (mode == ClaudeThinking.ADAPTIVE_ONLY && budget != null) {
             throw new Unsupported("thinking_budget: this model decides how much it thinks (adaptive thinking) and "
                 + "takes no budget; send reasoning_effort instead");
-        }
-        if (forcesATool(req.getValue("tool_choice"))) {
-            throw new Unsupported("tool_choice: forcing a tool ('required' or a named function) is not supported "
-                + "with thinking by this provider; use 'auto'");
         }
         if (mode == ClaudeThinking.BUDGET || budget instanceof Number) {
             out.put("thinking", new JsonObject().put("type", "enabled")
@@ -422,12 +432,18 @@ public final class AnthropicRequests {
         return Math.max(MIN_THINKING_BUDGET, budget);
     }
 
-    /** OpenAI's effort in Anthropic's words; {@code xhigh} came with the models that think adaptively only. */
-    private static String effort(String openAi, ClaudeThinking mode) {
-        return switch (openAi) {
-            case "minimal" -> "low";
-            case "xhigh" -> mode == ClaudeThinking.ADAPTIVE_ONLY ? "xhigh" : "high";
-            default -> openAi;
+    /**
+     * OpenAI's effort (or DeepSeek's {@code max}) in Anthropic's words; {@code xhigh} and {@code max}
+     * are for the models that think adaptively only (Sonnet 4.6 has no {@code max}).
+     */
+    private static String effort(String asked, ClaudeThinking mode) {
+        boolean newest = mode == ClaudeThinking.ADAPTIVE_ONLY;
+        return switch (asked) {
+            case "minimal", "low" -> "low";
+            case "medium", "high" -> asked;
+            case "xhigh", "max" -> newest ? asked : "high";
+            default -> throw new Unsupported("reasoning_effort: '" + asked + "' is not supported by this provider; "
+                + "send minimal, low, medium, high, xhigh or max");
         };
     }
 
@@ -584,42 +600,54 @@ public final class AnthropicRequests {
             throw new Unsupported(param + ".ttl '" + ttl + "' is not supported by this provider; "
                 + "leave it out for the five-minute cache");
         }
-        return mark.copy();
+        // Only what Anthropic takes: it refuses fields it does not know.
+        JsonObject taken = new JsonObject().put("type", "ephemeral");
+        return ttl == null ? taken : taken.put("ttl", ttl);
     }
 
     /**
      * Anthropic's automatic caching (a {@code cache_control} at the top, which marks the last block
      * and moves along as the conversation grows): as the client asked, or, on a provider that caches
-     * automatically, for a request that marks nothing itself.
+     * automatically, for a request that marks nothing itself. Anthropic takes at most
+     * {@value #MAX_CACHE_BREAKPOINTS} marks, the automatic one among them; more is refused here, before
+     * a call, in words that name the field.
      */
     private static void applyCaching(JsonObject req, JsonObject out, boolean cacheAutomatically) {
+        int marks = marks(out);
         JsonObject asked = cacheControl(req.getValue("cache_control"), "cache_control");
         if (asked != null) {
             out.put("cache_control", asked);
-        } else if (cacheAutomatically && !marksAnything(out)) {
+            marks++;
+        } else if (cacheAutomatically && marks == 0) {
             out.put("cache_control", new JsonObject().put("type", "ephemeral"));
         }
+        if (marks > MAX_CACHE_BREAKPOINTS) {
+            throw new Unsupported("cache_control: " + marks + " blocks are marked for the prompt cache (a mark at the "
+                + "top of the request counts too); this provider takes at most " + MAX_CACHE_BREAKPOINTS);
+        }
     }
 
-    private static boolean marksAnything(JsonObject out) {
-        if (out.getValue("system") instanceof JsonArray system && anyMarked(system)) {
-            return true;
-        }
+    /** How many blocks are marked for the cache: the system prompt's, the messages' (tool results' too) and tools. */
+    private static int marks(JsonObject out) {
+        int marks = out.getValue("system") instanceof JsonArray system ? marks(system) : 0;
         for (Object message : out.getJsonArray("messages")) {
-            if (anyMarked(((JsonObject) message).getJsonArray("content"))) {
-                return true;
-            }
+            marks += marks(((JsonObject) message).getJsonArray("content"));
         }
-        return out.getValue("tools") instanceof JsonArray tools && anyMarked(tools);
+        return marks + (out.getValue("tools") instanceof JsonArray tools ? marks(tools) : 0);
     }
 
-    private static boolean anyMarked(JsonArray blocks) {
-        for (Object block : blocks) {
-            if (((JsonObject) block).containsKey("cache_control")) {
-                return true;
+    private static int marks(JsonArray blocks) {
+        int marks = 0;
+        for (Object value : blocks) {
+            JsonObject block = (JsonObject) value;
+            if (block.containsKey("cache_control")) {
+                marks++;
+            }
+            if (block.getValue("content") instanceof JsonArray inner) {
+                marks += marks(inner);
             }
         }
-        return false;
+        return marks;
     }
 
     private static void applyUser(JsonObject req, JsonObject out) {

@@ -38,6 +38,11 @@ public enum ClaudeThinking {
         return name().toLowerCase(Locale.ROOT);
     }
 
+    /** Whether the model id says its Claude version (else it is taken for the newest kind). */
+    public static boolean versioned(String model) {
+        return VERSION.matcher(model.toLowerCase(Locale.ROOT)).find();
+    }
+
     /**
      * @param configured the deployment's {@code thinking}, empty when not set
      * @param model      the model id sent to Anthropic

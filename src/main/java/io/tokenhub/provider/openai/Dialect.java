@@ -32,8 +32,12 @@ public enum Dialect {
      */
     OPENAI;
 
-    /** TokenHub's extensions of the Chat Completions body. */
-    static final Set<String> EXTENSIONS = Set.of("enable_thinking", "thinking_budget", "enable_search");
+    /**
+     * TokenHub's extensions of the Chat Completions body, and a top-level {@code cache_control}
+     * (Anthropic's automatic caching, which a client may send for a Claude model with an OpenAI
+     * fallback): no dialect that translates takes it.
+     */
+    static final Set<String> EXTENSIONS = Set.of("enable_thinking", "thinking_budget", "enable_search", "cache_control");
 
     /** {@code dropped} and the extensions, for a provider that takes them in words of its own. */
     static Set<String> withExtensions(Set<String> dropped) {

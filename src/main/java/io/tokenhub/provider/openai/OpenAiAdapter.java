@@ -74,7 +74,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
     public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
         Buffer body = upstreamBody(call, true);
         return upstream.post(chat, body, abort, call.clock())
-            .map(response -> new OpenAiChunkStream(response, upstream, call, abort));
+            .map(response -> new OpenAiChunkStream(response, upstream, call, abort, dialect));
     }
 
     @Override

@@ -35,8 +35,9 @@ final class OpenAiChunkStream extends SseChunkStream {
     /** Set when the provider cut the answer short: from then on only its counts are read, nothing delivered. */
     private UpstreamException shortage;
 
-    OpenAiChunkStream(HttpClientResponse response, HttpUpstream upstream, UpstreamCall call, Abort abort) {
-        super(response, upstream, call, abort);
+    OpenAiChunkStream(HttpClientResponse response, HttpUpstream upstream, UpstreamCall call, Abort abort,
+                      Dialect dialect) {
+        super(response, upstream, call, abort, dialect != Dialect.DEEPSEEK);
         this.label = providerId() + "/" + call.upstreamModel();
         listen();
     }

@@ -23,10 +23,12 @@ final class ResourceShortage {
 
     /**
      * Whether the parser, on the value of a choice's field {@code name}, is on that finish reason.
-     * Reads the text only of a string: every other chunk's {@code finish_reason} is null.
+     * Reads the text only of a string as long as that reason: every other chunk's {@code finish_reason} is null.
      */
     static boolean at(String name, JsonToken value, JsonParser parser) throws IOException {
-        return value == JsonToken.VALUE_STRING && name.equals("finish_reason") && FINISH_REASON.equals(parser.getText());
+        // The length first: an ordinary reason ("stop") is not made into a String.
+        return value == JsonToken.VALUE_STRING && name.equals("finish_reason")
+            && parser.getTextLength() == FINISH_REASON.length() && FINISH_REASON.equals(parser.getText());
     }
 
     /** Whether one of the {@code choices} (of an answer or a chunk, as parsed whole) was cut short so. */

@@ -541,21 +541,46 @@ class AnthropicTranslationTest {
         }
 
         @Test
-        void anEffortBecomesABudgetForTheOlderModels() {
+        void withEnableThinkingAnEffortSetsTheBudgetOfTheOlderModelsAloneItAsksThemNothing() {
             assertThat(budget("minimal")).isEqualTo(1024);
             assertThat(budget("low")).isEqualTo(1024);
             assertThat(budget("medium")).isEqualTo(4000);
             assertThat(budget("high")).isEqualTo(6000);
-            assertThat(budget("xhigh")).isEqualTo(6000);
-            assertThat(AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "high"), "claude-sonnet-4-5", 8000,
-                false).containsKey("output_config")).isFalse();
-            assertThat(AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "none"), "claude-sonnet-4-5", 8000,
-                false).containsKey("thinking")).isFalse();
+            assertThat(budget("max")).isEqualTo(6000);
+            // An older Claude may not think at all: an effort alone is not taken for a request to
+            JsonObject alone = AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "high"), "claude-3-5-haiku-20241022",
+                8000, false);
+            assertThat(alone.fieldNames()).doesNotContain("thinking", "output_config");
         }
 
         private int budget(String effort) {
-            return AnthropicRequests.toAnthropic(ask().put("reasoning_effort", effort), "claude-sonnet-4-5", 8000, false)
-                .getJsonObject("thinking").getInteger("budget_tokens");
+            return AnthropicRequests.toAnthropic(ask().put("enable_thinking", true).put("reasoning_effort", effort),
+                "claude-sonnet-4-5", 8000, false).getJsonObject("thinking").getInteger("budget_tokens");
+        }
+
+        @Test
+        void anEffortAloneIsLetGoWhereThinkingCannotBeHadButStillSetsTheEffort() {
+            JsonObject forced = ask().put("reasoning_effort", "high").put("tool_choice", "required")
+                .put("tools", new JsonArray("[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}]"));
+            JsonObject out = AnthropicRequests.toAnthropic(forced, "claude-opus-4-7", 1000, false);
+            assertThat(out.containsKey("thinking")).isFalse();
+            assertThat(out.getJsonObject("output_config").getString("effort")).isEqualTo("high");
+            assertThat(out.getJsonObject("tool_choice").getString("type")).isEqualTo("any");
+            // asked for outright, it is refused as before
+            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(forced.copy().put("enable_thinking", true),
+                "claude-opus-4-7", 1000, false)).isInstanceOf(AnthropicRequests.Unsupported.class);
+        }
+
+        @Test
+        void deepSeeksMaxIsTheNewestModelsMaxAndAnEffortAnthropicDoesNotKnowIsUnsupported() {
+            assertThat(AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "max"), "claude-opus-4-7", 8000,
+                false).getJsonObject("output_config").getString("effort")).isEqualTo("max");
+            assertThat(AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "max"), "claude-sonnet-4-6", 8000,
+                false).getJsonObject("output_config").getString("effort")).isEqualTo("high");
+            assertThatThrownBy(() -> AnthropicRequests.toAnthropic(ask().put("reasoning_effort", "ultra"),
+                "claude-opus-4-7", 8000, false))
+                .isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessageStartingWith("reasoning_effort: 'ultra' ");
         }
 
         @Test
@@ -626,6 +651,40 @@ class AnthropicTranslationTest {
             JsonObject marked = chat("[{\"role\":\"user\",\"content\":\"q\",\"cache_control\":" + MARK + "}]");
             assertThat(AnthropicRequests.toAnthropic(marked, automatic, 1000, false).containsKey("cache_control"))
                 .isFalse();
+        }
+
+        @Test
+        void moreMarksThanAnthropicTakesAreRefusedBeforeAnyCallTheTopOneCounting() {
+            JsonArray parts = new JsonArray();
+            for (int i = 0; i < 4; i++) {
+                parts.add(new JsonObject().put("type", "text").put("text", "part " + i).put("cache_control", json(MARK)));
+            }
+            JsonObject four = chat("[]");
+            four.getJsonArray("messages").add(new JsonObject().put("role", "user").put("content", parts));
+            assertThat(translate(four).getJsonArray("messages").getJsonObject(0).getJsonArray("content")).hasSize(4);
+
+            assertThatThrownBy(() -> translate(four.copy().put("cache_control", json(MARK))))
+                .isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessageStartingWith("cache_control: 5 blocks are marked");
+        }
+
+        @Test
+        void aMarkInsideAToolResultCountsAndOnlyWhatAnthropicTakesOfAMarkGoesOn() {
+            JsonObject toolTurn = chat("""
+                [{"role":"user","content":"weather?"},
+                 {"role":"assistant","content":null,
+                  "tool_calls":[{"id":"t1","type":"function","function":{"name":"weather","arguments":"{}"}}]},
+                 {"role":"tool","tool_call_id":"t1",
+                  "content":[{"type":"text","text":"sunny","cache_control":{"type":"ephemeral","scope":"x"}}]}]""");
+            AnthropicRequests.Target automatic = new AnthropicRequests.Target("claude-sonnet-4-5",
+                ClaudeThinking.BUDGET, true);
+
+            JsonObject out = AnthropicRequests.toAnthropic(toolTurn, automatic, 1000, false);
+
+            assertThat(out.containsKey("cache_control")).isFalse();
+            JsonObject result = out.getJsonArray("messages").getJsonObject(2).getJsonArray("content").getJsonObject(0);
+            assertThat(result.getJsonArray("content").getJsonObject(0).getJsonObject("cache_control"))
+                .isEqualTo(json(MARK));
         }
 
         @Test

@@ -33,6 +33,9 @@ class DialectTest {
         "vllm        | \"enable_thinking\":false,\"chat_template_kwargs\":{\"a\":1} | {\"chat_template_kwargs\":{\"a\":1,\"enable_thinking\":false}}",
         "openai      | \"enable_thinking\":true,\"enable_search\":true              | {\"web_search_options\":{}}",
         "openai      | \"temperature\":0.5                                          | {\"temperature\":0.5}",
+        // Anthropic's automatic caching, for a Claude model with a fallback here
+        "openai      | \"cache_control\":{\"type\":\"ephemeral\"},\"reasoning_effort\":\"low\" | {\"reasoning_effort\":\"low\"}",
+        "passthrough | \"cache_control\":{\"type\":\"ephemeral\"}                  | {\"cache_control\":{\"type\":\"ephemeral\"}}",
     })
     void theExtensionsArePutInTheProvidersWords(String dialect, String extra, String expected) {
         OpenAiAdapter adapter = adapter("dialect: " + dialect);

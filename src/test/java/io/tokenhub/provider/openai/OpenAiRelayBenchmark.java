@@ -109,7 +109,7 @@ public class OpenAiRelayBenchmark {
                 case "toString" -> "stand-in response";
                 default -> proxy;
             });
-        OpenAiChunkStream stream = new OpenAiChunkStream(response, upstream, call, new Abort());
+        OpenAiChunkStream stream = new OpenAiChunkStream(response, upstream, call, new Abort(), Dialect.PASSTHROUGH);
         stream.handler(relayed -> {
             Buffer event = Buffer.buffer(512).appendBytes(DATA);
             relayed.writeTo(event, false, null);
