@@ -80,6 +80,15 @@ public enum Dialect {
         return false;
     }
 
+    /**
+     * Whether OpenAI's {@code reasoning_effort: none} turns thinking off in a body for DeepSeek,
+     * which thinks unless told not to and has no {@code none} level in its Chat Completions API (its
+     * switch is {@code thinking}): the effort is then left out and the switch put in its place.
+     */
+    boolean offByEffort(JsonObject body) {
+        return this == DEEPSEEK && "none".equals(body.getValue("reasoning_effort"));
+    }
+
     /** Whether the extensions go upstream as they came. */
     boolean passesThrough() {
         return this == PASSTHROUGH || this == QWEN;
@@ -90,6 +99,10 @@ public enum Dialect {
      * extensions themselves are then left out of the body (see {@link #EXTENSIONS}).
      */
     void translate(JsonObject body, JsonObject changed) {
+        if (this == DEEPSEEK && body.getValue("enable_thinking") == null && offByEffort(body)
+            && !body.containsKey("thinking")) {
+            changed.put("thinking", new JsonObject().put("type", "disabled"));
+        }
         if (body.getValue("enable_thinking") instanceof Boolean on) {
             switch (this) {
                 case DEEPSEEK, DOUBAO -> {

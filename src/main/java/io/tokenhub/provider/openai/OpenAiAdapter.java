@@ -17,6 +17,8 @@ import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;
 import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 /**
  * Any OpenAI-compatible Chat Completions API (OpenAI, DeepSeek, Qwen, Doubao, vLLM…). The body is
@@ -30,6 +32,9 @@ public final class OpenAiAdapter implements ProviderAdapter {
     private static final Set<String> DROPPED = Set.of("fallback_models", "stream_options");
     /** Those, and TokenHub's extensions, for a provider that takes them in words of its own ({@link Dialect}). */
     private static final Set<String> DROPPED_AND_EXTENSIONS = Dialect.withExtensions(DROPPED);
+    /** Those, and an effort of none, which DeepSeek takes as its switch instead ({@link Dialect#offByEffort}). */
+    private static final Set<String> DROPPED_AND_EFFORT = Stream.concat(DROPPED_AND_EXTENSIONS.stream(),
+        Stream.of("reasoning_effort")).collect(Collectors.toUnmodifiableSet());
     /** The smallest client body relayed from its bytes rather than encoded again. */
     static final int RELAY_FROM_BYTES = 512;
 
@@ -137,11 +142,12 @@ public final class OpenAiAdapter implements ProviderAdapter {
             JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o.copy() : new JsonObject();
             changed.put("stream_options", options.put("include_usage", true));
         }
-        boolean translated = !dialect.passesThrough() && Dialect.asked(body);
+        boolean effortOff = dialect.offByEffort(body);
+        boolean translated = effortOff || !dialect.passesThrough() && Dialect.asked(body);
         if (translated) {
             dialect.translate(body, changed);
         }
-        Set<String> dropped = translated ? DROPPED_AND_EXTENSIONS : DROPPED;
+        Set<String> dropped = effortOff ? DROPPED_AND_EFFORT : translated ? DROPPED_AND_EXTENSIONS : DROPPED;
         // Below about half a kilobyte, encoding the few fields is quicker than scanning the bytes (JMH
         // OpenAiRelayBenchmark: 1.1 against 1.9 µs at 203 bytes; 3.2 against 2.5 µs at 1 KB, 41 against 18 at 16 KB).
         if (call.raw() != null && call.raw().length() >= RELAY_FROM_BYTES) {

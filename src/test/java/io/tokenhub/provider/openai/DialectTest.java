@@ -28,6 +28,11 @@ class DialectTest {
         "passthrough | \"enable_thinking\":true                                     | {\"enable_thinking\":true}",
         "deepseek    | \"enable_thinking\":true,\"thinking_budget\":500             | {\"thinking\":{\"type\":\"enabled\"}}",
         "deepseek    | \"enable_thinking\":false                                    | {\"thinking\":{\"type\":\"disabled\"}}",
+        // OpenAI's effort: DeepSeek's own levels as sent, none as its switch (it has no such level)
+        "deepseek    | \"reasoning_effort\":\"max\"                                 | {\"reasoning_effort\":\"max\"}",
+        "deepseek    | \"reasoning_effort\":\"none\"                                | {\"thinking\":{\"type\":\"disabled\"}}",
+        "deepseek    | \"reasoning_effort\":\"none\",\"enable_thinking\":false    | {\"thinking\":{\"type\":\"disabled\"}}",
+        "qwen        | \"reasoning_effort\":\"none\"                                | {\"reasoning_effort\":\"none\"}",
         "doubao      | \"enable_thinking\":false,\"enable_search\":true             | {\"thinking\":{\"type\":\"disabled\"}}",
         "doubao      | \"enable_thinking\":true,\"thinking\":{\"type\":\"auto\"}    | {\"thinking\":{\"type\":\"auto\"}}",
         "vllm        | \"enable_thinking\":false,\"chat_template_kwargs\":{\"a\":1} | {\"chat_template_kwargs\":{\"a\":1,\"enable_thinking\":false}}",
