@@ -194,7 +194,7 @@ public final class TokenHub {
                 new DeploymentOptions().setInstances(server.effectiveInstances())))
             .compose(id -> {
                 apiDeployments.add(id);
-                return deployOther(new ManagementVerticle(managementPort, metrics, readinessChecks(),
+                return deployOther(new ManagementVerticle(server.host(), managementPort, metrics, readinessChecks(),
                     usageStatus, draining));
             })
             .compose(v -> config.admin().bootstrap()

@@ -135,12 +135,15 @@ public final class AdminStore {
             });
     }
 
-    /** An account holder signing in: the account's id, status and password hash, by email (any case). */
+    /**
+     * An account holder signing in: the account's id, status and password hash, by email (any case;
+     * {@code email} is lower-cased by the caller, in the form its attempts are counted under).
+     */
     public record Login(String accountId, String status, String passwordHash) {
     }
 
     public Future<Optional<Login>> login(String email) {
-        return pool.preparedQuery("SELECT id, status, password_hash FROM accounts WHERE lower(email) = lower($1)")
+        return pool.preparedQuery("SELECT id, status, password_hash FROM accounts WHERE lower(email) = $1")
             .execute(Tuple.of(email))
             .map(rows -> {
                 var it = rows.iterator();

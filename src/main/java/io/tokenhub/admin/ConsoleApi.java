@@ -13,6 +13,7 @@ import io.tokenhub.limit.SlidingLimit;
 import io.tokenhub.routing.CatalogHolder;
 import io.tokenhub.routing.ModelCard;
 import io.vertx.core.Future;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.json.JsonArray;
@@ -96,6 +97,13 @@ public final class ConsoleApi {
 
     /** {@code {email, password}} → {@code {token, expires_at, account}}; one answer for every wrong pair. */
     private Future<JsonObject> login(RoutingContext ctx) {
+        // A page elsewhere can make a browser post a form or text here without asking (no preflight),
+        // and use up an account's attempts: a JSON body it cannot send so.
+        String type = ctx.request().getHeader(HttpHeaders.CONTENT_TYPE);
+        if (type == null || !type.toLowerCase(Locale.ROOT).startsWith("application/json")) {
+            return Future.failedFuture(new InvalidRequest("Sign in with a JSON body (Content-Type: application/json).",
+                null).toException());
+        }
         JsonObject body = AdminBodies.object(ctx);
         String email = AdminBodies.requiredString(body, "email");
         String password = AdminBodies.requiredString(body, "password");
@@ -109,8 +117,11 @@ public final class ConsoleApi {
             return Future.failedFuture(new RateLimited("Too many sign-ins at once; retry in a second.",
                 "console_login", 1).toException());
         }
-        return attempts.tryTake(email.toLowerCase(Locale.ROOT))
-            .compose(admitted -> admitted ? checkPassword(email, password)
+        // One form of the email for the limit and the look-up alike: an account is found only by the
+        // form its attempts are counted under (PostgreSQL's lower() and Java's differ on some letters).
+        String canonical = email.toLowerCase(Locale.ROOT);
+        return attempts.tryTake(canonical)
+            .compose(admitted -> admitted ? checkPassword(canonical, password)
                 : Future.failedFuture(new RateLimited("Too many sign-in attempts for this email; retry in a minute.",
                     "console_login", 60).toException()))
             .andThen(ar -> checking.decrementAndGet())

@@ -165,8 +165,10 @@ public final class ApiVerticle extends VerticleBase {
         router.get("/console/*").handler(ConsolePage::serve);
         ErrorWriter.unknownPaths(router);
         router.errorHandler(413, ctx -> {
-            ApiException tooLarge = new ApiError.RequestTooLarge(maxBody).toException();
-            if (ctx.request().path().startsWith("/v1/") || ctx.request().path().startsWith("/api/v1/")) {
+            String path = ctx.request().path();
+            ApiException tooLarge = new ApiError.RequestTooLarge(path.startsWith("/console/api/") ? consoleBody : maxBody)
+                .toException();
+            if (path.startsWith("/v1/") || path.startsWith("/api/v1/")) {
                 outcome.refused(ctx, tooLarge);
             } else {
                 answer.accept(ctx, tooLarge);

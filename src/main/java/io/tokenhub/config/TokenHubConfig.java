@@ -43,8 +43,9 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
             return "Storage[postgres=" + redact(postgres) + ", redis=" + redact(redis) + ", dataDir=" + dataDir + "]";
         }
 
-        private static String redact(String url) {
-            return url.replaceAll("//[^@/]*@", "//***@");
+        /** The URL without its user information (a password may contain '@': up to the last one before the host). */
+        public static String redact(String url) {
+            return url.replaceAll("//[^/]*@", "//***@");
         }
     }
 

@@ -49,6 +49,7 @@ public final class ManagementVerticle extends VerticleBase {
         }
     }
 
+    private final String host;
     private final int port;
     private final Metrics metrics;
     private final List<Check> checks;
@@ -60,11 +61,14 @@ public final class ManagementVerticle extends VerticleBase {
     private HttpServer server;
 
     /**
+     * @param host     the API's address ({@code server.host}): an operator who keeps the API on
+     *                 loopback keeps the metrics and health there too
      * @param checks   PostgreSQL, and Redis and the cluster when configured
      * @param draining set once shutdown has begun: the node is no longer ready
      */
-    public ManagementVerticle(int port, Metrics metrics, List<Check> checks, UsageStatus usage,
+    public ManagementVerticle(String host, int port, Metrics metrics, List<Check> checks, UsageStatus usage,
                               AtomicBoolean draining) {
+        this.host = host;
         this.port = port;
         this.metrics = metrics;
         this.checks = checks;
@@ -88,8 +92,8 @@ public final class ManagementVerticle extends VerticleBase {
         ErrorWriter.unknownPaths(router);
         vertx.setPeriodic(0, PROBE_MS, id -> probe());
         server = vertx.createHttpServer();
-        return server.requestHandler(router).listen(port)
-            .recover(failure -> Future.failedFuture(new IllegalStateException("cannot listen on port " + port
+        return server.requestHandler(router).listen(port, host)
+            .recover(failure -> Future.failedFuture(new IllegalStateException("cannot listen on " + host + ":" + port
                 + " (server.management_port): " + failure.getMessage())));
     }
 

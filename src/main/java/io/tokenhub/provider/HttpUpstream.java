@@ -186,13 +186,14 @@ public final class HttpUpstream {
             // The provider's own words are for the operator: they may quote part of TokenHub's key.
             if (operatorWarningDue()) {
                 LOG.warn("provider {} refused TokenHub's credentials or account (HTTP {}): {}", provider.id(), status,
-                    detail);
+                    forLog(detail));
             }
             detail = "the provider refused TokenHub's " + (code == null ? "credentials" : "credentials or account ("
                 + code + ")") + "; its api_key or account needs an operator's attention";
         } else if (operators && operatorWarningDue()) {
             LOG.warn("provider {} answered HTTP {}{}: {} (no caller can fix it: check TokenHub's account there, the "
-                + "deployment's model and base_url)", provider.id(), status, code == null ? "" : " " + code, detail);
+                + "deployment's model and base_url)", provider.id(), status, code == null ? "" : " " + code,
+                forLog(detail));
         }
         return new UpstreamException(provider.id(), kind, status, "HTTP " + status + ": " + detail, retryAfterMs, error);
     }
@@ -224,8 +225,36 @@ public final class HttpUpstream {
         String message = failure.getMessage() == null ? failure.getClass().getSimpleName() : failure.getMessage();
         boolean timeout = failure instanceof TimeoutException || message.toLowerCase().contains("timeout")
             || message.toLowerCase().contains("timed out");
+        // The exception's own words name addresses and hosts behind the gateway: the operator's, at debug.
+        LOG.debug("provider {}: {}", provider.id(), message);
         return UpstreamException.of(provider.id(), timeout ? Kind.TIMEOUT : Kind.CONNECTION,
-            timeout ? "timed out: " + message : "connection failed: " + message);
+            timeout ? "timed out" : "connection failed: " + connectionTrouble(failure, message));
+    }
+
+    /** What went wrong with the connection, in words that name no address. */
+    private static String connectionTrouble(Throwable failure, String message) {
+        if (failure instanceof java.net.UnknownHostException || message.startsWith("Failed to resolve")) {
+            return "the provider's host name did not resolve";
+        }
+        if (failure instanceof java.net.ConnectException) {
+            return "the provider's address refused or did not take the connection";
+        }
+        if (failure instanceof javax.net.ssl.SSLException) {
+            return "the TLS handshake or session failed";
+        }
+        if (failure instanceof java.nio.channels.ClosedChannelException || message.contains("closed")) {
+            return "the connection was closed";
+        }
+        if (message.contains("reset")) {
+            return "the connection was reset";
+        }
+        return failure.getClass().getSimpleName();
+    }
+
+    /** A provider's own words for the log: on one line (an upstream cannot forge log lines), and not too long. */
+    private static String forLog(String words) {
+        String line = words.replaceAll("[\\r\\n\\t]+", " ");
+        return line.length() <= 300 ? line : line.substring(0, 300) + "…";
     }
 
     /** The {@code error} object of an OpenAI- or Anthropic-shaped error body, or null. */

@@ -44,7 +44,13 @@ public final class Database implements AutoCloseable {
             embedded = EmbeddedPostgresServer.start(Path.of(storage.dataDir(), "postgres"), storage.embeddedPort());
             options = embedded.connectOptions();
         } else {
-            options = PgConnectOptions.fromUri(storage.postgres().replaceFirst("^postgres://", "postgresql://"));
+            try {
+                options = PgConnectOptions.fromUri(storage.postgres().replaceFirst("^postgres://", "postgresql://"));
+            } catch (RuntimeException e) {
+                // The client's message quotes the URL, password and all: said again without it.
+                throw new IllegalArgumentException("storage.postgres is not a URL the PostgreSQL client can read: "
+                    + Storage.redact(storage.postgres()));
+            }
         }
         Database db = new Database(options, storage.poolSize(), embedded);
         try {

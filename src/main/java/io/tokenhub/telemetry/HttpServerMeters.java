@@ -37,6 +37,7 @@ import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -155,6 +156,9 @@ public final class HttpServerMeters
         };
     }
 
+    private static final Set<HttpMethod> STANDARD_METHODS = Set.copyOf(HttpMethod.values());
+    private static final HttpMethod OTHER_METHOD = HttpMethod.valueOf("OTHER");
+
     /** The meters of a Vert.x instance's servers, each found once. */
     private static final class Table {
         final MeterRegistry registry;
@@ -166,9 +170,17 @@ public final class HttpServerMeters
             this.names = names;
         }
 
+        /**
+         * A method HTTP does not define is metered as {@code OTHER}: any client may send one, and
+         * each would add a set of series that never goes away.
+         */
         ByMethod method(HttpMethod method) {
             ByMethod known = methods.get(method);
-            return known != null ? known : methods.computeIfAbsent(method, m -> new ByMethod(this, m));
+            if (known != null) {
+                return known;
+            }
+            HttpMethod labelled = STANDARD_METHODS.contains(method) ? method : OTHER_METHOD;
+            return methods.computeIfAbsent(labelled, m -> new ByMethod(this, m));
         }
     }
 

@@ -8,6 +8,7 @@ import io.tokenhub.testing.TestGateway;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -96,6 +97,20 @@ class MetricsIT {
         assertThat(body.lines().filter(line -> line.startsWith("# HELP tokenhub_")))
             .isNotEmpty().allSatisfy(help -> assertThat(help.split(" ", 4)).hasSize(4)
                 .satisfies(parts -> assertThat(parts[3]).isNotBlank()));
+    }
+
+    @Test
+    void aMethodHttpDoesNotDefineIsMeteredAsOtherNotAsANewSeries() {
+        // Given requests with methods any client may invent
+        for (String method : List.of("INVENTED1", "INVENTED2", "INVENTED3")) {
+            HttpResponse<String> answer = gateway.send(HttpRequest.newBuilder(URI.create(gateway.url("/v1/models")))
+                .method(method, HttpRequest.BodyPublishers.noBody()));
+            assertThat(answer.statusCode()).isEqualTo(405);
+        }
+
+        // Then the server's meters have one label value for them all
+        TestGateway.eventually(() -> scrape().body().contains("method=\"OTHER\""), 5_000, "the requests metered");
+        assertThat(scrape().body()).doesNotContain("INVENTED");
     }
 
     private static HttpResponse<String> scrape() {
