@@ -15,7 +15,10 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.RequestOptions;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
+import java.net.ConnectException;
 import java.net.URI;
+import java.net.UnknownHostException;
+import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -23,6 +26,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeoutException;
+import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -233,16 +237,16 @@ public final class HttpUpstream {
 
     /** What went wrong with the connection, in words that name no address. */
     private static String connectionTrouble(Throwable failure, String message) {
-        if (failure instanceof java.net.UnknownHostException || message.startsWith("Failed to resolve")) {
+        if (failure instanceof UnknownHostException || message.startsWith("Failed to resolve")) {
             return "the provider's host name did not resolve";
         }
-        if (failure instanceof java.net.ConnectException) {
+        if (failure instanceof ConnectException) {
             return "the provider's address refused or did not take the connection";
         }
-        if (failure instanceof javax.net.ssl.SSLException) {
+        if (failure instanceof SSLException) {
             return "the TLS handshake or session failed";
         }
-        if (failure instanceof java.nio.channels.ClosedChannelException || message.contains("closed")) {
+        if (failure instanceof ClosedChannelException || message.contains("closed")) {
             return "the connection was closed";
         }
         if (message.contains("reset")) {

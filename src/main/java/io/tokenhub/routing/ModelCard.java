@@ -18,14 +18,8 @@ public final class ModelCard {
     }
 
     public static JsonObject of(Model m) {
-        Pricing p = m.pricing();
-        boolean chat = m.type().equals("chat");
-        // Only a chat model writes output or caches a prompt: the others' cards have no such limit or prices.
-        JsonObject pricing = m.type().equals("rerank") ? new JsonObject().put("per_search", p.perSearch())
-            : chat ? new JsonObject().put("input", p.input()).put("cached_input", p.cachedInput())
-                .put("cache_write", p.cacheWrite()).put("output", p.output()).put("unit", "USD per 1M tokens")
-            : new JsonObject().put("input", p.input()).put("unit", "USD per 1M tokens");
-        JsonObject card = new JsonObject()
+        // Only a chat model writes output: the others' cards have no output limit.
+        return new JsonObject()
             .put("id", m.id())
             .put("object", "model")
             .put("created", CREATED)
@@ -33,11 +27,22 @@ public final class ModelCard {
             .put("type", m.type())
             .put("aliases", new JsonArray(m.aliases()))
             .put("context_window", m.contextWindow())
-            .put("max_output_tokens", chat ? m.maxOutputTokens() : null);
-        return card.put("capabilities", new JsonArray(m.capabilities().stream().sorted().toList()))
-            .put("pricing", pricing)
+            .put("max_output_tokens", m.type().equals("chat") ? m.maxOutputTokens() : null)
+            .put("capabilities", new JsonArray(m.capabilities().stream().sorted().toList()))
+            .put("pricing", pricing(m))
             .put("limits", new JsonObject().put("rpm", unlessUnlimited(m.limits().rpm()))
                 .put("tpm", unlessUnlimited(m.limits().tpm())));
+    }
+
+    /** The prices a model of its type is charged by: per search, per input token, or the chat model's four. */
+    private static JsonObject pricing(Model m) {
+        Pricing p = m.pricing();
+        return switch (m.type()) {
+            case "rerank" -> new JsonObject().put("per_search", p.perSearch());
+            case "chat" -> new JsonObject().put("input", p.input()).put("cached_input", p.cachedInput())
+                .put("cache_write", p.cacheWrite()).put("output", p.output()).put("unit", "USD per 1M tokens");
+            default -> new JsonObject().put("input", p.input()).put("unit", "USD per 1M tokens");
+        };
     }
 
     /** No limit is null, as on keys: a 0 would read as "nothing allowed". */

@@ -20,7 +20,7 @@ public enum Dialect {
     PASSTHROUGH,
     /** Alibaba DashScope (Qwen): {@code enable_thinking}, {@code thinking_budget}, {@code enable_search} as sent. */
     QWEN,
-    /** DeepSeek: {@code thinking: {type: enabled | disabled}}. */
+    /** DeepSeek: {@code thinking: {type: enabled | disabled}}, which OpenAI's {@code reasoning_effort: none} also sets. */
     DEEPSEEK,
     /** Volcengine Ark (Doubao): {@code thinking: {type: enabled | disabled}}. */
     DOUBAO,
@@ -99,11 +99,10 @@ public enum Dialect {
      * extensions themselves are then left out of the body (see {@link #EXTENSIONS}).
      */
     void translate(JsonObject body, JsonObject changed) {
-        if (this == DEEPSEEK && body.getValue("enable_thinking") == null && offByEffort(body)
-            && !body.containsKey("thinking")) {
-            changed.put("thinking", new JsonObject().put("type", "disabled"));
-        }
-        if (body.getValue("enable_thinking") instanceof Boolean on) {
+        // The parser has seen to it that an effort of none and enable_thinking never disagree.
+        Boolean on = body.getValue("enable_thinking") instanceof Boolean stated ? stated
+            : offByEffort(body) ? Boolean.FALSE : null;
+        if (on != null) {
             switch (this) {
                 case DEEPSEEK, DOUBAO -> {
                     if (!body.containsKey("thinking")) {
