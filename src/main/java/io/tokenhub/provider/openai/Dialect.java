@@ -89,6 +89,21 @@ public enum Dialect {
         return this == DEEPSEEK && "none".equals(body.getValue("reasoning_effort"));
     }
 
+    /**
+     * OpenAI's {@code reasoning_effort} level in this provider's words, or null where it takes the
+     * level as sent. DashScope's levels are {@code none}, {@code minimum}, {@code low}, {@code medium},
+     * {@code high} and {@code xhigh}: OpenAI's {@code minimal} is its {@code minimum}. Ark's are
+     * {@code minimal} (no reasoning), {@code low}, {@code medium} and {@code high}: OpenAI's
+     * {@code none} is its {@code minimal}. (DeepSeek's {@code none} is {@link #offByEffort}.)
+     */
+    String effortWord(Object level) {
+        return switch (this) {
+            case QWEN -> "minimal".equals(level) ? "minimum" : null;
+            case DOUBAO -> "none".equals(level) ? "minimal" : null;
+            default -> null;
+        };
+    }
+
     /** Whether the extensions go upstream as they came. */
     boolean passesThrough() {
         return this == PASSTHROUGH || this == QWEN;

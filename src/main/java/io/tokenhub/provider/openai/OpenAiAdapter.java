@@ -142,6 +142,11 @@ public final class OpenAiAdapter implements ProviderAdapter {
             JsonObject options = body.getValue("stream_options") instanceof JsonObject o ? o.copy() : new JsonObject();
             changed.put("stream_options", options.put("include_usage", true));
         }
+        Object effort = body.getValue("reasoning_effort");
+        String effortWord = effort == null ? null : dialect.effortWord(effort);
+        if (effortWord != null) {
+            changed.put("reasoning_effort", effortWord);
+        }
         boolean effortOff = dialect.offByEffort(body);
         boolean translated = effortOff || !dialect.passesThrough() && Dialect.asked(body);
         if (translated) {

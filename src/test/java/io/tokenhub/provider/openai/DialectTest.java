@@ -33,6 +33,11 @@ class DialectTest {
         "deepseek    | \"reasoning_effort\":\"none\"                                | {\"thinking\":{\"type\":\"disabled\"}}",
         "deepseek    | \"reasoning_effort\":\"none\",\"enable_thinking\":false    | {\"thinking\":{\"type\":\"disabled\"}}",
         "qwen        | \"reasoning_effort\":\"none\"                                | {\"reasoning_effort\":\"none\"}",
+        // DashScope's lowest level above none is minimum; Ark's minimal is no reasoning
+        "qwen        | \"reasoning_effort\":\"minimal\"                             | {\"reasoning_effort\":\"minimum\"}",
+        "doubao      | \"reasoning_effort\":\"none\"                                | {\"reasoning_effort\":\"minimal\"}",
+        "doubao      | \"reasoning_effort\":\"high\",\"enable_thinking\":true     | {\"reasoning_effort\":\"high\",\"thinking\":{\"type\":\"enabled\"}}",
+        "passthrough | \"reasoning_effort\":\"minimal\"                             | {\"reasoning_effort\":\"minimal\"}",
         "doubao      | \"enable_thinking\":false,\"enable_search\":true             | {\"thinking\":{\"type\":\"disabled\"}}",
         "doubao      | \"enable_thinking\":true,\"thinking\":{\"type\":\"auto\"}    | {\"thinking\":{\"type\":\"auto\"}}",
         "vllm        | \"enable_thinking\":false,\"chat_template_kwargs\":{\"a\":1} | {\"chat_template_kwargs\":{\"a\":1,\"enable_thinking\":false}}",
