@@ -38,7 +38,8 @@ import org.HdrHistogram.Histogram;
  *
  * # The same plus a JFR recording of the gateway under saturation (an extra phase after the others,
  * # so the table's rows are not measured under the profiler); the report ends with the recording's
- * # hot methods, GC and allocation. Any recording can be summarised on its own:
+ * # hot methods, GC and allocation. jfrRate=2000 records at that fixed rate instead, jfrDuration=60
+ * # for longer. Any recording can be summarised on its own:
  * mvn -Pbench test-compile exec:exec@load -Dbench.args="jfr=/tmp/gw.jfr"
  * java -cp target/test-classes io.tokenhub.bench.JfrSummary /tmp/gw.jfr
  *
@@ -96,6 +97,8 @@ public final class LoadBenchmark {
         List<String> paths = List.of("direct", "baseline", "tokenhub");
         String baseline = "auto";     // auto | nginx | vertx
         String jfr = "";              // file: JFR recording of the gateway in an extra saturation phase
+        int jfrRate = 0;              // req/s of that phase, open model (0: saturation)
+        int jfrDuration = 0;          // s of that phase (0: duration); a longer one gathers more samples
         String gatewayHeap = "512m";
         String gatewayJvm = "-XX:+UseG1GC";   // more JVM options for the gateway, space separated
                                               // (the default names the collector k8s/ ships:
@@ -129,6 +132,8 @@ public final class LoadBenchmark {
                     case "paths" -> s.paths = Arrays.stream(value.split(",")).map(String::trim).toList();
                     case "baseline" -> s.baseline = value;
                     case "jfr" -> s.jfr = value;
+                    case "jfrRate" -> s.jfrRate = Integer.parseInt(value);
+                    case "jfrDuration" -> s.jfrDuration = Integer.parseInt(value);
                     case "gatewayHeap" -> s.gatewayHeap = value;
                     case "gatewayJvm" -> s.gatewayJvm = value;
                     case "gatewayJava" -> s.gatewayJava = value;
@@ -157,7 +162,7 @@ public final class LoadBenchmark {
                 + " streams=" + streamRate + "/s×" + streamChunks + " chunks every " + streamDelayMs + " ms"
                 + " held streams=" + slowStreams + " (opened at " + slowRate + "/s, a chunk every " + slowIntervalMs
                 + " ms, held " + slowHold + "s) gateway heap=" + gatewayHeap
-                + (jfr.isEmpty() ? "" : " jfr=" + jfr);
+                + (jfr.isEmpty() ? "" : " jfr=" + jfr + (jfrRate > 0 ? " at " + jfrRate + "/s" : " at saturation"));
         }
     }
 
@@ -177,6 +182,7 @@ public final class LoadBenchmark {
         double otherCpuPercent;
         String threads = "";
         String connectionsAndGc = "";
+        String switches = "";
         Prometheus.Overhead overhead;
 
         Row(String path, Phase phase, LoadClient.Result result) {
@@ -275,7 +281,7 @@ public final class LoadBenchmark {
             }
         }
         if (settings.paths.contains("tokenhub") && !settings.jfr.isBlank()) {
-            profiledSaturation();
+            profiledPhase();
         }
         if (settings.paths.contains("tokenhub") && settings.slowStreams > 0) {
             heldStreams();
@@ -511,22 +517,25 @@ public final class LoadBenchmark {
     }
 
     /**
-     * One more saturation phase on TokenHub with a JFR recording ({@code settings=profile}). The
-     * gateway was started with a low-overhead recording already running, so that starting this one
-     * does not instrument JDK classes (and deoptimise hot code) in the middle of the load.
+     * One more phase on TokenHub, at saturation or at {@code jfrRate}, with a JFR recording
+     * ({@code settings=profile}). The gateway was started with a low-overhead recording already
+     * running, so that starting this one does not instrument JDK classes (and deoptimise hot code)
+     * in the middle of the load.
      */
-    private void profiledSaturation() throws Exception {
+    private void profiledPhase() throws Exception {
         awaitHealthy("tokenhub");
         Path file = Path.of(settings.jfr);
         Files.deleteIfExists(file);
-        log("== tokenhub: saturation c=" + settings.connections + " with JFR for " + settings.duration + " s");
+        int length = settings.jfrDuration > 0 ? settings.jfrDuration : settings.duration;
+        log("== tokenhub: " + profiledLoad() + " with JFR for " + length + " s");
         log("   " + Procs.run(List.of("jcmd", Long.toString(gateway.pid()), "JFR.start", "name=bench",
             "settings=profile"), 30).replace('\n', ' '));
         Map<String, Long> threadsBefore = Procs.threadTicks(gateway.pid());
         long cpuBefore = Procs.cpuTicks(gateway.pid());
         long started = System.nanoTime();
-        LoadClient.Result result = client.closed(target("tokenhub"), Buffer.buffer(CHAT_BODY), false,
-            settings.connections, settings.duration);
+        LoadClient.Result result = settings.jfrRate > 0
+            ? client.open(target("tokenhub"), Buffer.buffer(CHAT_BODY), false, settings.jfrRate, length, 15_000)
+            : client.closed(target("tokenhub"), Buffer.buffer(CHAT_BODY), false, settings.connections, length);
         double seconds = (System.nanoTime() - started) / 1e9;
         long cpu = Procs.cpuTicks(gateway.pid()) - cpuBefore;
         String threads = threadShares(threadsBefore, Procs.threadTicks(gateway.pid()), seconds);
@@ -536,6 +545,10 @@ public final class LoadBenchmark {
         jfrReport = String.format(Locale.ROOT, "while recording: %.0f req/s, gateway CPU %.1f µs/req; threads: %s%n",
             result.throughput(), cpu * 1e6 / Procs.CLK_TCK / Math.max(1, result.ok.sum() + result.errors.sum()), threads)
             + (Files.exists(file) ? JfrSummary.summarize(file, 25) : "JFR recording " + file + " was not written\n");
+    }
+
+    private String profiledLoad() {
+        return settings.jfrRate > 0 ? settings.jfrRate + " req/s" : "saturation c=" + settings.connections;
     }
 
     /** After an overload the gateway's breaker may be open: wait (bounded) until the path answers again. */
@@ -574,6 +587,8 @@ public final class LoadBenchmark {
         boolean tokenhub = path.equals("tokenhub");
         Map<String, Long> threadsBefore = tokenhub ? Procs.threadTicks(gateway.pid()) : Map.of();
         long[] userSysBefore = tokenhub ? Procs.userSysTicks(gateway.pid()) : null;
+        long[] gatewaySwitches = tokenhub ? Procs.contextSwitches(gateway.pid()) : null;
+        long[] upstreamSwitches = Procs.contextSwitches(upstream.pid());
         Snapshot before = snapshot(path);
         long openedBefore = client.connectionsOpened();
         LoadClient.Result result = switch (phase.kind()) {
@@ -612,10 +627,17 @@ public final class LoadBenchmark {
             row.overhead = Prometheus.overheadBetween(before.metrics(), after.metrics());
             row.connectionsAndGc = (client.connectionsOpened() - openedBefore) + " new from the load generator, "
                 + Prometheus.connectionsAndGc(before.metrics(), after.metrics());
+            row.switches = "gateway " + switchesPer(gatewaySwitches, Procs.contextSwitches(gateway.pid()), handled)
+                + ", upstream " + switchesPer(upstreamSwitches, Procs.contextSwitches(upstream.pid()), handled);
         } else if (path.equals("baseline")) {
             row.rss = Procs.treeRssBytes(baseline.pid());
         }
         return row;
+    }
+
+    private static String switchesPer(long[] before, long[] after, long handled) {
+        return String.format(Locale.ROOT, "%.2f + %.2f", (after[0] - before[0]) / (double) handled,
+            (after[1] - before[1]) / (double) handled);
     }
 
     /** Where the gateway's CPU went during a phase: % of one core per thread group, largest first. */
@@ -837,6 +859,14 @@ public final class LoadBenchmark {
                     out.append(String.format(Locale.ROOT, "  %-18s %s%n", row.phase.label(), row.connectionsAndGc));
                 }
             }
+            // Fewer wake-ups per request is more work found at each: a change in them moves every
+            // process's CPU per request at a fixed rate, whatever code each runs.
+            out.append("\nContext switches per request, voluntary + involuntary (live threads, during each phase)\n");
+            for (Row row : rows) {
+                if (row.path.equals("tokenhub")) {
+                    out.append(String.format(Locale.ROOT, "  %-18s %s%n", row.phase.label(), row.switches));
+                }
+            }
         }
         if (!slowReport.isEmpty()) {
             out.append("\nHeld streams through TokenHub").append(heldOverHttp2 || settings.upstreamHttp2
@@ -854,7 +884,8 @@ public final class LoadBenchmark {
             out.append('\n').append(notes);
         }
         if (!jfrReport.isEmpty()) {
-            out.append("\nJFR of the gateway in an extra saturation phase (").append(settings.jfr).append(")\n")
+            out.append("\nJFR of the gateway in an extra phase, ").append(profiledLoad()).append(" (").append(settings.jfr)
+                .append(")\n")
                 .append(jfrReport);
         }
         return out.toString();

@@ -253,6 +253,33 @@ final class Procs {
         }
     }
 
+    /**
+     * Context switches of a process's live threads, voluntary (a thread went to sleep: an event
+     * loop with nothing left to do) and not (the scheduler took its core away): {voluntary, involuntary}.
+     * Per request, they say how much of its work each wake-up found waiting.
+     */
+    static long[] contextSwitches(long pid) {
+        long[] out = new long[2];
+        try (var tasks = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            tasks.forEach(task -> {
+                try {
+                    for (String line : Files.readAllLines(task.resolve("status"))) {
+                        if (line.startsWith("voluntary_ctxt_switches:")) {
+                            out[0] += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                        } else if (line.startsWith("nonvoluntary_ctxt_switches:")) {
+                            out[1] += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                        }
+                    }
+                } catch (IOException | RuntimeException ignored) {
+                    // the thread ended meanwhile
+                }
+            });
+        } catch (IOException ignored) {
+            // the process is gone
+        }
+        return out;
+    }
+
     /** Busy CPU ticks of the whole machine (all CPUs) from /proc/stat: user+nice+system+irq+softirq+steal. */
     static long machineBusyTicks() {
         try {
