@@ -518,7 +518,7 @@ public final class LoadBenchmark {
 
     /**
      * One more phase on TokenHub, at saturation or at {@code jfrRate}, with a JFR recording
-     * ({@code settings=profile}). The gateway was started with a low-overhead recording already
+     * ({@code settings=profile}, sampling every millisecond). The gateway was started with a low-overhead recording already
      * running, so that starting this one does not instrument JDK classes (and deoptimise hot code)
      * in the middle of the load.
      */
@@ -528,8 +528,10 @@ public final class LoadBenchmark {
         Files.deleteIfExists(file);
         int length = settings.jfrDuration > 0 ? settings.jfrDuration : settings.duration;
         log("== tokenhub: " + profiledLoad() + " with JFR for " + length + " s");
+        // A Java sample every millisecond instead of every 10 (profile's own): the gateway's event
+        // loops are in system calls much of the time, and 15 s at the default gave 300-400 samples.
         log("   " + Procs.run(List.of("jcmd", Long.toString(gateway.pid()), "JFR.start", "name=bench",
-            "settings=profile"), 30).replace('\n', ' '));
+            "settings=profile", "method-profiling=max"), 30).replace('\n', ' '));
         Map<String, Long> threadsBefore = Procs.threadTicks(gateway.pid());
         long cpuBefore = Procs.cpuTicks(gateway.pid());
         long started = System.nanoTime();
