@@ -5,9 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.tokenhub.testing.FakeOpenAiUpstream;
 import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.TestGateway;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -111,6 +115,35 @@ class MetricsIT {
         // Then the server's meters have one label value for them all
         TestGateway.eventually(() -> scrape().body().contains("method=\"OTHER\""), 5_000, "the requests metered");
         assertThat(scrape().body()).doesNotContain("INVENTED");
+    }
+
+    @Test
+    void aRequestAnsweredBeforeItsBodyCameIsNoLongerBeingProcessed() throws Exception {
+        // Given two requests answered before their bodies came, on connections then closed: one too
+        // large for the gateway (413), one whose key is unknown (401)
+        String key = gateway.newKey();
+        int port = URI.create(gateway.url("/")).getPort();
+        for (String headers : List.of("Content-Length: 999999999\r\nAuthorization: Bearer " + key,
+            "Content-Length: 100\r\nAuthorization: Bearer th-unknown")) {
+            try (Socket socket = new Socket("127.0.0.1", port)) {
+                socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + "Content-Type: application/json\r\n" + headers + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                String status = new BufferedReader(new InputStreamReader(socket.getInputStream(),
+                    StandardCharsets.US_ASCII)).readLine();
+                assertThat(status).matches("HTTP/1.1 (413|401) .*");
+            }
+        }
+
+        // Then, both answers counted, no POST is still counted as being processed
+        TestGateway.eventually(() -> scrape().body().contains("code=\"401\",method=\"POST\""), 5_000, "the 401 counted");
+        TestGateway.eventually(() -> activePosts() == 0, 5_000, "no POST active");
+    }
+
+    /** {@code vertx_http_server_active_requests{method="POST"}}. */
+    private static double activePosts() {
+        return scrape().body().lines().filter(line -> line.startsWith("vertx_http_server_active_requests{")
+                && line.contains("method=\"POST\""))
+            .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1))).sum();
     }
 
     private static HttpResponse<String> scrape() {
