@@ -8,9 +8,12 @@ import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.circuitbreaker.OpenCircuitException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import java.util.Locale;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The health of one upstream deployment on this node: a circuit breaker (consecutive failures open
@@ -21,9 +24,14 @@ import java.util.function.Supplier;
  * do not run through its {@code execute}, which costs an extra event-loop task, several futures and
  * its lock per call: the state is read from a volatile field, outcomes are counted here, and only a
  * failure or a success after failures takes a lock. A call the client cancelled counts for nothing.
- * Thread-safe: every event loop of the node shares it.
+ * Thread-safe: every event loop of the node shares it. An opening is logged (at WARN the first,
+ * with the kind of the last failure; a trial's failure or a peer's opening at INFO), and so is
+ * the closing that follows, so that a failing provider shows in the log and not only in the
+ * metrics.
  */
 public final class UpstreamHealth {
+
+    private static final Logger LOG = LoggerFactory.getLogger(UpstreamHealth.class);
 
     /** Listens to state changes, to publish them and keep the gauge. */
     public interface Listener {
@@ -48,6 +56,10 @@ public final class UpstreamHealth {
     private volatile long blockedUntilMs;
     private volatile long openedAtMs;
     private volatile double latencyEwmaMs = -1;
+    /** The kind of the last provider failure (no provider's words: they may quote a prompt). */
+    private volatile String lastFailure = "";
+    /** Whether the next opening is another node's, not this one's failures. */
+    private volatile boolean openedByPeer;
 
     UpstreamHealth(Vertx vertx, String provider, String deployment, CircuitBreaker config, Listener listener) {
         this.provider = provider;
@@ -65,6 +77,7 @@ public final class UpstreamHealth {
                     .setTimeout(-1)
                     .setNotificationAddress(null))
             .openHandler(v -> {
+                logOpening(state);
                 openedAtMs = System.currentTimeMillis();
                 state = CircuitBreakerState.OPEN;
                 listener.changed(this, CircuitBreakerState.OPEN);
@@ -74,6 +87,9 @@ public final class UpstreamHealth {
                 listener.changed(this, CircuitBreakerState.HALF_OPEN);
             })
             .closeHandler(v -> {
+                if (state != CircuitBreakerState.CLOSED) {
+                    LOG.info("upstream {} answers again: circuit closed", key());
+                }
                 window.clear();
                 failures.clear();
                 breakOffs.clear();
@@ -192,6 +208,7 @@ public final class UpstreamHealth {
             } else if (ar.succeeded()) {
                 breakOffs.clear();
             } else if (providerFault(ar.cause())) {
+                lastFailure = "streams broke off: " + kindOf(ar.cause());
                 failed(false, breakOffs.add(System.currentTimeMillis()));
             }
         });
@@ -200,8 +217,35 @@ public final class UpstreamHealth {
     /** Another node saw this upstream fail: open here too, without another round of failures. */
     public void openFromPeer() {
         if (state == CircuitBreakerState.CLOSED) {
+            openedByPeer = true;
             breaker.open();
         }
+    }
+
+    private void logOpening(CircuitBreakerState before) {
+        if (openedByPeer) {
+            openedByPeer = false;
+            LOG.info("upstream {}: circuit open, as another node saw it fail; tried again in {} ms", key(), resetMs);
+        } else if (before == CircuitBreakerState.HALF_OPEN) {
+            LOG.info("upstream {} still failing ({}): circuit open again, tried again in {} ms", key(), lastFailure,
+                resetMs);
+        } else {
+            LOG.warn("upstream {} failing ({}): circuit open, calls skip it and go to the next candidate; tried "
+                + "again in {} ms", key(), lastFailure, resetMs);
+        }
+    }
+
+    /** What kind of failure it was, in words that quote nothing the provider said. */
+    private static String kindOf(Throwable failure) {
+        if (failure instanceof UpstreamException u) {
+            return switch (u.kind()) {
+                case CONNECTION -> "connection failed";
+                case TIMEOUT -> "timed out";
+                case SERVER_ERROR, RATE_LIMITED -> "HTTP " + u.status();
+                default -> u.kind().name().toLowerCase(Locale.ROOT);
+            };
+        }
+        return failure.getClass().getSimpleName();
     }
 
     public double errorRate() {
@@ -215,6 +259,7 @@ public final class UpstreamHealth {
     /** @param failure why the call failed; null if it succeeded */
     private void judge(boolean trial, Throwable failure) {
         if (providerFault(failure)) {
+            lastFailure = kindOf(failure);
             failed(trial);
         } else {
             answered(trial);

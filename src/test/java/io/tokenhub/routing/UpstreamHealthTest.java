@@ -2,6 +2,9 @@ package io.tokenhub.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.tokenhub.config.TokenHubConfig.CircuitBreaker;
 import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.UpstreamException;
@@ -14,8 +17,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
-/** A candidate refused before any call (what its provider cannot offer) says nothing of the upstream. */
+/**
+ * A candidate refused before any call (what its provider cannot offer) says nothing of the upstream;
+ * the circuit's changes are logged.
+ */
 class UpstreamHealthTest {
 
     private final Vertx vertx = Vertx.vertx();
@@ -40,6 +47,37 @@ class UpstreamHealthTest {
         assertThat(health.state()).isEqualTo(CircuitBreakerState.HALF_OPEN);
         call(health, Future.succeededFuture("answered"));
         assertThat(health.state()).isEqualTo(CircuitBreakerState.CLOSED);
+    }
+
+    @Test
+    void openingsAndTheClosingAreLoggedWithTheKindOfFailureAndNoProviderWords() throws Exception {
+        ListAppender<ILoggingEvent> log = new ListAppender<>();
+        Logger logger = (Logger) LoggerFactory.getLogger(UpstreamHealth.class);
+        log.start();
+        logger.addAppender(log);
+        try {
+            // Given an upstream whose provider fails, then fails its trial, then answers it
+            UpstreamHealth health = new UpstreamHealth(vertx, "p", "d", new CircuitBreaker(1, 10_000, 100), (h, s) -> { });
+            call(health, Future.failedFuture(new UpstreamException("p", Kind.SERVER_ERROR, 503,
+                "HTTP 503: overloaded, your prompt was: secret", 0, null)));
+            TestGateway.eventually(() -> health.state() == CircuitBreakerState.HALF_OPEN, 10_000, "half-open");
+            call(health, Future.failedFuture(UpstreamException.of("p", Kind.CONNECTION, "connection failed: reset")));
+            TestGateway.eventually(() -> health.state() == CircuitBreakerState.HALF_OPEN, 10_000, "half-open again");
+            call(health, Future.succeededFuture("answered"));
+            // and another upstream opened because another node saw it fail
+            UpstreamHealth peers = new UpstreamHealth(vertx, "q", "e", new CircuitBreaker(1, 10_000, 100), (h, s) -> { });
+            peers.openFromPeer();
+
+            // Then each change is a line: the first opening a warning, with the kind of the failure only
+            assertThat(log.list).extracting(e -> e.getLevel() + " " + e.getFormattedMessage()).containsExactly(
+                "WARN upstream p/d failing (HTTP 503): circuit open, calls skip it and go to the next candidate; "
+                    + "tried again in 100 ms",
+                "INFO upstream p/d still failing (connection failed): circuit open again, tried again in 100 ms",
+                "INFO upstream p/d answers again: circuit closed",
+                "INFO upstream q/e: circuit open, as another node saw it fail; tried again in 100 ms");
+        } finally {
+            logger.detachAppender(log);
+        }
     }
 
     private void call(UpstreamHealth health, Future<String> outcome) throws Exception {
