@@ -19,9 +19,9 @@ import java.util.List;
 /**
  * A provider that answers locally and deterministically, so that a fresh install, a demo or a
  * benchmark works without any provider key, and so that a client's use of thinking, tools,
- * structured output, {@code n}, {@code stop} and {@code max_tokens} gets the answer's shape a real
- * model would give ({@link MockReply} says what is answered). Tokens are counted with the
- * gateway's tokenizer; streams go piece by piece with the configured delay.
+ * structured output, {@code n}, {@code stop}, {@code max_tokens} and {@code logprobs} gets the
+ * answer's shape a real model would give ({@link MockReply} says what is answered). Tokens are
+ * counted with the gateway's tokenizer; streams go piece by piece with the configured delay.
  */
 public final class MockAdapter implements ProviderAdapter {
 
@@ -53,7 +53,7 @@ public final class MockAdapter implements ProviderAdapter {
         return choices(call).map(n -> {
             MockReply reply = MockReply.to(call.body(), call.maxTokens());
             MockChunks chunks = new MockChunks("chatcmpl-" + call.requestId(), System.currentTimeMillis() / 1000,
-                label(call));
+                label(call), MockLogprobs.asked(call.body()));
             chunks.choices(n, reply, i -> toolCallId(call, i));
             Usage usage = usage(call, reply, n);
             chunks.usage(usage);
@@ -67,12 +67,13 @@ public final class MockAdapter implements ProviderAdapter {
 
     private Completion completion(UpstreamCall call, int n) {
         MockReply reply = MockReply.to(call.body(), call.maxTokens());
+        MockLogprobs logprobs = MockLogprobs.asked(call.body());
         JsonArray choices = new JsonArray();
         for (int i = 0; i < n; i++) {
             choices.add(new JsonObject()
                 .put("index", i)
                 .put("message", message(reply, toolCallId(call, i)))
-                .put("logprobs", null)
+                .put("logprobs", logprobs == null ? null : logprobs.of(reply.content()))
                 .put("finish_reason", reply.finishReason()));
         }
         Usage usage = usage(call, reply, n);

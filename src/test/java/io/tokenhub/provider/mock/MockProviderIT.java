@@ -17,6 +17,7 @@ import com.openai.models.chat.completions.ChatCompletionMessageFunctionToolCall;
 import com.openai.models.chat.completions.ChatCompletionNamedToolChoice;
 import com.openai.models.chat.completions.ChatCompletionStreamOptions;
 import com.openai.models.chat.completions.ChatCompletionToolChoiceOption;
+import com.openai.models.chat.completions.ChatCompletionTokenLogprob;
 import com.openai.models.chat.completions.ChatCompletionToolMessageParam;
 import com.openai.models.chat.completions.StructuredChatCompletion;
 import com.openai.models.completions.CompletionUsage;
@@ -24,7 +25,9 @@ import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -388,6 +391,38 @@ class MockProviderIT {
         assertThat(whole.usage().orElseThrow().completionTokensDetails().orElseThrow().reasoningTokens()).hasValue(tokens);
         assertThat(reasoningOf(whole.choices().get(0).message()._additionalProperties())).isNotEmpty();
         assertThat(whole.choices().get(0).message().content()).hasValue("");
+    }
+
+    @Test
+    void logprobsGiveEachContentTokenWithItsTopAlternativesWholeAndStreamed() {
+        ChatCompletionCreateParams params = ask("Rate my odds").logprobs(true).topLogprobs(3).build();
+
+        ChatCompletion whole = client.chat().completions().create(params);
+        List<ChatCompletionChunk> chunks = stream(params);
+
+        // The whole answer: one entry per content token, spelling the content, in UTF-8 bytes
+        List<ChatCompletionTokenLogprob> tokens = whole.choices().get(0).logprobs().orElseThrow().content().orElseThrow();
+        assertThat(tokens.stream().map(ChatCompletionTokenLogprob::token).reduce("", String::concat))
+            .isEqualTo(whole.choices().get(0).message().content().orElseThrow());
+        assertThat(tokens).allSatisfy(token -> {
+            assertThat(token.bytes().orElseThrow()).hasSize(token.token().getBytes(StandardCharsets.UTF_8).length);
+            assertThat(token.logprob()).isNegative();
+            // the chosen token first among the three most likely, less likely ones after, all summing under one
+            List<ChatCompletionTokenLogprob.TopLogprob> top = token.topLogprobs();
+            assertThat(top).hasSize(3);
+            assertThat(top.get(0).token()).isEqualTo(token.token());
+            assertThat(top).extracting(ChatCompletionTokenLogprob.TopLogprob::logprob)
+                .isSortedAccordingTo(Comparator.reverseOrder());
+            assertThat(top.stream().mapToDouble(t -> Math.exp(t.logprob())).sum()).isLessThan(1.0);
+        });
+        // The stream: each content delta with its own token's entry, the same as the whole answer's
+        List<ChatCompletionTokenLogprob> streamed = chunks.stream().flatMap(c -> c.choices().stream())
+            .filter(choice -> choice.delta().content().filter(text -> !text.isEmpty()).isPresent())
+            .flatMap(choice -> choice.logprobs().orElseThrow().content().orElseThrow().stream()).toList();
+        assertThat(streamed).isEqualTo(tokens);
+        // and none unless asked
+        assertThat(client.chat().completions().create(ask("Rate my odds").build()).choices().get(0).logprobs())
+            .isEmpty();
     }
 
     @Test
