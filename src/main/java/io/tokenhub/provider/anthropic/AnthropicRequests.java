@@ -103,6 +103,12 @@ public final class AnthropicRequests {
                     + "send tools and tool_choice instead");
             }
         }
+        // Claude answers in text only: dropped, a client asking for speech would get none.
+        if (req.getValue("modalities") instanceof JsonArray modalities && modalities.contains("audio")
+            || req.getValue("audio") != null) {
+            throw new Unsupported((req.getValue("audio") != null ? "audio" : "modalities")
+                + ": audio output is not supported by this provider");
+        }
         // JSON mode and schemas have no counterpart in the Messages API: dropped, the answer would be prose.
         if (req.getValue("response_format") instanceof JsonObject format && !"text".equals(format.getString("type"))) {
             throw new Unsupported("response_format: type '" + format.getString("type")

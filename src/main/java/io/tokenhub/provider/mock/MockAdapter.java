@@ -87,11 +87,53 @@ public final class MockAdapter implements ProviderAdapter {
         return Completion.of(body, usage);
     }
 
-    /** {@code n}, which the gateway has checked is a positive integer if given; refused over OpenAI's limit. */
+    /**
+     * {@code n}, which the gateway has checked is a positive integer if given; refused over OpenAI's
+     * limit. A request for what the mock model cannot do is refused first (see {@link #beyond}).
+     */
     private Future<Integer> choices(UpstreamCall call) {
+        UpstreamException beyond = beyond(call.body());
+        if (beyond != null) {
+            return Future.failedFuture(beyond);
+        }
         int n = call.body().getValue("n") instanceof Number given ? given.intValue() : 1;
         return n <= MAX_CHOICES ? Future.succeededFuture(n) : Future.failedFuture(rejected("Invalid 'n': integer "
             + "above maximum value. Expected a value <= " + MAX_CHOICES + ", but got " + n + " instead.", "n"));
+    }
+
+    /**
+     * What the mock model cannot do, refused as unsupported (another candidate may do it) rather
+     * than answered as if it had: audio output, and content parts other than text and images (the
+     * gateway checks those two; audio input, files and any other type pass to providers that read
+     * them). Null when it can answer.
+     */
+    private UpstreamException beyond(JsonObject body) {
+        if (body.getValue("audio") != null
+            || body.getValue("modalities") instanceof JsonArray modalities && modalities.contains("audio")) {
+            String param = body.getValue("audio") != null ? "audio" : "modalities";
+            return unsupported(param + ": audio output is not supported by this model", param);
+        }
+        JsonArray messages = body.getValue("messages") instanceof JsonArray m ? m : new JsonArray();
+        for (int i = 0; i < messages.size(); i++) {
+            if (messages.getValue(i) instanceof JsonObject message
+                && message.getValue("content") instanceof JsonArray parts) {
+                for (int j = 0; j < parts.size(); j++) {
+                    Object type = parts.getValue(j) instanceof JsonObject part ? part.getValue("type") : null;
+                    if (type != null && !"text".equals(type) && !"image_url".equals(type)) {
+                        String param = "messages[" + i + "].content[" + j + "].type";
+                        return unsupported(param + " '" + type + "' is not supported by this model (it reads text "
+                            + "and image_url parts)", param);
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    private UpstreamException unsupported(String message, String param) {
+        return new UpstreamException(provider.id(), UpstreamException.Kind.UNSUPPORTED, 400, message, 0,
+            new JsonObject().put("message", message).put("type", "invalid_request_error").put("param", param)
+                .put("code", "unsupported_parameter"));
     }
 
     /** The caller's mistake, in the words and shape OpenAI uses for it. */

@@ -357,6 +357,21 @@ class AnthropicTranslationTest {
         }
 
         @Test
+        void audioOutputIsRefusedAsUnsupportedAndTextOnlyModalitiesPass() {
+            JsonObject speech = chat("[{\"role\":\"user\",\"content\":\"q\"}]")
+                .put("modalities", new JsonArray().add("text").add("audio"));
+            assertThatThrownBy(() -> translate(speech)).isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessage("modalities: audio output is not supported by this provider");
+            JsonObject voice = chat("[{\"role\":\"user\",\"content\":\"q\"}]")
+                .put("audio", json("{\"voice\":\"alloy\",\"format\":\"mp3\"}"));
+            assertThatThrownBy(() -> translate(voice)).isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessage("audio: audio output is not supported by this provider");
+
+            JsonObject text = chat("[{\"role\":\"user\",\"content\":\"q\"}]").put("modalities", new JsonArray().add("text"));
+            assertThat(translate(text).containsKey("modalities")).isFalse();
+        }
+
+        @Test
         void userBecomesMetadataUserId() {
             JsonObject req = chat("[{\"role\":\"user\",\"content\":\"q\"}]").put("user", "u-123");
             assertThat(translate(req).getJsonObject("metadata")).isEqualTo(json("{\"user_id\":\"u-123\"}"));

@@ -455,6 +455,36 @@ class MockProviderIT {
         }
     }
 
+    @Test
+    void audioOutputAndPartsOtherThanTextAndImagesAreRefusedAsUnsupportedNotAnsweredAsIfRead() {
+        JsonObject speech = new JsonObject().put("model", "mock-chat")
+            .put("modalities", new JsonArray().add("text").add("audio"))
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi")));
+        Map<String, JsonObject> parts = Map.of(
+            "input_audio", new JsonObject().put("type", "input_audio")
+                .put("input_audio", new JsonObject().put("data", "AAAA").put("format", "wav")),
+            "video", new JsonObject().put("type", "video").put("url", "https://example.com/v.mp4"));
+
+        HttpResponse<String> refused = gateway.post("/v1/chat/completions", key, speech.encode());
+        assertThat(refused.statusCode()).isEqualTo(400);
+        assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code"))
+            .isEqualTo("unsupported_parameter");
+        assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("param")).isEqualTo("modalities");
+        for (var part : parts.entrySet()) {
+            JsonObject asked = new JsonObject().put("model", "mock-chat").put("messages", new JsonArray().add(
+                new JsonObject().put("role", "user").put("content", new JsonArray()
+                    .add(new JsonObject().put("type", "text").put("text", "what is in it?")).add(part.getValue()))));
+            HttpResponse<String> answer = gateway.post("/v1/chat/completions", key, asked.encode());
+            assertThat(answer.statusCode()).as(part.getKey()).isEqualTo(400);
+            JsonObject error = new JsonObject(answer.body()).getJsonObject("error");
+            assertThat(error.getString("code")).as(part.getKey()).isEqualTo("unsupported_parameter");
+            assertThat(error.getString("param")).as(part.getKey()).isEqualTo("messages[0].content[1].type");
+        }
+        // and text only is answered as before
+        speech.put("modalities", new JsonArray().add("text"));
+        assertThat(gateway.post("/v1/chat/completions", key, speech.encode()).statusCode()).isEqualTo(200);
+    }
+
     // ---- embeddings ------------------------------------------------------------------------------
 
     @Test
