@@ -1,6 +1,7 @@
 package io.tokenhub.api;
 
 import io.tokenhub.core.ApiError.RequestTooLarge;
+import io.tokenhub.core.ApiError.UnsupportedContentEncoding;
 import io.tokenhub.core.Contexts;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -24,16 +25,23 @@ final class Bodies {
     }
 
     /**
-     * Refuses a declared body over the limit before reading any of it, so that a client that sent
-     * {@code Expect: 100-continue} gets the 413 instead (and, over HTTP/1.1, the connection is
-     * closed). The body handler that must follow sends {@code 100 Continue} when the body may come,
-     * and cuts off bodies without a length at its own limit.
+     * Refuses a compressed body (415) and a declared body over the limit (413) before reading any
+     * of it, so that a client that sent {@code Expect: 100-continue} gets the refusal instead (and,
+     * over HTTP/1.1, the connection is closed). The body handler that must follow sends
+     * {@code 100 Continue} when the body may come, and cuts off bodies without a length at its own
+     * limit.
      *
      * @param refuse answers (and counts) the refusal
      */
     static Handler<RoutingContext> limit(long maxBytes, BiConsumer<RoutingContext, Throwable> refuse) {
         // A platform handler, so Vert.x Web lets it run before the body handler.
         return (PlatformHandler) ctx -> {
+            // A compressed body would be read as JSON and refused as unreadable: said as what it is.
+            String encoding = ctx.request().getHeader(HttpHeaders.CONTENT_ENCODING);
+            if (encoding != null && !encoding.isBlank() && !encoding.trim().equalsIgnoreCase("identity")) {
+                refuseUnread(ctx, new UnsupportedContentEncoding(encoding.trim()).toException(), refuse);
+                return;
+            }
             String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
             if (length != null) {
                 long declared;
@@ -43,13 +51,7 @@ final class Bodies {
                     declared = -1;
                 }
                 if (declared > maxBytes) {
-                    // HTTP/2 has no Connection header: a client must take a response with one for malformed
-                    // (curl resets the stream and shows no status). Nor is the stream reset once answered, as
-                    // a refused key's is (see proceed): curl 7.88 drops the answer if it is still sending then.
-                    if (ctx.request().version() != HttpVersion.HTTP_2) {
-                        ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
-                    }
-                    refuse.accept(ctx, new RequestTooLarge(maxBytes).toException());
+                    refuseUnread(ctx, new RequestTooLarge(maxBytes).toException(), refuse);
                     return;
                 }
             }
@@ -57,6 +59,18 @@ final class Bodies {
             // (once the length is within its limit); writing it here too sent two interim responses.
             ctx.next();
         };
+    }
+
+    /** Refuses a request whose body will not be read: over HTTP/1.1 its connection then closes. */
+    private static void refuseUnread(RoutingContext ctx, Throwable refusal,
+                                     BiConsumer<RoutingContext, Throwable> refuse) {
+        // HTTP/2 has no Connection header: a client must take a response with one for malformed
+        // (curl resets the stream and shows no status). Nor is the stream reset once answered, as
+        // a refused key's is (see proceed): curl 7.88 drops the answer if it is still sending then.
+        if (ctx.request().version() != HttpVersion.HTTP_2) {
+            ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+        }
+        refuse.accept(ctx, refusal);
     }
 
     /**

@@ -112,11 +112,14 @@ public sealed interface ApiError {
         public String message() { return "Request body is larger than the limit of " + limitBytes + " bytes."; }
     }
 
-    record UnsupportedMediaType(String contentType) implements ApiError {
+    /** A compressed request body: the gateway reads bodies as they are sent, uncompressed. */
+    record UnsupportedContentEncoding(String encoding) implements ApiError {
         public int status() { return 415; }
         public String type() { return "invalid_request_error"; }
-        public String code() { return "unsupported_media_type"; }
-        public String message() { return "Content-Type must be application/json, not '" + contentType + "'."; }
+        public String code() { return "unsupported_content_encoding"; }
+        public String message() {
+            return "Content-Encoding '" + encoding + "' is not supported: send the request body uncompressed.";
+        }
     }
 
     /** An {@code Expect} header other than {@code 100-continue}, the only expectation HTTP defines. */

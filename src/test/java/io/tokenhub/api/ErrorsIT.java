@@ -36,6 +36,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import java.util.zip.GZIPOutputStream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -410,6 +411,32 @@ class ErrorsIT {
         JsonObject error = assertOpenAiError(response, 413, "invalid_request_error", "request_too_large", null);
         assertThat(error.getString("message")).contains("65536");
         assertRefusedBeforeTheUpstream(response);
+    }
+
+    @Test
+    void aCompressedBodyIsA415NamingTheEncodingNotAnUnreadableJson() throws IOException {
+        // Given a valid chat body sent gzip-compressed, as a client may send it
+        ByteArrayOutputStream compressed = new ByteArrayOutputStream();
+        try (GZIPOutputStream gzip = new GZIPOutputStream(compressed)) {
+            gzip.write(("{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}")
+                .getBytes(StandardCharsets.UTF_8));
+        }
+
+        // When it is posted with its Content-Encoding
+        HttpResponse<String> response = gateway.send(HttpRequest.newBuilder(URI.create(gateway.url(CHAT)))
+            .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+            .header("Content-Encoding", "gzip").POST(HttpRequest.BodyPublishers.ofByteArray(compressed.toByteArray())));
+
+        // Then it is a 415 that says what to do, before any upstream
+        JsonObject error = assertOpenAiError(response, 415, "invalid_request_error", "unsupported_content_encoding", null);
+        assertThat(error.getString("message")).contains("'gzip'").contains("uncompressed");
+        assertRefusedBeforeTheUpstream(response);
+        // and an identity encoding is no encoding
+        HttpResponse<String> plain = gateway.send(HttpRequest.newBuilder(URI.create(gateway.url(CHAT)))
+            .header("Authorization", "Bearer " + key).header("Content-Type", "application/json")
+            .header("Content-Encoding", "identity").POST(HttpRequest.BodyPublishers.ofString(
+                "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}")));
+        assertThat(plain.statusCode()).isEqualTo(200);
     }
 
     @Test
