@@ -36,10 +36,12 @@ final class Bodies {
     static Handler<RoutingContext> limit(long maxBytes, BiConsumer<RoutingContext, Throwable> refuse) {
         // A platform handler, so Vert.x Web lets it run before the body handler.
         return (PlatformHandler) ctx -> {
-            // A compressed body would be read as JSON and refused as unreadable: said as what it is.
-            String encoding = ctx.request().getHeader(HttpHeaders.CONTENT_ENCODING);
-            if (encoding != null && !encoding.isBlank() && !encoding.trim().equalsIgnoreCase("identity")) {
-                refuseUnread(ctx, new UnsupportedContentEncoding(encoding.trim()).toException(), refuse);
+            // A compressed body would be read as JSON and refused as unreadable: said as what it is,
+            // with the one coding taken (RFC 9110 §15.5.16).
+            String coding = compression(ctx.request());
+            if (coding != null) {
+                ctx.response().putHeader(HttpHeaders.ACCEPT_ENCODING, "identity");
+                refuseUnread(ctx, new UnsupportedContentEncoding(coding).toException(), refuse);
                 return;
             }
             String length = ctx.request().getHeader(HttpHeaders.CONTENT_LENGTH);
@@ -59,6 +61,22 @@ final class Bodies {
             // (once the length is within its limit); writing it here too sent two interim responses.
             ctx.next();
         };
+    }
+
+    /** The first content coding other than identity the request declares (cut to 40 characters), or null. */
+    private static String compression(HttpServerRequest request) {
+        if (request.getHeader(HttpHeaders.CONTENT_ENCODING) == null) {
+            return null;
+        }
+        for (String value : request.headers().getAll(HttpHeaders.CONTENT_ENCODING)) {
+            for (String coding : value.split(",")) {
+                String name = coding.trim();
+                if (!name.isEmpty() && !name.equalsIgnoreCase("identity")) {
+                    return name.length() <= 40 ? name : name.substring(0, 40) + "…";
+                }
+            }
+        }
+        return null;
     }
 
     /** Refuses a request whose body will not be read: over HTTP/1.1 its connection then closes. */

@@ -46,6 +46,20 @@ public final class UpstreamException extends RuntimeException {
         return new UpstreamException(provider, kind, 0, message, 0, null);
     }
 
+    /**
+     * What the provider cannot offer, found before any call: the next candidate is tried, and the
+     * client gets 400 {@code unsupported_parameter} naming {@code param} (null: none named) if none
+     * can serve.
+     */
+    public static UpstreamException unsupported(String provider, String message, String param) {
+        JsonObject error = new JsonObject().put("message", message).put("type", "invalid_request_error")
+            .put("code", "unsupported_parameter");
+        if (param != null) {
+            error.put("param", param);
+        }
+        return new UpstreamException(provider, Kind.UNSUPPORTED, 400, message, 0, error);
+    }
+
     public String provider() {
         return provider;
     }

@@ -58,7 +58,7 @@ public final class UpstreamHealth {
     private volatile double latencyEwmaMs = -1;
     /** The kind of the last provider failure (no provider's words: they may quote a prompt). */
     private volatile String lastFailure = "";
-    /** Whether the next opening is another node's, not this one's failures. */
+    /** Whether the opening under way is another node's, not this one's failures (set under the breaker's lock). */
     private volatile boolean openedByPeer;
 
     UpstreamHealth(Vertx vertx, String provider, String deployment, CircuitBreaker config, Listener listener) {
@@ -217,14 +217,26 @@ public final class UpstreamHealth {
     /** Another node saw this upstream fail: open here too, without another round of failures. */
     public void openFromPeer() {
         if (state == CircuitBreakerState.CLOSED) {
-            openedByPeer = true;
-            breaker.open();
+            open(true);
+        }
+    }
+
+    /**
+     * Opens the circuit unless another event loop just did: the check and the opening hold the
+     * breaker's own lock, under which its {@code open} runs the open handler (opened twice, the
+     * breaker would tell and log it twice and set a second reset timer).
+     */
+    private void open(boolean byPeer) {
+        synchronized (breaker) {
+            if (state != CircuitBreakerState.OPEN) {
+                openedByPeer = byPeer;
+                breaker.open();
+            }
         }
     }
 
     private void logOpening(CircuitBreakerState before) {
         if (openedByPeer) {
-            openedByPeer = false;
             LOG.info("upstream {}: circuit open, as another node saw it fail; tried again in {} ms", key(), resetMs);
         } else if (before == CircuitBreakerState.HALF_OPEN) {
             LOG.info("upstream {} still failing ({}): circuit open again, tried again in {} ms", key(), lastFailure,
@@ -241,7 +253,7 @@ public final class UpstreamHealth {
             return switch (u.kind()) {
                 case CONNECTION -> "connection failed";
                 case TIMEOUT -> "timed out";
-                case SERVER_ERROR, RATE_LIMITED -> "HTTP " + u.status();
+                case SERVER_ERROR, RATE_LIMITED -> u.status() > 0 ? "HTTP " + u.status() : "provider error";
                 default -> u.kind().name().toLowerCase(Locale.ROOT);
             };
         }
@@ -290,11 +302,11 @@ public final class UpstreamHealth {
     private void failed(boolean trial, boolean tripped) {
         boolean rateTripped = window.record(false);
         if (trial) {
-            breaker.open();
+            open(false);
             trialBy.set(null);
         } else if ((failures.add(System.currentTimeMillis()) || tripped || rateTripped)
             && state == CircuitBreakerState.CLOSED) {
-            breaker.open();
+            open(false);
         }
     }
 

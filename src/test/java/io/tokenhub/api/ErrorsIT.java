@@ -430,6 +430,7 @@ class ErrorsIT {
         // Then it is a 415 that says what to do, before any upstream
         JsonObject error = assertOpenAiError(response, 415, "invalid_request_error", "unsupported_content_encoding", null);
         assertThat(error.getString("message")).contains("'gzip'").contains("uncompressed");
+        assertThat(response.headers().firstValue("Accept-Encoding")).hasValue("identity");
         assertRefusedBeforeTheUpstream(response);
         // and an identity encoding is no encoding
         HttpResponse<String> plain = gateway.send(HttpRequest.newBuilder(URI.create(gateway.url(CHAT)))

@@ -2,6 +2,7 @@ package io.tokenhub.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
@@ -53,6 +54,8 @@ class UpstreamHealthTest {
     void openingsAndTheClosingAreLoggedWithTheKindOfFailureAndNoProviderWords() throws Exception {
         ListAppender<ILoggingEvent> log = new ListAppender<>();
         Logger logger = (Logger) LoggerFactory.getLogger(UpstreamHealth.class);
+        Level level = logger.getLevel();
+        logger.setLevel(Level.INFO);
         log.start();
         logger.addAppender(log);
         try {
@@ -77,6 +80,7 @@ class UpstreamHealthTest {
                 "INFO upstream q/e: circuit open, as another node saw it fail; tried again in 100 ms");
         } finally {
             logger.detachAppender(log);
+            logger.setLevel(level);
         }
     }
 

@@ -106,15 +106,16 @@ public final class AnthropicAdapter implements ProviderAdapter {
             }
             boolean described = e instanceof IllegalArgumentException && e.getMessage() != null;
             String message = described ? e.getMessage() : "the request body does not have the expected shape";
-            boolean unsupported = e instanceof AnthropicRequests.Unsupported;
-            JsonObject error = new JsonObject().put("message", message).put("type", "invalid_request_error")
-                .put("code", unsupported ? "unsupported_parameter" : "invalid_request_error");
             String param = described ? param(message, call.body()) : null;
+            if (e instanceof AnthropicRequests.Unsupported) {
+                throw UpstreamException.unsupported(providerId(), message, param);
+            }
+            JsonObject error = new JsonObject().put("message", message).put("type", "invalid_request_error")
+                .put("code", "invalid_request_error");
             if (param != null) {
                 error.put("param", param);
             }
-            throw new UpstreamException(providerId(), unsupported ? Kind.UNSUPPORTED : Kind.REJECTED, 400, message, 0,
-                error);
+            throw new UpstreamException(providerId(), Kind.REJECTED, 400, message, 0, error);
         }
     }
 

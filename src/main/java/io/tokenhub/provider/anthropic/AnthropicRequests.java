@@ -104,9 +104,9 @@ public final class AnthropicRequests {
             }
         }
         // Claude answers in text only: dropped, a client asking for speech would get none.
-        if (req.getValue("modalities") instanceof JsonArray modalities && modalities.contains("audio")
-            || req.getValue("audio") != null) {
-            throw new Unsupported((req.getValue("audio") != null ? "audio" : "modalities")
+        boolean voice = req.getValue("audio") != null;
+        if (voice || (req.getValue("modalities") instanceof JsonArray modalities && modalities.contains("audio"))) {
+            throw new Unsupported((voice ? "audio" : "modalities")
                 + ": audio output is not supported by this provider");
         }
         // JSON mode and schemas have no counterpart in the Messages API: dropped, the answer would be prose.

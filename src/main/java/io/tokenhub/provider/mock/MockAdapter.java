@@ -15,6 +15,7 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A provider that answers locally and deterministically, so that a fresh install, a demo or a
@@ -27,6 +28,8 @@ public final class MockAdapter implements ProviderAdapter {
 
     /** OpenAI's own limit on {@code n}; it also bounds what one request can make the mock build. */
     private static final int MAX_CHOICES = 128;
+    /** The content parts the mock reads: text (a refusal is an earlier answer's text) and images. */
+    private static final Set<String> READ_PARTS = Set.of("text", "refusal", "image_url");
     /** The most any OpenAI embedding model gives (text-embedding-3-large); also bounds the mock's work. */
     private static final int MAX_DIMENSIONS = 3072;
 
@@ -103,15 +106,16 @@ public final class MockAdapter implements ProviderAdapter {
 
     /**
      * What the mock model cannot do, refused as unsupported (another candidate may do it) rather
-     * than answered as if it had: audio output, and content parts other than text and images (the
-     * gateway checks those two; audio input, files and any other type pass to providers that read
-     * them). Null when it can answer.
+     * than answered as if it had: audio output, and content parts other than text, refusals and
+     * images (audio input, files and any other type pass the gateway's checks, for providers that
+     * read them). Null when it can answer.
      */
     private UpstreamException beyond(JsonObject body) {
-        if (body.getValue("audio") != null
-            || body.getValue("modalities") instanceof JsonArray modalities && modalities.contains("audio")) {
-            String param = body.getValue("audio") != null ? "audio" : "modalities";
-            return unsupported(param + ": audio output is not supported by this model", param);
+        boolean voice = body.getValue("audio") != null;
+        if (voice || (body.getValue("modalities") instanceof JsonArray modalities && modalities.contains("audio"))) {
+            String param = voice ? "audio" : "modalities";
+            return UpstreamException.unsupported(provider.id(), param + ": audio output is not supported by this model",
+                param);
         }
         JsonArray messages = body.getValue("messages") instanceof JsonArray m ? m : new JsonArray();
         for (int i = 0; i < messages.size(); i++) {
@@ -119,10 +123,10 @@ public final class MockAdapter implements ProviderAdapter {
                 && message.getValue("content") instanceof JsonArray parts) {
                 for (int j = 0; j < parts.size(); j++) {
                     Object type = parts.getValue(j) instanceof JsonObject part ? part.getValue("type") : null;
-                    if (type != null && !"text".equals(type) && !"image_url".equals(type)) {
+                    if (type != null && !READ_PARTS.contains(type)) {
                         String param = "messages[" + i + "].content[" + j + "].type";
-                        return unsupported(param + " '" + type + "' is not supported by this model (it reads text "
-                            + "and image_url parts)", param);
+                        return UpstreamException.unsupported(provider.id(), param + " '" + type + "' is not supported "
+                            + "by this model (it reads text and image_url parts)", param);
                     }
                 }
             }
@@ -130,11 +134,6 @@ public final class MockAdapter implements ProviderAdapter {
         return null;
     }
 
-    private UpstreamException unsupported(String message, String param) {
-        return new UpstreamException(provider.id(), UpstreamException.Kind.UNSUPPORTED, 400, message, 0,
-            new JsonObject().put("message", message).put("type", "invalid_request_error").put("param", param)
-                .put("code", "unsupported_parameter"));
-    }
 
     /** The caller's mistake, in the words and shape OpenAI uses for it. */
     private UpstreamException rejected(String message, String param) {

@@ -8,13 +8,15 @@ import java.util.List;
 /**
  * The {@code logprobs} of a mock answer's content, in OpenAI's shape, for a request with
  * {@code logprobs: true}: each token with its log probability and UTF-8 bytes, and its
- * {@code top_logprobs} most likely tokens (the chosen one first). The numbers are made up but
+ * {@code top_logprobs} most likely tokens (the chosen one first). An entry is a piece as the mock
+ * streams it: a token, or the few tokens of a character that spans them (where OpenAI gives one
+ * entry per token, with part of the character's bytes). The numbers are made up but
  * deterministic and consistent: the chosen token's probability lies between 0.6 and 0.99, the
  * alternatives share the rest, halving in turn, so the probabilities never sum above one.
  */
 final class MockLogprobs {
 
-    /** Common tokens offered as the alternatives; 20, OpenAI's most for {@code top_logprobs}. */
+    /** Common tokens offered as alternatives: 20 (OpenAI's most for {@code top_logprobs}) besides the chosen. */
     private static final List<String> ALTERNATIVES = List.of(" the", ",", " a", ".", " and", " to", " of", " in",
         " is", " that", " it", " for", " you", " with", " on", " as", " are", " this", " be", " at", " I");
 

@@ -92,14 +92,18 @@ public enum Dialect {
     /**
      * OpenAI's {@code reasoning_effort} level in this provider's words, or null where it takes the
      * level as sent. DashScope's levels are {@code none}, {@code minimum}, {@code low}, {@code medium},
-     * {@code high} and {@code xhigh}: OpenAI's {@code minimal} is its {@code minimum}. Ark's are
+     * {@code high} and {@code xhigh} (its 400 for {@code minimal} lists them): OpenAI's
+     * {@code minimal} is its {@code minimum}. Ark's (Volcengine's Chat API reference) are
      * {@code minimal} (no reasoning), {@code low}, {@code medium} and {@code high}: OpenAI's
-     * {@code none} is its {@code minimal}. (DeepSeek's {@code none} is {@link #offByEffort}.)
+     * {@code none} is its {@code minimal}, and the levels above {@code high} (OpenAI's
+     * {@code xhigh}, DeepSeek's {@code max}) its {@code high}. (DeepSeek's {@code none} is
+     * {@link #offByEffort}.)
      */
     String effortWord(Object level) {
         return switch (this) {
             case QWEN -> "minimal".equals(level) ? "minimum" : null;
-            case DOUBAO -> "none".equals(level) ? "minimal" : null;
+            case DOUBAO -> "none".equals(level) ? "minimal"
+                : "xhigh".equals(level) || "max".equals(level) ? "high" : null;
             default -> null;
         };
     }

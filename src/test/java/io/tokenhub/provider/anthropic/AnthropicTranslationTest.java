@@ -358,6 +358,7 @@ class AnthropicTranslationTest {
 
         @Test
         void audioOutputIsRefusedAsUnsupportedAndTextOnlyModalitiesPass() {
+            // Given requests for speech, by modalities and by audio options: refused as unsupported
             JsonObject speech = chat("[{\"role\":\"user\",\"content\":\"q\"}]")
                 .put("modalities", new JsonArray().add("text").add("audio"));
             assertThatThrownBy(() -> translate(speech)).isInstanceOf(AnthropicRequests.Unsupported.class)
@@ -367,6 +368,7 @@ class AnthropicTranslationTest {
             assertThatThrownBy(() -> translate(voice)).isInstanceOf(AnthropicRequests.Unsupported.class)
                 .hasMessage("audio: audio output is not supported by this provider");
 
+            // and text only, which Claude gives, passes without the field
             JsonObject text = chat("[{\"role\":\"user\",\"content\":\"q\"}]").put("modalities", new JsonArray().add("text"));
             assertThat(translate(text).containsKey("modalities")).isFalse();
         }

@@ -395,12 +395,14 @@ class MockProviderIT {
 
     @Test
     void logprobsGiveEachContentTokenWithItsTopAlternativesWholeAndStreamed() {
+        // Given a request for log probabilities with the three most likely tokens
         ChatCompletionCreateParams params = ask("Rate my odds").logprobs(true).topLogprobs(3).build();
 
+        // When it is asked whole and streamed
         ChatCompletion whole = client.chat().completions().create(params);
         List<ChatCompletionChunk> chunks = stream(params);
 
-        // The whole answer: one entry per content token, spelling the content, in UTF-8 bytes
+        // Then the whole answer has one entry per content token, spelling the content, in UTF-8 bytes
         List<ChatCompletionTokenLogprob> tokens = whole.choices().get(0).logprobs().orElseThrow().content().orElseThrow();
         assertThat(tokens.stream().map(ChatCompletionTokenLogprob::token).reduce("", String::concat))
             .isEqualTo(whole.choices().get(0).message().content().orElseThrow());
@@ -457,6 +459,7 @@ class MockProviderIT {
 
     @Test
     void audioOutputAndPartsOtherThanTextAndImagesAreRefusedAsUnsupportedNotAnsweredAsIfRead() {
+        // Given a request for speech, and questions about a recording and a video the mock cannot read
         JsonObject speech = new JsonObject().put("model", "mock-chat")
             .put("modalities", new JsonArray().add("text").add("audio"))
             .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi")));
@@ -465,6 +468,7 @@ class MockProviderIT {
                 .put("input_audio", new JsonObject().put("data", "AAAA").put("format", "wav")),
             "video", new JsonObject().put("type", "video").put("url", "https://example.com/v.mp4"));
 
+        // When each is asked, then it is refused as unsupported, naming what the mock cannot take
         HttpResponse<String> refused = gateway.post("/v1/chat/completions", key, speech.encode());
         assertThat(refused.statusCode()).isEqualTo(400);
         assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code"))
@@ -480,8 +484,11 @@ class MockProviderIT {
             assertThat(error.getString("code")).as(part.getKey()).isEqualTo("unsupported_parameter");
             assertThat(error.getString("param")).as(part.getKey()).isEqualTo("messages[0].content[1].type");
         }
-        // and text only is answered as before
-        speech.put("modalities", new JsonArray().add("text"));
+        // and text only is answered as before, with an earlier answer's refusal part in the history
+        speech.put("modalities", new JsonArray().add("text")).getJsonArray("messages")
+            .add(new JsonObject().put("role", "assistant").put("content", new JsonArray()
+                .add(new JsonObject().put("type", "refusal").put("refusal", "I cannot help with that."))))
+            .add(new JsonObject().put("role", "user").put("content", "then say hello"));
         assertThat(gateway.post("/v1/chat/completions", key, speech.encode()).statusCode()).isEqualTo(200);
     }
 

@@ -36,6 +36,7 @@ class DialectTest {
         // DashScope's lowest level above none is minimum; Ark's minimal is no reasoning
         "qwen        | \"reasoning_effort\":\"minimal\"                             | {\"reasoning_effort\":\"minimum\"}",
         "doubao      | \"reasoning_effort\":\"none\"                                | {\"reasoning_effort\":\"minimal\"}",
+        "doubao      | \"reasoning_effort\":\"xhigh\"                               | {\"reasoning_effort\":\"high\"}",
         "doubao      | \"reasoning_effort\":\"high\",\"enable_thinking\":true     | {\"reasoning_effort\":\"high\",\"thinking\":{\"type\":\"enabled\"}}",
         "passthrough | \"reasoning_effort\":\"minimal\"                             | {\"reasoning_effort\":\"minimal\"}",
         "doubao      | \"enable_thinking\":false,\"enable_search\":true             | {\"thinking\":{\"type\":\"disabled\"}}",
