@@ -76,6 +76,8 @@ import org.HdrHistogram.Histogram;
 public final class LoadBenchmark {
 
     private static final String CHAT_BODY = BenchGateway.CHAT_BODY;
+    /** New connections in one phase above which its connections spiralled (a phase needs at most 32 at once). */
+    private static final long SPIRAL = 100;
     /** The JIT compilers' share of a core under which TokenHub's warm-up counts as done. */
     private static final double JIT_SETTLED = 0.05;
 
@@ -633,6 +635,15 @@ public final class LoadBenchmark {
                 + ", upstream " + switchesPer(upstreamSwitches, Procs.contextSwitches(upstream.pid()), handled);
         } else if (path.equals("baseline")) {
             row.rss = Procs.treeRssBytes(baseline.pid());
+        }
+        long opened = client.connectionsOpened() - openedBefore;
+        if (opened > SPIRAL) {
+            // Left open, they would carry the next phase's requests (one each, spread thin) and hold
+            // the server's memory: a spiral would spoil every phase after its own.
+            client.reconnect();
+            notes.append("note: ").append(path).append(' ').append(phase.label()).append(" opened ").append(opened)
+                .append(" new connections (the load generator's connections spiralled); they were closed before the ")
+                .append("next phase\n");
         }
         return row;
     }

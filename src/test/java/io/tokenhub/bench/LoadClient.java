@@ -15,6 +15,7 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -89,13 +90,24 @@ final class LoadClient implements AutoCloseable {
 
         @Override
         public Future<?> start() {
-            client = vertx.httpClientBuilder()
+            client = newClient();
+            return Future.succeededFuture();
+        }
+
+        private HttpClient newClient() {
+            return vertx.httpClientBuilder()
                 .with(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true)
                     .setKeepAliveTimeout(600).setConnectTimeout(10_000))
                 .with(new PoolOptions().setHttp1MaxSize(poolSize).setMaxWaitQueueSize(-1))
                 .withConnectHandler(connection -> opened.increment())
                 .build();
-            return Future.succeededFuture();
+        }
+
+        /** On this driver's event loop: its connections closed, an empty pool in their place. */
+        Future<Void> reconnect() {
+            HttpClient old = client;
+            client = newClient();
+            return old.close();
         }
 
         void run(Runnable task) {
@@ -117,6 +129,19 @@ final class LoadClient implements AutoCloseable {
             drivers.add(d);
             return d;
         }, new DeploymentOptions().setInstances(eventLoops)).await();
+    }
+
+    /**
+     * Closes every connection and starts again with empty pools. After a phase whose connections
+     * spiralled (thousands opened while answers lagged), the next phase would otherwise spread its
+     * requests over all of them, and the gateway would hold them all.
+     */
+    void reconnect() {
+        for (Driver driver : drivers) {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            driver.run(() -> driver.reconnect().onComplete(ar -> done.complete(null)));
+            done.orTimeout(30, TimeUnit.SECONDS).join();
+        }
     }
 
     /** Connections this load generator has opened so far, to any target. */
