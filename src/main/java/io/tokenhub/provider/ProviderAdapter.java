@@ -1,6 +1,8 @@
 package io.tokenhub.provider;
 
 import io.vertx.core.Future;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 
 /**
  * One upstream wire format. Adapters translate from and to the OpenAI shape at the edge of the
@@ -32,6 +34,18 @@ public interface ProviderAdapter {
      */
     default Future<Completion> rerank(UpstreamCall call, Abort abort) {
         return unsupported("rerank");
+    }
+
+    /**
+     * The field of a chat request that asks for audio output ({@code audio}, or {@code modalities}
+     * naming {@code audio}), or null: for the adapters whose models answer in text only.
+     */
+    static String audioOutputAsked(JsonObject request) {
+        if (request.getValue("audio") != null) {
+            return "audio";
+        }
+        return request.getValue("modalities") instanceof JsonArray modalities && modalities.contains("audio")
+            ? "modalities" : null;
     }
 
     private Future<Completion> unsupported(String operation) {

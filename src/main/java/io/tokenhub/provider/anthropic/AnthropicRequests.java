@@ -1,5 +1,6 @@
 package io.tokenhub.provider.anthropic;
 
+import io.tokenhub.provider.ProviderAdapter;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -104,10 +105,9 @@ public final class AnthropicRequests {
             }
         }
         // Claude answers in text only: dropped, a client asking for speech would get none.
-        boolean voice = req.getValue("audio") != null;
-        if (voice || (req.getValue("modalities") instanceof JsonArray modalities && modalities.contains("audio"))) {
-            throw new Unsupported((voice ? "audio" : "modalities")
-                + ": audio output is not supported by this provider");
+        String audio = ProviderAdapter.audioOutputAsked(req);
+        if (audio != null) {
+            throw new Unsupported(audio + ": audio output is not supported by this provider");
         }
         // JSON mode and schemas have no counterpart in the Messages API: dropped, the answer would be prose.
         if (req.getValue("response_format") instanceof JsonObject format && !"text".equals(format.getString("type"))) {

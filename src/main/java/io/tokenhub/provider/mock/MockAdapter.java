@@ -111,11 +111,10 @@ public final class MockAdapter implements ProviderAdapter {
      * read them). Null when it can answer.
      */
     private UpstreamException beyond(JsonObject body) {
-        boolean voice = body.getValue("audio") != null;
-        if (voice || (body.getValue("modalities") instanceof JsonArray modalities && modalities.contains("audio"))) {
-            String param = voice ? "audio" : "modalities";
-            return UpstreamException.unsupported(provider.id(), param + ": audio output is not supported by this model",
-                param);
+        String audio = ProviderAdapter.audioOutputAsked(body);
+        if (audio != null) {
+            return UpstreamException.unsupported(provider.id(), audio + ": audio output is not supported by this model",
+                audio);
         }
         JsonArray messages = body.getValue("messages") instanceof JsonArray m ? m : new JsonArray();
         for (int i = 0; i < messages.size(); i++) {
@@ -133,7 +132,6 @@ public final class MockAdapter implements ProviderAdapter {
         }
         return null;
     }
-
 
     /** The caller's mistake, in the words and shape OpenAI uses for it. */
     private UpstreamException rejected(String message, String param) {
