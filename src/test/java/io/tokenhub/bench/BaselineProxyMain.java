@@ -18,9 +18,12 @@ import java.nio.file.Path;
 import java.util.Set;
 
 /**
- * The baseline proxy when nginx is not installed: a plain Vert.x forwarding proxy (server →
- * pooled client, bodies piped both ways, no parsing). {@code BaselineProxyMain <port> <upstream
- * port> <event loops> <ready file>}; exits when stdin closes.
+ * A bare Vert.x forwarding proxy (server → pooled client, bodies piped both ways, no parsing), set
+ * up as TokenHub's own server and clients are: Netty's epoll transport, strict thread mode, no
+ * WebSocket compression, TCP_NODELAY, kept-alive upstream connections. What it costs is the floor
+ * of any gateway built on Vert.x's HTTP server and client: the load benchmark's {@code vertx} path,
+ * and its baseline when nginx is not installed. {@code BaselineProxyMain <port> <upstream port>
+ * <event loops> <ready file>}; exits when stdin closes.
  */
 public final class BaselineProxyMain {
 
@@ -35,8 +38,11 @@ public final class BaselineProxyMain {
         int upstreamPort = Integer.parseInt(args[1]);
         int loops = Integer.parseInt(args[2]);
         Path ready = Path.of(args[3]);
-        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops));
+        Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(loops).setPreferNativeTransport(true));
         vertx.deployVerticle(() -> new Proxy(port, upstreamPort), new DeploymentOptions().setInstances(loops)).await();
+        if (!vertx.isNativeTransportEnabled()) {
+            System.out.println("Netty's epoll transport is not available here: Java NIO instead, unlike TokenHub");
+        }
         Procs.writeReady(ready, "READY " + port);
         Procs.exitWhenStdinCloses(() -> vertx.close().await());
     }
@@ -55,8 +61,11 @@ public final class BaselineProxyMain {
         public Future<?> start() {
             client = vertx.createHttpClient(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true),
                 new PoolOptions().setHttp1MaxSize(20_000));
+            // Responses are written on the request's event loop (the client's connections are this
+            // verticle's), so strict thread mode holds here as it does in TokenHub.
             return vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(port)
-                    .setTcpNoDelay(true).setAcceptBacklog(8192))
+                    .setTcpNoDelay(true).setAcceptBacklog(8192).setStrictThreadMode(true)
+                    .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
                 .requestHandler(this::forward)
                 .listen();
         }

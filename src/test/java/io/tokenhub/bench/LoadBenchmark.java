@@ -21,6 +21,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import org.HdrHistogram.Histogram;
 
 /**
@@ -29,7 +30,7 @@ import org.HdrHistogram.Histogram;
  *
  * <h2>Commands</h2>
  * <pre>
- * # Everything (about 9 minutes with the defaults; needs the local PostgreSQL the integration tests
+ * # Everything (about 11 minutes with the defaults; needs the local PostgreSQL the integration tests
  * # use, TOKENHUB_TEST_PG_URL; nginx is the baseline when installed: apt-get install -y nginx-light)
  * mvn -Pbench test-compile exec:exec@load
  *
@@ -55,18 +56,20 @@ import org.HdrHistogram.Histogram;
  * (and says so).
  *
  * <h2>What runs</h2>
- * Four processes on 127.0.0.1, so that each one's CPU time can be read from {@code /proc}:
+ * Five processes on 127.0.0.1, so that each one's CPU time can be read from {@code /proc}:
  * <ol>
  *   <li>this one: the load generator ({@link LoadClient}) and the report;</li>
  *   <li>the fake upstream ({@link FakeUpstreamMain}): a fixed OpenAI chat completion, or an SSE
  *   stream with a delay between chunks;</li>
  *   <li>the baseline proxy in front of the same upstream: nginx (keep-alive to the upstream, no
  *   buffering, no access log) if {@code nginx} is on the PATH, else {@link BaselineProxyMain};</li>
+ *   <li>the bare Vert.x proxy ({@link BaselineProxyMain}, path {@code vertx}) in front of it too, on the
+ *   gateway's JVM options: what Vert.x's HTTP server and client cost with none of TokenHub's work;</li>
  *   <li>TokenHub ({@link GatewayMain}, {@code -Xmx512m -XX:+UseG1GC}) with auth (a key made through the admin
  *   API), usage accounting into a fresh database of the local PostgreSQL, and metrics.</li>
  * </ol>
- * Each path — direct to the upstream, through the baseline, through TokenHub — gets a warm-up,
- * then: one request in flight; fixed rates (open model, latency from the intended send time,
+ * Each path — direct to the upstream, through the baseline, through the bare Vert.x proxy, through
+ * TokenHub — gets a warm-up, then: one request in flight; fixed rates (open model, latency from the intended send time,
  * HdrHistogram); saturation (closed loop, N connections); streams at a fixed rate (time to first
  * token, per-chunk transit time). Then TokenHub alone holds many slow streams open at once. The
  * report gives latencies, overhead over direct, throughput, CPU per request of each process,
@@ -96,7 +99,7 @@ public final class LoadBenchmark {
         int slowRate = 1_000;         // streams opened per second while ramping up
         int slowIntervalMs = 1_000;   // upstream delay between chunks of a held stream
         int slowHold = 15;            // s during which all of them are open
-        List<String> paths = List.of("direct", "baseline", "tokenhub");
+        List<String> paths = List.of("direct", "baseline", "vertx", "tokenhub");
         String baseline = "auto";     // auto | nginx | vertx
         String jfr = "";              // file: JFR recording of the gateway in an extra saturation phase
         int jfrRate = 0;              // req/s of that phase, open model (0: saturation)
@@ -211,10 +214,13 @@ public final class LoadBenchmark {
         .connectTimeout(Duration.ofSeconds(5)).build();
     private Procs.Child upstream;
     private Procs.Child baseline;
+    /** The bare Vert.x forwarding proxy: what Vert.x's HTTP server and client cost without TokenHub. */
+    private Procs.Child vertxProxy;
     private BenchGateway gateway;
     private String baselineName;
     private int upstreamPort;
     private int baselinePort;
+    private int vertxPort;
     private int managementPort;
     private LoadClient client;
     private long tokenhubAnswered;
@@ -260,6 +266,7 @@ public final class LoadBenchmark {
 
         startUpstream();
         startBaseline();
+        startVertxProxy();
         startGateway();
         int maxConnections = Math.max(4_000, settings.slowStreams + 1_000);
         client = new LoadClient(settings.clientLoops, maxConnections);
@@ -346,6 +353,10 @@ public final class LoadBenchmark {
                     Integer.toString(settings.proxyWorkers), ready.toString()));
             Procs.awaitFile(ready, baseline, 60_000);
             baselineName = "Vert.x forwarding proxy (nginx not installed)";
+            if (settings.paths.contains("vertx")) {
+                settings.paths = settings.paths.stream().filter(path -> !path.equals("vertx")).toList();
+                notes.append("note: the baseline is the bare Vert.x proxy, so it has no path of its own\n");
+            }
         }
         awaitHttp(baselinePort);
         log("baseline: " + baselineName + ", pid " + baseline.pid() + ", port " + baselinePort);
@@ -388,6 +399,38 @@ public final class LoadBenchmark {
             """.formatted(settings.proxyWorkers, dir, dir, dir, dir, dir, dir, dir, upstreamPort, baselinePort);
     }
 
+    /**
+     * The bare Vert.x proxy, on the gateway's JVM, heap and options: TokenHub less all it does
+     * between its HTTP server and its upstream client. The CPU target is ≤ 2× nginx; this shows how
+     * much of that Vert.x itself takes.
+     */
+    private void startVertxProxy() throws Exception {
+        if (!settings.paths.contains("vertx")) {
+            return;
+        }
+        vertxPort = freePort();
+        Path ready = work.resolve("vertx-proxy.ready");
+        vertxProxy = Procs.java("vertx-proxy", work.resolve("vertx-proxy.log"), settings.gatewayJava, gatewayJvm(false),
+            BaselineProxyMain.class.getName(), List.of(Integer.toString(vertxPort), Integer.toString(upstreamPort),
+                Integer.toString(settings.proxyWorkers), ready.toString()));
+        Procs.awaitFile(ready, vertxProxy, 60_000);
+        awaitHttp(vertxPort);
+        log("bare Vert.x proxy: pid " + vertxProxy.pid() + ", port " + vertxPort);
+    }
+
+    /** The gateway's JVM options (heap, collector, more from gatewayJvm); with the JFR ones for the gateway. */
+    private List<String> gatewayJvm(boolean jfr) {
+        List<String> jvm = new ArrayList<>(List.of("-Xmx" + settings.gatewayHeap));
+        if (jfr && !settings.jfr.isBlank()) {
+            jvm.addAll(List.of("-XX:+UnlockDiagnosticVMOptions", "-XX:+DebugNonSafepoints",
+                "-XX:StartFlightRecording=name=boot,settings=default,maxage=30s"));
+        }
+        if (!settings.gatewayJvm.isBlank()) {
+            jvm.addAll(Arrays.asList(settings.gatewayJvm.trim().split("\\s+")));
+        }
+        return jvm;
+    }
+
     private void startGateway() throws Exception {
         if (!settings.paths.contains("tokenhub")) {
             return;
@@ -395,14 +438,7 @@ public final class LoadBenchmark {
         gateway = BenchGateway.create();
         log("database: " + gateway.databaseName());
         Runtime.getRuntime().addShutdownHook(new Thread(this::close, "bench-close"));
-        List<String> jvm = new ArrayList<>(List.of("-Xmx" + settings.gatewayHeap));
-        if (!settings.jfr.isBlank()) {
-            jvm.addAll(List.of("-XX:+UnlockDiagnosticVMOptions", "-XX:+DebugNonSafepoints",
-                "-XX:StartFlightRecording=name=boot,settings=default,maxage=30s"));
-        }
-        if (!settings.gatewayJvm.isBlank()) {
-            jvm.addAll(Arrays.asList(settings.gatewayJvm.trim().split("\\s+")));
-        }
+        List<String> jvm = gatewayJvm(true);
         gateway.start(work, upstreamPort, settings.gatewayJava, jvm, settings.upstreamHttp2, settings.flushMs);
         managementPort = gateway.managementPort();
         notes.append(gateway.note());
@@ -432,8 +468,9 @@ public final class LoadBenchmark {
         return switch (path) {
             case "direct" -> new LoadClient.Target(path, upstreamPort, "/v1/chat/completions", null);
             case "baseline" -> new LoadClient.Target(path, baselinePort, "/v1/chat/completions", null);
+            case "vertx" -> new LoadClient.Target(path, vertxPort, "/v1/chat/completions", null);
             case "tokenhub" -> gateway.target();
-            default -> throw new IllegalArgumentException("unknown path '" + path + "' (direct, baseline, tokenhub)");
+            default -> throw new IllegalArgumentException("unknown path '" + path + "' (direct, baseline, vertx, tokenhub)");
         };
     }
 
@@ -635,6 +672,8 @@ public final class LoadBenchmark {
                 + ", upstream " + switchesPer(upstreamSwitches, Procs.contextSwitches(upstream.pid()), handled);
         } else if (path.equals("baseline")) {
             row.rss = Procs.treeRssBytes(baseline.pid());
+        } else if (path.equals("vertx")) {
+            row.rss = Procs.treeRssBytes(vertxProxy.pid());
         }
         long opened = client.connectionsOpened() - openedBefore;
         if (opened > SPIRAL) {
@@ -670,6 +709,7 @@ public final class LoadBenchmark {
         Map<String, Long> ticks = new LinkedHashMap<>();
         switch (path) {
             case "baseline" -> ticks.put("proxy", Procs.treeCpuTicks(baseline.pid()));
+            case "vertx" -> ticks.put("proxy", Procs.treeCpuTicks(vertxProxy.pid()));
             case "tokenhub" -> ticks.put("proxy", Procs.cpuTicks(gateway.pid()));
             default -> { }
         }
@@ -756,12 +796,16 @@ public final class LoadBenchmark {
         out.append(machine()).append('\n');
         out.append("Settings: ").append(settings).append('\n');
         out.append("Baseline: ").append(baselineName == null ? "-" : baselineName).append('\n');
+        if (vertxProxy != null) {
+            out.append("vertx: a bare Vert.x forwarding proxy (TokenHub's server and client settings, JVM and heap, none of"
+                + " its work): the floor of a gateway on Vert.x\n");
+        }
         out.append("Request: POST /v1/chat/completions, ").append(CHAT_BODY.length()).append(" B body; answer ")
             .append(FakeUpstreamMain.COMPLETION_JSON.length()).append(" B (direct/baseline) — TokenHub adds its "
                 + "headers and usage.cost\n");
         out.append("Latency in ms; +p50/+p99/+p99.9 = the path's percentile minus direct's at the same load; CPU in µs"
             + " per request from /proc utime+stime of each process\n");
-        out.append("(prx = nginx master+workers / the TokenHub JVM; up = fake upstream; gen = load generator; pg ="
+        out.append("(prx = nginx master+workers / the bare Vert.x proxy's JVM / the TokenHub JVM; up = fake upstream; gen = load generator; pg ="
             + " PostgreSQL backends of the gateway's database, i.e. usage inserts;\n other% = CPU used by other"
             + " processes on the machine during the phase, as % of all cores: a noise gauge)\n\n");
 
@@ -794,18 +838,21 @@ public final class LoadBenchmark {
             + " generator and every server share the same cores)\n");
         Row directSat = findKind("direct", Kind.SATURATION);
         Row baseSat = findKind("baseline", Kind.SATURATION);
+        Row vertxSat = findKind("vertx", Kind.SATURATION);
         Row hubSat = findKind("tokenhub", Kind.SATURATION);
-        for (Row row : new Row[] {directSat, baseSat, hubSat}) {
+        for (Row row : new Row[] {directSat, baseSat, vertxSat, hubSat}) {
             if (row == null) {
                 continue;
             }
-            out.append(String.format(Locale.ROOT, "  %-9s %8.0f req/s  %s  proxy CPU %s µs/req%s%n", row.path,
+            out.append(String.format(Locale.ROOT, "  %-9s %8.0f req/s  %s  proxy CPU %s µs/req%s%s%n", row.path,
                 row.result.throughput(),
                 baseSat == null || row == baseSat ? "          "
                     : String.format(Locale.ROOT, "%5.2f× baseline", row.result.throughput() / baseSat.result.throughput()),
                 cpu(row, "proxy"),
                 baseSat == null || row == baseSat || row == directSat || !row.cpuUs.containsKey("proxy") ? ""
-                    : String.format(Locale.ROOT, " = %.2f× the baseline's", row.cpuUs.get("proxy") / baseSat.cpuUs.get("proxy"))));
+                    : String.format(Locale.ROOT, " = %.2f× the baseline's", cpuRatio(row, baseSat)),
+                row != hubSat || vertxSat == null ? ""
+                    : String.format(Locale.ROOT, ", %.2f× the bare Vert.x proxy's", cpuRatio(hubSat, vertxSat))));
         }
 
         out.append("\nStreaming (").append(settings.streamRate).append(" streams/s, ").append(settings.streamChunks)
@@ -904,34 +951,33 @@ public final class LoadBenchmark {
         return out.toString();
     }
 
+    /**
+     * Each target with TokenHub's figure and its verdict, then the same figure for nginx and the bare
+     * Vert.x proxy where they ran: which targets a proxy that does nothing meets on this machine.
+     */
     private String targets() {
-        StringBuilder out = new StringBuilder("Targets (issue 6)\n");
-        Row seqHub = findKind("tokenhub", Kind.SEQUENTIAL);
-        Row seqDirect = findKind("direct", Kind.SEQUENTIAL);
-        if (seqHub != null && seqDirect != null) {
-            target(out, "added latency, 1 in flight, p50 ≤ 0.1 ms", diffMs(seqHub, seqDirect, 50), 0.1);
-            target(out, "added latency, 1 in flight, p99 ≤ 0.5 ms", diffMs(seqHub, seqDirect, 99), 0.5);
-        }
-        Row r2000 = find("tokenhub", "2000/s");
+        StringBuilder out = new StringBuilder("Targets (issue 6); in brackets the same figure for the proxies that"
+            + " do nothing else\n");
+        Row oneDirect = findKind("direct", Kind.SEQUENTIAL);
+        target(out, "added latency, 1 in flight, p50 ≤ 0.1 ms", 0.1,
+            path -> diffMs(findKind(path, Kind.SEQUENTIAL), oneDirect, 50));
+        target(out, "added latency, 1 in flight, p99 ≤ 0.5 ms", 0.5,
+            path -> diffMs(findKind(path, Kind.SEQUENTIAL), oneDirect, 99));
         Row d2000 = find("direct", "2000/s");
-        if (r2000 != null && d2000 != null) {
-            target(out, "p99 overhead at 2000/s ≤ 1 ms", diffMs(r2000, d2000, 99), 1.0);
-        }
+        target(out, "p99 overhead at 2000/s ≤ 1 ms", 1.0, path -> diffMs(find(path, "2000/s"), d2000, 99));
         Row hubSat = findKind("tokenhub", Kind.SATURATION);
         Row baseSat = findKind("baseline", Kind.SATURATION);
+        Row vertxSat = findKind("vertx", Kind.SATURATION);
         if (hubSat != null && baseSat != null) {
-            double ratio = hubSat.cpuUs.get("proxy") / baseSat.cpuUs.get("proxy");
-            out.append(String.format(Locale.ROOT, "  %-52s %8.2f×   %s%n", "CPU per request at saturation ≤ 2× baseline",
-                ratio, ratio <= 2 ? "met" : "NOT met"));
+            double ratio = cpuRatio(hubSat, baseSat);
+            out.append(String.format(Locale.ROOT, "  %-52s %8.2f×   %s%s%n", "CPU per request at saturation ≤ 2× baseline",
+                ratio, ratio <= 2 ? "met" : "NOT met", vertxSat == null ? ""
+                    : String.format(Locale.ROOT, " (bare Vert.x proxy %.2f×; TokenHub %.2f× the bare Vert.x proxy)",
+                        cpuRatio(vertxSat, baseSat), cpuRatio(hubSat, vertxSat))));
         }
-        Row hubStream = findKind("tokenhub", Kind.STREAMS);
         Row directStream = findKind("direct", Kind.STREAMS);
-        if (hubStream != null && directStream != null) {
-            target(out, "time-to-first-token overhead p99 ≤ 1 ms", (hubStream.result.ttft.getValueAtPercentile(99)
-                - directStream.result.ttft.getValueAtPercentile(99)) / 1e6, 1.0);
-            target(out, "per-chunk overhead (p50) ≤ 0.05 ms", (hubStream.result.chunk.getValueAtPercentile(50)
-                - directStream.result.chunk.getValueAtPercentile(50)) / 1e6, 0.05);
-        }
+        target(out, "time-to-first-token overhead p99 ≤ 1 ms", 1.0, path -> streamDiffMs(path, directStream, true, 99));
+        target(out, "per-chunk overhead (p50) ≤ 0.05 ms", 0.05, path -> streamDiffMs(path, directStream, false, 50));
         if (heldMaxOpen > 0) {
             // The gateway runs with -Xmx512m (unless gatewayHeap says otherwise): held is held within it.
             boolean met = heldMaxOpen >= 10_000 && heldFailed == 0 && "512m".equals(settings.gatewayHeap);
@@ -942,10 +988,41 @@ public final class LoadBenchmark {
         return out.toString();
     }
 
-    private static void target(StringBuilder out, String what, double measured, double limit) {
+    /** One latency target: TokenHub's figure (path → ms over direct, null where it did not run), then the proxies'. */
+    private void target(StringBuilder out, String what, double limit, Function<String, Double> overDirect) {
+        Double measured = overDirect.apply("tokenhub");
+        if (measured == null) {
+            return;
+        }
         // Below zero, direct itself was slower in its phase than the path in its own: noise, not a result.
         String verdict = measured < 0 ? "not shown (direct was slower: noise)" : measured <= limit ? "met" : "NOT met";
-        out.append(String.format(Locale.ROOT, "  %-52s %8.3f ms %s%n", what, measured, verdict));
+        StringBuilder others = new StringBuilder();
+        for (String path : List.of("baseline", "vertx")) {
+            Double theirs = overDirect.apply(path);
+            if (theirs != null) {
+                others.append(others.length() == 0 ? " (" : ", ")
+                    .append(path.equals("vertx") ? "bare Vert.x proxy"
+                        : baselineName != null && baselineName.startsWith("nginx") ? "nginx" : path)
+                    .append(String.format(Locale.ROOT, " %.3f", theirs));
+            }
+        }
+        out.append(String.format(Locale.ROOT, "  %-52s %8.3f ms %s%s%n", what, measured, verdict,
+            others.length() == 0 ? "" : others.append(')')));
+    }
+
+    /** A stream phase's time to first token or chunk transit over direct's at a percentile, in ms; null if either did not run. */
+    private Double streamDiffMs(String path, Row direct, boolean ttft, double percentile) {
+        Row row = findKind(path, Kind.STREAMS);
+        if (row == null || direct == null) {
+            return null;
+        }
+        Histogram mine = ttft ? row.result.ttft : row.result.chunk;
+        Histogram theirs = ttft ? direct.result.ttft : direct.result.chunk;
+        return (mine.getValueAtPercentile(percentile) - theirs.getValueAtPercentile(percentile)) / 1e6;
+    }
+
+    private static double cpuRatio(Row row, Row to) {
+        return row.cpuUs.get("proxy") / to.cpuUs.get("proxy");
     }
 
     private String errorSamples() {
@@ -994,7 +1071,11 @@ public final class LoadBenchmark {
         return msDiff(row.result.latency, direct.result.latency, percentile);
     }
 
-    private static double diffMs(Row row, Row direct, double percentile) {
+    /** The row's latency over direct's at a percentile, in ms; null when either did not run. */
+    private static Double diffMs(Row row, Row direct, double percentile) {
+        if (row == null || direct == null) {
+            return null;
+        }
         return (row.result.latency.getValueAtPercentile(percentile)
             - direct.result.latency.getValueAtPercentile(percentile)) / 1e6;
     }
@@ -1136,7 +1217,7 @@ public final class LoadBenchmark {
         if (gateway != null) {
             gateway.close();
         }
-        for (Procs.Child child : new Procs.Child[] {baseline, upstream}) {
+        for (Procs.Child child : new Procs.Child[] {baseline, vertxProxy, upstream}) {
             if (child != null) {
                 child.close();
             }
