@@ -1,0 +1,105 @@
+package io.tokenhub.accounting;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.tokenhub.billing.Payment;
+import io.tokenhub.core.Usage;
+import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The usage journal on a real disk: what a stop leaves for the next start. Its writes are
+ * asynchronous, so each test reads the files only after {@code close}, which answers once the
+ * writes queued before it are done.
+ */
+class JournalTest {
+
+    @TempDir
+    Path data;
+    private Vertx vertx;
+    private Path dir;
+    private Path spool;
+
+    @BeforeEach
+    void setUp() {
+        vertx = Vertx.vertx();
+        dir = data.resolve("journal");
+        spool = data.resolve("spool");
+    }
+
+    @AfterEach
+    void tearDown() {
+        vertx.close().await();
+    }
+
+    @Test
+    void recordsNotYetDurableAtAStopAreHandedToTheNextStartInTheOrderReceived() throws IOException {
+        // Given a journal that took five records in three batches, of which PostgreSQL holds the first two
+        Journal journal = started();
+        List<UsageEvent> records = records(5);
+        journal.append(records.subList(0, 2), 2);
+        journal.append(records.subList(2, 3), 3);
+        journal.append(records.subList(3, 5), 5);
+
+        // When the node stops with only those two durable
+        journal.close(2).await();
+
+        // Then the disk holds all five, the segment not being durable as a whole, and the next start hands them over
+        assertThat(lines(dir)).extracting(line -> new JsonObject(line).getString("request_id"))
+            .containsExactly("req_0", "req_1", "req_2", "req_3", "req_4");
+        assertThat(new Journal(vertx.fileSystem(), dir).handOver(spool).await()).isEqualTo(5);
+        assertThat(lines(dir)).isEmpty();
+        assertThat(lines(spool)).hasSize(5);
+    }
+
+    @Test
+    void aJournalThatTookNothingStopsAtOnceAndLeavesNothing() throws IOException {
+        // Given a journal that was started and took no record
+        Journal journal = started();
+
+        // When it stops
+        journal.close(0).await();
+
+        // Then its directory is empty
+        assertThat(lines(dir)).isEmpty();
+    }
+
+    private Journal started() {
+        Journal journal = new Journal(vertx.fileSystem(), dir);
+        assertThat(journal.handOver(spool).await()).isZero();
+        return journal;
+    }
+
+    private static List<UsageEvent> records(int n) {
+        List<UsageEvent> records = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            records.add(new UsageEvent("req_" + i, Instant.parse("2026-12-06T15:00:00Z").plusMillis(i), "acct_1",
+                "key_1", "gpt-4o-mini", "gpt-4o-mini", "openai", "gpt-4o-mini", new Usage(10, 0, 5, 0, 0, false),
+                12, "p-1", 40, -1, 200, null, false, false, new Payment(Map.of(), 12)));
+        }
+        return records;
+    }
+
+    /** The lines of every file in {@code directory}, files in name order. */
+    private static List<String> lines(Path directory) throws IOException {
+        List<String> lines = new ArrayList<>();
+        try (Stream<Path> files = Files.list(directory)) {
+            for (Path file : files.sorted().toList()) {
+                lines.addAll(Files.readAllLines(file));
+            }
+        }
+        return lines;
+    }
+}
