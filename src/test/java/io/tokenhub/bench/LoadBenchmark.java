@@ -69,8 +69,8 @@ import org.HdrHistogram.Histogram;
  *   API), usage accounting into a fresh database of the local PostgreSQL, and metrics.</li>
  * </ol>
  * Each path — direct to the upstream, through the baseline, through the bare Vert.x proxy, through
- * TokenHub — gets a warm-up, then: one request in flight; fixed rates (open model, latency from the intended send time,
- * HdrHistogram); saturation (closed loop, N connections); streams at a fixed rate (time to first
+ * TokenHub — gets a warm-up, then: one request in flight; fixed rates (open model, latency from
+ * the intended send time, HdrHistogram); saturation (closed loop, N connections); streams at a fixed rate (time to first
  * token, per-chunk transit time). Then TokenHub alone holds many slow streams open at once. The
  * report gives latencies, overhead over direct, throughput, CPU per request of each process,
  * the gateway's heap (its {@code /metrics}) and RSS, its own {@code tokenhub_overhead_seconds}
@@ -347,11 +347,7 @@ public final class LoadBenchmark {
             baselineName = Procs.run(List.of("nginx", "-v"), 5).replace("nginx version: ", "")
                 + " (" + settings.proxyWorkers + " workers)";
         } else {
-            Path ready = work.resolve("baseline.ready");
-            baseline = Procs.java("baseline", work.resolve("baseline.log"), List.of("-Xmx512m"),
-                BaselineProxyMain.class.getName(), List.of(Integer.toString(baselinePort), Integer.toString(upstreamPort),
-                    Integer.toString(settings.proxyWorkers), ready.toString()));
-            Procs.awaitFile(ready, baseline, 60_000);
+            baseline = bareProxy("baseline", baselinePort, "", List.of("-Xmx512m"));
             baselineName = "Vert.x forwarding proxy (nginx not installed)";
             if (settings.paths.contains("vertx")) {
                 settings.paths = settings.paths.stream().filter(path -> !path.equals("vertx")).toList();
@@ -409,13 +405,19 @@ public final class LoadBenchmark {
             return;
         }
         vertxPort = freePort();
-        Path ready = work.resolve("vertx-proxy.ready");
-        vertxProxy = Procs.java("vertx-proxy", work.resolve("vertx-proxy.log"), settings.gatewayJava, gatewayJvm(false),
-            BaselineProxyMain.class.getName(), List.of(Integer.toString(vertxPort), Integer.toString(upstreamPort),
-                Integer.toString(settings.proxyWorkers), ready.toString()));
-        Procs.awaitFile(ready, vertxProxy, 60_000);
+        vertxProxy = bareProxy("vertx-proxy", vertxPort, settings.gatewayJava, gatewayJvm(false));
         awaitHttp(vertxPort);
         log("bare Vert.x proxy: pid " + vertxProxy.pid() + ", port " + vertxPort);
+    }
+
+    /** {@link BaselineProxyMain} on {@code port} in front of the upstream, started and ready. */
+    private Procs.Child bareProxy(String name, int port, String java, List<String> jvm) throws Exception {
+        Path ready = work.resolve(name + ".ready");
+        Procs.Child proxy = Procs.java(name, work.resolve(name + ".log"), java, jvm, BaselineProxyMain.class.getName(),
+            List.of(Integer.toString(port), Integer.toString(upstreamPort), Integer.toString(settings.proxyWorkers),
+                ready.toString()));
+        Procs.awaitFile(ready, proxy, 60_000);
+        return proxy;
     }
 
     /** The gateway's JVM options (heap, collector, more from gatewayJvm); with the JFR ones for the gateway. */
@@ -805,9 +807,10 @@ public final class LoadBenchmark {
                 + "headers and usage.cost\n");
         out.append("Latency in ms; +p50/+p99/+p99.9 = the path's percentile minus direct's at the same load; CPU in µs"
             + " per request from /proc utime+stime of each process\n");
-        out.append("(prx = nginx master+workers / the bare Vert.x proxy's JVM / the TokenHub JVM; up = fake upstream; gen = load generator; pg ="
-            + " PostgreSQL backends of the gateway's database, i.e. usage inserts;\n other% = CPU used by other"
-            + " processes on the machine during the phase, as % of all cores: a noise gauge)\n\n");
+        out.append("(prx = nginx master+workers / the bare Vert.x proxy's JVM / the TokenHub JVM; up = fake"
+            + " upstream; gen = load generator; pg = PostgreSQL backends of the gateway's database, i.e. usage"
+            + " inserts;\n other% = CPU used by other processes on the machine during the phase, as % of all cores:"
+            + " a noise gauge)\n\n");
 
         String header = String.format(Locale.ROOT, "%-9s %-16s %8s %7s %7s %8s %7s %7s %8s %6s %7s %7s %7s %7s %7s %7s %6s%n",
             "path", "load", "req/s", "p50", "p99", "p99.9", "+p50", "+p99", "+p99.9", "errors",
