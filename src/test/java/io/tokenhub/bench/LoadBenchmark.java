@@ -70,8 +70,9 @@ import org.HdrHistogram.Histogram;
  * </ol>
  * Each path — direct to the upstream, through the baseline, through the bare Vert.x proxy, through
  * TokenHub — gets a warm-up, then: one request in flight; fixed rates (open model, latency from
- * the intended send time, HdrHistogram); saturation (closed loop, N connections); streams at a fixed rate (time to first
- * token, per-chunk transit time). Then TokenHub alone holds many slow streams open at once. The
+ * the intended send time, HdrHistogram, over {@code openConnections} connections opened before the
+ * phase, as wrk2 does); saturation (closed loop, N connections); streams at a fixed rate (the same
+ * way; time to first token, per-chunk transit time). Then TokenHub alone holds many slow streams open at once. The
  * report gives latencies, overhead over direct, throughput, CPU per request of each process,
  * the gateway's heap (its {@code /metrics}) and RSS, its own {@code tokenhub_overhead_seconds}
  * next to the overhead measured from outside, and a check of every usage record in PostgreSQL.
@@ -92,6 +93,8 @@ public final class LoadBenchmark {
         int duration = 15;            // s per measured phase
         List<Integer> rates = List.of(500, 2000);   // open-model request rates
         int connections = 32;         // closed-loop users at saturation
+        int openConnections = 64;     // connections per path of the fixed-rate phases and streams, all
+                                      // opened before each phase (0: opened as requests need them)
         int streamRate = 200;         // streams/s in the streaming phase
         int streamChunks = 20;        // content chunks per stream
         int streamDelayMs = 5;        // upstream delay between chunks
@@ -127,6 +130,7 @@ public final class LoadBenchmark {
                     case "rates" -> s.rates = value.isBlank() ? List.of()
                         : Arrays.stream(value.split(",")).map(String::trim).map(Integer::parseInt).toList();
                     case "connections" -> s.connections = Integer.parseInt(value);
+                    case "openConnections" -> s.openConnections = Integer.parseInt(value);
                     case "streamRate" -> s.streamRate = Integer.parseInt(value);
                     case "streamChunks" -> s.streamChunks = Integer.parseInt(value);
                     case "streamDelayMs" -> s.streamDelayMs = Integer.parseInt(value);
@@ -164,6 +168,7 @@ public final class LoadBenchmark {
         @Override
         public String toString() {
             return "warmup=" + warmup + "s (TokenHub's up to " + warmupMax + "s) duration=" + duration + "s rates=" + rates + " connections=" + connections
+                + " openConnections=" + openConnections
                 + " streams=" + streamRate + "/s×" + streamChunks + " chunks every " + streamDelayMs + " ms"
                 + " held streams=" + slowStreams + " (opened at " + slowRate + "/s, a chunk every " + slowIntervalMs
                 + " ms, held " + slowHold + "s) gateway heap=" + gatewayHeap
@@ -269,7 +274,7 @@ public final class LoadBenchmark {
         startVertxProxy();
         startGateway();
         int maxConnections = Math.max(4_000, settings.slowStreams + 1_000);
-        client = new LoadClient(settings.clientLoops, maxConnections);
+        client = new LoadClient(settings.clientLoops, maxConnections, Math.max(1, settings.openConnections));
         for (String path : settings.paths) {
             smokeTest(path);
         }
@@ -628,18 +633,24 @@ public final class LoadBenchmark {
         LoadClient.Target target = target(path);
         Buffer chat = Buffer.buffer(CHAT_BODY);
         boolean tokenhub = path.equals("tokenhub");
+        boolean fixed = settings.openConnections > 0 && (phase.kind() == Kind.OPEN || phase.kind() == Kind.STREAMS);
+        if (fixed) {
+            prime(path, target, phase);
+        }
         Map<String, Long> threadsBefore = tokenhub ? Procs.threadTicks(gateway.pid()) : Map.of();
         long[] userSysBefore = tokenhub ? Procs.userSysTicks(gateway.pid()) : null;
         long[] gatewaySwitches = tokenhub ? Procs.contextSwitches(gateway.pid()) : null;
         long[] upstreamSwitches = Procs.contextSwitches(upstream.pid());
         Snapshot before = snapshot(path);
         long openedBefore = client.connectionsOpened();
+        Buffer streamBody = BenchGateway.streamBody(settings.streamChunks, settings.streamDelayMs);
         LoadClient.Result result = switch (phase.kind()) {
             case SEQUENTIAL -> client.closed(target, chat, false, 1, settings.duration);
-            case OPEN -> client.open(target, chat, false, phase.rate(), settings.duration, 15_000);
+            case OPEN -> fixed ? client.openFixed(target, chat, false, phase.rate(), settings.duration, 15_000)
+                : client.open(target, chat, false, phase.rate(), settings.duration, 15_000);
             case SATURATION -> client.closed(target, chat, false, settings.connections, settings.duration);
-            case STREAMS -> client.open(target, BenchGateway.streamBody(settings.streamChunks, settings.streamDelayMs), true,
-                phase.rate(), settings.duration, 30_000);
+            case STREAMS -> fixed ? client.openFixed(target, streamBody, true, phase.rate(), settings.duration, 30_000)
+                : client.open(target, streamBody, true, phase.rate(), settings.duration, 30_000);
         };
         Snapshot after = snapshot(path);
         Row row = new Row(path, phase, result);
@@ -687,6 +698,25 @@ public final class LoadBenchmark {
                 .append("next phase\n");
         }
         return row;
+    }
+
+    /** Opens the fixed pools' connections to the path before its phase, so that none opens during it. */
+    private void prime(String path, LoadClient.Target target, Phase phase) {
+        long openedBefore = client.connectionsOpened();
+        LoadClient.Result primed = client.prime(target, Buffer.buffer(CHAT_BODY));
+        if (path.equals("tokenhub")) {
+            tokenhubAnswered += primed.ok.sum();
+        }
+        long opened = client.connectionsOpened() - openedBefore;
+        if (opened > 0) {
+            log("   " + opened + " connections opened for the phase");
+        }
+        if (primed.errors.sum() + primed.unfinished > 0) {
+            notes.append("note: before ").append(path).append(' ').append(phase.label()).append(", ")
+                .append(primed.errors.sum() + primed.unfinished).append(" of the requests opening its ")
+                .append(settings.openConnections).append(" connections failed (").append(primed.firstError.get())
+                .append(")\n");
+        }
     }
 
     private static String switchesPer(long[] before, long[] after, long handled) {

@@ -40,6 +40,12 @@ import org.HdrHistogram.Histogram;
  * </ul>
  * Streams are read as SSE: time to the first content chunk, and each chunk's transit time from the
  * upstream's {@code bench_t} stamp (CLOCK_MONOTONIC, shared by processes) to its arrival here.
+ * <p>Each event loop has two pools per target: one that opens connections as requests need them
+ * (up to {@code maxConnections}), and a fixed one ({@link #prime}, {@link #openFixed}) that opens
+ * all of its connections before a phase and never more during it, as wrk2 does. On the fixed pool
+ * a stalled server makes requests wait here, which the open model's latency counts from their
+ * intended time; on the growing one it makes the generator open connections while the server is
+ * least able to set them up, and a stall of a few milliseconds could spiral into hundreds of them.
  */
 final class LoadClient implements AutoCloseable {
 
@@ -80,21 +86,25 @@ final class LoadClient implements AutoCloseable {
     /** One event loop's client. */
     private static final class Driver extends VerticleBase {
         private final int poolSize;
+        private final int fixedSize;
         private final LongAdder opened;
         HttpClient client;
+        HttpClient fixed;
 
-        Driver(int poolSize, LongAdder opened) {
+        Driver(int poolSize, int fixedSize, LongAdder opened) {
             this.poolSize = poolSize;
+            this.fixedSize = fixedSize;
             this.opened = opened;
         }
 
         @Override
         public Future<?> start() {
-            client = newClient();
+            client = newClient(poolSize);
+            fixed = newClient(fixedSize);
             return Future.succeededFuture();
         }
 
-        private HttpClient newClient() {
+        private HttpClient newClient(int poolSize) {
             return vertx.httpClientBuilder()
                 .with(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true)
                     .setKeepAliveTimeout(600).setConnectTimeout(10_000))
@@ -106,7 +116,7 @@ final class LoadClient implements AutoCloseable {
         /** On this driver's event loop: its connections closed, an empty pool in their place. */
         Future<Void> reconnect() {
             HttpClient old = client;
-            client = newClient();
+            client = newClient(poolSize);
             return old.close();
         }
 
@@ -120,12 +130,18 @@ final class LoadClient implements AutoCloseable {
     /** Connections opened so far, to any target: an open-model phase opens more when answers lag. */
     private final LongAdder opened = new LongAdder();
 
-    /** @param maxConnections connections per target over all event loops */
+    /** @param maxConnections connections per target over all event loops, on the growing pools */
     LoadClient(int eventLoops, int maxConnections) {
+        this(eventLoops, maxConnections, eventLoops);
+    }
+
+    /** @param fixedConnections connections per target over all event loops, on the fixed pools */
+    LoadClient(int eventLoops, int maxConnections, int fixedConnections) {
         vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(eventLoops));
-        int perLoop = Math.max(1, (maxConnections + eventLoops - 1) / eventLoops);
+        int perLoop = perLoop(maxConnections, eventLoops);
+        int fixedPerLoop = perLoop(fixedConnections, eventLoops);
         vertx.deployVerticle(() -> {
-            Driver d = new Driver(perLoop, opened);
+            Driver d = new Driver(perLoop, fixedPerLoop, opened);
             drivers.add(d);
             return d;
         }, new DeploymentOptions().setInstances(eventLoops)).await();
@@ -144,6 +160,30 @@ final class LoadClient implements AutoCloseable {
         }
     }
 
+    private static int perLoop(int connections, int eventLoops) {
+        return Math.max(1, (connections + eventLoops - 1) / eventLoops);
+    }
+
+    /**
+     * Opens every connection of the fixed pools to {@code target}: as many requests at once as the
+     * pools hold, each pool's all sent before any answer can come back. Connections the server closed
+     * since are opened again. Returns when every one was answered.
+     */
+    Result prime(Target target, Buffer body) {
+        Result result = new Result();
+        for (Driver driver : drivers) {
+            result.inFlight.addAndGet(driver.fixedSize);
+            driver.run(() -> {
+                long now = System.nanoTime();
+                for (int i = 0; i < driver.fixedSize; i++) {
+                    send(driver.fixed, target, body, false, now, result, null);
+                }
+            });
+        }
+        drain(result, 30_000);
+        return result;
+    }
+
     /** Connections this load generator has opened so far, to any target. */
     long connectionsOpened() {
         return opened.sum();
@@ -157,6 +197,16 @@ final class LoadClient implements AutoCloseable {
     /** The same, filling a result the caller can watch while it runs. */
     Result open(Target target, Buffer body, boolean stream, double rate, double seconds, long drainMs,
                 Result result) {
+        return open(target, body, stream, rate, seconds, drainMs, result, false);
+    }
+
+    /** Open model on the fixed pools, {@link #prime primed} first: no connection opens while it runs. */
+    Result openFixed(Target target, Buffer body, boolean stream, double rate, double seconds, long drainMs) {
+        return open(target, body, stream, rate, seconds, drainMs, new Result(), true);
+    }
+
+    private Result open(Target target, Buffer body, boolean stream, double rate, double seconds, long drainMs,
+                        Result result, boolean fixed) {
         long interval = (long) (1e9 / rate);
         long count = (long) (rate * seconds);
         long start = System.nanoTime() + 5_000_000;
@@ -168,7 +218,8 @@ final class LoadClient implements AutoCloseable {
             }
             result.inFlight.incrementAndGet();
             Driver driver = drivers.get((int) (i % drivers.size()));
-            driver.run(() -> send(driver, target, body, stream, intended, result, null));
+            HttpClient pool = fixed ? driver.fixed : driver.client;
+            driver.run(() -> send(pool, target, body, stream, intended, result, null));
         }
         result.sent = count;
         result.seconds = seconds;
@@ -204,7 +255,8 @@ final class LoadClient implements AutoCloseable {
             return;
         }
         result.inFlight.incrementAndGet();
-        send(driver, target, body, stream, now, result, () -> loop(driver, target, body, stream, end, result, finished));
+        send(driver.client, target, body, stream, now, result,
+            () -> loop(driver, target, body, stream, end, result, finished));
     }
 
     private static void drain(Result result, long drainMs) {
@@ -215,7 +267,7 @@ final class LoadClient implements AutoCloseable {
         result.unfinished = result.inFlight.get();
     }
 
-    private void send(Driver driver, Target target, Buffer body, boolean stream, long intended, Result result,
+    private void send(HttpClient pool, Target target, Buffer body, boolean stream, long intended, Result result,
                       Runnable then) {
         RequestOptions options = new RequestOptions().setMethod(HttpMethod.POST).setHost("127.0.0.1")
             .setPort(target.port()).setURI(target.path())
@@ -230,7 +282,7 @@ final class LoadClient implements AutoCloseable {
                 then.run();
             }
         };
-        driver.client.request(options)
+        pool.request(options)
             .compose(request -> request.send(body))
             .onComplete(ar -> {
                 if (ar.failed()) {
