@@ -82,6 +82,8 @@ public final class LoadBenchmark {
     private static final String CHAT_BODY = BenchGateway.CHAT_BODY;
     /** New connections in one phase above which its connections spiralled (a phase needs at most 32 at once). */
     private static final long SPIRAL = 100;
+    /** Half the width, in ms, of the window around the accounting's flush in which slow requests are counted. */
+    private static final int GRID_WINDOW_MS = 2;
     /** The JIT compilers' share of a core under which TokenHub's warm-up counts as done. */
     private static final double JIT_SETTLED = 0.05;
 
@@ -719,6 +721,36 @@ public final class LoadBenchmark {
         }
     }
 
+    /**
+     * How many answered requests took over 1 ms; with a period, how many of those were due within
+     * ±{@link #GRID_WINDOW_MS} of the one phase of that period that holds the most of them.
+     */
+    static String slowRequests(Row row, long periodMs) {
+        LoadClient.Result r = row.result;
+        long answered = Math.max(1, r.ok.sum());
+        String out = String.format(Locale.ROOT, "%d over 1 ms (%.2f %% of %d)", r.slowCount.get(),
+            r.slowCount.get() * 100.0 / answered, answered);
+        List<Long> times = new ArrayList<>(r.slow);
+        if (periodMs <= 2 * GRID_WINDOW_MS || times.isEmpty()) {
+            return out;
+        }
+        long origin = times.stream().mapToLong(Long::longValue).min().orElse(0);
+        int[] perMs = new int[(int) periodMs];
+        for (long t : times) {
+            perMs[(int) ((t - origin) / 1_000_000 % periodMs)]++;
+        }
+        int best = 0;
+        for (int phase = 0; phase < periodMs; phase++) {
+            int near = 0;
+            for (int d = -GRID_WINDOW_MS; d <= GRID_WINDOW_MS; d++) {
+                near += perMs[(int) Math.floorMod(phase + d, periodMs)];
+            }
+            best = Math.max(best, near);
+        }
+        return out + String.format(Locale.ROOT, "; %d of them (%.0f %%) on the flush's grid", best,
+            best * 100.0 / times.size());
+    }
+
     private static String switchesPer(long[] before, long[] after, long handled) {
         return String.format(Locale.ROOT, "%.2f + %.2f", (after[0] - before[0]) / (double) handled,
             (after[1] - before[1]) / (double) handled);
@@ -950,6 +982,17 @@ public final class LoadBenchmark {
             for (Row row : rows) {
                 if (row.path.equals("tokenhub")) {
                     out.append(String.format(Locale.ROOT, "  %-18s %s%n", row.phase.label(), row.connectionsAndGc));
+                }
+            }
+            out.append("\nRequests over 1 ms at fixed rates, by intended send time; for TokenHub, how many fell"
+                + " within ±" + GRID_WINDOW_MS + " ms of one phase of its accounting's flush every " + settings.flushMs
+                + " ms\n (the PostgreSQL insert it sets off shares these cores; if they were spread evenly, "
+                + String.format(Locale.ROOT, "%.0f %%", Math.min(100, (2 * GRID_WINDOW_MS + 1) * 100.0 / settings.flushMs))
+                + " would)\n");
+            for (Row row : rows) {
+                if (row.phase.kind() == Kind.OPEN) {
+                    out.append(String.format(Locale.ROOT, "  %-9s %-18s %s%n", row.path, row.phase.label(),
+                        slowRequests(row, row.path.equals("tokenhub") ? settings.flushMs : 0)));
                 }
             }
             // Fewer wake-ups per request is more work found at each: a change in them moves every

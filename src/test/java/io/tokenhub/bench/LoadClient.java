@@ -15,7 +15,9 @@ import io.vertx.core.http.PoolOptions;
 import io.vertx.core.http.RequestOptions;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -50,6 +52,9 @@ import org.HdrHistogram.Histogram;
 final class LoadClient implements AutoCloseable {
 
     private static final long HIGHEST_NANOS = TimeUnit.MINUTES.toNanos(10);
+    /** A request slower than this is a slow one, whose intended send time {@link Result#slow} keeps. */
+    static final long SLOW_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final int MAX_SLOW = 100_000;
     private static final byte[] BENCH_T = "\"bench_t\":".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] DONE = "data: [DONE]".getBytes(StandardCharsets.US_ASCII);
 
@@ -69,6 +74,9 @@ final class LoadClient implements AutoCloseable {
         final AtomicInteger openStreams = new AtomicInteger();
         final AtomicInteger maxOpenStreams = new AtomicInteger();
         final AtomicReference<String> firstError = new AtomicReference<>();
+        /** Intended send times (System.nanoTime) of the answered non-streamed requests over SLOW_NANOS, the first 100 000. */
+        final Queue<Long> slow = new ConcurrentLinkedQueue<>();
+        final AtomicInteger slowCount = new AtomicInteger();
         long sent;
         double seconds;
         long unfinished;
@@ -303,7 +311,11 @@ final class LoadClient implements AutoCloseable {
                 } else {
                     response.body().onComplete(b -> {
                         if (b.succeeded()) {
-                            result.latency.recordValue(Math.min(HIGHEST_NANOS, System.nanoTime() - intended));
+                            long latency = System.nanoTime() - intended;
+                            if (latency > SLOW_NANOS && result.slowCount.getAndIncrement() < MAX_SLOW) {
+                                result.slow.add(intended);
+                            }
+                            result.latency.recordValue(Math.min(HIGHEST_NANOS, latency));
                             result.ok.increment();
                         } else {
                             result.error(String.valueOf(b.cause()));
