@@ -30,7 +30,7 @@ import org.HdrHistogram.Histogram;
  *
  * <h2>Commands</h2>
  * <pre>
- * # Everything (about 11 minutes with the defaults; needs the local PostgreSQL the integration tests
+ * # Everything (11 to 14 minutes with the defaults; needs the local PostgreSQL the integration tests
  * # use, TOKENHUB_TEST_PG_URL; nginx is the baseline when installed: apt-get install -y nginx-light)
  * mvn -Pbench test-compile exec:exec@load
  *
