@@ -355,7 +355,8 @@ public final class LoadBenchmark {
                 + " (" + settings.proxyWorkers + " workers)";
         } else {
             baseline = bareProxy("baseline", baselinePort, "", List.of("-Xmx512m"));
-            baselineName = "Vert.x forwarding proxy (nginx not installed)";
+            baselineName = "Vert.x forwarding proxy (" + (settings.baseline.equals("vertx") ? "baseline=vertx"
+                : "nginx not installed") + ")";
             if (settings.paths.contains("vertx")) {
                 settings.paths = settings.paths.stream().filter(path -> !path.equals("vertx")).toList();
                 notes.append("note: the baseline is the bare Vert.x proxy, so it has no path of its own\n");
