@@ -25,6 +25,8 @@ import java.util.concurrent.TimeUnit;
 final class BenchGateway implements AutoCloseable {
 
     static final String MODEL = "bench-chat";
+    /** The gateway's accounting.batch_size: a batch this full is written before its flush_ms is up. */
+    static final int USAGE_BATCH = 500;
     /** The same model through a provider reached over HTTP/2 (h2c), whatever {@code upstreamHttp2} says. */
     static final String MODEL_H2 = "bench-chat-h2";
     static final String CHAT_BODY = "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"system\","
@@ -163,9 +165,9 @@ final class BenchGateway implements AutoCloseable {
             admin: { master_key: "%s", bootstrap: false }
             storage: { postgres: "%s", redis: none, data_dir: "%s", pool_size: 16 }
             billing: { signup_credit_usd: 1000000 }
-            accounting: { batch_size: 500, flush_ms: %d }
+            accounting: { batch_size: %d, flush_ms: %d }
             providers:
-            """.formatted(MASTER_KEY, postgresUrl, dataDir, flushMs)
+            """.formatted(MASTER_KEY, postgresUrl, dataDir, USAGE_BATCH, flushMs)
             + provider("fake", upstreamPort, upstreamHttp2) + provider("fake-h2", upstreamPort, true)
             + "models:\n" + model(MODEL, "fake") + model(MODEL_H2, "fake-h2");
     }

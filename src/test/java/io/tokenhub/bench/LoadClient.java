@@ -74,9 +74,13 @@ final class LoadClient implements AutoCloseable {
         final AtomicInteger openStreams = new AtomicInteger();
         final AtomicInteger maxOpenStreams = new AtomicInteger();
         final AtomicReference<String> firstError = new AtomicReference<>();
-        /** Intended send times (System.nanoTime) of the answered non-streamed requests over SLOW_NANOS, the first 100 000. */
+        /**
+         * Intended send times (System.nanoTime) of the answered non-streamed requests over SLOW_NANOS,
+         * the first 100 000; kept in the open model only (at saturation most requests are slow).
+         */
         final Queue<Long> slow = new ConcurrentLinkedQueue<>();
         final AtomicInteger slowCount = new AtomicInteger();
+        volatile boolean keepSlow;
         long sent;
         double seconds;
         long unfinished;
@@ -192,6 +196,11 @@ final class LoadClient implements AutoCloseable {
         return result;
     }
 
+    /** Connections per target over all event loops on the fixed pools. */
+    int fixedConnections() {
+        return drivers.stream().mapToInt(d -> d.fixedSize).sum();
+    }
+
     /** Connections this load generator has opened so far, to any target. */
     long connectionsOpened() {
         return opened.sum();
@@ -217,6 +226,7 @@ final class LoadClient implements AutoCloseable {
                         Result result, boolean fixed) {
         long interval = (long) (1e9 / rate);
         long count = (long) (rate * seconds);
+        result.keepSlow = true;
         long start = System.nanoTime() + 5_000_000;
         for (long i = 0; i < count; i++) {
             long intended = start + i * interval;
@@ -312,7 +322,8 @@ final class LoadClient implements AutoCloseable {
                     response.body().onComplete(b -> {
                         if (b.succeeded()) {
                             long latency = System.nanoTime() - intended;
-                            if (latency > SLOW_NANOS && result.slowCount.getAndIncrement() < MAX_SLOW) {
+                            if (result.keepSlow && latency > SLOW_NANOS
+                                && result.slowCount.getAndIncrement() < MAX_SLOW) {
                                 result.slow.add(intended);
                             }
                             result.latency.recordValue(Math.min(HIGHEST_NANOS, latency));
