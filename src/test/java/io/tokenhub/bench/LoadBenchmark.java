@@ -646,14 +646,12 @@ public final class LoadBenchmark {
         long[] upstreamSwitches = Procs.contextSwitches(upstream.pid());
         Snapshot before = snapshot(path);
         long openedBefore = client.connectionsOpened();
-        Buffer streamBody = BenchGateway.streamBody(settings.streamChunks, settings.streamDelayMs);
         LoadClient.Result result = switch (phase.kind()) {
             case SEQUENTIAL -> client.closed(target, chat, false, 1, settings.duration);
-            case OPEN -> fixed ? client.openFixed(target, chat, false, phase.rate(), settings.duration, 15_000)
-                : client.open(target, chat, false, phase.rate(), settings.duration, 15_000);
+            case OPEN -> client.open(target, chat, false, phase.rate(), settings.duration, 15_000, fixed);
             case SATURATION -> client.closed(target, chat, false, settings.connections, settings.duration);
-            case STREAMS -> fixed ? client.openFixed(target, streamBody, true, phase.rate(), settings.duration, 30_000)
-                : client.open(target, streamBody, true, phase.rate(), settings.duration, 30_000);
+            case STREAMS -> client.open(target, BenchGateway.streamBody(settings.streamChunks, settings.streamDelayMs),
+                true, phase.rate(), settings.duration, 30_000, fixed);
         };
         Snapshot after = snapshot(path);
         Row row = new Row(path, phase, result);
@@ -1051,11 +1049,10 @@ public final class LoadBenchmark {
         Row d2000 = find("direct", "2000/s");
         target(out, "p99 overhead at 2000/s ≤ 1 ms", 1.0, path -> diffMs(find(path, "2000/s"), d2000, 99));
         Row hub2000 = find("tokenhub", "2000/s");
-        Row direct2000 = find("direct", "2000/s");
-        if (hub2000 != null && direct2000 != null && hub2000.result.slowCount.get() > 0) {
+        if (hub2000 != null && d2000 != null && hub2000.result.slowCount.get() > 0) {
             // Most of that tail is the usage insert's PostgreSQL backend on these same cores: say so here.
             out.append("    TokenHub's requests there: ").append(slowRequests(hub2000, flushPeriodMs(2000)))
-                .append("; direct's ").append(slowRequests(direct2000, flushPeriodMs(2000)))
+                .append("; direct's ").append(slowRequests(d2000, flushPeriodMs(2000)))
                 .append(" (requests over 1 ms, above)\n");
         }
         Row hubSat = findKind("tokenhub", Kind.SATURATION);

@@ -43,7 +43,7 @@ import org.HdrHistogram.Histogram;
  * Streams are read as SSE: time to the first content chunk, and each chunk's transit time from the
  * upstream's {@code bench_t} stamp (CLOCK_MONOTONIC, shared by processes) to its arrival here.
  * <p>Each event loop has two pools per target: one that opens connections as requests need them
- * (up to {@code maxConnections}), and a fixed one ({@link #prime}, {@link #openFixed}) that opens
+ * (up to {@code maxConnections}), and a fixed one ({@link #prime}, {@code fixedPool}) that opens
  * all of its connections before a phase and never more during it, as wrk2 does. On the fixed pool
  * a stalled server makes requests wait here, which the open model's latency counts from their
  * intended time; on the growing one it makes the generator open connections while the server is
@@ -217,9 +217,13 @@ final class LoadClient implements AutoCloseable {
         return open(target, body, stream, rate, seconds, drainMs, result, false);
     }
 
-    /** Open model on the fixed pools, {@link #prime primed} first: no connection opens while it runs. */
-    Result openFixed(Target target, Buffer body, boolean stream, double rate, double seconds, long drainMs) {
-        return open(target, body, stream, rate, seconds, drainMs, new Result(), true);
+    /**
+     * The same on the pools chosen: with {@code fixedPool}, the fixed ones, {@link #prime primed}
+     * first, so that no connection opens while it runs.
+     */
+    Result open(Target target, Buffer body, boolean stream, double rate, double seconds, long drainMs,
+                boolean fixedPool) {
+        return open(target, body, stream, rate, seconds, drainMs, new Result(), fixedPool);
     }
 
     private Result open(Target target, Buffer body, boolean stream, double rate, double seconds, long drainMs,
