@@ -65,7 +65,7 @@ import org.HdrHistogram.Histogram;
  *   buffering, no access log) if {@code nginx} is on the PATH, else {@link BaselineProxyMain};</li>
  *   <li>the bare Vert.x proxy ({@link BaselineProxyMain}, path {@code vertx}) in front of it too, on the
  *   gateway's JVM options: what Vert.x's HTTP server and client cost with none of TokenHub's work;</li>
- *   <li>TokenHub ({@link GatewayMain}, {@code -Xmx512m -XX:+UseG1GC}) with auth (a key made through the admin
+ *   <li>TokenHub ({@link GatewayMain}, {@code -Xms512m -Xmx512m -XX:+UseG1GC}) with auth (a key made through the admin
  *   API), usage accounting into a fresh database of the local PostgreSQL, and metrics.</li>
  * </ol>
  * Each path — direct to the upstream, through the baseline, through the bare Vert.x proxy, through
@@ -428,9 +428,14 @@ public final class LoadBenchmark {
         return proxy;
     }
 
-    /** The gateway's JVM options (heap, collector, more from gatewayJvm); with the JFR ones for the gateway. */
+    /**
+     * The gateway's JVM options (heap, collector, more from gatewayJvm); with the JFR ones for the gateway.
+     * The heap is fixed at its maximum from the start, as {@code k8s/} ships it ({@code InitialRAMPercentage}
+     * = {@code MaxRAMPercentage}): a G1 heap left to shrink (to 200 MiB of 512 here) sets its marking
+     * threshold below the live data and marks back to back, a twentieth of a core.
+     */
     private List<String> gatewayJvm(boolean jfr) {
-        List<String> jvm = new ArrayList<>(List.of("-Xmx" + settings.gatewayHeap));
+        List<String> jvm = new ArrayList<>(List.of("-Xms" + settings.gatewayHeap, "-Xmx" + settings.gatewayHeap));
         if (jfr && !settings.jfr.isBlank()) {
             jvm.addAll(List.of("-XX:+UnlockDiagnosticVMOptions", "-XX:+DebugNonSafepoints",
                 "-XX:StartFlightRecording=name=boot,settings=default,maxage=30s"));

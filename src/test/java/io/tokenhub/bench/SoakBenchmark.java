@@ -29,7 +29,7 @@ import org.HdrHistogram.Histogram;
  *
  * <h2>What runs</h2>
  * The fake upstream ({@link FakeUpstreamMain}) and TokenHub ({@link BenchGateway}: auth, limits,
- * billing and usage accounting into PostgreSQL, {@code -Xmx512m -XX:+UseG1GC}) in their own processes on
+ * billing and usage accounting into PostgreSQL, {@code -Xms512m -Xmx512m -XX:+UseG1GC}) in their own processes on
  * 127.0.0.1, driven by {@link LoadClient} in this one at a fixed open-model rate: a share of the
  * requests are streams, the rest plain chat completions. The rate starts after {@code prime}
  * seconds of closed-loop requests that warm the JIT at a pace the gateway can take; after
@@ -190,7 +190,7 @@ public final class SoakBenchmark {
         upstream = FakeUpstreamMain.start(work, upstreamPort, settings.upstreamLoops);
         log("fake upstream: pid " + upstream.pid() + ", port " + upstreamPort);
         gateway = BenchGateway.create();
-        List<String> jvm = new ArrayList<>(List.of("-Xmx" + settings.gatewayHeap));
+        List<String> jvm = new ArrayList<>(List.of("-Xms" + settings.gatewayHeap, "-Xmx" + settings.gatewayHeap));
         if (!settings.gatewayJvm.isBlank()) {
             jvm.addAll(List.of(settings.gatewayJvm.trim().split("\\s+")));
         }

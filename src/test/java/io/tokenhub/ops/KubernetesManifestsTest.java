@@ -213,7 +213,10 @@ class KubernetesManifestsTest {
             "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
             "--add-opens=java.management/sun.management=ALL-UNNAMED",
             "--add-opens=jdk.management/com.sun.management.internal=ALL-UNNAMED");
-        assertThat(options).anyMatch(o -> o.startsWith("-XX:MaxRAMPercentage="));
+        String maxHeap = options.stream().filter(o -> o.startsWith("-XX:MaxRAMPercentage=")).findFirst().orElse(null);
+        assertThat(maxHeap).as("-XX:MaxRAMPercentage").isNotNull();
+        // The heap starts at its maximum: a G1 heap left to shrink marks back to back (README, Performance).
+        assertThat(options).contains(maxHeap.replace("MaxRAMPercentage", "InitialRAMPercentage"));
         // Chosen, not left to the JVM: under a 1Gi limit it would pick the serial collector.
         assertThat(options).contains("-XX:+UseG1GC");
 
