@@ -65,8 +65,9 @@ import org.HdrHistogram.Histogram;
  *   buffering, no access log) if {@code nginx} is on the PATH, else {@link BaselineProxyMain};</li>
  *   <li>the bare Vert.x proxy ({@link BaselineProxyMain}, path {@code vertx}) in front of it too, on the
  *   gateway's JVM options: what Vert.x's HTTP server and client cost with none of TokenHub's work;</li>
- *   <li>TokenHub ({@link GatewayMain}, {@code -Xms512m -Xmx512m -XX:+UseG1GC}) with auth (a key made through the admin
- *   API), usage accounting into a fresh database of the local PostgreSQL, and metrics.</li>
+ *   <li>TokenHub ({@link GatewayMain}, {@code -Xms512m -Xmx512m -XX:+UseG1GC}) with auth (a key made
+ *   through the admin API), usage accounting into a fresh database of the local PostgreSQL, and
+ *   metrics.</li>
  * </ol>
  * Each path — direct to the upstream, through the baseline, through the bare Vert.x proxy, through
  * TokenHub — gets a warm-up, then: one request in flight; fixed rates (open model, latency from
@@ -109,7 +110,7 @@ public final class LoadBenchmark {
         String jfr = "";              // file: JFR recording of the gateway in an extra saturation phase
         int jfrRate = 0;              // req/s of that phase, open model (0: saturation)
         int jfrDuration = 0;          // s of that phase (0: duration); a longer one gathers more samples
-        String gatewayHeap = "512m";
+        String gatewayHeap = "512m";   // -Xms and -Xmx of the gateway and the bare Vert.x proxy
         String gatewayJvm = "-XX:+UseG1GC";   // more JVM options for the gateway, space separated
                                               // (the default names the collector k8s/ ships:
                                               // a value given here replaces it, so name one too)

@@ -29,8 +29,8 @@ import org.HdrHistogram.Histogram;
  *
  * <h2>What runs</h2>
  * The fake upstream ({@link FakeUpstreamMain}) and TokenHub ({@link BenchGateway}: auth, limits,
- * billing and usage accounting into PostgreSQL, {@code -Xms512m -Xmx512m -XX:+UseG1GC}) in their own processes on
- * 127.0.0.1, driven by {@link LoadClient} in this one at a fixed open-model rate: a share of the
+ * billing and usage accounting into PostgreSQL, {@code -Xms512m -Xmx512m -XX:+UseG1GC}) in their own
+ * processes on 127.0.0.1, driven by {@link LoadClient} in this one at a fixed open-model rate: a share of the
  * requests are streams, the rest plain chat completions. The rate starts after {@code prime}
  * seconds of closed-loop requests that warm the JIT at a pace the gateway can take; after
  * {@code warmup} seconds of it (pools and caches settle; not part of the verdict) the gateway is
@@ -78,7 +78,7 @@ public final class SoakBenchmark {
         boolean fullGc = true;        // a full GC per sample to read the live heap (see the class doc)
         double rssTolerance = 5;      // % growth, first third → last third, still called flat
         double heapTolerance = 10;
-        String gatewayHeap = "512m";
+        String gatewayHeap = "512m";   // -Xms and -Xmx of the gateway
         String gatewayJvm = "-XX:+UseG1GC";   // more JVM options for the gateway, space separated
                                               // (the default names the collector k8s/ ships:
                                               // a value given here replaces it, so name one too)
