@@ -30,8 +30,8 @@ import org.HdrHistogram.Histogram;
  * <h2>What runs</h2>
  * The fake upstream ({@link FakeUpstreamMain}) and TokenHub ({@link BenchGateway}: auth, limits,
  * billing and usage accounting into PostgreSQL, {@code -Xms512m -Xmx512m -XX:+UseG1GC}) in their own
- * processes on 127.0.0.1, driven by {@link LoadClient} in this one at a fixed open-model rate: a share of the
- * requests are streams, the rest plain chat completions. The rate starts after {@code prime}
+ * processes on 127.0.0.1, driven by {@link LoadClient} in this one at a fixed open-model rate: a share
+ * of the requests are streams, the rest plain chat completions. The rate starts after {@code prime}
  * seconds of closed-loop requests that warm the JIT at a pace the gateway can take; after
  * {@code warmup} seconds of it (pools and caches settle; not part of the verdict) the gateway is
  * sampled every {@code interval}
