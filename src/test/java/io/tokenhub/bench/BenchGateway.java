@@ -65,6 +65,16 @@ final class BenchGateway implements AutoCloseable {
         apiKey = createKey();
     }
 
+    /**
+     * The gateway's heap options: fixed at {@code size} from the start, as {@code k8s/} ships it
+     * ({@code InitialRAMPercentage} = {@code MaxRAMPercentage}). A G1 heap left to shrink (to 200 MiB
+     * of 512 here) sets its marking threshold below the live data and marks back to back, a twentieth
+     * of a core.
+     */
+    static List<String> heap(String size) {
+        return List.of("-Xms" + size, "-Xmx" + size);
+    }
+
     /** A streaming request for {@code chunks} content chunks, {@code delayMs} apart at the fake upstream. */
     static Buffer streamBody(int chunks, int delayMs) {
         return streamBody(MODEL, chunks, delayMs);

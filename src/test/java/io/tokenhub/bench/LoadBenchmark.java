@@ -277,7 +277,7 @@ public final class LoadBenchmark {
         startVertxProxy();
         startGateway();
         int maxConnections = Math.max(4_000, settings.slowStreams + 1_000);
-        client = new LoadClient(settings.clientLoops, maxConnections, Math.max(1, settings.openConnections));
+        client = new LoadClient(settings.clientLoops, maxConnections, settings.openConnections);
         for (String path : settings.paths) {
             smokeTest(path);
         }
@@ -429,14 +429,9 @@ public final class LoadBenchmark {
         return proxy;
     }
 
-    /**
-     * The gateway's JVM options (heap, collector, more from gatewayJvm); with the JFR ones for the gateway.
-     * The heap is fixed at its maximum from the start, as {@code k8s/} ships it ({@code InitialRAMPercentage}
-     * = {@code MaxRAMPercentage}): a G1 heap left to shrink (to 200 MiB of 512 here) sets its marking
-     * threshold below the live data and marks back to back, a twentieth of a core.
-     */
+    /** The gateway's JVM options (heap, collector, more from gatewayJvm); with the JFR ones for the gateway. */
     private List<String> gatewayJvm(boolean jfr) {
-        List<String> jvm = new ArrayList<>(List.of("-Xms" + settings.gatewayHeap, "-Xmx" + settings.gatewayHeap));
+        List<String> jvm = new ArrayList<>(BenchGateway.heap(settings.gatewayHeap));
         if (jfr && !settings.jfr.isBlank()) {
             jvm.addAll(List.of("-XX:+UnlockDiagnosticVMOptions", "-XX:+DebugNonSafepoints",
                 "-XX:StartFlightRecording=name=boot,settings=default,maxage=30s"));

@@ -112,7 +112,7 @@ final class LoadClient implements AutoCloseable {
         @Override
         public Future<?> start() {
             client = newClient(poolSize);
-            fixed = newClient(fixedSize);
+            fixed = fixedSize > 0 ? newClient(fixedSize) : null;
             return Future.succeededFuture();
         }
 
@@ -142,16 +142,16 @@ final class LoadClient implements AutoCloseable {
     /** Connections opened so far, to any target: an open-model phase opens more when answers lag. */
     private final LongAdder opened = new LongAdder();
 
-    /** @param maxConnections connections per target over all event loops, on the growing pools */
+    /** @param maxConnections connections per target over all event loops, on the growing pools; no fixed pools */
     LoadClient(int eventLoops, int maxConnections) {
-        this(eventLoops, maxConnections, eventLoops);
+        this(eventLoops, maxConnections, 0);
     }
 
-    /** @param fixedConnections connections per target over all event loops, on the fixed pools */
+    /** @param fixedConnections connections per target over all event loops, on the fixed pools (0: none) */
     LoadClient(int eventLoops, int maxConnections, int fixedConnections) {
         vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(eventLoops));
         int perLoop = perLoop(maxConnections, eventLoops);
-        int fixedPerLoop = perLoop(fixedConnections, eventLoops);
+        int fixedPerLoop = fixedConnections > 0 ? perLoop(fixedConnections, eventLoops) : 0;
         vertx.deployVerticle(() -> {
             Driver d = new Driver(perLoop, fixedPerLoop, opened);
             drivers.add(d);

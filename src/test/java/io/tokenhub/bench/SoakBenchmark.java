@@ -190,7 +190,7 @@ public final class SoakBenchmark {
         upstream = FakeUpstreamMain.start(work, upstreamPort, settings.upstreamLoops);
         log("fake upstream: pid " + upstream.pid() + ", port " + upstreamPort);
         gateway = BenchGateway.create();
-        List<String> jvm = new ArrayList<>(List.of("-Xms" + settings.gatewayHeap, "-Xmx" + settings.gatewayHeap));
+        List<String> jvm = new ArrayList<>(BenchGateway.heap(settings.gatewayHeap));
         if (!settings.gatewayJvm.isBlank()) {
             jvm.addAll(List.of(settings.gatewayJvm.trim().split("\\s+")));
         }
