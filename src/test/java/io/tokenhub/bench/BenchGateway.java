@@ -27,6 +27,8 @@ final class BenchGateway implements AutoCloseable {
     static final String MODEL = "bench-chat";
     /** The gateway's accounting.batch_size: a batch this full is written before its flush_ms is up. */
     static final int USAGE_BATCH = 500;
+    /** The shipped accounting.flush_ms. */
+    static final int FLUSH_MS = 100;
     /** The same model through a provider reached over HTTP/2 (h2c), whatever {@code upstreamHttp2} says. */
     static final String MODEL_H2 = "bench-chat-h2";
     static final String CHAT_BODY = "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"system\","
@@ -54,14 +56,31 @@ final class BenchGateway implements AutoCloseable {
     }
 
     /**
-     * Starts the gateway on {@code java} (a JDK's home or its {@code java}; blank for this JVM's) with
-     * {@code jvmOptions} (its config and log in {@code work}) and makes an API
-     * key; with {@code upstreamHttp2} it talks HTTP/2 (h2c) to the fake upstream, and it writes usage
-     * records every {@code flushMs} (or per 500).
+     * How the gateway runs besides its JVM.
+     *
+     * @param upstreamHttp2 HTTP/2 (h2c) to the fake upstream instead of HTTP/1.1
+     * @param flushMs       its {@code accounting.flush_ms}: usage records written this often (or per 500)
+     * @param redis         blank: wallet and plan counters in the process ({@code storage.redis: none});
+     *                      else a {@code redis://} URL, as a cluster runs (one script run per
+     *                      reservation and per settlement)
+     * @param cluster       a Hazelcast member of a cluster of its own ({@code cluster.xml}), as
+     *                      {@code k8s/} runs it: rate limits through the cluster's shared counters
      */
-    void start(Path work, int upstreamPort, String java, List<String> jvmOptions, boolean upstreamHttp2, int flushMs)
-        throws Exception {
-        startProcess(work, upstreamPort, java, jvmOptions, upstreamHttp2, flushMs);
+    record Setup(boolean upstreamHttp2, int flushMs, String redis, boolean cluster) {
+
+        /** The report's words for it. */
+        String describe() {
+            return (redis.isBlank() ? "counters in process" : "counters in Redis (" + redis + ")")
+                + (cluster ? ", a Hazelcast member" : "") + (upstreamHttp2 ? ", HTTP/2 to the upstream" : "");
+        }
+    }
+
+    /**
+     * Starts the gateway on {@code java} (a JDK's home or its {@code java}; blank for this JVM's) with
+     * {@code jvmOptions} (its config and log in {@code work}) and makes an API key.
+     */
+    void start(Path work, int upstreamPort, String java, List<String> jvmOptions, Setup setup) throws Exception {
+        startProcess(work, upstreamPort, java, jvmOptions, setup);
         apiKey = createKey();
     }
 
@@ -147,11 +166,11 @@ final class BenchGateway implements AutoCloseable {
             database.count("SELECT count(*) FROM usage_records"));
     }
 
-    private void startProcess(Path work, int upstreamPort, String java, List<String> jvmOptions,
-                              boolean upstreamHttp2, int flushMs) throws Exception {
+    private void startProcess(Path work, int upstreamPort, String java, List<String> jvmOptions, Setup setup)
+        throws Exception {
         Path dataDir = Files.createDirectories(work.resolve("gateway-data"));
         Path config = work.resolve("tokenhub-bench.yaml");
-        Files.writeString(config, yaml(database.url(), dataDir, upstreamPort, upstreamHttp2, flushMs));
+        Files.writeString(config, yaml(database.url(), dataDir, upstreamPort, setup));
         Path ready = work.resolve("gateway.ready");
         List<String> jvm = new ArrayList<>(jvmOptions);
         jvm.add("-Dlogback.configurationFile=" + writeLogback(work));
@@ -168,17 +187,21 @@ final class BenchGateway implements AutoCloseable {
         managementPort = Integer.parseInt(ports[1]);
     }
 
-    private static String yaml(String postgresUrl, Path dataDir, int upstreamPort, boolean upstreamHttp2,
-                               int flushMs) {
+    private static String yaml(String postgresUrl, Path dataDir, int upstreamPort, Setup setup) {
+        // A cluster of its own: a name no other process on the machine (a test run, a second benchmark) uses.
+        String cluster = !setup.cluster() ? "{ enabled: false }" : "{ enabled: true, config: \"%s\", name: \"%s\" }"
+            .formatted(Path.of("cluster.xml").toAbsolutePath(), "tokenhub-bench-" + ProcessHandle.current().pid());
         return """
             server: { host: 127.0.0.1, port: 0, management_port: 0, instances: 0, max_body_bytes: 10485760, shutdown_grace_ms: 3000 }
             admin: { master_key: "%s", bootstrap: false }
-            storage: { postgres: "%s", redis: none, data_dir: "%s", pool_size: 16 }
+            storage: { postgres: "%s", redis: "%s", data_dir: "%s", pool_size: 16 }
+            cluster: %s
             billing: { signup_credit_usd: 1000000 }
             accounting: { batch_size: %d, flush_ms: %d }
             providers:
-            """.formatted(MASTER_KEY, postgresUrl, dataDir, USAGE_BATCH, flushMs)
-            + provider("fake", upstreamPort, upstreamHttp2) + provider("fake-h2", upstreamPort, true)
+            """.formatted(MASTER_KEY, postgresUrl, setup.redis().isBlank() ? "none" : setup.redis(), dataDir, cluster,
+                USAGE_BATCH, setup.flushMs())
+            + provider("fake", upstreamPort, setup.upstreamHttp2()) + provider("fake-h2", upstreamPort, true)
             + "models:\n" + model(MODEL, "fake") + model(MODEL_H2, "fake-h2");
     }
 

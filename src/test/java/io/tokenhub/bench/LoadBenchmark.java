@@ -44,6 +44,11 @@ import org.HdrHistogram.Histogram;
  * mvn -Pbench test-compile exec:exec@load -Dbench.args="jfr=/tmp/gw.jfr"
  * java -cp target/test-classes io.tokenhub.bench.JfrSummary /tmp/gw.jfr
  *
+ * # TokenHub set up as a node of a cluster is: wallet and plan counters in Redis (one script run per
+ * # reservation and per settlement, the Redis server's CPU reported beside PostgreSQL's), rate
+ * # limits through a Hazelcast member (a cluster of its own)
+ * mvn -Pbench test-compile exec:exec@load -Dbench.args="redis=redis://127.0.0.1:6379 cluster=true"
+ *
  * # JMH micro-benchmarks of the hot path (key look-up, request parse, upstream body rewrite,
  * # SSE chunk rewrite), about 2 minutes; JMH options pass through, e.g. -prof gc
  * mvn -Pbench test-compile exec:exec@jmh [-Djmh.args="-prof gc"]
@@ -116,7 +121,10 @@ public final class LoadBenchmark {
                                               // a value given here replaces it, so name one too)
         String gatewayJava = "";      // the gateway's JDK (its home or its java); blank: this JVM's
         boolean upstreamHttp2;        // TokenHub to the fake upstream over HTTP/2 (h2c) instead of HTTP/1.1
-        int flushMs = 100;            // the gateway's accounting.flush_ms (the shipped default)
+        int flushMs = BenchGateway.FLUSH_MS;   // the gateway's accounting.flush_ms
+        String redis = "";            // redis://host:port: TokenHub's wallet and plan counters there, as a
+                                      // cluster keeps them (blank: in its process, storage.redis: none)
+        boolean cluster;              // TokenHub as a Hazelcast member (a cluster of its own, cluster.xml)
         int upstreamLoops = 2;
         int proxyWorkers = 2;
         int clientLoops = 2;
@@ -151,6 +159,8 @@ public final class LoadBenchmark {
                     case "gatewayJava" -> s.gatewayJava = value;
                     case "upstreamHttp2" -> s.upstreamHttp2 = Boolean.parseBoolean(value);
                     case "flushMs" -> s.flushMs = Integer.parseInt(value);
+                    case "redis" -> s.redis = value;
+                    case "cluster" -> s.cluster = Boolean.parseBoolean(value);
                     case "upstreamLoops" -> s.upstreamLoops = Integer.parseInt(value);
                     case "proxyWorkers" -> s.proxyWorkers = Integer.parseInt(value);
                     case "clientLoops" -> s.clientLoops = Integer.parseInt(value);
@@ -159,6 +169,10 @@ public final class LoadBenchmark {
                 }
             });
             return s;
+        }
+
+        BenchGateway.Setup setup() {
+            return new BenchGateway.Setup(upstreamHttp2, flushMs, redis, cluster);
         }
 
         long estimatedSeconds() {
@@ -174,7 +188,7 @@ public final class LoadBenchmark {
                 + " openConnections=" + openConnections
                 + " streams=" + streamRate + "/s×" + streamChunks + " chunks every " + streamDelayMs + " ms"
                 + " held streams=" + slowStreams + " (opened at " + slowRate + "/s, a chunk every " + slowIntervalMs
-                + " ms, held " + slowHold + "s) gateway heap=" + gatewayHeap
+                + " ms, held " + slowHold + "s) gateway heap=" + gatewayHeap + " TokenHub: " + setup().describe()
                 + (jfr.isEmpty() ? "" : " jfr=" + jfr + (jfrRate > 0 ? " at " + jfrRate + "/s" : " at saturation"));
         }
     }
@@ -450,13 +464,12 @@ public final class LoadBenchmark {
         log("database: " + gateway.databaseName());
         Runtime.getRuntime().addShutdownHook(new Thread(this::close, "bench-close"));
         List<String> jvm = gatewayJvm(true);
-        gateway.start(work, upstreamPort, settings.gatewayJava, jvm, settings.upstreamHttp2, settings.flushMs);
+        gateway.start(work, upstreamPort, settings.gatewayJava, jvm, settings.setup());
         managementPort = gateway.managementPort();
         notes.append(gateway.note());
         log("TokenHub: pid " + gateway.pid() + ", API port " + gateway.apiPort() + ", management port " + managementPort
             + ", JVM " + (settings.gatewayJava.isBlank() ? "" : settings.gatewayJava + " ") + jvm
-            + (settings.upstreamHttp2 ? ", HTTP/2 to the upstream" : "")
-            + "; API key created through the admin API");
+            + ", " + settings.setup().describe() + "; API key created through the admin API");
     }
 
     private void smokeTest(String path) {
@@ -790,6 +803,10 @@ public final class LoadBenchmark {
         ticks.put("loadgen", Procs.cpuTicks(ProcessHandle.current().pid()));
         if (path.equals("tokenhub")) {
             ticks.put("postgres", Procs.cpuTicksByCommandLine(gateway.databaseName()));
+            if (!settings.redis.isBlank()) {
+                // The Redis server of the URL; on this machine the benchmark's gateway is its only client.
+                ticks.put("redis", Procs.cpuTicksByCommandLine("redis-server"));
+            }
         }
         return new Snapshot(ticks, Procs.machineBusyTicks(), System.nanoTime(),
             path.equals("tokenhub") ? Prometheus.scrape(managementPort) : null);
@@ -880,12 +897,14 @@ public final class LoadBenchmark {
             + " per request from /proc utime+stime of each process\n");
         out.append("(prx = nginx master+workers / the bare Vert.x proxy's JVM / the TokenHub JVM; up = fake"
             + " upstream; gen = load generator; pg = PostgreSQL backends of the gateway's database, i.e. usage"
-            + " inserts;\n other% = CPU used by other processes on the machine during the phase, as % of all cores:"
+            + " inserts;" + (settings.redis.isBlank() ? "" : " rds = the Redis server, TokenHub's wallet counters;")
+            + "\n other% = CPU used by other processes on the machine during the phase, as % of all cores:"
             + " a noise gauge)\n\n");
 
-        String header = String.format(Locale.ROOT, "%-9s %-16s %8s %7s %7s %8s %7s %7s %8s %6s %7s %7s %7s %7s %7s %7s %6s%n",
+        String header = String.format(Locale.ROOT, "%-9s %-16s %8s %7s %7s %8s %7s %7s %8s %6s %7s %7s %7s %7s%s %7s %7s %6s%n",
             "path", "load", "req/s", "p50", "p99", "p99.9", "+p50", "+p99", "+p99.9", "errors",
-            "cpu:prx", "cpu:up", "cpu:gen", "cpu:pg", "heapMiB", "rssMiB", "other%");
+            "cpu:prx", "cpu:up", "cpu:gen", "cpu:pg", settings.redis.isBlank() ? "" : " cpu:rds", "heapMiB", "rssMiB",
+            "other%");
         out.append("Non-streaming requests\n").append(header);
         for (Phase phase : phases()) {
             if (phase.kind() == Kind.STREAMS) {
@@ -898,11 +917,12 @@ public final class LoadBenchmark {
                 }
                 Row direct = find("direct", phase.label());
                 Histogram h = row.result.latency;
-                out.append(String.format(Locale.ROOT, "%-9s %-16s %8.0f %7s %7s %8s %7s %7s %8s %6d %7s %7s %7s %7s %7s %7s %6.0f%n",
+                out.append(String.format(Locale.ROOT, "%-9s %-16s %8.0f %7s %7s %8s %7s %7s %8s %6d %7s %7s %7s %7s%s %7s %7s %6.0f%n",
                     path, phase.label(), row.result.throughput(), ms(h, 50), ms(h, 99), ms(h, 99.9),
                     diff(row, direct, 50), diff(row, direct, 99), diff(row, direct, 99.9),
                     row.result.errors.sum() + row.result.unfinished,
                     cpu(row, "proxy"), cpu(row, "upstream"), cpu(row, "loadgen"), cpu(row, "postgres"),
+                    settings.redis.isBlank() ? "" : String.format(Locale.ROOT, " %7s", cpu(row, "redis")),
                     row.heap < 0 ? "-" : String.valueOf(row.heap >> 20), row.rss < 0 ? "-" : String.valueOf(row.rss >> 20),
                     row.otherCpuPercent));
             }

@@ -83,6 +83,8 @@ public final class SoakBenchmark {
                                               // (the default names the collector k8s/ ships:
                                               // a value given here replaces it, so name one too)
         String gatewayJava = "";      // the gateway's JDK (its home or its java); blank: this JVM's
+        String redis = "";            // redis://host:port for the wallet counters (blank: in the process)
+        boolean cluster;              // the gateway as a Hazelcast member (a cluster of its own)
         int upstreamLoops = 2;
         int clientLoops = 2;
         String out = "";              // also write the report here
@@ -106,6 +108,8 @@ public final class SoakBenchmark {
                     case "gatewayHeap" -> s.gatewayHeap = value;
                     case "gatewayJvm" -> s.gatewayJvm = value;
                     case "gatewayJava" -> s.gatewayJava = value;
+                    case "redis" -> s.redis = value;
+                    case "cluster" -> s.cluster = Boolean.parseBoolean(value);
                     case "upstreamLoops" -> s.upstreamLoops = Integer.parseInt(value);
                     case "clientLoops" -> s.clientLoops = Integer.parseInt(value);
                     case "out" -> s.out = value;
@@ -132,7 +136,11 @@ public final class SoakBenchmark {
                 + " chunks every " + streamDelayMs + " ms) prime=" + prime + "s warmup=" + warmup + "s interval=" + interval + "s connections≤" + connections + " fullGc="
                 + fullGc + " tolerance: RSS " + rssTolerance + " %, live heap " + heapTolerance + " % gateway heap="
                 + gatewayHeap + (gatewayJvm.isBlank() ? "" : " gatewayJvm=" + gatewayJvm)
-                + (gatewayJava.isBlank() ? "" : " gatewayJava=" + gatewayJava);
+                + (gatewayJava.isBlank() ? "" : " gatewayJava=" + gatewayJava) + " TokenHub: " + setup().describe();
+        }
+
+        BenchGateway.Setup setup() {
+            return new BenchGateway.Setup(false, BenchGateway.FLUSH_MS, redis, cluster);
         }
     }
 
@@ -194,7 +202,7 @@ public final class SoakBenchmark {
         if (!settings.gatewayJvm.isBlank()) {
             jvm.addAll(List.of(settings.gatewayJvm.trim().split("\\s+")));
         }
-        gateway.start(work, upstreamPort, settings.gatewayJava, jvm, false, 100);
+        gateway.start(work, upstreamPort, settings.gatewayJava, jvm, settings.setup());
         log("TokenHub: pid " + gateway.pid() + ", API port " + gateway.apiPort() + ", database "
             + gateway.databaseName() + ", JVM " + jvm);
         client = new LoadClient(settings.clientLoops, settings.connections);
