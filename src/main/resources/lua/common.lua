@@ -7,26 +7,40 @@
 -- KEYS[2]: the key's counters (hash): m (month YYYYMM), spend, res (micro-USD).
 -- KEYS[3]: reservations in flight (hash request id -> "keyhash|micro|wallet|plan,tokens,plan,tokens")
 -- KEYS[4]: reservations by time (sorted set), for the sweep.
--- All keys share the account's hash tag, so a script touches one slot.
+-- All keys share the account's hash tag, so a script touches one slot. Each script reads what it
+-- needs of a hash in one HMGET: a call from Lua costs Redis about as much as the command itself.
 
 -- Integers as Redis wants them: Lua numbers are doubles, and tostring(-0) is "-0".
 local function int(x)
   return string.format('%d', x)
 end
 
-local function num(key, field)
-  return tonumber(redis.call('HGET', key, field) or '0') or 0
+-- A field as HMGET answers it (false when absent) as a number.
+local function n(v)
+  return tonumber(v or '0') or 0
 end
 
-local function eligible_plans(q, model, now)
-  local ids = redis.call('HGET', q, 'plans') or ''
+-- The plans (ids, comma-separated) that may pay for the model now, earliest expiry first (then by
+-- id), each with its counters: {id, untl, rem, res}, all read in one HMGET.
+local function eligible_plans(q, ids, model, now)
+  local list, fields = {}, {}
+  for id in string.gmatch(ids or '', '[^,]+') do
+    local p = 'p:' .. id .. ':'
+    table.insert(list, id)
+    table.insert(fields, p .. 'from')
+    table.insert(fields, p .. 'until')
+    table.insert(fields, p .. 'models')
+    table.insert(fields, p .. 'rem')
+    table.insert(fields, p .. 'res')
+  end
+  if #list == 0 then return {} end
+  local v = redis.call('HMGET', q, unpack(fields))
   local out = {}
-  for id in string.gmatch(ids, '[^,]+') do
-    local from = num(q, 'p:' .. id .. ':from')
-    local untl = num(q, 'p:' .. id .. ':until')
-    local models = redis.call('HGET', q, 'p:' .. id .. ':models') or ''
+  for i, id in ipairs(list) do
+    local b = (i - 1) * 5
+    local from, untl, models = n(v[b + 1]), n(v[b + 2]), v[b + 3] or ''
     if now >= from and now < untl and (models == '' or string.find(',' .. models .. ',', ',' .. model .. ',', 1, true)) then
-      table.insert(out, {id = id, untl = untl})
+      table.insert(out, {id = id, untl = untl, rem = n(v[b + 4]), res = n(v[b + 5])})
     end
   end
   table.sort(out, function(a, b)
@@ -36,10 +50,13 @@ local function eligible_plans(q, model, now)
   return out
 end
 
-local function roll_month(k, month)
-  if redis.call('HGET', k, 'm') ~= month then
+-- The key's month-to-date spend, started again at 0 when its month (m, as read) is not this one.
+local function month_spend(k, m, spend, month)
+  if m ~= month then
     redis.call('HSET', k, 'm', month, 'spend', 0)
+    return 0
   end
+  return n(spend)
 end
 
 local function wallet_share(micro, tokens, left)

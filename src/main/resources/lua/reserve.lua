@@ -4,20 +4,26 @@
 -- ARGV[9]: the cutoff (ms) before which a reservation is stale (its node died before settling it):
 -- the oldest one is looked at, and if stale, all stale ones are released before anything is counted.
 local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-if redis.call('HEXISTS', q, 'loaded') == 0 then return {'LOAD'} end
-if redis.call('HEXISTS', k, 'm') == 0 then return {'LOADKEY'} end
+local acct = redis.call('HMGET', q, 'loaded', 'bal', 'res', 'plans')
+if not acct[1] then return {'LOAD'} end
+local key = redis.call('HMGET', k, 'm', 'spend', 'res')
+if not key[1] then return {'LOADKEY'} end
 local tokens, micro, cap, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local oldest = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
-if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then release_stale(q, resv, zset, ARGV[9]) end
+if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then
+  release_stale(q, resv, zset, ARGV[9])
+  -- What they held is free again.
+  acct = redis.call('HMGET', q, 'loaded', 'bal', 'res', 'plans')
+  key = redis.call('HMGET', k, 'm', 'spend', 'res')
+end
 local old = (ARGV[8] ~= '' and held(resv, ARGV[8])) or {micro = 0, wallet = 0, draws = {}}
-roll_month(k, ARGV[7])
-local spend, kres = num(k, 'spend'), num(k, 'res') - old.micro
+local spend, kres = month_spend(k, key[1], key[2], ARGV[7]), n(key[3]) - old.micro
 if cap >= 0 and spend + kres + micro > cap then
   return {'CAP', int(spend), int(kres)}
 end
 local left, draws = tokens, {}
-for _, p in ipairs(eligible_plans(q, ARGV[2], now)) do
-  local free = num(q, 'p:' .. p.id .. ':rem') - num(q, 'p:' .. p.id .. ':res') + (old.draws[p.id] or 0)
+for _, p in ipairs(eligible_plans(q, acct[4], ARGV[2], now)) do
+  local free = p.rem - p.res + (old.draws[p.id] or 0)
   local take = math.min(free, left)
   if take > 0 then
     table.insert(draws, p.id)
@@ -26,7 +32,7 @@ for _, p in ipairs(eligible_plans(q, ARGV[2], now)) do
   end
 end
 local wallet = wallet_share(micro, tokens, left)
-local available = num(q, 'bal') - num(q, 'res') + old.wallet
+local available = n(acct[2]) - n(acct[3]) + old.wallet
 if wallet > 0 and available < wallet then
   return {'QUOTA', int(available), int(wallet)}
 end
@@ -37,5 +43,5 @@ end
 redis.call('HINCRBY', q, 'res', int(wallet))
 redis.call('HINCRBY', k, 'res', int(micro))
 redis.call('HSET', resv, ARGV[1], k .. '|' .. int(micro) .. '|' .. int(wallet) .. '|' .. table.concat(draws, ','))
-redis.call('ZADD', zset, now, ARGV[1])
+redis.call('ZADD', zset, ARGV[6], ARGV[1])
 return {'OK', int(wallet), table.concat(draws, ',')}

@@ -93,6 +93,28 @@ class ReservationSweepIT {
         assertThat(next.microUsd()).isEqualTo(500);
     }
 
+    @Test
+    void aKeysMonthlyCapCountsItsSpendFromTheFirstOfTheMonthInTheCounters() throws Exception {
+        // Given a key with a cap of 1 000 micro-USD that spent 600 on the last day of January
+        await(pool.query("UPDATE accounts SET balance_micro_usd = 100000 WHERE id = '" + account + "'").execute());
+        now = Instant.parse("2026-01-31T23:58:00Z");
+        RedisQuota quota = quota();
+        await(quota.settle(await(quota.reserve("req_jan", account, "key_1", 1_000, "m", 10, 600)), 10, 600));
+        assertThatThrownBy(() -> await(quota.reserve("req_jan_more", account, "key_1", 1_000, "m", 10, 500)))
+            .hasMessageContaining("monthly spend cap");
+
+        // When February begins, a reservation fits again: the month's spend starts at 0
+        now = Instant.parse("2026-02-01T00:01:00Z");
+        Reservation february = await(quota.reserve("req_feb", account, "key_1", 1_000, "m", 10, 500));
+
+        // Then what February settles counts towards February's cap
+        await(quota.settle(february, 10, 500));
+        assertThatThrownBy(() -> await(quota.reserve("req_feb_more", account, "key_1", 1_000, "m", 10, 600)))
+            .hasMessageContaining("spent $0.0005 this month");
+        assertThat(await(quota.reserve("req_feb_fits", account, "key_1", 1_000, "m", 10, 500)).microUsd())
+            .isEqualTo(500);
+    }
+
     /** The sweep's Redis calls are not awaited by {@link RedisQuota#sweep}: retry the reservation until it fits. */
     private Reservation awaitReleased(RedisQuota quota) throws Exception {
         long deadline = System.currentTimeMillis() + 10_000;
