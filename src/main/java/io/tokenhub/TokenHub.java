@@ -34,6 +34,7 @@ import io.tokenhub.routing.CatalogReloader;
 import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.routing.Upstreams;
 import io.tokenhub.store.Database;
+import io.tokenhub.store.EventLoopRedis;
 import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.LifecycleEvent;
 import io.vertx.core.DeploymentOptions;
@@ -212,7 +213,7 @@ public final class TokenHub {
         if ("none".equals(config.storage().redis())) {
             return new LocalQuota(loader, Clock.systemUTC());
         }
-        Redis client = Redis.createClient(vertx, new RedisOptions().setConnectionString(config.storage().redis())
+        Redis client = new EventLoopRedis(vertx, new RedisOptions().setConnectionString(config.storage().redis())
             .setMaxPoolSize(32).setMaxPoolWaiting(10_000).setMaxWaitingHandlers(10_000));
         redis = RedisAPI.api(client);
         return new RedisQuota(redis, loader, Clock.systemUTC());

@@ -1,0 +1,105 @@
+package io.tokenhub.store;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.internal.VertxInternal;
+import io.vertx.redis.client.Command;
+import io.vertx.redis.client.RedisOptions;
+import io.vertx.redis.client.Request;
+import io.vertx.redis.client.Response;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Each event loop's commands go on a connection of its own, with the real Redis: {@code CLIENT ID}
+ * names the connection a command came on.
+ */
+class EventLoopRedisIT {
+
+    private static final String URL = System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL",
+        "redis://127.0.0.1:6379");
+
+    private final Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2));
+    private final EventLoopRedis redis = new EventLoopRedis(vertx, new RedisOptions().setConnectionString(URL)
+        .setMaxPoolSize(8));
+
+    @AfterEach
+    void stop() throws Exception {
+        await(redis.close());
+        await(vertx.close());
+    }
+
+    @Test
+    void anEventLoopSendsEveryCommandOnOneConnectionOfItsOwn() throws Exception {
+        // Contexts on the two event loops, in turn
+        Context first = ((VertxInternal) vertx).createEventLoopContext();
+        Context second = ((VertxInternal) vertx).createEventLoopContext();
+
+        // 50 commands at once from each loop, pipelined
+        Set<Long> firstIds = clientIds(first, 50);
+        Set<Long> secondIds = clientIds(second, 50);
+
+        assertThat(firstIds).hasSize(1);
+        assertThat(secondIds).hasSize(1);
+        assertThat(firstIds).doesNotContainAnyElementsOf(secondIds);
+    }
+
+    @Test
+    void aConnectionRedisClosedIsReplacedByTheLoopsNextCommand() throws Exception {
+        Context loop = ((VertxInternal) vertx).createEventLoopContext();
+        long before = clientIds(loop, 1).iterator().next();
+
+        // Redis drops the connection (as a restart or a network failure would)
+        Response killed = await(redis.send(Request.cmd(Command.CLIENT).arg("KILL").arg("ID").arg(before)));
+        assertThat(killed.toLong()).isEqualTo(1);
+
+        // The next commands of that loop answer, on a new connection
+        long after = awaitAnswer(() -> clientIds(loop, 1).iterator().next());
+        assertThat(after).isNotEqualTo(before);
+        assertThat(clientIds(loop, 20)).containsExactly(after);
+    }
+
+    @Test
+    void commandsFromOutsideAnEventLoopGoThroughThePool() throws Exception {
+        assertThat(await(redis.send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
+    }
+
+    /** The connection ids of {@code n} {@code CLIENT ID} commands sent at once from {@code context}. */
+    private Set<Long> clientIds(Context context, int n) throws Exception {
+        Promise<List<Response>> answers = Promise.promise();
+        context.runOnContext(v -> {
+            List<Future<Response>> sent = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                sent.add(redis.send(Request.cmd(Command.CLIENT).arg("ID")));
+            }
+            Future.all(sent).map(all -> all.<Response>list()).onComplete(answers);
+        });
+        Set<Long> ids = new HashSet<>();
+        await(answers.future()).forEach(id -> ids.add(id.toLong()));
+        return ids;
+    }
+
+    /** The command sent when the connection went away may fail with it; the loop's next one answers. */
+    private static <T> T awaitAnswer(Callable<T> attempt) throws Exception {
+        try {
+            return attempt.call();
+        } catch (Exception firstFailed) {
+            return attempt.call();
+        }
+    }
+
+    private static <T> T await(Future<T> future) throws Exception {
+        return future.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+}
