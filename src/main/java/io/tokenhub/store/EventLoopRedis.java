@@ -19,11 +19,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * opened on it and kept, commands pipelined on it as Redis answers them in order. The Vert.x
  * client's pool leases a connection for every command and takes it back after the answer: a sixth
  * of the gateway's CPU per request at saturation with the wallet counters in Redis (two commands a
- * request; 101–109 against 84–86 µs), and a connection the pool made on another loop hands every
- * answer across threads.
- * Commands from outside an event loop, and batches, go through that pool. A connection that fails
- * or closes is let go; the loop's next command opens another (its commands in flight fail, as
- * they would on a pooled connection).
+ * request; 101–109 against 84–86 µs), and the connection it leases may have been made on another
+ * event loop, whose answers then cross threads. Commands from outside an event loop, and batches,
+ * go through that pool. A connection that fails or closes is let go; the loop's next command opens
+ * another (its commands in flight fail, as they would on a pooled connection).
  */
 public final class EventLoopRedis implements Redis {
 

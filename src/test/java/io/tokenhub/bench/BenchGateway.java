@@ -62,7 +62,8 @@ final class BenchGateway implements AutoCloseable {
      * @param flushMs       its {@code accounting.flush_ms}: usage records written this often (or per 500)
      * @param redis         blank: wallet and plan counters in the process ({@code storage.redis: none});
      *                      else a {@code redis://} URL, as a cluster runs (one script run per
-     *                      reservation and per settlement)
+     *                      reservation and per settlement); the benchmark account's four keys stay
+     *                      there after the run, a few hundred bytes (a new account each run)
      * @param cluster       a Hazelcast member of a cluster of its own ({@code cluster.xml}), as
      *                      {@code k8s/} runs it: rate limits through the cluster's shared counters
      */

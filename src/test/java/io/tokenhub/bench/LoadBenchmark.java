@@ -44,9 +44,9 @@ import org.HdrHistogram.Histogram;
  * mvn -Pbench test-compile exec:exec@load -Dbench.args="jfr=/tmp/gw.jfr"
  * java -cp target/test-classes io.tokenhub.bench.JfrSummary /tmp/gw.jfr
  *
- * # TokenHub set up as a node of a cluster is: wallet and plan counters in Redis (one script run per
- * # reservation and per settlement, the Redis server's CPU reported beside PostgreSQL's), rate
- * # limits through a Hazelcast member (a cluster of its own)
+ * # TokenHub set up as a cluster's node: wallet and plan counters in Redis (a script run per
+ * # reservation and per settlement; the Redis server's CPU reported beside PostgreSQL's), rate
+ * # limits through a Hazelcast member (of a cluster of its own)
  * mvn -Pbench test-compile exec:exec@load -Dbench.args="redis=redis://127.0.0.1:6379 cluster=true"
  *
  * # JMH micro-benchmarks of the hot path (key look-up, request parse, upstream body rewrite,
@@ -804,7 +804,7 @@ public final class LoadBenchmark {
         if (path.equals("tokenhub")) {
             ticks.put("postgres", Procs.cpuTicksByCommandLine(gateway.databaseName()));
             if (!settings.redis.isBlank()) {
-                // The Redis server of the URL; on this machine the benchmark's gateway is its only client.
+                // Every redis-server on this machine, the URL's among them: the gateway is their only client here.
                 ticks.put("redis", Procs.cpuTicksByCommandLine("redis-server"));
             }
         }
