@@ -4,17 +4,18 @@
 -- ARGV[9]: the cutoff (ms) before which a reservation is stale (its node died before settling it):
 -- the oldest one is looked at, and if stale, all stale ones are released before anything is counted.
 local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local acct = redis.call('HMGET', q, 'loaded', 'bal', 'res', 'plans')
+local function counters()
+  return redis.call('HMGET', q, 'loaded', 'bal', 'res', 'plans'), redis.call('HMGET', k, 'm', 'spend', 'res')
+end
+local acct, key = counters()
 if not acct[1] then return {'LOAD'} end
-local key = redis.call('HMGET', k, 'm', 'spend', 'res')
 if not key[1] then return {'LOADKEY'} end
 local tokens, micro, cap, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local oldest = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
 if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then
   release_stale(q, resv, zset, ARGV[9])
   -- What they held is free again.
-  acct = redis.call('HMGET', q, 'loaded', 'bal', 'res', 'plans')
-  key = redis.call('HMGET', k, 'm', 'spend', 'res')
+  acct, key = counters()
 end
 local old = (ARGV[8] ~= '' and held(resv, ARGV[8])) or {micro = 0, wallet = 0, draws = {}}
 local spend, kres = month_spend(k, key[1], key[2], ARGV[7]), n(key[3]) - old.micro

@@ -96,7 +96,8 @@ class ReservationSweepIT {
     @Test
     void aKeysMonthlyCapCountsItsSpendFromTheFirstOfTheMonthInTheCounters() throws Exception {
         // Given a key with a cap of 1 000 micro-USD that spent 600 on the last day of January
-        await(pool.query("UPDATE accounts SET balance_micro_usd = 100000 WHERE id = '" + account + "'").execute());
+        await(pool.preparedQuery("UPDATE accounts SET balance_micro_usd = 100000 WHERE id = $1")
+            .execute(Tuple.of(account)));
         now = Instant.parse("2026-01-31T23:58:00Z");
         RedisQuota quota = quota();
         await(quota.settle(await(quota.reserve("req_jan", account, "key_1", 1_000, "m", 10, 600)), 10, 600));
