@@ -1,42 +1,50 @@
 -- ARGV: request id, model, tokens, micro-USD, monthly cap (-1 = none), now (ms), month (YYYYMM), and
 -- the id of a reservation of the same request that this one replaces, or '' (its fallback to
 -- another model): what that one holds counts as available, and it is released if this one is made.
--- ARGV[9]: the cutoff (ms) before which a reservation is stale (its node died before settling it):
--- the oldest one is looked at, and if stale, all stale ones are released before anything is counted.
+-- ARGV[9]: the cutoff (ms) before which a reservation is stale (its node died before settling it).
+-- Stale reservations are looked for only when the request would be refused: if the oldest one is
+-- stale, all stale ones are released and the request is counted again. The sweep frees them too.
 local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local function counters()
-  return redis.call('HMGET', q, 'loaded', 'bal', 'res', 'plans'), redis.call('HMGET', k, 'm', 'spend', 'res')
-end
-local acct, key = counters()
-if not acct[1] then return {'LOAD'} end
-if not key[1] then return {'LOADKEY'} end
 local tokens, micro, cap, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local oldest = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
-if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then
-  release_stale(q, resv, zset, ARGV[9])
-  -- What they held is free again.
-  acct, key = counters()
+
+-- Counts the request against the counters as they are: a refusal, or nil and what to take.
+local function count()
+  local acct = redis.call('HMGET', q, 'loaded', 'bal', 'res', 'plans')
+  if not acct[1] then return {'LOAD'} end
+  local key = redis.call('HMGET', k, 'm', 'spend', 'res')
+  if not key[1] then return {'LOADKEY'} end
+  local old = (ARGV[8] ~= '' and held(resv, ARGV[8])) or {micro = 0, wallet = 0, draws = {}}
+  local spend, kres = month_spend(k, key[1], key[2], ARGV[7]), n(key[3]) - old.micro
+  if cap >= 0 and spend + kres + micro > cap then
+    return {'CAP', int(spend), int(kres)}
+  end
+  local left, draws = tokens, {}
+  for _, p in ipairs(eligible_plans(q, acct[4], ARGV[2], now)) do
+    local free = p.rem - p.res + (old.draws[p.id] or 0)
+    local take = math.min(free, left)
+    if take > 0 then
+      table.insert(draws, p.id)
+      table.insert(draws, int(take))
+      left = left - take
+    end
+  end
+  local wallet = wallet_share(micro, tokens, left)
+  local available = n(acct[2]) - n(acct[3]) + old.wallet
+  if wallet > 0 and available < wallet then
+    return {'QUOTA', int(available), int(wallet)}
+  end
+  return nil, wallet, draws
 end
-local old = (ARGV[8] ~= '' and held(resv, ARGV[8])) or {micro = 0, wallet = 0, draws = {}}
-local spend, kres = month_spend(k, key[1], key[2], ARGV[7]), n(key[3]) - old.micro
-if cap >= 0 and spend + kres + micro > cap then
-  return {'CAP', int(spend), int(kres)}
-end
-local left, draws = tokens, {}
-for _, p in ipairs(eligible_plans(q, acct[4], ARGV[2], now)) do
-  local free = p.rem - p.res + (old.draws[p.id] or 0)
-  local take = math.min(free, left)
-  if take > 0 then
-    table.insert(draws, p.id)
-    table.insert(draws, int(take))
-    left = left - take
+
+local refused, wallet, draws = count()
+if refused and (refused[1] == 'CAP' or refused[1] == 'QUOTA') then
+  local oldest = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
+  if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then
+    release_stale(q, resv, zset, ARGV[9])
+    refused, wallet, draws = count()
   end
 end
-local wallet = wallet_share(micro, tokens, left)
-local available = n(acct[2]) - n(acct[3]) + old.wallet
-if wallet > 0 and available < wallet then
-  return {'QUOTA', int(available), int(wallet)}
-end
+if refused then return refused end
 if ARGV[8] ~= '' then release(q, resv, zset, ARGV[8]) end
 for i = 1, #draws, 2 do
   redis.call('HINCRBY', q, 'p:' .. draws[i] .. ':res', draws[i + 1])

@@ -1,12 +1,24 @@
--- ARGV: request id, model, tokens, micro-USD, now (ms), month (YYYYMM)
--- Releases the reservation if it is still held, then charges: plans first, the rest to the wallet.
+-- ARGV: request id, model, tokens, micro-USD, now (ms), month (YYYYMM), then what the reservation holds
+-- as reserve.lua answered it: micro-USD, wallet micro-USD, plan draws (id,tokens,...).
+-- Releases the reservation if it is still held (not swept, not replaced), then charges: plans first,
+-- the rest to the wallet. The node passes what the reservation holds, so the record is only deleted,
+-- not read, and the wallet's and the key's counters are each read once and written once.
 local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local acct = redis.call('HMGET', q, 'loaded', 'plans')
+local acct = redis.call('HMGET', q, 'loaded', 'plans', 'bal', 'res')
 if not acct[1] then return {'LOAD'} end
-local key = redis.call('HMGET', k, 'm', 'spend')
+local key = redis.call('HMGET', k, 'm', 'spend', 'res')
 if not key[1] then return {'LOADKEY'} end
-release(q, resv, zset, ARGV[1])
 local tokens, micro, now = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local res, kres = n(acct[4]), n(key[3])
+if redis.call('HDEL', resv, ARGV[1]) == 1 then
+  redis.call('ZREM', zset, ARGV[1])
+  res, kres = res - tonumber(ARGV[8]), kres - tonumber(ARGV[7])
+  local parts = {}
+  for v in string.gmatch(ARGV[9], '[^,]+') do table.insert(parts, v) end
+  for i = 1, #parts, 2 do
+    redis.call('HINCRBY', q, 'p:' .. parts[i] .. ':res', int(0 - tonumber(parts[i + 1])))
+  end
+end
 local left, draws = tokens, {}
 for _, p in ipairs(eligible_plans(q, acct[2], ARGV[2], now)) do
   local take = math.min(p.rem, left)
@@ -18,6 +30,7 @@ for _, p in ipairs(eligible_plans(q, acct[2], ARGV[2], now)) do
   end
 end
 local wallet = wallet_share(micro, tokens, left)
-redis.call('HINCRBY', q, 'bal', int(0 - wallet))
-redis.call('HSET', k, 'spend', int(month_spend(k, key[1], key[2], ARGV[6]) + micro))
+redis.call('HSET', q, 'bal', int(n(acct[3]) - wallet), 'res', int(res))
+local spend = key[1] == ARGV[6] and n(key[2]) or 0
+redis.call('HSET', k, 'm', ARGV[6], 'spend', int(spend + micro), 'res', int(kres))
 return {'OK', int(wallet), table.concat(draws, ',')}

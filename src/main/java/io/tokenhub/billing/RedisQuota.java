@@ -83,8 +83,8 @@ public final class RedisQuota implements Quota {
                                         long tokens, long microUsd, String replacing) {
         seenAccounts.add(accountId);
         long now = clock.millis();
-        // Stale reservations (their nodes died before settling) are released by the reservation itself
-        // too, so that they never refuse a request until the next sweep.
+        // Stale reservations (their nodes died before settling) are released by a reservation they
+        // would refuse, too, so that they never refuse a request until the next sweep.
         List<String> args = List.of(requestId, modelId, Long.toString(tokens), Long.toString(microUsd),
             Long.toString(cap), Long.toString(now), month(), replacing == null ? "" : replacing,
             Long.toString(now - RESERVATION_TTL_MS));
@@ -92,7 +92,7 @@ public final class RedisQuota implements Quota {
         Future<Response> answer = run(reserve, accountId, keyId, args, late -> {
             if ("OK".equals(late.get(0).toString())) {
                 run(settle, accountId, keyId, List.of(requestId, modelId, "0", "0", Long.toString(clock.millis()),
-                    month()), null);
+                    month(), Long.toString(microUsd), late.get(1).toString(), late.get(2).toString()), null);
             }
         }).recover(this::unavailable);
         return answer.map(reply -> switch (reply.get(0).toString()) {
@@ -114,7 +114,8 @@ public final class RedisQuota implements Quota {
     @Override
     public Future<Payment> settle(Reservation r, long tokens, long microUsd) {
         List<String> args = List.of(r.requestId(), r.modelId(), Long.toString(tokens), Long.toString(microUsd),
-            Long.toString(clock.millis()), month());
+            Long.toString(clock.millis()), month(), Long.toString(r.microUsd()), Long.toString(r.walletMicroUsd()),
+            draws(r.planTokens()));
         return run(settle, r.accountId(), r.keyId(), args, null).map(reply -> {
             Payment payment = new Payment(draws(reply.get(2).toString()), reply.get(1).toLong());
             pending.add(new Settled(r.accountId(), r.keyId(), microUsd, payment));
@@ -231,6 +232,13 @@ public final class RedisQuota implements Quota {
 
     private String month() {
         return YearMonth.now(clock.withZone(ZoneOffset.UTC)).format(MONTH);
+    }
+
+    /** Plan draws as the scripts write them: {@code id,tokens,id,tokens}. */
+    private static String draws(Map<String, Long> planTokens) {
+        StringBuilder out = new StringBuilder();
+        planTokens.forEach((id, tokens) -> out.append(out.isEmpty() ? "" : ",").append(id).append(',').append(tokens));
+        return out.toString();
     }
 
     private static Map<String, Long> draws(String encoded) {

@@ -94,6 +94,32 @@ class ReservationSweepIT {
     }
 
     @Test
+    void aRequestThatSettlesAfterTheSweepReleasedItsReservationIsChargedOnceAndFreesNothingTwice()
+        throws Exception {
+        // Given a stream that reserved 828 of the account's 1 000 micro-USD and ran past the TTL, its
+        // reservation released by another node's sweep, which then reserved 500
+        RedisQuota streaming = quota();
+        Reservation longStream = await(streaming.reserve("req_long", account, "key_1", -1, "m", 100, 828));
+        RedisQuota sweeper = quota();
+        assertThatThrownBy(() -> await(sweeper.reserve("req_refused", account, "key_1", -1, "m", 10, 500)))
+            .hasMessageContaining("available");
+        now = now.plus(Duration.ofMinutes(16));
+        sweeper.sweep();
+        Reservation other = awaitReleased(sweeper);
+
+        // When the stream ends and settles 300
+        Payment paid = await(streaming.settle(longStream, 40, 300));
+
+        // Then it is charged 300, and the other request's reservation still holds: 1 000 - 300 - 500
+        // leaves 200 available, not the 700 a second release of the 828 would have left
+        assertThat(paid.walletMicroUsd()).isEqualTo(300);
+        assertThat(other.microUsd()).isEqualTo(500);
+        assertThatThrownBy(() -> await(sweeper.reserve("req_over", account, "key_1", -1, "m", 10, 201)))
+            .hasMessageContaining("has $0.0002 available");
+        assertThat(await(sweeper.reserve("req_fits", account, "key_1", -1, "m", 10, 200)).microUsd()).isEqualTo(200);
+    }
+
+    @Test
     void aKeysMonthlyCapCountsItsSpendFromTheFirstOfTheMonthInTheCounters() throws Exception {
         // Given a key with a cap of 1 000 micro-USD that spent 600 on the last day of January
         await(pool.preparedQuery("UPDATE accounts SET balance_micro_usd = 100000 WHERE id = $1")
