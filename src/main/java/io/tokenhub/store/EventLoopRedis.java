@@ -1,22 +1,31 @@
 package io.tokenhub.store;
 
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoop;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisConnection;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import io.vertx.redis.client.impl.PooledRedisConnection;
+import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A Redis client that sends the commands of each event loop on a connection of that loop's own,
- * opened on it and kept, commands pipelined on it as Redis answers them in order. The Vert.x
+ * opened on it and kept, commands pipelined on it as Redis answers them in order, and those of one
+ * turn of the loop in one write ({@link #consolidateWrites}). The Vert.x
  * client's pool leases a connection for every command and takes it back after the answer: a sixth
  * of the gateway's CPU per request at saturation with the wallet counters in Redis (two commands a
  * request; 101–109 against 84–86 µs), and the connection it leases may have been made on another
@@ -25,6 +34,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * another (its commands in flight fail, as they would on a pooled connection).
  */
 public final class EventLoopRedis implements Redis {
+
+    private static final Logger LOG = LoggerFactory.getLogger(EventLoopRedis.class);
+    private static final AtomicBoolean UNCONSOLIDATED = new AtomicBoolean();
 
     private final Vertx vertx;
     private final RedisOptions options;
@@ -66,6 +78,33 @@ public final class EventLoopRedis implements Redis {
         return Future.join(closing).mapEmpty();
     }
 
+    /**
+     * Lets the commands a loop sends in one turn leave in one write: their flushes wait for the end of
+     * the turn (Netty's {@link FlushConsolidationHandler}, also when no read of this connection is in
+     * progress). Every command is otherwise a write of its own, and every write an answer of Redis's
+     * own: at saturation this halves the Redis server's reads and cuts the gateway's CPU per request
+     * by about a third (README, Performance). The Vert.x Redis client does not expose its socket;
+     * it is its connection's {@code netSocket} field. Without it (another client version), commands
+     * are written one by one, as before, and a warning says so once.
+     */
+    static boolean consolidateWrites(RedisConnection connection) {
+        try {
+            Object actual = ((PooledRedisConnection) connection).actual();
+            Field field = actual.getClass().getDeclaredField("netSocket");
+            field.setAccessible(true);
+            ChannelHandlerContext socket = ((NetSocketInternal) field.get(actual)).channelHandlerContext();
+            socket.pipeline().addBefore(socket.name(), "tokenhub-consolidate-writes",
+                new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
+            return true;
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            if (UNCONSOLIDATED.compareAndSet(false, true)) {
+                LOG.warn("Redis commands are written one by one: this Redis client's socket is out of reach ({})",
+                    e.toString());
+            }
+            return false;
+        }
+    }
+
     /** One event loop's connection; used on that loop only (but for {@link #close}). */
     private final class Loop {
         /** A client of one connection, so that the connection is made on this loop, for this loop. */
@@ -77,6 +116,7 @@ public final class EventLoopRedis implements Redis {
                 Future<RedisConnection> opening = client.connect();
                 connection = opening;
                 opening.onSuccess(c -> {
+                    consolidateWrites(c);
                     c.exceptionHandler(failure -> letGo(opening));
                     c.endHandler(v -> letGo(opening));
                 }).onFailure(failure -> letGo(opening));

@@ -22,8 +22,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Each event loop's commands go on a connection of its own, with the real Redis: {@code CLIENT ID}
- * names the connection a command came on.
+ * Each event loop's commands go on a connection of its own, those of one turn in one write, with the
+ * real Redis: {@code CLIENT ID} names the connection a command came on, {@code INFO stats} counts
+ * Redis's reads.
  */
 class EventLoopRedisIT {
 
@@ -53,6 +54,21 @@ class EventLoopRedisIT {
         assertThat(firstIds).hasSize(1);
         assertThat(secondIds).hasSize(1);
         assertThat(firstIds).doesNotContainAnyElementsOf(secondIds);
+    }
+
+    @Test
+    void theCommandsALoopSendsInOneTurnReachRedisInOneWrite() throws Exception {
+        // Given a loop whose connection is open
+        Context loop = ((VertxInternal) vertx).createEventLoopContext();
+        long id = clientIds(loop, 1).iterator().next();
+        long readsBefore = readsProcessed();
+
+        // When it sends 200 commands in one turn
+        Set<Long> ids = clientIds(loop, 200);
+
+        // Then Redis read them at once (one read, and one for the INFO that asks), not one by one
+        assertThat(ids).containsExactly(id);
+        assertThat(readsProcessed() - readsBefore).isLessThanOrEqualTo(3);
     }
 
     @Test
@@ -88,6 +104,14 @@ class EventLoopRedisIT {
         Set<Long> ids = new HashSet<>();
         await(answers.future()).forEach(id -> ids.add(id.toLong()));
         return ids;
+    }
+
+    /** Redis's count of the reads from its clients' sockets that brought commands. */
+    private long readsProcessed() throws Exception {
+        String stats = await(redis.send(Request.cmd(Command.INFO).arg("stats"))).toString();
+        return stats.lines().filter(line -> line.startsWith("total_reads_processed:"))
+            .mapToLong(line -> Long.parseLong(line.substring(line.indexOf(':') + 1).trim()))
+            .findFirst().orElseThrow();
     }
 
     /** The command sent when the connection went away may fail with it; the loop's next one answers. */
