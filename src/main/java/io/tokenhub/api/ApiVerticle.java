@@ -9,6 +9,7 @@ import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.config.TokenHubConfig.Server;
 import io.tokenhub.core.ApiError;
 import io.tokenhub.core.ApiException;
+import io.tokenhub.core.ConsolidatedWrites;
 import io.tokenhub.limit.RateLimiter;
 import io.tokenhub.provider.ProviderAdapter;
 import io.tokenhub.provider.Providers;
@@ -94,9 +95,10 @@ public final class ApiVerticle extends VerticleBase {
         // For providers with http2: ALPN over TLS (falls back to HTTP/1.1), prior knowledge over plain
         // HTTP (an h2c upgrade would cost a preflight request per connection). A connection opens only
         // when the open ones carry as many streams as the provider allows.
-        http2 = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
-            .setUseAlpn(true).setHttp2ClearTextUpgrade(false).setTcpNoDelay(true).setDecompressionSupported(true),
-            pool);
+        // The streams of many requests share a connection: those one turn writes leave in one write.
+        http2 = vertx.httpClientBuilder().with(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
+            .setUseAlpn(true).setHttp2ClearTextUpgrade(false).setTcpNoDelay(true).setDecompressionSupported(true))
+            .with(pool).withConnectHandler(ConsolidatedWrites::installIfHttp2).build();
         recorder = new UsageRecorder(vertx);
         // Adapters follow the catalog in force: a reload that changes a provider gets a fresh adapter,
         // which replaces the old one (requests in flight keep theirs). Found by id: the provider's
