@@ -50,6 +50,21 @@ local function eligible_plans(q, ids, model, now)
   return out
 end
 
+-- Takes up to `tokens` from the plans in order, free(p) at most from each: the draws
+-- {id, tokens, id, tokens, ...} and the tokens left for the wallet.
+local function draw(plans, tokens, free)
+  local left, draws = tokens, {}
+  for _, p in ipairs(plans) do
+    local take = math.min(free(p), left)
+    if take > 0 then
+      table.insert(draws, p.id)
+      table.insert(draws, int(take))
+      left = left - take
+    end
+  end
+  return draws, left
+end
+
 -- The key's month-to-date spend, started again at 0 when its month (m, as read) is not this one.
 local function month_spend(k, m, spend, month)
   if m ~= month then

@@ -18,16 +18,9 @@ local function count()
   if cap >= 0 and spend + kres + micro > cap then
     return {'CAP', int(spend), int(kres)}
   end
-  local left, draws = tokens, {}
-  for _, p in ipairs(eligible_plans(q, acct[4], ARGV[2], now)) do
-    local free = p.rem - p.res + (old.draws[p.id] or 0)
-    local take = math.min(free, left)
-    if take > 0 then
-      table.insert(draws, p.id)
-      table.insert(draws, int(take))
-      left = left - take
-    end
-  end
+  local draws, left = draw(eligible_plans(q, acct[4], ARGV[2], now), tokens, function(p)
+    return p.rem - p.res + (old.draws[p.id] or 0)
+  end)
   local wallet = wallet_share(micro, tokens, left)
   local available = n(acct[2]) - n(acct[3]) + old.wallet
   if wallet > 0 and available < wallet then

@@ -19,15 +19,9 @@ if redis.call('HDEL', resv, ARGV[1]) == 1 then
     redis.call('HINCRBY', q, 'p:' .. parts[i] .. ':res', int(0 - tonumber(parts[i + 1])))
   end
 end
-local left, draws = tokens, {}
-for _, p in ipairs(eligible_plans(q, acct[2], ARGV[2], now)) do
-  local take = math.min(p.rem, left)
-  if take > 0 then
-    redis.call('HINCRBY', q, 'p:' .. p.id .. ':rem', int(0 - take))
-    table.insert(draws, p.id)
-    table.insert(draws, int(take))
-    left = left - take
-  end
+local draws, left = draw(eligible_plans(q, acct[2], ARGV[2], now), tokens, function(p) return p.rem end)
+for i = 1, #draws, 2 do
+  redis.call('HINCRBY', q, 'p:' .. draws[i] .. ':rem', '-' .. draws[i + 1])
 end
 local wallet = wallet_share(micro, tokens, left)
 redis.call('HSET', q, 'bal', int(n(acct[3]) - wallet), 'res', int(res))
