@@ -85,19 +85,17 @@ public final class EventLoopRedis implements Redis {
      * field. Without it (another client version), commands are written one by one, as before, and a
      * warning says so once.
      */
-    static boolean consolidateWrites(RedisConnection connection) {
+    private static void consolidateWrites(RedisConnection connection) {
         try {
             Object actual = ((PooledRedisConnection) connection).actual();
             Field field = actual.getClass().getDeclaredField("netSocket");
             field.setAccessible(true);
             ConsolidatedWrites.install(((NetSocketInternal) field.get(actual)).channelHandlerContext());
-            return true;
         } catch (ReflectiveOperationException | RuntimeException e) {
             if (UNCONSOLIDATED.compareAndSet(false, true)) {
                 LOG.warn("Redis commands are written one by one: this Redis client's socket is out of reach ({})",
                     e.toString());
             }
-            return false;
         }
     }
 
