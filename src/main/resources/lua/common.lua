@@ -6,7 +6,8 @@
 --   loaded                   set once the hash was filled from PostgreSQL
 -- KEYS[2]: the key's counters (hash): m (month YYYYMM), spend, res (micro-USD).
 -- KEYS[3]: reservations in flight (hash request id -> "keyhash|micro|wallet|plan,tokens,plan,tokens")
--- KEYS[4]: reservations by time (sorted set), for the sweep.
+-- KEYS[4]: reservations by time (sorted set), for the sweep and for a reservation about to be
+--   refused.
 -- All keys share the account's hash tag, so a script touches one slot. Each script reads what it
 -- needs of a hash in one HMGET: a call from Lua costs Redis about as much as the command itself.
 
