@@ -80,18 +80,22 @@ local function wallet_share(micro, tokens, left)
   return math.floor(micro * left / tokens + 0.5)
 end
 
+-- Plan draws as the scripts write them ("id,tokens,id,tokens"), as {plan id -> tokens}.
+local function parse_draws(encoded)
+  local parts, out = {}, {}
+  for v in string.gmatch(encoded, '[^,]+') do table.insert(parts, v) end
+  for i = 1, #parts, 2 do
+    out[parts[i]] = tonumber(parts[i + 1])
+  end
+  return out
+end
+
 -- A reservation in flight, parsed: {keyhash, micro, wallet, draws = {plan id -> tokens}}, or nil.
 local function held(resv, request_id)
   local rec = request_id and redis.call('HGET', resv, request_id)
   if not rec then return nil end
   local keyhash, micro, wallet, draws = string.match(rec, '^([^|]*)|([^|]*)|([^|]*)|(.*)$')
-  local out = {keyhash = keyhash, micro = tonumber(micro), wallet = tonumber(wallet), draws = {}}
-  local parts = {}
-  for v in string.gmatch(draws, '[^,]+') do table.insert(parts, v) end
-  for i = 1, #parts, 2 do
-    out.draws[parts[i]] = tonumber(parts[i + 1])
-  end
-  return out
+  return {keyhash = keyhash, micro = tonumber(micro), wallet = tonumber(wallet), draws = parse_draws(draws)}
 end
 
 local function release(q, resv, zset, request_id)

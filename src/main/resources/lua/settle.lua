@@ -13,10 +13,8 @@ local res, kres = n(acct[4]), n(key[3])
 if redis.call('HDEL', resv, ARGV[1]) == 1 then
   redis.call('ZREM', zset, ARGV[1])
   res, kres = res - tonumber(ARGV[8]), kres - tonumber(ARGV[7])
-  local parts = {}
-  for v in string.gmatch(ARGV[9], '[^,]+') do table.insert(parts, v) end
-  for i = 1, #parts, 2 do
-    redis.call('HINCRBY', q, 'p:' .. parts[i] .. ':res', int(0 - tonumber(parts[i + 1])))
+  for id, take in pairs(parse_draws(ARGV[9])) do
+    redis.call('HINCRBY', q, 'p:' .. id .. ':res', int(0 - take))
   end
 end
 local draws, left = draw(eligible_plans(q, acct[2], ARGV[2], now), tokens, function(p) return p.rem end)

@@ -23,10 +23,8 @@ public final class ConsolidatedWrites {
 
     /** On the socket whose Vert.x handler is {@code handler}: in front of it, towards the network. */
     public static void install(ChannelHandlerContext handler) {
-        if (handler.pipeline().get(NAME) == null) {
-            handler.pipeline().addBefore(handler.name(), NAME,
-                new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
-        }
+        handler.pipeline().addBefore(handler.name(), NAME,
+            new FlushConsolidationHandler(FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
     }
 
     /** On an HTTP/2 connection; an HTTP/1.x one (ALPN may settle on it) is left alone. */
@@ -35,10 +33,5 @@ public final class ConsolidatedWrites {
             && base.channelHandlerContext().handler() instanceof Http2ConnectionHandler) {
             install(base.channelHandlerContext());
         }
-    }
-
-    /** Whether the socket whose Vert.x handler is {@code handler} has it. */
-    public static boolean installed(ChannelHandlerContext handler) {
-        return handler.pipeline().get(NAME) != null;
     }
 }

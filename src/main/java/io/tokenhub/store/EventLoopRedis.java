@@ -55,7 +55,11 @@ public final class EventLoopRedis implements Redis {
         if (closed || context == null || !context.isEventLoopContext() || !context.nettyEventLoop().inEventLoop()) {
             return pooled.send(command);
         }
-        return loops.computeIfAbsent(context.nettyEventLoop(), loop -> new Loop()).send(command);
+        Loop loop = loops.get(context.nettyEventLoop());
+        if (loop == null) {
+            loop = loops.computeIfAbsent(context.nettyEventLoop(), first -> new Loop());
+        }
+        return loop.send(command);
     }
 
     @Override
