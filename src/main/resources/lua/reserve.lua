@@ -26,15 +26,15 @@ local function count()
   if wallet > 0 and available < wallet then
     return {'QUOTA', int(available), int(wallet)}
   end
-  return nil, wallet, draws
+  return nil, wallet, draws, available - wallet, spend + kres + micro
 end
 
-local refused, wallet, draws = count()
+local refused, wallet, draws, left, used = count()
 if refused and (refused[1] == 'CAP' or refused[1] == 'QUOTA') then
   local oldest = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
   if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then
     release_stale(q, resv, zset, ARGV[9])
-    refused, wallet, draws = count()
+    refused, wallet, draws, left, used = count()
   end
 end
 if refused then return refused end
@@ -46,4 +46,5 @@ redis.call('HINCRBY', q, 'res', int(wallet))
 redis.call('HINCRBY', k, 'res', int(micro))
 redis.call('HSET', resv, ARGV[1], k .. '|' .. int(micro) .. '|' .. int(wallet) .. '|' .. table.concat(draws, ','))
 redis.call('ZADD', zset, ARGV[6], ARGV[1])
-return {'OK', int(wallet), table.concat(draws, ',')}
+-- Besides what it holds: the wallet's money left unreserved and the key's month (spent and reserved).
+return {'OK', int(wallet), table.concat(draws, ','), int(left), int(used)}

@@ -2,9 +2,11 @@ package io.tokenhub.api;
 
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.billing.PriceCalculator;
+import io.tokenhub.billing.Reservation;
 import io.tokenhub.core.TokenCounter;
 import io.tokenhub.core.Usage;
 import io.tokenhub.telemetry.Metrics;
+import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.Completion;
 import io.tokenhub.provider.GeneratedText;
 import io.tokenhub.routing.CatalogHolder;
@@ -56,32 +58,52 @@ final class ChatHandler implements Handler<RoutingContext> {
             })
             .compose(admission -> {
                 ModelRequest r = ex.request;
-                return outcome.reserve(ex, PriceCalculator.reservationCost(r.target().model().pricing(),
-                    r.prompt().estimate(), r.outputBound()));
+                long estimate = PriceCalculator.reservationCost(r.target().model().pricing(), r.prompt().estimate(),
+                    r.outputBound());
+                boolean beside = outcome.ample(ex, estimate);
+                Future<Reservation> reserved = outcome.reserve(ex, estimate);
+                return beside ? dispatch(ex, reserved) : reserved.compose(reservation -> dispatch(ex, reserved));
             })
-            .compose(reservation -> dispatch(ex))
             .onFailure(failure -> outcome.error(ex, failure));
     }
 
-    private Future<Void> dispatch(Exchange ex) {
+    /**
+     * Calls the request's candidates. {@code reserved} is its reservation: made, or still on its way
+     * for an account with money to spare ({@link Outcome#ample}). Then the call starts beside it and
+     * nothing is answered, relayed or recorded before both are known: a request the reservation
+     * refuses gets that refusal, its upstream call cancelled and its answer dropped, with no record,
+     * as if it had waited.
+     */
+    private Future<Void> dispatch(Exchange ex, Future<Reservation> reserved) {
         ModelRequest request = ex.request;
         var attempts = Route.plan(catalog.get(), request.target(), request.fallbackModels(), ex.key::allows);
+        // A fallback's reservation replaces the request's own, so it waits for it.
         var call = new Dispatcher.Call(ex.requestId, request.body(), ex.ctx.body().buffer(), request.maxTokens(),
-            ex.upstreamClock, ex, model -> request.fit().check(model).compose(fits -> outcome.fallBack(ex, model,
-                PriceCalculator.reservationCost(model.pricing(), request.prompt().estimate(), request.outputBound()))));
+            ex.upstreamClock, ex, model -> reserved.compose(r -> request.fit().check(model)).compose(fits ->
+                outcome.fallBack(ex, model, PriceCalculator.reservationCost(model.pricing(),
+                    request.prompt().estimate(), request.outputBound()))));
+        Abort upstream = ex.abort;
+        if (!reserved.isComplete()) {
+            // The call stops when the client leaves or the reservation refuses, a stream begun or not.
+            Abort besideReservation = new Abort();
+            ex.abort.onAbort(besideReservation::abort);
+            reserved.onFailure(refused -> besideReservation.abort());
+            upstream = besideReservation;
+        }
         if (request.stream()) {
-            Future<Served<StreamStart>> starting = dispatcher.stream(attempts, call, ex.abort);
-            // A client that leaves before the first output cancels the upstream stream, and a cancelled
-            // stream neither starts nor fails: the request's one record is written here instead. The
-            // flag keeps it one when the cancellation also fails the start (before the upstream answered).
+            Future<Served<StreamStart>> starting = dispatcher.stream(attempts, call, upstream);
+            // A client that leaves before the first output is relayed cancels the upstream stream, and a
+            // cancelled stream neither starts nor fails: the request's one record is written here instead
+            // (once reserved; a request refused has none). The flag keeps it one when the cancellation
+            // also fails the start (before the upstream answered).
             boolean[] recorded = {false};
             ex.abort.onAbort(() -> {
-                if (!starting.isComplete()) {
+                if (!starting.isComplete() || !reserved.isComplete()) {
                     recorded[0] = true;
-                    recordFailure(ex, null);
+                    reserved.onSuccess(reservation -> recordFailure(ex, null));
                 }
             });
-            return starting
+            return afterReservation(reserved, starting)
                 .onSuccess(served -> {
                     if (recorded[0]) {
                         served.result().stream().cancel();
@@ -90,16 +112,32 @@ final class ChatHandler implements Handler<RoutingContext> {
                     }
                 })
                 .onFailure(failure -> {
-                    if (!recorded[0]) {
+                    if (!reserved.failed() && !recorded[0]) {
                         recordFailure(ex, failure);
                     }
                 })
                 .mapEmpty();
         }
-        return outcome.waitingOn(ex, dispatcher.complete(attempts, call, ex.abort))
+        return outcome.waitingOn(ex, afterReservation(reserved, dispatcher.complete(attempts, call, upstream)))
             .onSuccess(served -> answer(ex, served))
-            .onFailure(failure -> recordFailure(ex, failure))
+            .onFailure(failure -> {
+                if (!reserved.failed()) {
+                    recordFailure(ex, failure);
+                }
+            })
             .mapEmpty();
+    }
+
+    /**
+     * What the upstream call came to, once the reservation is answered too: the reservation's failure
+     * when it refused the request, whatever the call did.
+     */
+    private static <T> Future<T> afterReservation(Future<Reservation> reserved, Future<T> upstream) {
+        if (reserved.succeeded()) {
+            return upstream;
+        }
+        return upstream.transform(called -> reserved.transform(reservation -> reservation.succeeded() ? upstream
+            : Future.failedFuture(reservation.cause())));
     }
 
     private void answer(Exchange ex, Served<Completion> served) {

@@ -80,6 +80,14 @@ final class Outcome {
     }
 
     /**
+     * Whether the request's upstream call may start while its reservation is on its way, see
+     * {@link Quota#ample}: the account has money many times over its estimate.
+     */
+    boolean ample(Exchange ex, long microUsd) {
+        return quota.ample(ex.key.keyId(), ex.key.monthlyCapMicroUsd(), held(ex.request.target().model(), microUsd));
+    }
+
+    /**
      * Before a fallback to another model: the account's rate limits on that model admit it (429 when
      * over), and the request's reservation becomes one for that model, at its estimate, so that the
      * plans that pay are that model's and its price bounds what may be overdrawn. Fails as

@@ -28,6 +28,19 @@ public interface Quota {
                                 String modelId, long estimatedTokens, long estimatedMicroUsd);
 
     /**
+     * Whether this node's latest word from the counters, fresh, says that the key's account could pay
+     * for a request of this estimate many times over, within the key's monthly cap: then its upstream
+     * call may start while its reservation is on its way, and the answer waits for both. Never a
+     * promise: the reservation still decides, and a request it refuses is refused, its call cancelled.
+     * False where reserving takes no round trip.
+     *
+     * @param monthlyCapMicroUsd the key's cap now, {@code KeyContext.NO_CAP} for none
+     */
+    default boolean ample(String keyId, long monthlyCapMicroUsd, long estimatedMicroUsd) {
+        return false;
+    }
+
+    /**
      * Replaces a request's reservation with one for another model, when it falls back to it: as
      * {@link #reserve}, under {@code reservationId}, with what {@code old} holds counting as
      * available; {@code old} is released only if the new one is made (else it still holds). When the

@@ -45,6 +45,14 @@ public final class RedisQuota implements Quota {
      * finished request's usage record) for as long as it stays silent.
      */
     static final long COMMAND_TIMEOUT_MS = 2_000;
+    /**
+     * How long this node trusts what a reservation's answer said of its account's money and its key's
+     * month ({@link #ample}); it is as old as the reservation's start. A second: long enough to cover
+     * an account's next requests, short enough that word from a Redis gone silent is soon not believed.
+     */
+    static final long HEADROOM_FRESH_MS = 1_000;
+    /** How many times over that word must cover a request's estimate for {@link #ample}. */
+    static final long HEADROOM_RUNWAY = 100;
     /** At most one warning per 10 s about Redis failing requests: an outage is not a log flood. */
     private final OncePer warnings = new OncePer(10_000);
 
@@ -53,6 +61,8 @@ public final class RedisQuota implements Quota {
     private final Clock clock;
     private final Pending pending = new Pending();
     private final Set<String> seenAccounts = ConcurrentHashMap.newKeySet();
+    /** Key id → what the key's latest reservation on this node said was left; see {@link #ample}. */
+    private final Map<String, Headroom> headroom = new ConcurrentHashMap<>();
     private final Script reserve = new Script("reserve.lua", true);
     private final Script settle = new Script("settle.lua", true);
     private final Script sweep = new Script("sweep.lua", true);
@@ -71,6 +81,16 @@ public final class RedisQuota implements Quota {
     public Future<Reservation> reserve(String requestId, String accountId, String keyId, long cap, String modelId,
                                        long tokens, long microUsd) {
         return reserve(requestId, accountId, keyId, cap, modelId, tokens, microUsd, null);
+    }
+
+    @Override
+    public boolean ample(String keyId, long cap, long microUsd) {
+        Headroom last = headroom.get(keyId);
+        if (last == null || clock.millis() - last.atMs() >= HEADROOM_FRESH_MS) {
+            return false;
+        }
+        long runway = HEADROOM_RUNWAY * Math.max(1, microUsd);
+        return last.walletMicroUsd() >= runway && (cap < 0 || cap - last.monthMicroUsd() >= runway);
     }
 
     @Override
@@ -95,20 +115,32 @@ public final class RedisQuota implements Quota {
                     month(), Long.toString(microUsd), late.get(1).toString(), late.get(2).toString()), null);
             }
         }).recover(this::unavailable);
-        return answer.map(reply -> switch (reply.get(0).toString()) {
-            case "OK" -> new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd,
-                draws(reply.get(2).toString()), reply.get(1).toLong());
-            case "CAP" -> throw new MonthlyCapExceeded("This API key has reached its monthly spend cap of $"
-                + PriceCalculator.toUsd(cap).toPlainString() + " (spent $"
-                + PriceCalculator.toUsd(reply.get(1).toLong()).toPlainString() + " this month, $"
-                + PriceCalculator.toUsd(reply.get(2).toLong()).toPlainString() + " in flight, this request needs up to $"
-                + PriceCalculator.toUsd(microUsd).toPlainString() + "). Raise the cap or wait for next month.")
-                .toException();
-            default -> throw new InsufficientQuota("You exceeded your current quota: this request needs up to $"
-                + PriceCalculator.toUsd(reply.get(2).toLong()).toPlainString() + " and the account has $"
-                + PriceCalculator.toUsd(Math.max(0, reply.get(1).toLong())).toPlainString()
-                + " available and no plan tokens left for this model. Add credit or a token plan.").toException();
+        return answer.map(reply -> {
+            heard(accountId, keyId, reply, now);
+            return switch (reply.get(0).toString()) {
+                case "OK" -> new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd,
+                    draws(reply.get(2).toString()), reply.get(1).toLong());
+                case "CAP" -> throw new MonthlyCapExceeded("This API key has reached its monthly spend cap of $"
+                    + PriceCalculator.toUsd(cap).toPlainString() + " (spent $"
+                    + PriceCalculator.toUsd(reply.get(1).toLong()).toPlainString() + " this month, $"
+                    + PriceCalculator.toUsd(reply.get(2).toLong()).toPlainString() + " in flight, this request needs up to $"
+                    + PriceCalculator.toUsd(microUsd).toPlainString() + "). Raise the cap or wait for next month.")
+                    .toException();
+                default -> throw new InsufficientQuota("You exceeded your current quota: this request needs up to $"
+                    + PriceCalculator.toUsd(reply.get(2).toLong()).toPlainString() + " and the account has $"
+                    + PriceCalculator.toUsd(Math.max(0, reply.get(1).toLong())).toPlainString()
+                    + " available and no plan tokens left for this model. Add credit or a token plan.").toException();
+            };
         });
+    }
+
+    /** What a reservation's answer says is left: kept when it was made, forgotten when it was refused. */
+    private void heard(String accountId, String keyId, Response reply, long atMs) {
+        if ("OK".equals(reply.get(0).toString())) {
+            headroom.put(keyId, new Headroom(accountId, reply.get(3).toLong(), reply.get(4).toLong(), atMs));
+        } else {
+            headroom.remove(keyId);
+        }
     }
 
     @Override
@@ -128,6 +160,8 @@ public final class RedisQuota implements Quota {
 
     @Override
     public Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterMs) {
+        // Money taken away is not to be spent on the word of an earlier answer.
+        headroom.values().removeIf(last -> last.accountId().equals(accountId));
         return call(credit, keys(accountId, "-"), List.of(Long.toString(microUsd), creditId,
             Long.toString(writtenAfterMs))).mapEmpty();
     }
@@ -146,7 +180,9 @@ public final class RedisQuota implements Quota {
 
     @Override
     public int sweep() {
-        String cutoff = Long.toString(clock.millis() - RESERVATION_TTL_MS);
+        long now = clock.millis();
+        headroom.values().removeIf(last -> now - last.atMs() >= HEADROOM_FRESH_MS);
+        String cutoff = Long.toString(now - RESERVATION_TTL_MS);
         seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff)));
         return seenAccounts.size();
     }
@@ -248,6 +284,14 @@ public final class RedisQuota implements Quota {
             out.put(parts[i], Long.parseLong(parts[i + 1]));
         }
         return Map.copyOf(out);
+    }
+
+    /**
+     * @param walletMicroUsd the account's wallet money not reserved, after the reservation
+     * @param monthMicroUsd  the key's spend this month and its reservations, this one included
+     * @param atMs           when the reservation was sent
+     */
+    private record Headroom(String accountId, long walletMicroUsd, long monthMicroUsd, long atMs) {
     }
 
     /** A Lua script with the shared functions prepended, addressed by its SHA-1 as Redis does. */

@@ -4,19 +4,14 @@ import static io.tokenhub.testing.OpenAiErrorAssert.assertOpenAiError;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tokenhub.testing.FakeOpenAiUpstream;
+import io.tokenhub.testing.RedisCommands;
 import io.tokenhub.testing.TcpProxy;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.UncheckedIOException;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -40,23 +35,15 @@ class RedisStallIT {
     FakeOpenAiUpstream upstream;
     TcpProxy network;
     TestGateway gateway;
-    URI redis;
+    final RedisCommands redis = RedisCommands.local();
     String key;
     String accountId;
 
     void start(String extraYaml) {
         vertx = Vertx.vertx();
         upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
-        redis = URI.create(System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379"));
-        network = new TcpProxy(redis.getHost(), redis.getPort() < 0 ? 6379 : redis.getPort());
-        gateway = TestGateway.start("""
-            providers:
-              - { id: openai, type: openai, base_url: "%s" }
-            models:
-              - id: gpt-4o-mini
-                pricing: { input: 0.15, output: 0.60 }
-                deployments: [ { provider: openai, model: gpt-4o-mini } ]
-            """.formatted(upstream.baseUrl()), extraYaml, "redis://127.0.0.1:" + network.port());
+        network = new TcpProxy(redis.host(), redis.port());
+        gateway = TestGateway.start(upstream.miniCatalog(), extraYaml, "redis://127.0.0.1:" + network.port());
         newKey(new JsonObject());
     }
 
@@ -86,6 +73,8 @@ class RedisStallIT {
         CompletableFuture<HttpResponse<String>> answered = CompletableFuture.supplyAsync(
             () -> gateway.post("/v1/chat/completions", key, BODY));
         TestGateway.eventually(() -> upstream.requests().size() == 2, WAIT_MS, "the second request at the upstream");
+        // (its call may start before its reservation is made, for an account with money to spare)
+        TestGateway.eventually(() -> redis.reservationsHeld(accountId) == 1, WAIT_MS, "its reservation");
 
         // When Redis goes silent before that request settles
         network.partition();
@@ -108,7 +97,7 @@ class RedisStallIT {
         TestGateway.eventually(() -> gateway.post("/v1/chat/completions", key, BODY).statusCode() == 200, WAIT_MS,
             "a request answered again");
         // And the reservation Redis made late for the refused request is handed back, not held for 15 minutes
-        TestGateway.eventually(() -> reservationsHeld() == 0, WAIT_MS, "no reservation left in Redis");
+        TestGateway.eventually(() -> redis.reservationsHeld(accountId) == 0, WAIT_MS, "no reservation left in Redis");
     }
 
     @Test
@@ -128,13 +117,14 @@ class RedisStallIT {
         CompletableFuture<HttpResponse<String>> fifth = CompletableFuture.supplyAsync(
             () -> gateway.post("/v1/chat/completions", key, SMALL));
         TestGateway.eventually(() -> upstream.requests().size() == 5, WAIT_MS, "the fifth request at the upstream");
+        TestGateway.eventually(() -> redis.reservationsHeld(accountId) == 1, WAIT_MS, "its reservation");
         network.partition();
         assertThat(fifth.get(WAIT_MS, TimeUnit.MILLISECONDS).statusCode()).isEqualTo(200);
         TestGateway.eventually(() -> usageQueueDepth() == 5, WAIT_MS, "the fifth's record, settled without Redis");
         // And Redis, once it answers again and has run what it held, loses its counters
         network.heal();
-        TestGateway.eventually(() -> reservationsHeld() == 0, WAIT_MS, "the held settlement run by Redis");
-        redis("FLUSHALL");
+        TestGateway.eventually(() -> redis.reservationsHeld(accountId) == 0, WAIT_MS, "the held settlement run by Redis");
+        redis.send("FLUSHALL");
         assertThat(gateway.database().count("SELECT count(*) FROM usage_records")).isZero();
 
         // Then the counters rebuilt from PostgreSQL count the fifth's spend too: the cap refuses a sixth
@@ -164,15 +154,9 @@ class RedisStallIT {
         TestGateway.eventually(() -> gateway.post("/v1/chat/completions", key, SMALL).statusCode() == 200, WAIT_MS,
             "a request paid from the credit");
         // (what the counters hold and what the admitted requests cost add up to the dollar, not two)
-        TestGateway.eventually(() -> Long.parseLong(redisBulk("HGET", "th:q:{" + accountId + "}", "bal"))
+        TestGateway.eventually(() -> Long.parseLong(redis.bulk("HGET", "th:q:{" + accountId + "}", "bal"))
             + gateway.database().count("SELECT coalesce(sum(cost_micro_usd), 0) FROM usage_records WHERE account_id = ?",
                 accountId) == 1_000_000, WAIT_MS, "the counters holding the dollar once, less what was spent");
-    }
-
-    /** A bulk-string reply's value. */
-    private String redisBulk(String... command) {
-        String[] lines = redisLines(2, command);
-        return lines[0].equals("$-1") ? null : lines[1];
     }
 
     private double usageQueueDepth() {
@@ -180,37 +164,5 @@ class RedisStallIT {
             .filter(line -> line.startsWith("tokenhub_usage_queue_depth"))
             .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
             .findFirst().orElseThrow(() -> new AssertionError("no tokenhub_usage_queue_depth in /metrics"));
-    }
-
-    /** How many reservations the account holds in Redis ({@code HLEN} of its reservations hash). */
-    private long reservationsHeld() {
-        String reply = redis("HLEN", "th:r:{" + accountId + "}");
-        assertThat(reply).startsWith(":");
-        return Long.parseLong(reply.substring(1));
-    }
-
-    /** Sends one command to Redis itself (not through the partitioned network); answers its reply's first line. */
-    private String redis(String... command) {
-        return redisLines(1, command)[0];
-    }
-
-    private String[] redisLines(int count, String... command) {
-        StringBuilder resp = new StringBuilder("*").append(command.length).append("\r\n");
-        for (String part : command) {
-            resp.append('$').append(part.length()).append("\r\n").append(part).append("\r\n");
-        }
-        try (Socket socket = new Socket(redis.getHost(), redis.getPort() < 0 ? 6379 : redis.getPort())) {
-            socket.getOutputStream().write(resp.toString().getBytes(StandardCharsets.US_ASCII));
-            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(),
-                StandardCharsets.US_ASCII));
-            String[] lines = new String[count];
-            lines[0] = in.readLine();
-            for (int i = 1; i < count && !lines[0].equals("$-1"); i++) {
-                lines[i] = in.readLine();
-            }
-            return lines;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -113,6 +113,18 @@ public final class FakeOpenAiUpstream {
         return "http://127.0.0.1:" + server.actualPort() + "/v1";
     }
 
+    /** A catalog of one model, gpt-4o-mini at OpenAI's price, served by this upstream as provider {@code openai}. */
+    public String miniCatalog() {
+        return """
+            providers:
+              - { id: openai, type: openai, base_url: "%s" }
+            models:
+              - id: gpt-4o-mini
+                pricing: { input: 0.15, output: 0.60 }
+                deployments: [ { provider: openai, model: gpt-4o-mini } ]
+            """.formatted(baseUrl());
+    }
+
     public void stop() {
         join(server.close());
     }

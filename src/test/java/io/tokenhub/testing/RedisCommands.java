@@ -1,0 +1,81 @@
+package io.tokenhub.testing;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.net.Socket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Commands sent to the test's Redis itself, each on a connection of its own: what a test reads or
+ * changes behind the gateway's back, never through a network the test has partitioned.
+ */
+public final class RedisCommands {
+
+    private final URI redis;
+
+    public RedisCommands(URI redis) {
+        this.redis = redis;
+    }
+
+    /** From {@code TOKENHUB_TEST_REDIS_URL}, by default the local Redis. */
+    public static RedisCommands local() {
+        return new RedisCommands(URI.create(System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL",
+            "redis://127.0.0.1:6379")));
+    }
+
+    public String host() {
+        return redis.getHost();
+    }
+
+    public int port() {
+        return redis.getPort() < 0 ? 6379 : redis.getPort();
+    }
+
+    /** The reply's first line, as Redis wrote it ({@code +OK}, {@code :3}, ...). */
+    public String send(String... command) {
+        return lines(1, command)[0];
+    }
+
+    /** A bulk-string reply's value, or null. */
+    public String bulk(String... command) {
+        String[] lines = lines(2, command);
+        return lines[0].equals("$-1") ? null : lines[1];
+    }
+
+    /** An integer reply's value. */
+    public long integer(String... command) {
+        String reply = send(command);
+        if (!reply.startsWith(":")) {
+            throw new AssertionError("not an integer reply: " + reply);
+        }
+        return Long.parseLong(reply.substring(1));
+    }
+
+    /** How many reservations an account holds ({@code HLEN} of its reservations hash). */
+    public long reservationsHeld(String accountId) {
+        return integer("HLEN", "th:r:{" + accountId + "}");
+    }
+
+    private String[] lines(int count, String... command) {
+        StringBuilder resp = new StringBuilder("*").append(command.length).append("\r\n");
+        for (String part : command) {
+            resp.append('$').append(part.length()).append("\r\n").append(part).append("\r\n");
+        }
+        try (Socket socket = new Socket(host(), port())) {
+            socket.getOutputStream().write(resp.toString().getBytes(StandardCharsets.US_ASCII));
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(),
+                StandardCharsets.US_ASCII));
+            String[] lines = new String[count];
+            lines[0] = in.readLine();
+            for (int i = 1; i < count && !lines[0].equals("$-1"); i++) {
+                lines[i] = in.readLine();
+            }
+            return lines;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
