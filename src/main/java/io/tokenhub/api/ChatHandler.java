@@ -60,19 +60,14 @@ final class ChatHandler implements Handler<RoutingContext> {
                 ModelRequest r = ex.request;
                 long estimate = PriceCalculator.reservationCost(r.target().model().pricing(), r.prompt().estimate(),
                     r.outputBound());
-                boolean beside = outcome.ample(ex, estimate);
-                Future<Reservation> reserved = outcome.reserve(ex, estimate);
-                return beside ? dispatch(ex, reserved) : reserved.compose(reservation -> dispatch(ex, reserved));
+                return outcome.reserveThen(ex, estimate, reserved -> dispatch(ex, reserved));
             })
             .onFailure(failure -> outcome.error(ex, failure));
     }
 
     /**
-     * Calls the request's candidates. {@code reserved} is its reservation: made, or still on its way
-     * for an account with money to spare ({@link Outcome#ample}). Then the call starts beside it and
-     * nothing is answered, relayed or recorded before both are known: a request the reservation
-     * refuses gets that refusal, its upstream call cancelled and its answer dropped, with no record,
-     * as if it had waited.
+     * Calls the request's candidates. {@code reserved} is its reservation, made or on its way (see
+     * {@link Outcome#reserveThen}): nothing is answered, relayed or recorded before it is made.
      */
     private Future<Void> dispatch(Exchange ex, Future<Reservation> reserved) {
         ModelRequest request = ex.request;
@@ -82,14 +77,7 @@ final class ChatHandler implements Handler<RoutingContext> {
             ex.upstreamClock, ex, model -> reserved.compose(r -> request.fit().check(model)).compose(fits ->
                 outcome.fallBack(ex, model, PriceCalculator.reservationCost(model.pricing(),
                     request.prompt().estimate(), request.outputBound()))));
-        Abort upstream = ex.abort;
-        if (!reserved.isComplete()) {
-            // The call stops when the client leaves or the reservation refuses, a stream begun or not.
-            Abort besideReservation = new Abort();
-            ex.abort.onAbort(besideReservation::abort);
-            reserved.onFailure(refused -> besideReservation.abort());
-            upstream = besideReservation;
-        }
+        Abort upstream = Outcome.callAbort(ex, reserved);
         if (request.stream()) {
             Future<Served<StreamStart>> starting = dispatcher.stream(attempts, call, upstream);
             // A client that leaves before the first output is relayed cancels the upstream stream, and a
@@ -103,7 +91,7 @@ final class ChatHandler implements Handler<RoutingContext> {
                     reserved.onSuccess(reservation -> recordFailure(ex, null));
                 }
             });
-            return afterReservation(reserved, starting)
+            return Outcome.afterReservation(reserved, starting)
                 .onSuccess(served -> {
                     if (recorded[0]) {
                         served.result().stream().cancel();
@@ -118,7 +106,7 @@ final class ChatHandler implements Handler<RoutingContext> {
                 })
                 .mapEmpty();
         }
-        return outcome.waitingOn(ex, afterReservation(reserved, dispatcher.complete(attempts, call, upstream)))
+        return outcome.waitingOn(ex, Outcome.afterReservation(reserved, dispatcher.complete(attempts, call, upstream)))
             .onSuccess(served -> answer(ex, served))
             .onFailure(failure -> {
                 if (!reserved.failed()) {
@@ -126,18 +114,6 @@ final class ChatHandler implements Handler<RoutingContext> {
                 }
             })
             .mapEmpty();
-    }
-
-    /**
-     * What the upstream call came to, once the reservation is answered too: the reservation's failure
-     * when it refused the request, whatever the call did.
-     */
-    private static <T> Future<T> afterReservation(Future<Reservation> reserved, Future<T> upstream) {
-        if (reserved.succeeded()) {
-            return upstream;
-        }
-        return upstream.transform(called -> reserved.transform(reservation -> reservation.succeeded() ? upstream
-            : Future.failedFuture(reservation.cause())));
     }
 
     private void answer(Exchange ex, Served<Completion> served) {

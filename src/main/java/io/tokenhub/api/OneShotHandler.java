@@ -2,6 +2,7 @@ package io.tokenhub.api;
 
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.billing.PriceCalculator;
+import io.tokenhub.billing.Reservation;
 import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.core.ApiError.ModelNotAllowed;
 import io.tokenhub.core.ApiError.ModelNotFound;
@@ -79,9 +80,8 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 ex.request = parse(Bodies.jsonObject(ctx), ex);
                 return outcome.admit(ex);
             })
-            .compose(admission -> outcome.reserve(ex, operation.cost(ex.request.target().model(),
-                new Usage(ex.request.prompt().estimate(), 0, 0, 0, true))))
-            .compose(reservation -> dispatch(ex))
+            .compose(admission -> outcome.reserveThen(ex, operation.cost(ex.request.target().model(),
+                new Usage(ex.request.prompt().estimate(), 0, 0, 0, true)), reserved -> dispatch(ex, reserved)))
             .onFailure(failure -> outcome.error(ex, failure));
     }
 
@@ -112,17 +112,25 @@ final class OneShotHandler implements Handler<RoutingContext> {
         }
     }
 
-    private Future<Void> dispatch(Exchange ex) {
+    /** {@code reserved}: the request's reservation, made or on its way (see {@link Outcome#reserveThen}). */
+    private Future<Void> dispatch(Exchange ex, Future<Reservation> reserved) {
         List<Attempt> attempts = Route.plan(catalog.get(), ex.request.target(), ex.request.fallbackModels(),
             ex.key::allows);
+        Abort abort = Outcome.callAbort(ex, reserved);
         BiFunction<ProviderAdapter, UpstreamCall, Future<Completion>> send =
-            (adapter, call) -> operation.send(adapter, call, ex.abort);
+            (adapter, call) -> operation.send(adapter, call, abort);
+        // A fallback's reservation replaces the request's own, so it waits for it.
         var call = new Dispatcher.Call(ex.requestId, ex.request.body(), null, Integer.MAX_VALUE,
-            ex.upstreamClock, ex, model -> ex.request.fit().check(model).compose(fits -> outcome.fallBack(ex, model,
-                operation.cost(model, new Usage(ex.request.prompt().estimate(), 0, 0, 0, true)))));
-        return outcome.waitingOn(ex, dispatcher.call(attempts, call, ex.abort, send))
+            ex.upstreamClock, ex, model -> reserved.compose(r -> ex.request.fit().check(model)).compose(fits ->
+                outcome.fallBack(ex, model, operation.cost(model,
+                    new Usage(ex.request.prompt().estimate(), 0, 0, 0, true)))));
+        return outcome.waitingOn(ex, Outcome.afterReservation(reserved, dispatcher.call(attempts, call, abort, send)))
             .onSuccess(served -> answer(ex, served))
-            .onFailure(failure -> outcome.failed(ex, failure, Usage.NONE))
+            .onFailure(failure -> {
+                if (!reserved.failed()) {
+                    outcome.failed(ex, failure, Usage.NONE);
+                }
+            })
             .mapEmpty();
     }
 

@@ -9,6 +9,7 @@ import io.tokenhub.billing.Reservation;
 import io.tokenhub.core.ApiError;
 import io.tokenhub.core.Contexts;
 import io.tokenhub.limit.RateLimiter;
+import io.tokenhub.provider.Abort;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.ext.web.RoutingContext;
@@ -20,6 +21,7 @@ import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * Opens and closes the books on one request: reserves its estimate before the upstream call; after
@@ -63,7 +65,7 @@ final class Outcome {
     }
 
     /**
-     * The estimate reserved before the call: prompt plus the output limit, at the requested model's
+     * The estimate reserved for the call: prompt plus the output limit, at the requested model's
      * price; at least one micro-USD for a priced model, so that an estimate rounding to nothing still
      * needs a wallet (or plan) that is not empty.
      */
@@ -80,11 +82,41 @@ final class Outcome {
     }
 
     /**
-     * Whether the request's upstream call may start while its reservation is on its way, see
-     * {@link Quota#ample}: the account has money many times over its estimate.
+     * Reserves the request's estimate and hands the reservation to {@code dispatch}: once it is made
+     * or, for an account with money to spare ({@link Quota#ample}), at once, so that the upstream
+     * call starts while the reservation is on its way. Then the dispatch stops its call by
+     * {@link #callAbort} and answers nothing before {@link #afterReservation}: a request the
+     * reservation refuses gets that refusal, its call cancelled and its answer dropped, with no
+     * record, as if it had waited.
      */
-    boolean ample(Exchange ex, long microUsd) {
-        return quota.ample(ex.key.keyId(), ex.key.monthlyCapMicroUsd(), held(ex.request.target().model(), microUsd));
+    Future<Void> reserveThen(Exchange ex, long microUsd, Function<Future<Reservation>, Future<Void>> dispatch) {
+        boolean beside = quota.ample(ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
+            held(ex.request.target().model(), microUsd));
+        Future<Reservation> reserved = reserve(ex, microUsd);
+        return beside ? dispatch.apply(reserved) : reserved.compose(reservation -> dispatch.apply(reserved));
+    }
+
+    /** What stops a request's upstream call: the client leaving, and a reservation on its way refusing. */
+    static Abort callAbort(Exchange ex, Future<Reservation> reserved) {
+        if (reserved.isComplete()) {
+            return ex.abort;
+        }
+        Abort call = new Abort();
+        ex.abort.onAbort(call::abort);
+        reserved.onFailure(refused -> call.abort());
+        return call;
+    }
+
+    /**
+     * What the upstream call came to, once the reservation is answered too: the reservation's failure
+     * when it refused the request, whatever the call did.
+     */
+    static <T> Future<T> afterReservation(Future<Reservation> reserved, Future<T> upstream) {
+        if (reserved.succeeded()) {
+            return upstream;
+        }
+        return upstream.transform(called -> reserved.transform(reservation -> reservation.succeeded() ? upstream
+            : Future.failedFuture(reservation.cause())));
     }
 
     /**

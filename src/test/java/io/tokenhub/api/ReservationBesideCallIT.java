@@ -32,6 +32,8 @@ class ReservationBesideCallIT {
         {"model": "gpt-4o-mini", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}""";
     private static final String SMALL_STREAM = """
         {"model": "gpt-4o-mini", "max_tokens": 100, "stream": true, "messages": [{"role": "user", "content": "hi"}]}""";
+    private static final String EMBEDDING = """
+        {"model": "embedder", "input": "hi"}""";
 
     final RedisCommands redis = RedisCommands.local();
     Vertx vertx;
@@ -46,7 +48,12 @@ class ReservationBesideCallIT {
         vertx = Vertx.vertx();
         upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
         network = new TcpProxy(redis.host(), redis.port());
-        gateway = TestGateway.start(upstream.miniCatalog(), "", "redis://127.0.0.1:" + network.port());
+        gateway = TestGateway.start(upstream.miniCatalog() + """
+              - id: embedder
+                type: embedding
+                pricing: { input: 0.02 }
+                deployments: [ { provider: openai, model: text-embedding-3-small } ]
+            """, "", "redis://127.0.0.1:" + network.port());
         JsonObject created = gateway.newKey(new JsonObject());
         key = created.getString("key");
         accountId = created.getString("account_id");
@@ -60,9 +67,9 @@ class ReservationBesideCallIT {
         vertx.close();
     }
 
-    @ParameterizedTest(name = "stream: {0}")
-    @ValueSource(booleans = {false, true})
-    void aCallStartsBesideItsReservationAndIsAnsweredOnceTheReservationIsMade(boolean stream) throws Exception {
+    @ParameterizedTest
+    @ValueSource(strings = {"whole", "stream", "embedding"})
+    void aCallStartsBesideItsReservationAndIsAnsweredOnceTheReservationIsMade(String kind) throws Exception {
         // Given an account with $100 (the test gateway's signup credit) whose first request this node
         // has seen reserved (62 micro-USD) and settled
         assertThat(gateway.post("/v1/chat/completions", key, SMALL).statusCode()).isEqualTo(200);
@@ -70,8 +77,7 @@ class ReservationBesideCallIT {
 
         // When its next request's reservation is held up on its way to Redis
         network.partition();
-        CompletableFuture<HttpResponse<String>> answered = CompletableFuture.supplyAsync(
-            () -> gateway.post("/v1/chat/completions", key, stream ? SMALL_STREAM : SMALL));
+        CompletableFuture<HttpResponse<String>> answered = CompletableFuture.supplyAsync(() -> post(kind));
 
         // Then its upstream call is made meanwhile, and its answer waits for the reservation
         TestGateway.eventually(() -> upstream.requests().size() == 2, WAIT_MS, "the second request at the upstream");
@@ -80,21 +86,21 @@ class ReservationBesideCallIT {
         network.heal();
         HttpResponse<String> response = answered.get(WAIT_MS, TimeUnit.MILLISECONDS);
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        if (stream) {
+        if (kind.equals("stream")) {
             assertThat(response.body()).contains("Hello").endsWith("data: [DONE]\n\n");
         }
-        // And it is charged once, its reservation released
+        // And it is recorded once, its reservation released
         String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
         TestGateway.eventually(() -> gateway.database().count(
-            "SELECT count(*) FROM usage_records WHERE request_id = ? AND status = 200 AND cost_micro_usd > 0",
+            "SELECT count(*) FROM usage_records WHERE request_id = ? AND status = 200",
             requestId) == 1, WAIT_MS, "its usage record");
         TestGateway.eventually(() -> redis.reservationsHeld(accountId) == 0, WAIT_MS, "no reservation left in Redis");
         assertThat(upstream.requests()).hasSize(2);
     }
 
-    @ParameterizedTest(name = "stream: {0}")
-    @ValueSource(booleans = {false, true})
-    void aRequestItsReservationRefusesIsRefusedAndItsCallCancelled(boolean stream) {
+    @ParameterizedTest
+    @ValueSource(strings = {"whole", "stream", "embedding"})
+    void aRequestItsReservationRefusesIsRefusedAndItsCallCancelled(String kind) {
         // Given an account whose first request this node has seen reserved with $100 left, and whose
         // wallet another node then empties
         assertThat(gateway.post("/v1/chat/completions", key, SMALL).statusCode()).isEqualTo(200);
@@ -102,7 +108,7 @@ class ReservationBesideCallIT {
 
         // When its next request reaches an upstream that does not answer
         upstream.fault = Fault.HANG;
-        HttpResponse<String> refused = gateway.post("/v1/chat/completions", key, stream ? SMALL_STREAM : SMALL);
+        HttpResponse<String> refused = post(kind);
 
         // Then the request gets the reservation's refusal, without waiting for the upstream
         assertOpenAiError(refused, 429, "insufficient_quota", "insufficient_quota", null);
@@ -196,5 +202,14 @@ class ReservationBesideCallIT {
         // Then no upstream is called before its reservation, which Redis does not answer in time
         assertOpenAiError(refused, 503, "api_error", "service_unavailable", null);
         assertThat(upstream.requests()).isEmpty();
+    }
+
+    /** A small request of that kind: a chat completion answered whole or streamed, or an embedding. */
+    private HttpResponse<String> post(String kind) {
+        return switch (kind) {
+            case "whole" -> gateway.post("/v1/chat/completions", key, SMALL);
+            case "stream" -> gateway.post("/v1/chat/completions", key, SMALL_STREAM);
+            default -> gateway.post("/v1/embeddings", key, EMBEDDING);
+        };
     }
 }
