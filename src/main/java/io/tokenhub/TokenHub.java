@@ -10,7 +10,6 @@ import io.tokenhub.billing.QuotaLoader;
 import io.tokenhub.billing.RedisQuota;
 import io.tokenhub.billing.QuotaChanges;
 import io.tokenhub.billing.Settled;
-import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.redis.client.RedisOptions;
 import io.tokenhub.accounting.UsageWriter;
@@ -213,10 +212,11 @@ public final class TokenHub {
         if ("none".equals(config.storage().redis())) {
             return new LocalQuota(loader, Clock.systemUTC());
         }
-        Redis client = new EventLoopRedis(vertx, new RedisOptions().setConnectionString(config.storage().redis())
+        EventLoopRedis client = new EventLoopRedis(vertx, new RedisOptions()
+            .setConnectionString(config.storage().redis())
             .setMaxPoolSize(32).setMaxPoolWaiting(10_000).setMaxWaitingHandlers(10_000));
         redis = RedisAPI.api(client);
-        return new RedisQuota(redis, loader, Clock.systemUTC());
+        return new RedisQuota(redis, RedisAPI.api(client.later()), loader, Clock.systemUTC());
     }
 
     private List<ManagementVerticle.Check> readinessChecks() {

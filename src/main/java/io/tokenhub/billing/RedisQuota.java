@@ -57,6 +57,8 @@ public final class RedisQuota implements Quota {
     private final OncePer warnings = new OncePer(10_000);
 
     private final RedisAPI redis;
+    /** For settlements, which can wait for the loop's next command (see {@code EventLoopRedis.later}). */
+    private final RedisAPI settlements;
     private final QuotaLoader loader;
     private final Clock clock;
     private final Pending pending = new Pending();
@@ -72,7 +74,13 @@ public final class RedisQuota implements Quota {
     private final Script plan = new Script("plan.lua", false);
 
     public RedisQuota(RedisAPI redis, QuotaLoader loader, Clock clock) {
+        this(redis, redis, loader, clock);
+    }
+
+    /** @param settlements the client that sends settlements: one whose commands may wait a little */
+    public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock) {
         this.redis = redis;
+        this.settlements = settlements;
         this.loader = loader;
         this.clock = clock;
     }
@@ -233,9 +241,11 @@ public final class RedisQuota implements Quota {
 
     /**
      * Runs a script, failing after {@link #COMMAND_TIMEOUT_MS}. The command is still on its way then,
-     * and Redis runs it when it answers again: {@code lateReply} (if any) hears what it did.
+     * and Redis runs it when it answers again: {@code lateReply} (if any) hears what it did. A
+     * settlement goes by {@link #settlements}: nobody waits for its answer but the usage record.
      */
     private Future<Response> call(Script script, List<String> keys, List<String> args, Consumer<Response> lateReply) {
+        RedisAPI redis = script == settle ? settlements : this.redis;
         List<String> command = new ArrayList<>(2 + keys.size() + args.size());
         command.add(script.sha);
         command.add(Integer.toString(keys.size()));

@@ -22,8 +22,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Each event loop's commands go on a connection of its own, those of one turn in one write, with the
- * real Redis: {@code CLIENT ID} names the connection a command came on, {@code INFO stats} counts
+ * Each event loop's commands go on a connection of its own, those of one turn in one write, and a
+ * command that can wait with the loop's next one, with the real Redis: {@code CLIENT ID} names the connection a command came on, {@code INFO stats} counts
  * Redis's reads.
  */
 class EventLoopRedisIT {
@@ -69,6 +69,41 @@ class EventLoopRedisIT {
         // Then Redis read them at once (one read, and one for the INFO that asks), not one by one
         assertThat(ids).containsExactly(id);
         assertThat(readsProcessed() - readsBefore).isLessThanOrEqualTo(3);
+    }
+
+    @Test
+    void aCommandSentLaterGoesInTheWriteOfItsLoopsNextCommand() throws Exception {
+        // Given a loop whose connection is open
+        Context loop = ((VertxInternal) vertx).createEventLoopContext();
+        long id = clientIds(loop, 1).iterator().next();
+        long readsBefore = readsProcessed();
+
+        // When, 20 times over, it sends a command that can wait in one turn, and another in the next
+        for (int i = 0; i < 20; i++) {
+            Promise<List<Response>> answers = Promise.promise();
+            loop.runOnContext(first -> {
+                Future<Response> waited = redis.later().send(Request.cmd(Command.CLIENT).arg("ID"));
+                loop.runOnContext(next -> Future.all(waited, redis.send(Request.cmd(Command.CLIENT).arg("ID")))
+                    .map(both -> both.<Response>list()).onComplete(answers));
+            });
+            // Then both are answered, on the loop's connection
+            assertThat(await(answers.future())).extracting(Response::toLong).containsExactly(id, id);
+        }
+        // And Redis read each pair at once (and the INFO that asks), not one command at a time
+        assertThat(readsProcessed() - readsBefore).isLessThanOrEqualTo(21);
+    }
+
+    @Test
+    void aCommandSentLaterWithNothingAfterItGoesAlone() throws Exception {
+        Context loop = ((VertxInternal) vertx).createEventLoopContext();
+        long id = clientIds(loop, 1).iterator().next();
+
+        Promise<Response> answer = Promise.promise();
+        loop.runOnContext(v -> redis.later().send(Request.cmd(Command.CLIENT).arg("ID")).onComplete(answer));
+
+        assertThat(await(answer.future()).toLong()).isEqualTo(id);
+        // (from outside an event loop it goes at once, through the pool)
+        assertThat(await(redis.later().send(Request.cmd(Command.PING))).toString()).isEqualTo("PONG");
     }
 
     @Test
