@@ -93,7 +93,11 @@ final class Outcome {
         boolean beside = quota.ample(ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
             held(ex.request.target().model(), microUsd));
         Future<Reservation> reserved = reserve(ex, microUsd);
-        return beside ? dispatch.apply(reserved) : reserved.compose(reservation -> dispatch.apply(reserved));
+        if (!beside) {
+            return reserved.compose(reservation -> dispatch.apply(reserved));
+        }
+        reserved.onComplete(made -> metrics.reservationBesideCall(made.succeeded()));
+        return dispatch.apply(reserved);
     }
 
     /** What stops a request's upstream call: the client leaving, and a reservation on its way refusing. */

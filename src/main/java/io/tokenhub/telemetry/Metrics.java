@@ -50,7 +50,9 @@ public final class Metrics {
             + "open circuit or a request the deployment cannot take)",
         "tokenhub_fallbacks_total", "Requests answered by another deployment or model than the first tried, by the "
             + "requested and the serving model",
-        "tokenhub_rate_limited_total", "Requests refused by a rate limit, by the limit");
+        "tokenhub_rate_limited_total", "Requests refused by a rate limit, by the limit",
+        "tokenhub_reservations_beside_call_total", "Requests whose upstream call started while their reservation "
+            + "was on its way, by whether the reservation was made (refused: the call was cancelled)");
 
     private final PrometheusMeterRegistry registry;
     /** HTTP statuses as label values, made once. */
@@ -67,6 +69,8 @@ public final class Metrics {
     private final ConcurrentHashMap<Key, Timer> timers = new ConcurrentHashMap<>();
     private final Timer overhead;
     private final Timer timeToFirstToken;
+    private final Counter besideMade;
+    private final Counter besideRefused;
 
     public Metrics() {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -85,6 +89,13 @@ public final class Metrics {
         for (String scope : RATE_LIMIT_SCOPES) {
             counter("tokenhub_rate_limited_total", "scope", scope);
         }
+        besideMade = counter("tokenhub_reservations_beside_call_total", "outcome", "made");
+        besideRefused = counter("tokenhub_reservations_beside_call_total", "outcome", "refused");
+    }
+
+    /** A request's upstream call started beside its reservation, which was then made or not. */
+    public void reservationBesideCall(boolean made) {
+        (made ? besideMade : besideRefused).increment();
     }
 
     /** Makes {@code tokenhub_fallbacks_total{from,to}} show at zero for a configured fallback. */

@@ -10,6 +10,8 @@ import io.tokenhub.testing.TcpProxy;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -96,6 +98,9 @@ class ReservationBesideCallIT {
             requestId) == 1, WAIT_MS, "its usage record");
         TestGateway.eventually(() -> redis.reservationsHeld(accountId) == 0, WAIT_MS, "no reservation left in Redis");
         assertThat(upstream.requests()).hasSize(2);
+        // And the metrics count it
+        assertThat(besideCall("made")).isEqualTo(1.0);
+        assertThat(besideCall("refused")).isZero();
     }
 
     @ParameterizedTest
@@ -116,6 +121,7 @@ class ReservationBesideCallIT {
         assertThat(upstream.requests()).hasSize(2);
         upstream.awaitAbandoned(WAIT_MS);
         // And it holds nothing and has no record, as a request refused before its call
+        assertThat(besideCall("refused")).isEqualTo(1.0);
         gateway.awaitUsageRecords(1);
         assertThat(redis.reservationsHeld(accountId)).isZero();
         assertThat(gateway.database().count("SELECT count(*) FROM usage_records WHERE account_id = ?", accountId))
@@ -211,5 +217,14 @@ class ReservationBesideCallIT {
             case "stream" -> gateway.post("/v1/chat/completions", key, SMALL_STREAM);
             default -> gateway.post("/v1/embeddings", key, EMBEDDING);
         };
+    }
+
+    /** {@code tokenhub_reservations_beside_call_total} with that outcome. */
+    private double besideCall(String outcome) {
+        String series = "tokenhub_reservations_beside_call_total{outcome=\"" + outcome + "\"}";
+        return gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics")))).body().lines()
+            .filter(line -> line.startsWith(series))
+            .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+            .findFirst().orElseThrow(() -> new AssertionError("no " + series + " in /metrics"));
     }
 }
