@@ -24,9 +24,10 @@ import java.util.Set;
 import java.util.function.Function;
 
 /**
- * Opens and closes the books on one request: reserves its estimate before the upstream call; after
- * it, prices it, settles the reservation, emits its one usage event
- * and updates the request meters. Both response paths (whole and streamed) end here.
+ * Opens and closes the books on one request: reserves its estimate before the upstream call (or
+ * beside it, for an account with money to spare); after it, prices it, settles the reservation,
+ * emits its one usage event and updates the request meters. Both response paths (whole and
+ * streamed) end here.
  */
 final class Outcome {
 
