@@ -29,12 +29,12 @@ local function count()
   return nil, wallet, draws, available - wallet, spend + kres + micro
 end
 
-local refused, wallet, draws, left, used = count()
+local refused, wallet, draws, unreserved, used = count()
 if refused and (refused[1] == 'CAP' or refused[1] == 'QUOTA') then
   local oldest = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
   if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then
     release_stale(q, resv, zset, ARGV[9])
-    refused, wallet, draws, left, used = count()
+    refused, wallet, draws, unreserved, used = count()
   end
 end
 if refused then return refused end
@@ -47,4 +47,4 @@ redis.call('HINCRBY', k, 'res', int(micro))
 redis.call('HSET', resv, ARGV[1], k .. '|' .. int(micro) .. '|' .. int(wallet) .. '|' .. table.concat(draws, ','))
 redis.call('ZADD', zset, ARGV[6], ARGV[1])
 -- Besides what it holds: the wallet's money left unreserved and the key's month (spent and reserved).
-return {'OK', int(wallet), table.concat(draws, ','), int(left), int(used)}
+return {'OK', int(wallet), table.concat(draws, ','), int(unreserved), int(used)}

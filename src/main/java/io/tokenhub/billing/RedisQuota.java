@@ -124,8 +124,9 @@ public final class RedisQuota implements Quota {
             }
         }).recover(this::unavailable);
         return answer.map(reply -> {
-            heard(accountId, keyId, reply, now);
-            return switch (reply.get(0).toString()) {
+            String status = reply.get(0).toString();
+            heard(accountId, keyId, status, reply, now);
+            return switch (status) {
                 case "OK" -> new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd,
                     draws(reply.get(2).toString()), reply.get(1).toLong());
                 case "CAP" -> throw new MonthlyCapExceeded("This API key has reached its monthly spend cap of $"
@@ -143,8 +144,8 @@ public final class RedisQuota implements Quota {
     }
 
     /** What a reservation's answer says is left: kept when it was made, forgotten when it was refused. */
-    private void heard(String accountId, String keyId, Response reply, long atMs) {
-        if ("OK".equals(reply.get(0).toString())) {
+    private void heard(String accountId, String keyId, String status, Response reply, long atMs) {
+        if ("OK".equals(status)) {
             headroom.put(keyId, new Headroom(accountId, reply.get(3).toLong(), reply.get(4).toLong(), atMs));
         } else {
             headroom.remove(keyId);

@@ -66,6 +66,7 @@ public final class EventLoopRedis implements Redis {
      * answered in that command's read, or alone after {@link #LATER_MS}. At one request in flight a
      * settlement so shares the next request's reservation's round trip instead of making one of its
      * own: a wake-up fewer for Redis and for the loop. Commands from outside an event loop go at once.
+     * A view: connections and batches are this client's, and closing it closes this client.
      */
     public Redis later() {
         return new Redis() {
