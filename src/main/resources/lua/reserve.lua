@@ -26,15 +26,15 @@ local function count()
   if wallet > 0 and available < wallet then
     return {'QUOTA', int(available), int(wallet)}
   end
-  return nil, wallet, draws, available - wallet, spend + kres + micro
+  return nil, wallet, draws, available - wallet, spend + kres + micro, acct[4]
 end
 
-local refused, wallet, draws, unreserved, used = count()
+local refused, wallet, draws, unreserved, used, plans = count()
 if refused and (refused[1] == 'CAP' or refused[1] == 'QUOTA') then
   local oldest = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
   if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then
     release_stale(q, resv, zset, ARGV[9])
-    refused, wallet, draws, unreserved, used = count()
+    refused, wallet, draws, unreserved, used, plans = count()
   end
 end
 if refused then return refused end
@@ -46,5 +46,7 @@ redis.call('HINCRBY', q, 'res', int(wallet))
 redis.call('HINCRBY', k, 'res', int(micro))
 redis.call('HSET', resv, ARGV[1], k .. '|' .. int(micro) .. '|' .. int(wallet) .. '|' .. table.concat(draws, ','))
 redis.call('ZADD', zset, ARGV[6], ARGV[1])
--- Besides what it holds: the wallet's money left unreserved and the key's month (spent and reserved).
-return {'OK', int(wallet), table.concat(draws, ','), int(unreserved), int(used)}
+-- Besides what it holds: the wallet's money left unreserved, the key's month (spent and reserved),
+-- and whether the account has plans ('1') or pays from its wallet alone ('0').
+return {'OK', int(wallet), table.concat(draws, ','), int(unreserved), int(used),
+  (plans or '') == '' and '0' or '1'}

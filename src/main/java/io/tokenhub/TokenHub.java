@@ -216,7 +216,8 @@ public final class TokenHub {
             .setConnectionString(config.storage().redis())
             .setMaxPoolSize(32).setMaxPoolWaiting(10_000).setMaxWaitingHandlers(10_000));
         redis = RedisAPI.api(client);
-        return new RedisQuota(redis, RedisAPI.api(client.later()), loader, Clock.systemUTC());
+        return new RedisQuota(redis, RedisAPI.api(client.later()), loader, Clock.systemUTC(), vertx,
+            config.billing().nodeShare());
     }
 
     private List<ManagementVerticle.Check> readinessChecks() {

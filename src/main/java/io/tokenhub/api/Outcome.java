@@ -91,9 +91,10 @@ final class Outcome {
      * record, as if it had waited.
      */
     Future<Void> reserveThen(Exchange ex, long microUsd, Function<Future<Reservation>, Future<Void>> dispatch) {
-        boolean beside = quota.ample(ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
-            held(ex.request.target().model(), microUsd));
         Future<Reservation> reserved = reserve(ex, microUsd);
+        // Made at once (the node's share of the account held it), there is nothing to start beside.
+        boolean beside = !reserved.isComplete() && quota.ample(ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
+            held(ex.request.target().model(), microUsd));
         if (!beside) {
             return reserved.compose(reservation -> dispatch.apply(reserved));
         }

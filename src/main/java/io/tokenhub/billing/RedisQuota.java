@@ -5,6 +5,8 @@ import io.tokenhub.core.ApiError.MonthlyCapExceeded;
 import io.tokenhub.core.ApiError.Unavailable;
 import io.tokenhub.core.OncePer;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.redis.client.Response;
 import java.io.IOException;
@@ -24,7 +26,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,6 +38,11 @@ import org.slf4j.LoggerFactory;
  * atomically on the account's keys (one hash tag per account). Counters Redis has lost (flushed,
  * restarted) are rebuilt from PostgreSQL on the next use: the durable balance and plans, minus what
  * this node settled that PostgreSQL does not hold yet.
+ *
+ * <p>A key busy on this node, whose account pays from its wallet alone and has money to spare, gets
+ * a {@link NodeShare}: a part of what the account (and the key's monthly cap) has left, reserved in
+ * Redis for this node, against which the key's requests reserve in the process and whose renewals,
+ * every few milliseconds, charge what they cost.
  */
 public final class RedisQuota implements Quota {
 
@@ -53,6 +62,16 @@ public final class RedisQuota implements Quota {
     static final long HEADROOM_FRESH_MS = 1_000;
     /** How many times over that word must cover a request's estimate for {@link #ample}. */
     static final long HEADROOM_RUNWAY = 100;
+    /**
+     * A key's reservations on this node this close together make it busy enough for a share: below
+     * that, a share's renewals would cost Redis more than the reservations they save.
+     */
+    static final long SHARE_BUSY_MS = 100;
+    /**
+     * How long after its last renewal a share's hold in Redis is stale, released by the sweep or by a
+     * reservation it would refuse (its node died). Renewals come every {@link NodeShare#KEEP_MS} at most.
+     */
+    static final long SHARE_TTL_MS = 10_000;
     /** At most one warning per 10 s about Redis failing requests: an outage is not a log flood. */
     private final OncePer warnings = new OncePer(10_000);
 
@@ -72,6 +91,17 @@ public final class RedisQuota implements Quota {
     private final Script loadKey = new Script("load-key.lua", false);
     private final Script credit = new Script("credit.lua", false);
     private final Script plan = new Script("plan.lua", false);
+    private final Script share = new Script("share.lua", true);
+    /** Runs the shares' renewals; null when this node holds no shares. */
+    private final Vertx vertx;
+    /** The fraction of what an account (and a key's cap) has left that a share may hold. */
+    private final double shareFraction;
+    private final String node = Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
+    private final AtomicLong shareSequence = new AtomicLong();
+    /** Key id → this node's share for it. */
+    private final Map<String, NodeShare> shares = new ConcurrentHashMap<>();
+    /** Reservation id → the share it is held by, until it settles. */
+    private final Map<String, NodeShare> heldByShare = new ConcurrentHashMap<>();
 
     public RedisQuota(RedisAPI redis, QuotaLoader loader, Clock clock) {
         this(redis, redis, loader, clock);
@@ -79,15 +109,33 @@ public final class RedisQuota implements Quota {
 
     /** @param settlements the client that sends settlements: one whose commands may wait a little */
     public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock) {
+        this(redis, settlements, loader, clock, null, 0);
+    }
+
+    /**
+     * @param vertx         runs the renewals of this node's shares
+     * @param shareFraction the fraction of what an account (and a key's monthly cap) has left that a
+     *                      share may hold; 0 for none: every request reserves in Redis
+     */
+    public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock, Vertx vertx,
+                      double shareFraction) {
         this.redis = redis;
         this.settlements = settlements;
         this.loader = loader;
         this.clock = clock;
+        this.vertx = vertx;
+        this.shareFraction = vertx == null ? 0 : shareFraction;
     }
 
     @Override
     public Future<Reservation> reserve(String requestId, String accountId, String keyId, long cap, String modelId,
                                        long tokens, long microUsd) {
+        NodeShare held = shares.get(keyId);
+        if (held != null && held.take(microUsd, cap, clock.millis())) {
+            heldByShare.put(requestId, held);
+            return Future.succeededFuture(new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd,
+                Map.of(), microUsd));
+        }
         return reserve(requestId, accountId, keyId, cap, modelId, tokens, microUsd, null);
     }
 
@@ -104,7 +152,25 @@ public final class RedisQuota implements Quota {
     @Override
     public Future<Reservation> rebook(Reservation old, String reservationId, long cap, String modelId, long tokens,
                                       long microUsd) {
-        return reserve(reservationId, old.accountId(), old.keyId(), cap, modelId, tokens, microUsd, old.requestId());
+        NodeShare held = heldByShare.get(old.requestId());
+        if (held == null) {
+            return reserve(reservationId, old.accountId(), old.keyId(), cap, modelId, tokens, microUsd,
+                old.requestId());
+        }
+        if (held.swap(old.microUsd(), microUsd, cap, clock.millis())) {
+            heldByShare.remove(old.requestId());
+            heldByShare.put(reservationId, held);
+            return Future.succeededFuture(new Reservation(reservationId, old.accountId(), old.keyId(), modelId, tokens,
+                microUsd, Map.of(), microUsd));
+        }
+        // Redis does not know what the share holds for it: the new one is reserved there in full, and
+        // the old one let go of once it is made.
+        return reserve(reservationId, old.accountId(), old.keyId(), cap, modelId, tokens, microUsd, null)
+            .onSuccess(made -> {
+                if (heldByShare.remove(old.requestId(), held)) {
+                    held.release(old.microUsd());
+                }
+            });
     }
 
     private Future<Reservation> reserve(String requestId, String accountId, String keyId, long cap, String modelId,
@@ -125,7 +191,10 @@ public final class RedisQuota implements Quota {
         }).recover(this::unavailable);
         return answer.map(reply -> {
             String status = reply.get(0).toString();
-            heard(accountId, keyId, status, reply, now);
+            Headroom before = heard(accountId, keyId, status, reply, now);
+            if (before != null && now - before.atMs() < SHARE_BUSY_MS) {
+                offerShare(accountId, keyId, cap, microUsd, reply);
+            }
             return switch (status) {
                 case "OK" -> new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd,
                     draws(reply.get(2).toString()), reply.get(1).toLong());
@@ -143,17 +212,95 @@ public final class RedisQuota implements Quota {
         });
     }
 
-    /** What a reservation's answer says is left: kept when it was made, forgotten when it was refused. */
-    private void heard(String accountId, String keyId, String status, Response reply, long atMs) {
+    /**
+     * What a reservation's answer says is left: kept when it was made, forgotten when it was refused.
+     * Answers what the key's reservation before it said, if anything.
+     */
+    private Headroom heard(String accountId, String keyId, String status, Response reply, long atMs) {
         if ("OK".equals(status)) {
-            headroom.put(keyId, new Headroom(accountId, reply.get(3).toLong(), reply.get(4).toLong(), atMs));
-        } else {
-            headroom.remove(keyId);
+            return headroom.put(keyId, new Headroom(accountId, reply.get(3).toLong(), reply.get(4).toLong(), atMs));
         }
+        headroom.remove(keyId);
+        return null;
+    }
+
+    /**
+     * A busy key's reservation was made: if its account pays from its wallet alone and has money to
+     * spare within the key's cap (as for {@link #ample}), the key gets a share on this node, or the
+     * one it has is grown at its next renewal.
+     */
+    private void offerShare(String accountId, String keyId, long cap, long microUsd, Response reply) {
+        long runway = HEADROOM_RUNWAY * Math.max(1, microUsd);
+        if (shareFraction <= 0 || !"0".equals(reply.get(5).toString()) || reply.get(3).toLong() < runway
+            || cap >= 0 && cap - reply.get(4).toLong() < runway) {
+            return;
+        }
+        long now = clock.millis();
+        NodeShare known = shares.get(keyId);
+        if (known != null && known.cap == cap && !known.winding()) {
+            known.want(now);
+            return;
+        }
+        NodeShare fresh = new NodeShare("share:" + node + ":" + shareSequence.incrementAndGet(), accountId, keyId,
+            cap, now);
+        if (known == null ? shares.putIfAbsent(keyId, fresh) == null : shares.replace(keyId, known, fresh)) {
+            if (known != null) {
+                known.windDown();
+            }
+            renew(fresh);
+        }
+    }
+
+    /**
+     * Sends the share's renewal if one is due, and looks again {@link NodeShare#CHARGE_MS} later, until
+     * the share is given back or broken.
+     */
+    private void renew(NodeShare s) {
+        NodeShare.Renewal r = s.renewal(clock.millis());
+        if (r == null) {
+            vertx.setTimer(NodeShare.CHARGE_MS, id -> renew(s));
+            return;
+        }
+        List<String> args = List.of(s.id, Long.toString(r.chargeMicroUsd()), Long.toString(r.heldMicroUsd()),
+            r.grow() ? Double.toString(shareFraction) : "0", Long.toString(s.cap), month(),
+            Long.toString(r.sentAtMs() - RESERVATION_TTL_MS + SHARE_TTL_MS));
+        run(share, s.accountId, s.keyId, args, null).onComplete(renewed -> {
+            if (renewed.succeeded()) {
+                s.renewed(r, renewed.result().get(1).toLong());
+                r.charges().forEach(c -> c.settled().complete(charged(s, c.microUsd())));
+                if (r.last()) {
+                    shares.remove(s.keyId, s);
+                } else {
+                    vertx.setTimer(NodeShare.CHARGE_MS, id -> renew(s));
+                }
+                return;
+            }
+            LOG.warn("renewing this node's share of an account in the hot counters failed ({}); charging the wallet",
+                renewed.cause().toString());
+            shares.remove(s.keyId, s);
+            List<NodeShare.Charge> after = s.broke();
+            r.charges().forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
+            after.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
+        });
+    }
+
+    /** A request's cost charged to its account's wallet in Redis by its share's renewal. */
+    private Payment charged(NodeShare s, long microUsd) {
+        Payment payment = new Payment(Map.of(), microUsd);
+        pending.add(new Settled(s.accountId, s.keyId, microUsd, payment));
+        return payment;
     }
 
     @Override
     public Future<Payment> settle(Reservation r, long tokens, long microUsd) {
+        NodeShare held = heldByShare.remove(r.requestId());
+        if (held != null) {
+            NodeShare.Charge charge = microUsd == 0 ? null : new NodeShare.Charge(microUsd, Promise.promise());
+            if (!held.charge(r.microUsd(), charge, clock.millis())) {
+                return Future.succeededFuture(pending.walletOnly(r.accountId(), r.keyId(), microUsd));
+            }
+            return charge == null ? Future.succeededFuture(Payment.NONE) : charge.settled().future();
+        }
         List<String> args = List.of(r.requestId(), r.modelId(), Long.toString(tokens), Long.toString(microUsd),
             Long.toString(clock.millis()), month(), Long.toString(r.microUsd()), Long.toString(r.walletMicroUsd()),
             draws(r.planTokens()));
@@ -169,17 +316,29 @@ public final class RedisQuota implements Quota {
 
     @Override
     public Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterMs) {
-        // Money taken away is not to be spent on the word of an earlier answer.
+        // Money taken away is not to be spent on the word of an earlier answer, nor by a share sized before.
         headroom.values().removeIf(last -> last.accountId().equals(accountId));
+        windDown(accountId);
         return call(credit, keys(accountId, "-"), List.of(Long.toString(microUsd), creditId,
             Long.toString(writtenAfterMs))).mapEmpty();
     }
 
     @Override
     public Future<Void> planGranted(String accountId, Plan p) {
+        // Plans pay before the wallet, and a share charges the wallet: the account's requests reserve in Redis.
+        windDown(accountId);
         return call(plan, keys(accountId, "-"), List.of(p.id(), Long.toString(p.tokensRemaining()),
             Long.toString(p.validFrom().toEpochMilli()), Long.toString(p.validUntil().toEpochMilli()),
             String.join(",", p.models()))).mapEmpty();
+    }
+
+    /** The account's shares on this node take no more requests, and are given back once theirs are settled. */
+    private void windDown(String accountId) {
+        shares.values().forEach(s -> {
+            if (s.accountId.equals(accountId)) {
+                s.windDown();
+            }
+        });
     }
 
     @Override

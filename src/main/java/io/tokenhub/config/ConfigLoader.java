@@ -270,7 +270,12 @@ public final class ConfigLoader {
         }
         // The default is the product document's: a dollar to try the gateway with.
         double usd = n.has("signup_credit") ? n.decimal("signup_credit", 1) : n.decimal("signup_credit_usd", 1);
-        Billing b = new Billing(Math.round(usd * 1_000_000));
+        double share = n.decimal("node_share", Billing.DEFAULT_NODE_SHARE);
+        if (share > Billing.MAX_NODE_SHARE) {
+            n.problem("node_share", "must be at most " + Billing.MAX_NODE_SHARE + " (a fraction of what an account has "
+                + "left), not " + share);
+        }
+        Billing b = new Billing(Math.round(usd * 1_000_000), share);
         n.warnUnknown();
         return b;
     }

@@ -56,7 +56,16 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
     public record Cluster(boolean enabled, String config, String name) {
     }
 
-    public record Billing(long signupCreditMicroUsd) {
+    /**
+     * @param signupCreditMicroUsd what a new account is given
+     * @param nodeShare            with the counters in Redis: the fraction of what an account has left
+     *                             (and of what a key's monthly cap has left) that a node may hold for
+     *                             its own requests, so that they reserve without a round trip to
+     *                             Redis; 0 = every request reserves in Redis
+     */
+    public record Billing(long signupCreditMicroUsd, double nodeShare) {
+        public static final double DEFAULT_NODE_SHARE = 0.1;
+        public static final double MAX_NODE_SHARE = 0.5;
     }
 
     /**

@@ -203,7 +203,24 @@ class ConfigLoaderTest {
             """, "test");
 
         assertThat(config.billing().signupCreditMicroUsd()).isEqualTo(1_000_000);
+        assertThat(config.billing().nodeShare()).isEqualTo(0.1);
         assertThat(config.providers().get(0).retries()).isZero();
+    }
+
+    @Test
+    void aNodesShareOfAnAccountIsAFractionOfAtMostAHalf() {
+        ConfigLoader loader = new ConfigLoader(name -> null);
+        String config = """
+            billing: { node_share: %s }
+            providers: [ { id: local, type: mock } ]
+            models: [ { id: m, deployments: [ { provider: local, model: m } ] } ]
+            """;
+
+        assertThat(loader.parse(config.formatted("0"), "test").billing().nodeShare()).isZero();
+        assertThat(loader.parse(config.formatted("0.25"), "test").billing().nodeShare()).isEqualTo(0.25);
+        assertThatThrownBy(() -> loader.parse(config.formatted("0.6"), "test"))
+            .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.problems()).containsExactly(
+                "billing.node_share: must be at most 0.5 (a fraction of what an account has left), not 0.6"));
     }
 
     @Test

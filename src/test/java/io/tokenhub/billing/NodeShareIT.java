@@ -1,0 +1,268 @@
+package io.tokenhub.billing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tokenhub.store.Database;
+import io.tokenhub.testing.RedisCommands;
+import io.tokenhub.testing.TcpProxy;
+import io.tokenhub.testing.TestDatabase;
+import io.tokenhub.testing.TestGateway;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Tuple;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A node's share of an account's money ({@link NodeShare}): with the real Redis and PostgreSQL, a busy
+ * key's requests reserve against it in the process, their costs reach Redis with its renewals, other
+ * nodes count it as money in flight, and it never lets a key or a wallet go further than the
+ * requests reserved in Redis could.
+ */
+class NodeShareIT {
+
+    private static final long WAIT_MS = 10_000;
+
+    private final Vertx vertx = Vertx.vertx();
+    private final TestDatabase database = TestDatabase.create();
+    private final RedisCommands commands = RedisCommands.local();
+    private final String account = "acct_share_" + UUID.randomUUID().toString().substring(0, 8);
+    private final List<RedisQuota> nodes = new ArrayList<>();
+    private Database db;
+    private Pool pool;
+    private TcpProxy network;
+    private int sequence;
+
+    @BeforeEach
+    void start() throws Exception {
+        db = Database.external(PgConnectOptions.fromUri(database.url()), 2);
+        pool = db.pool(vertx);
+        await(pool.preparedQuery("INSERT INTO accounts (id, name, email, balance_micro_usd) VALUES ($1, $1, $2, $3)")
+            .execute(Tuple.of(account, account + "@example.com", 1_000_000L)));
+        network = new TcpProxy(commands.host(), commands.port());
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        commands.send("DEL", "th:q:{" + account + "}", "th:k:{" + account + "}:key_1", "th:r:{" + account + "}",
+            "th:rz:{" + account + "}");
+        network.close();
+        vertx.close();
+        database.close();
+    }
+
+    @Test
+    void aBusyKeysRequestsReserveAgainstTheNodesShareAndTheirCostsReachRedisWithItsRenewal() throws Exception {
+        // Given a node on which the key made two reservations in a row, with money to spare
+        RedisQuota node = node(0.1);
+        long spent = busy(node, -1);
+        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        long share = shareHeld();
+        assertThat(share).as("a tenth of what was left").isBetween(99_000L, 100_000L);
+
+        // When twenty more requests reserve: each is made at once, with no record of its own in Redis
+        List<Reservation> made = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            Future<Reservation> reserved = reserve(node, -1, 450);
+            assertThat(reserved.isComplete()).as("reservation %d made without a round trip", i).isTrue();
+            made.add(reserved.result());
+        }
+        assertThat(commands.reservationsHeld(account)).as("only the share's record").isEqualTo(1);
+
+        // Then what they cost is charged in Redis by the share's renewal, which their settlements wait for
+        for (Reservation r : made) {
+            Payment paid = await(node.settle(r, 50, 400));
+            assertThat(paid.walletMicroUsd()).isEqualTo(400);
+            spent += 400;
+        }
+        assertThat(balance()).isEqualTo(1_000_000 - spent);
+        assertThat(keySpend()).isEqualTo(spent);
+    }
+
+    @Test
+    void anotherNodeCountsTheShareAsMoneyInFlightUntilItIsGivenBackUnused() throws Exception {
+        // Given a node holding a share of the account's million micro-USD
+        RedisQuota holder = node(0.1);
+        long spent = busy(holder, -1);
+        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        long available = 1_000_000 - spent - shareHeld();
+
+        // When another node wants one micro-USD more than the rest, it is refused
+        RedisQuota other = node(0);
+        assertThatThrownBy(() -> await(reserve(other, -1, available + 1))).hasMessageContaining("available");
+
+        // Then once the share is unused long enough it is given back, and the same request fits
+        eventually(() -> commands.reservationsHeld(account) == 0, "the share given back");
+        assertThat(await(reserve(other, -1, available + 1)).microUsd()).isEqualTo(available + 1);
+    }
+
+    @Test
+    void aKeysMonthlyCapBoundsTheShareAndTheRequestsReservedInRedisBesideIt() throws Exception {
+        // Given a key with a cap of 100 000 micro-USD, busy on a node with a share of what the cap leaves
+        long cap = 100_000;
+        RedisQuota node = node(0.1);
+        long spent = busy(node, cap);
+        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        assertThat(shareHeld()).isLessThanOrEqualTo((cap - spent) / 10);
+
+        // When requests of 100 reserve without settling until one is refused for the cap
+        long reserved = 0;
+        while (true) {
+            try {
+                reserved += await(reserve(node, cap, 100)).microUsd();
+            } catch (Exception refused) {
+                assertThat(refused).hasMessageContaining("monthly spend cap");
+                break;
+            }
+        }
+
+        // Then they never held more than the cap allows, and at most the share's room was left unused
+        assertThat(spent + reserved).isLessThanOrEqualTo(cap).isGreaterThan(cap - shareHeld() - 100);
+    }
+
+    @Test
+    void aCreditWindsTheShareDownAndTheKeysNextRequestReservesInRedis() throws Exception {
+        // Given a node holding a share
+        RedisQuota node = node(0.1);
+        busy(node, -1);
+        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        Future<Reservation> inFlight = reserve(node, -1, 100);
+        assertThat(inFlight.isComplete()).isTrue();
+
+        // When an admin takes money away (every node hears of it)
+        await(node.credited(account, -500_000, "credit_" + UUID.randomUUID(), 0));
+
+        // Then the key's next request goes to Redis, the share keeps only what the request in flight
+        // holds, and it is given back once that one settles
+        assertThat(reserve(node, -1, 100).isComplete()).as("made without a round trip").isFalse();
+        eventually(() -> shareHeld() == 100, "the share down to the request in flight");
+        await(node.settle(inFlight.result(), 50, 80));
+        eventually(() -> shareHeld() == 0 && commands.reservationsHeld(account) == 1, "the share given back");
+    }
+
+    @Test
+    void anAccountWithAPlanGetsNoShareSoThatItsPlanPaysFirst() throws Exception {
+        // Given an account granted a plan
+        RedisQuota node = node(0.1);
+        await(reserve(node, -1, 10));
+        await(node.planGranted(account, new Quota.Plan("plan_" + account, 1_000_000, Instant.now().minusSeconds(60),
+            Instant.now().plus(1, ChronoUnit.DAYS), List.of())));
+
+        // When its key is busy, each request still reserves in Redis, the plan first
+        for (int i = 0; i < 5; i++) {
+            Future<Reservation> reserved = reserve(node, -1, 100);
+            assertThat(reserved.isComplete()).as("made without a round trip").isFalse();
+            assertThat(await(reserved).planTokens()).containsKey("plan_" + account);
+        }
+        assertThat(shareHeld()).isZero();
+    }
+
+    @Test
+    void countersLostInRedisAreRebuiltAndStillChargedWhatTheShareCarries() throws Exception {
+        // Given a node whose share holds ten requests' reservations
+        RedisQuota node = node(0.1);
+        long spent = busy(node, -1);
+        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        List<Reservation> made = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            made.add(reserve(node, -1, 450).result());
+        }
+
+        // When Redis loses the account's counters while they settle
+        commands.send("DEL", "th:q:{" + account + "}", "th:k:{" + account + "}:key_1", "th:r:{" + account + "}",
+            "th:rz:{" + account + "}");
+        for (Reservation r : made) {
+            await(node.settle(r, 50, 400));
+            spent += 400;
+        }
+
+        // Then the rebuilt wallet holds every charge once: PostgreSQL's balance, less what is not there yet
+        assertThat(balance()).isEqualTo(1_000_000 - spent);
+    }
+
+    @Test
+    void aRenewalRedisDoesNotAnswerChargesTheWalletAndTheShareIsNotUsedAgain() throws Exception {
+        // Given a node reaching Redis through a network the test can silence, with a share held
+        RedisQuota node = node(0.1, true);
+        busy(node, -1);
+        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        Reservation made = reserve(node, -1, 450).result();
+
+        // When Redis goes silent, the settlement waits for a renewal that is not answered
+        network.partition();
+        Payment paid = await(node.settle(made, 50, 400));
+
+        // Then it is charged to the wallet (in PostgreSQL, with its usage record), and the share is dropped
+        assertThat(paid.walletMicroUsd()).isEqualTo(400);
+        assertThat(reserve(node, -1, 100).isComplete()).as("made without a round trip").isFalse();
+    }
+
+    /** Two reservations in a row (and their settlements at the estimate), which make the key busy. */
+    private long busy(RedisQuota node, long cap) throws Exception {
+        long spent = 0;
+        for (int i = 0; i < 2; i++) {
+            Reservation r = await(reserve(node, cap, 450));
+            spent += await(node.settle(r, 50, 450)).walletMicroUsd();
+        }
+        return spent;
+    }
+
+    private Future<Reservation> reserve(RedisQuota node, long cap, long microUsd) {
+        return node.reserve("req_" + sequence++, account, "key_1", cap, "m", 50, microUsd);
+    }
+
+    private RedisQuota node(double share) {
+        return node(share, false);
+    }
+
+    private RedisQuota node(double share, boolean throughProxy) {
+        String url = throughProxy ? "redis://127.0.0.1:" + network.port()
+            : System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+        RedisAPI redis = RedisAPI.api(Redis.createClient(vertx, url));
+        RedisQuota node = new RedisQuota(redis, redis, new QuotaLoader(pool), Clock.systemUTC(), vertx, share);
+        nodes.add(node);
+        return node;
+    }
+
+    /** What Redis holds for shares of the account: the reservations whose id names a share. */
+    private long shareHeld() {
+        return commands.integer("EVAL", """
+            local held = 0
+            local records = redis.call('HGETALL', KEYS[1])
+            for i = 1, #records, 2 do
+              if string.sub(records[i], 1, 6) == 'share:' then
+                held = held + tonumber(string.match(records[i + 1], '^[^|]*|([^|]*)|'))
+              end
+            end
+            return held""", "1", "th:r:{" + account + "}");
+    }
+
+    private long balance() {
+        return Long.parseLong(commands.bulk("HGET", "th:q:{" + account + "}", "bal"));
+    }
+
+    private long keySpend() {
+        return Long.parseLong(commands.bulk("HGET", "th:k:{" + account + "}:key_1", "spend"));
+    }
+
+    private static void eventually(java.util.function.BooleanSupplier condition, String what) {
+        TestGateway.eventually(condition, WAIT_MS, what);
+    }
+
+    private static <T> T await(Future<T> future) throws Exception {
+        return future.toCompletionStage().toCompletableFuture().get(WAIT_MS, TimeUnit.MILLISECONDS);
+    }
+}
