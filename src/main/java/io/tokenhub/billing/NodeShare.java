@@ -146,9 +146,10 @@ final class NodeShare {
 
     /**
      * The renewal to send now, or null when none is due (one is on its way, the share is broken or
-     * given back, or nothing needs it yet). It gives the share back ({@code last}, with the charges
-     * waiting) when no request is in flight against it and none used it for {@link #IDLE_MS}; after
-     * that the share takes nothing.
+     * given back, or nothing needs it yet). A share wound down is renewed at once down to what its
+     * requests in flight hold. It gives the share back ({@code last}, with the charges waiting) when
+     * no request is in flight against it and none used it for {@link #IDLE_MS}; after that the share
+     * takes nothing.
      */
     synchronized Renewal renewal(long nowMs) {
         if (renewing || broken) {
@@ -156,7 +157,8 @@ final class NodeShare {
         }
         boolean idle = winding || nowMs - usedAtMs >= IDLE_MS;
         boolean due = shortOf || idle && holding == 0 || nowMs - sentAtMs >= KEEP_MS
-            || !charges.isEmpty() && nowMs - firstChargeAtMs >= CHARGE_MS;
+            || !charges.isEmpty() && nowMs - firstChargeAtMs >= CHARGE_MS
+            || winding && size > held + spent;
         if (!due) {
             return null;
         }

@@ -91,7 +91,7 @@ public final class RedisQuota implements Quota {
     private final Script loadKey = new Script("load-key.lua", false);
     private final Script credit = new Script("credit.lua", false);
     private final Script plan = new Script("plan.lua", false);
-    private final Script share = new Script("share.lua", true);
+    private final Script renewal = new Script("share.lua", true);
     /** Runs the shares' renewals; null when this node holds no shares. */
     private final Vertx vertx;
     /** The fraction of what an account (and a key's cap) has left that a share may hold. */
@@ -264,7 +264,7 @@ public final class RedisQuota implements Quota {
         List<String> args = List.of(s.id, Long.toString(r.chargeMicroUsd()), Long.toString(r.heldMicroUsd()),
             r.grow() ? Double.toString(shareFraction) : "0", Long.toString(s.cap), month(),
             Long.toString(r.sentAtMs() - RESERVATION_TTL_MS + SHARE_TTL_MS));
-        run(share, s.accountId, s.keyId, args, null).onComplete(renewed -> {
+        run(renewal, s.accountId, s.keyId, args, null).onComplete(renewed -> {
             if (renewed.succeeded()) {
                 s.renewed(r, renewed.result().get(1).toLong());
                 r.charges().forEach(c -> c.settled().complete(charged(s, c.microUsd())));

@@ -1,5 +1,6 @@
 package io.tokenhub.bench;
 
+import io.tokenhub.testing.RedisCommands;
 import io.tokenhub.testing.TestDatabase;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
@@ -45,6 +46,9 @@ final class BenchGateway implements AutoCloseable {
     private int managementPort;
     private String apiKey;
     private String note = "";
+    private String accountId;
+    /** The hot counters' Redis, when the gateway keeps them there. */
+    private RedisCommands redis;
 
     private BenchGateway(TestDatabase database) {
         this.database = database;
@@ -138,8 +142,12 @@ final class BenchGateway implements AutoCloseable {
         return url.substring(url.lastIndexOf('/') + 1);
     }
 
-    /** What PostgreSQL holds once the gateway's accounting caught up (waits up to 20 s for it). */
-    record UsageCheck(long answered, long recorded, long all) {
+    /**
+     * What PostgreSQL holds once the gateway's accounting caught up (waits up to 20 s for it), and
+     * whether the money agrees: the records' costs, the account's balance and ledger and, with Redis,
+     * the hot counters' wallet once nothing is reserved there.
+     */
+    record UsageCheck(long answered, long recorded, long all, String money) {
 
         boolean exact() {
             return recorded == answered;
@@ -148,8 +156,8 @@ final class BenchGateway implements AutoCloseable {
         @Override
         public String toString() {
             return String.format(Locale.ROOT, "usage records in PostgreSQL: %d with status 200 for the %d requests"
-                    + " TokenHub answered with 200 (%s); %d records in all, failures included%n", recorded, answered,
-                exact() ? "every one recorded exactly once" : "MISMATCH: " + (recorded - answered), all);
+                    + " TokenHub answered with 200 (%s); %d records in all, failures included%n%s%n", recorded, answered,
+                exact() ? "every one recorded exactly once" : "MISMATCH: " + (recorded - answered), all, money);
         }
     }
 
@@ -164,11 +172,39 @@ final class BenchGateway implements AutoCloseable {
             Thread.sleep(250);
         }
         return new UsageCheck(answered, database.count("SELECT count(*) FROM usage_records WHERE status = 200"),
-            database.count("SELECT count(*) FROM usage_records"));
+            database.count("SELECT count(*) FROM usage_records"), checkMoney());
+    }
+
+    private String checkMoney() throws InterruptedException {
+        long balance = database.count("SELECT balance_micro_usd FROM accounts WHERE id = ?", accountId);
+        long ledger = database.count("SELECT coalesce(sum(amount_micro_usd), 0) FROM ledger WHERE account_id = ?",
+            accountId);
+        long costs = database.count("SELECT coalesce(sum(cost_micro_usd), 0) FROM usage_records WHERE account_id = ?",
+            accountId);
+        long credits = database.count("SELECT coalesce(sum(amount_micro_usd), 0) FROM ledger WHERE account_id = ?"
+            + " AND amount_micro_usd > 0", accountId);
+        String line = String.format(Locale.ROOT, "money: the records cost %d micro-USD, the credits less that %s;"
+                + " the balance %d, its ledger %s", costs,
+            credits - costs == balance ? "is the balance" : "MISMATCH: " + (credits - costs - balance) + " from it",
+            balance, ledger == balance ? "sums to it" : "MISMATCH: sums to " + ledger);
+        if (redis == null) {
+            return line;
+        }
+        // The hot counters once nothing is reserved (a node's share given back after it is idle).
+        String counters = "th:q:{" + accountId + "}";
+        long deadline = System.currentTimeMillis() + 20_000;
+        while (System.currentTimeMillis() < deadline && !"0".equals(redis.bulk("HGET", counters, "res"))) {
+            Thread.sleep(100);
+        }
+        String reserved = redis.bulk("HGET", counters, "res");
+        long wallet = Long.parseLong(redis.bulk("HGET", counters, "bal"));
+        return line + String.format(Locale.ROOT, "; Redis's wallet %d (%s), %s micro-USD reserved", wallet,
+            wallet == balance ? "the balance" : "MISMATCH: " + (wallet - balance) + " from the balance", reserved);
     }
 
     private void startProcess(Path work, int upstreamPort, String java, List<String> jvmOptions, Setup setup)
         throws Exception {
+        redis = setup.redis().isBlank() ? null : new RedisCommands(URI.create(setup.redis()));
         Path dataDir = Files.createDirectories(work.resolve("gateway-data"));
         Path config = work.resolve("tokenhub-bench.yaml");
         Files.writeString(config, yaml(database.url(), dataDir, upstreamPort, setup));
@@ -254,7 +290,7 @@ final class BenchGateway implements AutoCloseable {
         String email = "bench-" + System.nanoTime() + "@example.com";
         JsonObject account = admin("POST", "/admin/v1/accounts",
             new JsonObject().put("name", "Benchmark").put("email", email), 201);
-        String accountId = account.getString("id");
+        accountId = account.getString("id");
         try {
             admin("POST", "/admin/v1/accounts/" + accountId + "/credits",
                 new JsonObject().put("amount_usd", 1_000_000).put("reason", "benchmark"), 200);

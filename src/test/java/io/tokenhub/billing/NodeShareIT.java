@@ -171,23 +171,17 @@ class NodeShareIT {
     }
 
     @Test
-    void countersLostInRedisAreRebuiltAndStillChargedWhatTheShareCarries() throws Exception {
-        // Given a node whose share holds ten requests' reservations
+    void countersLostInRedisAreRebuiltWithEveryChargeTheShareCarriedOnceAndThoseOnTheirWay() throws Exception {
+        // Given a node whose share carried ten requests' charges to Redis (not yet in PostgreSQL)
         RedisQuota node = node(0.1);
         long spent = busy(node, -1);
         eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
-        List<Reservation> made = new ArrayList<>();
-        for (int i = 0; i < 10; i++) {
-            made.add(reserve(node, -1, 450).result());
-        }
+        spent += settleThroughShare(node, 10);
 
-        // When Redis loses the account's counters while they settle
+        // When Redis loses the account's counters, and ten more requests settle against the share
         commands.send("DEL", "th:q:{" + account + "}", "th:k:{" + account + "}:key_1", "th:r:{" + account + "}",
             "th:rz:{" + account + "}");
-        for (Reservation r : made) {
-            await(node.settle(r, 50, 400));
-            spent += 400;
-        }
+        spent += settleThroughShare(node, 10);
 
         // Then the rebuilt wallet holds every charge once: PostgreSQL's balance, less what is not there yet
         assertThat(balance()).isEqualTo(1_000_000 - spent);
@@ -208,6 +202,20 @@ class NodeShareIT {
         // Then it is charged to the wallet (in PostgreSQL, with its usage record), and the share is dropped
         assertThat(paid.walletMicroUsd()).isEqualTo(400);
         assertThat(reserve(node, -1, 100).isComplete()).as("made without a round trip").isFalse();
+    }
+
+    /** Reserves {@code n} requests against the share (each made at once) and settles them at 400; answers the cost. */
+    private long settleThroughShare(RedisQuota node, int n) throws Exception {
+        List<Reservation> made = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Future<Reservation> reserved = reserve(node, -1, 450);
+            assertThat(reserved.isComplete()).as("made against the share").isTrue();
+            made.add(reserved.result());
+        }
+        for (Reservation r : made) {
+            await(node.settle(r, 50, 400));
+        }
+        return 400L * n;
     }
 
     /** Two reservations in a row (and their settlements at the estimate), which make the key busy. */

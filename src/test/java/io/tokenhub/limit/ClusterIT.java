@@ -3,6 +3,7 @@ package io.tokenhub.limit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tokenhub.admin.ConsoleApi;
+import io.tokenhub.testing.RedisCommands;
 import io.tokenhub.testing.TestCluster;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonObject;
@@ -32,6 +33,7 @@ class ClusterIT {
           - id: gpt-4o-mini
             aliases: [mini]
             limits: { rpm: 1000000, tpm: 1000000000 }
+            pricing: { input: 15, output: 60 }
             deployments: [ { provider: openai, model: gpt-4o-mini } ]
         """;
 
@@ -219,6 +221,48 @@ class ClusterIT {
             assertThat(refused.statusCode()).isEqualTo(429);
             assertThat(refused.headers().firstValue("Retry-After")).isPresent();
         }
+    }
+
+    @Test
+    void aWalletSpentOnThreeNodesAtOnceIsChargedOnceForEveryRequestAndTheCountersAgreeWithPostgres()
+        throws Exception {
+        // Given an account with 200 000 micro-USD left, about 430 requests at 465 each (720 reserved),
+        // its key busy on three nodes at once, each holding a share of the account
+        JsonObject key = nodes.get(0).newKey(new JsonObject());
+        String accountId = key.getString("account_id");
+        nodes.get(0).adminOk("POST", "/admin/v1/accounts/" + accountId + "/credits",
+            new JsonObject().put("amount_usd", -99.8).put("reason", "leave 0.2"));
+        ExecutorService pool = Executors.newFixedThreadPool(12);
+        List<Future<HttpResponse<String>>> responses = new ArrayList<>();
+        for (int i = 0; i < 600; i++) {
+            TestGateway node = nodes.get(i % 3);
+            responses.add(pool.submit(() -> chat(node, key.getString("key"), "gpt-4o-mini")));
+        }
+        long ok = 0;
+        for (Future<HttpResponse<String>> f : responses) {
+            int status = f.get().statusCode();
+            assertThat(status).isIn(200, 429);
+            ok += status == 200 ? 1 : 0;
+        }
+        pool.shutdown();
+
+        // Then every answered request is recorded once and paid for, the wallet is not overdrawn,
+        // and once the shares are given back Redis's wallet is PostgreSQL's balance to the micro-USD
+        long answered = ok;
+        TestGateway.eventually(() -> cluster.database().count(
+            "SELECT count(*) FROM usage_records WHERE account_id = ? AND status = 200", accountId) == answered,
+            10_000, "every answered request recorded");
+        assertThat(ok).isBetween(300L, 599L);
+        long costs = cluster.database().count(
+            "SELECT sum(cost_micro_usd) FROM usage_records WHERE account_id = ?", accountId);
+        long balance = cluster.database().count("SELECT balance_micro_usd FROM accounts WHERE id = ?", accountId);
+        assertThat(costs).isEqualTo(ok * 465);
+        assertThat(balance).isEqualTo(200_000 - costs).isNotNegative();
+        RedisCommands redis = RedisCommands.local();
+        String counters = "th:q:{" + accountId + "}";
+        TestGateway.eventually(() -> "0".equals(redis.bulk("HGET", counters, "res")), 10_000,
+            "nothing reserved in Redis");
+        assertThat(Long.parseLong(redis.bulk("HGET", counters, "bal"))).isEqualTo(balance);
     }
 
     private static HttpResponse<String> login(TestGateway node, String email, String password) {
