@@ -274,6 +274,10 @@ public final class TokenHub {
         draining.set(true);
         bounded("draining and undeploying the verticles", this::undeployAll,
             config.server().shutdownGraceMs() + 30_000);
+        // The requests are done and their charges in Redis: what this node's shares of accounts still
+        // hold goes back to them now, not once it is stale.
+        bounded("giving back this node's shares of accounts",
+            () -> quota == null ? Future.succeededFuture() : quota.close(), 5_000);
         LOG.info("stopping: requests done and usage written after {} ms; leaving", elapsedMs(started));
         // Closed from this (non-Vert.x) thread, so that nothing is left to run on a stopped event loop.
         bounded("closing the database pool", pool::close, 10_000);

@@ -42,6 +42,8 @@ final class NodeShare {
                    long sentAtMs) {
     }
 
+    /** Completed once the share is given back, or dropped as broken. */
+    final Promise<Void> gone = Promise.promise();
     final String id;
     final String accountId;
     final String keyId;

@@ -74,6 +74,14 @@ public interface Quota {
     /** Releases reservations of requests that never settled (a crash mid-request); answers how many. */
     int sweep();
 
+    /**
+     * The node stops, its requests done: gives back what it holds of accounts' money for requests to
+     * come ({@code RedisQuota}'s shares), so that other nodes need not wait for it to go stale.
+     */
+    default Future<Void> close() {
+        return Future.succeededFuture();
+    }
+
     /** Reservations older than this many milliseconds belong to crashed requests and are released. */
     long RESERVATION_TTL_MS = 15 * 60_000;
 }

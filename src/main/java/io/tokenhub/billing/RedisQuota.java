@@ -7,6 +7,8 @@ import io.tokenhub.core.OncePer;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.redis.client.Response;
 import java.io.IOException;
@@ -92,8 +94,12 @@ public final class RedisQuota implements Quota {
     private final Script credit = new Script("credit.lua", false);
     private final Script plan = new Script("plan.lua", false);
     private final Script renewal = new Script("share.lua", true);
-    /** Runs the shares' renewals; null when this node holds no shares. */
-    private final Vertx vertx;
+    /**
+     * Runs the shares' renewals: an event-loop context of its own, whose timers no verticle's
+     * undeployment cancels (a node stopping gives its shares back after its verticles stopped);
+     * null when this node holds no shares.
+     */
+    private final ContextInternal renewals;
     /** The fraction of what an account (and a key's cap) has left that a share may hold. */
     private final double shareFraction;
     private final String node = Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
@@ -123,7 +129,7 @@ public final class RedisQuota implements Quota {
         this.settlements = settlements;
         this.loader = loader;
         this.clock = clock;
-        this.vertx = vertx;
+        this.renewals = vertx == null ? null : ((VertxInternal) vertx).createEventLoopContext();
         this.shareFraction = vertx == null ? 0 : shareFraction;
     }
 
@@ -247,7 +253,7 @@ public final class RedisQuota implements Quota {
             if (known != null) {
                 known.windDown();
             }
-            renew(fresh);
+            renewals.runOnContext(v -> renew(fresh));
         }
     }
 
@@ -258,7 +264,7 @@ public final class RedisQuota implements Quota {
     private void renew(NodeShare s) {
         NodeShare.Renewal r = s.renewal(clock.millis());
         if (r == null) {
-            vertx.setTimer(NodeShare.CHARGE_MS, id -> renew(s));
+            renewals.setTimer(NodeShare.CHARGE_MS, id -> renew(s));
             return;
         }
         List<String> args = List.of(s.id, Long.toString(r.chargeMicroUsd()), Long.toString(r.heldMicroUsd()),
@@ -270,8 +276,9 @@ public final class RedisQuota implements Quota {
                 r.charges().forEach(c -> c.settled().complete(charged(s, c.microUsd())));
                 if (r.last()) {
                     shares.remove(s.keyId, s);
+                    s.gone.complete();
                 } else {
-                    vertx.setTimer(NodeShare.CHARGE_MS, id -> renew(s));
+                    renewals.setTimer(NodeShare.CHARGE_MS, id -> renew(s));
                 }
                 return;
             }
@@ -281,6 +288,7 @@ public final class RedisQuota implements Quota {
             List<NodeShare.Charge> after = s.broke();
             r.charges().forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
             after.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
+            s.gone.complete();
         });
     }
 
@@ -330,6 +338,16 @@ public final class RedisQuota implements Quota {
         return call(plan, keys(accountId, "-"), List.of(p.id(), Long.toString(p.tokensRemaining()),
             Long.toString(p.validFrom().toEpochMilli()), Long.toString(p.validUntil().toEpochMilli()),
             String.join(",", p.models()))).mapEmpty();
+    }
+
+    @Override
+    public Future<Void> close() {
+        List<Future<Void>> given = new ArrayList<>();
+        shares.values().forEach(s -> {
+            s.windDown();
+            given.add(s.gone.future());
+        });
+        return Future.join(given).mapEmpty();
     }
 
     /** The account's shares on this node take no more requests, and are given back once theirs are settled. */

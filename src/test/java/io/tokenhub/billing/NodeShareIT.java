@@ -5,11 +5,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tokenhub.store.Database;
 import io.tokenhub.testing.RedisCommands;
+import io.tokenhub.testing.FakeOpenAiUpstream;
 import io.tokenhub.testing.TcpProxy;
+import io.tokenhub.testing.TestCluster;
 import io.tokenhub.testing.TestDatabase;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonObject;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
@@ -154,6 +157,46 @@ class NodeShareIT {
     }
 
     @Test
+    void aNodeThatStopsGivesItsSharesBack() throws Exception {
+        // Given a node holding a share, its requests settled
+        RedisQuota node = node(0.1);
+        busy(node, -1);
+        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        settleThroughShare(node, 3);
+
+        // When it stops
+        await(node.close());
+
+        // Then the account's money is all there for other nodes, none of it held
+        assertThat(commands.reservationsHeld(account)).isZero();
+        assertThat(commands.bulk("HGET", "th:q:{" + account + "}", "res")).isEqualTo("0");
+    }
+
+    @Test
+    void aGatewayThatStopsGivesItsSharesBackBeforeItLeaves() {
+        // Given a gateway whose key is busy enough for a share of its account
+        FakeOpenAiUpstream upstream = new FakeOpenAiUpstream(vertx, "gpt-4o-mini").start();
+        TestGateway gateway = TestGateway.start(upstream.miniCatalog(), "", TestCluster.REDIS);
+        String accountId;
+        try {
+            JsonObject key = gateway.newKey(new JsonObject());
+            accountId = key.getString("account_id");
+            String body = "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+            for (int i = 0; i < 20 && shareHeld(accountId) == 0; i++) {
+                assertThat(gateway.post("/v1/chat/completions", key.getString("key"), body).statusCode()).isEqualTo(200);
+            }
+            assertThat(shareHeld(accountId)).as("a share held").isPositive();
+        } finally {
+            // When it stops
+            gateway.close();
+            upstream.stop();
+        }
+
+        // Then nothing of the account is held in Redis any more
+        assertThat(commands.bulk("HGET", "th:q:{" + accountId + "}", "res")).isEqualTo("0");
+    }
+
+    @Test
     void anAccountWithAPlanGetsNoShareSoThatItsPlanPaysFirst() throws Exception {
         // Given an account granted a plan
         RedisQuota node = node(0.1);
@@ -245,8 +288,12 @@ class NodeShareIT {
         return node;
     }
 
-    /** What Redis holds for shares of the account: the reservations whose id names a share. */
     private long shareHeld() {
+        return shareHeld(account);
+    }
+
+    /** What Redis holds for shares of an account: the reservations whose id names a share. */
+    private long shareHeld(String account) {
         return commands.integer("EVAL", """
             local held = 0
             local records = redis.call('HGETALL', KEYS[1])
