@@ -3,8 +3,8 @@
 -- counts it as money in flight, while the node reserves its own requests against it in its process.
 -- Each renewal charges what those requests cost since the last one (to the wallet: shares are held
 -- for accounts without plans only) and sizes the share again.
--- ARGV: share id; micro-USD to charge now; the least the share keeps (micro-USD: what the node's
--- requests in flight hold, and what those reserved while this renewal is on its way may); the fraction of what is left that the share may grow to (0: only what is
+-- ARGV: share id; micro-USD to charge now; micro-USD the node's requests in flight still hold (the
+-- least the share keeps); the fraction of what is left that the share may grow to (0: only what is
 -- still held); the key's monthly cap (-1 = none); month (YYYYMM); the score of its entry in KEYS[4]
 -- (ms: the sweep, or a refused reservation, releases it once it is below their cutoff).
 local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]

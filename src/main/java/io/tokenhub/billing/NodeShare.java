@@ -13,9 +13,8 @@ import java.util.List;
  *
  * <p>The node's requests never hold more than the share: a request's estimate fits beside what
  * the others hold and what they spent since the last renewal, or it reserves in Redis as any
- * request does. While a renewal is on its way requests may hold at most an allowance the renewal
- * keeps for them (a quarter of the share, or what it had free if less) beside what the requests in
- * flight hold, so that what it keeps covers all of them when it is answered.
+ * request does. While a renewal is on its way no request is reserved against the share, so that
+ * what the renewal keeps (what the requests in flight hold) covers all of them when it is answered.
  * The share is used only while its last renewal that Redis answered was sent less than
  * {@link #FRESH_MS} ago: a Redis gone silent leaves it unused, and releases it once it is stale.
  * Thread-safe: the key's requests come from every event loop of the node.
@@ -36,11 +35,10 @@ final class NodeShare {
     }
 
     /**
-     * What one renewal sends: the charges it carries, the least the share keeps (what the requests in
-     * flight hold, and the allowance of those that come while it is on its way), whether it may grow,
-     * and whether it gives the share back.
+     * What one renewal sends: the charges it carries, what the requests in flight hold (the least
+     * the share keeps), whether it may grow, and whether it gives the share back.
      */
-    record Renewal(List<Charge> charges, long chargeMicroUsd, long keepMicroUsd, boolean grow, boolean last,
+    record Renewal(List<Charge> charges, long chargeMicroUsd, long heldMicroUsd, boolean grow, boolean last,
                    long sentAtMs) {
     }
 
@@ -62,9 +60,6 @@ final class NodeShare {
     private long sentAtMs;
     private long usedAtMs;
     private boolean renewing;
-    /** While a renewal is on its way: what requests may hold beside those in flight when it was sent. */
-    private long allowance;
-    private long heldSinceRenewal;
     /** A request did not fit since the last renewal was sent: the next one is due now. */
     private boolean shortOf = true;
     /** No more requests against it: it is given back once those in flight are settled. */
@@ -86,12 +81,7 @@ final class NodeShare {
             return false;
         }
         usedAtMs = nowMs;
-        if (renewing) {
-            if (heldSinceRenewal + microUsd > allowance) {
-                return false;
-            }
-            heldSinceRenewal += microUsd;
-        } else if (held + spent + microUsd > size) {
+        if (held + spent + microUsd > size) {
             shortOf = true;
             return false;
         }
@@ -102,7 +92,7 @@ final class NodeShare {
 
     /** A fallback's estimate in place of the request's own, if it fits. */
     synchronized boolean swap(long oldMicroUsd, long newMicroUsd, long cap, long nowMs) {
-        if (!usable(cap, nowMs) || renewing || held - oldMicroUsd + newMicroUsd + spent > size) {
+        if (!usable(cap, nowMs) || held - oldMicroUsd + newMicroUsd + spent > size) {
             return false;
         }
         held += newMicroUsd - oldMicroUsd;
@@ -111,7 +101,7 @@ final class NodeShare {
     }
 
     private boolean usable(long cap, long nowMs) {
-        return !winding && cap == this.cap && nowMs - renewedAtMs < FRESH_MS;
+        return !winding && !renewing && cap == this.cap && nowMs - renewedAtMs < FRESH_MS;
     }
 
     /** A request's estimate no longer held here: it moved to a reservation in Redis. */
@@ -179,9 +169,7 @@ final class NodeShare {
         winding |= last;
         sentAtMs = nowMs;
         shortOf = false;
-        allowance = idle ? 0 : Math.max(0, Math.min(size - held - spent, size / 4));
-        heldSinceRenewal = 0;
-        Renewal r = new Renewal(charges, spent, held + allowance, !idle, last, nowMs);
+        Renewal r = new Renewal(charges, spent, held, !idle, last, nowMs);
         charges = new ArrayList<>();
         spent = 0;
         return r;
@@ -190,7 +178,6 @@ final class NodeShare {
     /** Redis took the renewal: the share is now {@code size}. */
     synchronized void renewed(Renewal r, long size) {
         renewing = false;
-        allowance = 0;
         this.size = size;
         renewedAtMs = r.sentAtMs();
     }
@@ -201,7 +188,6 @@ final class NodeShare {
      */
     synchronized List<Charge> broke() {
         renewing = false;
-        allowance = 0;
         broken = true;
         winding = true;
         size = 0;

@@ -267,7 +267,7 @@ public final class RedisQuota implements Quota {
             renewals.setTimer(NodeShare.CHARGE_MS, id -> renew(s));
             return;
         }
-        List<String> args = List.of(s.id, Long.toString(r.chargeMicroUsd()), Long.toString(r.keepMicroUsd()),
+        List<String> args = List.of(s.id, Long.toString(r.chargeMicroUsd()), Long.toString(r.heldMicroUsd()),
             r.grow() ? Double.toString(shareFraction) : "0", Long.toString(s.cap), month(),
             Long.toString(r.sentAtMs() - RESERVATION_TTL_MS + SHARE_TTL_MS));
         run(renewal, s.accountId, s.keyId, args, null).onComplete(renewed -> {

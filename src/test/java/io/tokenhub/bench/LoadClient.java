@@ -117,9 +117,11 @@ final class LoadClient implements AutoCloseable {
         }
 
         private HttpClient newClient(int poolSize) {
+            // Idle connections are let go before the gateway's server does (after 300 s): a request
+            // sent on one the server is closing at that moment fails, as a soak saw twice.
             return vertx.httpClientBuilder()
                 .with(new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true)
-                    .setKeepAliveTimeout(600).setConnectTimeout(10_000))
+                    .setKeepAliveTimeout(240).setConnectTimeout(10_000))
                 .with(new PoolOptions().setHttp1MaxSize(poolSize).setMaxWaitQueueSize(-1))
                 .withConnectHandler(connection -> opened.increment())
                 .build();

@@ -26,7 +26,7 @@ class NodeShareTest {
     }
 
     @Test
-    void whileARenewalIsOnItsWayRequestsHoldAtMostTheAllowanceItKeepsForThemBesideThoseInFlight() {
+    void nothingIsTakenWhileARenewalIsOnItsWayAndItKeepsWhatTheRequestsInFlightHold() {
         renewedTo(1_000);
         share.take(300, NO_CAP, now);
         share.take(200, NO_CAP, now);
@@ -36,29 +36,13 @@ class NodeShareTest {
         NodeShare.Renewal r = share.renewal(now);
 
         assertThat(r.chargeMicroUsd()).isEqualTo(150);
-        assertThat(r.keepMicroUsd()).as("300 held, and a quarter of the share for requests meanwhile").isEqualTo(550);
+        assertThat(r.heldMicroUsd()).isEqualTo(300);
         assertThat(r.grow()).isTrue();
         assertThat(r.last()).isFalse();
-        assertThat(share.take(200, NO_CAP, now)).isTrue();
-        assertThat(share.take(51, NO_CAP, now)).as("over the allowance").isFalse();
-        assertThat(share.take(50, NO_CAP, now)).isTrue();
+        assertThat(share.take(1, NO_CAP, now)).isFalse();
         assertThat(share.renewal(now)).as("one at a time").isNull();
         share.renewed(r, 2_000);
-        assertThat(share.take(1_450, NO_CAP, now)).as("550 held of 2 000").isTrue();
-        assertThat(share.take(1, NO_CAP, now)).isFalse();
-    }
-
-    @Test
-    void theAllowanceIsNoMoreThanWhatTheShareHadFree() {
-        renewedTo(1_000);
-        share.take(900, NO_CAP, now);
-        assertThat(share.take(200, NO_CAP, now)).isFalse();
-
-        NodeShare.Renewal r = share.renewal(now);
-
-        assertThat(r.keepMicroUsd()).isEqualTo(1_000);
-        assertThat(share.take(101, NO_CAP, now)).isFalse();
-        assertThat(share.take(100, NO_CAP, now)).isTrue();
+        assertThat(share.take(1_700, NO_CAP, now)).isTrue();
     }
 
     @Test
