@@ -217,7 +217,7 @@ public final class TokenHub {
             .setMaxPoolSize(32).setMaxPoolWaiting(10_000).setMaxWaitingHandlers(10_000));
         redis = RedisAPI.api(client);
         return new RedisQuota(redis, RedisAPI.api(client.later()), loader, Clock.systemUTC(), vertx,
-            config.billing().nodeShare());
+            config.billing().nodeShare(), metrics::reservationAgainstNodeShare);
     }
 
     private List<ManagementVerticle.Check> readinessChecks() {

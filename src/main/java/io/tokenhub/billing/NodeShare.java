@@ -147,6 +147,14 @@ final class NodeShare {
     }
 
     /**
+     * Whether requests may be reserved against it now (room aside), with no charge waiting for a
+     * renewal: the next one is not due before {@link #KEEP_MS}, unless a request does not fit.
+     */
+    synchronized boolean quiet(long nowMs) {
+        return !winding && !renewing && charges.isEmpty() && nowMs - renewedAtMs < FRESH_MS;
+    }
+
+    /**
      * The renewal to send now, or null when none is due (one is on its way, the share is broken or
      * given back, or nothing needs it yet). A share wound down is renewed at once down to what its
      * requests in flight hold. It gives the share back ({@code last}, with the charges waiting) when

@@ -102,6 +102,8 @@ public final class RedisQuota implements Quota {
     private final ContextInternal renewals;
     /** The fraction of what an account (and a key's cap) has left that a share may hold. */
     private final double shareFraction;
+    /** Told of each reservation made against a share (a metric). */
+    private final Runnable reservedAgainstShare;
     private final String node = Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
     private final AtomicLong shareSequence = new AtomicLong();
     /** Key id → this node's share for it. */
@@ -115,22 +117,24 @@ public final class RedisQuota implements Quota {
 
     /** @param settlements the client that sends settlements: one whose commands may wait a little */
     public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock) {
-        this(redis, settlements, loader, clock, null, 0);
+        this(redis, settlements, loader, clock, null, 0, () -> { });
     }
 
     /**
-     * @param vertx         runs the renewals of this node's shares
-     * @param shareFraction the fraction of what an account (and a key's monthly cap) has left that a
-     *                      share may hold; 0 for none: every request reserves in Redis
+     * @param vertx                runs the renewals of this node's shares
+     * @param shareFraction        the fraction of what an account (and a key's monthly cap) has left
+     *                             that a share may hold; 0 for none: every request reserves in Redis
+     * @param reservedAgainstShare told of each reservation made against a share
      */
     public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock, Vertx vertx,
-                      double shareFraction) {
+                      double shareFraction, Runnable reservedAgainstShare) {
         this.redis = redis;
         this.settlements = settlements;
         this.loader = loader;
         this.clock = clock;
         this.renewals = vertx == null ? null : ((VertxInternal) vertx).createEventLoopContext();
         this.shareFraction = vertx == null ? 0 : shareFraction;
+        this.reservedAgainstShare = reservedAgainstShare;
     }
 
     @Override
@@ -139,6 +143,7 @@ public final class RedisQuota implements Quota {
         NodeShare held = shares.get(keyId);
         if (held != null && held.take(microUsd, cap, clock.millis())) {
             heldByShare.put(requestId, held);
+            reservedAgainstShare.run();
             return Future.succeededFuture(new Reservation(requestId, accountId, keyId, modelId, tokens, microUsd,
                 Map.of(), microUsd));
         }
@@ -349,6 +354,18 @@ public final class RedisQuota implements Quota {
         });
         return Future.join(given).mapEmpty();
     }
+
+    /** Whether this node holds a share for the key, and where it stands: for tests. */
+    ShareState share(String keyId) {
+        NodeShare held = shares.get(keyId);
+        if (held == null || held.winding()) {
+            return ShareState.NONE;
+        }
+        return held.quiet(clock.millis()) ? ShareState.QUIET : ShareState.BUSY;
+    }
+
+    /** A key's share on this node: none, one renewing or with charges waiting, or one ready and quiet. */
+    enum ShareState { NONE, BUSY, QUIET }
 
     /** The account's shares on this node take no more requests, and are given back once theirs are settled. */
     private void windDown(String accountId) {

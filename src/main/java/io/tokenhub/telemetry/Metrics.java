@@ -52,7 +52,9 @@ public final class Metrics {
             + "requested and the serving model",
         "tokenhub_rate_limited_total", "Requests refused by a rate limit, by the limit",
         "tokenhub_reservations_beside_call_total", "Requests whose upstream call started while their reservation "
-            + "was on its way, by whether the reservation was made (refused: the call was cancelled)");
+            + "was on its way, by whether the reservation was made (refused: the call was cancelled)",
+        "tokenhub_reservations_node_share_total", "Reservations made against this node's share of an account, "
+            + "without a round trip to Redis");
 
     private final PrometheusMeterRegistry registry;
     /** HTTP statuses as label values, made once. */
@@ -71,6 +73,7 @@ public final class Metrics {
     private final Timer timeToFirstToken;
     private final Counter besideMade;
     private final Counter besideRefused;
+    private final Counter nodeShare;
 
     public Metrics() {
         registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -91,6 +94,12 @@ public final class Metrics {
         }
         besideMade = counter("tokenhub_reservations_beside_call_total", "outcome", "made");
         besideRefused = counter("tokenhub_reservations_beside_call_total", "outcome", "refused");
+        nodeShare = counter("tokenhub_reservations_node_share_total");
+    }
+
+    /** A reservation was made against this node's share of an account (a cluster's, with Redis). */
+    public void reservationAgainstNodeShare() {
+        nodeShare.increment();
     }
 
     /** A request's upstream call started beside its reservation, which was then made or not. */

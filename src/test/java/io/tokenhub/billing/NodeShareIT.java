@@ -18,6 +18,8 @@ import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisAPI;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
+import java.net.URI;
+import java.net.http.HttpRequest;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -25,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -48,6 +51,7 @@ class NodeShareIT {
     private Pool pool;
     private TcpProxy network;
     private int sequence;
+    private final AtomicInteger reservedAgainstShares = new AtomicInteger();
 
     @BeforeEach
     void start() throws Exception {
@@ -72,11 +76,12 @@ class NodeShareIT {
         // Given a node on which the key made two reservations in a row, with money to spare
         RedisQuota node = node(0.1);
         long spent = busy(node, -1);
-        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        spent += awaitShare(node, -1);
         long share = shareHeld();
         assertThat(share).as("a tenth of what was left").isBetween(99_000L, 100_000L);
 
         // When twenty more requests reserve: each is made at once, with no record of its own in Redis
+        int before = reservedAgainstShares.get();
         List<Reservation> made = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
             Future<Reservation> reserved = reserve(node, -1, 450);
@@ -84,6 +89,7 @@ class NodeShareIT {
             made.add(reserved.result());
         }
         assertThat(commands.reservationsHeld(account)).as("only the share's record").isEqualTo(1);
+        assertThat(reservedAgainstShares).as("told for each").hasValue(before + 20);
 
         // Then what they cost is charged in Redis by the share's renewal, which their settlements wait for
         for (Reservation r : made) {
@@ -97,17 +103,21 @@ class NodeShareIT {
 
     @Test
     void anotherNodeCountsTheShareAsMoneyInFlightUntilItIsGivenBackUnused() throws Exception {
-        // Given a node holding a share of the account's million micro-USD
+        // Given another node, its connection to Redis made, and a node holding a share of the
+        // account's million micro-USD, kept in use by a request in flight
+        RedisQuota other = node(0);
+        long spent = await(other.settle(await(reserve(other, -1, 10)), 1, 10)).walletMicroUsd();
         RedisQuota holder = node(0.1);
-        long spent = busy(holder, -1);
-        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        spent += busy(holder, -1);
+        spent += awaitShare(holder, -1);
+        Reservation keeping = reserve(holder, -1, 1).result();
         long available = 1_000_000 - spent - shareHeld();
 
-        // When another node wants one micro-USD more than the rest, it is refused
-        RedisQuota other = node(0);
+        // When the other node wants one micro-USD more than the rest, it is refused
         assertThatThrownBy(() -> await(reserve(other, -1, available + 1))).hasMessageContaining("available");
 
         // Then once the share is unused long enough it is given back, and the same request fits
+        await(holder.settle(keeping, 0, 0));
         eventually(() -> commands.reservationsHeld(account) == 0, "the share given back");
         assertThat(await(reserve(other, -1, available + 1)).microUsd()).isEqualTo(available + 1);
     }
@@ -118,7 +128,7 @@ class NodeShareIT {
         long cap = 100_000;
         RedisQuota node = node(0.1);
         long spent = busy(node, cap);
-        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        spent += awaitShare(node, cap);
         assertThat(shareHeld()).isLessThanOrEqualTo((cap - spent) / 10);
 
         // When requests of 100 reserve without settling until one is refused for the cap
@@ -141,7 +151,7 @@ class NodeShareIT {
         // Given a node holding a share
         RedisQuota node = node(0.1);
         busy(node, -1);
-        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        awaitShare(node, -1);
         Future<Reservation> inFlight = reserve(node, -1, 100);
         assertThat(inFlight.isComplete()).isTrue();
 
@@ -150,7 +160,9 @@ class NodeShareIT {
 
         // Then the key's next request goes to Redis, the share keeps only what the request in flight
         // holds, and it is given back once that one settles
-        assertThat(reserve(node, -1, 100).isComplete()).as("made without a round trip").isFalse();
+        int before = reservedAgainstShares.get();
+        await(reserve(node, -1, 100));
+        assertThat(reservedAgainstShares).as("not against the share").hasValue(before);
         eventually(() -> shareHeld() == 100, "the share down to the request in flight");
         await(node.settle(inFlight.result(), 50, 80));
         eventually(() -> shareHeld() == 0 && commands.reservationsHeld(account) == 1, "the share given back");
@@ -161,7 +173,7 @@ class NodeShareIT {
         // Given a node holding a share, its requests settled
         RedisQuota node = node(0.1);
         busy(node, -1);
-        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        awaitShare(node, -1);
         settleThroughShare(node, 3);
 
         // When it stops
@@ -186,6 +198,10 @@ class NodeShareIT {
                 assertThat(gateway.post("/v1/chat/completions", key.getString("key"), body).statusCode()).isEqualTo(200);
             }
             assertThat(shareHeld(accountId)).as("a share held").isPositive();
+            for (int i = 0; i < 20 && reservedAgainstShare(gateway) == 0; i++) {
+                assertThat(gateway.post("/v1/chat/completions", key.getString("key"), body).statusCode()).isEqualTo(200);
+            }
+            assertThat(reservedAgainstShare(gateway)).as("reservations made against the share").isPositive();
         } finally {
             // When it stops
             gateway.close();
@@ -206,10 +222,9 @@ class NodeShareIT {
 
         // When its key is busy, each request still reserves in Redis, the plan first
         for (int i = 0; i < 5; i++) {
-            Future<Reservation> reserved = reserve(node, -1, 100);
-            assertThat(reserved.isComplete()).as("made without a round trip").isFalse();
-            assertThat(await(reserved).planTokens()).containsKey("plan_" + account);
+            assertThat(await(reserve(node, -1, 100)).planTokens()).containsKey("plan_" + account);
         }
+        assertThat(reservedAgainstShares).as("none against a share").hasValue(0);
         assertThat(shareHeld()).isZero();
     }
 
@@ -218,7 +233,7 @@ class NodeShareIT {
         // Given a node whose share carried ten requests' charges to Redis (not yet in PostgreSQL)
         RedisQuota node = node(0.1);
         long spent = busy(node, -1);
-        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        spent += awaitShare(node, -1);
         spent += settleThroughShare(node, 10);
 
         // When Redis loses the account's counters, and ten more requests settle against the share
@@ -235,7 +250,7 @@ class NodeShareIT {
         // Given a node reaching Redis through a network the test can silence, with a share held
         RedisQuota node = node(0.1, true);
         busy(node, -1);
-        eventually(() -> shareHeld() > 0, "the node's share is held in Redis");
+        awaitShare(node, -1);
         Reservation made = reserve(node, -1, 450).result();
 
         // When Redis goes silent, the settlement waits for a renewal that is not answered
@@ -244,7 +259,40 @@ class NodeShareIT {
 
         // Then it is charged to the wallet (in PostgreSQL, with its usage record), and the share is dropped
         assertThat(paid.walletMicroUsd()).isEqualTo(400);
-        assertThat(reserve(node, -1, 100).isComplete()).as("made without a round trip").isFalse();
+        int before = reservedAgainstShares.get();
+        reserve(node, -1, 100);
+        assertThat(reservedAgainstShares).as("not against the share").hasValue(before);
+    }
+
+    /**
+     * Until the node's share is held in Redis, the node has heard so and no renewal is due soon, so
+     * that its requests reserve against it: until it has one, the key is kept busy by requests
+     * reserved and settled at 450; answers what they cost.
+     */
+    private long awaitShare(RedisQuota node, long cap) throws Exception {
+        long spent = 0;
+        long deadline = System.currentTimeMillis() + WAIT_MS;
+        RedisQuota.ShareState state;
+        while ((state = node.share("key_1")) != RedisQuota.ShareState.QUIET || shareHeld() == 0) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new AssertionError("no share held for the key within " + WAIT_MS + " ms");
+            }
+            if (state == RedisQuota.ShareState.NONE) {
+                spent += await(node.settle(await(reserve(node, cap, 450)), 50, 450)).walletMicroUsd();
+            } else {
+                await(vertx.timer(5));  // its renewal on its way: let it be answered
+            }
+        }
+        return spent;
+    }
+
+    /** {@code tokenhub_reservations_node_share_total} on the gateway's /metrics. */
+    private static double reservedAgainstShare(TestGateway gateway) {
+        String series = "tokenhub_reservations_node_share_total ";
+        return gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics")))).body().lines()
+            .filter(line -> line.startsWith(series))
+            .mapToDouble(line -> Double.parseDouble(line.substring(series.length())))
+            .findFirst().orElseThrow(() -> new AssertionError("no " + series.trim() + " in /metrics"));
     }
 
     /** Reserves {@code n} requests against the share (each made at once) and settles them at 400; answers the cost. */
@@ -255,9 +303,9 @@ class NodeShareIT {
             assertThat(reserved.isComplete()).as("made against the share").isTrue();
             made.add(reserved.result());
         }
-        for (Reservation r : made) {
-            await(node.settle(r, 50, 400));
-        }
+        // Settled together, as requests in flight are: one renewal carries them all.
+        List<Future<Payment>> paid = made.stream().map(r -> node.settle(r, 50, 400)).toList();
+        await(Future.all(paid));
         return 400L * n;
     }
 
@@ -283,7 +331,8 @@ class NodeShareIT {
         String url = throughProxy ? "redis://127.0.0.1:" + network.port()
             : System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379");
         RedisAPI redis = RedisAPI.api(Redis.createClient(vertx, url));
-        RedisQuota node = new RedisQuota(redis, redis, new QuotaLoader(pool), Clock.systemUTC(), vertx, share);
+        RedisQuota node = new RedisQuota(redis, redis, new QuotaLoader(pool), Clock.systemUTC(), vertx, share,
+            reservedAgainstShares::incrementAndGet);
         nodes.add(node);
         return node;
     }
