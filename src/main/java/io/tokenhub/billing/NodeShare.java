@@ -38,8 +38,12 @@ final class NodeShare {
      * What one renewal sends: the charges it carries, what the requests in flight hold (the least
      * the share keeps), whether it may grow, and whether it gives the share back.
      */
-    record Renewal(List<Charge> charges, long chargeMicroUsd, long heldMicroUsd, boolean grow, boolean last,
-                   long sentAtMs) {
+    record Renewal(List<Charge> charges, long heldMicroUsd, boolean grow, boolean last, long sentAtMs) {
+
+        /** What the charges it carries add up to. */
+        long chargeMicroUsd() {
+            return charges.stream().mapToLong(Charge::microUsd).sum();
+        }
     }
 
     /** Completed once the share is given back, or dropped as broken. */
@@ -177,7 +181,7 @@ final class NodeShare {
         winding |= last;
         sentAtMs = nowMs;
         shortOf = false;
-        Renewal r = new Renewal(charges, spent, held, !idle, last, nowMs);
+        Renewal r = new Renewal(charges, held, !idle, last, nowMs);
         charges = new ArrayList<>();
         spent = 0;
         return r;

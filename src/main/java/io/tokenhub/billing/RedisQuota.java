@@ -290,9 +290,9 @@ public final class RedisQuota implements Quota {
             LOG.warn("renewing this node's share of an account in the hot counters failed ({}); charging the wallet",
                 renewed.cause().toString());
             shares.remove(s.keyId, s);
-            List<NodeShare.Charge> after = s.broke();
-            r.charges().forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
-            after.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
+            List<NodeShare.Charge> untaken = new ArrayList<>(r.charges());
+            untaken.addAll(s.broke());
+            untaken.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
             s.gone.complete();
         });
     }

@@ -163,19 +163,21 @@ final class BenchGateway implements AutoCloseable {
 
     /** Compares the status-200 usage records with the {@code answered} requests the gateway answered with 200. */
     UsageCheck checkUsage(long answered) throws InterruptedException {
-        // Until every answered request is recorded and the gateway holds nothing unwritten (a record
-        // written twice would show once its queue is empty), polling with a bound.
+        // Until every answered request is recorded, the gateway holds nothing unwritten (a record
+        // written twice would show once its queue is empty) and, with Redis, nothing is reserved there
+        // (a node's share is given back once idle), polling with a bound.
         long deadline = System.currentTimeMillis() + 20_000;
         while (System.currentTimeMillis() < deadline
             && (database.count("SELECT count(*) FROM usage_records WHERE status = 200") < answered
-                || scrape().value("tokenhub_usage_queue_depth") > 0)) {
+                || scrape().value("tokenhub_usage_queue_depth") > 0
+                || redis != null && !"0".equals(redis.bulk("HGET", counters(), "res")))) {
             Thread.sleep(250);
         }
         return new UsageCheck(answered, database.count("SELECT count(*) FROM usage_records WHERE status = 200"),
             database.count("SELECT count(*) FROM usage_records"), checkMoney());
     }
 
-    private String checkMoney() throws InterruptedException {
+    private String checkMoney() {
         long balance = database.count("SELECT balance_micro_usd FROM accounts WHERE id = ?", accountId);
         long ledger = database.count("SELECT coalesce(sum(amount_micro_usd), 0) FROM ledger WHERE account_id = ?",
             accountId);
@@ -190,16 +192,15 @@ final class BenchGateway implements AutoCloseable {
         if (redis == null) {
             return line;
         }
-        // The hot counters once nothing is reserved (a node's share given back after it is idle).
-        String counters = "th:q:{" + accountId + "}";
-        long deadline = System.currentTimeMillis() + 20_000;
-        while (System.currentTimeMillis() < deadline && !"0".equals(redis.bulk("HGET", counters, "res"))) {
-            Thread.sleep(100);
-        }
-        String reserved = redis.bulk("HGET", counters, "res");
-        long wallet = Long.parseLong(redis.bulk("HGET", counters, "bal"));
+        String reserved = redis.bulk("HGET", counters(), "res");
+        long wallet = Long.parseLong(redis.bulk("HGET", counters(), "bal"));
         return line + String.format(Locale.ROOT, "; Redis's wallet %d (%s), %s micro-USD reserved", wallet,
             wallet == balance ? "the balance" : "MISMATCH: " + (wallet - balance) + " from the balance", reserved);
+    }
+
+    /** The benchmark account's hot counters in Redis. */
+    private String counters() {
+        return "th:q:{" + accountId + "}";
     }
 
     private void startProcess(Path work, int upstreamPort, String java, List<String> jvmOptions, Setup setup)
