@@ -187,9 +187,10 @@ public final class TokenHub {
             catalog, auth, metrics, admin, upstreams, quota, limiter, usageSync);
         Path spool = Path.of(config.storage().dataDir(), "spool");
         return deployOther(new AuthVerticle(auth))
+            // On a worker: its journal writes to disk as each batch arrives (AccountingVerticle).
             .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,
                 usageStatus, batch -> quota.durable(batch.stream().map(e -> new Settled(e.accountId(), e.keyId(),
-                    e.costMicroUsd(), e.payment())).toList()))))
+                    e.costMicroUsd(), e.payment())).toList())), ThreadingModel.WORKER))
             .compose(v -> vertx.deployVerticle(() -> new ApiVerticle(apiShared),
                 new DeploymentOptions().setInstances(server.effectiveInstances())))
             .compose(id -> {
@@ -234,7 +235,11 @@ public final class TokenHub {
     }
 
     private Future<Void> deployOther(io.vertx.core.Deployable verticle) {
-        return vertx.deployVerticle(verticle, new DeploymentOptions().setThreadingModel(ThreadingModel.EVENT_LOOP))
+        return deployOther(verticle, ThreadingModel.EVENT_LOOP);
+    }
+
+    private Future<Void> deployOther(io.vertx.core.Deployable verticle, ThreadingModel threading) {
+        return vertx.deployVerticle(verticle, new DeploymentOptions().setThreadingModel(threading))
             .map(id -> {
                 otherDeployments.add(id);
                 return null;

@@ -28,6 +28,10 @@ import org.slf4j.LoggerFactory;
  * Stopping waits for the write in flight, then flushes everything (to PostgreSQL, else to the
  * spool). Every record received is in the {@link Journal} on disk until it is durable, for a node
  * killed outright; the next start hands the journal an earlier run left to the spool.
+ * <p>
+ * Deployed on a worker context ({@code ThreadingModel.WORKER}): the journal's appends are blocking
+ * file writes, made as each batch arrives with no hop to another thread. The context runs its tasks
+ * one after the other, so the verticle's state needs no locks, as on an event loop.
  */
 public final class AccountingVerticle extends VerticleBase {
 
@@ -282,7 +286,11 @@ public final class AccountingVerticle extends VerticleBase {
         Future<Void> closing = consumer == null ? Future.succeededFuture() : consumer.unregister();
         // A batch taken by a flush is in neither the memory nor the spool until its write ends.
         return closing.compose(v -> inFlight.transform(ar -> drain()))
-            .compose(v -> journal == null ? Future.succeededFuture() : journal.close(taken));
+            .andThen(v -> {
+                if (journal != null) {
+                    journal.close(taken);
+                }
+            });
     }
 
     private Future<Void> drain() {

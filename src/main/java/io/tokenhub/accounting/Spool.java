@@ -227,8 +227,13 @@ final class Spool {
 
     /** One JSON line per record, as spool files hold them. */
     static Buffer jsonLines(List<UsageEvent> events) {
+        return Buffer.buffer(jsonLineBytes(events));
+    }
+
+    /** {@link #jsonLines}, as bytes. */
+    static byte[] jsonLineBytes(List<UsageEvent> events) {
         if (events.isEmpty()) {
-            return Buffer.buffer();
+            return new byte[0];
         }
         ByteArrayBuilder bytes = new ByteArrayBuilder(events.size() * 512);
         try (JsonGenerator out = JSON.createGenerator(bytes)) {
@@ -240,7 +245,7 @@ final class Spool {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return Buffer.buffer(bytes.toByteArray());
+        return bytes.toByteArray();
     }
 
     static long lines(Buffer content) {

@@ -20,9 +20,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The usage journal on a real disk: what a stop leaves for the next start. Its writes are
- * asynchronous, so each test reads the files only after {@code close}, which answers once the
- * writes queued before it are done.
+ * The usage journal on a real disk: what a kill or a stop leaves for the next start. Its writes
+ * are blocking file writes (the accounting verticle runs on a worker), so a record is on disk when
+ * {@code append} returns.
  */
 class JournalTest {
 
@@ -54,7 +54,7 @@ class JournalTest {
         journal.append(records.subList(3, 5), 5);
 
         // When the node stops with only those two durable
-        journal.close(2).await();
+        journal.close(2);
 
         // Then the disk holds all five, the segment not being durable as a whole, and the next start hands them over
         assertThat(lines(dir)).extracting(line -> new JsonObject(line).getString("request_id"))
@@ -65,12 +65,36 @@ class JournalTest {
     }
 
     @Test
+    void aRecordIsOnDiskWhenAppendReturnsAndItsSegmentGoesOnceItIsDurable() throws IOException {
+        // Given a journal that took three records, as a node killed right after would leave it (no close)
+        Journal journal = started();
+        List<UsageEvent> records = records(3);
+        journal.append(records.subList(0, 1), 1);
+        journal.append(records.subList(1, 3), 3);
+        assertThat(lines(dir)).extracting(line -> new JsonObject(line).getString("request_id"))
+            .containsExactly("req_0", "req_1", "req_2");
+
+        // When two of them are durable, then all three
+        journal.durable(2);
+        List<String> afterTwo = lines(dir);
+        journal.durable(3);
+
+        // Then the segment stays while one of its records is not durable, and goes with the last
+        assertThat(afterTwo).hasSize(3);
+        assertThat(lines(dir)).isEmpty();
+
+        // And the next record starts a segment of its own
+        journal.append(records(4).subList(3, 4), 4);
+        assertThat(lines(dir)).extracting(line -> new JsonObject(line).getString("request_id")).containsExactly("req_3");
+    }
+
+    @Test
     void aJournalThatTookNothingStopsAtOnceAndLeavesNothing() throws IOException {
         // Given a journal that was started and took no record
         Journal journal = started();
 
         // When it stops
-        journal.close(0).await();
+        journal.close(0);
 
         // Then its directory is empty
         assertThat(lines(dir)).isEmpty();
