@@ -286,7 +286,7 @@ public final class AccountingVerticle extends VerticleBase {
         Future<Void> closing = consumer == null ? Future.succeededFuture() : consumer.unregister();
         // A batch taken by a flush is in neither the memory nor the spool until its write ends.
         return closing.compose(v -> inFlight.transform(ar -> drain()))
-            .andThen(v -> {
+            .andThen(drained -> {
                 if (journal != null) {
                     journal.close(taken);
                 }

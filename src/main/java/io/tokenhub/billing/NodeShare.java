@@ -155,7 +155,7 @@ final class NodeShare {
      * renewal: the next one is not due before {@link #KEEP_MS}, unless a request does not fit.
      */
     synchronized boolean quiet(long nowMs) {
-        return !winding && !renewing && charges.isEmpty() && nowMs - renewedAtMs < FRESH_MS;
+        return usable(cap, nowMs) && charges.isEmpty();
     }
 
     /**
