@@ -47,6 +47,7 @@ final class BenchGateway implements AutoCloseable {
     private String apiKey;
     private String note = "";
     private String accountId;
+    private String keyId;
     /** The hot counters' Redis, when the gateway keeps them there. */
     private RedisCommands redis;
 
@@ -300,6 +301,7 @@ final class BenchGateway implements AutoCloseable {
         }
         JsonObject key = admin("POST", "/admin/v1/keys",
             new JsonObject().put("account_id", accountId).put("name", "benchmark"), 201);
+        keyId = key.getString("id");
         return key.getString("key");
     }
 
@@ -325,7 +327,10 @@ final class BenchGateway implements AutoCloseable {
         }
     }
 
-    /** Stops the gateway (gracefully: its stdin closes), then drops the database. */
+    /**
+     * Stops the gateway (gracefully: its stdin closes), then drops the database and, with Redis, the
+     * benchmark account's hot counters (its hash, its key's, its reservations and their timeline).
+     */
     @Override
     public synchronized void close() {
         if (process != null) {
@@ -336,6 +341,14 @@ final class BenchGateway implements AutoCloseable {
             database.close();
         } catch (RuntimeException e) {
             System.err.println("could not drop the benchmark database: " + e.getMessage());
+        }
+        if (redis != null && accountId != null) {
+            String tag = "{" + accountId + "}";
+            try {
+                redis.send("DEL", "th:q:" + tag, "th:k:" + tag + ":" + keyId, "th:r:" + tag, "th:rz:" + tag);
+            } catch (RuntimeException e) {
+                System.err.println("could not delete the benchmark account's Redis keys: " + e.getMessage());
+            }
         }
     }
 }
