@@ -128,7 +128,8 @@ public final class EventLoopRedis implements Redis {
     /**
      * Lets the commands a loop sends in one turn leave in one write ({@link ConsolidatedWrites}).
      * Every command is otherwise a write of its own, and a read of Redis's: at saturation this halves
-     * Redis's reads and cuts the gateway's CPU per request by about a third (README, Performance).
+     * Redis's reads and cuts the gateway's CPU per request by about a third (the performance log,
+     * src/test/java/io/tokenhub/bench/README.md).
      * The Vert.x Redis client does not expose its socket; it is its connection's {@code netSocket}
      * field. Without it (another client version), commands are written one by one, as before, and a
      * warning says so once.
