@@ -38,7 +38,6 @@ import com.hazelcast.core.HazelcastInstance;
 import com.hazelcast.core.LifecycleEvent;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
-import io.vertx.core.ThreadingModel;
 import io.vertx.core.Vertx;
 import io.vertx.sqlclient.Pool;
 import java.io.IOException;
@@ -187,10 +186,9 @@ public final class TokenHub {
             catalog, auth, metrics, admin, upstreams, quota, limiter, usageSync);
         Path spool = Path.of(config.storage().dataDir(), "spool");
         return deployOther(new AuthVerticle(auth))
-            // On a worker: its journal writes to disk as each batch arrives (AccountingVerticle).
             .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,
                 usageStatus, batch -> quota.durable(batch.stream().map(e -> new Settled(e.accountId(), e.keyId(),
-                    e.costMicroUsd(), e.payment())).toList())), ThreadingModel.WORKER))
+                    e.costMicroUsd(), e.payment())).toList())), AccountingVerticle.deployment()))
             .compose(v -> vertx.deployVerticle(() -> new ApiVerticle(apiShared),
                 new DeploymentOptions().setInstances(server.effectiveInstances())))
             .compose(id -> {
@@ -235,11 +233,11 @@ public final class TokenHub {
     }
 
     private Future<Void> deployOther(io.vertx.core.Deployable verticle) {
-        return deployOther(verticle, ThreadingModel.EVENT_LOOP);
+        return deployOther(verticle, new DeploymentOptions());
     }
 
-    private Future<Void> deployOther(io.vertx.core.Deployable verticle, ThreadingModel threading) {
-        return vertx.deployVerticle(verticle, new DeploymentOptions().setThreadingModel(threading))
+    private Future<Void> deployOther(io.vertx.core.Deployable verticle, DeploymentOptions options) {
+        return vertx.deployVerticle(verticle, options)
             .map(id -> {
                 otherDeployments.add(id);
                 return null;

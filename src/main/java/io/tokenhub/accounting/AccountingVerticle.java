@@ -3,7 +3,9 @@ package io.tokenhub.accounting;
 import io.tokenhub.config.TokenHubConfig.Accounting;
 import io.tokenhub.core.Bus;
 import io.tokenhub.core.LocalCodec;
+import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
+import io.vertx.core.ThreadingModel;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.sqlclient.DatabaseException;
@@ -29,9 +31,9 @@ import org.slf4j.LoggerFactory;
  * spool). Every record received is in the {@link Journal} on disk until it is durable, for a node
  * killed outright; the next start hands the journal an earlier run left to the spool.
  * <p>
- * Deployed on a worker context ({@code ThreadingModel.WORKER}): the journal's appends are blocking
- * file writes, made as each batch arrives with no hop to another thread. The context runs its tasks
- * one after the other, so the verticle's state needs no locks, as on an event loop.
+ * Deployed on a worker context ({@link #deployment()}): the journal's appends are blocking file
+ * writes, made as each batch arrives with no hop to another thread. The context runs its tasks one
+ * after the other, so the verticle's state needs no locks, as on an event loop.
  */
 public final class AccountingVerticle extends VerticleBase {
 
@@ -41,6 +43,9 @@ public final class AccountingVerticle extends VerticleBase {
     static final long WRITE_TIMEOUT_MS = 10_000;
     /** Records held in memory when even the spool is full; beyond this they are dropped, loudly. */
     private static final int MAX_PENDING = 200_000;
+
+    /** The name of the verticle's own worker pool; its thread's name starts with it (thread dumps). */
+    private static final String WORKER_POOL = "tokenhub-accounting";
 
     private final Accounting config;
     private final UsageWriter writer;
@@ -73,6 +78,18 @@ public final class AccountingVerticle extends VerticleBase {
         this.spoolDir = spoolDir;
         this.status = status;
         this.onWritten = onWritten;
+    }
+
+    /**
+     * How the verticle is deployed: on a worker context of its own one-thread pool. On Vert.x's
+     * shared pool (20 threads) each batch woke whichever thread had waited longest, so its work went
+     * round all twenty, each cold; and a burst of other blocking work (password hashing, a catalog
+     * reload) could hold the journal up. The context runs one task at a time either way, so one
+     * thread is all it can use.
+     */
+    public static DeploymentOptions deployment() {
+        return new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)
+            .setWorkerPoolName(WORKER_POOL).setWorkerPoolSize(1);
     }
 
     @Override
