@@ -83,9 +83,9 @@ public final class AccountingVerticle extends VerticleBase {
     /**
      * How the verticle is deployed: on a worker context of its own one-thread pool. On Vert.x's
      * shared pool (20 threads) each batch woke whichever thread had waited longest, so its work went
-     * round all twenty, each cold; and a burst of other blocking work (password hashing, a catalog
-     * reload) could hold the journal up. The context runs one task at a time either way, so one
-     * thread is all it can use.
+     * round all twenty, each cold; and other blocking work taking the whole pool (catalog reloads,
+     * a library's blocking calls) could hold the journal up. The context runs one task at a time
+     * either way, so one thread is all it can use.
      */
     public static DeploymentOptions deployment() {
         return new DeploymentOptions().setThreadingModel(ThreadingModel.WORKER)

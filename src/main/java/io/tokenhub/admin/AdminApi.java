@@ -14,6 +14,7 @@ import io.tokenhub.limit.SharedCounter;
 import io.tokenhub.routing.CatalogHolder;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
@@ -49,6 +50,7 @@ public final class AdminApi {
     private final UsageQueries usage;
     private final UsageSync sync;
     private final ConsoleApi console;
+    private final WorkerExecutor hashing;
 
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog,
@@ -65,6 +67,7 @@ public final class AdminApi {
         this.sync = sync;
         this.usage = new UsageQueries(store.pool(), Clock.systemUTC());
         this.console = new ConsoleApi(vertx, store, catalog, usage, sync, this, counter);
+        this.hashing = Passwords.executor(vertx);
     }
 
     /** Usage and log queries over the same database, for the public usage and legacy billing endpoints. */
@@ -121,7 +124,7 @@ public final class AdminApi {
                 "password").toException();
         }
         Future<String> hash = password == null ? Future.succeededFuture(null)
-            : vertx.executeBlocking(() -> Passwords.hash(password), false);
+            : hashing.executeBlocking(() -> Passwords.hash(password), false);
         // The credit of the catalog in force: a reload changes it for the accounts created after it.
         long signupCredit = catalog.get().billing().signupCreditMicroUsd();
         return hash.compose(h -> store.createAccount(name, email, h, signupCredit))

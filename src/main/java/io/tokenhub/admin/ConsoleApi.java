@@ -74,7 +74,7 @@ public final class ConsoleApi {
         this.usage = usage;
         this.sync = sync;
         this.admin = admin;
-        this.hashing = vertx.createSharedWorkerExecutor("tokenhub-passwords", 2);
+        this.hashing = Passwords.executor(vertx);
         try {
             this.decoy = Passwords.hash(Ids.random("decoy-", 24));
         } catch (GeneralSecurityException e) {

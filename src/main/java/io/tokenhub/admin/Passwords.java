@@ -1,5 +1,7 @@
 package io.tokenhub.admin;
 
+import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
@@ -12,8 +14,20 @@ final class Passwords {
 
     private static final int ITERATIONS = 210_000;
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** Threads hashing and checking passwords at once, for the admin API and the console together. */
+    private static final int THREADS = 2;
 
     private Passwords() {
+    }
+
+    /**
+     * Where to hash and check passwords: a worker pool of {@value #THREADS} threads, shared by the
+     * admin API and the console. Each hash holds a core for its {@value #ITERATIONS} iterations, so a
+     * burst of sign-ins or of new accounts takes two at most, and leaves Vert.x's shared worker pool
+     * (the other blocking work) alone.
+     */
+    static WorkerExecutor executor(Vertx vertx) {
+        return vertx.createSharedWorkerExecutor("tokenhub-passwords", THREADS);
     }
 
     static String hash(String password) throws GeneralSecurityException {
