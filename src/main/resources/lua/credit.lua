@@ -1,9 +1,10 @@
--- ARGV: micro-USD (may be negative), the credit's id, a time (ms) before PostgreSQL wrote it.
+-- ARGV: micro-USD (may be negative), the credit's id, a time (µs, PostgreSQL's clock) before it was
+-- committed.
 -- Counters not loaded yet, or loaded from PostgreSQL since that time, read it from PostgreSQL; the
 -- id makes a credit told twice (by several nodes, or again after a timeout) count once.
 local q = KEYS[1]
 if redis.call('HEXISTS', q, 'loaded') == 0 then return 0 end
-if tonumber(redis.call('HGET', q, 'loaded_at') or '0') >= tonumber(ARGV[3]) then return 0 end
+if tonumber(redis.call('HGET', q, 'loaded_at_us') or '0') >= tonumber(ARGV[3]) then return 0 end
 if redis.call('HSETNX', q, 'c:' .. ARGV[2], 1) == 0 then return 0 end
 redis.call('HINCRBY', q, 'bal', ARGV[1])
 return 1

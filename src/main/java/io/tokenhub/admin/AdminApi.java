@@ -147,10 +147,9 @@ public final class AdminApi {
                 body.containsKey("amount_micro_usd") ? "amount_micro_usd" : "amount_usd").toException();
         }
         String reason = Optional.ofNullable(AdminBodies.optionalString(body, "reason")).orElse("admin credit");
-        long writtenAfterMs = System.currentTimeMillis();
         return store.credit(id, microUsd, reason)
-            .map(balance -> balance.orElseThrow(() -> notFound("account", id)))
-            .compose(balance -> quotaChanges.credited(id, microUsd, writtenAfterMs))
+            .map(credit -> credit.orElseThrow(() -> notFound("account", id)))
+            .compose(credit -> quotaChanges.credited(id, microUsd, credit.writtenAfterUs()))
             // The balance answered includes usage not yet written, as GET /accounts/{id} does.
             .compose(v -> sync.sync().compose(nothing -> store.account(id)).map(Optional::orElseThrow));
     }

@@ -1,6 +1,7 @@
 package io.tokenhub.admin;
 
 import io.tokenhub.auth.ApiKeys;
+import io.tokenhub.billing.QuotaLoader;
 import io.tokenhub.core.Ids;
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
@@ -175,21 +176,32 @@ public final class AdminStore {
             .execute(Tuple.of(Buffer.buffer(tokenHash))).mapEmpty();
     }
 
+    /**
+     * A credit written.
+     *
+     * @param writtenAfterUs PostgreSQL's clock (µs) before the credit was committed: hot counters that read
+     *                       the balance at or after this time may have it already ({@code Quota.credited})
+     */
+    public record Credit(long balanceMicroUsd, long writtenAfterUs) {
+    }
+
     /** Adds (or with a negative amount, takes) money; one ledger row. Empty when there is no such account. */
-    public Future<Optional<Long>> credit(String accountId, long microUsd, String reason) {
+    public Future<Optional<Credit>> credit(String accountId, long microUsd, String reason) {
         return pool.withTransaction(conn -> conn
             .preparedQuery("UPDATE accounts SET balance_micro_usd = balance_micro_usd + $2 WHERE id = $1 "
-                + "RETURNING balance_micro_usd")
+                + "RETURNING balance_micro_usd, " + QuotaLoader.CLOCK_US)
             .execute(Tuple.of(accountId, microUsd))
             .compose(rows -> {
                 if (rows.size() == 0) {
-                    return Future.succeededFuture(Optional.<Long>empty());
+                    return Future.succeededFuture(Optional.<Credit>empty());
                 }
-                long balance = rows.iterator().next().getLong(0);
+                Row row = rows.iterator().next();
+                Credit credit = new Credit(row.getLong(0), row.getLong(1));
                 return conn.preparedQuery("INSERT INTO ledger (account_id, amount_micro_usd, balance_after_micro_usd, "
                         + "kind, reason) VALUES ($1, $2, $3, $4, $5)")
-                    .execute(Tuple.of(accountId, microUsd, balance, microUsd >= 0 ? "credit" : "adjustment", reason))
-                    .map(Optional.of(balance));
+                    .execute(Tuple.of(accountId, microUsd, credit.balanceMicroUsd(),
+                        microUsd >= 0 ? "credit" : "adjustment", reason))
+                    .map(Optional.of(credit));
             }));
     }
 

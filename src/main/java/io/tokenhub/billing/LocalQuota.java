@@ -49,6 +49,8 @@ public final class LocalQuota implements Quota {
     private static final class AccountState {
         long balance;
         long reserved;
+        /** PostgreSQL's clock when the balance was read: credits written before it are in the balance. */
+        long loadedAtUs;
         final List<PlanState> plans = new ArrayList<>();
         final Map<String, KeyState> keys = new ConcurrentHashMap<>();
         final Map<String, Future<KeyState>> loadingKeys = new ConcurrentHashMap<>();
@@ -192,14 +194,17 @@ public final class LocalQuota implements Quota {
         return payment;
     }
 
-    // An account not loaded yet will read these changes from PostgreSQL when it is. Each node has
-    // its own counters and hears of each change once.
+    // An account not loaded yet will read these changes from PostgreSQL when it is, and one loaded
+    // since the credit began may have read it (the credit is then missed rather than counted twice).
+    // Each node has its own counters and hears of each change once.
     @Override
-    public Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterMs) {
+    public Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterUs) {
         AccountState account = accounts.get(accountId);
         if (account != null) {
             synchronized (account) {
-                account.balance += microUsd;
+                if (account.loadedAtUs < writtenAfterUs) {
+                    account.balance += microUsd;
+                }
             }
         }
         return Future.succeededFuture();
@@ -264,6 +269,7 @@ public final class LocalQuota implements Quota {
             .map(snapshot -> accounts.computeIfAbsent(id, k -> {
                 AccountState a = new AccountState();
                 a.balance = snapshot.balanceMicroUsd() - pending.wallet(id);
+                a.loadedAtUs = snapshot.readAtUs();
                 for (Plan p : snapshot.plans()) {
                     a.plans.add(new PlanState(p, p.tokensRemaining() - pending.plan(p.id())));
                 }

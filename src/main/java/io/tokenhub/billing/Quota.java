@@ -60,10 +60,12 @@ public interface Quota {
 
     /**
      * Money added (or taken away) by an admin, already in PostgreSQL; fails when the counters could
-     * not be told (try again: taken once per {@code creditId}, and not at all by counters loaded from
-     * PostgreSQL after {@code writtenAfterMs}, which have it).
+     * not be told (try again: taken once per {@code creditId}, and not at all by counters that read
+     * the balance at or after {@code writtenAfterUs}, which may have it: a credit is missed rather than
+     * counted twice). Both times are PostgreSQL's clock ({@link QuotaLoader.Snapshot#readAtUs}), so no
+     * node's clock running ahead can make a load look older than the credit it read.
      */
-    Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterMs);
+    Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterUs);
 
     /** A plan granted by an admin, already in PostgreSQL; taken once, as {@link #credited}. */
     Future<Void> planGranted(String accountId, Plan plan);

@@ -52,11 +52,12 @@ public final class QuotaChanges {
      * Money added to (or taken from) an account, already in PostgreSQL; completes once this node's
      * counters took it or failed to (they try again later then).
      *
-     * @param writtenAfterMs a time before PostgreSQL wrote it: counters loaded from PostgreSQL later have it
+     * @param writtenAfterUs PostgreSQL's clock (µs) before the credit was committed: counters that read the
+     *                       balance from PostgreSQL at or after it may have it, and leave it out
      */
-    public Future<Void> credited(String accountId, long microUsd, long writtenAfterMs) {
+    public Future<Void> credited(String accountId, long microUsd, long writtenAfterUs) {
         return tell(new JsonObject().put("id", UUID.randomUUID().toString()).put("account", accountId)
-            .put("credit", microUsd).put("at", writtenAfterMs));
+            .put("credit", microUsd).put("at", writtenAfterUs));
     }
 
     /** A plan granted to an account, already in PostgreSQL; completes as {@link #credited} does. */

@@ -10,9 +10,20 @@ import java.util.List;
 /** Reads an account's durable balance, active plans and a key's month-to-date spend. */
 public final class QuotaLoader {
 
-    /** The durable state of one account. */
-    public record Snapshot(long balanceMicroUsd, List<Quota.Plan> plans) {
+    /**
+     * The durable state of one account.
+     *
+     * @param readAtUs PostgreSQL's clock once the balance was read: a credit written before this time
+     *                 is in it, whichever node's clock runs ahead (see {@link Quota#credited})
+     */
+    public record Snapshot(long balanceMicroUsd, List<Quota.Plan> plans, long readAtUs) {
     }
+
+    /**
+     * PostgreSQL's clock in microseconds since the epoch, for comparing the times of credits and
+     * loads on one clock. Evaluated as the statement runs, so after its snapshot was taken.
+     */
+    public static final String CLOCK_US = "floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
 
     private final Pool pool;
 
@@ -21,9 +32,10 @@ public final class QuotaLoader {
     }
 
     public Future<Snapshot> account(String accountId) {
-        Future<Long> balance = pool.preparedQuery("SELECT balance_micro_usd FROM accounts WHERE id = $1")
+        Future<Row> balance = pool.preparedQuery(
+                "SELECT coalesce((SELECT balance_micro_usd FROM accounts WHERE id = $1), 0), " + CLOCK_US)
             .execute(Tuple.of(accountId))
-            .map(rows -> rows.size() == 0 ? 0L : rows.iterator().next().getLong(0));
+            .map(rows -> rows.iterator().next());
         Future<List<Quota.Plan>> plans = pool.preparedQuery("""
                 SELECT id, tokens_remaining, valid_from, valid_until, models FROM token_plans
                  WHERE account_id = $1 AND valid_until > now() AND tokens_remaining > 0
@@ -39,7 +51,8 @@ public final class QuotaLoader {
                 }
                 return out;
             });
-        return Future.all(balance, plans).map(v -> new Snapshot(balance.result(), plans.result()));
+        return Future.all(balance, plans)
+            .map(v -> new Snapshot(balance.result().getLong(0), plans.result(), balance.result().getLong(1)));
     }
 
     /** Spend of a key in the current calendar month (UTC), from its usage records. */

@@ -328,12 +328,12 @@ public final class RedisQuota implements Quota {
     }
 
     @Override
-    public Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterMs) {
+    public Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterUs) {
         // Money taken away is not to be spent on the word of an earlier answer, nor by a share sized before.
         headroom.values().removeIf(last -> last.accountId().equals(accountId));
         windDown(accountId);
         return call(credit, keys(accountId, "-"), List.of(Long.toString(microUsd), creditId,
-            Long.toString(writtenAfterMs))).mapEmpty();
+            Long.toString(writtenAfterUs))).mapEmpty();
     }
 
     @Override
@@ -413,6 +413,7 @@ public final class RedisQuota implements Quota {
         return loader.account(accountId).compose(snapshot -> {
             List<String> args = new ArrayList<>();
             args.add(Long.toString(snapshot.balanceMicroUsd() - pending.wallet(accountId)));
+            args.add(Long.toString(snapshot.readAtUs()));
             for (Plan p : snapshot.plans()) {
                 args.add(p.id());
                 args.add(Long.toString(p.tokensRemaining() - pending.plan(p.id())));

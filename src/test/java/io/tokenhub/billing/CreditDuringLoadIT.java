@@ -1,0 +1,105 @@
+package io.tokenhub.billing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.tokenhub.admin.AdminStore;
+import io.tokenhub.store.Database;
+import io.tokenhub.testing.TestDatabase;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.redis.client.Redis;
+import io.vertx.redis.client.RedisAPI;
+import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.Tuple;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * An admin's credit is told to the hot counters after PostgreSQL has it, so counters first loaded in
+ * between read it from PostgreSQL and must not add it again; counters loaded before it must add it.
+ * Both kinds of counters, the real PostgreSQL and Redis, and a node whose clock runs an hour ahead:
+ * the times compared are PostgreSQL's.
+ */
+class CreditDuringLoadIT {
+
+    private static final Clock HOUR_AHEAD = Clock.offset(Clock.systemUTC(), Duration.ofHours(1));
+
+    private final Vertx vertx = Vertx.vertx();
+    private final TestDatabase database = TestDatabase.create();
+    private Pool pool;
+    private RedisAPI redis;
+    private AdminStore store;
+    private final String account = "acct_credit_" + UUID.randomUUID().toString().substring(0, 8);
+
+    @BeforeEach
+    void start() throws Exception {
+        pool = Database.external(PgConnectOptions.fromUri(database.url()), 2).pool(vertx);
+        await(pool.preparedQuery("INSERT INTO accounts (id, name, email, balance_micro_usd) VALUES ($1, $1, $2, 1000)")
+            .execute(Tuple.of(account, account + "@example.com")));
+        redis = RedisAPI.api(Redis.createClient(vertx,
+            System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379")));
+        store = new AdminStore(pool);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        await(redis.del(List.of("th:q:{" + account + "}", "th:k:{" + account + "}:key_1",
+            "th:r:{" + account + "}", "th:rz:{" + account + "}")));
+        vertx.close();
+        database.close();
+    }
+
+    private Quota quota(String counters) {
+        QuotaLoader loader = new QuotaLoader(pool);
+        return counters.equals("redis") ? new RedisQuota(redis, loader, HOUR_AHEAD) : new LocalQuota(loader, HOUR_AHEAD);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"in-process", "redis"})
+    void countersFirstLoadedAfterTheCreditWasWrittenDoNotCountItAgain(String counters) throws Exception {
+        Quota quota = quota(counters);
+        // Given an admin's credit of 1 000 micro-USD written to PostgreSQL (balance 2 000)
+        AdminStore.Credit credit = await(store.credit(account, 1_000, "top-up")).orElseThrow();
+        assertThat(credit.balanceMicroUsd()).isEqualTo(2_000);
+
+        // And the account's first request loading the counters from PostgreSQL before they hear of it
+        await(quota.settle(await(quota.reserve("req_1", account, "key_1", -1, "m", 10, 100)), 10, 100));
+        await(quota.credited(account, 1_000, UUID.randomUUID().toString(), credit.writtenAfterUs()));
+
+        // Then the counters hold PostgreSQL's 2 000 less the 100 spent, not the credit twice
+        assertThatThrownBy(() -> await(quota.reserve("req_2", account, "key_1", -1, "m", 10, 1_901)))
+            .hasMessageContaining("available");
+        assertThat(await(quota.reserve("req_3", account, "key_1", -1, "m", 10, 1_900)).microUsd()).isEqualTo(1_900);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"in-process", "redis"})
+    void countersLoadedBeforeTheCreditTakeIt(String counters) throws Exception {
+        Quota quota = quota(counters);
+        // Given counters loaded with the account's 1 000 micro-USD
+        await(quota.settle(await(quota.reserve("req_1", account, "key_1", -1, "m", 10, 100)), 10, 100));
+
+        // When an admin credits 1 000 and the counters are told
+        AdminStore.Credit credit = await(store.credit(account, 1_000, "top-up")).orElseThrow();
+        await(quota.credited(account, 1_000, UUID.randomUUID().toString(), credit.writtenAfterUs()));
+
+        // Then the 1 900 left can be spent, and no more
+        assertThatThrownBy(() -> await(quota.reserve("req_2", account, "key_1", -1, "m", 10, 1_901)))
+            .hasMessageContaining("available");
+        assertThat(await(quota.reserve("req_3", account, "key_1", -1, "m", 10, 1_900)).microUsd()).isEqualTo(1_900);
+    }
+
+    private static <T> T await(Future<T> future) throws Exception {
+        return future.toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+}
