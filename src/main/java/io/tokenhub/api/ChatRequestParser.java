@@ -278,8 +278,9 @@ final class ChatRequestParser {
 
     private static void checkContent(Object content, String role, String at) {
         if (content == null) {
-            // An assistant turn may carry only tool calls (or a refusal).
-            if (role.equals("assistant")) {
+            // An assistant turn may carry only tool calls (or a refusal); a function's result may be
+            // null, as the deprecated function messages' content is typed.
+            if (role.equals("assistant") || role.equals("function")) {
                 return;
             }
             throw invalid(at + ".content is required.", at + ".content");
@@ -305,7 +306,10 @@ final class ChatRequestParser {
         }
     }
 
-    /** An earlier turn's tool calls: each an object naming its function; arguments a string of JSON (or an object). */
+    /**
+     * An earlier turn's tool calls: each an object naming its function, arguments a string of JSON (or
+     * an object); or a custom tool's call, naming the tool, its input a string.
+     */
     private static void checkToolCalls(Object calls, String at) {
         if (calls == null) {
             return;
@@ -315,6 +319,15 @@ final class ChatRequestParser {
         }
         for (int i = 0; i < array.size(); i++) {
             String callAt = at + ".tool_calls[" + i + "]";
+            if (array.getValue(i) instanceof JsonObject call && "custom".equals(call.getValue("type"))) {
+                if (!(call.getValue("custom") instanceof JsonObject custom && custom.getValue("name") instanceof String)) {
+                    throw invalid(callAt + " must name its custom tool.", callAt + ".custom.name");
+                }
+                if (custom.getValue("input") != null && !(custom.getValue("input") instanceof String)) {
+                    throw invalid(callAt + ".custom.input must be a string.", callAt + ".custom.input");
+                }
+                continue;
+            }
             if (!(array.getValue(i) instanceof JsonObject call
                 && call.getValue("function") instanceof JsonObject function
                 && function.getValue("name") instanceof String)) {

@@ -26,6 +26,7 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.RoutingContext;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.function.BiFunction;
 
@@ -99,6 +100,8 @@ final class OneShotHandler implements Handler<RoutingContext> {
         List<String> fallbacks = ChatRequestParser.stringList(body, "fallback_models");
         ChatRequestParser.checkFallbacks(fallbacks, catalog.get(), ex.key, operation.modelType());
         body.remove("fallback_models");
+        // As for chat: an explicit null is the field's default, and some providers refuse the null itself.
+        body.getMap().values().removeIf(Objects::isNull);
         return new ModelRequest(body, requested, target, false, false, 0, 1, prompt, fallbacks, this::fits);
     }
 

@@ -222,6 +222,38 @@ class ChatRequestParserTest {
     }
 
     @Test
+    void earlierTurnsInEveryShapeOpenAiTypesThemAreTaken() {
+        // A GPT-5 custom tool's call sent back with its result, and a deprecated function message whose
+        // result is null (the SDKs type it Required[Optional[str]]).
+        JsonObject custom = chat("capable", "run it").put("tools", new JsonArray().add(new JsonObject()
+            .put("type", "custom").put("custom", new JsonObject().put("name", "code_exec"))));
+        custom.getJsonArray("messages")
+            .add(new JsonObject().put("role", "assistant").putNull("content").put("tool_calls", new JsonArray()
+                .add(new JsonObject().put("id", "call_1").put("type", "custom")
+                    .put("custom", new JsonObject().put("name", "code_exec").put("input", "print(1)")))))
+            .add(new JsonObject().put("role", "tool").put("tool_call_id", "call_1").put("content", "1"));
+        JsonObject function = chat("capable", "x").put("functions", new JsonArray().add(new JsonObject()
+            .put("name", "f")));
+        function.getJsonArray("messages")
+            .add(new JsonObject().put("role", "assistant").putNull("content")
+                .put("function_call", new JsonObject().put("name", "f").put("arguments", "{}")))
+            .add(new JsonObject().put("role", "function").put("name", "f").putNull("content"));
+
+        assertThat(ChatRequestParser.parse(custom.copy(), CATALOG, KEY, counter).succeeded()).isTrue();
+        assertThat(ChatRequestParser.parse(function, CATALOG, KEY, counter).succeeded()).isTrue();
+
+        // A custom call must still name its tool and carry its input as a string.
+        JsonObject call = custom.getJsonArray("messages").getJsonObject(1).getJsonArray("tool_calls").getJsonObject(0);
+        call.getJsonObject("custom").put("input", new JsonObject());
+        assertParseRefused(custom.copy(), KEY, 400, "invalid_request_error", "messages[1].tool_calls[0].custom.input");
+        call.getJsonObject("custom").remove("name");
+        assertParseRefused(custom, KEY, 400, "invalid_request_error", "messages[1].tool_calls[0].custom.name");
+        // Any other message still needs content.
+        assertParseRefused(chat("capable", "x").put("messages", new JsonArray().add(new JsonObject()
+            .put("role", "user").putNull("content"))), KEY, 400, "invalid_request_error", "messages[0].content");
+    }
+
+    @Test
     void reasoningEffortGoesAsSentAndMustNotContradictEnableThinking() {
         // OpenAI's field, with each provider's own levels: it goes on, to a model marked thinking or not.
         for (String model : List.of("thinker", "capable")) {

@@ -200,6 +200,10 @@ class EmbeddingsRerankIT {
         assertThat(first.body().getInteger("dimensions")).isEqualTo(3);
         assertThat(first.headers().get("Authorization")).isEqualTo("Bearer remote-secret");
         assertThat(upstream.lastRequest().body().getJsonArray("input")).isEqualTo(new JsonArray().add("a").add("b"));
+        // And an explicit null is the field's default, as for chat: it does not go on (some providers refuse it)
+        assertThat(post("/v1/embeddings", new JsonObject().put("model", "remote-embed").put("input", "c")
+            .putNull("dimensions").putNull("encoding_format").putNull("user")).statusCode()).isEqualTo(200);
+        assertThat(upstream.lastRequest().body().fieldNames()).containsExactlyInAnyOrder("model", "input");
         // And the client got the vectors, the provider's model label and the cost of 11 tokens
         JsonObject one = new JsonObject(single.body());
         assertThat(one.getString("model")).isEqualTo("remote/remote-embedder-v2");
@@ -281,6 +285,9 @@ class EmbeddingsRerankIT {
         assertThat(sent.getString("model")).isEqualTo("jina-reranker-v2");
         assertThat(sent.getInteger("top_n")).isEqualTo(2);
         assertThat(sent.getBoolean("return_documents")).isTrue();
+        assertThat(post("/v1/rerank", new JsonObject().put("model", "remote-rerank").put("query", "q")
+            .put("documents", new JsonArray().add("d0")).putNull("top_n")).statusCode()).isEqualTo(200);
+        assertThat(upstream.lastRequest().body().fieldNames()).doesNotContain("top_n");
         JsonObject body = new JsonObject(response.body());
         assertThat(body.getString("model")).isEqualTo("remote/remote-embedder-v2");
         JsonArray results = body.getJsonArray("results");

@@ -323,6 +323,10 @@ public final class AnthropicRequests {
     }
 
     private static JsonObject toolUse(JsonObject call, String param) {
+        if ("custom".equals(call.getValue("type"))) {
+            // Anthropic has no free-form tools: a conversation with one's call goes to another candidate.
+            throw new Unsupported(param + ".type 'custom' is not supported by this provider");
+        }
         JsonObject fn = call.getJsonObject("function", new JsonObject());
         return new JsonObject()
             .put("type", "tool_use")

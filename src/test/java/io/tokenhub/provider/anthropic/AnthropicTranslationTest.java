@@ -251,6 +251,17 @@ class AnthropicTranslationTest {
             assertThatThrownBy(() -> translate(req)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tools[0]");
         }
 
+        @Test
+        void aCustomToolsCallInTheConversationIsUnsupported() {
+            JsonObject req = chat("""
+                [{"role":"user","content":"run it"},
+                 {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"custom",
+                   "custom":{"name":"code_exec","input":"print(1)"}}]},
+                 {"role":"tool","tool_call_id":"call_1","content":"1"}]""");
+            assertThatThrownBy(() -> translate(req)).isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessage("messages[1].tool_calls[0].type 'custom' is not supported by this provider");
+        }
+
         @ParameterizedTest
         @CsvSource(delimiter = '|', value = {
             "\"auto\"                                             | {\"type\":\"auto\"}",

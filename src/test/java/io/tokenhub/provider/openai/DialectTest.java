@@ -57,11 +57,39 @@ class DialectTest {
             Buffer sent = adapter.upstreamBody(call(body, fromBytes ? raw : null), false);
 
             JsonObject upstream = new JsonObject(sent);
-            for (String field : new String[] {"model", "messages", "stream", "max_tokens", "metadata"}) {
+            for (String field : new String[] {"model", "messages", "stream", "max_tokens", "max_completion_tokens",
+                "metadata"}) {
                 upstream.remove(field);
             }
             assertThat(upstream).as(dialect + (fromBytes ? ", relayed" : ", encoded"))
                 .isEqualTo(new JsonObject(expected));
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource(delimiter = '|', value = {
+        // dialect  | the client's limit                | what the provider gets (the call's limit is 64)
+        // OpenAI's reasoning models refuse max_tokens, and the limit goes even when the client set none
+        "openai      | -                                 | max_completion_tokens",
+        "openai      | \"max_tokens\":64                 | max_completion_tokens",
+        "openai      | \"max_completion_tokens\":64      | max_completion_tokens",
+        // elsewhere the client's word (some providers know max_tokens only)
+        "deepseek    | -                                 | max_tokens",
+        "passthrough | \"max_tokens\":64                 | max_tokens",
+        "passthrough | \"max_completion_tokens\":64      | max_completion_tokens",
+    })
+    void theOutputLimitGoesUnderTheNameTheProviderTakes(String dialect, String limit, String expected) {
+        OpenAiAdapter adapter = adapter("dialect: " + dialect);
+        for (boolean fromBytes : new boolean[] {true, false}) {
+            String raw = "{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                + (limit.equals("-") ? "" : limit + ",") + PADDING + "}";
+            JsonObject upstream = new JsonObject(adapter.upstreamBody(call(new JsonObject(raw), fromBytes ? raw : null),
+                false));
+
+            String other = expected.equals("max_tokens") ? "max_completion_tokens" : "max_tokens";
+            assertThat(upstream.getInteger(expected)).as(dialect + (fromBytes ? ", relayed" : ", encoded"))
+                .isEqualTo(64);
+            assertThat(upstream.containsKey(other)).as(dialect + (fromBytes ? ", relayed" : ", encoded")).isFalse();
         }
     }
 
