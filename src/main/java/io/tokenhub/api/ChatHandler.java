@@ -81,27 +81,28 @@ final class ChatHandler implements Handler<RoutingContext> {
         if (request.stream()) {
             Future<Served<StreamStart>> starting = dispatcher.stream(attempts, call, upstream);
             // A client that leaves before the first output is relayed cancels the upstream stream, and a
-            // cancelled stream neither starts nor fails: the request's one record is written here instead
-            // (once reserved; a request refused has none). The flag keeps it one when the cancellation
-            // also fails the start (before the upstream answered).
-            boolean[] recorded = {false};
+            // cancelled stream neither starts nor fails: the request's one record (once reserved; a
+            // request refused has none) is a client's that left, written by whichever of these runs
+            // first. The cancellation may also fail the start; that failure is then the client's leaving,
+            // and recorded before it reaches the handler's error path, which would record it again.
+            boolean[] gone = {false};
             ex.abort.onAbort(() -> {
                 if (!starting.isComplete() || !reserved.isComplete()) {
-                    recorded[0] = true;
-                    reserved.onSuccess(reservation -> recordFailure(ex, null));
+                    gone[0] = true;
+                    reserved.onSuccess(reservation -> recordFailureOnce(ex, null));
                 }
             });
             return Outcome.afterReservation(reserved, starting)
                 .onSuccess(served -> {
-                    if (recorded[0]) {
+                    if (gone[0]) {
                         served.result().stream().cancel();
                     } else {
                         new SseRelay(ex, served, outcome, metrics).start();
                     }
                 })
                 .onFailure(failure -> {
-                    if (!reserved.failed() && !recorded[0]) {
-                        recordFailure(ex, failure);
+                    if (!reserved.failed()) {
+                        recordFailureOnce(ex, gone[0] ? null : failure);
                     }
                 })
                 .mapEmpty();
@@ -138,6 +139,12 @@ final class ChatHandler implements Handler<RoutingContext> {
      *
      * @param failure why, or null when the client left
      */
+    private void recordFailureOnce(Exchange ex, Throwable failure) {
+        if (!ex.recorded) {
+            recordFailure(ex, failure);
+        }
+    }
+
     private void recordFailure(Exchange ex, Throwable failure) {
         boolean clientGone = ex.abort.aborted() || failure == null;
         outcome.failed(ex, failure, new Usage(clientGone ? ex.request.prompt().counted() : 0, 0, 0, 0, clientGone));

@@ -59,7 +59,8 @@ public interface Chunk {
                 if (c instanceof JsonObject choice && choice.getValue("delta") instanceof JsonObject delta
                     && (nonEmpty(delta.getValue("content")) || nonEmpty(delta.getValue("reasoning_content"))
                         || nonEmpty(delta.getValue("refusal"))
-                        || delta.getValue("tool_calls") instanceof JsonArray calls && !calls.isEmpty())) {
+                        || delta.getValue("tool_calls") instanceof JsonArray calls && !calls.isEmpty()
+                        || delta.getValue("function_call") instanceof JsonObject call && !call.isEmpty())) {
                     return true;
                 }
             }

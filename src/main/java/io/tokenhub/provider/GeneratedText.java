@@ -5,7 +5,7 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * What a model generated, as text to count when the provider gave no usage: content, reasoning,
- * a refusal and tool calls of a message (whole answers) or of a delta (streams) all count as output
+ * a refusal and tool (or function) calls of a message (whole answers) or of a delta (streams) all count as output
  * tokens.
  */
 public final class GeneratedText {
@@ -31,6 +31,9 @@ public final class GeneratedText {
                 }
                 if (generated.getValue("tool_calls") instanceof JsonArray calls) {
                     text.append(calls.encode());
+                }
+                if (generated.getValue("function_call") instanceof JsonObject call) {
+                    text.append(call.encode());
                 }
             }
         }

@@ -34,6 +34,7 @@ class ChatCompletionsIT {
             context_window: 1000
             max_output_tokens: 300
             default_max_tokens: 200
+            capabilities: [tools]
             pricing: { input: 0.15, cached_input: 0.075, output: 0.60 }
             deployments: [ { provider: openai, model: gpt-4o-mini } ]
         """, "server: { port: 0, management_port: 0, instances: 1, max_body_bytes: 1048576 }");
@@ -79,6 +80,56 @@ class ChatCompletionsIT {
         // The gateway still asked the upstream for usage, to bill from the provider's own counts.
         JsonObject sent = upstream.lastRequest().body();
         assertThat(sent.getJsonObject("stream_options").getBoolean("include_usage")).isTrue();
+    }
+
+    @Test
+    void chunksAProviderSendsOverSeveralDataLinesReachTheSdkAsJson() {
+        // Given a provider that spreads each chunk's JSON over several data: lines, as SSE allows
+        upstream.dataOverLines = true;
+
+        List<ChatCompletionChunk> chunks = new ArrayList<>();
+        try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(
+            ChatCompletionCreateParams.builder().model("gpt-4o-mini").addUserMessage("Stream please")
+                .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build())) {
+            stream.stream().forEach(chunks::add);
+        }
+
+        // Then the SDK reads every chunk (a line feed relayed inside one would end its data: line early)
+        StringBuilder text = new StringBuilder();
+        chunks.forEach(c -> c.choices().forEach(choice -> choice.delta().content().ifPresent(text::append)));
+        assertThat(text.toString()).isEqualTo("Hello from the fake upstream.");
+        assertThat(chunks.get(chunks.size() - 1).usage().orElseThrow().totalTokens()).isEqualTo(16);
+    }
+
+    @Test
+    void aStreamedFunctionCallIsRelayedAsItComesAndCountedWhenTheProviderGivesNoUsage() {
+        // Given a provider that streams a call of a deprecated function, holds the rest, and counts nothing
+        upstream.deltas = List.of(
+            new JsonObject().put("function_call", new JsonObject().put("name", "lookup").put("arguments", "")),
+            new JsonObject().put("function_call", new JsonObject().put("arguments", "{\"city\":\"Paris\"}")));
+        upstream.fault = FakeOpenAiUpstream.Fault.PAUSE;
+        upstream.faultAfter = 2;
+        upstream.usage = null;
+        String body = "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"functions\":[{\"name\":\"lookup\","
+            + "\"parameters\":{\"type\":\"object\"}}],\"messages\":[{\"role\":\"user\",\"content\":\"where\"}]}";
+
+        String requestId;
+        try (CancellationIT.RawClient raw = CancellationIT.RawClient.post(gateway.hub().apiPort(), key, body)) {
+            assertThat(raw.status()).isEqualTo(200);
+            requestId = raw.header("X-Request-Id");
+            // Then the call's first chunk reaches the client while the provider still holds the rest
+            assertThat(raw.readUntil("\"lookup\"")).contains("function_call");
+            upstream.resume();
+            assertThat(raw.readUntil("[DONE]")).contains("Paris");
+        }
+
+        // And its arguments count as output in the estimate
+        TestGateway.eventually(() -> gateway.database().count(
+            "SELECT count(*) FROM usage_records WHERE request_id = ?", requestId) == 1, 10_000, "the usage record");
+        Map<String, Object> row = gateway.database().query("SELECT completion_tokens, estimated FROM usage_records "
+            + "WHERE request_id = ?", requestId).get(0);
+        assertThat(row).containsEntry("estimated", true);
+        assertThat((Integer) row.get("completion_tokens")).isGreaterThan(3);
     }
 
     @Test

@@ -160,6 +160,7 @@ class ReservationBesideCallIT {
     void aClientThatLeavesWhileTheReservationIsOnItsWayIsRecordedOnce() {
         // Given an account whose first request this node has seen reserved, and a reservation held up
         assertThat(gateway.post("/v1/chat/completions", key, SMALL).statusCode()).isEqualTo(200);
+        double gone = requestsWithStatus(499);
         network.partition();
 
         // When the client of a stream whose upstream has started leaves before the reservation is made
@@ -179,6 +180,20 @@ class ReservationBesideCallIT {
             accountId)).isEqualTo(1);
         assertThat(gateway.database().count("SELECT count(*) FROM usage_records WHERE account_id = ?", accountId))
             .isEqualTo(2);
+        // As a client's that left: its prompt counted (not charged), and counted once in the metrics too
+        // (the primary key would drop a second record, not a second count)
+        assertThat(gateway.database().count("SELECT count(*) FROM usage_records WHERE account_id = ? AND status = 499 "
+            + "AND prompt_tokens > 0", accountId)).isEqualTo(1);
+        assertThat(requestsWithStatus(499) - gone).isEqualTo(1.0);
+    }
+
+    /** The {@code tokenhub_requests_total} of one status, summed over models and providers. */
+    private double requestsWithStatus(int status) {
+        HttpResponse<String> metrics = gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl("/metrics"))));
+        return metrics.body().lines()
+            .filter(line -> line.startsWith("tokenhub_requests_total{") && line.contains("status=\"" + status + "\""))
+            .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
+            .sum();
     }
 
     @Test

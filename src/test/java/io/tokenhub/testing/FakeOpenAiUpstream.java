@@ -90,6 +90,10 @@ public final class FakeOpenAiUpstream {
     public volatile long chunkDelayMs;
     /** Streams put the usage on the chunk with the finish reason, with no usage chunk after it (as DeepSeek does). */
     public volatile boolean usageWithFinish;
+    /** A stream's deltas between the role's and the finish's, when set; else one per piece of {@link #pieces}. */
+    public volatile List<JsonObject> deltas;
+    /** Each chunk of a stream as its JSON pretty-printed over several {@code data:} lines, as SSE allows. */
+    public volatile boolean dataOverLines;
 
     public FakeOpenAiUpstream(Vertx vertx, String model) {
         this.vertx = vertx;
@@ -141,6 +145,8 @@ public final class FakeOpenAiUpstream {
         firstByteDelayMs = 0;
         chunkDelayMs = 0;
         usageWithFinish = false;
+        deltas = null;
+        dataOverLines = false;
         keepAliveComments = 0;
         requests.clear();
         abandoned.set(0);
@@ -306,8 +312,12 @@ public final class FakeOpenAiUpstream {
             && Boolean.TRUE.equals(o.getValue("include_usage"));
         List<JsonObject> deltas = new java.util.ArrayList<>();
         deltas.add(new JsonObject().put("role", "assistant").put("content", ""));
-        for (String piece : pieces) {
-            deltas.add(new JsonObject().put("content", piece));
+        if (this.deltas != null) {
+            deltas.addAll(this.deltas);
+        } else {
+            for (String piece : pieces) {
+                deltas.add(new JsonObject().put("content", piece));
+            }
         }
         deltas.add(new JsonObject());
         // The chunk with the finish reason: the last, or the one cut short.
@@ -382,7 +392,9 @@ public final class FakeOpenAiUpstream {
             response.end(fault == Fault.NO_DONE ? "" : "data: [DONE]\n\n");
             return;
         }
-        response.write("data: " + events.get(index) + "\n\n");
+        String event = events.get(index);
+        response.write(dataOverLines ? "data: " + new JsonObject(event).encodePrettily().replace("\n", "\ndata: ") + "\n\n"
+            : "data: " + event + "\n\n");
         if (chunkDelayMs > 0) {
             vertx.setTimer(chunkDelayMs, id -> send(response, events, index + 1));
         } else {

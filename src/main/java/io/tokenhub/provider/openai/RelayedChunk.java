@@ -42,8 +42,17 @@ final class RelayedChunk implements Chunk {
         this.bytes = bytes;
     }
 
-    /** The chunk located in {@code bytes}, or null when it needs the whole parse (or is not a chunk). */
+    /**
+     * The chunk located in {@code bytes}, or null when it needs the whole parse (or is not a chunk).
+     * A chunk the provider sent over several {@code data:} lines (the SSE parser joins them with line
+     * feeds) is one too: relayed as it came, its line feeds would end the client's {@code data:} line.
+     */
     static RelayedChunk scan(byte[] bytes) {
+        for (byte b : bytes) {
+            if (b == '\n') {
+                return null;
+            }
+        }
         RelayedChunk chunk = new RelayedChunk(bytes);
         int close = JsonScan.fields(bytes, (name, nameStart, value, parser) -> {
             switch (name) {
@@ -170,6 +179,7 @@ final class RelayedChunk implements Chunk {
         String reasoning = null;
         String refusal = null;
         JsonArray calls = null;
+        JsonObject functionCall = null;
         int seen = 0;
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
             String name = parser.currentName();
@@ -198,15 +208,29 @@ final class RelayedChunk implements Chunk {
                         parser.skipChildren();
                     }
                 }
+                case "function_call" -> {
+                    // The deprecated functions' call, streamed as tool calls are.
+                    seen = JsonScan.once(seen, 16);
+                    if (value == JsonToken.START_OBJECT) {
+                        int start = JsonScan.start(parser);
+                        parser.skipChildren();
+                        int end = JsonScan.start(parser) + 1;
+                        functionCall = new JsonObject(Buffer.buffer().appendBytes(bytes, start, end - start));
+                    } else {
+                        parser.skipChildren();
+                    }
+                }
                 default -> parser.skipChildren();
             }
         }
         output |= content != null && !content.isEmpty() || reasoning != null && !reasoning.isEmpty()
-            || refusal != null && !refusal.isEmpty() || calls != null && !calls.isEmpty();
+            || refusal != null && !refusal.isEmpty() || calls != null && !calls.isEmpty()
+            || functionCall != null && !functionCall.isEmpty();
         addText(content);
         addText(reasoning);
         addText(refusal);
         addText(calls == null ? null : calls.encode());
+        addText(functionCall == null ? null : functionCall.encode());
     }
 
     /** Most chunks generate one piece: kept as it is, joined only when there are more. */

@@ -88,8 +88,10 @@ class RelayedChunkTest {
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
             + "{\"arguments\": \"{\\\"a\\\":1}\"}}]}},{\"delta\":{\"content\":\"\"}}]}");
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"tool_calls\":[]}}, 3, null],\"usage\":{ }}");
+        assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"function_call\":{\"arguments\":\"{\\\"a\\\"\"}}}]}");
+        assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"function_call\":{}}}]}");
         assertSameAsWholeParse("{\"model\":\"m\"," + USAGE + "}");
-        assertSameAsWholeParse("{ \"usage\" : null ,\n \"model\" : \"m\\u00e9\" , \"choices\" : [ ] }");
+        assertSameAsWholeParse("{ \"usage\" : null ,\t \"model\" : \"m\\u00e9\" , \"choices\" : [ ] }");
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"insufficient_system_resource\"},"
             + "\"finish_reason\":\"length\"}]}");
     }
@@ -111,6 +113,8 @@ class RelayedChunkTest {
             "{\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"insufficient_system_resource\"}]}",
             "{\"model\":\"m\",\"choices\":[{\"finish_reason\":\"insufficient_system_resource\",\"delta\":{}}]," + USAGE + "}",
             "{\"model\":\"m\"} {}",
+            // sent over two data: lines, joined by the SSE parser with a line feed
+            "{\"model\":\"m\",\n\"choices\":[]}",
             "{\"model\":\"m\"",
             "[]",
             "")) {
@@ -138,6 +142,9 @@ class RelayedChunkTest {
                 delta.add("\"tool_calls\":" + pick(random, "[]", "[{\"id\":\"c1\",\"function\":{\"name\":\"f\"}}]"));
             }
             if (random.nextBoolean()) {
+                delta.add("\"function_call\":" + pick(random, "{}", "{\"name\":\"f\",\"arguments\":\"\"}", "null"));
+            }
+            if (random.nextBoolean()) {
                 delta.add("\"role\":\"assistant\"");
             }
             Collections.shuffle(delta, random);
@@ -148,7 +155,7 @@ class RelayedChunkTest {
         fields.add("\"choices\":[" + String.join(",", choices) + "]");
         fields.add(pick(random, "\"usage\":null", USAGE, "\"system_fingerprint\":\"fp\""));
         Collections.shuffle(fields, random);
-        String space = pick(random, "", " ", "\n\t");
+        String space = pick(random, "", " ", "\t ");
         assertSameAsWholeParse("{" + space + String.join(space + "," + space, fields) + space + "}");
     }
 
