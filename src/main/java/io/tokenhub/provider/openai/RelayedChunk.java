@@ -199,26 +199,12 @@ final class RelayedChunk implements Chunk {
                 }
                 case "tool_calls" -> {
                     seen = JsonScan.once(seen, 4);
-                    if (value == JsonToken.START_ARRAY) {
-                        int start = JsonScan.start(parser);
-                        parser.skipChildren();
-                        int end = JsonScan.start(parser) + 1;
-                        calls = new JsonArray(Buffer.buffer().appendBytes(bytes, start, end - start));
-                    } else {
-                        parser.skipChildren();
-                    }
+                    calls = value == JsonToken.START_ARRAY ? new JsonArray(skipped(parser)) : skip(parser);
                 }
                 case "function_call" -> {
                     // The deprecated functions' call, streamed as tool calls are.
                     seen = JsonScan.once(seen, 16);
-                    if (value == JsonToken.START_OBJECT) {
-                        int start = JsonScan.start(parser);
-                        parser.skipChildren();
-                        int end = JsonScan.start(parser) + 1;
-                        functionCall = new JsonObject(Buffer.buffer().appendBytes(bytes, start, end - start));
-                    } else {
-                        parser.skipChildren();
-                    }
+                    functionCall = value == JsonToken.START_OBJECT ? new JsonObject(skipped(parser)) : skip(parser);
                 }
                 default -> parser.skipChildren();
             }
@@ -240,8 +226,17 @@ final class RelayedChunk implements Chunk {
         }
     }
 
-    private static String skip(JsonParser parser) throws IOException {
+    /** Skips the value the parser is at; null, for the fields it leaves unread. */
+    private static <T> T skip(JsonParser parser) throws IOException {
         parser.skipChildren();
         return null;
+    }
+
+    /** The bytes of the array or object the parser is at, which it skips. */
+    private Buffer skipped(JsonParser parser) throws IOException {
+        int start = JsonScan.start(parser);
+        parser.skipChildren();
+        int end = JsonScan.start(parser) + 1;
+        return Buffer.buffer().appendBytes(bytes, start, end - start);
     }
 }
