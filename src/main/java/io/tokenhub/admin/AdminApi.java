@@ -163,7 +163,7 @@ public final class AdminApi {
         }
         OffsetDateTime from = Optional.ofNullable(AdminBodies.time(body, "valid_from"))
             .orElse(OffsetDateTime.now(ZoneOffset.UTC));
-        OffsetDateTime until = AdminBodies.time(body, "valid_until");
+        OffsetDateTime until = AdminBodies.until(body, "valid_until");
         if (until == null || !until.isAfter(from)) {
             throw new InvalidRequest("valid_until is required and must be after valid_from.", "valid_until")
                 .toException();
@@ -243,7 +243,7 @@ public final class AdminApi {
         KeyChanges changes = new KeyChanges(AdminBodies.optionalString(body, "name"), status,
             AdminBodies.models(body, "allowed_models", catalog.get()), AdminBodies.positiveInt(body, "rpm"),
             AdminBodies.positiveInt(body, "tpm"), AdminBodies.money(body, "monthly_cap", false),
-            AdminBodies.time(body, "expires_at"), AdminBodies.nulled(body, CLEARABLE));
+            AdminBodies.until(body, "expires_at"), AdminBodies.nulled(body, CLEARABLE));
         return store.key(id).compose(found -> {
             JsonObject current = found.orElseThrow(() -> notFound("key", id));
             if ("revoked".equals(current.getString("status")) && status != null && !status.equals("revoked")) {

@@ -129,12 +129,25 @@ final class AdminBodies {
         return fields.stream().filter(f -> body.containsKey(f) && body.getValue(f) == null).toList();
     }
 
-    /** RFC 3339, or a date (midnight UTC). */
+    /** When something begins: RFC 3339, or a date (its first moment, UTC). */
     static OffsetDateTime time(JsonObject body, String field) {
+        return moment(body, field, false);
+    }
+
+    /**
+     * When something ends: RFC 3339, or a date, which it lasts through (until the next day begins,
+     * UTC), as a date ends a usage query's range.
+     */
+    static OffsetDateTime until(JsonObject body, String field) {
+        return moment(body, field, true);
+    }
+
+    private static OffsetDateTime moment(JsonObject body, String field, boolean dateLastsThrough) {
         Object value = body.getValue(field);
         if (value == null) {
             return null;
         }
+        OffsetDateTime at = null;
         if (value instanceof String raw) {
             // RFC 3339 allows a lower-case t and z, and a space between date and time.
             String text = raw.trim().toUpperCase(Locale.ROOT);
@@ -142,23 +155,28 @@ final class AdminBodies {
                 text = text.substring(0, 10) + 'T' + text.substring(11);
             }
             try {
-                return OffsetDateTime.parse(text);
+                at = OffsetDateTime.parse(text);
             } catch (DateTimeParseException e) {
                 try {
-                    return LocalDate.parse(text).atStartOfDay().atOffset(ZoneOffset.UTC);
+                    LocalDate date = LocalDate.parse(text);
+                    at = (dateLastsThrough ? date.plusDays(1) : date).atStartOfDay().atOffset(ZoneOffset.UTC);
                 } catch (DateTimeParseException ignored) {
                     // reported below
                 }
             }
         }
-        throw invalid(field + " must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z.", field);
+        // The years RFC 3339 can write, which PostgreSQL's timestamps hold (a later one failed in the insert).
+        if (at == null || at.getYear() < 1 || at.getYear() > 9999) {
+            throw invalid(field + " must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z.", field);
+        }
+        return at;
     }
 
     /** A key's settings ({@code name, allowed_models, rpm, tpm, monthly_cap_…, expires_at}) for {@code accountId}. */
     static NewKey newKey(JsonObject body, String accountId, Catalog catalog) {
         return new NewKey(accountId, Optional.ofNullable(optionalString(body, "name")).orElse("default"),
             models(body, "allowed_models", catalog), positiveInt(body, "rpm"), positiveInt(body, "tpm"),
-            money(body, "monthly_cap", false), time(body, "expires_at"));
+            money(body, "monthly_cap", false), until(body, "expires_at"));
     }
 
     /** Catalog model ids; aliases are accepted and stored as the id they name. */

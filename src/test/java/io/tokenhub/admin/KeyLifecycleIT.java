@@ -400,6 +400,37 @@ class KeyLifecycleIT {
     }
 
     @Test
+    void aDateAloneEndsAKeyOrAPlanAfterThatDayAndBeginsAPlanAtItsStart() {
+        // Given a key expiring on a date, and a plan running from one date until another
+        JsonObject created = gateway.newKey(new JsonObject().put("expires_at", "2099-06-01"));
+        JsonObject plan = gateway.adminOk("POST", "/admin/v1/accounts/" + created.getString("account_id") + "/plans",
+            new JsonObject().put("tokens", 1000).put("valid_from", "2026-01-01").put("valid_until", "2098-12-31"));
+
+        // Then each lasts through its last date, as a usage query's "to" date does (UTC)
+        assertThat(created.getString("expires_at")).isEqualTo("2099-06-02T00:00:00Z");
+        assertThat(plan.getString("valid_from")).isEqualTo("2026-01-01T00:00:00Z");
+        assertThat(plan.getString("valid_until")).isEqualTo("2099-01-01T00:00:00Z");
+    }
+
+    @Test
+    void aYearPostgresCannotHoldIsRefusedNamingTheField() {
+        JsonObject created = gateway.newKey(new JsonObject());
+        String plans = "/admin/v1/accounts/" + created.getString("account_id") + "/plans";
+
+        assertOpenAiError(gateway.admin("POST", plans, new JsonObject().put("tokens", 1000)
+            .put("valid_until", "+300000-01-01T00:00:00Z")), 400, "invalid_request_error", "invalid_request_error",
+            "valid_until");
+        assertOpenAiError(gateway.admin("POST", plans, new JsonObject().put("tokens", 1000)
+            .put("valid_from", "-0001-01-01T00:00:00Z").put("valid_until", "2099-01-01T00:00:00Z")), 400,
+            "invalid_request_error", "invalid_request_error", "valid_from");
+        assertOpenAiError(gateway.admin("POST", "/admin/v1/keys", new JsonObject()
+            .put("account_id", created.getString("account_id")).put("expires_at", "9999-12-31")), 400,
+            "invalid_request_error", "invalid_request_error", "expires_at");
+        assertThat(gateway.adminOk("GET", "/admin/v1/accounts/" + created.getString("account_id"), null)
+            .getJsonArray("plans")).isEmpty();
+    }
+
+    @Test
     void timestampsAreRfc3339WithSecondsEvenWhenTheyAreZero() {
         // Given a key expiring, and a plan running, from one midnight to another
         JsonObject created = gateway.newKey(new JsonObject().put("expires_at", "2099-06-01T00:00:00Z"));

@@ -134,9 +134,10 @@ public final class OpenAiAdapter implements ProviderAdapter {
     Buffer upstreamBody(UpstreamCall call, boolean stream) {
         JsonObject body = call.body();
         // OpenAI's reasoning models refuse max_tokens, and all its chat models take max_completion_tokens
-        // (the limit is sent even when the client set none); elsewhere the name the client used, as
-        // some providers know max_tokens only.
-        boolean completionLimit = dialect == Dialect.OPENAI || body.containsKey("max_completion_tokens");
+        // (the limit is sent even when the client set none); DeepSeek's documents max_tokens only;
+        // elsewhere the name the client used.
+        boolean completionLimit = dialect == Dialect.OPENAI
+            || dialect != Dialect.DEEPSEEK && body.containsKey("max_completion_tokens");
         JsonObject changed = new JsonObject(new LinkedHashMap<>(8))
             .put("model", call.upstreamModel())
             .put("stream", stream)
@@ -156,8 +157,9 @@ public final class OpenAiAdapter implements ProviderAdapter {
             dialect.translate(body, changed);
         }
         Set<String> usual = effortOff ? DROPPED_AND_EFFORT : translated ? DROPPED_AND_EXTENSIONS : DROPPED;
-        Set<String> dropped = completionLimit && body.containsKey("max_tokens")
-            ? Stream.concat(usual.stream(), Stream.of("max_tokens")).collect(Collectors.toUnmodifiableSet()) : usual;
+        String renamed = completionLimit ? "max_tokens" : "max_completion_tokens";
+        Set<String> dropped = body.containsKey(renamed)
+            ? Stream.concat(usual.stream(), Stream.of(renamed)).collect(Collectors.toUnmodifiableSet()) : usual;
         // Below about half a kilobyte, encoding the few fields is quicker than scanning the bytes (JMH
         // OpenAiRelayBenchmark: 1.1 against 1.9 µs at 203 bytes; 3.2 against 2.5 µs at 1 KB, 41 against 18 at 16 KB).
         if (call.raw() != null && call.raw().length() >= RELAY_FROM_BYTES) {

@@ -73,8 +73,9 @@ class DialectTest {
         "openai      | -                                 | max_completion_tokens",
         "openai      | \"max_tokens\":64                 | max_completion_tokens",
         "openai      | \"max_completion_tokens\":64      | max_completion_tokens",
-        // elsewhere the client's word (some providers know max_tokens only)
+        // DeepSeek documents max_tokens only; elsewhere the client's word
         "deepseek    | -                                 | max_tokens",
+        "deepseek    | \"max_completion_tokens\":64      | max_tokens",
         "passthrough | \"max_tokens\":64                 | max_tokens",
         "passthrough | \"max_completion_tokens\":64      | max_completion_tokens",
     })
