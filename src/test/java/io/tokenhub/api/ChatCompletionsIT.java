@@ -133,6 +133,33 @@ class ChatCompletionsIT {
     }
 
     @Test
+    void reasoningAProviderNamesReasoningReachesTheClientAsReasoningContentAndStreamsAsItComes() {
+        // Given a provider that names its reasoning "reasoning" (vLLM since 0.11, OpenRouter), in a whole
+        // answer, and in a stream it holds after the first piece of reasoning
+        upstream.messageExtra = new JsonObject().put("reasoning", "Thinking it over.");
+        JsonObject whole = new JsonObject(gateway.post("/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}").body());
+        upstream.deltas = List.of(new JsonObject().put("reasoning", "Thinking"),
+            new JsonObject().put("reasoning", " it over."), new JsonObject().put("content", "Done."));
+        upstream.fault = FakeOpenAiUpstream.Fault.PAUSE;
+        upstream.faultAfter = 2;
+        String streamed;
+        try (CancellationIT.RawClient raw = CancellationIT.RawClient.post(gateway.hub().apiPort(), key,
+            "{\"model\":\"gpt-4o-mini\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}")) {
+            // the reasoning is output: relayed while the provider holds the rest
+            assertThat(raw.readUntil("Thinking")).contains("\"reasoning_content\":\"Thinking\"");
+            upstream.resume();
+            streamed = raw.readUntil("[DONE]");
+        }
+
+        // Then it is reasoning_content, as from DeepSeek and Qwen, whole and streamed
+        JsonObject message = whole.getJsonArray("choices").getJsonObject(0).getJsonObject("message");
+        assertThat(message.getString("reasoning_content")).isEqualTo("Thinking it over.");
+        assertThat(message.containsKey("reasoning")).isFalse();
+        assertThat(streamed).contains("\"reasoning_content\":\" it over.\"").doesNotContain("\"reasoning\":");
+    }
+
+    @Test
     void streamingUsageChunkIsForwardedWithCostWhenTheClientAsks() {
         List<ChatCompletionChunk> chunks = new ArrayList<>();
         try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(

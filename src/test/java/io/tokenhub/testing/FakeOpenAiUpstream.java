@@ -92,6 +92,8 @@ public final class FakeOpenAiUpstream {
     public volatile boolean usageWithFinish;
     /** A stream's deltas between the role's and the finish's, when set; else one per piece of {@link #pieces}. */
     public volatile List<JsonObject> deltas;
+    /** Fields added to a whole answer's message, when set. */
+    public volatile JsonObject messageExtra;
     /** Each chunk of a stream as its JSON pretty-printed over several {@code data:} lines, as SSE allows. */
     public volatile boolean dataOverLines;
 
@@ -146,6 +148,7 @@ public final class FakeOpenAiUpstream {
         chunkDelayMs = 0;
         usageWithFinish = false;
         deltas = null;
+        messageExtra = null;
         dataOverLines = false;
         keepAliveComments = 0;
         requests.clear();
@@ -301,7 +304,8 @@ public final class FakeOpenAiUpstream {
         return new JsonObject().put("id", "chatcmpl-fake").put("object", "chat.completion").put("created", 1)
             .put("model", model)
             .put("choices", new JsonArray().add(new JsonObject().put("index", 0)
-                .put("message", new JsonObject().put("role", "assistant").put("content", String.join("", pieces)))
+                .put("message", new JsonObject().put("role", "assistant").put("content", String.join("", pieces))
+                    .mergeIn(messageExtra == null ? new JsonObject() : messageExtra))
                 .put("finish_reason", finishReason())))
             .put("usage", usage)
             .put("system_fingerprint", "fp_fake");

@@ -199,6 +199,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
             throw ResourceShortage.failure(providerId());
         }
         body.put("model", label(body.getValue("model"), call));
+        ReasoningField.rename(body.getValue("choices"), "message");
         Usage usage = body.getValue("usage") instanceof JsonObject u ? Usage.fromOpenAi(u) : null;
         return Completion.of(body, usage);
     }

@@ -94,6 +94,7 @@ final class OpenAiChunkStream extends SseChunkStream {
         if (ResourceShortage.clearFrom(chunk.getValue("choices"))) {
             shortage = ResourceShortage.failure(providerId());
         }
+        ReasoningField.rename(chunk.getValue("choices"), "delta");
         deliver(Chunk.of(chunk));
     }
 

@@ -201,6 +201,7 @@ final class RelayedChunk implements Chunk {
                     seen = JsonScan.once(seen, 4);
                     calls = value == JsonToken.START_ARRAY ? new JsonArray(skipped(parser)) : skip(parser);
                 }
+                case ReasoningField.NAME -> throw JsonScan.UNUSUAL;
                 case "function_call" -> {
                     // The deprecated functions' call, streamed as tool calls are.
                     seen = JsonScan.once(seen, 16);

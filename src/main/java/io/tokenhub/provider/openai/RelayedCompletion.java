@@ -64,7 +64,10 @@ final class RelayedCompletion implements Completion {
         return answer;
     }
 
-    /** Skips the choices, reading only their finish reasons: each message is skipped whole. */
+    /**
+     * Skips the choices, reading only their finish reasons and their messages' field names: each
+     * field of a message is skipped whole.
+     */
     private static void skipChoices(JsonParser parser) throws IOException {
         JsonToken token;
         while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
@@ -74,11 +77,27 @@ final class RelayedCompletion implements Completion {
             }
             while (parser.nextToken() == JsonToken.FIELD_NAME) {
                 String name = parser.currentName();
-                if (ResourceShortage.at(name, parser.nextToken(), parser)) {
+                JsonToken value = parser.nextToken();
+                if (ResourceShortage.at(name, value, parser)) {
                     throw JsonScan.UNUSUAL;
                 }
-                parser.skipChildren();
+                if (name.equals("message") && value == JsonToken.START_OBJECT) {
+                    skipMessage(parser);
+                } else {
+                    parser.skipChildren();
+                }
             }
+        }
+    }
+
+    /** A message with reasoning under another name than ours goes to the whole parse ({@link ReasoningField}). */
+    private static void skipMessage(JsonParser parser) throws IOException {
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            if (parser.currentName().equals(ReasoningField.NAME)) {
+                throw JsonScan.UNUSUAL;
+            }
+            parser.nextToken();
+            parser.skipChildren();
         }
     }
 

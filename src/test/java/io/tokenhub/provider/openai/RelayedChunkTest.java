@@ -113,6 +113,8 @@ class RelayedChunkTest {
             "{\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"insufficient_system_resource\"}]}",
             "{\"model\":\"m\",\"choices\":[{\"finish_reason\":\"insufficient_system_resource\",\"delta\":{}}]," + USAGE + "}",
             "{\"model\":\"m\"} {}",
+            // reasoning under vLLM's and OpenRouter's name, which the whole parse renames
+            "{\"model\":\"m\",\"choices\":[{\"delta\":{\"reasoning\":\"hmm\"}}]}",
             // sent over two data: lines, joined by the SSE parser with a line feed
             "{\"model\":\"m\",\n\"choices\":[]}",
             "{\"model\":\"m\"",

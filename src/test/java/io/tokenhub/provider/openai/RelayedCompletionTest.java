@@ -88,6 +88,8 @@ class RelayedCompletionTest {
             "{\"model\":\"m\"," + CHOICES.replace("\"stop\"", "\"insufficient_system_resource\"") + "}",
             "{\"model\":\"m\",\"choices\":[{\"finish_reason\":\"stop\"},{\"finish_reason\":\"insufficient_system_resource\"}]}",
             "{\"model\":\"m\"}",
+            // reasoning under vLLM's and OpenRouter's name, which the whole parse renames
+            "{\"model\":\"m\",\"choices\":[{\"message\":{\"content\":\"a\",\"reasoning\":\"hmm\"}}]}",
             "{\"model\":\"m\"," + CHOICES,
             "[" + "{" + CHOICES + "}]",
             "",
