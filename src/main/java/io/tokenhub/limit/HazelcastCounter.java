@@ -44,6 +44,32 @@ public final class HazelcastCounter implements SharedCounter {
         return context == null ? Future.fromCompletionStage(stage) : Future.fromCompletionStage(stage, context);
     }
 
+    @Override
+    public Future<Void> release(String window, long units) {
+        Context context = Vertx.currentContext();
+        var stage = windows.submitToKey(window, new Release(units)).thenApply(nothing -> (Void) null);
+        return context == null ? Future.fromCompletionStage(stage) : Future.fromCompletionStage(stage, context);
+    }
+
+    /** Runs on the member owning the window: what a node hands back, if the window is still there. */
+    static final class Release implements EntryProcessor<String, Long, Object> {
+        @Serial
+        private static final long serialVersionUID = 1L;
+        private final long units;
+
+        Release(long units) {
+            this.units = units;
+        }
+
+        @Override
+        public Object process(Map.Entry<String, Long> entry) {
+            if (entry.getValue() != null) {
+                entry.setValue(Math.max(0, entry.getValue() - units));
+            }
+            return null;
+        }
+    }
+
     /** Runs on the member owning the window: grant what fits under the limit. */
     static final class Take implements EntryProcessor<String, Long, Grant> {
         @Serial

@@ -37,6 +37,15 @@ public final class LocalCounter implements SharedCounter {
         }
     }
 
+    @Override
+    public Future<Void> release(String window, long units) {
+        AtomicLong used = windows.getIfPresent(window);
+        if (used != null) {
+            used.updateAndGet(current -> Math.max(0, current - units));
+        }
+        return Future.succeededFuture();
+    }
+
     /** Windows held now (after pending evictions). */
     long size() {
         windows.cleanUp();

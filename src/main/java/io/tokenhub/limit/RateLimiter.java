@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import java.util.function.ToLongFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,11 +54,18 @@ public final class RateLimiter {
     private final OncePer warnings = new OncePer(10_000);
 
     private final SharedCounter counter;
+    private final LongSupplier clock;
     private final ConcurrentHashMap<String, Lease> leases = new ConcurrentHashMap<>();
     private volatile long purgedMinute;
 
     public RateLimiter(SharedCounter counter) {
+        this(counter, System::currentTimeMillis);
+    }
+
+    /** @param clock the wall clock in milliseconds: the windows are its minutes */
+    RateLimiter(SharedCounter counter, LongSupplier clock) {
         this.counter = counter;
+        this.clock = clock;
     }
 
     /**
@@ -77,7 +85,7 @@ public final class RateLimiter {
                     .toException());
             }
         }
-        long now = System.currentTimeMillis();
+        long now = clock.getAsLong();
         long minute = now / WINDOW_MS;
         purge(minute);
         return admitFrom(checks, 0, minute, resetMs(now), new ArrayList<>());
@@ -96,7 +104,7 @@ public final class RateLimiter {
         String window = check.scope() + "|" + check.subject() + "|" + minute;
         return take(window, check).compose(remaining -> {
             if (remaining < 0) {
-                taken.forEach(t -> giveBack(t.window(), t.check().cost()));
+                taken.forEach(t -> giveBack(t.window(), t.check(), t.check().cost()));
                 long seconds = Math.max(1, (resetMs + 999) / 1000);
                 return Future.failedFuture(new RateLimited("Rate limit reached for " + describe(check) + ": "
                     + check.limit() + " " + unitName(check) + " per minute. Retry in " + seconds + " s.",
@@ -112,18 +120,18 @@ public final class RateLimiter {
         Lease lease = leases.computeIfAbsent(window, w -> new Lease());
         long want;
         synchronized (lease) {
-            if (lease.left >= check.cost()) {
+            if (usable(lease, check) >= check.cost()) {
                 lease.left -= check.cost();
                 return Future.succeededFuture(remaining(lease, check));
             }
-            want = block(check.cost() - lease.left, check.limit(), lease.sharedUsed);
+            want = block(check.cost() - usable(lease, check), check.limit(), lease.sharedUsed);
         }
         Future<SharedCounter.Grant> asked = counter.take(window, want, check.limit());
         return asked.timeout(COUNTER_WAIT_MS, TimeUnit.MILLISECONDS).map(grant -> {
             synchronized (lease) {
                 lease.left += grant.granted();
                 lease.sharedUsed = Math.max(lease.sharedUsed, grant.used());
-                if (lease.left < check.cost()) {
+                if (usable(lease, check) < check.cost()) {
                     return -1L;
                 }
                 lease.left -= check.cost();
@@ -162,8 +170,17 @@ public final class RateLimiter {
     }
 
     /**
+     * What the lease may admit under the check's limit now: all of it, unless the limit was lowered
+     * (a key's {@code rpm} changed) below what the window has used, when only what the new limit leaves.
+     */
+    private static long usable(Lease lease, Check check) {
+        return Math.min(lease.left, remaining(lease, check));
+    }
+
+    /**
      * Corrects token checks with the real count once the request is over: an overestimate goes back
-     * to this node's lease, an underestimate is taken from it (and from the next lease).
+     * (to this node's lease, and beyond a lease's worth to the cluster's window), an underestimate is
+     * taken from the lease (and from the next one).
      */
     public void correct(Admission admission, long actualTokens) {
         correct(admission, check -> actualTokens);
@@ -173,17 +190,34 @@ public final class RateLimiter {
     public void correct(Admission admission, ToLongFunction<Check> actualTokens) {
         for (Taken t : admission.taken()) {
             if (t.check().unit() == Unit.TOKENS) {
-                giveBack(t.window(), t.check().cost() - actualTokens.applyAsLong(t.check()));
+                giveBack(t.window(), t.check(), t.check().cost() - actualTokens.applyAsLong(t.check()));
             }
         }
     }
 
-    private void giveBack(String window, long units) {
+    /**
+     * Puts units back in the lease. A lease grown past two of the blocks this node would lease now
+     * (a request that reserved its whole {@code max_tokens} and used a few) hands all but one back
+     * to the shared window: kept here, the other nodes could not use them this minute.
+     */
+    private void giveBack(String window, Check check, long units) {
         Lease lease = leases.get(window);
-        if (lease != null) {
-            synchronized (lease) {
-                lease.left += units;
+        if (lease == null) {
+            return;
+        }
+        long surplus = 0;
+        synchronized (lease) {
+            lease.left += units;
+            long keep = block(1, check.limit(), lease.sharedUsed);
+            if (units > 0 && lease.left > 2 * keep) {
+                surplus = lease.left - keep;
+                lease.left = keep;
+                lease.sharedUsed = Math.max(0, lease.sharedUsed - surplus);
             }
+        }
+        if (surplus > 0) {
+            // Not waited for: a window that cannot be told keeps counting the units as used, as before.
+            counter.release(window, surplus);
         }
     }
 
@@ -192,7 +226,7 @@ public final class RateLimiter {
      * count it last saw plus its own unused lease, or the whole limit for a window it has not used.
      */
     public long remaining(Check check) {
-        long minute = System.currentTimeMillis() / WINDOW_MS;
+        long minute = clock.getAsLong() / WINDOW_MS;
         Lease lease = leases.get(check.scope() + "|" + check.subject() + "|" + minute);
         if (lease == null) {
             return check.limit();

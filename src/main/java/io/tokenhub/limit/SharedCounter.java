@@ -17,4 +17,7 @@ public interface SharedCounter {
 
     /** The window's total use so far, creating nothing. */
     Future<Long> used(String window);
+
+    /** Hands back units taken from the window and not used, so that other nodes may take them (never below 0). */
+    Future<Void> release(String window, long units);
 }

@@ -100,6 +100,22 @@ class ClusterIT {
     }
 
     @Test
+    void tokensOneNodeReservedAndDidNotUseAreLeftForTheOthers() {
+        // Given a key of 2 000 tokens a minute whose request on one node reserves 1 500 and uses a few
+        String key = nodes.get(0).newKey(new JsonObject().put("tpm", 2_000)).getString("key");
+        long minute = System.currentTimeMillis() / 60_000;
+        HttpResponse<String> first = nodes.get(0).post("/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"max_tokens\":1500,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(first.statusCode()).as(first.body()).isEqualTo(200);
+
+        // Then another node admits one that reserves 1 000 in the same minute (a new minute would too)
+        HttpResponse<String> second = nodes.get(1).post("/v1/chat/completions", key,
+            "{\"model\":\"gpt-4o-mini\",\"max_tokens\":1000,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}");
+        assertThat(second.statusCode()).as("%s (minute %s)", second.body(),
+            System.currentTimeMillis() / 60_000 == minute ? "the same" : "a new one").isEqualTo(200);
+    }
+
+    @Test
     void admittedResponsesCarryTheSixRateLimitHeaders() {
         String key = nodes.get(1).newKey(new JsonObject().put("rpm", 1000).put("tpm", 1_000_000)).getString("key");
 

@@ -69,6 +69,11 @@ public class RateLimiterBenchmark {
             public Future<Long> used(String window) {
                 return shared.used(window);
             }
+
+            @Override
+            public Future<Void> release(String window, long units) {
+                return shared.release(window, units);
+            }
         });
         requests = new ArrayList<>(KEYS);
         for (int i = 0; i < KEYS; i++) {

@@ -43,6 +43,11 @@ class SilentCounterTest {
             public Future<Long> used(String window) {
                 return Promise.<Long>promise().future();
             }
+
+            @Override
+            public Future<Void> release(String window, long units) {
+                return Promise.<Void>promise().future();
+            }
         };
         RateLimiter limiter = new RateLimiter(silent);
         Check check = new Check("key_rpm", "key-1", Unit.REQUESTS, 60, 1);
