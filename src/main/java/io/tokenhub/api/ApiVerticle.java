@@ -113,7 +113,8 @@ public final class ApiVerticle extends VerticleBase {
                 }
                 return known.adapter();
             })
-            .orElse(null),
+            // A provider a reload removed: the requests in flight that planned with it keep its adapter.
+            .orElseGet(() -> adapters.containsKey(id) ? adapters.get(id).adapter() : null),
             shared.upstreams(), shared.metrics(), vertx);
         outcome = new Outcome(recorder, shared.metrics(), shared.quota(),
             new Limits(shared.limiter(), shared.metrics()));

@@ -189,6 +189,11 @@ public final class Dispatcher {
         UpstreamCall upstreamCall = new UpstreamCall(walk.call.requestId(), walk.call.body(), walk.call.raw(),
             attempt.deployment(), maxTokens, walk.call.clock());
         ProviderAdapter adapter = adapters.apply(attempt.provider());
+        if (adapter == null) {
+            // Its provider was taken away by a reload before this event loop ever called it.
+            metrics.upstream(attempt.provider(), attempt.deployment().model(), "skipped");
+            return attempt(walk, index + 1, 0);
+        }
         return health.guard(walk.abort, () -> send(walk, index, attempt, adapter, upstreamCall), walk.ended)
             .map(result -> {
                 if (walk.ended == null) {

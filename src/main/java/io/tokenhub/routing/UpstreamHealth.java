@@ -46,6 +46,7 @@ public final class UpstreamHealth {
     /** Streams that broke off after their start, with no stream ending well in between. */
     private final ConsecutiveFailures breakOffs;
     private final long resetMs;
+    private final CircuitBreaker config;
     /** The breaker's state, as its handlers last reported it. */
     private volatile CircuitBreakerState state = CircuitBreakerState.CLOSED;
     /**
@@ -65,6 +66,7 @@ public final class UpstreamHealth {
         this.provider = provider;
         this.deployment = deployment;
         this.resetMs = config.resetMs();
+        this.config = config;
         this.window = new ErrorRateWindow(ErrorRateWindow.DEFAULT_WINDOW_MS, ErrorRateWindow.DEFAULT_MIN_CALLS,
             config.maxFailures(), ErrorRateWindow.DEFAULT_THRESHOLD);
         this.failures = new ConsecutiveFailures(config.maxFailures(), config.windowMs());
@@ -104,6 +106,11 @@ public final class UpstreamHealth {
 
     public String deployment() {
         return deployment;
+    }
+
+    /** The settings it was made with. */
+    CircuitBreaker config() {
+        return config;
     }
 
     public String key() {
@@ -161,7 +168,14 @@ public final class UpstreamHealth {
             abort.onAbort(() -> trialBy.compareAndSet(abort, null));
         }
         long started = System.nanoTime();
-        Future<T> result = call.get();
+        Future<T> result;
+        try {
+            result = call.get();
+        } catch (RuntimeException thrown) {
+            // A call that throws instead of failing is judged as one that failed: a trial left taken
+            // and never judged would keep the circuit half-open, refusing every call, for good.
+            result = Future.failedFuture(thrown);
+        }
         result.onComplete(ar -> {
             if (abort.aborted()) {
                 return;

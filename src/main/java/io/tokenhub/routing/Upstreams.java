@@ -42,7 +42,11 @@ public final class Upstreams {
         this.metrics = metrics;
     }
 
-    /** Makes sure every deployment of the catalog has its health; existing ones keep their state. */
+    /**
+     * Makes sure every deployment of the catalog has its health; existing ones keep their state,
+     * unless the provider's {@code circuit_breaker} settings changed: then the deployment starts
+     * afresh (closed) under the new ones.
+     */
     public void track(Catalog catalog) {
         Set<String> keys = new HashSet<>();
         for (Model model : catalog.models()) {
@@ -52,12 +56,17 @@ public final class Upstreams {
                 Provider provider = catalog.provider(d.provider()).orElseThrow();
                 String key = d.provider() + "/" + d.model();
                 keys.add(key);
-                byKey.computeIfAbsent(key, k -> {
-                    stateValue.put(k, 0);
+                UpstreamHealth known = byKey.get(key);
+                if (known == null) {
+                    stateValue.put(key, 0);
                     metrics.gauge("tokenhub_circuit_state", "Circuit state per upstream: 0 closed, 1 half-open, 2 open",
-                        () -> stateValue.getOrDefault(k, 0), "provider", d.provider(), "deployment", d.model());
-                    return new UpstreamHealth(vertx, d.provider(), d.model(), provider.circuitBreaker(), this::changed);
-                });
+                        () -> stateValue.getOrDefault(key, 0), "provider", d.provider(), "deployment", d.model());
+                }
+                if (known == null || !known.config().equals(provider.circuitBreaker())) {
+                    stateValue.put(key, 0);
+                    byKey.put(key, new UpstreamHealth(vertx, d.provider(), d.model(), provider.circuitBreaker(),
+                        this::changed));
+                }
             }
         }
         current = Set.copyOf(keys);
@@ -89,6 +98,10 @@ public final class Upstreams {
     }
 
     private void changed(UpstreamHealth health, CircuitBreakerState state) {
+        if (byKey.get(health.key()) != health) {
+            // A health a reload replaced: its timers may still fire.
+            return;
+        }
         stateValue.put(health.key(), switch (state) {
             case CLOSED -> 0;
             case HALF_OPEN -> 1;

@@ -51,6 +51,26 @@ class UpstreamHealthTest {
     }
 
     @Test
+    void aTrialCallThatThrowsIsJudgedAsAFailureNotLeftTaken() throws Exception {
+        // Given a half-open circuit
+        UpstreamHealth health = new UpstreamHealth(vertx, "p", "d", new CircuitBreaker(1, 10_000, 100), (h, s) -> { });
+        call(health, Future.failedFuture(UpstreamException.of("p", Kind.SERVER_ERROR, "boom")));
+        TestGateway.eventually(() -> health.state() == CircuitBreakerState.HALF_OPEN, 10_000, "half-open");
+
+        // When its trial call throws instead of failing
+        CompletableFuture<Throwable> thrown = new CompletableFuture<>();
+        vertx.runOnContext(v -> health.<String>guard(new Abort(), () -> {
+            throw new IllegalStateException("an adapter's bug");
+        }, null).onComplete(ar -> thrown.complete(ar.cause())));
+
+        // Then the caller gets the failure, the circuit opens again, and half-open once more lets a trial close it
+        assertThat(thrown.get(10, TimeUnit.SECONDS)).hasMessage("an adapter's bug");
+        TestGateway.eventually(() -> health.state() == CircuitBreakerState.HALF_OPEN, 10_000, "half-open again");
+        call(health, Future.succeededFuture("answered"));
+        assertThat(health.state()).isEqualTo(CircuitBreakerState.CLOSED);
+    }
+
+    @Test
     void openingsAndTheClosingAreLoggedWithTheKindOfFailureAndNoProviderWords() throws Exception {
         ListAppender<ILoggingEvent> log = new ListAppender<>();
         Logger logger = (Logger) LoggerFactory.getLogger(UpstreamHealth.class);
