@@ -45,6 +45,8 @@ public final class TestGateway implements AutoCloseable {
         .connectTimeout(Duration.ofSeconds(5)).build();
 
     private final boolean ownsDatabase;
+    /** The sections besides the catalog a {@link #reloadable} gateway was started with. */
+    private String extraYaml;
 
     private TestGateway(TestDatabase database, Path dataDir, TokenHub hub) {
         this(database, dataDir, hub, true);
@@ -78,6 +80,33 @@ public final class TestGateway implements AutoCloseable {
 
     public Path configFile() {
         return dataDir.resolve("tokenhub.yaml");
+    }
+
+    /** One node on its own, started from a configuration file, which {@link #reload} rewrites. */
+    public static TestGateway reloadable(String catalogYaml, String extraYaml) {
+        TestDatabase database = TestDatabase.create();
+        try {
+            Path dataDir = Files.createTempDirectory("tokenhub-test");
+            Path file = dataDir.resolve("tokenhub.yaml");
+            Files.writeString(file, yaml(database.url(), dataDir, catalogYaml, extraYaml));
+            TestGateway gateway = new TestGateway(database, dataDir,
+                TokenHub.start(new ConfigLoader(name -> null).load(file), file));
+            gateway.extraYaml = extraYaml;
+            return gateway;
+        } catch (IOException | RuntimeException e) {
+            database.close();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Rewrites a {@link #reloadable} gateway's file with another catalog and has it reload; its answer. */
+    public JsonObject reload(String catalogYaml) {
+        try {
+            Files.writeString(configFile(), yaml(database.url(), dataDir, catalogYaml, extraYaml));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return adminOk("POST", "/admin/v1/reload", null);
     }
 
     /**
