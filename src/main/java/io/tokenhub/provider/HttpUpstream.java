@@ -49,6 +49,8 @@ public final class HttpUpstream {
      */
     private static final Set<String> OPERATOR_CODES = Set.of("Arrearage", "InvalidEndpoint.ClosedEndpoint",
         "AccountOverdueError");
+    /** Anthropic's message when TokenHub's account there has run out of credit. */
+    private static final String OUT_OF_CREDIT = "credit balance is too low";
     /** What providers call their content filter stopping an answer mid-stream (DashScope, OpenAI, Ark). */
     private static final Set<String> CONTENT_FILTER_CODES = Set.of("data_inspection_failed", "content_filter",
         "content_policy_violation", "SensitiveContentDetected", "OutputTextSensitiveContentDetected");
@@ -179,7 +181,10 @@ public final class HttpUpstream {
         // fix any of them.
         String code = error != null && error.getValue("code") instanceof String c ? c : null;
         boolean operators = status == 401 || status == 402 || status == 403 || status == 404
-            || code != null && OPERATOR_CODES.contains(code);
+            || code != null && OPERATOR_CODES.contains(code)
+            // Anthropic's word for 402: a 400 with no code, its message the only sign.
+            || status == 400 && error != null && error.getValue("message") instanceof String m
+                && m.contains(OUT_OF_CREDIT);
         Kind kind = status == 429 ? Kind.RATE_LIMITED
             // The provider's own gateway gave up waiting for its model (Anthropic's timeout_error is a 504).
             : status == 408 || status == 504 ? Kind.TIMEOUT

@@ -122,6 +122,8 @@ class FallbackIT {
                 deployments: [ { provider: alpha, model: operator-400-9 }, { provider: beta, model: operator-400-9, priority: 1 } ]
               - id: operator-400-30
                 deployments: [ { provider: alpha, model: operator-400-30 }, { provider: beta, model: operator-400-30, priority: 1 } ]
+              - id: operator-400-credit
+                deployments: [ { provider: alpha, model: operator-400-credit }, { provider: beta, model: operator-400-credit, priority: 1 } ]
               - id: filtered-stream
                 deployments: [ { provider: alpha, model: filtered-stream } ]
               - id: solo-refused
@@ -498,6 +500,22 @@ class FallbackIT {
         HttpResponse<String> response = chat("operator-400-" + code.length());
 
         // Then the secondary serves it
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+    }
+
+    @Test
+    void anthropicsOutOfCreditA400WithNoCodeIsTheProvidersFailureAndTheSecondaryServes() {
+        // Given the primary answers as Anthropic does when TokenHub's account there has no credit left
+        alpha.fault = Fault.STATUS;
+        alpha.status = 400;
+        alpha.errorBody = new JsonObject().put("type", "error").put("error", new JsonObject()
+            .put("type", "invalid_request_error").put("message", "Your credit balance is too low to access the "
+                + "Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."));
+
+        HttpResponse<String> response = chat("operator-400-credit");
+
+        // Then the secondary serves it, and the client never reads about TokenHub's balance there
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
     }

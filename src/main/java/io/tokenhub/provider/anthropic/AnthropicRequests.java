@@ -7,6 +7,7 @@ import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * Translates an OpenAI Chat Completions request body into an Anthropic Messages request body.
@@ -38,6 +39,7 @@ public final class AnthropicRequests {
 
     /** Anthropic accepts top_p only in this range while extended thinking is on. */
     private static final double MIN_TOP_P_WITH_THINKING = 0.95;
+    private static final Pattern INVALID_ID_CHARACTERS = Pattern.compile("[^a-zA-Z0-9_-]");
 
     private AnthropicRequests() {
     }
@@ -79,9 +81,17 @@ public final class AnthropicRequests {
         if (system != null) {
             out.put("system", system);
         }
-        out.put("messages", convertMessages(messages));
+        JsonArray converted = convertMessages(messages);
+        out.put("messages", converted);
+        boolean prefill = !converted.isEmpty()
+            && "assistant".equals(converted.getJsonObject(converted.size() - 1).getString("role"));
+        if (prefill && target.thinking() != ClaudeThinking.BUDGET) {
+            // Claude 4.6 and later refuse to continue an assistant message: another candidate may.
+            throw new Unsupported("messages: a conversation that ends with an assistant message (a prefill) is not "
+                + "supported by this provider's model");
+        }
 
-        boolean thinking = applyThinking(openAiRequest, out, target.thinking(), maxTokens);
+        boolean thinking = applyThinking(openAiRequest, out, target.thinking(), maxTokens, prefill);
         applySampling(openAiRequest, out, thinking, target.thinking());
         applyStop(openAiRequest, out);
         applyTools(openAiRequest, out);
@@ -264,9 +274,12 @@ public final class AnthropicRequests {
         return blocks;
     }
 
-    /** Anthropic rejects empty text blocks, which OpenAI clients send freely. */
+    /**
+     * Anthropic rejects text blocks of nothing or only whitespace, which OpenAI clients send freely
+     * (and Claude itself answers "\n\n" before its tool calls, which a client sends back).
+     */
     private static void addText(List<JsonObject> blocks, String text) {
-        if (text != null && !text.isEmpty()) {
+        if (text != null && !text.isBlank()) {
             blocks.add(new JsonObject().put("type", "text").put("text", text));
         }
     }
@@ -330,9 +343,18 @@ public final class AnthropicRequests {
         JsonObject fn = call.getJsonObject("function", new JsonObject());
         return new JsonObject()
             .put("type", "tool_use")
-            .put("id", call.getString("id"))
+            .put("id", toolUseId(call.getString("id")))
             .put("name", fn.getString("name"))
             .put("input", parseArguments(fn.getValue("arguments"), param + ".function.arguments"));
+    }
+
+    /**
+     * A tool call's id as Anthropic takes it (letters, digits, {@code _} and {@code -}), the same on
+     * the call and on its result: another provider's (Kimi's {@code functions.get_weather:0}, say,
+     * from before a fallback) would be refused. Anthropic's own pass unchanged.
+     */
+    static String toolUseId(String id) {
+        return id == null ? null : INVALID_ID_CHARACTERS.matcher(id).replaceAll("_");
     }
 
     /** OpenAI carries tool arguments as a JSON string; Anthropic wants the parsed object. */
@@ -355,14 +377,14 @@ public final class AnthropicRequests {
         if (toolCallId == null) {
             throw new IllegalArgumentException(param + ".tool_call_id is required for role 'tool'");
         }
-        JsonObject block = new JsonObject().put("type", "tool_result").put("tool_use_id", toolCallId);
+        JsonObject block = new JsonObject().put("type", "tool_result").put("tool_use_id", toolUseId(toolCallId));
         Object content = msg.getValue("content");
         if (content instanceof JsonArray) {
             List<JsonObject> parts = contentBlocks(content, param + ".content");
             if (!parts.isEmpty()) {
                 block.put("content", new JsonArray(new ArrayList<>(parts)));
             }
-        } else if (content != null && !content.toString().isEmpty()) {
+        } else if (content != null && !content.toString().isBlank()) {
             // content is optional on tool_result, and an empty text block would be rejected
             block.put("content", content.toString());
         }
@@ -380,7 +402,8 @@ public final class AnthropicRequests {
      * The output cap stays the caller's: as at OpenAI, it counts the reasoning too (and the request
      * was reserved and rate limited on it), so a budget must fit under it, as Anthropic also requires.
      */
-    private static boolean applyThinking(JsonObject req, JsonObject out, ClaudeThinking mode, int maxTokens) {
+    private static boolean applyThinking(JsonObject req, JsonObject out, ClaudeThinking mode, int maxTokens,
+                                         boolean prefill) {
         String effort = req.getValue("reasoning_effort") instanceof String level && !level.equals("none") ? level : null;
         if (effort != null && mode != ClaudeThinking.BUDGET) {
             // Effort also steers how much the model writes and how eagerly it calls tools, thinking or not.
@@ -390,10 +413,11 @@ public final class AnthropicRequests {
         if (!asked && (effort == null || mode == ClaudeThinking.BUDGET)) {
             return false;
         }
-        if (continuesAToolTurn(req.getJsonArray("messages", new JsonArray()))) {
+        if (prefill || continuesAToolTurn(req.getJsonArray("messages", new JsonArray()))) {
             // Within a turn, each assistant message must start with the thinking block Anthropic
             // signed, which the OpenAI format cannot carry back; the rest of the turn is answered
-            // without thinking (a turn in one mode, as Anthropic requires) instead of refused.
+            // without thinking (a turn in one mode, as Anthropic requires) instead of refused. A
+            // prefill is such a turn: Anthropic takes one only without thinking.
             return false;
         }
         if (forcesATool(req.getValue("tool_choice"))) {
@@ -481,11 +505,13 @@ public final class AnthropicRequests {
         Double topP = number(req, "top_p");
         // With thinking on, Anthropic rejects any temperature and a top_p below 0.95; many OpenAI
         // SDKs send a default temperature, so drop rather than fail the request.
-        if (temperature != null && !thinking) {
+        boolean sendTemperature = temperature != null && !thinking;
+        if (sendTemperature) {
             // OpenAI allows up to 2.0, Anthropic only up to 1.0.
             out.put("temperature", Math.min(1.0, Math.max(0.0, temperature)));
         }
-        if (topP != null && (!thinking || topP >= MIN_TOP_P_WITH_THINKING)) {
+        // Claude 4.1 and later refuse both at once; the temperature, the one Anthropic advises, wins.
+        if (topP != null && !sendTemperature && (!thinking || topP >= MIN_TOP_P_WITH_THINKING)) {
             out.put("top_p", topP);
         }
     }

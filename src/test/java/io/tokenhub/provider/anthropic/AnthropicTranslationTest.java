@@ -112,6 +112,55 @@ class AnthropicTranslationTest {
         }
 
         @Test
+        void aPrefillGoesToAModelThatTakesOneWithoutThinkingAndIsUnsupportedByTheNewest() {
+            JsonObject req = chat("[{\"role\":\"user\",\"content\":\"A haiku about rain\"},"
+                + "{\"role\":\"assistant\",\"content\":\"Soft rain on the roof\"}]").put("enable_thinking", true);
+
+            // Claude 4.5 continues it, without thinking (Anthropic takes a prefill only so)
+            JsonObject out = AnthropicRequests.toAnthropic(req, "claude-sonnet-4-5", 4000, false);
+            assertThat(roles(out.getJsonArray("messages"))).containsExactly("user", "assistant");
+            assertThat(out.containsKey("thinking")).isFalse();
+            // Claude 4.6 and later refuse any prefill: another candidate is tried
+            for (String model : List.of("claude-sonnet-4-6", "claude-opus-4-7")) {
+                assertThatThrownBy(() -> AnthropicRequests.toAnthropic(req.copy().put("enable_thinking", false), model,
+                    4000, false)).isInstanceOf(AnthropicRequests.Unsupported.class).hasMessageStartingWith("messages:");
+            }
+        }
+
+        @Test
+        void textOfOnlyWhitespaceIsDroppedAsAnthropicRefusesIt() {
+            // Claude's own "\n\n" before its tool calls, sent back, and a blank part
+            JsonObject out = translate(chat("""
+                [{"role":"user","content":"weather in Paris?"},
+                 {"role":"assistant","content":"\\n\\n","tool_calls":[{"id":"toolu_01","type":"function",
+                   "function":{"name":"get_weather","arguments":"{}"}}]},
+                 {"role":"tool","tool_call_id":"toolu_01","content":"18C"},
+                 {"role":"user","content":[{"type":"text","text":" "},{"type":"text","text":"thanks"}]}]"""));
+            JsonArray messages = out.getJsonArray("messages");
+            assertThat(messages.getJsonObject(1).getJsonArray("content")).hasSize(1);
+            assertThat(messages.getJsonObject(1).getJsonArray("content").getJsonObject(0).getString("type"))
+                .isEqualTo("tool_use");
+            assertThat(messages.getJsonObject(2).getJsonArray("content").stream().map(JsonObject.class::cast)
+                .filter(b -> "text".equals(b.getString("type"))).map(b -> b.getString("text")).toList())
+                .containsExactly("thanks");
+        }
+
+        @Test
+        void anotherProvidersToolCallIdIsMadeOneAnthropicTakesTheSameOnTheCallAndItsResult() {
+            JsonObject out = translate(chat("""
+                [{"role":"user","content":"weather in Paris?"},
+                 {"role":"assistant","content":null,"tool_calls":[{"id":"functions.get_weather:0","type":"function",
+                   "function":{"name":"get_weather","arguments":"{}"}}]},
+                 {"role":"tool","tool_call_id":"functions.get_weather:0","content":"18C"}]"""));
+            JsonArray messages = out.getJsonArray("messages");
+            assertThat(messages.getJsonObject(1).getJsonArray("content").getJsonObject(0).getString("id"))
+                .isEqualTo("functions_get_weather_0");
+            assertThat(messages.getJsonObject(2).getJsonArray("content").getJsonObject(0).getString("tool_use_id"))
+                .isEqualTo("functions_get_weather_0");
+            assertThat(AnthropicRequests.toolUseId("toolu_01A-b_c")).isEqualTo("toolu_01A-b_c");
+        }
+
+        @Test
         void emptyTextIsDroppedBecauseAnthropicRejectsEmptyBlocks() {
             JsonObject out = translate(chat("[{\"role\":\"user\",\"content\":\"\"},{\"role\":\"user\",\"content\":\"x\"}]"));
             assertThat(out.getJsonArray("messages").getJsonObject(0).getJsonArray("content")).hasSize(1);
@@ -340,11 +389,13 @@ class AnthropicTranslationTest {
         }
 
         @Test
-        void temperatureAndTopPArePassedTemperatureClampedToAnthropicRange() {
+        void temperatureOrTopPIsPassedTemperatureClampedToAnthropicRange() {
             JsonObject req = chat("[{\"role\":\"user\",\"content\":\"q\"}]").put("temperature", 0.3).put("top_p", 0.9);
+            // Claude 4.1 and later refuse both at once: the temperature goes
             JsonObject out = translate(req);
             assertThat(out.getDouble("temperature")).isEqualTo(0.3);
-            assertThat(out.getDouble("top_p")).isEqualTo(0.9);
+            assertThat(out.containsKey("top_p")).isFalse();
+            assertThat(translate(req.copy().put("temperature", null)).getDouble("top_p")).isEqualTo(0.9);
 
             assertThat(translate(req.copy().put("temperature", 1.7)).getDouble("temperature")).isEqualTo(1.0);
         }
@@ -616,11 +667,12 @@ class AnthropicTranslationTest {
             JsonObject sampled = ask().put("temperature", 0.3).put("top_p", 0.9);
             assertThat(AnthropicRequests.toAnthropic(sampled, "claude-opus-4-7", 1000, false).fieldNames())
                 .doesNotContain("temperature", "top_p");
+            // Claude 4.6 takes one of them: the temperature, when both come
             assertThat(AnthropicRequests.toAnthropic(sampled, "claude-opus-4-6", 1000, false).fieldNames())
-                .contains("temperature", "top_p");
-            assertThat(AnthropicRequests.toAnthropic(sampled,
+                .contains("temperature").doesNotContain("top_p");
+            assertThat(AnthropicRequests.toAnthropic(sampled.copy().put("temperature", null),
                 new AnthropicRequests.Target("my-claude", ClaudeThinking.ADAPTIVE, false), 1000, false)
-                .fieldNames()).contains("temperature", "top_p");
+                .fieldNames()).contains("top_p");
         }
     }
 
