@@ -241,7 +241,7 @@ async function overview() {
     el('h2', {}, 'Token plans'), plansTable(account.plans));
 }
 
-/** Keys of one account: list, create (the key is shown once), revoke. */
+/** Keys of one account: list (a page after a cursor, all pages shown), create (the key is shown once), revoke. */
 function keysPanel(list, create, revoke) {
   const box = el('div');
   const error = el('p', { class: 'error', role: 'alert' });
@@ -253,7 +253,13 @@ function keysPanel(list, create, revoke) {
     el('label', {}, 'Name', name), el('label', {}, 'Allowed models (comma separated)', models),
     el('label', {}, 'Monthly cap (USD)', cap), el('button', { type: 'submit' }, 'Create key'));
   const render = async () => {
-    const keys = (await list()).data;
+    const keys = [];
+    let cursor = null;
+    do {
+      const page = await list(cursor);
+      keys.push(...page.data);
+      cursor = page.next_cursor;
+    } while (cursor);
     box.replaceChildren(table([
       { title: 'Name', cell: (k) => k.name },
       { title: 'Key', cell: (k) => k.prefix + '…' },
@@ -279,7 +285,8 @@ function keysPanel(list, create, revoke) {
 }
 
 function ownKeys() {
-  return keysPanel(() => call('GET', '/console/api/keys'), (body) => call('POST', '/console/api/keys', body),
+  return keysPanel((cursor) => call('GET', '/console/api/keys' + (cursor ? '?cursor=' + encodeURIComponent(cursor) : '')),
+    (body) => call('POST', '/console/api/keys', body),
     (id) => call('DELETE', '/console/api/keys/' + encodeURIComponent(id)));
 }
 
@@ -439,7 +446,8 @@ async function accounts() {
       await select(id);
     }) }, el('label', {}, 'Tokens', tokens), el('label', {}, 'Valid until', until), el('label', {}, 'Models', planModels),
       el('button', { type: 'submit' }, 'Grant plan'));
-    const keys = await keysPanel(() => call('GET', '/admin/v1/keys?limit=500&account_id=' + encodeURIComponent(id)),
+    const keys = await keysPanel((cursor) => call('GET', '/admin/v1/keys?limit=500&account_id=' + encodeURIComponent(id)
+        + (cursor ? '&cursor=' + encodeURIComponent(cursor) : '')),
       (body) => call('POST', '/admin/v1/keys', Object.assign({ account_id: id }, body)),
       (keyId) => call('DELETE', '/admin/v1/keys/' + encodeURIComponent(keyId)));
     detail.replaceChildren(el('h2', {}, account.name + ' · ' + account.email),

@@ -86,13 +86,20 @@ public final class AdminStore {
             .put("plans", new JsonArray()).put("created_at", time(r.getOffsetDateTime("created_at")));
     }
 
+    /**
+     * A page of accounts, oldest first: {@code $1} the rows to read, {@code $2} the cursor when
+     * {@code afterCursor}. An index range (migration 9), however many accounts there are.
+     */
+    static String accountsPage(boolean afterCursor) {
+        return "SELECT id, name, email, status, balance_micro_usd, created_at FROM accounts"
+            + (afterCursor ? " WHERE (created_at, id) > (SELECT created_at, id FROM accounts WHERE id = $2)" : "")
+            + " ORDER BY created_at, id LIMIT $1";
+    }
+
     /** Accounts oldest first, {@code {data, next_cursor}}; the cursor is the last account id of a page. */
     public Future<JsonObject> listAccounts(String cursor, int limit) {
-        String after = cursor == null ? ""
-            : " WHERE (created_at, id) > (SELECT created_at, id FROM accounts WHERE id = $2)";
         Tuple params = cursor == null ? Tuple.of(limit + 1) : Tuple.of(limit + 1, cursor);
-        return pool.preparedQuery("SELECT id, name, email, status, balance_micro_usd, created_at FROM accounts" + after
-                + " ORDER BY created_at, id LIMIT $1")
+        return pool.preparedQuery(accountsPage(cursor != null))
             .execute(params)
             .compose(rows -> {
                 JsonObject page = page(rows, limit, AdminStore::accountJson);
@@ -249,22 +256,33 @@ public final class AdminStore {
     }
 
     public Future<JsonObject> listKeys(String accountId, String cursor, int limit) {
-        StringBuilder sql = new StringBuilder("SELECT " + KEY_COLUMNS + " FROM api_keys WHERE true");
         List<Object> params = new ArrayList<>();
         if (accountId != null) {
             params.add(accountId);
-            sql.append(" AND account_id = $").append(params.size());
         }
         if (cursor != null) {
             params.add(cursor);
-            // The cursor is the last key of the previous page; a key is never deleted, only revoked.
-            sql.append(" AND (created_at, id) > (SELECT created_at, id FROM api_keys WHERE id = $")
-                .append(params.size()).append(")");
         }
         params.add(limit + 1);
-        sql.append(" ORDER BY created_at, id LIMIT $").append(params.size());
-        return pool.preparedQuery(sql.toString()).execute(Tuple.tuple(params))
+        return pool.preparedQuery(keysPage(accountId != null, cursor != null)).execute(Tuple.tuple(params))
             .map(rows -> page(rows, limit, AdminStore::keyJson));
+    }
+
+    /**
+     * A page of keys, oldest first: its parameters the account when {@code ofAccount}, the cursor
+     * when {@code afterCursor}, then the rows to read. An index range (migration 9, or the account's).
+     */
+    static String keysPage(boolean ofAccount, boolean afterCursor) {
+        int n = 0;
+        StringBuilder sql = new StringBuilder("SELECT " + KEY_COLUMNS + " FROM api_keys WHERE true");
+        if (ofAccount) {
+            sql.append(" AND account_id = $").append(++n);
+        }
+        if (afterCursor) {
+            // The cursor is the last key of the previous page; a key is never deleted, only revoked.
+            sql.append(" AND (created_at, id) > (SELECT created_at, id FROM api_keys WHERE id = $").append(++n).append(")");
+        }
+        return sql.append(" ORDER BY created_at, id LIMIT $").append(++n).toString();
     }
 
     public Future<Optional<JsonObject>> updateKey(String id, KeyChanges c) {

@@ -158,8 +158,17 @@ public final class ConsoleApi {
         return sync.sync().compose(v -> store.account(accountId)).map(Optional::orElseThrow);
     }
 
+    /** One's own keys, oldest first, a page at a time as the admin list ({@code limit}, {@code cursor}). */
     private Future<JsonObject> keys(RoutingContext ctx, String accountId) {
-        return store.listKeys(accountId, null, AdminBodies.MAX_LIMIT);
+        String limit = ctx.queryParams().get("limit");
+        int max = limit == null ? AdminBodies.MAX_LIMIT : AdminBodies.limit(limit);
+        String cursor = ctx.queryParams().get("cursor");
+        // A cursor is a key of one's own account: another's is as unknown as a missing one.
+        Future<Void> known = cursor == null ? Future.succeededFuture() : store.key(cursor).compose(found ->
+            found.filter(k -> accountId.equals(k.getString("account_id"))).isPresent() ? Future.<Void>succeededFuture()
+                : Future.failedFuture(new InvalidRequest("cursor is not a next_cursor this list gave.", "cursor")
+                    .toException()));
+        return known.compose(v -> store.listKeys(accountId, cursor, max));
     }
 
     /** {@code {name, allowed_models?, expires_at?, monthly_cap_usd?, rpm?, tpm?}}: a key of one's own account. */

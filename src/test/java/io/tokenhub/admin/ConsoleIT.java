@@ -10,6 +10,8 @@ import io.vertx.core.json.JsonObject;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.ArrayList;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -195,6 +197,37 @@ class ConsoleIT {
             .allSatisfy(a -> assertThat(((JsonObject) a).fieldNames()).contains("id", "name", "email", "status",
                 "balance_micro_usd", "plans", "created_at"));
         assertOpenAiError(unknownCursor, 400, "invalid_request_error", "invalid_request_error", "cursor");
+    }
+
+    @Test
+    void onesKeysArePagedWithACursorOfOnesOwnAndAnotherAccountsKeyIsNoCursor() {
+        // Given a holder with three keys, and another holder's key
+        String session = signedInHolder("pager");
+        List<String> made = new ArrayList<>();
+        for (String name : List.of("one", "two", "three")) {
+            made.add(new JsonObject(console("POST", "/console/api/keys", session, new JsonObject().put("name", name))
+                .body()).getString("id"));
+        }
+        String othersKey = new JsonObject(console("POST", "/console/api/keys", signedInHolder("other"),
+            new JsonObject().put("name", "theirs")).body()).getString("id");
+
+        // When the keys are read two at a time
+        JsonObject first = new JsonObject(console("GET", "/console/api/keys?limit=2", session, null).body());
+        JsonObject second = new JsonObject(console("GET", "/console/api/keys?limit=2&cursor="
+            + first.getString("next_cursor"), session, null).body());
+
+        // Then the pages hold all three in order, and the last says there is no more
+        List<String> listed = new ArrayList<>();
+        for (JsonObject page : List.of(first, second)) {
+            page.getJsonArray("data").forEach(k -> listed.add(((JsonObject) k).getString("id")));
+        }
+        assertThat(listed).isEqualTo(made);
+        assertThat(second.getValue("next_cursor")).isNull();
+        // And another account's key, or a made-up one, is no cursor
+        assertOpenAiError(console("GET", "/console/api/keys?cursor=" + othersKey, session, null), 400,
+            "invalid_request_error", "invalid_request_error", "cursor");
+        assertOpenAiError(console("GET", "/console/api/keys?cursor=key_nope", session, null), 400,
+            "invalid_request_error", "invalid_request_error", "cursor");
     }
 
     /** The email of a new account holder with the usual password. */
