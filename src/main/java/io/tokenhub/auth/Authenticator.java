@@ -79,6 +79,11 @@ public final class Authenticator {
         }
         if (generation.get() == seen) {
             known.put(key, found.get());
+            // An invalidation between the check and the put (another event loop's) found nothing to
+            // remove yet: what was read before it is not kept.
+            if (generation.get() != seen) {
+                known.invalidate(key);
+            }
         }
         return check(found.get());
     }
