@@ -1,5 +1,6 @@
 package io.tokenhub.config;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -48,7 +49,9 @@ public final class ConfigLoader {
     /** A {@code ${...}} that is a whole value of a flow mapping or list (quotes and comments are checked apart). */
     private static final Pattern FLOW_PLACEHOLDER =
         Pattern.compile("(?<=[{\\[,:][ \\t]{0,40})\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\\n]*)?}(?=[ \\t]*[,}\\]])");
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    /** A key given twice in one mapping is a problem, not the later one silently winning (a second models:). */
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+        .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     /** The highest price accepted, in USD per 1M tokens (or per search). */
     private static final int MAX_PRICE = 10_000;
 
@@ -330,9 +333,19 @@ public final class ConfigLoader {
         }
         int contextWindow = n.integer("context_window", 8192, 1, 100_000_000);
         int maxOutput = n.integer("max_output_tokens", Math.min(4096, contextWindow), 1, 100_000_000);
-        int defaultMax = n.integer("default_max_tokens", Math.min(4096, maxOutput), 1, 100_000_000);
+        // A request without an output limit gets this one, checked with its prompt against the context
+        // window: by default it leaves at least half the window for the prompt.
+        int defaultMax = n.integer("default_max_tokens", Math.max(1, Math.min(Math.min(4096, maxOutput),
+            contextWindow / 2)), 1, 100_000_000);
         if (defaultMax > maxOutput) {
             n.problem("default_max_tokens", "(" + defaultMax + ") exceeds max_output_tokens (" + maxOutput + ")");
+        }
+        if (type.equals("chat") && maxOutput > contextWindow) {
+            n.problem("max_output_tokens", "(" + maxOutput + ") exceeds context_window (" + contextWindow + ")");
+        }
+        if (type.equals("chat") && defaultMax >= contextWindow && defaultMax <= maxOutput) {
+            n.problem("default_max_tokens", "(" + defaultMax + ") leaves no room in context_window (" + contextWindow
+                + ") for a prompt: every request without max_tokens would be refused");
         }
         Set<String> capabilities = new LinkedHashSet<>(n.strings("capabilities"));
         for (String c : capabilities) {

@@ -75,7 +75,7 @@ final class ConfigNode {
             return fallback;
         }
         try {
-            long parsed = value instanceof Number n ? n.longValue() : Long.parseLong(value.toString().trim());
+            long parsed = value instanceof Number n ? whole(n) : Long.parseLong(value.toString().trim());
             if (parsed < min || parsed > max) {
                 problem(field, "must be between " + min + " and " + max + ", not " + parsed);
                 return fallback;
@@ -84,6 +84,19 @@ final class ConfigNode {
         } catch (NumberFormatException e) {
             problem(field, "must be a whole number, not '" + value + "'");
             return fallback;
+        }
+    }
+
+    /** A YAML number that is whole and fits a long; else as a string that is not one, reported alike. */
+    private static long whole(Number n) {
+        if (n instanceof Integer || n instanceof Long || n instanceof Short || n instanceof Byte) {
+            return n.longValue();
+        }
+        try {
+            return new java.math.BigDecimal(n.toString()).longValueExact();
+        } catch (ArithmeticException | NumberFormatException e) {
+            // 1.7, or more than a long holds: not silently cut to 1, or wrapped
+            throw new NumberFormatException(n.toString());
         }
     }
 

@@ -6,6 +6,8 @@ import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -69,7 +71,13 @@ public final class Database implements AutoCloseable {
     }
 
     void migrate() {
-        Flyway flyway = Flyway.configure()
+        var configure = Flyway.configure();
+        String schema = schema();
+        if (schema != null) {
+            // The URL's search_path: the tables are made where the gateway's client will look for them.
+            configure.schemas(schema).defaultSchema(schema);
+        }
+        Flyway flyway = configure
             .dataSource(jdbcUrl(), connectOptions.getUser(), connectOptions.getPassword())
             .locations("classpath:db/migration")
             .javaMigrations(new AscendingUsageTimeIndex())
@@ -114,8 +122,20 @@ public final class Database implements AutoCloseable {
     }
 
     private String jdbcUrl() {
+        String schema = schema();
         return "jdbc:postgresql://" + connectOptions.getHost() + ":" + connectOptions.getPort() + "/"
-            + connectOptions.getDatabase();
+            + connectOptions.getDatabase()
+            + (schema == null ? "" : "?currentSchema=" + URLEncoder.encode(schema, StandardCharsets.UTF_8));
+    }
+
+    /** The first schema of the URL's {@code search_path}, or null when it names none. */
+    private String schema() {
+        String searchPath = connectOptions.getProperties() == null ? null
+            : connectOptions.getProperties().get("search_path");
+        if (searchPath == null || searchPath.isBlank()) {
+            return null;
+        }
+        return searchPath.split(",")[0].trim().replace("\"", "");
     }
 
     /**

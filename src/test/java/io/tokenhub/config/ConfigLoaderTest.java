@@ -32,6 +32,45 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void aKeyGivenTwiceIsAProblemNotTheLaterSilentlyWinning() {
+        assertThatThrownBy(() -> new ConfigLoader(name -> null).parse(MINIMAL + """
+            models:
+              - id: other
+                deployments: [ { provider: mock, model: m2 } ]
+            """, "test")).isInstanceOf(ConfigException.class).hasMessageContaining("models")
+            .hasMessageContaining("line 6");
+    }
+
+    @Test
+    void aFractionOrAnOverflowWhereAWholeNumberIsExpectedIsAProblem() {
+        assertThatThrownBy(() -> new ConfigLoader(name -> null).parse(MINIMAL.replace("{ id: mock, type: mock }",
+            "{ id: mock, type: mock, retries: 1.7, timeouts: { connect_ms: 99999999999999999999 } }"), "test"))
+            .isInstanceOf(ConfigException.class)
+            .hasMessageContaining("retries: must be a whole number, not '1.7'")
+            .hasMessageContaining("connect_ms: must be a whole number");
+        // 2.0 is a whole number written so
+        assertThat(new ConfigLoader(name -> null).parse(MINIMAL.replace("{ id: mock, type: mock }",
+            "{ id: mock, type: mock, retries: 2.0 }"), "test").providers().get(0).retries()).isEqualTo(2);
+    }
+
+    @Test
+    void aChatModelsDefaultOutputLimitLeavesRoomForAPromptInItsWindow() {
+        // Given a small window and no output limits: the default leaves half the window for the prompt
+        TokenHubConfig small = new ConfigLoader(name -> null).parse(MINIMAL.replace("- id: m",
+            "- id: m\n    context_window: 4096"), "test");
+        assertThat(small.models().get(0).defaultMaxTokens()).isEqualTo(2048);
+        assertThat(small.models().get(0).maxOutputTokens()).isEqualTo(4096);
+
+        // A default or an output limit that fills the window is a problem, named
+        assertThatThrownBy(() -> new ConfigLoader(name -> null).parse(MINIMAL.replace("- id: m",
+            "- id: m\n    context_window: 4096\n    default_max_tokens: 4096"), "test"))
+            .isInstanceOf(ConfigException.class).hasMessageContaining("default_max_tokens: (4096) leaves no room");
+        assertThatThrownBy(() -> new ConfigLoader(name -> null).parse(MINIMAL.replace("- id: m",
+            "- id: m\n    context_window: 1000\n    max_output_tokens: 5000\n    default_max_tokens: 100"), "test"))
+            .isInstanceOf(ConfigException.class).hasMessageContaining("max_output_tokens: (5000) exceeds context_window");
+    }
+
+    @Test
     void variablesAreExpandedWithDefaultsInValuesButNotInComments() {
         ConfigLoader loader = new ConfigLoader(Map.of("PORT", "9999", "KEY", "sk-secret")::get);
 

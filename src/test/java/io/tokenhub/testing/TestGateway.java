@@ -12,10 +12,14 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * A real TokenHub for integration tests: its own database on the real PostgreSQL, its own data
@@ -130,7 +134,7 @@ public final class TestGateway implements AutoCloseable {
     public static TestGateway start(Path dataDir, String catalogYaml, String extraYaml, String redis) {
         TestDatabase database = TestDatabase.create();
         try {
-            // A later key wins in YAML: this storage line replaces the default one.
+            // A later section wins (laterWins): this storage line replaces the default one.
             String storage = redis.equals("none") ? "" : "storage: { postgres: \"" + database.url() + "\", redis: \""
                 + redis + "\", data_dir: \"" + dataDir + "\", pool_size: 4 }";
             TokenHubConfig config = config(database.url(), dataDir, catalogYaml, extraYaml + "\n" + storage);
@@ -146,15 +150,46 @@ public final class TestGateway implements AutoCloseable {
     }
 
     static String yaml(String postgresUrl, Path dataDir, String catalogYaml, String extraYaml) {
-        return """
+        return laterWins("""
             server: { port: 0, management_port: 0, instances: 1, max_body_bytes: 65536, shutdown_grace_ms: 5000 }
             admin: { master_key: "%s", bootstrap: false }
             storage: { postgres: "%s", redis: none, data_dir: "%s", pool_size: 4 }
             accounting: { batch_size: 100, flush_ms: 20 }
             billing: { signup_credit_usd: 100 }
-            %s
-            %s
-            """.formatted(MASTER_KEY, postgresUrl, dataDir, extraYaml, catalogYaml);
+            """.formatted(MASTER_KEY, postgresUrl, dataDir), extraYaml, catalogYaml);
+    }
+
+    /**
+     * The top-level sections of each piece of YAML, a later piece's section replacing an earlier
+     * one of the same name: a test's {@code server:} or {@code storage:} over the defaults (the
+     * gateway itself refuses a key given twice).
+     */
+    static String laterWins(String... pieces) {
+        Map<String, String> sections = new LinkedHashMap<>();
+        Pattern top = Pattern.compile("^([A-Za-z_][A-Za-z0-9_]*):");
+        for (String piece : pieces) {
+            String key = null;
+            StringBuilder body = new StringBuilder();
+            for (String line : (piece + "\n").split("\n")) {
+                Matcher m = top.matcher(line);
+                if (m.find()) {
+                    if (key != null) {
+                        sections.remove(key);
+                        sections.put(key, body.toString());
+                    }
+                    key = m.group(1);
+                    body = new StringBuilder();
+                }
+                if (key != null) {
+                    body.append(line).append('\n');
+                }
+            }
+            if (key != null) {
+                sections.remove(key);
+                sections.put(key, body.toString());
+            }
+        }
+        return String.join("", sections.values());
     }
 
     public TokenHub hub() {
