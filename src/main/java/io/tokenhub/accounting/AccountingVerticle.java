@@ -60,6 +60,8 @@ public final class AccountingVerticle extends VerticleBase {
     /** Events received since start, and events taken into a write (in the order received). */
     private long received;
     private long taken;
+    /** The records of the write under way, which the backlog counts until it ends. */
+    private int inWrite;
     private boolean writing;
     private boolean replaying;
     private boolean stopping;
@@ -181,7 +183,10 @@ public final class AccountingVerticle extends VerticleBase {
      */
     private Future<Boolean> writeOrSpool(List<UsageEvent> batch) {
         long upTo = taken;
-        return writeOrSpoolOnce(batch).onSuccess(durable -> {
+        // Taken from the memory, in neither it nor the spool until the write ends: still the backlog.
+        inWrite = batch.size();
+        publishBacklog();
+        return writeOrSpoolOnce(batch).andThen(ar -> inWrite = 0).onSuccess(durable -> {
             if (durable && journal != null) {
                 journal.durable(upTo);
             }
@@ -291,7 +296,7 @@ public final class AccountingVerticle extends VerticleBase {
     }
 
     private void publishBacklog() {
-        status.backlog(pending.size() + spool.records());
+        status.backlog(pending.size() + inWrite + spool.records());
     }
 
     @Override

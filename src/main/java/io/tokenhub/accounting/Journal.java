@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -63,12 +64,22 @@ final class Journal {
     private Segment current;
     private long currentSince;
     private long sequence;
-    /** Set when the disk refused a write: the journal stops, and the pipeline goes on without it. */
-    private boolean broken;
+    /**
+     * When the disk last refused a write, or -1 while it takes them: the records go on without the
+     * journal meanwhile, and a segment of its own is tried again a segment's time later.
+     */
+    private long brokenSince = -1;
+    private final LongSupplier clock;
 
     Journal(FileSystem fs, Path dir) {
+        this(fs, dir, System::currentTimeMillis);
+    }
+
+    /** @param clock the wall clock in milliseconds: segments are named after it and last {@link #SEGMENT_MS} of it */
+    Journal(FileSystem fs, Path dir, LongSupplier clock) {
         this.fs = fs;
         this.dir = dir;
+        this.clock = clock;
     }
 
     /**
@@ -92,11 +103,11 @@ final class Journal {
 
     /** Appends the records; {@code received} is how many have been received, these included. */
     void append(List<UsageEvent> events, long received) {
-        if (broken) {
+        long now = clock.getAsLong();
+        if (brokenSince >= 0 && now - brokenSince < SEGMENT_MS) {
             return;
         }
         try {
-            long now = System.currentTimeMillis();
             if (current == null || now - currentSince >= SEGMENT_MS) {
                 start(now);
             }
@@ -105,8 +116,12 @@ final class Journal {
             while (lines.hasRemaining()) {
                 current.channel.write(lines);
             }
+            if (brokenSince >= 0) {
+                brokenSince = -1;
+                LOG.warn("usage journal writing again");
+            }
         } catch (IOException | RuntimeException e) {
-            broke(e);
+            broke(e, now);
         }
     }
 
@@ -156,11 +171,21 @@ final class Journal {
         }
     }
 
-    private void broke(Exception failure) {
-        if (!broken) {
-            broken = true;
-            LOG.error("usage journal write failed ({}): records in memory are lost if this node is killed",
-                failure.getMessage());
+    private void broke(Exception failure, long now) {
+        if (brokenSince < 0) {
+            LOG.error("usage journal write failed ({}): records in memory are lost if this node is killed, until "
+                + "it writes again (tried every {} ms)", failure.getMessage(), SEGMENT_MS);
+        }
+        brokenSince = now;
+        // The segment that failed takes nothing more (it goes once its records are durable): the next
+        // try starts one of its own.
+        if (current != null) {
+            try {
+                current.close();
+            } catch (IOException ignored) {
+                // closed or not, it is written to no more
+            }
+            current = null;
         }
     }
 }

@@ -89,6 +89,33 @@ class JournalTest {
     }
 
     @Test
+    void aDiskThatRefusedAWriteIsTriedAgainASegmentLaterAndTheJournalGoesOn() throws IOException {
+        // Given a journal that took a record, on a clock the test moves
+        long[] now = {1_000_000};
+        Journal journal = new Journal(vertx.fileSystem(), dir, () -> now[0]);
+        assertThat(journal.handOver(spool).await()).isZero();
+        List<UsageEvent> records = records(3);
+        journal.append(records.subList(0, 1), 1);
+
+        // When the disk refuses the next segment (its directory, for a moment, not one)
+        Path away = data.resolve("journal.away");
+        Files.move(dir, away);
+        Files.createFile(dir);
+        now[0] += Journal.SEGMENT_MS;
+        journal.append(records.subList(1, 2), 2);
+        // and is fine again a segment's time later
+        Files.delete(dir);
+        Files.move(away, dir);
+        now[0] += Journal.SEGMENT_MS;
+        journal.append(records.subList(2, 3), 3);
+
+        // Then a kill now leaves the next start the records journaled before and after, not only before
+        assertThat(new Journal(vertx.fileSystem(), dir).handOver(spool).await()).isEqualTo(2);
+        assertThat(lines(spool)).extracting(line -> new JsonObject(line).getString("request_id"))
+            .containsExactlyInAnyOrder("req_0", "req_2");
+    }
+
+    @Test
     void aJournalThatTookNothingStopsAtOnceAndLeavesNothing() throws IOException {
         // Given a journal that was started and took no record
         Journal journal = started();

@@ -223,6 +223,22 @@ class EmbeddingsRerankIT {
         assertThat(row.get("cost_micro_usd")).isEqualTo(1100L);
     }
 
+    @Test
+    void base64AskedOfAProviderThatAnswersFloatsIsBase64AsTheSdksDecodeIt() {
+        // Given a provider that ignores encoding_format, as several self-hosted servers do, and a client
+        // asking for base64 (both official SDKs do by default; the Node one decodes whatever comes)
+        HttpResponse<String> response = post("/v1/embeddings", new JsonObject().put("model", "remote-embed")
+            .put("input", new JsonArray().add("a").add("b")).put("dimensions", 3).put("encoding_format", "base64"));
+
+        // Then each vector comes as little-endian float32, base64-encoded
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        String encoded = new JsonObject(response.body()).getJsonArray("data").getJsonObject(1).getString("embedding");
+        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.wrap(java.util.Base64.getDecoder().decode(encoded))
+            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        assertThat(bytes.remaining()).isEqualTo(3 * Float.BYTES);
+        assertThat(new float[] {bytes.getFloat(), bytes.getFloat(), bytes.getFloat()}).containsExactly(1.0f, 1.1f, 1.2f);
+    }
+
     // ---- rerank -------------------------------------------------------------------------------
 
     @Test

@@ -6,6 +6,7 @@ import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.ChunkStream;
 import io.tokenhub.provider.Completion;
+import io.tokenhub.provider.EmbeddingFormat;
 import io.tokenhub.provider.ProviderAdapter;
 import io.tokenhub.provider.UpstreamCall;
 import io.tokenhub.provider.UpstreamException;
@@ -190,7 +191,7 @@ public final class MockAdapter implements ProviderAdapter {
             tokens += item instanceof JsonArray ids ? ids.size() : TokenCounter.count(String.valueOf(item));
             JsonArray vector = vector(item instanceof JsonArray ids ? ids.encode() : String.valueOf(item), dimensions);
             data.add(new JsonObject().put("object", "embedding").put("index", i)
-                .put("embedding", base64 ? base64(vector) : vector));
+                .put("embedding", base64 ? EmbeddingFormat.base64(vector) : vector));
         }
         Usage usage = new Usage(tokens, 0, 0, 0, false);
         JsonObject body = new JsonObject().put("object", "list").put("data", data).put("model", label(call))
@@ -239,16 +240,6 @@ public final class MockAdapter implements ProviderAdapter {
             out.add(x / Math.sqrt(norm));
         }
         return out;
-    }
-
-    /** OpenAI's {@code encoding_format: base64}: the vector as little-endian float32, base64-encoded. */
-    private static String base64(JsonArray vector) {
-        java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(vector.size() * Float.BYTES)
-            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
-        for (int i = 0; i < vector.size(); i++) {
-            bytes.putFloat(vector.getDouble(i).floatValue());
-        }
-        return java.util.Base64.getEncoder().encodeToString(bytes.array());
     }
 
     private String label(UpstreamCall call) {

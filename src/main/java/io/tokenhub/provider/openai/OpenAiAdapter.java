@@ -4,6 +4,7 @@ import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Abort;
 import io.tokenhub.provider.ChunkStream;
 import io.tokenhub.provider.Completion;
+import io.tokenhub.provider.EmbeddingFormat;
 import io.tokenhub.provider.HttpUpstream;
 import io.tokenhub.provider.ProviderAdapter;
 import io.tokenhub.provider.UpstreamCall;
@@ -90,6 +91,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
             .map(buffer -> {
                 JsonObject answer = json(buffer, "data");
                 answer.put("model", label(answer.getValue("model"), call));
+                EmbeddingFormat.asAsked(answer.getValue("data"), call.body().getValue("encoding_format"), providerId());
                 JsonObject usage = answer.getValue("usage") instanceof JsonObject u ? u : null;
                 return Completion.of(answer, usage == null ? null
                     : new Usage(usage.getLong("prompt_tokens", usage.getLong("total_tokens", 0L)), 0, 0, 0, false));
