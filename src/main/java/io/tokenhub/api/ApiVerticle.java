@@ -32,6 +32,7 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 import io.vertx.ext.web.handler.CorsHandler;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -65,17 +66,20 @@ public final class ApiVerticle extends VerticleBase {
     private static final long CUT_MARGIN_MS = 20;
     private static final Logger LOG = LoggerFactory.getLogger(ApiVerticle.class);
 
-    /** A provider's adapter, and the provider's settings it was made for. */
-    private record Adapted(Provider provider, ProviderAdapter adapter) {
+    /** A provider's adapter, the provider's settings it was made for, and its HTTP client. */
+    private record Adapted(Provider provider, HttpClient client, ProviderAdapter adapter) {
     }
+
+    /** How long a client a reload replaced lets the calls in flight on it finish (streams included). */
+    private static final long REPLACED_CLIENT_GRACE_MINUTES = 10;
 
     private final Shared shared;
     private static final int TOKENIZER_THREADS = 2;
 
     private HttpServer server;
     private WorkerExecutor tokenizer;
-    private HttpClient http1;
-    private HttpClient http2;
+    /** By provider id: the provider in force's, or a removed provider's (requests in flight may still call it). */
+    private final Map<String, Adapted> adapters = new HashMap<>();
     private UsageRecorder recorder;
     private Outcome outcome;
     private Runnable unregisterSync = () -> { };
@@ -86,30 +90,20 @@ public final class ApiVerticle extends VerticleBase {
 
     @Override
     public Future<?> start() {
-        int maxConnections = shared.catalog().get().providers().stream().mapToInt(Provider::maxConnections).max()
-            .orElse(100);
-        PoolOptions pool = new PoolOptions().setHttp1MaxSize(maxConnections).setHttp2MaxSize(maxConnections)
-            .setMaxWaitQueueSize(maxConnections * 4);
-        http1 = vertx.createHttpClient(
-            new HttpClientOptions().setKeepAlive(true).setTcpNoDelay(true).setDecompressionSupported(true), pool);
-        // For providers with http2: ALPN over TLS (falls back to HTTP/1.1), prior knowledge over plain
-        // HTTP (an h2c upgrade would cost a preflight request per connection). A connection opens only
-        // when the open ones carry as many streams as the provider allows.
-        // The streams of many requests share a connection: those one turn writes leave in one write.
-        http2 = vertx.httpClientBuilder().with(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
-            .setUseAlpn(true).setHttp2ClearTextUpgrade(false).setTcpNoDelay(true).setDecompressionSupported(true))
-            .with(pool).withConnectHandler(ConsolidatedWrites::installIfHttp2).build();
         recorder = new UsageRecorder(vertx);
-        // Adapters follow the catalog in force: a reload that changes a provider gets a fresh adapter,
-        // which replaces the old one (requests in flight keep theirs). Found by id: the provider's
-        // record is compared only when a reload made a new one, not hashed on every request.
-        Map<String, Adapted> adapters = new HashMap<>();
+        // Adapters follow the catalog in force: a reload that changes a provider gets a fresh adapter
+        // and client, which replace the old ones (requests in flight finish on theirs). Found by id:
+        // the provider's record is compared only when a reload made a new one, not hashed on every request.
         Dispatcher dispatcher = new Dispatcher(id -> shared.catalog().get().provider(id)
             .map(p -> {
                 Adapted known = adapters.get(p.id());
                 if (known == null || known.provider() != p && !known.provider().equals(p)) {
-                    known = new Adapted(p, Providers.create(vertx, p.http2() ? http2 : http1, p));
-                    adapters.put(p.id(), known);
+                    HttpClient client = client(p);
+                    Adapted replaced = adapters.put(p.id(), new Adapted(p, client, Providers.create(vertx, client, p)));
+                    if (replaced != null) {
+                        replaced.client().shutdown(REPLACED_CLIENT_GRACE_MINUTES, TimeUnit.MINUTES);
+                    }
+                    known = adapters.get(p.id());
                 }
                 return known.adapter();
             })
@@ -205,6 +199,26 @@ public final class ApiVerticle extends VerticleBase {
     }
 
     /**
+     * A provider's own HTTP client, its pool of {@code max_connections} per event loop, so that one
+     * provider's bound is its own (a pool shared by all, sized to the largest, bounded none). With
+     * {@code http2}: ALPN over TLS (falls back to HTTP/1.1), prior knowledge over plain HTTP (an h2c
+     * upgrade would cost a preflight request per connection); a connection opens only when the open
+     * ones carry as many streams as the provider allows, and the streams one loop turn writes on a
+     * connection leave in one write.
+     */
+    private HttpClient client(Provider provider) {
+        PoolOptions pool = new PoolOptions().setHttp1MaxSize(provider.maxConnections())
+            .setHttp2MaxSize(provider.maxConnections()).setMaxWaitQueueSize(provider.maxConnections() * 4);
+        HttpClientOptions options = new HttpClientOptions().setTcpNoDelay(true).setDecompressionSupported(true);
+        if (!provider.http2()) {
+            return vertx.createHttpClient(options.setKeepAlive(true), pool);
+        }
+        return vertx.httpClientBuilder().with(options.setProtocolVersion(HttpVersion.HTTP_2).setUseAlpn(true)
+                .setHttp2ClearTextUpgrade(false))
+            .with(pool).withConnectHandler(ConsolidatedWrites::installIfHttp2).build();
+    }
+
+    /**
      * Browsers may call the OpenAI API from any origin (chat front ends run in the page): the key
      * travels in the Authorization header, never in a cookie, so credentials stay off. Any request
      * header is allowed (the preflight's list is answered back): SDKs add headers of their own
@@ -258,7 +272,10 @@ public final class ApiVerticle extends VerticleBase {
             .eventually(() -> {
                 unregisterSync.run();
                 recorder.flush();
-                return Future.join(http1.close(), http2.close(), tokenizer.close());
+                List<Future<Void>> closing = new ArrayList<>();
+                adapters.values().forEach(adapted -> closing.add(adapted.client().close()));
+                closing.add(tokenizer.close());
+                return Future.join(closing);
             });
     }
 }
