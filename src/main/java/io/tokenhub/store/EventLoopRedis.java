@@ -1,11 +1,13 @@
 package io.tokenhub.store;
 
 import io.netty.channel.EventLoop;
+import io.netty.util.concurrent.EventExecutor;
 import io.tokenhub.core.ConsolidatedWrites;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisConnection;
@@ -18,7 +20,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,12 +49,28 @@ public final class EventLoopRedis implements Redis {
     private final RedisOptions options;
     private final Redis pooled;
     private final Map<EventLoop, Loop> loops = new ConcurrentHashMap<>();
+    /**
+     * A client for each event loop's connection, made here: a client made later, inside the verticle
+     * whose command first came from that loop, would be closed with that verticle (Vert.x closes what
+     * a deployment made when it is undeployed), while the loop's other users (a node share's renewal,
+     * another verticle) still send on it.
+     */
+    private final ConcurrentLinkedQueue<Redis> spare = new ConcurrentLinkedQueue<>();
     private volatile boolean closed;
 
+    /** To be made outside any verticle, as the clients it makes outlive them. */
     public EventLoopRedis(Vertx vertx, RedisOptions options) {
         this.vertx = vertx;
         this.options = options;
         this.pooled = Redis.createClient(vertx, options);
+        for (EventExecutor ignored : ((VertxInternal) vertx).nettyEventLoopGroup()) {
+            spare.add(oneConnection());
+        }
+    }
+
+    /** A client of one connection, so that the connection is made on the loop that uses it, for that loop. */
+    private Redis oneConnection() {
+        return Redis.createClient(vertx, new RedisOptions(options).setMaxPoolSize(1));
     }
 
     @Override
@@ -121,6 +141,7 @@ public final class EventLoopRedis implements Redis {
         closed = true;
         List<Future<Void>> closing = new ArrayList<>();
         loops.values().forEach(loop -> closing.add(loop.close()));
+        spare.forEach(client -> closing.add(client.close()));
         closing.add(pooled.close());
         return Future.join(closing).mapEmpty();
     }
@@ -154,8 +175,7 @@ public final class EventLoopRedis implements Redis {
 
     /** One event loop's connection; used on that loop only (but for {@link #close}). */
     private final class Loop {
-        /** A client of one connection, so that the connection is made on this loop, for this loop. */
-        private final Redis client = Redis.createClient(vertx, new RedisOptions(options).setMaxPoolSize(1));
+        private final Redis client = Optional.ofNullable(spare.poll()).orElseGet(EventLoopRedis.this::oneConnection);
         private Future<RedisConnection> connection;
         /** Commands sent {@link #later()}, oldest first; they go before the loop's next command. */
         private final ArrayDeque<Deferred> deferred = new ArrayDeque<>();
@@ -191,16 +211,20 @@ public final class EventLoopRedis implements Redis {
         }
 
         private Future<Response> sendNow(Request command) {
-            if (connection == null) {
+            Future<RedisConnection> current = connection;
+            if (current == null) {
                 Future<RedisConnection> opening = client.connect();
                 connection = opening;
+                // A connect that fails at once (a client closing with the node) lets go of it here and
+                // now: the command fails with it.
                 opening.onSuccess(c -> {
                     consolidateWrites(c);
                     c.exceptionHandler(failure -> letGo(opening));
                     c.endHandler(v -> letGo(opening));
                 }).onFailure(failure -> letGo(opening));
+                current = opening;
             }
-            return connection.compose(c -> c.send(command));
+            return current.compose(c -> c.send(command));
         }
 
         private void letGo(Future<RedisConnection> which) {
