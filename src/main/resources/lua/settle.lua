@@ -17,9 +17,25 @@ if redis.call('HDEL', resv, ARGV[1]) == 1 then
     redis.call('HINCRBY', q, 'p:' .. id .. ':res', int(0 - take))
   end
 end
-local draws, left = draw(eligible_plans(q, acct[2], ARGV[2], now), tokens, function(p) return p.rem end)
-for i = 1, #draws, 2 do
-  redis.call('HINCRBY', q, 'p:' .. draws[i] .. ':rem', '-' .. draws[i + 1])
+-- What other requests hold of a plan is theirs to draw: free tokens first (this request's own, just
+-- released, among them), and only usage past the estimate from the rest.
+local plans, taken, left = eligible_plans(q, acct[2], ARGV[2], now), {}, tokens
+for pass = 1, 2 do
+  for _, p in ipairs(plans) do
+    local free = (pass == 1 and math.max(0, p.rem - p.res) or p.rem) - (taken[p.id] or 0)
+    local take = math.min(free, left)
+    if take > 0 then
+      taken[p.id], left = (taken[p.id] or 0) + take, left - take
+    end
+  end
+end
+local draws = {}
+for _, p in ipairs(plans) do
+  if taken[p.id] then
+    table.insert(draws, p.id)
+    table.insert(draws, int(taken[p.id]))
+    redis.call('HINCRBY', q, 'p:' .. p.id .. ':rem', int(0 - taken[p.id]))
+  end
 end
 local wallet = wallet_share(micro, tokens, left)
 redis.call('HSET', q, 'bal', int(n(acct[3]) - wallet), 'res', int(res))

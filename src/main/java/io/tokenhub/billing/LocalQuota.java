@@ -177,12 +177,17 @@ public final class LocalQuota implements Quota {
     private Payment charge(AccountState account, KeyState key, Reservation r, long tokens, long microUsd) {
         Map<String, Long> draws = new LinkedHashMap<>();
         long left = tokens;
-        for (PlanState p : eligible(account, r.modelId(), clock.instant())) {
-            long take = Math.min(p.remaining, left);
-            if (take > 0) {
-                p.remaining -= take;
-                left -= take;
-                draws.put(p.plan.id(), take);
+        List<PlanState> plans = eligible(account, r.modelId(), clock.instant());
+        // What other requests hold of a plan is theirs to draw: free tokens first (this request's own,
+        // just released, among them), and only usage past the estimate from the rest.
+        for (int pass = 0; pass < 2 && left > 0; pass++) {
+            for (PlanState p : plans) {
+                long take = Math.min(pass == 0 ? Math.max(0, p.remaining - p.reserved) : p.remaining, left);
+                if (take > 0) {
+                    p.remaining -= take;
+                    left -= take;
+                    draws.merge(p.plan.id(), take, Long::sum);
+                }
             }
         }
         long wallet = tokens == 0 ? microUsd : Math.round((double) microUsd * left / tokens);
