@@ -1,6 +1,8 @@
 package io.tokenhub.api;
 
 import io.tokenhub.core.Ids;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.RoutingContext;
 
 /**
@@ -24,6 +26,13 @@ final class RequestIds {
         Arrival arrival = new Arrival(Ids.requestId(), System.nanoTime());
         ctx.put(KEY, arrival);
         ctx.response().putHeader(Headers.REQUEST_ID, arrival.id()).putHeader(Headers.PROVIDER, Headers.NO_PROVIDER);
+        if (ctx.request().version() != HttpVersion.HTTP_2
+            && ctx.request().headers().contains(HttpHeaders.TRANSFER_ENCODING)) {
+            // A chunked body, perhaps sent with a Content-Length too (which Netty drops): the connection
+            // closes after the answer (RFC 9112 §6.1), so that a proxy in front that framed the body
+            // by its length cannot have the bytes after the last chunk read as another request.
+            ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+        }
         ctx.next();
     }
 

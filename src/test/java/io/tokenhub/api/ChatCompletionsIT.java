@@ -83,6 +83,22 @@ class ChatCompletionsIT {
     }
 
     @Test
+    void theProvidersBillingTierAndRetentionAreTheOperatorsNotTheClients() {
+        // Given requests asking OpenAI's priority tier (billed higher) and to keep the conversation,
+        // small and large (encoded, and relayed from the client's bytes)
+        for (String padding : List.of("", "x".repeat(600))) {
+            String body = new JsonObject().put("model", "gpt-4o-mini").put("service_tier", "priority").put("store", true)
+                .put("messages", new io.vertx.core.json.JsonArray().add(new JsonObject().put("role", "user")
+                    .put("content", "hi" + padding))).encode();
+
+            assertThat(gateway.post("/v1/chat/completions", key, body).statusCode()).isEqualTo(200);
+
+            // Then neither reaches the provider
+            assertThat(upstream.lastRequest().body().fieldNames()).doesNotContain("service_tier", "store");
+        }
+    }
+
+    @Test
     void chunksAProviderSendsOverSeveralDataLinesReachTheSdkAsJson() {
         // Given a provider that spreads each chunk's JSON over several data: lines, as SSE allows
         upstream.dataOverLines = true;

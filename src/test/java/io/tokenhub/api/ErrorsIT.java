@@ -493,6 +493,32 @@ class ErrorsIT {
         assertThat(upstream.requests()).isEmpty();
     }
 
+    @Test
+    void aChunkedRequestWithAContentLengthTooIsAnsweredWithTheConnectionClosed() throws IOException {
+        // Given a request with both framings (RFC 9112 §6.1), bytes after its last chunk that a proxy
+        // framing it by its length would have taken for its body
+        String hidden = "GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n";
+        String head = "POST " + CHAT + " HTTP/1.1\r\n"
+            + "Host: 127.0.0.1\r\n"
+            + "Authorization: Bearer " + key + "\r\n"
+            + "Content-Type: application/json\r\n"
+            + "Content-Length: " + ("0\r\n\r\n".length() + hidden.length()) + "\r\n"
+            + "Transfer-Encoding: chunked\r\n"
+            + "\r\n"
+            + "0\r\n\r\n" + hidden;
+        RawResponse response;
+        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            response = RawResponse.read(socket.getInputStream());
+        }
+
+        // Then its answer closes the connection, so that no proxy sends another request on it
+        assertThat(response.statusLine()).startsWith("HTTP/1.1 400");
+        assertThat(response.header("connection")).isEqualToIgnoringCase("close");
+    }
+
     static Stream<Arguments> refusedCredentials() {
         return Stream.of(
             Arguments.of("/admin/v1/accounts", "a user's key on the admin API", "key"),

@@ -29,8 +29,13 @@ import java.util.stream.Stream;
  */
 public final class OpenAiAdapter implements ProviderAdapter {
 
-    /** TokenHub's own fields, and the stream option, which only a streamed call sends (set anew). */
-    private static final Set<String> DROPPED = Set.of("fallback_models", "stream_options");
+    /**
+     * TokenHub's own fields, the stream option, which only a streamed call sends (set anew), and
+     * what is the operator's to decide at the provider, not a client's: {@code service_tier} (OpenAI
+     * bills priority processing higher than the catalog's price) and {@code store} (conversations
+     * kept in the operator's account there).
+     */
+    private static final Set<String> DROPPED = Set.of("fallback_models", "stream_options", "service_tier", "store");
     /** Those, and TokenHub's extensions, for a provider that takes them in words of its own ({@link Dialect}). */
     private static final Set<String> DROPPED_AND_EXTENSIONS = Dialect.withExtensions(DROPPED);
     /** Those, and an effort of none, which DeepSeek takes as its switch instead ({@link Dialect#offByEffort}). */
