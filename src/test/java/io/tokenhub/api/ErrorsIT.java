@@ -506,17 +506,21 @@ class ErrorsIT {
             + "Transfer-Encoding: chunked\r\n"
             + "\r\n"
             + "0\r\n\r\n" + hidden;
-        RawResponse response;
-        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
-            socket.setSoTimeout(10_000);
-            socket.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
-            socket.getOutputStream().flush();
-            response = RawResponse.read(socket.getInputStream());
-        }
+        RawResponse response = sendRaw(head);
 
         // Then its answer closes the connection, so that no proxy sends another request on it
         assertThat(response.statusLine()).startsWith("HTTP/1.1 400");
         assertThat(response.header("connection")).isEqualToIgnoringCase("close");
+    }
+
+    /** Writes {@code raw} on a connection of its own and reads the first answer (10 s at most). */
+    private static RawResponse sendRaw(String raw) throws IOException {
+        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(raw.getBytes(StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            return RawResponse.read(socket.getInputStream());
+        }
     }
 
     static Stream<Arguments> refusedCredentials() {
@@ -538,15 +542,8 @@ class ErrorsIT {
             + "Content-Length: 60000\r\n"
             + "\r\n"
             + "{\"model\": \"";
-        RawResponse response;
-        try (Socket socket = new Socket("127.0.0.1", URI.create(gateway.url("/")).getPort())) {
-            socket.setSoTimeout(10_000);
-            socket.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
-            socket.getOutputStream().flush();
-
-            // When it waits, with the rest of the body never sent
-            response = RawResponse.read(socket.getInputStream());
-        }
+        // When it waits, with the rest of the body never sent
+        RawResponse response = sendRaw(head);
 
         // Then the gateway answers 401 without waiting for the body
         assertThat(response.statusLine()).startsWith("HTTP/1.1 401");
