@@ -4,6 +4,7 @@ import io.tokenhub.core.ApiError.InsufficientQuota;
 import io.tokenhub.core.ApiError.MonthlyCapExceeded;
 import io.tokenhub.core.Contexts;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.YearMonth;
@@ -14,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -270,7 +272,7 @@ public final class LocalQuota implements Quota {
         if (loaded != null) {
             return Future.succeededFuture(loaded);
         }
-        return Contexts.onCaller(loading.computeIfAbsent(accountId, id -> loader.account(id)
+        return Contexts.onCaller(once(loading, accountId, id -> loader.account(id)
             .map(snapshot -> accounts.computeIfAbsent(id, k -> {
                 AccountState a = new AccountState();
                 a.balance = snapshot.balanceMicroUsd() - pending.wallet(id);
@@ -279,8 +281,29 @@ public final class LocalQuota implements Quota {
                     a.plans.add(new PlanState(p, p.tokensRemaining() - pending.plan(p.id())));
                 }
                 return a;
-            }))
-            .onComplete(ar -> loading.remove(id))));
+            }))));
+    }
+
+    /**
+     * The load of {@code id} under way, else one started: one at a time per id, forgotten once done.
+     * Not in a {@code computeIfAbsent}: a load that completes before its handler is set (on the pool's
+     * thread) would run that handler inside it, and its removal threw "Recursive update".
+     */
+    private static <T> Future<T> once(Map<String, Future<T>> loads, String id, Function<String, Future<T>> load) {
+        Future<T> underWay = loads.get(id);
+        if (underWay != null) {
+            return underWay;
+        }
+        Promise<T> promise = Promise.promise();
+        underWay = loads.putIfAbsent(id, promise.future());
+        if (underWay != null) {
+            return underWay;
+        }
+        load.apply(id).onComplete(ar -> {
+            loads.remove(id, promise.future());
+            promise.handle(ar);
+        });
+        return promise.future();
     }
 
     private Future<KeyState> key(AccountState account, String keyId) {
@@ -288,14 +311,13 @@ public final class LocalQuota implements Quota {
         if (loaded != null) {
             return Future.succeededFuture(loaded);
         }
-        return Contexts.onCaller(account.loadingKeys.computeIfAbsent(keyId, id -> loader.monthToDate(id)
+        return Contexts.onCaller(once(account.loadingKeys, keyId, id -> loader.monthToDate(id)
             .map(spend -> account.keys.computeIfAbsent(id, k -> {
                 KeyState state = new KeyState();
                 state.month = YearMonth.now(clock.withZone(ZoneOffset.UTC));
                 state.spend = spend + pending.keySpend(id);
                 return state;
-            }))
-            .onComplete(ar -> account.loadingKeys.remove(id))));
+            }))));
     }
 
     private void rollMonth(KeyState key) {

@@ -4,6 +4,7 @@ import io.tokenhub.core.ApiError.InsufficientQuota;
 import io.tokenhub.core.ApiError.MonthlyCapExceeded;
 import io.tokenhub.core.ApiError.Unavailable;
 import io.tokenhub.core.OncePer;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -86,6 +87,9 @@ public final class RedisQuota implements Quota {
     private final Set<String> seenAccounts = ConcurrentHashMap.newKeySet();
     /** Key id → what the key's latest reservation on this node said was left; see {@link #ample}. */
     private final Map<String, Headroom> headroom = new ConcurrentHashMap<>();
+    private static final long FIRST_RETRY_MS = 1_000;
+    private static final long LAST_RETRY_MS = 60_000;
+    private static final int LATE_CHARGE_ATTEMPTS = 40;
     private final Script reserve = new Script("reserve.lua", true);
     private final Script settle = new Script("settle.lua", true);
     private final Script sweep = new Script("sweep.lua", true);
@@ -94,6 +98,7 @@ public final class RedisQuota implements Quota {
     private final Script credit = new Script("credit.lua", false);
     private final Script plan = new Script("plan.lua", false);
     private final Script renewal = new Script("share.lua", true);
+    private final Script lateCharge = new Script("late-charge.lua", true);
     /**
      * Runs the shares' renewals: an event-loop context of its own, whose timers no verticle's
      * undeployment cancels (a node stopping gives its shares back after its verticles stopped);
@@ -323,8 +328,35 @@ public final class RedisQuota implements Quota {
             return payment;
         }).recover(failure -> {
             LOG.warn("settling {} in the hot counters failed ({}); charging the wallet", r.requestId(), failure.toString());
+            chargeLate(r, microUsd, 1);
             return Future.succeededFuture(pending.walletOnly(r.accountId(), r.keyId(), microUsd));
         });
+    }
+
+    /**
+     * Charges to the wallet in Redis a settlement charged to the wallet in PostgreSQL because the
+     * counters did not take it in time, once, unless its settle ran after all: tried again (1 s,
+     * doubling up to a minute, about half an hour) from the settling event loop, so that it follows
+     * that settle on the loop's connection. Without it the counters kept the money, and it could be
+     * spent again, until they were rebuilt.
+     */
+    private void chargeLate(Reservation r, long microUsd, int attempt) {
+        Context context = Vertx.currentContext();
+        if (context == null) {
+            return;
+        }
+        long wait = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS << Math.min(attempt - 1, 10));
+        context.owner().setTimer(wait, id -> call(lateCharge, keys(r.accountId(), r.keyId()), List.of(r.requestId(),
+                Long.toString(microUsd), month(), Long.toString(r.microUsd()), Long.toString(r.walletMicroUsd()),
+                draws(r.planTokens())))
+            .onFailure(again -> {
+                if (attempt < LATE_CHARGE_ATTEMPTS) {
+                    chargeLate(r, microUsd, attempt + 1);
+                } else {
+                    LOG.error("the hot counters never took the settlement of {}: they hold {} micro-USD of account {} "
+                        + "more than PostgreSQL until they are next rebuilt", r.requestId(), microUsd, r.accountId());
+                }
+            }));
     }
 
     @Override
