@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tokenhub.admin.AdminStore;
 import io.tokenhub.store.Database;
+import io.tokenhub.testing.RedisCommands;
 import io.tokenhub.testing.TestDatabase;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -15,7 +16,6 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -53,8 +53,7 @@ class CreditDuringLoadIT {
 
     @AfterEach
     void stop() throws Exception {
-        await(redis.del(List.of("th:q:{" + account + "}", "th:k:{" + account + "}:key_1",
-            "th:r:{" + account + "}", "th:rz:{" + account + "}")));
+        RedisCommands.local().forgetAccount(account);
         vertx.close();
         database.close();
     }

@@ -50,8 +50,7 @@ class LateSettlementIT {
 
     @AfterEach
     void stop() {
-        commands.send("DEL", "th:q:{" + account + "}", "th:k:{" + account + "}:key_1", "th:r:{" + account + "}",
-            "th:rz:{" + account + "}");
+        commands.forgetAccount(account);
         network.close();
         vertx.close();
         database.close();

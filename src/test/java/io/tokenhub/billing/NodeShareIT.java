@@ -64,8 +64,7 @@ class NodeShareIT {
 
     @AfterEach
     void stop() throws Exception {
-        commands.send("DEL", "th:q:{" + account + "}", "th:k:{" + account + "}:key_1", "th:r:{" + account + "}",
-            "th:rz:{" + account + "}");
+        commands.forgetAccount(account);
         network.close();
         vertx.close();
         database.close();
@@ -237,8 +236,7 @@ class NodeShareIT {
         spent += settleThroughShare(node, 10);
 
         // When Redis loses the account's counters, and ten more requests settle against the share
-        commands.send("DEL", "th:q:{" + account + "}", "th:k:{" + account + "}:key_1", "th:r:{" + account + "}",
-            "th:rz:{" + account + "}");
+        commands.forgetAccount(account);
         spent += settleThroughShare(node, 10);
 
         // Then the rebuilt wallet holds every charge once: PostgreSQL's balance, less what is not there yet

@@ -53,8 +53,7 @@ class PlanDrawIT {
 
     @AfterEach
     void stop() {
-        commands.send("DEL", "th:q:{" + account + "}", "th:k:{" + account + "}:key_1", "th:r:{" + account + "}",
-            "th:rz:{" + account + "}");
+        commands.forgetAccount(account);
         vertx.close();
         database.close();
     }

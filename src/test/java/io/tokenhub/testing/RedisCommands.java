@@ -54,6 +54,12 @@ public final class RedisCommands {
         return Long.parseLong(reply.substring(1));
     }
 
+    /** Deletes what the hot counters hold of an account and of its key {@code key_1}: a test's own, after it. */
+    public void forgetAccount(String accountId) {
+        send("DEL", "th:q:{" + accountId + "}", "th:k:{" + accountId + "}:key_1", "th:r:{" + accountId + "}",
+            "th:rz:{" + accountId + "}");
+    }
+
     /** How many reservations an account holds ({@code HLEN} of its reservations hash). */
     public long reservationsHeld(String accountId) {
         return integer("HLEN", "th:r:{" + accountId + "}");
