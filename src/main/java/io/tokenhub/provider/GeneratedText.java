@@ -5,7 +5,7 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * What a model generated, as text to count when the provider gave no usage: content, reasoning,
- * a refusal and tool (or function) calls of a message (whole answers) or of a delta (streams) all count as output
+ * a refusal and tool (or function) calls' names and arguments of a message (whole answers) or of a delta (streams) all count as output
  * tokens.
  */
 public final class GeneratedText {
@@ -30,12 +30,35 @@ public final class GeneratedText {
                     text.append(refusal);
                 }
                 if (generated.getValue("tool_calls") instanceof JsonArray calls) {
-                    text.append(calls.encode());
+                    appendCalls(text, calls);
                 }
                 if (generated.getValue("function_call") instanceof JsonObject call) {
-                    text.append(call.encode());
+                    appendCall(text, call);
                 }
             }
+        }
+    }
+
+    /**
+     * What a model generated of its tool calls: each function's name and arguments, not the JSON
+     * around them (a stream sends the arguments a token or so a chunk, each in a wrapper of a dozen
+     * tokens, which counted would bill a streamed call about twelve times over).
+     */
+    public static void appendCalls(StringBuilder text, JsonArray calls) {
+        for (Object c : calls) {
+            if (c instanceof JsonObject call && call.getValue("function") instanceof JsonObject function) {
+                appendCall(text, function);
+            }
+        }
+    }
+
+    /** A function's name and arguments, as {@link #appendCalls}. */
+    public static void appendCall(StringBuilder text, JsonObject function) {
+        if (function.getValue("name") instanceof String name) {
+            text.append(name);
+        }
+        if (function.getValue("arguments") instanceof String arguments) {
+            text.append(arguments);
         }
     }
 }

@@ -149,6 +149,51 @@ class ChatCompletionsIT {
     }
 
     @Test
+    void aToolCallWithoutUsageIsEstimatedAlikeWholeAndStreamedFromItsNameAndArguments() {
+        // Given a provider that counts nothing, answering with a tool call whole, then streaming the
+        // same call as OpenAI streams one: its name, then its arguments a token or so a chunk
+        String name = "get_weather";
+        String arguments = "{\"location\":\"San Francisco, California\",\"unit\":\"celsius\",\"days\":7,"
+            + "\"notes\":\"the quick brown fox jumps over the lazy dog\"}";
+        String request = "{\"model\":\"gpt-4o-mini\",%s\"tools\":[{\"type\":\"function\",\"function\":"
+            + "{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\"}}}],"
+            + "\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"}]}";
+        upstream.usage = null;
+        upstream.pieces = List.of("");
+        upstream.messageExtra = new JsonObject().putNull("content").put("tool_calls", new io.vertx.core.json.JsonArray()
+            .add(new JsonObject().put("id", "call_1").put("type", "function")
+                .put("function", new JsonObject().put("name", name).put("arguments", arguments))));
+        HttpResponse<String> whole = gateway.post("/v1/chat/completions", key, request.formatted(""));
+        upstream.messageExtra = null;
+        List<JsonObject> deltas = new ArrayList<>();
+        deltas.add(new JsonObject().put("tool_calls", new io.vertx.core.json.JsonArray().add(new JsonObject()
+            .put("index", 0).put("id", "call_1").put("type", "function")
+            .put("function", new JsonObject().put("name", name).put("arguments", "")))));
+        for (io.tokenhub.core.TokenCounter.Piece piece : io.tokenhub.core.TokenCounter.pieces(arguments)) {
+            deltas.add(new JsonObject().put("tool_calls", new io.vertx.core.json.JsonArray().add(new JsonObject()
+                .put("index", 0).put("function", new JsonObject().put("arguments", piece.text())))));
+        }
+        upstream.deltas = deltas;
+        HttpResponse<String> streamed = gateway.post("/v1/chat/completions", key, request.formatted("\"stream\":true,"));
+
+        // Then both are estimated as what the model generated, the call's name and arguments, not
+        // the JSON each chunk wraps them in (a dozen tokens a chunk, counted before)
+        long generated = io.tokenhub.core.TokenCounter.count(name + arguments);
+        assertThat(completionTokens(whole)).isEqualTo(generated);
+        assertThat(completionTokens(streamed)).isEqualTo(generated);
+    }
+
+    /** The completion tokens of a response's usage record, once it is written. */
+    private static long completionTokens(HttpResponse<String> response) {
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
+        TestGateway.eventually(() -> gateway.database().count(
+            "SELECT count(*) FROM usage_records WHERE request_id = ?", requestId) == 1, 10_000, "the usage record");
+        return ((Number) gateway.database().query("SELECT completion_tokens FROM usage_records WHERE request_id = ?",
+            requestId).get(0).get("completion_tokens")).longValue();
+    }
+
+    @Test
     void reasoningAProviderNamesReasoningReachesTheClientAsReasoningContentAndStreamsAsItComes() {
         // Given a provider that names its reasoning "reasoning" (vLLM since 0.11, OpenRouter), in a whole
         // answer, and in a stream it holds after the first piece of reasoning

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Chunk;
+import io.tokenhub.provider.GeneratedText;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -216,8 +217,16 @@ final class RelayedChunk implements Chunk {
         addText(content);
         addText(reasoning);
         addText(refusal);
-        addText(calls == null ? null : calls.encode());
-        addText(functionCall == null ? null : functionCall.encode());
+        if (calls != null || functionCall != null) {
+            StringBuilder called = new StringBuilder();
+            if (calls != null) {
+                GeneratedText.appendCalls(called, calls);
+            }
+            if (functionCall != null) {
+                GeneratedText.appendCall(called, functionCall);
+            }
+            addText(called.isEmpty() ? null : called.toString());
+        }
     }
 
     /** Most chunks generate one piece: kept as it is, joined only when there are more. */
