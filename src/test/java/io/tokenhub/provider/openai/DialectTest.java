@@ -51,12 +51,7 @@ class DialectTest {
     void theExtensionsArePutInTheProvidersWords(String dialect, String extra, String expected) {
         OpenAiAdapter adapter = adapter("dialect: " + dialect);
         for (boolean fromBytes : new boolean[] {true, false}) {
-            String raw = "{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]," + extra + ","
-                + PADDING + "}";
-            JsonObject body = new JsonObject(raw);
-            Buffer sent = adapter.upstreamBody(call(body, fromBytes ? raw : null), false);
-
-            JsonObject upstream = new JsonObject(sent);
+            JsonObject upstream = sent(adapter, extra + ",", fromBytes);
             for (String field : new String[] {"model", "messages", "stream", "max_tokens", "max_completion_tokens",
                 "metadata"}) {
                 upstream.remove(field);
@@ -82,10 +77,7 @@ class DialectTest {
     void theOutputLimitGoesUnderTheNameTheProviderTakes(String dialect, String limit, String expected) {
         OpenAiAdapter adapter = adapter("dialect: " + dialect);
         for (boolean fromBytes : new boolean[] {true, false}) {
-            String raw = "{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-                + (limit.equals("-") ? "" : limit + ",") + PADDING + "}";
-            JsonObject upstream = new JsonObject(adapter.upstreamBody(call(new JsonObject(raw), fromBytes ? raw : null),
-                false));
+            JsonObject upstream = sent(adapter, limit.equals("-") ? "" : limit + ",", fromBytes);
 
             String other = expected.equals("max_tokens") ? "max_completion_tokens" : "max_tokens";
             assertThat(upstream.getInteger(expected)).as(dialect + (fromBytes ? ", relayed" : ", encoded"))
@@ -133,6 +125,16 @@ class DialectTest {
                 deployments: [{ provider: up, model: up-model }]
             """.formatted(line), "test");
         return new OpenAiAdapter(new HttpUpstream(null, null, config.providers().get(0)));
+    }
+
+    /**
+     * What the provider is sent of a chat body with {@code fields} (each followed by a comma) and
+     * padding, relayed from the client's bytes or encoded.
+     */
+    private static JsonObject sent(OpenAiAdapter adapter, String fields, boolean fromBytes) {
+        String raw = "{\"model\":\"chat\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]," + fields
+            + PADDING + "}";
+        return new JsonObject(adapter.upstreamBody(call(new JsonObject(raw), fromBytes ? raw : null), false));
     }
 
     private static UpstreamCall call(JsonObject body, String raw) {
