@@ -7,6 +7,7 @@ import io.tokenhub.core.ApiError.InvalidApiKey;
 import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.core.ApiError.NotFound;
 import io.tokenhub.core.ApiError.RateLimited;
+import io.tokenhub.core.ApiError.Unavailable;
 import io.tokenhub.core.Ids;
 import io.tokenhub.limit.SharedCounter;
 import io.tokenhub.limit.SlidingLimit;
@@ -121,6 +122,8 @@ public final class ConsoleApi {
         // form its attempts are counted under (PostgreSQL's lower() and Java's differ on some letters).
         String canonical = email.toLowerCase(Locale.ROOT);
         return attempts.tryTake(canonical)
+            .recover(uncounted -> Future.failedFuture(new Unavailable("Sign-in attempts cannot be counted just now; "
+                + "retry shortly.").toException()))
             .compose(admitted -> admitted ? checkPassword(canonical, password)
                 : Future.failedFuture(new RateLimited("Too many sign-in attempts for this email; retry in a minute.",
                     "console_login", 60).toException()))

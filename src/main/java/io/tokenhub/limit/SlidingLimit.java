@@ -1,7 +1,9 @@
 package io.tokenhub.limit;
 
 import io.vertx.core.Future;
+import io.vertx.core.Vertx;
 import java.time.Clock;
+import java.util.concurrent.TimeUnit;
 
 /**
  * About {@code limit} events per subject a minute, as a sliding estimate over the cluster's shared
@@ -28,18 +30,25 @@ public final class SlidingLimit {
         this.clock = clock;
     }
 
-    /** Counts one event of the subject; false, and nothing counted, when the limit is reached. */
+    /**
+     * Counts one event of the subject; false, and nothing counted, when the limit is reached. Fails
+     * when the cluster's count does not answer within {@link RateLimiter#COUNTER_WAIT_MS} (a member
+     * frozen), or throws: a caller holding a place for the event gets it back either way.
+     */
     public Future<Boolean> tryTake(String subject) {
         long now = clock.millis();
         long minute = now / WINDOW_MS;
         double stillCovered = 1 - (double) (now % WINDOW_MS) / WINDOW_MS;
         String window = scope + "|" + subject + "|";
-        return counter.used(window + (minute - 1)).compose(last -> {
-            long carried = (long) Math.ceil(last * stillCovered);
-            if (carried >= limit) {
-                return Future.succeededFuture(false);
-            }
-            return counter.take(window + minute, 1, limit - carried).map(grant -> grant.granted() == 1);
-        });
+        Future<Boolean> taken = Future.<Void>succeededFuture().compose(v -> counter.used(window + (minute - 1)))
+            .compose(last -> {
+                long carried = (long) Math.ceil(last * stillCovered);
+                if (carried >= limit) {
+                    return Future.succeededFuture(false);
+                }
+                return counter.take(window + minute, 1, limit - carried).map(grant -> grant.granted() == 1);
+            });
+        return Vertx.currentContext() == null ? taken
+            : taken.timeout(RateLimiter.COUNTER_WAIT_MS, TimeUnit.MILLISECONDS);
     }
 }

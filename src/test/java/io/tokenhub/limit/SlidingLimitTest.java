@@ -2,10 +2,15 @@ package io.tokenhub.limit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 class SlidingLimitTest {
@@ -30,6 +35,58 @@ class SlidingLimitTest {
         }
     };
     private final SlidingLimit limit = new SlidingLimit(new LocalCounter(), "test", 10, clock);
+
+    @Test
+    void aCountThatDoesNotAnswerOrThrowsFailsTheEventInsteadOfHoldingIt() throws Exception {
+        // Given a cluster's count that never answers, and one that throws
+        SharedCounter silent = new SharedCounter() {
+            @Override
+            public Future<Grant> take(String window, long want, long limit) {
+                return Promise.<Grant>promise().future();
+            }
+
+            @Override
+            public Future<Long> used(String window) {
+                return Promise.<Long>promise().future();
+            }
+
+            @Override
+            public Future<Void> release(String window, long units) {
+                return Promise.<Void>promise().future();
+            }
+        };
+        LocalCounter local = new LocalCounter();
+        SharedCounter throwing = new SharedCounter() {
+            @Override
+            public Future<Grant> take(String window, long want, long limit) {
+                return local.take(window, want, limit);
+            }
+
+            @Override
+            public Future<Long> used(String window) {
+                throw new IllegalStateException("the member is leaving");
+            }
+
+            @Override
+            public Future<Void> release(String window, long units) {
+                return local.release(window, units);
+            }
+        };
+        Vertx vertx = Vertx.vertx();
+        try {
+            for (SharedCounter counter : new SharedCounter[] {silent, throwing}) {
+                SlidingLimit sliding = new SlidingLimit(counter, "test", 10, clock);
+                CompletableFuture<Throwable> failed = new CompletableFuture<>();
+                // When an event is counted on an event loop
+                vertx.runOnContext(v -> sliding.tryTake("a").onComplete(ar -> failed.complete(ar.cause())));
+
+                // Then it fails, within a bounded wait, rather than never completing or throwing at the caller
+                assertThat(failed.get(10, TimeUnit.SECONDS)).isNotNull();
+            }
+        } finally {
+            vertx.close();
+        }
+    }
 
     @Test
     void aBurstJustBeforeAWindowEndsIsNotLetThroughAgainJustAfterIt() {
