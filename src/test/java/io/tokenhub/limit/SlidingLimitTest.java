@@ -3,7 +3,6 @@ package io.tokenhub.limit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.Future;
-import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import java.time.Clock;
 import java.time.Instant;
@@ -39,22 +38,7 @@ class SlidingLimitTest {
     @Test
     void aCountThatDoesNotAnswerOrThrowsFailsTheEventInsteadOfHoldingIt() throws Exception {
         // Given a cluster's count that never answers, and one that throws
-        SharedCounter silent = new SharedCounter() {
-            @Override
-            public Future<Grant> take(String window, long want, long limit) {
-                return Promise.<Grant>promise().future();
-            }
-
-            @Override
-            public Future<Long> used(String window) {
-                return Promise.<Long>promise().future();
-            }
-
-            @Override
-            public Future<Void> release(String window, long units) {
-                return Promise.<Void>promise().future();
-            }
-        };
+        SharedCounter silent = new SilentCounter();
         LocalCounter local = new LocalCounter();
         SharedCounter throwing = new SharedCounter() {
             @Override
