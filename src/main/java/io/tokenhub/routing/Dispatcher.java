@@ -34,7 +34,8 @@ import java.util.function.BiFunction;
  * failure (connection, timeout, 5xx) is retried on the same deployment up to the provider's
  * {@code retries}, after a short backoff (or the provider's {@code Retry-After}, when it asks for
  * no more than {@link #MAX_RETRY_WAIT_MS}; one that asks for longer is left for that long), then
- * moves on to the next candidate; a 429 moves on at once; a caller's failure (another 4xx) ends the
+ * moves on to the next candidate, leaving the deployment alone for what its {@code Retry-After}
+ * asked, if anything; a 429 moves on at once; a caller's failure (another 4xx) ends the
  * attempt at once, as no other provider would accept that request either. When every candidate
  * fails, the last failure decides the answer: 504 for a timeout, else 502 naming the provider;
  * 503 when no upstream could even be tried. One per verticle instance, since the adapters hold
@@ -233,6 +234,8 @@ public final class Dispatcher {
                     return attempt(walk, index + 1, 0);
                 }
                 if (retry >= retriesOf(attempt)) {
+                    // A provider that asked to be left alone (a 503's Retry-After) is, retries or not.
+                    health.blockFor(upstream.retryAfterMs());
                     return attempt(walk, index + 1, 0);
                 }
                 long asked = upstream.retryAfterMs();
@@ -320,9 +323,10 @@ public final class Dispatcher {
             case TIMEOUT -> new UpstreamTimeout(last.provider(), "The provider '" + last.provider()
                 + "' did not answer in time: " + last.getMessage() + note);
             case REJECTED, UNSUPPORTED -> rejected(last);
-            // A provider that asked to be left alone (its 429's Retry-After): the client is told to wait as long.
+            // A provider that asked to be left alone (a 429's or a 503's Retry-After): the client is told to
+            // wait as long.
             default -> new ProviderFailed(last.provider(), "The provider '" + last.provider() + "' failed: "
-                + last.getMessage() + note, last.kind() == Kind.RATE_LIMITED ? (last.retryAfterMs() + 999) / 1000 : 0);
+                + last.getMessage() + note, (last.retryAfterMs() + 999) / 1000);
         };
         return error.toException();
     }

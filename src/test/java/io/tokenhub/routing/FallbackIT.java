@@ -162,6 +162,12 @@ class FallbackIT {
                 deployments: [ { provider: alpha, model: gave-up } ]
               - id: limited-alone
                 deployments: [ { provider: alpha, model: limited-alone } ]
+              - id: overloaded
+                deployments:
+                  - { provider: alpha, model: overloaded, priority: 0 }
+                  - { provider: beta, model: overloaded, priority: 1 }
+              - id: overloaded-alone
+                deployments: [ { provider: alpha, model: overloaded-alone } ]
               - id: hung-with-backup
                 deployments:
                   - { provider: alpha, model: hung-with-backup, priority: 0 }
@@ -739,6 +745,31 @@ class FallbackIT {
         assertThat(response.statusCode()).isEqualTo(200);
         assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
         assertThat(usageRecord(response).get("fallback")).isEqualTo(true);
+    }
+
+    @Test
+    void anOverloadedProviderWithoutRetriesIsLeftAloneForTheWaitItAskedAndTheClientToldSoWhenLast() {
+        // Given a provider without retries answering 503 with Retry-After: 30
+        alpha.fault = Fault.STATUS;
+        alpha.status = 503;
+        alpha.retryAfter = "30";
+
+        // When requests arrive, the provider healthy again after the first
+        HttpResponse<String> first = chat("overloaded");
+        alpha.fault = Fault.NONE;
+        HttpResponse<String> second = chat("overloaded");
+
+        // Then the secondary serves both: the primary is not called again while its wait lasts
+        assertThat(first.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(second.headers().firstValue("X-TokenHub-Provider")).hasValue("beta");
+        assertThat(alpha.requests()).hasSize(1);
+        assertThat(upstream("alpha", "overloaded").getLong("retry_in_ms")).isGreaterThan(20_000L);
+
+        // And as the last candidate, its 502 tells the client to wait as long
+        alpha.fault = Fault.STATUS;
+        HttpResponse<String> alone = chat("overloaded-alone");
+        assertThat(alone.statusCode()).isEqualTo(502);
+        assertThat(alone.headers().firstValue("Retry-After")).hasValue("30");
     }
 
     @Test
