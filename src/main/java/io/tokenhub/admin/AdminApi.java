@@ -192,7 +192,7 @@ public final class AdminApi {
     private Future<JsonObject> listKeys(RoutingContext ctx) {
         int limit = AdminBodies.limit(ctx.queryParams().get("limit"));
         String cursor = ctx.queryParams().get("cursor");
-        return known(cursor, store::key)
+        return AdminBodies.known(cursor, store::key)
             .compose(v -> store.listKeys(ctx.queryParams().get("account_id"), cursor, limit));
     }
 
@@ -200,17 +200,7 @@ public final class AdminApi {
     private Future<JsonObject> listAccounts(RoutingContext ctx) {
         int limit = AdminBodies.limit(ctx.queryParams().get("limit"));
         String cursor = ctx.queryParams().get("cursor");
-        return known(cursor, store::account).compose(v -> sync.sync()).compose(v -> store.listAccounts(cursor, limit));
-    }
-
-    /** Succeeds when there is no cursor or it names a row that exists; else a 400 naming {@code cursor}. */
-    private static Future<Void> known(String cursor, Function<String, Future<Optional<JsonObject>>> row) {
-        if (cursor == null) {
-            return Future.succeededFuture();
-        }
-        return row.apply(cursor).compose(found -> found.isPresent() ? Future.<Void>succeededFuture()
-            : Future.failedFuture(new InvalidRequest("cursor is not a next_cursor this list gave.", "cursor")
-                .toException()));
+        return AdminBodies.known(cursor, store::account).compose(v -> sync.sync()).compose(v -> store.listAccounts(cursor, limit));
     }
 
     /** {@code GET /admin/v1/usage}: aggregates, {@code {data, next_cursor: null}} (one page, bounded by the groups). */

@@ -3,6 +3,7 @@ package io.tokenhub.admin;
 import io.tokenhub.admin.AdminStore.NewKey;
 import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.routing.Catalog;
+import io.vertx.core.Future;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Function;
 
 /** Field readers for admin request bodies; each failure is a 400 naming the field. */
 final class AdminBodies {
@@ -170,6 +172,15 @@ final class AdminBodies {
             throw invalid(field + " must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z.", field);
         }
         return at;
+    }
+
+    /** Succeeds when there is no cursor or it names a row that exists; else a 400 naming {@code cursor}. */
+    static Future<Void> known(String cursor, Function<String, Future<Optional<JsonObject>>> row) {
+        if (cursor == null) {
+            return Future.succeededFuture();
+        }
+        return row.apply(cursor).compose(found -> found.isPresent() ? Future.<Void>succeededFuture()
+            : Future.failedFuture(invalid("cursor is not a next_cursor this list gave.", "cursor")));
     }
 
     /** A key's settings ({@code name, allowed_models, rpm, tpm, monthly_cap_…, expires_at}) for {@code accountId}. */

@@ -167,11 +167,9 @@ public final class ConsoleApi {
         int max = limit == null ? AdminBodies.MAX_LIMIT : AdminBodies.limit(limit);
         String cursor = ctx.queryParams().get("cursor");
         // A cursor is a key of one's own account: another's is as unknown as a missing one.
-        Future<Void> known = cursor == null ? Future.succeededFuture() : store.key(cursor).compose(found ->
-            found.filter(k -> accountId.equals(k.getString("account_id"))).isPresent() ? Future.<Void>succeededFuture()
-                : Future.failedFuture(new InvalidRequest("cursor is not a next_cursor this list gave.", "cursor")
-                    .toException()));
-        return known.compose(v -> store.listKeys(accountId, cursor, max));
+        return AdminBodies.known(cursor, id -> store.key(id)
+                .map(found -> found.filter(k -> accountId.equals(k.getString("account_id")))))
+            .compose(v -> store.listKeys(accountId, cursor, max));
     }
 
     /** {@code {name, allowed_models?, expires_at?, monthly_cap_usd?, rpm?, tpm?}}: a key of one's own account. */

@@ -99,11 +99,11 @@ public final class ApiVerticle extends VerticleBase {
                 Adapted known = adapters.get(p.id());
                 if (known == null || known.provider() != p && !known.provider().equals(p)) {
                     HttpClient client = client(p);
-                    Adapted replaced = adapters.put(p.id(), new Adapted(p, client, Providers.create(vertx, client, p)));
+                    Adapted replaced = adapters.put(p.id(), known = new Adapted(p, client,
+                        Providers.create(vertx, client, p)));
                     if (replaced != null) {
                         replaced.client().shutdown(REPLACED_CLIENT_GRACE_MINUTES, TimeUnit.MINUTES);
                     }
-                    known = adapters.get(p.id());
                 }
                 return known.adapter();
             })

@@ -5,8 +5,8 @@ import io.vertx.core.json.JsonObject;
 
 /**
  * What a model generated, as text to count when the provider gave no usage: content, reasoning,
- * a refusal and tool (or function) calls' names and arguments of a message (whole answers) or of a delta (streams) all count as output
- * tokens.
+ * a refusal and tool (or function) calls' names and arguments of a message (whole answers) or of a
+ * delta (streams) all count as output tokens.
  */
 public final class GeneratedText {
 

@@ -58,7 +58,6 @@ public final class Upstreams {
                 keys.add(key);
                 UpstreamHealth known = byKey.get(key);
                 if (known == null) {
-                    stateValue.put(key, 0);
                     metrics.gauge("tokenhub_circuit_state", "Circuit state per upstream: 0 closed, 1 half-open, 2 open",
                         () -> stateValue.getOrDefault(key, 0), "provider", d.provider(), "deployment", d.model());
                 }

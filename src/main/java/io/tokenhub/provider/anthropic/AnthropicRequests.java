@@ -217,15 +217,8 @@ public final class AnthropicRequests {
         if (!"text".equals(block.getString("type"))) {
             return;
         }
-        String text = block.getString("text").stripTrailing();
-        if (!text.isEmpty()) {
-            block.put("text", text);
-            return;
-        }
-        blocks.remove(blocks.size() - 1);
-        if (blocks.isEmpty()) {
-            out.remove(out.size() - 1);
-        }
+        // Never empty once trimmed: text of only whitespace makes no block (addText).
+        block.put("text", block.getString("text").stripTrailing());
     }
 
     /**
