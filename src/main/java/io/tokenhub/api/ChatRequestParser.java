@@ -100,10 +100,14 @@ final class ChatRequestParser {
         checkToolChoice(body.getValue("tool_choice"), body.getValue("tools"));
         checkFunctionCall(body.getValue("function_call"), body.getValue("functions"));
         optionalBoolean(body, "parallel_tool_calls", true);
-        optionalBoolean(body, "logprobs", false);
+        boolean logprobs = optionalBoolean(body, "logprobs", false);
         Integer topLogprobs = optionalInt(body, "top_logprobs", 0);
         if (topLogprobs != null && topLogprobs > 20) {
             throw invalid("top_logprobs must be an integer from 0 to 20.", "top_logprobs");
+        }
+        if (topLogprobs != null && topLogprobs > 0 && !logprobs) {
+            // As OpenAI answers; elsewhere the client would get no log probabilities and no word why.
+            throw invalid("top_logprobs is only allowed when logprobs is true.", "top_logprobs");
         }
         checkLogitBias(body.getValue("logit_bias"));
         checkStop(body.getValue("stop"));
@@ -160,7 +164,36 @@ final class ChatRequestParser {
         if (!thinking && !target.model().supports("thinking")) {
             body.remove("enable_thinking");
         }
+        withoutEmptyTools(body);
         return new ModelRequest(body, requested, target, stream, includeUsage, limit, choices, tokens, fallbacks, fit);
+    }
+
+    /**
+     * An empty {@code tools} (or {@code functions}) declares nothing: it goes, with the choices and
+     * options that only mean something beside tools. OpenAI refuses the empty array and
+     * {@code parallel_tool_calls} without tools, where other providers take both; clients and
+     * frameworks send them, so the request means the same at every provider.
+     */
+    private static void withoutEmptyTools(JsonObject body) {
+        boolean tools = declares(body, "tools");
+        boolean functions = declares(body, "functions");
+        if (!tools) {
+            body.remove("tools");
+            body.remove("parallel_tool_calls");
+            if ("none".equals(body.getValue("tool_choice")) || "auto".equals(body.getValue("tool_choice"))) {
+                body.remove("tool_choice");
+            }
+        }
+        if (!functions) {
+            body.remove("functions");
+            if ("none".equals(body.getValue("function_call")) || "auto".equals(body.getValue("function_call"))) {
+                body.remove("function_call");
+            }
+        }
+    }
+
+    private static boolean declares(JsonObject body, String field) {
+        return body.getValue(field) instanceof JsonArray array && !array.isEmpty();
     }
 
     /**

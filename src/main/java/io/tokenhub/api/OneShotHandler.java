@@ -235,8 +235,8 @@ final class OneShotHandler implements Handler<RoutingContext> {
             }
 
             public JsonObject usageJson(Usage usage, long cost) {
-                return new JsonObject().put("prompt_tokens", usage.promptTokens())
-                    .put("total_tokens", usage.promptTokens()).put("cost", PriceCalculator.toUsd(cost));
+                return estimatedIf(usage, new JsonObject().put("prompt_tokens", usage.promptTokens())
+                    .put("total_tokens", usage.promptTokens()).put("cost", PriceCalculator.toUsd(cost)));
             }
         };
     }
@@ -279,9 +279,14 @@ final class OneShotHandler implements Handler<RoutingContext> {
             }
 
             public JsonObject usageJson(Usage usage, long cost) {
-                return new JsonObject().put("total_tokens", usage.promptTokens()).put("search_units", 1)
-                    .put("cost", PriceCalculator.toUsd(cost));
+                return estimatedIf(usage, new JsonObject().put("total_tokens", usage.promptTokens())
+                    .put("search_units", 1).put("cost", PriceCalculator.toUsd(cost)));
             }
         };
+    }
+
+    /** Marks a usage we counted ourselves, as a chat completion's is marked. */
+    private static JsonObject estimatedIf(Usage usage, JsonObject json) {
+        return usage.estimated() ? json.put("estimated", true) : json;
     }
 }

@@ -68,7 +68,8 @@ final class SseRelay implements StreamStart.Sink {
             return;
         }
         if (chunk.usageOnly()) {
-            if (ex.request.includeUsage()) {
+            // A usage that counts nothing is left for end(), which sends our estimate in its place.
+            if (ex.request.includeUsage() && served.result().stream().usage() != null) {
                 write(chunk, PriceCalculator.toUsd(Outcome.cost(served.attempt(), usage())));
                 usageSent = true;
             }

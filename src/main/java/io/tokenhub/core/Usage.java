@@ -44,10 +44,13 @@ public record Usage(long promptTokens, long cachedTokens, long cacheWriteTokens,
     /**
      * Reads an OpenAI {@code usage} object; null when absent. Cache writes are read from
      * {@code prompt_tokens_details.cache_write_tokens}, where OpenRouter reports them and where
-     * the Anthropic translation puts them.
+     * the Anthropic translation puts them. A usage without a count of the prompt or of the output
+     * ({@code {}}, or {@code total_tokens} alone, as some self-hosted servers send) counts nothing:
+     * null as well, so that the request is billed from our estimate and not for free.
      */
     public static Usage fromOpenAi(JsonObject usage) {
-        if (usage == null) {
+        if (usage == null || !(usage.getValue("prompt_tokens") instanceof Number)
+            && !(usage.getValue("completion_tokens") instanceof Number)) {
             return null;
         }
         JsonObject promptDetails = usage.getJsonObject("prompt_tokens_details");

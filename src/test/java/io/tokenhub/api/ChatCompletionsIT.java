@@ -292,6 +292,43 @@ class ChatCompletionsIT {
     }
 
     @Test
+    void aUsageThatCountsNothingIsBilledFromOurEstimateWholeAndStreamed() {
+        // Given a provider whose usage is {} (some self-hosted servers send it so), on its whole
+        // answers and on its streams' usage chunk
+        upstream.usage = new JsonObject();
+
+        HttpResponse<String> whole = gateway.post("/v1/chat/completions", key,
+            "{\"model\": \"gpt-4o-mini\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}");
+        HttpResponse<String> streamed = gateway.post("/v1/chat/completions", key, """
+            {"model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
+             "messages": [{"role": "user", "content": "Stream please"}]}""");
+
+        // Then each is billed as estimated, for the prompt and for what was delivered, not for nothing
+        assertThat(whole.statusCode()).as(whole.body()).isEqualTo(200);
+        JsonObject usage = new JsonObject(whole.body()).getJsonObject("usage");
+        assertThat(usage.getInteger("prompt_tokens")).isPositive();
+        assertThat(usage.getInteger("completion_tokens")).isPositive();
+        assertThat(usage.getBoolean("estimated")).isTrue();
+        // and the stream's client gets one usage chunk, ours, with the estimate in it
+        List<JsonObject> chunks = streamedChunks(streamed);
+        assertThat(chunks).filteredOn(chunk -> chunk.getValue("usage") instanceof JsonObject).hasSize(1);
+        JsonObject last = chunks.get(chunks.size() - 1).getJsonObject("usage");
+        assertThat(last.getInteger("completion_tokens")).isPositive();
+        assertThat(last.getBoolean("estimated")).isTrue();
+        for (HttpResponse<String> response : List.of(whole, streamed)) {
+            String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
+            TestGateway.eventually(() -> gateway.database().count(
+                "SELECT count(*) FROM usage_records WHERE request_id = ?", requestId) == 1, 10_000, "the usage record");
+            Map<String, Object> row = gateway.database().query("SELECT prompt_tokens, completion_tokens, estimated, "
+                + "cost_micro_usd FROM usage_records WHERE request_id = ?", requestId).get(0);
+            assertThat(row).containsEntry("estimated", true);
+            assertThat((Integer) row.get("prompt_tokens")).isPositive();
+            assertThat((Integer) row.get("completion_tokens")).isPositive();
+            assertThat((Long) row.get("cost_micro_usd")).isPositive();
+        }
+    }
+
+    @Test
     void requestIsPassedThroughWithTheProviderKeyAndNeverTheClientKey() {
         HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
             {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}],
@@ -308,6 +345,24 @@ class ChatCompletionsIT {
         assertThat(sent.body().getJsonObject("logit_bias").getInteger("50256")).isEqualTo(-100);
         assertThat(sent.body().containsKey("fallback_models")).isFalse();
         assertThat(sent.body().getString("model")).isEqualTo("gpt-4o-mini");
+    }
+
+    @Test
+    void emptyToolsAndTheOptionsBesideThemDoNotReachTheProvider() {
+        // Given a client (a framework) that sends an empty tools array with its options, in a body
+        // long enough to be relayed from its bytes and in a short one
+        for (String padding : List.of("", "x".repeat(600))) {
+            HttpResponse<String> response = gateway.post("/v1/chat/completions", key, new JsonObject()
+                .put("model", "gpt-4o-mini").put("tools", new io.vertx.core.json.JsonArray())
+                .put("parallel_tool_calls", true).put("tool_choice", "auto").put("user", "u" + padding)
+                .put("messages", new io.vertx.core.json.JsonArray().add(new JsonObject().put("role", "user")
+                    .put("content", "hi"))).encode());
+
+            // Then the request is served, and the provider (OpenAI refuses the empty array) gets none of them
+            assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+            assertThat(upstream.lastRequest().body().fieldNames())
+                .doesNotContain("tools", "parallel_tool_calls", "tool_choice").contains("user", "messages");
+        }
     }
 
     @Test

@@ -287,6 +287,33 @@ class ChatRequestParserTest {
         assertThat(going.fieldNames()).containsExactlyInAnyOrder("model", "max_tokens", "messages", "top_p");
     }
 
+    @Test
+    void emptyToolsGoWithTheOptionsThatOnlyGoBesideToolsAsOpenAiRefusesThem() {
+        JsonObject body = chat("capable", "hi").put("tools", new JsonArray()).put("parallel_tool_calls", true)
+            .put("tool_choice", "auto").put("functions", new JsonArray()).put("function_call", "none");
+        JsonObject declared = chat("capable", "hi").put("tools", new JsonArray().add(tool("lookup")))
+            .put("parallel_tool_calls", false).put("tool_choice", "auto").put("functions", new JsonArray());
+
+        JsonObject going = ChatRequestParser.parse(body, CATALOG, KEY, counter).result().body();
+        JsonObject withTools = ChatRequestParser.parse(declared, CATALOG, KEY, counter).result().body();
+
+        assertThat(going.fieldNames()).containsExactlyInAnyOrder("model", "max_tokens", "messages");
+        assertThat(withTools.fieldNames())
+            .containsExactlyInAnyOrder("model", "max_tokens", "messages", "tools", "parallel_tool_calls", "tool_choice");
+    }
+
+    @Test
+    void topLogprobsWithoutLogprobsIsRefusedAsOpenAiRefusesIt() {
+        assertParseRefused(chat("capable", "hi").put("top_logprobs", 3), KEY, 400, "invalid_request_error",
+            "top_logprobs");
+        assertParseRefused(chat("capable", "hi").put("top_logprobs", 3).put("logprobs", false), KEY, 400,
+            "invalid_request_error", "top_logprobs");
+        assertThat(ChatRequestParser.parse(chat("capable", "hi").put("top_logprobs", 3).put("logprobs", true),
+            CATALOG, KEY, counter).succeeded()).isTrue();
+        assertThat(ChatRequestParser.parse(chat("capable", "hi").put("top_logprobs", 0), CATALOG, KEY, counter)
+            .succeeded()).isTrue();
+    }
+
     private void assertParseRefused(JsonObject body, KeyContext key, int status, String code, String param) {
         Future<ModelRequest> parsed;
         try {

@@ -239,6 +239,30 @@ class EmbeddingsRerankIT {
         assertThat(new float[] {bytes.getFloat(), bytes.getFloat(), bytes.getFloat()}).containsExactly(1.0f, 1.1f, 1.2f);
     }
 
+    @Test
+    void anEmbeddingOrRerankWhoseUsageCountsNothingIsBilledForTheInputWeCount() {
+        // Given a provider whose usage is {} (some self-hosted servers answer so)
+        upstream.usage = new JsonObject();
+
+        HttpResponse<String> embedding = post("/v1/embeddings", new JsonObject().put("model", "remote-embed")
+            .put("input", "the quick brown fox jumps over the lazy dog"));
+        HttpResponse<String> rerank = post("/v1/rerank", new JsonObject().put("model", "remote-rerank")
+            .put("query", "the quick brown fox").put("documents", new JsonArray().add("the lazy dog")));
+
+        // Then each is billed for the input as we count it, marked estimated, not for nothing
+        assertThat(embedding.statusCode()).as(embedding.body()).isEqualTo(200);
+        JsonObject usage = new JsonObject(embedding.body()).getJsonObject("usage");
+        assertThat(usage.getInteger("prompt_tokens")).isPositive();
+        assertThat(usage.getBoolean("estimated")).isTrue();
+        Map<String, Object> row = usageRecord(embedding);
+        assertThat(row.get("estimated")).isEqualTo(true);
+        assertThat((Integer) row.get("prompt_tokens")).isPositive();
+        assertThat((Long) row.get("cost_micro_usd")).isPositive();
+        assertThat(rerank.statusCode()).as(rerank.body()).isEqualTo(200);
+        assertThat(usageRecord(rerank).get("estimated")).isEqualTo(true);
+        assertThat((Integer) usageRecord(rerank).get("prompt_tokens")).isPositive();
+    }
+
     // ---- rerank -------------------------------------------------------------------------------
 
     @Test

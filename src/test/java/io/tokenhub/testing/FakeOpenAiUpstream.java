@@ -259,7 +259,8 @@ public final class FakeOpenAiUpstream {
 
     /**
      * {@code POST /embeddings}: one vector per input ({@code dimensions} long, default 4, entry i of
-     * input n is {@code n + i / 10}), usage = the configured usage's prompt tokens.
+     * input n is {@code n + i / 10}), usage = the configured usage's prompt tokens ({@code {}} when
+     * the configured usage is {@code {}}).
      */
     private JsonObject embeddings(JsonObject body) {
         Object input = body.getValue("input");
@@ -275,13 +276,14 @@ public final class FakeOpenAiUpstream {
         }
         long prompt = usage == null ? 0 : usage.getLong("prompt_tokens", 0L);
         return new JsonObject().put("object", "list").put("data", data).put("model", model)
-            .put("usage", new JsonObject().put("prompt_tokens", prompt).put("total_tokens", prompt));
+            .put("usage", usage != null && usage.isEmpty() ? new JsonObject()
+                : new JsonObject().put("prompt_tokens", prompt).put("total_tokens", prompt));
     }
 
     /**
      * {@code POST /rerank} in Jina's shape: document i scores {@code 1 / (i + 1)}, so the order is the
      * documents' order; {@code top_n} and {@code return_documents} honoured; usage.total_tokens =
-     * the configured usage's prompt tokens.
+     * the configured usage's prompt tokens ({@code {}} when the configured usage is {@code {}}).
      */
     private JsonObject rerank(JsonObject body) {
         JsonArray documents = body.getValue("documents") instanceof JsonArray d ? d : new JsonArray();
@@ -297,7 +299,7 @@ public final class FakeOpenAiUpstream {
         }
         long prompt = usage == null ? 0 : usage.getLong("prompt_tokens", 0L);
         return new JsonObject().put("model", model).put("results", results)
-            .put("usage", new JsonObject().put("total_tokens", prompt));
+            .put("usage", usage != null && usage.isEmpty() ? new JsonObject() : new JsonObject().put("total_tokens", prompt));
     }
 
     private JsonObject completion() {

@@ -106,6 +106,7 @@ final class JsonScan {
         long reasoning = 0;
         long cacheHit = 0;
         int seen = 0;
+        boolean counted = false;
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
             String name = parser.currentName();
             JsonToken value = parser.nextToken();
@@ -116,10 +117,12 @@ final class JsonScan {
                 }
                 case "prompt_tokens" -> {
                     seen = once(seen, 1);
+                    counted |= value == JsonToken.VALUE_NUMBER_INT;
                     prompt = count(parser, value);
                 }
                 case "completion_tokens" -> {
                     seen = once(seen, 2);
+                    counted |= value == JsonToken.VALUE_NUMBER_INT;
                     completion = count(parser, value);
                 }
                 case "prompt_tokens_details" -> {
@@ -135,6 +138,10 @@ final class JsonScan {
                 case "cost" -> throw UNUSUAL;
                 default -> parser.skipChildren();
             }
+        }
+        if (!counted) {
+            // Counts nothing ({}, or total_tokens alone): Usage.fromOpenAi makes it null, to be estimated.
+            throw UNUSUAL;
         }
         if ((seen & 4) == 0 && cacheHit > 0) {
             // DeepSeek's cache hits without OpenAI's details: the answer gets them added, by the whole parse.

@@ -99,9 +99,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
                 JsonObject answer = json(buffer, "data");
                 answer.put("model", label(answer.getValue("model"), call));
                 EmbeddingFormat.asAsked(answer.getValue("data"), call.body().getValue("encoding_format"), providerId());
-                JsonObject usage = answer.getValue("usage") instanceof JsonObject u ? u : null;
-                return Completion.of(answer, usage == null ? null
-                    : new Usage(usage.getLong("prompt_tokens", usage.getLong("total_tokens", 0L)), 0, 0, 0, false));
+                return Completion.of(answer, inputCount(answer, "prompt_tokens", "total_tokens"));
             });
     }
 
@@ -113,8 +111,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
             .map(buffer -> {
                 JsonObject answer = json(buffer, "results");
                 // Jina reports usage.total_tokens; Cohere reports meta.billed_units.search_units.
-                JsonObject usage = answer.getValue("usage") instanceof JsonObject u ? u : null;
-                Usage tokens = usage == null ? null : new Usage(usage.getLong("total_tokens", 0L), 0, 0, 0, false);
+                Usage tokens = inputCount(answer, "total_tokens");
                 JsonObject result = new JsonObject()
                     .put("id", answer.getValue("id"))
                     .put("model", label(answer.getValue("model"), call))
@@ -208,6 +205,21 @@ public final class OpenAiAdapter implements ProviderAdapter {
         ReasoningField.rename(body.getValue("choices"), "message");
         Usage usage = body.getValue("usage") instanceof JsonObject u ? Usage.fromOpenAi(u) : null;
         return Completion.of(body, usage);
+    }
+
+    /**
+     * The input tokens an embeddings or rerank answer's usage counts, under the first of
+     * {@code names} it has; null when it counts none (no usage, or {@code {}}), to be estimated.
+     */
+    private static Usage inputCount(JsonObject answer, String... names) {
+        if (answer.getValue("usage") instanceof JsonObject usage) {
+            for (String name : names) {
+                if (usage.getValue(name) instanceof Number tokens) {
+                    return new Usage(tokens.longValue(), 0, 0, 0, false);
+                }
+            }
+        }
+        return null;
     }
 
     /** {@code provider/model} as the provider reported it, else as it was asked for. */

@@ -85,8 +85,9 @@ final class OpenAiChunkStream extends SseChunkStream {
         }
         relabel(chunk.getValue("model"));
         chunk.put("model", label);
-        if (chunk.getValue("usage") instanceof JsonObject u) {
-            usage = Usage.fromOpenAi(u);
+        Usage counted = chunk.getValue("usage") instanceof JsonObject u ? Usage.fromOpenAi(u) : null;
+        if (counted != null) {
+            usage = counted;
         }
         if (shortage != null) {
             return;

@@ -87,7 +87,7 @@ class RelayedChunkTest {
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"reasoning_content\":\"think\",\"content\":null}}]}");
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":"
             + "{\"arguments\": \"{\\\"a\\\":1}\"}}]}},{\"delta\":{\"content\":\"\"}}]}");
-        assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"tool_calls\":[]}}, 3, null],\"usage\":{ }}");
+        assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"tool_calls\":[]}}, 3, null],\"usage\":{ \"completion_tokens\" : 2 }}");
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"function_call\":{\"arguments\":\"{\\\"a\\\"\"}}}]}");
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"delta\":{\"function_call\":{}}}]}");
         assertSameAsWholeParse("{\"model\":\"m\"," + USAGE + "}");
@@ -108,6 +108,9 @@ class RelayedChunkTest {
             "{\"model\":\"m\",\"choices\":{}}",
             "{\"model\":\"m\",\"usage\":[1]}",
             "{\"model\":\"m\",\"usage\":{\"cost\":1}}",
+            // a usage that counts nothing, which the whole parse leaves to our estimate
+            "{\"model\":\"m\",\"choices\":[],\"usage\":{ }}",
+            "{\"model\":\"m\",\"choices\":[],\"usage\":{\"total_tokens\":9,\"prompt_tokens\":null}}",
             "{\"model\":\"m\",\"choices\":[{\"delta\":{},\"delta\":{}}]}",
             "{\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"a\",\"content\":\"b\"}}]}",
             "{\"model\":\"m\",\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"insufficient_system_resource\"}]}",

@@ -67,7 +67,7 @@ class RelayedCompletionTest {
         assertSameAsWholeParse("{" + CHOICES + ",\"usage\":null,\"model\":\"m\"}");
         assertSameAsWholeParse("{\"usage\":null," + CHOICES + "}");
         assertSameAsWholeParse("{\"model\":\"\"," + CHOICES + "," + USAGE + "}");
-        assertSameAsWholeParse("{\"usage\": { } ,\n  \"model\" : \"m\\u00e9\\\"q\" ," + CHOICES + " }");
+        assertSameAsWholeParse("{\"usage\": { \"prompt_tokens\":3 } ,\n  \"model\" : \"m\\u00e9\\\"q\" ," + CHOICES + " }");
         assertSameAsWholeParse("{" + USAGE + ",\"model\":\"qwen-plus\"," + CHOICES + "}");
         // The finish reason that fails a call counts on a choice alone
         assertSameAsWholeParse("{\"model\":\"m\",\"choices\":[{\"message\":{\"content\":\"insufficient_system_resource\","
@@ -82,6 +82,9 @@ class RelayedCompletionTest {
             "{\"model\":\"m\"," + CHOICES + "," + USAGE + "," + USAGE + "}",
             "{\"model\":\"m\"," + CHOICES + ",\"usage\":{\"prompt_tokens\":1,\"cost\":0.5}}",
             "{\"model\":\"m\"," + CHOICES + ",\"usage\":3}",
+            // a usage that counts nothing, which the whole parse leaves to our estimate
+            "{\"model\":\"m\"," + CHOICES + ",\"usage\":{ }}",
+            "{\"model\":\"m\"," + CHOICES + ",\"usage\":{\"total_tokens\":9}}",
             "{\"model\":\"m\"," + CHOICES + "} trailing",
             "{\"model\":\"m\"," + CHOICES + "}{}",
             "{\"model\":\"m\",\"choices\":{}}",
