@@ -8,6 +8,7 @@
 -- KEYS[3]: reservations in flight (hash request id -> "keyhash|micro|wallet|plan,tokens,plan,tokens")
 -- KEYS[4]: reservations by time (sorted set), for the sweep and for a reservation about to be
 --   refused.
+-- KEYS[5]: the marks of the nodes' shares (hash share id -> "renewal number|ms"), see share.lua.
 -- All keys share the account's hash tag, so a script touches one slot. Each script reads what it
 -- needs of a hash in one HMGET: a call from Lua costs Redis about as much as the command itself.
 

@@ -4,6 +4,8 @@
 local q = KEYS[1]
 if redis.call('HEXISTS', q, 'loaded') == 1 then return 0 end
 redis.call('DEL', q)
+-- Shares' marks belong to the counters they were made in (share-late.lua).
+redis.call('DEL', KEYS[5])
 redis.call('HSET', q, 'bal', ARGV[1], 'res', 0)
 local ids = {}
 for i = 3, #ARGV, 5 do

@@ -6,12 +6,19 @@
 -- ARGV: share id; micro-USD to charge now; micro-USD the node's requests in flight still hold (the
 -- least the share keeps); the fraction of what is left that the share may grow to (0: only what is
 -- still held); the key's monthly cap (-1 = none); month (YYYYMM); the score of its entry in KEYS[4]
--- (ms: the sweep, or a refused reservation, releases it once it is below their cutoff).
-local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+-- (ms: the sweep, or a refused reservation, releases it once it is below their cutoff); the
+-- renewal's number (1, 2, … for the share); now (ms).
+-- KEYS[5]: the shares' marks (hash share id -> "number|ms" of its last renewal taken here), so that
+-- a renewal the node gave up on is charged once (share-late.lua): one that arrives after its late
+-- charge ran does nothing, and answers GONE.
+local q, k, resv, zset, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local acct = redis.call('HMGET', q, 'loaded', 'bal', 'res', 'plans')
 if not acct[1] then return {'LOAD'} end
 local key = redis.call('HMGET', k, 'm', 'spend', 'res')
 if not key[1] then return {'LOADKEY'} end
+local mark = redis.call('HGET', marks, ARGV[1])
+if mark and tonumber(string.match(mark, '^(%d+)')) >= tonumber(ARGV[8]) then return {'GONE'} end
+redis.call('HSET', marks, ARGV[1], ARGV[8] .. '|' .. ARGV[9])
 local charge, required, fraction, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local old = held(resv, ARGV[1]) or {micro = 0, wallet = 0}
 local bal, res = n(acct[2]) - charge, n(acct[3]) - old.wallet

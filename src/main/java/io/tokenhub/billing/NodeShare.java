@@ -35,10 +35,11 @@ final class NodeShare {
     }
 
     /**
-     * What one renewal sends: the charges it carries, what the requests in flight hold (the least
-     * the share keeps), whether it may grow, and whether it gives the share back.
+     * What one renewal sends: its number (1, 2, … in the share's order, so that Redis takes each one
+     * once: see {@code share-late.lua}), the charges it carries, what the requests in flight hold (the
+     * least the share keeps), whether it may grow, and whether it gives the share back.
      */
-    record Renewal(List<Charge> charges, long heldMicroUsd, boolean grow, boolean last, long sentAtMs) {
+    record Renewal(long sequence, List<Charge> charges, long heldMicroUsd, boolean grow, boolean last, long sentAtMs) {
 
         /** What the charges it carries add up to. */
         long chargeMicroUsd() {
@@ -62,6 +63,7 @@ final class NodeShare {
     private long firstChargeAtMs;
     private long renewedAtMs = Long.MIN_VALUE;
     private long sentAtMs;
+    private long renewals;
     private long usedAtMs;
     private boolean renewing;
     /** A request did not fit since the last renewal was sent: the next one is due now. */
@@ -181,7 +183,7 @@ final class NodeShare {
         winding |= last;
         sentAtMs = nowMs;
         shortOf = false;
-        Renewal r = new Renewal(charges, held, !idle, last, nowMs);
+        Renewal r = new Renewal(++renewals, charges, held, !idle, last, nowMs);
         charges = new ArrayList<>();
         spent = 0;
         return r;

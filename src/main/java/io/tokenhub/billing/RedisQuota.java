@@ -99,6 +99,7 @@ public final class RedisQuota implements Quota {
     private final Script plan = new Script("plan.lua", false);
     private final Script renewal = new Script("share.lua", true);
     private final Script lateCharge = new Script("late-charge.lua", true);
+    private final Script shareLate = new Script("share-late.lua", true);
     /**
      * Runs the shares' renewals: an event-loop context of its own, whose timers no verticle's
      * undeployment cancels (a node stopping gives its shares back after its verticles stopped);
@@ -279,8 +280,15 @@ public final class RedisQuota implements Quota {
         }
         List<String> args = List.of(s.id, Long.toString(r.chargeMicroUsd()), Long.toString(r.heldMicroUsd()),
             r.grow() ? Double.toString(shareFraction) : "0", Long.toString(s.cap), month(),
-            Long.toString(r.sentAtMs() - RESERVATION_TTL_MS + SHARE_TTL_MS));
-        run(renewal, s.accountId, s.keyId, args, null).onComplete(renewed -> {
+            Long.toString(r.sentAtMs() - RESERVATION_TTL_MS + SHARE_TTL_MS), Long.toString(r.sequence()),
+            Long.toString(r.sentAtMs()));
+        run(renewal, s.accountId, s.keyId, args, null).map(reply -> {
+            if (!"OK".equals(reply.get(0).toString())) {
+                // GONE: its late charge ran first, which only a renewal given up on has.
+                throw new IllegalStateException("the counters answered " + reply.get(0) + " to a renewal");
+            }
+            return reply;
+        }).onComplete(renewed -> {
             if (renewed.succeeded()) {
                 s.renewed(r, renewed.result().get(1).toLong());
                 r.charges().forEach(c -> c.settled().complete(charged(s, c.microUsd())));
@@ -295,11 +303,37 @@ public final class RedisQuota implements Quota {
             LOG.warn("renewing this node's share of an account in the hot counters failed ({}); charging the wallet",
                 renewed.cause().toString());
             shares.remove(s.keyId, s);
+            List<NodeShare.Charge> later = s.broke();
+            long laterMicroUsd = later.stream().mapToLong(NodeShare.Charge::microUsd).sum();
             List<NodeShare.Charge> untaken = new ArrayList<>(r.charges());
-            untaken.addAll(s.broke());
+            untaken.addAll(later);
             untaken.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
+            chargeShareLate(s, r, laterMicroUsd, 1);
             s.gone.complete();
         });
+    }
+
+    /**
+     * Charges in Redis, once, what a share's failed renewal carried (unless it ran after all) and
+     * what the requests settled after it cost, all charged to the wallet in PostgreSQL meanwhile, and
+     * releases the share's hold: tried as {@link #chargeLate} is. Until 2026-12-07 Redis kept that
+     * money, and the share's hold until it was stale, and the money could be spent again until the
+     * counters were rebuilt.
+     */
+    private void chargeShareLate(NodeShare s, NodeShare.Renewal r, long laterMicroUsd, int attempt) {
+        long wait = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS << Math.min(attempt - 1, 10));
+        renewals.setTimer(wait, id -> call(shareLate, keys(s.accountId, s.keyId), List.of(s.id,
+                Long.toString(r.sequence()), Long.toString(r.chargeMicroUsd()), Long.toString(laterMicroUsd), month(),
+                Long.toString(clock.millis())))
+            .onFailure(again -> {
+                if (attempt < LATE_CHARGE_ATTEMPTS) {
+                    chargeShareLate(s, r, laterMicroUsd, attempt + 1);
+                } else {
+                    LOG.error("the hot counters never took the charges of a share of account {} whose renewal failed: "
+                        + "they may hold up to {} micro-USD more than PostgreSQL until they are next rebuilt",
+                        s.accountId, r.chargeMicroUsd() + laterMicroUsd);
+                }
+            }));
     }
 
     /** A request's cost charged to its account's wallet in Redis by its share's renewal. */
@@ -498,10 +532,10 @@ public final class RedisQuota implements Quota {
         return bounded;
     }
 
-    /** The account's hash, the key's hash, the reservations and their timeline: one hash tag. */
+    /** The account's hash, the key's hash, the reservations, their timeline and the shares' marks: one hash tag. */
     private static List<String> keys(String accountId, String keyId) {
         String tag = "{" + accountId + "}";
-        return List.of("th:q:" + tag, "th:k:" + tag + ":" + keyId, "th:r:" + tag, "th:rz:" + tag);
+        return List.of("th:q:" + tag, "th:k:" + tag + ":" + keyId, "th:r:" + tag, "th:rz:" + tag, "th:sm:" + tag);
     }
 
     private String month() {

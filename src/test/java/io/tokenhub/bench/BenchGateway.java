@@ -345,7 +345,7 @@ final class BenchGateway implements AutoCloseable {
         if (redis != null && accountId != null) {
             String tag = "{" + accountId + "}";
             try {
-                redis.send("DEL", "th:q:" + tag, "th:k:" + tag + ":" + keyId, "th:r:" + tag, "th:rz:" + tag);
+                redis.send("DEL", "th:q:" + tag, "th:k:" + tag + ":" + keyId, "th:r:" + tag, "th:rz:" + tag, "th:sm:" + tag);
             } catch (RuntimeException e) {
                 System.err.println("could not delete the benchmark account's Redis keys: " + e.getMessage());
             }

@@ -262,6 +262,71 @@ class NodeShareIT {
         assertThat(reservedAgainstShares).as("not against the share").hasValue(before);
     }
 
+    @Test
+    void aRenewalLostWithItsConnectionIsChargedInRedisOnceItAnswersAgainAndTheShareReleased() throws Exception {
+        // Given a node with a share, and ten requests in flight against it when Redis goes silent
+        RedisQuota node = node(0.1, true);
+        long spent = busy(node, -1);
+        spent += awaitShare(node, -1);
+        List<Reservation> made = inFlight(node, 10);
+        network.partition();
+
+        // When they settle: their renewal is not answered, so they are charged to the wallet in PostgreSQL,
+        // and the renewal is lost with its connection
+        spent += settleAll(node, made);
+        network.dropConnections();
+        network.heal();
+
+        // Then once Redis answers again its wallet and the key's spend are charged them once, and the
+        // share's hold is released at once (it was held until stale, and the wallet 4 000 micro-USD high)
+        long expected = 1_000_000 - spent;
+        eventually(() -> commands.reservationsHeld(account) == 0 && balance() == expected, "Redis's wallet at "
+            + expected + " with nothing held");
+        assertThat(commands.bulk("HGET", "th:q:{" + account + "}", "res")).isEqualTo("0");
+        assertThat(keySpend()).isEqualTo(spent);
+    }
+
+    @Test
+    void aRenewalRedisTakesAfterTheNodeGaveUpOnItIsChargedOnce() throws Exception {
+        // Given a node with a share, and ten requests in flight against it when Redis goes silent
+        RedisQuota node = node(0.1, true);
+        long spent = busy(node, -1);
+        spent += awaitShare(node, -1);
+        List<Reservation> made = inFlight(node, 10);
+        network.partition();
+
+        // When they settle (charged in PostgreSQL when their renewal is not answered), and Redis then
+        // takes the renewal after all, held on the connection meanwhile
+        spent += settleAll(node, made);
+        network.heal();
+
+        // Then Redis's wallet is charged each once: by the renewal, not again by its late charge,
+        // which releases the share's hold
+        long expected = 1_000_000 - spent;
+        eventually(() -> commands.reservationsHeld(account) == 0, "the share's hold released");
+        assertThat(balance()).isEqualTo(expected);
+        assertThat(keySpend()).isEqualTo(spent);
+    }
+
+    /** {@code n} requests reserved against the node's share, in flight. */
+    private List<Reservation> inFlight(RedisQuota node, int n) {
+        List<Reservation> made = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            Future<Reservation> reserved = reserve(node, -1, 450);
+            assertThat(reserved.isComplete()).as("made against the share").isTrue();
+            made.add(reserved.result());
+        }
+        return made;
+    }
+
+    /** Settles the requests at 400 each, all charged to the wallet; answers what they cost. */
+    private long settleAll(RedisQuota node, List<Reservation> made) throws Exception {
+        for (Payment paid : await(Future.all(made.stream().map(r -> node.settle(r, 50, 400)).toList())).<Payment>list()) {
+            assertThat(paid.walletMicroUsd()).isEqualTo(400);
+        }
+        return 400L * made.size();
+    }
+
     /**
      * Until the node's share is held in Redis, the node has heard so and no renewal is due soon, so
      * that its requests reserve against it: until it has one, the key is kept busy by requests

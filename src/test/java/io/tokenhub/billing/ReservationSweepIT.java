@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tokenhub.store.Database;
 import io.tokenhub.testing.TestDatabase;
+import io.tokenhub.testing.TestGateway;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgConnectOptions;
@@ -16,6 +17,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -51,7 +53,7 @@ class ReservationSweepIT {
     @AfterEach
     void stop() throws Exception {
         await(redis.del(java.util.List.of("th:q:{" + account + "}", "th:k:{" + account + "}:key_1",
-            "th:r:{" + account + "}", "th:rz:{" + account + "}")));
+            "th:r:{" + account + "}", "th:rz:{" + account + "}", "th:sm:{" + account + "}")));
         vertx.close();
         database.close();
     }
@@ -78,6 +80,29 @@ class ReservationSweepIT {
         survivor.sweep();
         Reservation after = awaitReleased(survivor);
         assertThat(after.microUsd()).isEqualTo(500);
+    }
+
+    @Test
+    void theSweepForgetsTheMarksOfSharesNotRenewedSinceBeforeTheCutoff() throws Exception {
+        // Given counters loaded, with the marks of a share last renewed 16 minutes ago (its node gone)
+        // and of one renewed now
+        RedisQuota node = quota();
+        await(node.reserve("req_seen", account, "key_1", -1, "m", 10, 10));
+        String marks = "th:sm:{" + account + "}";
+        await(redis.hset(List.of(marks, "share:gone:1", "7|" + now.minus(Duration.ofMinutes(16)).toEpochMilli(),
+            "share:live:1", "3|" + now.toEpochMilli())));
+
+        // When a node that has seen the account sweeps
+        node.sweep();
+
+        // Then only the live share's mark is left
+        TestGateway.eventually(() -> {
+            try {
+                return await(redis.hkeys(marks)).stream().map(Object::toString).toList().equals(List.of("share:live:1"));
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        }, 10_000, "the gone share's mark forgotten");
     }
 
     @Test

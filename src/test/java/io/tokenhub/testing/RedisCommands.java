@@ -57,7 +57,7 @@ public final class RedisCommands {
     /** Deletes what the hot counters hold of an account and of its key {@code key_1}: a test's own, after it. */
     public void forgetAccount(String accountId) {
         send("DEL", "th:q:{" + accountId + "}", "th:k:{" + accountId + "}:key_1", "th:r:{" + accountId + "}",
-            "th:rz:{" + accountId + "}");
+            "th:rz:{" + accountId + "}", "th:sm:{" + accountId + "}");
     }
 
     /** How many reservations an account holds ({@code HLEN} of its reservations hash). */
