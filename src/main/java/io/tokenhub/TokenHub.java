@@ -17,6 +17,7 @@ import io.tokenhub.admin.AdminApi;
 import io.tokenhub.admin.AdminAuth;
 import io.tokenhub.admin.AdminStore;
 import io.tokenhub.admin.Bootstrap;
+import io.tokenhub.admin.UsageQueries;
 import io.tokenhub.api.ApiVerticle;
 import io.tokenhub.auth.Authenticator;
 import io.tokenhub.auth.AuthVerticle;
@@ -69,6 +70,8 @@ public final class TokenHub {
     private final Clustering clustering;
     private final Vertx vertx;
     private final Pool pool;
+    /** Reports' reads (usage, logs), apart from the request path's {@link #pool}: {@link Database#reportPool}. */
+    private final Pool reportPool;
     private final Metrics metrics;
     private final UsageStatus usageStatus;
     private final AtomicBoolean draining = new AtomicBoolean();
@@ -82,12 +85,13 @@ public final class TokenHub {
     private Bootstrap.Keys bootstrapKeys;
 
     private TokenHub(TokenHubConfig config, Database database, Clustering clustering, Vertx vertx, Pool pool,
-                     Metrics metrics) {
+                     Pool reportPool, Metrics metrics) {
         this.config = config;
         this.database = database;
         this.clustering = clustering;
         this.vertx = vertx;
         this.pool = pool;
+        this.reportPool = reportPool;
         this.metrics = metrics;
         this.usageStatus = new UsageStatus();
     }
@@ -137,7 +141,8 @@ public final class TokenHub {
             database.close();
             throw e;
         }
-        TokenHub hub = new TokenHub(config, database, clustering, vertx, database.pool(vertx), metrics);
+        TokenHub hub = new TokenHub(config, database, clustering, vertx, database.pool(vertx),
+            database.reportPool(vertx, config.storage().reportPoolSize(), config.storage().reportTimeoutMs()), metrics);
         try {
             await(hub.deploy(source), START_TIMEOUT_MS);
             return hub;
@@ -176,7 +181,8 @@ public final class TokenHub {
         AdminAuth adminAuth = new AdminAuth(config.admin().masterKey(), config.admin().bootstrap(), keyStore);
         AdminApi admin = new AdminApi(vertx, adminStore, adminAuth, catalog,
             auth::invalidateKey, upstreams::describe, quotaChanges,
-            reloader::reloadEverywhere, usageSync, clustering.signInCounter());
+            reloader::reloadEverywhere, usageSync, clustering.signInCounter(),
+            new UsageQueries(reportPool, Clock.systemUTC(), config.storage().reportTimeoutMs()));
         apiPort = config.server().port() == 0 ? freePort() : config.server().port();
         managementPort = config.server().managementPort() == 0 ? freePort() : config.server().managementPort();
         var server = config.server();
@@ -284,6 +290,7 @@ public final class TokenHub {
         LOG.info("stopping: requests done and usage written after {} ms; leaving", elapsedMs(started));
         // Closed from this (non-Vert.x) thread, so that nothing is left to run on a stopped event loop.
         bounded("closing the database pool", pool::close, 10_000);
+        bounded("closing the reports' database pool", reportPool::close, 10_000);
         bounded("closing Vert.x and leaving the cluster", vertx::close, 30_000);
         database.close();
         LOG.info("stopped after {} ms", elapsedMs(started));

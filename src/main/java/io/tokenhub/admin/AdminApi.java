@@ -19,7 +19,6 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.pgclient.PgException;
-import java.time.Clock;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.List;
@@ -55,7 +54,8 @@ public final class AdminApi {
     /** @param invalidateLocally drops a key id from this node's auth cache */
     public AdminApi(Vertx vertx, AdminStore store, AdminAuth auth, CatalogHolder catalog,
                     Consumer<String> invalidateLocally, Supplier<JsonObject> upstreams, QuotaChanges quotaChanges,
-                    Supplier<Future<JsonObject>> reload, UsageSync sync, SharedCounter counter) {
+                    Supplier<Future<JsonObject>> reload, UsageSync sync, SharedCounter counter,
+                    UsageQueries usage) {
         this.vertx = vertx;
         this.store = store;
         this.auth = auth;
@@ -65,7 +65,7 @@ public final class AdminApi {
         this.quotaChanges = quotaChanges;
         this.reload = reload;
         this.sync = sync;
-        this.usage = new UsageQueries(store.pool(), Clock.systemUTC());
+        this.usage = usage;
         this.console = new ConsoleApi(vertx, store, catalog, usage, sync, this, counter);
         this.hashing = Passwords.executor(vertx);
     }

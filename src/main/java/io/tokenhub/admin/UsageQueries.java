@@ -2,12 +2,17 @@ package io.tokenhub.admin;
 
 import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.core.ApiError.InvalidRequest;
+import io.tokenhub.core.ApiError.ReportTimeout;
+import io.tokenhub.core.ApiError.Unavailable;
 import io.tokenhub.routing.Catalog;
 import io.vertx.core.Future;
+import io.vertx.core.http.ConnectionPoolTooBusyException;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import io.vertx.sqlclient.Pool;
+import io.vertx.sqlclient.DatabaseException;
 import io.vertx.sqlclient.Row;
+import io.vertx.sqlclient.RowSet;
 import io.vertx.sqlclient.Tuple;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -21,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 
 /**
@@ -36,6 +42,10 @@ public final class UsageQueries {
 
     static final int DEFAULT_LIMIT = AdminBodies.DEFAULT_LIMIT;
     static final int MAX_LIMIT = AdminBodies.MAX_LIMIT;
+    /** PostgreSQL's SQLSTATE for a statement stopped by statement_timeout (or cancelled). */
+    private static final String QUERY_CANCELED = "57014";
+    /** How the SQL client's pool says a connection was not free in time (a plain VertxException). */
+    private static final String POOL_WAIT_TIMEOUT = "Timeout waiting for connection";
 
     /** Every §4 field of a usage record, in the order a log record shows them. */
     private static final String LOG_COLUMNS = "request_id, created_at, account_id, key_id, requested_model, "
@@ -237,10 +247,17 @@ public final class UsageQueries {
 
     private final Pool pool;
     private final Clock clock;
+    private final long timeoutMs;
 
-    public UsageQueries(Pool pool, Clock clock) {
+    /**
+     * @param pool      the reports' own pool ({@code Database.reportPool}), whose statements stop after
+     *                  {@code timeoutMs}
+     * @param timeoutMs the pool's statement timeout, named in the error of a report it stops
+     */
+    public UsageQueries(Pool pool, Clock clock, long timeoutMs) {
         this.pool = pool;
         this.clock = clock;
+        this.timeoutMs = timeoutMs;
     }
 
     public Clock clock() {
@@ -255,7 +272,7 @@ public final class UsageQueries {
      */
     public Future<JsonArray> usage(Filter filter, List<GroupBy> groupBy) {
         Statement statement = usageStatement(filter, groupBy);
-        return pool.preparedQuery(statement.sql()).execute(Tuple.tuple(statement.params())).map(rows -> {
+        return run(statement).map(rows -> {
             JsonArray data = new JsonArray();
             for (Row r : rows) {
                 JsonObject row = new JsonObject();
@@ -286,7 +303,7 @@ public final class UsageQueries {
             throw invalid("limit must be an integer from 1 to " + MAX_LIMIT + ".", "limit");
         }
         Statement statement = logsStatement(filter, limit + 1, Cursor.decode(cursor));
-        return pool.preparedQuery(statement.sql()).execute(Tuple.tuple(statement.params())).map(rows -> {
+        return run(statement).map(rows -> {
             JsonArray data = new JsonArray();
             String next = null;
             Cursor last = null;
@@ -309,7 +326,7 @@ public final class UsageQueries {
     /** Empty name when there is no such account. */
     public Future<Wallet> wallet(String accountId, Range range) {
         Statement statement = walletStatement(accountId, range);
-        return pool.preparedQuery(statement.sql()).execute(Tuple.tuple(statement.params())).map(rows -> {
+        return run(statement).map(rows -> {
             if (rows.size() == 0) {
                 return new Wallet(null, 0, 0);
             }
@@ -326,6 +343,24 @@ public final class UsageQueries {
     /** The account's wallet balance as PostgreSQL holds it (settled requests only). */
     public Future<Long> balance(String accountId) {
         return wallet(accountId, Range.currentMonth(clock)).map(Wallet::balanceMicroUsd);
+    }
+
+    /**
+     * Runs a report's statement. One stopped at the time limit is a {@link ReportTimeout}; one that
+     * found every connection of the reports' pool taken for as long is told to come back.
+     */
+    private Future<RowSet<Row>> run(Statement statement) {
+        return pool.preparedQuery(statement.sql()).execute(Tuple.tuple(statement.params())).recover(failure -> {
+            if (failure instanceof DatabaseException db && QUERY_CANCELED.equals(db.getSqlState())) {
+                return Future.failedFuture(new ReportTimeout(timeoutMs).toException());
+            }
+            if (failure instanceof TimeoutException || failure instanceof ConnectionPoolTooBusyException
+                || failure.getMessage() != null && failure.getMessage().startsWith(POOL_WAIT_TIMEOUT)) {
+                return Future.failedFuture(new Unavailable("Reports are busy on this node; retry shortly.")
+                    .toException());
+            }
+            return Future.failedFuture(failure);
+        });
     }
 
     static Statement usageStatement(Filter filter, List<GroupBy> groupBy) {

@@ -249,7 +249,9 @@ public final class ConfigLoader {
             n.string("redis", "none"),
             n.string("data_dir", "data"),
             n.integer("embedded_port", 54329, 1, 65535),
-            n.integer("pool_size", 16, 1, 1000));
+            n.integer("pool_size", 16, 1, 1000),
+            n.integer("report_pool_size", 4, 1, 1000),
+            n.integer("report_timeout_ms", 30_000, 100, 3_600_000));
         n.warnUnknown();
         if (!s.embeddedPostgres() && !s.postgres().matches("postgres(ql)?://.+")) {
             n.problem("postgres", "must be 'embedded' or a postgresql:// URL");

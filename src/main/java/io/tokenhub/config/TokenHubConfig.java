@@ -32,8 +32,12 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
      * @param postgres {@code embedded} or a {@code postgresql://} URL
      * @param redis    {@code none} or a {@code redis://} URL
      * @param dataDir  where the embedded database and the usage spool live
+     * @param reportPoolSize  connections of the pool that reads usage and logs (reports), apart from the
+     *                        request path's
+     * @param reportTimeoutMs longest a report's statement may run (PostgreSQL's statement_timeout)
      */
-    public record Storage(String postgres, String redis, String dataDir, int embeddedPort, int poolSize) {
+    public record Storage(String postgres, String redis, String dataDir, int embeddedPort, int poolSize,
+                          int reportPoolSize, long reportTimeoutMs) {
         public boolean embeddedPostgres() {
             return "embedded".equals(postgres);
         }

@@ -198,6 +198,16 @@ public sealed interface ApiError {
         public long retryAfterSeconds() { return 1; }
     }
 
+    /** A report (usage sums, logs) stopped at its time limit: the same one would be stopped again. */
+    record ReportTimeout(long limitMs) implements ApiError {
+        public int status() { return 503; }
+        public String type() { return "api_error"; }
+        public String code() { return "report_timeout"; }
+        public String message() { return "This report ran longer than its limit of " + limitMs + " ms and was "
+            + "stopped: ask for a shorter range (from, to) or narrow it to an account, a key or a model."; }
+        public boolean retryable() { return false; }
+    }
+
     /** A bug or an unexpected fault of ours; the message never carries internals. */
     record Internal(String message) implements ApiError {
         public int status() { return 500; }

@@ -12,7 +12,9 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.MigrationState;
 import org.flywaydb.core.api.MigrationVersion;
@@ -149,6 +151,30 @@ public final class Database implements AutoCloseable {
             .with(new PoolOptions().setMaxSize(poolSize).setMaxWaitQueueSize(10_000).setShared(false))
             .connectingTo(new PgConnectOptions(connectOptions).setCachePreparedStatements(true)
                 .setPreparedStatementCacheSqlLimit(64 * 1024).setReconnectAttempts(0))
+            .using(vertx)
+            .build();
+    }
+
+    /**
+     * A pool of its own for reports (usage sums and logs, read by admins, the console and API
+     * clients), so that however many run and however long they take, the request path's pool (keys,
+     * counters, usage writes) and the readiness check keep their connections: on one pool, sixteen
+     * reports held up by a large table made every uncached key wait and the node unready. Each
+     * statement is stopped after {@code statementTimeoutMs} (PostgreSQL's {@code statement_timeout},
+     * set when the connection starts), and a report waits as long for a connection.
+     */
+    public Pool reportPool(Vertx vertx, int size, long statementTimeoutMs) {
+        PgConnectOptions options = new PgConnectOptions(connectOptions).setCachePreparedStatements(true)
+            .setPreparedStatementCacheSqlLimit(64 * 1024).setReconnectAttempts(0);
+        Map<String, String> properties = new HashMap<>(
+            connectOptions.getProperties() == null ? Map.of() : connectOptions.getProperties());
+        properties.put("statement_timeout", Long.toString(statementTimeoutMs));
+        options.setProperties(properties);
+        return PgBuilder.pool()
+            .with(new PoolOptions().setMaxSize(size).setMaxWaitQueueSize(1_000).setShared(false)
+                .setConnectionTimeout((int) Math.max(1, statementTimeoutMs / 1_000))
+                .setConnectionTimeoutUnit(TimeUnit.SECONDS))
+            .connectingTo(options)
             .using(vertx)
             .build();
     }

@@ -11,7 +11,8 @@ class DatabaseUrlTest {
 
     @Test
     void anUnreadableUrlIsReportedWithoutItsPassword() {
-        Storage storage = new Storage("postgresql://tokenhub:S3cr3t@pw@127.0.0.1:notaport/tokenhub", "none", "data", 0, 1);
+        Storage storage = new Storage("postgresql://tokenhub:S3cr3t@pw@127.0.0.1:notaport/tokenhub", "none", "data", 0, 1, 1,
+            30_000);
 
         assertThatThrownBy(() -> Database.open(storage))
             .hasMessageContaining("storage.postgres")

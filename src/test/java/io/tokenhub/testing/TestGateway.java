@@ -132,11 +132,28 @@ public final class TestGateway implements AutoCloseable {
 
     /** @param dataDir a data directory the test prepared (say, a spool an earlier run left); deleted on close */
     public static TestGateway start(Path dataDir, String catalogYaml, String extraYaml, String redis) {
+        return start(dataDir, catalogYaml, extraYaml, redis, "pool_size: 4");
+    }
+
+    /**
+     * With storage settings of the test's own, such as {@code pool_size: 3, report_pool_size: 1}, and
+     * in-process counters.
+     */
+    public static TestGateway startWithStorage(String catalogYaml, String extraYaml, String storageFields) {
+        try {
+            return start(Files.createTempDirectory("tokenhub-test"), catalogYaml, extraYaml, "none", storageFields);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static TestGateway start(Path dataDir, String catalogYaml, String extraYaml, String redis,
+                                     String storageFields) {
         TestDatabase database = TestDatabase.create();
         try {
             // A later section wins (laterWins): this storage line replaces the default one.
-            String storage = redis.equals("none") ? "" : "storage: { postgres: \"" + database.url() + "\", redis: \""
-                + redis + "\", data_dir: \"" + dataDir + "\", pool_size: 4 }";
+            String storage = "storage: { postgres: \"" + database.url() + "\", redis: \"" + redis + "\", data_dir: \""
+                + dataDir + "\", " + storageFields + " }";
             TokenHubConfig config = config(database.url(), dataDir, catalogYaml, extraYaml + "\n" + storage);
             return new TestGateway(database, dataDir, TokenHub.start(config));
         } catch (RuntimeException e) {
