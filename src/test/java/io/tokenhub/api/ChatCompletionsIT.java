@@ -366,6 +366,21 @@ class ChatCompletionsIT {
     }
 
     @Test
+    void theModelAResponseCarriesCanBeSentBackAndLookedUp() {
+        // Given an answer labelled with the provider's dated snapshot of the deployment's model
+        ChatCompletion first = client.chat().completions().create(ChatCompletionCreateParams.builder()
+            .model("gpt-4o-mini").addUserMessage("hi").build());
+        assertThat(first.model()).isEqualTo("openai/gpt-4o-mini-2024-07-18");
+
+        // Then the label is a model a request and the model list's lookup take
+        ChatCompletion again = client.chat().completions().create(ChatCompletionCreateParams.builder()
+            .model(first.model()).addUserMessage("hi again").build());
+        assertThat(again.model()).isEqualTo(first.model());
+        assertThat(upstream.lastRequest().body().getString("model")).isEqualTo("gpt-4o-mini");
+        assertThat(client.models().retrieve(first.model()).id()).isEqualTo("gpt-4o-mini");
+    }
+
+    @Test
     void missingMaxTokensGetsTheCatalogDefault() {
         gateway.post("/v1/chat/completions", key, "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}");
 

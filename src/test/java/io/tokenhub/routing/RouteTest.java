@@ -47,6 +47,35 @@ class RouteTest {
     }
 
     @Test
+    void theModelAResponseCarriedResolvesToItsDeploymentAlsoAsADatedSnapshot() {
+        Catalog labelled = Catalog.of(new ConfigLoader(name -> null).parse("""
+            providers: [ { id: a, type: mock }, { id: or, type: mock } ]
+            models:
+              - id: m
+                deployments:
+                  - { provider: a, model: gpt-4o }
+                  - { provider: a, model: gpt-4o-mini }
+              - id: llama
+                deployments: [ { provider: or, model: meta-llama/llama-3-70b } ]
+            """, "test"));
+
+        // provider/provider's model, as responses label themselves: pinned to that deployment
+        Catalog.Target mini = labelled.resolve("a/gpt-4o-mini").orElseThrow();
+        assertThat(mini.model().id()).isEqualTo("m");
+        assertThat(labelled.deployments(mini)).extracting(d -> d.model()).containsExactly("gpt-4o-mini");
+        // a dated snapshot, as the provider reports the model it was asked for by its family name
+        assertThat(labelled.deployments(labelled.resolve("a/gpt-4o-2024-08-06").orElseThrow()))
+            .extracting(d -> d.model()).containsExactly("gpt-4o");
+        assertThat(labelled.resolve("a/gpt-4o-mini-20240718").orElseThrow().pinnedModel()).isEqualTo("gpt-4o-mini");
+        // a provider's model with a slash in it
+        assertThat(labelled.resolve("or/meta-llama/llama-3-70b").orElseThrow().model().id()).isEqualTo("llama");
+        // and nothing else
+        assertThat(labelled.resolve("a/gpt-5")).isEmpty();
+        assertThat(labelled.resolve("or/gpt-4o")).isEmpty();
+        assertThat(labelled.resolve("a/gpt-4o-latest")).isEmpty();
+    }
+
+    @Test
     void aConfiguredFallbackTheKeyMayNotUseIsLeftOut() {
         List<Attempt> plan = Route.plan(catalog, catalog.resolve("big").orElseThrow(), List.of(), id -> !id.equals("small"));
 
