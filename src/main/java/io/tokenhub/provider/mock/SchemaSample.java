@@ -2,6 +2,7 @@ package io.tokenhub.provider.mock;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayDeque;
 import java.util.Map;
 
 /**
@@ -10,7 +11,10 @@ import java.util.Map;
  * get their required properties only; a value is the schema's {@code default}, {@code const},
  * first {@code enum} or first {@code examples} entry if it has one, else a fixed one per type.
  * Local {@code $ref}s ({@code #/$defs/...}) are followed; {@code anyOf}/{@code oneOf} take their
- * first non-null branch.
+ * first non-null branch. A recursive schema ends where it may: an array of the definition being
+ * sampled gets its {@code minItems} (none by default), an optional one ({@code anyOf} with null)
+ * is null. Numbers keep to {@code minimum}, {@code maximum} and their exclusive forms, strings to
+ * {@code minLength} and {@code maxLength}; a {@code pattern} is not followed.
  */
 final class SchemaSample {
 
@@ -30,8 +34,13 @@ final class SchemaSample {
         "uri", "https://example.com/",
         "uuid", "00000000-0000-4000-8000-000000000000");
 
+    /** The longest string made for a {@code minLength}: past it, the sample is shorter than asked. */
+    private static final int MAX_STRING = 10_000;
+
     private final JsonObject root;
     private int values;
+    /** The {@code $ref}s being sampled, from the root down to here. */
+    private final ArrayDeque<String> expanding = new ArrayDeque<>();
 
     private SchemaSample(JsonObject root) {
         this.root = root;
@@ -50,7 +59,12 @@ final class SchemaSample {
             return null;
         }
         if (s.getValue("$ref") instanceof String ref) {
-            return sample(resolve(ref), depth + 1);
+            expanding.push(ref);
+            try {
+                return sample(resolve(ref), depth + 1);
+            } finally {
+                expanding.pop();
+            }
         }
         for (String given : new String[] {"default", "const"}) {
             if (s.containsKey(given)) {
@@ -64,18 +78,104 @@ final class SchemaSample {
         }
         for (String choice : new String[] {"anyOf", "oneOf", "allOf"}) {
             if (s.getValue(choice) instanceof JsonArray branches && !branches.isEmpty()) {
-                return sample(firstNonNull(branches), depth + 1);
+                Object branch = firstNonNull(branches);
+                if (recurs(branch) && branches.stream().anyMatch(SchemaSample::isNull)) {
+                    return null;
+                }
+                return sample(branch, depth + 1);
             }
         }
         return switch (type(s)) {
             case "object" -> object(s, depth);
             case "array" -> array(s, depth);
-            case "string" -> FORMATS.getOrDefault(s.getString("format", ""), "mock");
-            case "integer" -> (long) Math.ceil(minimum(s));
-            case "number" -> minimum(s);
+            case "string" -> string(s);
+            case "integer" -> integer(s);
+            case "number" -> number(s);
             case "boolean" -> false;
             default -> null;
         };
+    }
+
+    /** Whether sampling {@code schema} would start again a definition being sampled. */
+    private boolean recurs(Object schema) {
+        return schema instanceof JsonObject s && s.getValue("$ref") instanceof String ref && expanding.contains(ref);
+    }
+
+    private static boolean isNull(Object branch) {
+        return branch instanceof JsonObject b && "null".equals(b.getValue("type"));
+    }
+
+    /** The format's sample, or {@code mock}, made as long as {@code minLength} asks and cut to {@code maxLength}. */
+    private static String string(JsonObject schema) {
+        String text = FORMATS.getOrDefault(schema.getString("format", ""), "mock");
+        int min = Math.min(MAX_STRING, count(schema, "minLength", 0));
+        if (text.length() < min) {
+            text = text + "o".repeat(min - text.length());
+        }
+        int max = count(schema, "maxLength", Integer.MAX_VALUE);
+        return text.length() > max ? text.substring(0, max) : text;
+    }
+
+    /** 0, or the bound nearest to it that the schema sets. */
+    private static long integer(JsonObject schema) {
+        long value = 0;
+        Double low = bound(schema, "minimum");
+        Double lowExcluded = excluded(schema, "exclusiveMinimum", "minimum");
+        Double high = bound(schema, "maximum");
+        Double highExcluded = excluded(schema, "exclusiveMaximum", "maximum");
+        if (low != null) {
+            value = Math.max(value, (long) Math.ceil(low));
+        }
+        if (lowExcluded != null) {
+            value = Math.max(value, (long) Math.floor(lowExcluded) + 1);
+        }
+        if (high != null) {
+            value = Math.min(value, (long) Math.floor(high));
+        }
+        if (highExcluded != null) {
+            value = Math.min(value, (long) Math.ceil(highExcluded) - 1);
+        }
+        return value;
+    }
+
+    /** 0, or a value within the bounds the schema sets: the lowest one allowed, else one inside an open end. */
+    private static double number(JsonObject schema) {
+        double low = bound(schema, "minimum") != null ? bound(schema, "minimum") : Double.NEGATIVE_INFINITY;
+        double high = bound(schema, "maximum") != null ? bound(schema, "maximum") : Double.POSITIVE_INFINITY;
+        Double lowExcluded = excluded(schema, "exclusiveMinimum", "minimum");
+        Double highExcluded = excluded(schema, "exclusiveMaximum", "maximum");
+        double above = lowExcluded != null && lowExcluded >= low ? lowExcluded : Double.NaN;
+        double below = highExcluded != null && highExcluded <= high ? highExcluded : Double.NaN;
+        if (!Double.isNaN(above)) {
+            low = above;
+        }
+        if (!Double.isNaN(below)) {
+            high = below;
+        }
+        if (0 > low && 0 < high || 0 == low && Double.isNaN(above) || 0 == high && Double.isNaN(below)) {
+            return 0;
+        }
+        if (Double.isInfinite(low)) {
+            return Double.isNaN(below) ? high : high - 1;
+        }
+        if (Double.isInfinite(high)) {
+            return Double.isNaN(above) ? low : low + 1;
+        }
+        return Double.isNaN(above) ? low : Double.isNaN(below) ? high : (low + high) / 2;
+    }
+
+    private static Double bound(JsonObject schema, String keyword) {
+        return schema.getValue(keyword) instanceof Number n ? n.doubleValue() : null;
+    }
+
+    /** An exclusive bound: a number, or (draft 4) {@code true} making the inclusive one exclusive. */
+    private static Double excluded(JsonObject schema, String keyword, String inclusive) {
+        return Boolean.TRUE.equals(schema.getValue(keyword)) ? bound(schema, inclusive) : bound(schema, keyword);
+    }
+
+    private static int count(JsonObject schema, String keyword, int absent) {
+        return schema.getValue(keyword) instanceof Number n ? (int) Math.max(0, Math.min(Integer.MAX_VALUE,
+            n.longValue())) : absent;
     }
 
     private JsonObject object(JsonObject schema, int depth) {
@@ -91,9 +191,13 @@ final class SchemaSample {
         return out;
     }
 
-    /** One item (or {@code minItems} of them), unless {@code maxItems} allows none. */
+    /**
+     * One item (or {@code minItems} of them), unless {@code maxItems} allows none; only
+     * {@code minItems} when an item would start again a definition being sampled.
+     */
     private JsonArray array(JsonObject schema, int depth) {
-        int count = Math.max(1, schema.getValue("minItems") instanceof Number min ? min.intValue() : 0);
+        int least = count(schema, "minItems", 0);
+        int count = recurs(schema.getValue("items")) ? least : Math.max(1, least);
         if (schema.getValue("maxItems") instanceof Number max) {
             count = Math.min(count, max.intValue());
         }
@@ -122,10 +226,6 @@ final class SchemaSample {
             return "object";
         }
         return schema.containsKey("items") ? "array" : "null";
-    }
-
-    private static double minimum(JsonObject schema) {
-        return schema.getValue("minimum") instanceof Number min ? min.doubleValue() : 0;
     }
 
     private static Object firstNonNull(JsonArray branches) {

@@ -43,6 +43,39 @@ class SchemaSampleTest {
         assertThat(count(sample)).isLessThanOrEqualTo(SchemaSample.MAX_VALUES);
     }
 
+    @Test
+    void aRecursiveSchemaEndsWhereItMayAsPydanticWritesOne() {
+        // class Node(BaseModel): value: str; children: list['Node']; next: Optional['Node']
+        JsonObject sample = SchemaSample.object(new JsonObject("""
+            {"$defs": {"Node": {"type": "object", "required": ["value", "children", "next"],
+               "properties": {"value": {"type": "string"},
+                              "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}},
+                              "next": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]}}}},
+             "$ref": "#/$defs/Node"}"""));
+
+        assertThat(sample).isEqualTo(new JsonObject().put("value", "mock").put("children", new JsonArray())
+            .putNull("next"));
+    }
+
+    @Test
+    void numbersKeepToTheirBoundsAndStringsToTheirLengths() {
+        JsonObject sample = SchemaSample.object(new JsonObject("""
+            {"type": "object", "required": ["gt0", "le_1", "lt0", "between", "gt0n", "draft4", "long", "short", "ge2le3"],
+             "properties": {"gt0": {"type": "integer", "exclusiveMinimum": 0},
+                            "le_1": {"type": "integer", "maximum": -1},
+                            "lt0": {"type": "number", "exclusiveMaximum": 0},
+                            "between": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                            "gt0n": {"type": "number", "exclusiveMinimum": 0},
+                            "draft4": {"type": "integer", "minimum": 0, "exclusiveMinimum": true},
+                            "long": {"type": "string", "minLength": 6},
+                            "short": {"type": "string", "maxLength": 2},
+                            "ge2le3": {"type": "number", "minimum": 2, "maximum": 3}}}"""));
+
+        assertThat(sample).isEqualTo(new JsonObject().put("gt0", 1L).put("le_1", -1L).put("lt0", -1.0)
+            .put("between", 0.5).put("gt0n", 1.0).put("draft4", 1L).put("long", "mockoo").put("short", "mo")
+            .put("ge2le3", 2.0));
+    }
+
     private static long count(Object value) {
         if (value instanceof JsonArray array) {
             return 1 + array.stream().mapToLong(SchemaSampleTest::count).sum();
