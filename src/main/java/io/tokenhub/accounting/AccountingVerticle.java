@@ -103,7 +103,8 @@ public final class AccountingVerticle extends VerticleBase {
         }
         spool = new Spool(vertx.fileSystem(), spoolDir, config.spoolMaxBytes(), status::spoolRejected);
         // Handed over at every start, also one without a journal of its own: an earlier run's may be there.
-        Journal found = new Journal(vertx.fileSystem(), spoolDir.resolveSibling("journal"));
+        Journal found = new Journal(vertx.fileSystem(), spoolDir.resolveSibling("journal"), System::currentTimeMillis,
+            config.spoolMaxBytes());
         journal = config.journal() ? found : null;
         return found.handOver(spoolDir).compose(recovered -> {
             if (recovered > 0) {

@@ -29,6 +29,10 @@ import org.slf4j.LoggerFactory;
  * an API verticle sent (one per event loop every few milliseconds): profiled at 500 requests/s, the
  * journal took 9 % of the gateway's CPU that way, and half as much CPU per second with blocking
  * writes. Used by one context at a time (a worker context runs its tasks one after the other).
+ * <p>
+ * Bounded, as the spool is: while PostgreSQL takes no records and the spool is full, records go on
+ * arriving and none becomes durable, so the journal would grow until the disk (the spool's too) was
+ * full. Past its bound, records are not journaled until segments are deleted.
  */
 final class Journal {
 
@@ -42,6 +46,7 @@ final class Journal {
         final Path path;
         FileChannel channel;
         long endReceived;
+        long bytes;
 
         Segment(Path path, FileChannel channel) {
             this.path = path;
@@ -70,16 +75,25 @@ final class Journal {
      */
     private long brokenSince = -1;
     private final LongSupplier clock;
+    private final long maxBytes;
+    /** What the segments of this run on disk hold. */
+    private long bytes;
+    /** Records were left out for want of room, and no record has been journaled since. */
+    private boolean full;
 
     Journal(FileSystem fs, Path dir) {
-        this(fs, dir, System::currentTimeMillis);
+        this(fs, dir, System::currentTimeMillis, Long.MAX_VALUE);
     }
 
-    /** @param clock the wall clock in milliseconds: segments are named after it and last {@link #SEGMENT_MS} of it */
-    Journal(FileSystem fs, Path dir, LongSupplier clock) {
+    /**
+     * @param clock    the wall clock in milliseconds: segments are named after it and last {@link #SEGMENT_MS} of it
+     * @param maxBytes the most its segments hold on disk
+     */
+    Journal(FileSystem fs, Path dir, LongSupplier clock, long maxBytes) {
         this.fs = fs;
         this.dir = dir;
         this.clock = clock;
+        this.maxBytes = maxBytes;
     }
 
     /**
@@ -107,14 +121,30 @@ final class Journal {
         if (brokenSince >= 0 && now - brokenSince < SEGMENT_MS) {
             return;
         }
+        byte[] encoded = Spool.jsonLineBytes(events);
+        if (bytes + encoded.length > maxBytes) {
+            if (!full) {
+                full = true;
+                LOG.error("usage journal at its bound of {} bytes (PostgreSQL takes no records and the spool is "
+                    + "full?): records are not journaled until it has room, and are lost if this node is killed",
+                    maxBytes);
+            }
+            return;
+        }
         try {
             if (current == null || now - currentSince >= SEGMENT_MS) {
                 start(now);
             }
             current.endReceived = received;
-            ByteBuffer lines = ByteBuffer.wrap(Spool.jsonLineBytes(events));
+            ByteBuffer lines = ByteBuffer.wrap(encoded);
             while (lines.hasRemaining()) {
                 current.channel.write(lines);
+            }
+            current.bytes += encoded.length;
+            bytes += encoded.length;
+            if (full) {
+                full = false;
+                LOG.warn("usage journal taking records again");
             }
             if (brokenSince >= 0) {
                 brokenSince = -1;
@@ -162,6 +192,7 @@ final class Journal {
     }
 
     private void delete(Segment segment) {
+        bytes -= segment.bytes;
         try {
             segment.close();
             Files.deleteIfExists(segment.path);

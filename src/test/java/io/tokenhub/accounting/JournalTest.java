@@ -92,7 +92,7 @@ class JournalTest {
     void aDiskThatRefusedAWriteIsTriedAgainASegmentLaterAndTheJournalGoesOn() throws IOException {
         // Given a journal that took a record, on a clock the test moves
         long[] now = {1_000_000};
-        Journal journal = new Journal(vertx.fileSystem(), dir, () -> now[0]);
+        Journal journal = new Journal(vertx.fileSystem(), dir, () -> now[0], Long.MAX_VALUE);
         assertThat(journal.handOver(spool).await()).isZero();
         List<UsageEvent> records = records(3);
         journal.append(records.subList(0, 1), 1);
@@ -113,6 +113,32 @@ class JournalTest {
         assertThat(new Journal(vertx.fileSystem(), dir).handOver(spool).await()).isEqualTo(2);
         assertThat(lines(spool)).extracting(line -> new JsonObject(line).getString("request_id"))
             .containsExactlyInAnyOrder("req_0", "req_2");
+    }
+
+    @Test
+    void pastItsBoundRecordsAreNotJournaledUntilDurableSegmentsMakeRoom() throws IOException {
+        // Given a journal bounded to what two records take, on a clock the test moves (a segment a record)
+        List<UsageEvent> records = records(4);
+        long two = Spool.jsonLineBytes(records.subList(0, 2)).length;
+        long[] now = {1_000_000};
+        Journal journal = new Journal(vertx.fileSystem(), dir, () -> now[0], two);
+        assertThat(journal.handOver(spool).await()).isZero();
+
+        // When three records arrive while none is durable (PostgreSQL down, the spool full)
+        for (int i = 0; i < 3; i++) {
+            journal.append(records.subList(i, i + 1), i + 1);
+            now[0] += Journal.SEGMENT_MS;
+        }
+
+        // Then the third is left out, the disk holding what the bound allows
+        assertThat(lines(dir)).extracting(line -> new JsonObject(line).getString("request_id"))
+            .containsExactly("req_0", "req_1");
+
+        // And once the first two are durable, the next record is journaled again
+        journal.durable(2);
+        journal.append(records.subList(3, 4), 4);
+        assertThat(lines(dir)).extracting(line -> new JsonObject(line).getString("request_id"))
+            .containsExactly("req_3");
     }
 
     @Test
