@@ -13,6 +13,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.flywaydb.core.Flyway;
@@ -31,6 +32,9 @@ public final class Database implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Database.class);
 
     private final PgConnectOptions connectOptions;
+    /** The least status of the records the failed requests' index holds (migration 10). */
+    public static final int FAILED_STATUS = 400;
+
     private final int poolSize;
     private final EmbeddedPostgresServer embedded;
 
@@ -82,7 +86,7 @@ public final class Database implements AutoCloseable {
         Flyway flyway = configure
             .dataSource(jdbcUrl(), connectOptions.getUser(), connectOptions.getPassword())
             .locations("classpath:db/migration")
-            .javaMigrations(new AscendingUsageTimeIndex())
+            .javaMigrations(ConcurrentIndex.ALL.toArray(new ConcurrentIndex[0]))
             // Instances starting together take turns on a session-level advisory lock. Flyway's
             // default holds it in an open transaction of another connection, which a CREATE INDEX
             // CONCURRENTLY waits for to end: for ever. And they wait their turn however long the
@@ -90,7 +94,7 @@ public final class Database implements AutoCloseable {
             .configuration(Map.of("flyway.postgresql.transactional.lock", "false"))
             .lockRetryCount(-1)
             .load();
-        forgetAFailedIndexRebuild(flyway);
+        forgetAFailedIndexBuild(flyway);
         var result = flyway.migrate();
         // Flyway reports no target version when there was nothing to apply.
         String version = result.migrationsExecuted > 0 ? result.targetSchemaVersion : result.initialSchemaVersion;
@@ -99,27 +103,27 @@ public final class Database implements AutoCloseable {
 
     /**
      * A migration run outside a transaction that fails partway is recorded as failed, and Flyway
-     * refuses every later start until that record is gone. The time index rebuild is written to be
-     * run again from any point, so its record alone is deleted here and it runs again; any other
-     * failed migration still stops the start with Flyway's own message. (Not {@code repair()}: that
-     * would also accept edited or missing migrations without a word.)
+     * refuses every later start until that record is gone. The index builds ({@link ConcurrentIndex})
+     * are written to be run again from any point, so their records alone are deleted here and they
+     * run again; any other failed migration still stops the start with Flyway's own message. (Not
+     * {@code repair()}: that would also accept edited or missing migrations without a word.)
      */
-    private static void forgetAFailedIndexRebuild(Flyway flyway) {
-        MigrationVersion rerunnable = AscendingUsageTimeIndex.VERSION;
-        boolean failed = Arrays.stream(flyway.info().all())
-            .anyMatch(m -> m.getState() == MigrationState.FAILED && rerunnable.equals(m.getVersion()));
-        if (!failed) {
-            return;
-        }
-        LOG.warn("migration {} did not finish at an earlier start; running it again", rerunnable);
-        String table = flyway.getConfiguration().getTable();
-        try (Connection connection = flyway.getConfiguration().getDataSource().getConnection();
-             var statement = connection.prepareStatement(
-                 "DELETE FROM " + table + " WHERE version = ? AND NOT success")) {
-            statement.setString(1, rerunnable.getVersion());
-            statement.executeUpdate();
-        } catch (SQLException e) {
-            throw new IllegalStateException("cannot clear the failed record of migration " + rerunnable, e);
+    private static void forgetAFailedIndexBuild(Flyway flyway) {
+        List<MigrationVersion> rerunnable = ConcurrentIndex.ALL.stream().map(index -> index.version).toList();
+        List<MigrationVersion> failed = Arrays.stream(flyway.info().all())
+            .filter(m -> m.getState() == MigrationState.FAILED && rerunnable.contains(m.getVersion()))
+            .map(m -> m.getVersion()).toList();
+        for (MigrationVersion version : failed) {
+            LOG.warn("migration {} did not finish at an earlier start; running it again", version);
+            String table = flyway.getConfiguration().getTable();
+            try (Connection connection = flyway.getConfiguration().getDataSource().getConnection();
+                 var statement = connection.prepareStatement(
+                     "DELETE FROM " + table + " WHERE version = ? AND NOT success")) {
+                statement.setString(1, version.getVersion());
+                statement.executeUpdate();
+            } catch (SQLException e) {
+                throw new IllegalStateException("cannot clear the failed record of migration " + version, e);
+            }
         }
     }
 

@@ -48,6 +48,8 @@ class UsageQueryPlanIT {
     private static final String KEY_INDEX = "usage_key_time_id";
     /** Ascending since migration 8: newest first is a backward scan of it. */
     private static final String TIME_INDEX = "usage_records_time";
+    /** The failed requests' records, ascending too (migration 10). */
+    private static final String FAILED_INDEX = "usage_records_failed";
 
     static TestDatabase db;
     static Vertx vertx;
@@ -143,6 +145,16 @@ class UsageQueryPlanIT {
     }
 
     @Test
+    void logsOfEveryonesFailuresAreAnOrderedScanOfTheFailedIndex() {
+        // Two per cent of the records failed: a page of them read from the time index passed fifty
+        // successes for each, and all of a range with none.
+        assertOrderedPage(UsageQueries.logsStatement(new Filter(null, null, null, 400, 599, WEEK_FROM, WEEK_UNTIL),
+            51, null), FAILED_INDEX);
+        assertOrderedPage(UsageQueries.logsStatement(new Filter(null, null, null, 502, 502, WEEK_FROM, WEEK_UNTIL),
+            51, cursorInsideTheWeek()), FAILED_INDEX);
+    }
+
+    @Test
     void usageOfOneAccountOrKeyForAWeekReadsOnlyItsIndexRange() {
         for (List<GroupBy> groupBy : List.of(List.of(GroupBy.DAY), List.of(GroupBy.MODEL), List.of(GroupBy.KEY),
             List.of(GroupBy.DAY, GroupBy.MODEL))) {
@@ -179,7 +191,7 @@ class UsageQueryPlanIT {
                     assertThat(n.getString("Node Type")).isIn("Index Scan", "Index Only Scan");
                     assertThat(n.getString("Index Name")).isEqualTo(index);
                     assertThat(n.getString("Scan Direction"))
-                        .isEqualTo(index.equals(TIME_INDEX) ? "Backward" : "Forward");
+                        .isEqualTo(index.equals(TIME_INDEX) || index.equals(FAILED_INDEX) ? "Backward" : "Forward");
                 });
             assertThat(nodes).as("plan %s", plan.encodePrettily())
                 .noneSatisfy(n -> assertThat(n.getString("Node Type")).contains("Sort"));

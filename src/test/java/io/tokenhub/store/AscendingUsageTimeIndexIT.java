@@ -38,10 +38,12 @@ import org.junit.jupiter.api.Timeout;
 class AscendingUsageTimeIndexIT {
 
     private static final int RECORDS = 20_000;
-    /** The indexes of usage_records after migration 8, as PostgreSQL gives their definitions back. */
+    /** The indexes of usage_records after the migrations (8's among them), as PostgreSQL gives their definitions back. */
     private static final Map<String, String> INDEXES = Map.of(
         "usage_records_pkey", "UNIQUE INDEX usage_records_pkey ON public.usage_records USING btree (request_id)",
         "usage_records_time", "INDEX usage_records_time ON public.usage_records USING btree (created_at, request_id)",
+        "usage_records_failed", "INDEX usage_records_failed ON public.usage_records USING btree (created_at, request_id) "
+            + "WHERE (status >= 400)",
         "usage_account_time", "INDEX usage_account_time ON public.usage_records USING btree "
             + "(account_id, created_at DESC, request_id DESC)",
         "usage_key_time_id", "INDEX usage_key_time_id ON public.usage_records USING btree "
@@ -62,7 +64,7 @@ class AscendingUsageTimeIndexIT {
     void aNewDatabaseHasTheAscendingTimeIndex() {
         TestDatabase db = database();
         migrate(db);
-        assertIndexesAfterMigration8(db);
+        assertIndexesAfterTheMigrations(db);
     }
 
     @Test
@@ -80,7 +82,7 @@ class AscendingUsageTimeIndexIT {
         writer.commit();
         migration.get(60, TimeUnit.SECONDS);
 
-        assertIndexesAfterMigration8(db);
+        assertIndexesAfterTheMigrations(db);
         assertThat(db.count("SELECT count(*) FROM usage_records")).isEqualTo(RECORDS + 11);
         assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8' AND success")).isOne();
     }
@@ -113,7 +115,7 @@ class AscendingUsageTimeIndexIT {
 
         migrate(db);
 
-        assertIndexesAfterMigration8(db);
+        assertIndexesAfterTheMigrations(db);
         assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8'")).isOne();
         assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8' AND success")).isOne();
         assertThat(db.count("SELECT count(*) FROM usage_records")).isEqualTo(RECORDS + 1);
@@ -145,7 +147,7 @@ class AscendingUsageTimeIndexIT {
 
         migration.get(60, TimeUnit.SECONDS);
         orphanBuild.get(60, TimeUnit.SECONDS);
-        assertIndexesAfterMigration8(db);
+        assertIndexesAfterTheMigrations(db);
         assertThat(db.count("SELECT 'usage_records_time'::regclass::oid")).as("the orphan's index, kept")
             .isEqualTo(building);
     }
@@ -159,7 +161,7 @@ class AscendingUsageTimeIndexIT {
         writer.commit();
 
         CompletableFuture.allOf(first, second).get(120, TimeUnit.SECONDS);
-        assertIndexesAfterMigration8(db);
+        assertIndexesAfterTheMigrations(db);
         assertThat(db.count("SELECT count(*) FROM flyway_schema_history WHERE version = '8'")).isOne();
     }
 
@@ -233,10 +235,10 @@ class AscendingUsageTimeIndexIT {
         return Flyway.configure()
             .dataSource(url, options.getUser(), options.getPassword())
             .locations("classpath:db/migration")
-            .javaMigrations(new AscendingUsageTimeIndex());
+            .javaMigrations(ConcurrentIndex.ALL.toArray(new ConcurrentIndex[0]));
     }
 
-    private static void assertIndexesAfterMigration8(TestDatabase db) {
+    private static void assertIndexesAfterTheMigrations(TestDatabase db) {
         List<Map<String, Object>> indexes = db.query("""
             SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS definition, i.indisvalid AS valid
               FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
