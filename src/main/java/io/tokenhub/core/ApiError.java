@@ -131,11 +131,15 @@ public sealed interface ApiError {
     }
 
     /** @param retryAfterSeconds when to retry; 0 for a request no window admits (larger than the limit) */
-    record RateLimited(String message, String scope, long retryAfterSeconds) implements ApiError {
+    /** @param retryable false for a request no window will admit: told when the window resets, not to retry */
+    record RateLimited(String message, String scope, long retryAfterSeconds, boolean retryable) implements ApiError {
+        public RateLimited(String message, String scope, long retryAfterSeconds) {
+            this(message, scope, retryAfterSeconds, retryAfterSeconds > 0);
+        }
+
         public int status() { return 429; }
         public String type() { return "rate_limit_error"; }
         public String code() { return "rate_limit_exceeded"; }
-        public boolean retryable() { return retryAfterSeconds > 0; }
     }
 
     record InsufficientQuota(String message) implements ApiError {

@@ -70,25 +70,31 @@ public final class RateLimiter {
 
     /**
      * Admits all checks, or none: a refusal hands back what earlier checks took. A check whose cost
-     * is more than its whole limit is refused at once, as one no window will ever admit: with no
-     * time to retry at, so that clients do not retry it.
+     * is more than its whole limit is refused at once, as one no window will ever admit: with the
+     * window's reset as its {@code Retry-After} (every 429 {@code rate_limit_exceeded} has one, as
+     * PRODUCT §3 says), and marked not to be retried, so that SDKs do not retry it.
      */
     public Future<Admission> admit(List<Check> checks) {
         if (checks.isEmpty()) {
             return Future.succeededFuture(Admission.NONE);
         }
+        long now = clock.getAsLong();
         for (Check check : checks) {
             if (check.cost() > check.limit()) {
                 return Future.failedFuture(new RateLimited("Request too large for " + describe(check) + ": it needs "
                     + check.cost() + " " + unitName(check) + " and the limit is " + check.limit() + " "
-                    + unitName(check) + " per minute. Reduce the prompt or max_tokens.", check.scope(), 0)
-                    .toException());
+                    + unitName(check) + " per minute. Reduce the prompt or max_tokens.", check.scope(),
+                    seconds(resetMs(now)), false).toException());
             }
         }
-        long now = clock.getAsLong();
         long minute = now / WINDOW_MS;
         purge(minute);
         return admitFrom(checks, 0, minute, resetMs(now), new ArrayList<>());
+    }
+
+    /** Milliseconds as whole seconds for {@code Retry-After}, rounded up, at least one. */
+    private static long seconds(long ms) {
+        return Math.max(1, (ms + 999) / 1000);
     }
 
     /** How long until the window of {@code now} is over and every limit is whole again. */
@@ -105,7 +111,7 @@ public final class RateLimiter {
         return take(window, check).compose(remaining -> {
             if (remaining < 0) {
                 taken.forEach(t -> giveBack(t.window(), t.check(), t.check().cost()));
-                long seconds = Math.max(1, (resetMs + 999) / 1000);
+                long seconds = seconds(resetMs);
                 return Future.failedFuture(new RateLimited("Rate limit reached for " + describe(check) + ": "
                     + check.limit() + " " + unitName(check) + " per minute. Retry in " + seconds + " s.",
                     check.scope(), seconds).toException());
