@@ -9,9 +9,10 @@ import io.vertx.ext.web.RoutingContext;
  * Gives every request an id, sent back as {@code X-Request-Id} on every response (with
  * {@code X-TokenHub-Provider: none} until a provider serves it), and notes when it arrived: the
  * first handler of every route, so that the overhead metric starts where the request does, before
- * its body is read and parsed.
+ * its body is read and parsed. The management port's routes start with it too, so that every
+ * response of the node carries the two headers.
  */
-final class RequestIds {
+public final class RequestIds {
 
     /** A request's id and its arrival on {@link System#nanoTime()}'s clock. */
     record Arrival(String id, long nanos) {
@@ -22,7 +23,7 @@ final class RequestIds {
     private RequestIds() {
     }
 
-    static void assign(RoutingContext ctx) {
+    public static void assign(RoutingContext ctx) {
         Arrival arrival = new Arrival(Ids.requestId(), System.nanoTime());
         ctx.put(KEY, arrival);
         ctx.response().putHeader(Headers.REQUEST_ID, arrival.id()).putHeader(Headers.PROVIDER, Headers.NO_PROVIDER);

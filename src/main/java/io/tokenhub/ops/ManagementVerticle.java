@@ -3,6 +3,7 @@ package io.tokenhub.ops;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.tokenhub.accounting.UsageStatus;
 import io.tokenhub.api.ErrorWriter;
+import io.tokenhub.api.RequestIds;
 import io.tokenhub.telemetry.Metrics;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -86,6 +87,7 @@ public final class ManagementVerticle extends VerticleBase {
             .description("Spooled usage lines that could not be read back, kept aside in *.bad files in the spool")
             .register(metrics.meterRegistry());
         Router router = Router.router(vertx);
+        router.route().handler(RequestIds::assign);
         router.get("/metrics").handler(PrometheusScrapingHandler.create(metrics.registry()));
         router.get("/health/live").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "UP")));
         router.get("/health/ready").handler(this::ready);

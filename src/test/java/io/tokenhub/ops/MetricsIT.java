@@ -104,6 +104,16 @@ class MetricsIT {
     }
 
     @Test
+    void theManagementPortsResponsesCarryTheRequestIdAndProviderHeadersAsEveryResponseDoes() {
+        for (String path : List.of("/metrics", "/health/live", "/health/ready", "/nowhere")) {
+            HttpResponse<String> answer = gateway.send(HttpRequest.newBuilder(URI.create(gateway.managementUrl(path))));
+            assertThat(answer.headers().firstValue("X-Request-Id")).as(path).hasValueSatisfying(id ->
+                assertThat(id).startsWith("req_"));
+            assertThat(answer.headers().firstValue("X-TokenHub-Provider")).as(path).hasValue("none");
+        }
+    }
+
+    @Test
     void aMethodHttpDoesNotDefineIsMeteredAsOtherNotAsANewSeries() {
         // Given requests with methods any client may invent
         for (String method : List.of("INVENTED1", "INVENTED2", "INVENTED3")) {
