@@ -153,10 +153,16 @@ public final class MockAdapter implements ProviderAdapter {
         if (!reply.reasoning().isEmpty()) {
             message.put("reasoning_content", reply.reasoningText());
         }
-        if (reply.toolCall() != null) {
-            message.put("tool_calls", new JsonArray().add(new JsonObject().put("id", toolCallId)
-                .put("type", "function").put("function", new JsonObject().put("name", reply.toolCall().name())
-                    .put("arguments", String.join("", reply.toolCall().arguments())))));
+        MockReply.ToolCall call = reply.toolCall();
+        if (call != null) {
+            JsonObject function = new JsonObject().put("name", call.name())
+                .put("arguments", String.join("", call.arguments()));
+            if (call.legacy()) {
+                message.put("function_call", function);
+            } else {
+                message.put("tool_calls", new JsonArray().add(new JsonObject().put("id", toolCallId)
+                    .put("type", "function").put("function", function)));
+            }
         }
         return message;
     }

@@ -68,7 +68,13 @@ final class MockChunks {
             steps.add(new Step(new JsonObject().put("content", piece),
                 logprobs == null ? null : logprobs.of(List.of(piece))));
         }
-        if (call != null) {
+        if (call != null && call.legacy()) {
+            steps.add(new Step(new JsonObject().put("function_call", new JsonObject().put("name", call.name())
+                .put("arguments", "")), null));
+            for (String piece : call.arguments()) {
+                steps.add(new Step(new JsonObject().put("function_call", new JsonObject().put("arguments", piece)), null));
+            }
+        } else if (call != null) {
             steps.add(new Step(toolCall(new JsonObject().put("index", 0).put("id", toolCallId).put("type", "function")
                 .put("function", new JsonObject().put("name", call.name()).put("arguments", ""))), null));
             for (String piece : call.arguments()) {

@@ -15,7 +15,9 @@ import java.util.Locale;
  * <li>tools: a call of the function {@code tool_choice} names, of the first tool for
  *     {@code required}, and for {@code auto} (or none given) of the first tool whose name the last
  *     user message mentions; never once a {@code tool} message answers that user message, nor for
- *     {@code none}. The arguments hold the function's required parameters with placeholder values;</li>
+ *     {@code none}. The arguments hold the function's required parameters with placeholder values;
+ *     the deprecated {@code functions} and {@code function_call} alike, answered as a
+ *     {@code function_call};</li>
  * <li>otherwise text: a greeting echoing the last user message (or the tool's result), as
  *     {@code {"reply": ...}} for {@code json_object} and as a sample of the schema for
  *     {@code json_schema}, cut before the first {@code stop} sequence.</li>
@@ -30,8 +32,11 @@ import java.util.Locale;
 record MockReply(List<String> reasoning, List<String> content, ToolCall toolCall, String finishReason, long tokens,
                  long reasoningTokens) {
 
-    /** @param arguments the JSON arguments in the pieces they stream in */
-    record ToolCall(String name, List<String> arguments) {
+    /**
+     * @param arguments the JSON arguments in the pieces they stream in
+     * @param legacy    a call of one of the deprecated {@code functions}: answered as {@code function_call}
+     */
+    record ToolCall(String name, List<String> arguments, boolean legacy) {
     }
 
     private static final int ECHO_LIMIT = 200;
@@ -42,6 +47,10 @@ record MockReply(List<String> reasoning, List<String> content, ToolCall toolCall
         String said = clip(lastUserText(messages));
         String toolResult = toolResult(messages);
         JsonObject tool = toolResult == null ? chosenTool(body, said) : null;
+        boolean legacy = tool == null && toolResult == null;
+        if (legacy) {
+            tool = chosenFunction(body, said);
+        }
         Budget budget = new Budget(maxTokens);
         boolean thinks = Boolean.TRUE.equals(body.getValue("enable_thinking"))
             || body.getValue("reasoning_effort") instanceof String effort && !effort.equals("none");
@@ -53,8 +62,8 @@ record MockReply(List<String> reasoning, List<String> content, ToolCall toolCall
                 return new MockReply(reasoning, List.of(), null, "length", budget.used, reasoningTokens);
             }
             List<String> arguments = budget.take(SchemaSample.object(tool.getValue("parameters")).encode());
-            return new MockReply(reasoning, List.of(), new ToolCall(name, arguments),
-                budget.exhausted ? "length" : "tool_calls", budget.used, reasoningTokens);
+            return new MockReply(reasoning, List.of(), new ToolCall(name, arguments, legacy),
+                budget.exhausted ? "length" : legacy ? "function_call" : "tool_calls", budget.used, reasoningTokens);
         }
         String text = GREETING + (toolResult == null ? "You said: " + said : "The tool returned: " + toolResult);
         List<String> content = budget.take(beforeStop(formatted(text, body), body.getValue("stop")));
@@ -166,8 +175,32 @@ record MockReply(List<String> reasoning, List<String> content, ToolCall toolCall
             return functions.get(0);
         }
         if (choice instanceof JsonObject named && named.getValue("function") instanceof JsonObject f) {
-            return functions.stream().filter(fn -> fn.getValue("name").equals(f.getValue("name"))).findFirst()
-                .orElse(null);
+            return pick(functions, f, said);
+        }
+        return pick(functions, choice, said);
+    }
+
+    /**
+     * The deprecated form: the one of {@code functions} that {@code function_call} names, or for
+     * {@code auto} (or none given) the first whose name the last user message mentions; null to
+     * answer in text.
+     */
+    private static JsonObject chosenFunction(JsonObject body, String said) {
+        List<JsonObject> functions = new ArrayList<>();
+        if (body.getValue("functions") instanceof JsonArray declared) {
+            for (Object f : declared) {
+                if (f instanceof JsonObject function && function.getValue("name") instanceof String) {
+                    functions.add(function);
+                }
+            }
+        }
+        return functions.isEmpty() ? null : pick(functions, body.getValue("function_call"), said);
+    }
+
+    /** The function {@code choice} names, else for {@code auto} (or null) the first one mentioned. */
+    private static JsonObject pick(List<JsonObject> functions, Object choice, String said) {
+        if (choice instanceof JsonObject named && named.getValue("name") instanceof String name) {
+            return functions.stream().filter(fn -> fn.getValue("name").equals(name)).findFirst().orElse(null);
         }
         if (choice != null && !"auto".equals(choice)) {
             return null;

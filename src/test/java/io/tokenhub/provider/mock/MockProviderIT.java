@@ -254,6 +254,45 @@ class MockProviderIT {
     }
 
     @Test
+    void theDeprecatedFunctionsAreCalledAsFunctionCallWholeAndStreamed() {
+        // Given a request in the deprecated form: functions, and a function_call naming one
+        JsonObject body = new JsonObject().put("model", "mock-chat")
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi")))
+            .put("functions", new JsonArray()
+                .add(new JsonObject().put("name", "get_time").put("parameters", new JsonObject().put("type", "object")))
+                .add(new JsonObject().put("name", "get_weather").put("parameters", new JsonObject().put("type", "object")
+                    .put("properties", new JsonObject().put("city", new JsonObject().put("type", "string")))
+                    .put("required", new JsonArray().add("city")))))
+            .put("function_call", new JsonObject().put("name", "get_weather"));
+
+        JsonObject whole = new JsonObject(gateway.post("/v1/chat/completions", key, body.encode()).body());
+        String streamed = gateway.post("/v1/chat/completions", key, body.copy().put("stream", true).encode()).body();
+
+        // Then it is answered as OpenAI answers it: message.function_call, finish_reason function_call
+        JsonObject choice = whole.getJsonArray("choices").getJsonObject(0);
+        assertThat(choice.getString("finish_reason")).isEqualTo("function_call");
+        JsonObject call = choice.getJsonObject("message").getJsonObject("function_call");
+        assertThat(call.getString("name")).isEqualTo("get_weather");
+        assertThat(new JsonObject(call.getString("arguments")).getString("city")).isNotEmpty();
+        assertThat(choice.getJsonObject("message").containsKey("tool_calls")).isFalse();
+        // and streamed: the name first, then the arguments in deltas of their own
+        List<JsonObject> deltas = streamed.lines().filter(line -> line.startsWith("data: {"))
+            .map(line -> new JsonObject(line.substring(6))).filter(chunk -> !chunk.getJsonArray("choices").isEmpty())
+            .map(chunk -> chunk.getJsonArray("choices").getJsonObject(0)).toList();
+        assertThat(deltas).filteredOn(c -> c.getJsonObject("delta").containsKey("function_call")).first()
+            .satisfies(c -> assertThat(c.getJsonObject("delta").getJsonObject("function_call").getString("name"))
+                .isEqualTo("get_weather"));
+        assertThat(deltas.get(deltas.size() - 1).getString("finish_reason")).isEqualTo("function_call");
+        StringBuilder arguments = new StringBuilder();
+        deltas.forEach(c -> {
+            if (c.getJsonObject("delta").getValue("function_call") instanceof JsonObject f) {
+                arguments.append(f.getString("arguments", ""));
+            }
+        });
+        assertThat(new JsonObject(arguments.toString()).getString("city")).isNotEmpty();
+    }
+
+    @Test
     void aToolResultIsAnsweredInTextThatUsesIt() {
         // Given a conversation where the mock called a tool, and the tool answered
         ChatCompletionCreateParams.Builder params = ask("Weather in Oslo?").addTool(GetWeather.class)
