@@ -39,7 +39,8 @@ final class SseRelay implements StreamStart.Sink {
     /** The stream's id and created, from its first chunk: for a usage chunk of the relay's own. */
     private JsonObject identity;
     private long ttftNanos = -1;
-    private boolean usageSent;
+    /** The provider's last usage chunk, sent (with cost) at the end: one, after the content, as OpenAI sends it. */
+    private Chunk usageChunk;
     private boolean done;
 
     SseRelay(Exchange ex, Served<StreamStart> served, Outcome outcome, Metrics metrics) {
@@ -68,11 +69,8 @@ final class SseRelay implements StreamStart.Sink {
             return;
         }
         if (chunk.usageOnly()) {
-            // A usage that counts nothing is left for end(), which sends our estimate in its place.
-            if (ex.request.includeUsage() && served.result().stream().usage() != null) {
-                write(chunk, PriceCalculator.toUsd(Outcome.cost(served.attempt(), usage())));
-                usageSent = true;
-            }
+            // Held for end(): a provider may send one before the content, or several.
+            usageChunk = chunk;
             return;
         }
         chunk.appendText(delivered);
@@ -95,8 +93,11 @@ final class SseRelay implements StreamStart.Sink {
         }
         Usage usage = usage();
         long cost = Outcome.cost(served.attempt(), usage);
-        if (ex.request.includeUsage() && !usageSent) {
-            // Under the stream's own id and created, as every chunk of an OpenAI stream is.
+        if (ex.request.includeUsage() && usageChunk != null && served.result().stream().usage() != null) {
+            write(usageChunk, PriceCalculator.toUsd(cost));
+        } else if (ex.request.includeUsage()) {
+            // Ours, for a provider that sent none (or one that counts nothing), under the stream's own
+            // id and created, as every chunk of an OpenAI stream is.
             Object id = identity == null ? null : identity.getValue("id");
             Object created = identity == null ? null : identity.getValue("created");
             write(Chunk.of(new JsonObject().put("id", id != null ? id : "chatcmpl-" + ex.requestId)

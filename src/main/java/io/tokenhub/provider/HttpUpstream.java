@@ -213,11 +213,23 @@ public final class HttpUpstream {
      * for every other caller); anything else is.
      */
     public UpstreamException streamError(JsonObject error) {
+        return errorIn("the stream", error);
+    }
+
+    /**
+     * An error the provider sent as a 200's body: in place of a whole answer, or of the stream a
+     * streamed request asked for. Judged as one sent inside a stream is.
+     */
+    public UpstreamException answerError(JsonObject error) {
+        return errorIn("a 200 answer", error);
+    }
+
+    private UpstreamException errorIn(String where, JsonObject error) {
         String code = error.getValue("code") instanceof String c ? c : error.getValue("type") instanceof String t ? t : "";
         String detail = error.getValue("message") instanceof String m ? m : "no error message";
         boolean filtered = CONTENT_FILTER_CODES.contains(code);
         return new UpstreamException(provider.id(), filtered ? Kind.REJECTED : Kind.SERVER_ERROR, filtered ? 400 : 500,
-            "error in the stream" + (code.isEmpty() ? "" : " (" + code + ")") + ": " + detail, 0,
+            "error in " + where + (code.isEmpty() ? "" : " (" + code + ")") + ": " + detail, 0,
             new JsonObject().put("message", detail).put("type", "invalid_request_error").put("code", code));
     }
 

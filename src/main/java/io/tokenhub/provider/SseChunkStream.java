@@ -44,15 +44,37 @@ public abstract class SseChunkStream implements ChunkStream {
         this.upstream = upstream;
         this.call = call;
         this.abort = abort;
-        this.idle = upstream.idleTimeout(() -> fail(UpstreamException.of(providerId(), Kind.TIMEOUT,
-            "no data for " + upstream.provider().timeouts().idleMs() + " ms in the stream")));
+        this.idle = upstream.idleTimeout(this::quiet);
+    }
+
+    /**
+     * {@code idle_ms} without data: the stream fails as timed out; or, once the answer ended
+     * ({@link #completeBeforeBodyEnd}) and the body did not, its connection is let go.
+     */
+    private void quiet() {
+        if (finished) {
+            response.request().reset();
+            return;
+        }
+        fail(UpstreamException.of(providerId(), Kind.TIMEOUT,
+            "no data for " + upstream.provider().timeouts().idleMs() + " ms in the stream"));
     }
 
     /** Starts reading the body: the subclass's last step of construction. */
     protected final void listen() {
         response.handler(buffer -> {
+            if (finished) {
+                return; // what follows the answer's end, read to the body's end and dropped
+            }
             call.clock().received();
-            if (parser.feed(buffer) || commentsAreProgress) {
+            boolean fields;
+            try {
+                fields = parser.feed(buffer);
+            } catch (SseParser.TooLarge tooLarge) {
+                fail(UpstreamException.of(providerId(), Kind.CONNECTION, tooLarge.getMessage()));
+                return;
+            }
+            if (fields || commentsAreProgress) {
                 idle.touch();
             }
         });
@@ -90,6 +112,22 @@ public abstract class SseChunkStream implements ChunkStream {
             finished = true;
             idle.stop();
             endHandler.handle(null);
+        }
+    }
+
+    /**
+     * The answer is whole before the body ended (OpenAI's {@code [DONE]}): it completes now, and what
+     * the body still holds is read and dropped; a body that does not end within {@code idle_ms} has
+     * its connection closed rather than returned to the pool. Before, a provider that kept the body
+     * open after {@code [DONE]} turned a whole answer into a timeout, and chunks it sent after it
+     * reached the client.
+     */
+    protected final void completeBeforeBodyEnd() {
+        if (!finished) {
+            finished = true;
+            endHandler.handle(null);
+            response.resume();
+            idle.start();
         }
     }
 

@@ -17,6 +17,20 @@ public final class SseParser {
     private static final byte[] DATA = "data".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] EVENT = "event".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] NEWLINE = {'\n'};
+    /**
+     * The longest event (or line) taken: past it the stream fails ({@link TooLarge}). A provider that
+     * sends a line without its end would otherwise have it buffered, doubling, until the heap ran
+     * out; Jackson refuses a JSON string past 20 million characters anyway.
+     */
+    public static final int MAX_EVENT_BYTES = 16 << 20;
+    private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+
+    /** An event or a line longer than {@link #MAX_EVENT_BYTES}. */
+    public static final class TooLarge extends RuntimeException {
+        TooLarge() {
+            super("an event over " + (MAX_EVENT_BYTES >> 20) + " MiB in the stream", null, false, false);
+        }
+    }
 
     private final BiConsumer<String, byte[]> onEvent;
     private byte[] line = new byte[256];
@@ -25,6 +39,8 @@ public final class SseParser {
     private String event;
     private byte[] data = new byte[256];
     private int dataLength = -1;
+    /** Whether the body's first bytes were seen (a byte order mark there is dropped, as SSE says). */
+    private boolean started;
 
     public SseParser(BiConsumer<String, byte[]> onEvent) {
         this.onEvent = onEvent;
@@ -34,11 +50,20 @@ public final class SseParser {
      * Reads the next part of the body, calling back for each event it completes. Answers whether the
      * buffer held any of a field line, whole or in part: comments and blank lines alone are no sign
      * of the upstream's progress (some keep a connection open with them while the answer waits).
+     *
+     * @throws TooLarge once an event or a line passes {@link #MAX_EVENT_BYTES}
      */
     public boolean feed(Buffer buffer) {
         byte[] bytes = buffer.getBytes();
         boolean fields = false;
         int from = 0;
+        if (!started && bytes.length > 0) {
+            // A BOM cut across buffers is not looked for: hardly any provider sends one at all.
+            started = true;
+            if (bytes.length >= BOM.length && Arrays.equals(bytes, 0, BOM.length, BOM, 0, BOM.length)) {
+                from = BOM.length;
+            }
+        }
         if (skipNextLf && bytes.length > 0) {
             skipNextLf = false;
             if (bytes[0] == '\n') {
@@ -92,6 +117,9 @@ public final class SseParser {
     }
 
     private void appendLine(byte[] bytes, int from, int length) {
+        if (lineLength + length > MAX_EVENT_BYTES) {
+            throw new TooLarge();
+        }
         if (lineLength + length > line.length) {
             line = Arrays.copyOf(line, Math.max(line.length * 2, lineLength + length));
         }
@@ -130,6 +158,9 @@ public final class SseParser {
     }
 
     private void appendData(byte[] bytes, int from, int length) {
+        if (dataLength + length > MAX_EVENT_BYTES) {
+            throw new TooLarge();
+        }
         if (dataLength + length > data.length) {
             data = Arrays.copyOf(data, Math.max(data.length * 2, dataLength + length));
         }

@@ -8,6 +8,7 @@ import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.http.HttpVersion;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.List;
@@ -47,6 +48,14 @@ public final class FakeOpenAiUpstream {
         PAUSE,
         /** Stream {@link #faultAfter} chunks, then {@link #errorBody} as a chunk, and end. */
         ERROR_CHUNK,
+        /** Stream {@link #faultAfter} chunks, then {@link #raw} as it is, then the rest as usual. */
+        RAW,
+        /** Stream every chunk and {@code [DONE]}, then {@link #raw} (if set), and keep the body open. */
+        HOLD_AFTER_DONE,
+        /** Stream {@link #faultAfter} chunks, then a {@code data:} line of 17 MiB that never ends; stay open. */
+        ENDLESS_LINE,
+        /** Answer 200 {@code application/json}, a streamed request too: {@link #errorBody} if set, else a whole answer. */
+        JSON_FOR_STREAM,
         /**
          * DeepSeek's {@code finish_reason: "insufficient_system_resource"}: a stream's chunk
          * {@link #faultAfter} (the role chunk is 0, then one per piece) ends the answer so, with the
@@ -96,6 +105,8 @@ public final class FakeOpenAiUpstream {
     public volatile JsonObject messageExtra;
     /** Each chunk of a stream as its JSON pretty-printed over several {@code data:} lines, as SSE allows. */
     public volatile boolean dataOverLines;
+    /** What {@link Fault#RAW} and {@link Fault#HOLD_AFTER_DONE} write as it is. */
+    public volatile String raw;
 
     public FakeOpenAiUpstream(Vertx vertx, String model) {
         this.vertx = vertx;
@@ -150,6 +161,7 @@ public final class FakeOpenAiUpstream {
         deltas = null;
         messageExtra = null;
         dataOverLines = false;
+        raw = null;
         keepAliveComments = 0;
         requests.clear();
         abandoned.set(0);
@@ -248,6 +260,9 @@ public final class FakeOpenAiUpstream {
             response.putHeader("Content-Type", "application/json").end(embeddings(body).encode());
         } else if (request.path().endsWith("/rerank")) {
             response.putHeader("Content-Type", "application/json").end(rerank(body).encode());
+        } else if (fault == Fault.JSON_FOR_STREAM) {
+            response.putHeader("Content-Type", "application/json")
+                .end((errorBody != null ? errorBody : completion()).encode());
         } else if (Boolean.TRUE.equals(body.getValue("stream")) && fault == Fault.KEEP_ALIVE) {
             keepAlive(response, body);
         } else if (Boolean.TRUE.equals(body.getValue("stream"))) {
@@ -392,6 +407,21 @@ public final class FakeOpenAiUpstream {
         }
         if (faultNow && fault == Fault.MALFORMED) {
             response.end("data: {\"choices\": [\n\n");
+            return;
+        }
+        if (faultNow && fault == Fault.ENDLESS_LINE) {
+            response.write("data: {\"x\":\"");
+            Buffer mebibyte = Buffer.buffer("a".repeat(1 << 20));
+            for (int i = 0; i < 17 && !response.closed(); i++) {
+                response.write(mebibyte);
+            }
+            return;
+        }
+        if (faultNow && fault == Fault.RAW && raw != null) {
+            response.write(raw);
+        }
+        if (index == events.size() && fault == Fault.HOLD_AFTER_DONE) {
+            response.write("data: [DONE]\n\n" + (raw == null ? "" : raw));
             return;
         }
         if (index == events.size()) {

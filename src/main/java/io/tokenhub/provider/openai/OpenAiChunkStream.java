@@ -48,7 +48,14 @@ final class OpenAiChunkStream extends SseChunkStream {
             done = true;
             if (shortage != null) {
                 fail(shortage);
+            } else {
+                completeBeforeBodyEnd();
             }
+            return;
+        }
+        if ("error".equals(event)) {
+            // An SSE error event (TGI's, vLLM's), whatever its data's shape.
+            fail(upstream.streamError(errorOf(data)));
             return;
         }
         RelayedChunk relayed = RelayedChunk.scan(data);
@@ -78,6 +85,11 @@ final class OpenAiChunkStream extends SseChunkStream {
             fail(upstream.streamError(error));
             return;
         }
+        if (chunk.getValue("error") instanceof String message) {
+            // Text Generation Inference's older shape: {"error": "...", "error_type": "..."}.
+            fail(upstream.streamError(new JsonObject().put("message", message).put("type", chunk.getValue("error_type"))));
+            return;
+        }
         // DashScope's own error shape, {code, message, request_id}, sent as a chunk.
         if (!chunk.containsKey("choices") && chunk.getValue("message") instanceof String && chunk.containsKey("code")) {
             fail(upstream.streamError(chunk));
@@ -97,6 +109,22 @@ final class OpenAiChunkStream extends SseChunkStream {
         }
         ReasoningField.rename(chunk.getValue("choices"), "delta");
         deliver(Chunk.of(chunk));
+    }
+
+    /** An error event's data as an error object: its {@code error} object, itself, or its text as the message. */
+    private static JsonObject errorOf(byte[] data) {
+        try {
+            JsonObject json = new JsonObject(Buffer.buffer(data));
+            if (json.getValue("error") instanceof JsonObject error) {
+                return error;
+            }
+            if (json.getValue("error") instanceof String message) {
+                return new JsonObject().put("message", message).put("type", json.getValue("error_type"));
+            }
+            return json;
+        } catch (DecodeException | ClassCastException e) {
+            return new JsonObject().put("message", new String(data, StandardCharsets.UTF_8));
+        }
     }
 
     /** Follows the model the provider names in its chunks (a dated snapshot for an alias, say). */
