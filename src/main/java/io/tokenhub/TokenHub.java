@@ -162,7 +162,7 @@ public final class TokenHub {
         upstreams.listen();
         CatalogReloader reloader = new CatalogReloader(vertx, source, ConfigLoader.fromEnvironment(), config, catalog,
             upstreams);
-        reloader.listen();
+        Future<Void> caughtUp = reloader.listen();
         RateLimiter limiter = new RateLimiter(clustering.counter());
         KeyStore keyStore = new KeyStore(pool);
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
@@ -191,7 +191,8 @@ public final class TokenHub {
                 server.maxBodyBytes(), server.shutdownGraceMs()),
             catalog, auth, metrics, admin, upstreams, quota, limiter, usageSync);
         Path spool = Path.of(config.storage().dataDir(), "spool");
-        return deployOther(new AuthVerticle(auth))
+        // The catalog caught up with a reload published while this node started, before it serves.
+        return caughtUp.compose(v -> deployOther(new AuthVerticle(auth)))
             .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,
                 usageStatus, batch -> quota.durable(batch.stream().map(e -> new Settled(e.accountId(), e.keyId(),
                     e.costMicroUsd(), e.payment())).toList())), AccountingVerticle.deployment()))

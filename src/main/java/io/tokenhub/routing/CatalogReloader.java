@@ -73,14 +73,38 @@ public final class CatalogReloader {
         this.upstreams = upstreams;
     }
 
-    /** Listens for reloads published by any node. */
-    public void listen() {
-        vertx.eventBus().<JsonObject>consumer(Bus.CONFIG_RELOAD, message -> {
+    /**
+     * Listens for reloads published by any node; then reads the file once more, and applies it if its
+     * catalog is not the one this node started with: a reload published while the node was starting
+     * (between its reading the file and its listening, a rolling restart's routine) reached it too
+     * late, and until 2026-12-07 it served the old catalog until the next reload. Completes once
+     * caught up.
+     */
+    public Future<Void> listen() {
+        var consumer = vertx.eventBus().<JsonObject>consumer(Bus.CONFIG_RELOAD, message -> {
             if (!origin.equals(message.body().getString("origin"))) {
                 read().onSuccess(this::apply)
                     .onFailure(e -> LOG.error("configuration reload refused on this node: {}", e.getMessage()));
             }
         });
+        if (source == null) {
+            return consumer.completion();
+        }
+        return consumer.completion().compose(v -> read()).map(loaded -> {
+            if (!sameCatalog(loaded.config(), started)) {
+                LOG.warn("the configuration file changed while this node started (a reload it did not hear of): "
+                    + "applying it");
+                apply(loaded);
+            }
+            return (Void) null;
+        }).recover(e -> {
+            LOG.error("configuration file not read again after start: {}", e.getMessage());
+            return Future.succeededFuture();
+        });
+    }
+
+    private static boolean sameCatalog(TokenHubConfig a, TokenHubConfig b) {
+        return a.models().equals(b.models()) && a.providers().equals(b.providers()) && a.billing().equals(b.billing());
     }
 
     /**
