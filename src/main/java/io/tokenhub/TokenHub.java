@@ -164,6 +164,7 @@ public final class TokenHub {
             upstreams);
         Future<Void> caughtUp = reloader.listen();
         RateLimiter limiter = new RateLimiter(clustering.counter());
+        vertx.setPeriodic(500, id -> limiter.releaseIdle());
         KeyStore keyStore = new KeyStore(pool);
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
         QuotaChanges quotaChanges = new QuotaChanges(vertx, quota);

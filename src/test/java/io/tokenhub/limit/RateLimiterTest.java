@@ -28,8 +28,9 @@ class RateLimiterTest {
 
     private final Vertx vertx = Vertx.vertx();
     private final SharedCounter cluster = new LocalCounter();
-    private final RateLimiter nodeA = new RateLimiter(cluster, () -> NOW);
-    private final RateLimiter nodeB = new RateLimiter(cluster, () -> NOW);
+    private final long[] now = {NOW};
+    private final RateLimiter nodeA = new RateLimiter(cluster, () -> now[0]);
+    private final RateLimiter nodeB = new RateLimiter(cluster, () -> now[0]);
 
     @AfterEach
     void close() {
@@ -75,6 +76,31 @@ class RateLimiterTest {
         assertThatThrownBy(() -> admit(nodeA, lowered)).hasMessageContaining("5 requests per minute");
         assertThatThrownBy(() -> admit(nodeB, lowered)).hasMessageContaining("5 requests per minute");
         assertThat(nodeA.remaining(lowered)).isZero();
+    }
+
+    @Test
+    void aLeaseANodeLeftUnusedGoesBackSoThatTheNodeTheClientStaysOnGetsTheWholeLimit() throws Exception {
+        // Given a key at 160 requests a minute whose one request on node A leased a block of 10
+        Check rpm = new Check("key_rpm", "key-1", Unit.REQUESTS, 160, 1);
+        admit(nodeA, rpm);
+        // and whose client then stays on node B: B admits all but A's block
+        for (int i = 0; i < 150; i++) {
+            admit(nodeB, rpm);
+        }
+        assertThatThrownBy(() -> admit(nodeB, rpm)).hasMessageContaining("160 requests per minute");
+
+        // When A's lease has been idle long enough and A releases its idle leases (not before)
+        nodeA.releaseIdle();
+        assertThatThrownBy(() -> admit(nodeB, rpm)).hasMessageContaining("160 requests per minute");
+        now[0] += RateLimiter.IDLE_LEASE_MS;
+        nodeA.releaseIdle();
+
+        // Then B admits the rest of the limit, and no more
+        for (int i = 0; i < 9; i++) {
+            admit(nodeB, rpm);
+        }
+        assertThatThrownBy(() -> admit(nodeB, rpm)).hasMessageContaining("160 requests per minute");
+        assertThat(await(cluster.used("key_rpm|key-1|" + NOW / 60_000))).isEqualTo(160);
     }
 
     private Admission admit(RateLimiter node, Check... checks) throws Exception {
