@@ -4,7 +4,9 @@ import io.tokenhub.accounting.AccountingVerticle;
 import io.tokenhub.accounting.UsageEvent;
 import io.tokenhub.accounting.UsageStatus;
 import io.tokenhub.accounting.UsageSync;
+import io.tokenhub.billing.ClusterPending;
 import io.tokenhub.billing.LocalQuota;
+import io.tokenhub.billing.PendingElsewhere;
 import io.tokenhub.billing.Quota;
 import io.tokenhub.billing.QuotaLoader;
 import io.tokenhub.billing.RedisQuota;
@@ -223,8 +225,14 @@ public final class TokenHub {
             .setConnectionString(config.storage().redis())
             .setMaxPoolSize(32).setMaxPoolWaiting(10_000).setMaxWaitingHandlers(10_000));
         redis = RedisAPI.api(client);
-        return new RedisQuota(redis, RedisAPI.api(client.later()), loader, Clock.systemUTC(), vertx,
-            config.billing().nodeShare(), metrics::reservationAgainstNodeShare);
+        ClusterPending elsewhere = clustering.hazelcast().map(hz -> new ClusterPending(vertx, hz)).orElse(null);
+        RedisQuota counters = new RedisQuota(redis, RedisAPI.api(client.later()), loader, Clock.systemUTC(), vertx,
+            config.billing().nodeShare(), metrics::reservationAgainstNodeShare,
+            elsewhere == null ? PendingElsewhere.NONE : elsewhere);
+        if (elsewhere != null) {
+            elsewhere.answerWith(counters::pendingHere);
+        }
+        return counters;
     }
 
     private List<ManagementVerticle.Check> readinessChecks() {

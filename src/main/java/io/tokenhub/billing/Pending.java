@@ -1,5 +1,6 @@
 package io.tokenhub.billing;
 
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,13 +16,18 @@ final class Pending {
     private final Map<String, Long> wallet = new ConcurrentHashMap<>();
     private final Map<String, Long> plans = new ConcurrentHashMap<>();
     private final Map<String, Long> keySpend = new ConcurrentHashMap<>();
+    /** Plan id → its account, for the plans drawn here: what {@link #plans(String)} answers by. */
+    private final Map<String, String> planAccounts = new ConcurrentHashMap<>();
 
     void add(Settled settled) {
         Payment payment = settled.payment();
         if (payment.walletMicroUsd() != 0) {
             wallet.merge(settled.accountId(), payment.walletMicroUsd(), Long::sum);
         }
-        payment.planDraws().forEach((id, take) -> plans.merge(id, take, Long::sum));
+        payment.planDraws().forEach((id, take) -> {
+            plans.merge(id, take, Long::sum);
+            planAccounts.put(id, settled.accountId());
+        });
         if (settled.costMicroUsd() != 0) {
             keySpend.merge(settled.keyId(), settled.costMicroUsd(), Long::sum);
         }
@@ -61,6 +67,17 @@ final class Pending {
 
     long plan(String planId) {
         return plans.getOrDefault(planId, 0L);
+    }
+
+    /** What the account's plans have pending here, by plan id. */
+    Map<String, Long> plans(String accountId) {
+        Map<String, Long> out = new HashMap<>();
+        plans.forEach((id, tokens) -> {
+            if (accountId.equals(planAccounts.get(id))) {
+                out.put(id, tokens);
+            }
+        });
+        return out;
     }
 
     // Records replayed from an earlier process's spool were never pending here: never below zero.

@@ -84,6 +84,7 @@ public final class RedisQuota implements Quota {
     private final QuotaLoader loader;
     private final Clock clock;
     private final Pending pending = new Pending();
+    private final PendingElsewhere elsewhere;
     private final Set<String> seenAccounts = ConcurrentHashMap.newKeySet();
     /** Key id → what the key's latest reservation on this node said was left; see {@link #ample}. */
     private final Map<String, Headroom> headroom = new ConcurrentHashMap<>();
@@ -134,6 +135,13 @@ public final class RedisQuota implements Quota {
      */
     public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock, Vertx vertx,
                       double shareFraction, Runnable reservedAgainstShare) {
+        this(redis, settlements, loader, clock, vertx, shareFraction, reservedAgainstShare, PendingElsewhere.NONE);
+    }
+
+    /** @param elsewhere what the other nodes of a cluster have pending, for counters rebuilt here */
+    public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock, Vertx vertx,
+                      double shareFraction, Runnable reservedAgainstShare, PendingElsewhere elsewhere) {
+        this.elsewhere = elsewhere;
         this.redis = redis;
         this.settlements = settlements;
         this.loader = loader;
@@ -470,30 +478,49 @@ public final class RedisQuota implements Quota {
         List<String> keys = keys(accountId, keyId);
         return call(script, keys, args, lateReply).compose(reply -> switch (reply.get(0).toString()) {
             case "LOAD" -> loadAccount(accountId, keys).compose(v -> run(script, accountId, keyId, args, lateReply));
-            case "LOADKEY" -> loadKey(keyId, keys).compose(v -> run(script, accountId, keyId, args, lateReply));
+            case "LOADKEY" -> loadKey(accountId, keyId, keys).compose(v -> run(script, accountId, keyId, args, lateReply));
             default -> Future.succeededFuture(reply);
         });
     }
 
+    /**
+     * What this node has pending for an account (and a key, when given): the other nodes' question
+     * when they rebuild its counters ({@link ClusterPending}).
+     */
+    public PendingElsewhere.Counts pendingHere(String accountId, String keyId) {
+        return new PendingElsewhere.Counts(pending.wallet(accountId), pending.plans(accountId),
+            keyId == null ? 0 : pending.keySpend(keyId));
+    }
+
+    /**
+     * Fills the account's counters from PostgreSQL, less what is pending here and on the other nodes.
+     * The pending counts are taken before the read: a record written in between is then counted
+     * twice, leaving the counters that much low until they are next rebuilt, and never missed,
+     * which would leave money to be spent twice.
+     */
     private Future<Void> loadAccount(String accountId, List<String> keys) {
-        return loader.account(accountId).compose(snapshot -> {
+        PendingElsewhere.Counts here = pendingHere(accountId, null);
+        return elsewhere.of(accountId, null).compose(others -> loader.account(accountId).compose(snapshot -> {
+            PendingElsewhere.Counts all = here.plus(others);
             List<String> args = new ArrayList<>();
-            args.add(Long.toString(snapshot.balanceMicroUsd() - pending.wallet(accountId)));
+            args.add(Long.toString(snapshot.balanceMicroUsd() - all.walletMicroUsd()));
             args.add(Long.toString(snapshot.readAtUs()));
             for (Plan p : snapshot.plans()) {
                 args.add(p.id());
-                args.add(Long.toString(p.tokensRemaining() - pending.plan(p.id())));
+                args.add(Long.toString(p.tokensRemaining() - all.plan(p.id())));
                 args.add(Long.toString(p.validFrom().toEpochMilli()));
                 args.add(Long.toString(p.validUntil().toEpochMilli()));
                 args.add(String.join(",", p.models()));
             }
             return call(load, keys, args).mapEmpty();
-        });
+        }));
     }
 
-    private Future<Void> loadKey(String keyId, List<String> keys) {
-        return loader.monthToDate(keyId).compose(spend -> call(loadKey, keys,
-                List.of(month(), Long.toString(spend + pending.keySpend(keyId)))))
+    /** Fills the key's month-to-date spend from PostgreSQL, plus what is pending, as {@link #loadAccount} does. */
+    private Future<Void> loadKey(String accountId, String keyId, List<String> keys) {
+        long here = pending.keySpend(keyId);
+        return elsewhere.of(accountId, keyId).compose(others -> loader.monthToDate(keyId).compose(spend ->
+                call(loadKey, keys, List.of(month(), Long.toString(spend + here + others.keyMicroUsd())))))
             .mapEmpty();
     }
 

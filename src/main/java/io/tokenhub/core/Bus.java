@@ -13,6 +13,8 @@ public final class Bus {
     public static final String UPSTREAM_STATE = "tokenhub.upstream.state";
     /** Cluster-wide publish: a credit or plan an admin added, for every node's hot counters. */
     public static final String QUOTA_CHANGES = "tokenhub.quota.changes";
+    /** Cluster-wide request, this prefix and a member's id: what that node has pending for an account. */
+    public static final String QUOTA_PENDING = "tokenhub.quota.pending.";
     /** Cluster-wide publish: reload the catalog from the configuration file. */
     public static final String CONFIG_RELOAD = "tokenhub.config.reload";
 

@@ -8,6 +8,8 @@ import io.tokenhub.testing.TestCluster;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
+import java.sql.Connection;
+import java.sql.Statement;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -279,6 +281,44 @@ class ClusterIT {
         TestGateway.eventually(() -> "0".equals(redis.bulk("HGET", counters, "res")), 10_000,
             "nothing reserved in Redis");
         assertThat(Long.parseLong(redis.bulk("HGET", counters, "bal"))).isEqualTo(balance);
+    }
+
+    @Test
+    void countersRebuiltWhileAnotherNodesRecordsAreOnTheirWayCountThem() throws Exception {
+        // Given an account whose key node 1 serves, its counters in Redis
+        JsonObject key = nodes.get(0).newKey(new JsonObject());
+        String accountId = key.getString("account_id");
+        String tag = "{" + accountId + "}";
+        RedisCommands redis = RedisCommands.local();
+        assertThat(chat(nodes.get(1), key.getString("key"), "gpt-4o-mini").statusCode()).isEqualTo(200);
+        try (Connection lock = cluster.database().connect()) {
+            // When node 1 serves five more while PostgreSQL holds their records back
+            lock.setAutoCommit(false);
+            try (Statement statement = lock.createStatement()) {
+                statement.execute("LOCK TABLE usage_records IN EXCLUSIVE MODE");
+            }
+            for (int i = 0; i < 5; i++) {
+                assertThat(chat(nodes.get(1), key.getString("key"), "gpt-4o-mini").statusCode()).isEqualTo(200);
+            }
+            TestGateway.eventually(() -> redis.integer("HLEN", "th:r:" + tag) == 0, 10_000, "nothing held in Redis");
+            // and Redis loses the account's counters, which node 0 then rebuilds for a request of its own
+            redis.send("DEL", "th:q:" + tag, "th:k:" + tag + ":" + key.getString("id"), "th:r:" + tag, "th:rz:" + tag,
+                "th:sm:" + tag);
+            assertThat(chat(nodes.get(0), key.getString("key"), "gpt-4o-mini").statusCode()).isEqualTo(200);
+            lock.rollback();
+        }
+
+        // Then once every record is in PostgreSQL, Redis's wallet and the key's month are PostgreSQL's
+        // (node 0 counted node 1's five from what node 1 had pending: before, Redis stayed five requests high)
+        TestGateway.eventually(() -> cluster.database().count(
+            "SELECT count(*) FROM usage_records WHERE account_id = ?", accountId) == 7, 20_000, "the seven records");
+        TestGateway.eventually(() -> "0".equals(redis.bulk("HGET", "th:q:" + tag, "res")), 10_000, "nothing reserved");
+        long balance = cluster.database().count("SELECT balance_micro_usd FROM accounts WHERE id = ?", accountId);
+        long spent = cluster.database().count("SELECT sum(cost_micro_usd) FROM usage_records WHERE account_id = ?",
+            accountId);
+        assertThat(Long.parseLong(redis.bulk("HGET", "th:q:" + tag, "bal"))).isEqualTo(balance);
+        assertThat(Long.parseLong(redis.bulk("HGET", "th:k:" + tag + ":" + key.getString("id"), "spend")))
+            .isEqualTo(spent);
     }
 
     private static HttpResponse<String> login(TestGateway node, String email, String password) {
