@@ -75,6 +75,12 @@ public final class RedisQuota implements Quota {
      * reservation it would refuse (its node died). Renewals come every {@link NodeShare#KEEP_MS} at most.
      */
     static final long SHARE_TTL_MS = 10_000;
+    /**
+     * How long a credit's mark stays in Redis (it makes a credit told twice count once): a day, long
+     * past the last retry of a node that could not tell Redis (about half an hour). Until 2026-12-07
+     * the marks stayed in the account's hash for good, one per credit.
+     */
+    static final long CREDIT_MARK_MS = 24 * 3_600_000L;
     /** At most one warning per 10 s about Redis failing requests: an outage is not a log flood. */
     private final OncePer warnings = new OncePer(10_000);
 
@@ -460,7 +466,8 @@ public final class RedisQuota implements Quota {
         long now = clock.millis();
         headroom.values().removeIf(last -> now - last.atMs() >= HEADROOM_FRESH_MS);
         String cutoff = Long.toString(now - RESERVATION_TTL_MS);
-        seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff)));
+        String credits = Long.toString(now - CREDIT_MARK_MS);
+        seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff, credits)));
         return seenAccounts.size();
     }
 
