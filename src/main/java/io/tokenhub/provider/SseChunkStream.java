@@ -2,6 +2,8 @@ package io.tokenhub.provider;
 
 import io.tokenhub.provider.UpstreamException.Kind;
 import io.vertx.core.Handler;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpClientResponse;
 
 /**
@@ -26,6 +28,12 @@ public abstract class SseChunkStream implements ChunkStream {
     private Handler<Throwable> exceptionHandler = e -> { };
     /** Set once the outcome is decided (ended, failed or cancelled): nothing is delivered after it. */
     private boolean finished;
+    /** Labelled {@code application/json}: its first byte says whether it is a stream after all. */
+    private final boolean labelledJson;
+    private boolean sniffed;
+    /** A JSON body where a stream was asked for, gathered whole (up to {@link #MAX_WHOLE_JSON}); else null. */
+    private Buffer wholeJson;
+    private static final int MAX_WHOLE_JSON = 1 << 20;
 
     protected SseChunkStream(HttpClientResponse response, HttpUpstream upstream, UpstreamCall call, Abort abort) {
         this(response, upstream, call, abort, true);
@@ -45,6 +53,8 @@ public abstract class SseChunkStream implements ChunkStream {
         this.call = call;
         this.abort = abort;
         this.idle = upstream.idleTimeout(this::quiet);
+        String type = response.getHeader(HttpHeaders.CONTENT_TYPE);
+        this.labelledJson = type != null && type.regionMatches(true, 0, "application/json", 0, 16);
     }
 
     /**
@@ -67,6 +77,14 @@ public abstract class SseChunkStream implements ChunkStream {
                 return; // what follows the answer's end, read to the body's end and dropped
             }
             call.clock().received();
+            if (wholeJson != null || !sniffed && labelledJson && sniffJson(buffer)) {
+                // Not a stream: an error the provider put in a 200, or a whole answer; judged at its end.
+                if (wholeJson.length() < MAX_WHOLE_JSON) {
+                    wholeJson.appendBuffer(buffer);
+                }
+                idle.touch();
+                return;
+            }
             boolean fields;
             try {
                 fields = parser.feed(buffer);
@@ -81,6 +99,33 @@ public abstract class SseChunkStream implements ChunkStream {
         response.endHandler(v -> end());
         response.exceptionHandler(e -> fail(upstream.classify(e)));
         abort.onAbort(this::cancel);
+    }
+
+    /**
+     * Whether the body's first bytes, labelled JSON, are JSON (an object): some servers label a real
+     * stream {@code application/json}, and that one is read as a stream all the same.
+     */
+    private boolean sniffJson(Buffer buffer) {
+        for (int i = 0; i < buffer.length(); i++) {
+            byte b = buffer.getByte(i);
+            if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
+                sniffed = true;
+                if (b == '{') {
+                    wholeJson = Buffer.buffer();
+                }
+                return b == '{';
+            }
+        }
+        return false;
+    }
+
+    /**
+     * A 200 JSON body where a stream was asked for, whole (its first {@link #MAX_WHOLE_JSON} bytes):
+     * this candidate failed. By default it says so; a provider that knows its errors' shape reads it.
+     */
+    protected void onWholeJson(Buffer body) {
+        fail(UpstreamException.of(providerId(), Kind.CONNECTION,
+            "the provider answered a streamed request with a whole answer (application/json)"));
     }
 
     /** One SSE event of the body, never called once the outcome is decided. */
@@ -155,6 +200,12 @@ public abstract class SseChunkStream implements ChunkStream {
 
     private void end() {
         idle.stop();
+        if (wholeJson != null) {
+            if (!finished) {
+                onWholeJson(wholeJson);
+            }
+            return;
+        }
         parser.end();
         if (!finished) {
             onBodyEnd();

@@ -160,6 +160,19 @@ class StreamFaultsIT {
     }
 
     @Test
+    void aStreamLabelledJsonIsStreamedAllTheSame() {
+        // Given a server that labels its stream application/json
+        upstream.streamContentType = "application/json";
+
+        HttpResponse<String> streamed = stream("solo", "");
+
+        // Then it is read as the stream it is, by its first byte
+        assertThat(streamed.headers().firstValue("X-TokenHub-Provider")).hasValue("fake");
+        assertThat(chunks(streamed)).isNotEmpty();
+        assertThat(streamed.body()).contains("Hello").doesNotContain("event: error");
+    }
+
+    @Test
     void aByteOrderMarkBeforeTheFirstEventLosesNothing() {
         // Given a provider whose stream starts with a UTF-8 byte order mark, then a chunk with content
         upstream.fault = Fault.RAW;

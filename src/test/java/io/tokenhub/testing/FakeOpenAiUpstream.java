@@ -107,6 +107,8 @@ public final class FakeOpenAiUpstream {
     public volatile boolean dataOverLines;
     /** What {@link Fault#RAW} and {@link Fault#HOLD_AFTER_DONE} write as it is. */
     public volatile String raw;
+    /** The Content-Type of a stream's answer (some servers label a stream {@code application/json}). */
+    public volatile String streamContentType = "text/event-stream";
 
     public FakeOpenAiUpstream(Vertx vertx, String model) {
         this.vertx = vertx;
@@ -162,6 +164,7 @@ public final class FakeOpenAiUpstream {
         messageExtra = null;
         dataOverLines = false;
         raw = null;
+        streamContentType = "text/event-stream";
         keepAliveComments = 0;
         requests.clear();
         abandoned.set(0);
@@ -357,7 +360,7 @@ public final class FakeOpenAiUpstream {
                 .put("created", 1).put("model", model).put("choices", new JsonArray()).put("usage", usage).encode());
         }
         if (!response.headWritten()) {
-            response.setChunked(true).putHeader("Content-Type", "text/event-stream");
+            response.setChunked(true).putHeader("Content-Type", streamContentType);
         }
         send(response, events, 0);
     }

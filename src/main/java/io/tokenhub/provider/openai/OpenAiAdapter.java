@@ -17,7 +17,6 @@ import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.DecodeException;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -87,29 +86,12 @@ public final class OpenAiAdapter implements ProviderAdapter {
     @Override
     public Future<ChunkStream> stream(UpstreamCall call, Abort abort) {
         Buffer body = upstreamBody(call, true);
-        return upstream.post(chat, body, abort, call.clock()).compose(response -> {
-            String type = response.getHeader(HttpHeaders.CONTENT_TYPE);
-            if (type == null || !type.toLowerCase(Locale.ROOT).startsWith("application/json")) {
-                return Future.succeededFuture(new OpenAiChunkStream(response, upstream, call, abort, dialect));
-            }
-            // JSON where a stream was asked for: an error the provider put in a 200, or a whole answer
-            // from one that does not stream; either way this candidate failed, and says why.
-            return HttpUpstream.body(response, upstream, call.clock(), abort).compose(whole -> {
-                JsonObject error;
-                try {
-                    error = errorIn(whole.toJsonObject());
-                } catch (DecodeException | ClassCastException e) {
-                    error = null;
-                }
-                return Future.failedFuture(error != null ? upstream.answerError(error)
-                    : UpstreamException.of(providerId(), Kind.CONNECTION,
-                        "the provider answered a streamed request with a whole answer (application/json)"));
-            });
-        });
+        return upstream.post(chat, body, abort, call.clock())
+            .map(response -> new OpenAiChunkStream(response, upstream, call, abort, dialect));
     }
 
     /** The error object a 200 body holds in place of an answer ({@code error} an object or a text), or null. */
-    private static JsonObject errorIn(JsonObject body) {
+    static JsonObject errorIn(JsonObject body) {
         if (body.getValue("error") instanceof JsonObject error) {
             return error;
         }

@@ -137,6 +137,21 @@ final class OpenAiChunkStream extends SseChunkStream {
     }
 
     @Override
+    protected void onWholeJson(Buffer body) {
+        JsonObject error;
+        try {
+            error = OpenAiAdapter.errorIn(body.toJsonObject());
+        } catch (DecodeException | ClassCastException e) {
+            error = null;
+        }
+        if (error != null) {
+            fail(upstream.answerError(error));
+        } else {
+            super.onWholeJson(body);
+        }
+    }
+
+    @Override
     protected void onBodyEnd() {
         if (shortage != null) {
             fail(shortage);
