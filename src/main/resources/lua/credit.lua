@@ -6,6 +6,9 @@
 local q = KEYS[1]
 if redis.call('HEXISTS', q, 'loaded') == 0 then return 0 end
 if tonumber(redis.call('HGET', q, 'loaded_at_us') or '0') >= tonumber(ARGV[3]) then return 0 end
+-- (Where nodes before 2026-12-07 kept it, in the account's hash, it counts too: a cluster upgraded
+-- one node at a time has both.)
+if redis.call('HEXISTS', q, 'c:' .. ARGV[2]) == 1 then return 0 end
 if redis.call('HSETNX', KEYS[5], 'c:' .. ARGV[2], '0|' .. math.floor(tonumber(ARGV[3]) / 1000)) == 0 then return 0 end
 redis.call('HINCRBY', q, 'bal', ARGV[1])
 return 1

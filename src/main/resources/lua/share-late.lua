@@ -2,7 +2,9 @@
 -- PostgreSQL with what it carried, and with what the requests settled after it was sent cost. They
 -- are charged here too, once, and the share's hold released.
 -- ARGV: share id; the renewal's number; what it carried (micro-USD); what the requests settled after
--- it cost (micro-USD); month (YYYYMM); now (ms).
+-- it cost (micro-USD); month (YYYYMM); now (ms); 1 to give the share's hold back (its last requests
+-- are settled), else 0. A node sends these one after the other, the failed renewal's first; the
+-- ones after it carry 0 and find the mark it set.
 -- The share's mark says whether the renewal ran after all: then only what came after it is charged.
 -- Without a mark no renewal of the share is known here: its first never ran (nothing was charged
 -- against it), or the counters were rebuilt since, and the rebuild counted these charges, pending in
@@ -15,7 +17,7 @@ if not ran then
   redis.call('HSET', marks, ARGV[1], ARGV[2] .. '|' .. ARGV[6])
 end
 if not mark then return 0 end
-release(q, resv, zset, ARGV[1])
+if ARGV[7] == '1' then release(q, resv, zset, ARGV[1]) end
 local micro = tonumber(ARGV[4]) + (ran and 0 or tonumber(ARGV[3]))
 if micro == 0 then return 1 end
 redis.call('HINCRBY', q, 'bal', int(0 - micro))

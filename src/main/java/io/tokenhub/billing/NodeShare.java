@@ -1,5 +1,6 @@
 package io.tokenhub.billing;
 
+import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,6 +50,11 @@ final class NodeShare {
 
     /** Completed once the share is given back, or dropped as broken. */
     final Promise<Void> gone = Promise.promise();
+    /**
+     * Once broken, its late charges in Redis, one after the other (the failed renewal's first): used
+     * on the renewals' context only.
+     */
+    Future<Void> late = Future.succeededFuture();
     final String id;
     final String accountId;
     final String keyId;
@@ -72,6 +78,8 @@ final class NodeShare {
     private boolean winding;
     /** A renewal failed: what Redis holds for it is unknown, so it takes no more requests or charges. */
     private boolean broken;
+    /** The number of the renewal that failed, once broken. */
+    private long brokenRenewal;
 
     NodeShare(String id, String accountId, String keyId, long cap, long nowMs) {
         this.id = id;
@@ -135,6 +143,16 @@ final class NodeShare {
             charges.add(charge);
         }
         return true;
+    }
+
+    /** Requests reserved against it and not settled yet. */
+    synchronized int holding() {
+        return holding;
+    }
+
+    /** The number of the renewal that broke it (0 while it is not broken). */
+    synchronized long brokenRenewal() {
+        return brokenRenewal;
     }
 
     /** A request wanted more than the share had: it is grown at its next renewal, sent soon. */
@@ -201,6 +219,7 @@ final class NodeShare {
      * that came after that renewal was sent, which the caller charges as it does the renewal's own.
      */
     synchronized List<Charge> broke() {
+        brokenRenewal = renewals;
         renewing = false;
         broken = true;
         winding = true;

@@ -81,6 +81,11 @@ public final class RedisQuota implements Quota {
      * the marks stayed in the account's hash for good, one per credit.
      */
     static final long CREDIT_MARK_MS = 24 * 3_600_000L;
+    /**
+     * How long a share's mark stays after its last renewal: an hour, past the last try of a broken
+     * share's late charges (about 35 minutes), which need it to charge once.
+     */
+    static final long SHARE_MARK_MS = 3_600_000L;
     /** At most one warning per 10 s about Redis failing requests: an outage is not a log flood. */
     private final OncePer warnings = new OncePer(10_000);
 
@@ -322,32 +327,54 @@ public final class RedisQuota implements Quota {
             List<NodeShare.Charge> untaken = new ArrayList<>(r.charges());
             untaken.addAll(later);
             untaken.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
-            chargeShareLate(s, r, laterMicroUsd, 1);
+            // First in the share's chain of late charges: on this context, before any settlement's.
+            s.late = s.late.compose(v -> chargeShareLate(s, r.sequence(), r.chargeMicroUsd(), laterMicroUsd,
+                s.holding() == 0, 1));
             s.gone.complete();
         });
     }
 
     /**
+     * A request reserved against a share that broke has settled (charged to the wallet in
+     * PostgreSQL): its cost joins the share's late charges, and the last of them gives the share's
+     * hold back. Until 2026-12-07 such a request's cost never reached Redis (a review: 2 000
+     * micro-USD high for five requests), and the hold went while they still ran.
+     */
+    private void settleAfterBreak(NodeShare s, long microUsd) {
+        boolean last = s.holding() == 0;
+        if (microUsd > 0 || last) {
+            renewals.runOnContext(v -> s.late = s.late.compose(done -> chargeShareLate(s, s.brokenRenewal(), 0,
+                microUsd, last, 1)));
+        }
+    }
+
+    /**
      * Charges in Redis, once, what a share's failed renewal carried (unless it ran after all) and
      * what the requests settled after it cost, all charged to the wallet in PostgreSQL meanwhile, and
-     * releases the share's hold: tried as {@link #chargeLate} is. Until 2026-12-07 Redis kept that
-     * money, and the share's hold until it was stale, and the money could be spent again until the
-     * counters were rebuilt.
+     * releases the share's hold once its requests are settled: tried as {@link #chargeLate} is, one
+     * after the other on the renewals' context. Until 2026-12-07 Redis kept that money, and the
+     * share's hold until it was stale, and the money could be spent again until the counters were
+     * rebuilt. Completes when Redis took it, or once the tries are over.
      */
-    private void chargeShareLate(NodeShare s, NodeShare.Renewal r, long laterMicroUsd, int attempt) {
+    private Future<Void> chargeShareLate(NodeShare s, long renewal, long carriedMicroUsd, long laterMicroUsd,
+                                         boolean release, int attempt) {
+        Promise<Void> done = Promise.promise();
         long wait = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS << Math.min(attempt - 1, 10));
         renewals.setTimer(wait, id -> call(shareLate, keys(s.accountId, s.keyId), List.of(s.id,
-                Long.toString(r.sequence()), Long.toString(r.chargeMicroUsd()), Long.toString(laterMicroUsd), month(),
-                Long.toString(clock.millis())))
+                Long.toString(renewal), Long.toString(carriedMicroUsd), Long.toString(laterMicroUsd), month(),
+                Long.toString(clock.millis()), release ? "1" : "0"))
+            .onSuccess(taken -> done.complete())
             .onFailure(again -> {
                 if (attempt < LATE_CHARGE_ATTEMPTS) {
-                    chargeShareLate(s, r, laterMicroUsd, attempt + 1);
+                    chargeShareLate(s, renewal, carriedMicroUsd, laterMicroUsd, release, attempt + 1).onComplete(done);
                 } else {
                     LOG.error("the hot counters never took the charges of a share of account {} whose renewal failed: "
                         + "they may hold up to {} micro-USD more than PostgreSQL until they are next rebuilt",
-                        s.accountId, r.chargeMicroUsd() + laterMicroUsd);
+                        s.accountId, carriedMicroUsd + laterMicroUsd);
+                    done.complete();
                 }
             }));
+        return done.future();
     }
 
     /** A request's cost charged to its account's wallet in Redis by its share's renewal. */
@@ -363,7 +390,9 @@ public final class RedisQuota implements Quota {
         if (held != null) {
             NodeShare.Charge charge = microUsd == 0 ? null : new NodeShare.Charge(microUsd, Promise.promise());
             if (!held.charge(r.microUsd(), charge, clock.millis())) {
-                return Future.succeededFuture(pending.walletOnly(r.accountId(), r.keyId(), microUsd));
+                Payment paid = pending.walletOnly(r.accountId(), r.keyId(), microUsd);
+                settleAfterBreak(held, microUsd);
+                return Future.succeededFuture(paid);
             }
             return charge == null ? Future.succeededFuture(Payment.NONE) : charge.settled().future();
         }
@@ -467,7 +496,8 @@ public final class RedisQuota implements Quota {
         headroom.values().removeIf(last -> now - last.atMs() >= HEADROOM_FRESH_MS);
         String cutoff = Long.toString(now - RESERVATION_TTL_MS);
         String credits = Long.toString(now - CREDIT_MARK_MS);
-        seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff, credits)));
+        String shareMarks = Long.toString(now - SHARE_MARK_MS);
+        seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff, credits, shareMarks)));
         return seenAccounts.size();
     }
 

@@ -206,7 +206,12 @@ public abstract class SseChunkStream implements ChunkStream {
             }
             return;
         }
-        parser.end();
+        try {
+            parser.end();
+        } catch (SseParser.TooLarge tooLarge) {
+            fail(UpstreamException.of(providerId(), Kind.CONNECTION, tooLarge.getMessage()));
+            return;
+        }
         if (!finished) {
             onBodyEnd();
         }

@@ -100,7 +100,8 @@ public final class Catalog {
             return label(requested);
         }
         if (model.deployments().stream().noneMatch(d -> d.provider().equals(provider))) {
-            return Optional.empty();
+            // Perhaps a response's label whose provider's model is also a catalog id served elsewhere.
+            return label(requested);
         }
         return Optional.of(new Target(model, provider));
     }

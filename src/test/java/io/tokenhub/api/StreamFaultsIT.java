@@ -65,6 +65,18 @@ class StreamFaultsIT {
     }
 
     @Test
+    void anEventThatPassesItsBoundOnlyAtTheBodysEndFailsItsStreamToo() {
+        // Given a provider whose last event passes 16 MiB with its last line, as the body ends
+        upstream.fault = Fault.OVERSIZE_AT_END;
+        upstream.faultAfter = 2;
+
+        HttpResponse<String> streamed = stream("solo", "");
+
+        // Then the stream ends with an error event (it hung: the bound was passed where nothing caught it)
+        assertThat(streamed.body()).contains("event: error").contains("16 MiB").endsWith("data: [DONE]\n\n");
+    }
+
+    @Test
     void theAnswerEndsAtDoneThoughTheBodyStaysOpenAndWhatFollowsIsDropped() {
         // Given a provider that sends [DONE], then another chunk, and keeps the body open
         upstream.fault = Fault.HOLD_AFTER_DONE;

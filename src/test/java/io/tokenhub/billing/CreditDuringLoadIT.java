@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -96,6 +97,25 @@ class CreditDuringLoadIT {
         assertThatThrownBy(() -> await(quota.reserve("req_2", account, "key_1", -1, "m", 10, 1_901)))
             .hasMessageContaining("available");
         assertThat(await(quota.reserve("req_3", account, "key_1", -1, "m", 10, 1_900)).microUsd()).isEqualTo(1_900);
+    }
+
+    @Test
+    void aCreditANodeOfTheEarlierVersionMarkedInTheAccountsHashCountsOnce() throws Exception {
+        // Given counters loaded with the account's 1 000 micro-USD, and a credit of 1 000 that a node
+        // from before 2026-12-07 (a cluster upgraded one node at a time) applied, marking it where it did
+        Quota quota = quota("redis");
+        await(quota.settle(await(quota.reserve("req_1", account, "key_1", -1, "m", 10, 100)), 10, 100));
+        AdminStore.Credit credit = await(store.credit(account, 1_000, "top-up")).orElseThrow();
+        String creditId = UUID.randomUUID().toString();
+        RedisCommands.local().send("HINCRBY", "th:q:{" + account + "}", "bal", "1000");
+        RedisCommands.local().send("HSET", "th:q:{" + account + "}", "c:" + creditId, "1");
+
+        // When this version's node applies the same credit
+        await(quota.credited(account, 1_000, creditId, credit.writtenAfterUs()));
+
+        // Then it counts once: 1 900 left, not 2 900
+        assertThatThrownBy(() -> await(quota.reserve("req_2", account, "key_1", -1, "m", 10, 1_901)))
+            .hasMessageContaining("available");
     }
 
     private static <T> T await(Future<T> future) throws Exception {

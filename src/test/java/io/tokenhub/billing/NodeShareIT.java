@@ -295,6 +295,28 @@ class NodeShareIT {
         assertThat(keySpend()).isEqualTo(spent);
     }
 
+    @Test
+    void requestsSettledAfterTheirShareBrokeAreChargedInRedisTooAndItsHoldGoesWithTheLast() throws Exception {
+        // Given a node with a share, ten requests in flight against it when Redis goes silent
+        RedisQuota node = node(0.1, true);
+        long spent = busy(node, -1);
+        spent += awaitShare(node, -1);
+        List<Reservation> made = inFlight(node, 10);
+        network.partition();
+
+        // When five settle (their renewal is not answered: the share breaks), then the other five
+        spent += settleAll(node, made.subList(0, 5));
+        spent += settleAll(node, made.subList(5, 10));
+        network.heal();
+
+        // Then Redis's wallet and the key's month are charged all ten once, and nothing is held
+        // (before, the last five were charged in PostgreSQL only: the wallet 2 000 micro-USD high)
+        long expected = 1_000_000 - spent;
+        long charged = spent;
+        eventually(() -> commands.reservationsHeld(account) == 0 && balance() == expected && keySpend() == charged,
+            "Redis's wallet at " + expected + " and the key's month at " + charged + ", nothing held");
+    }
+
     /** {@code n} requests reserved against the node's share, in flight. */
     private List<Reservation> inFlight(RedisQuota node, int n) {
         List<Reservation> made = new ArrayList<>();

@@ -69,6 +69,17 @@ class RouteTest {
         assertThat(labelled.resolve("a/gpt-4o-mini-20240718").orElseThrow().pinnedModel()).isEqualTo("gpt-4o-mini");
         // a provider's model with a slash in it
         assertThat(labelled.resolve("or/meta-llama/llama-3-70b").orElseThrow().model().id()).isEqualTo("llama");
+        // a label whose provider's model is also a catalog id that another provider serves
+        Catalog shared = Catalog.of(new ConfigLoader(name -> null).parse("""
+            providers: [ { id: openai, type: mock }, { id: azure, type: mock } ]
+            models:
+              - id: gpt-4o
+                deployments: [ { provider: openai, model: gpt-4o } ]
+              - id: gpt-4o-eu
+                deployments: [ { provider: azure, model: gpt-4o } ]
+            """, "test"));
+        assertThat(shared.resolve("azure/gpt-4o").orElseThrow().model().id()).isEqualTo("gpt-4o-eu");
+        assertThat(shared.resolve("openai/gpt-4o").orElseThrow().model().id()).isEqualTo("gpt-4o");
         // and nothing else
         assertThat(labelled.resolve("a/gpt-5")).isEmpty();
         assertThat(labelled.resolve("or/gpt-4o")).isEmpty();

@@ -54,6 +54,8 @@ public final class FakeOpenAiUpstream {
         HOLD_AFTER_DONE,
         /** Stream {@link #faultAfter} chunks, then a {@code data:} line of 17 MiB that never ends; stay open. */
         ENDLESS_LINE,
+        /** Stream {@link #faultAfter} chunks, then a data line of 10 MiB and one of 7 MiB without its end, and end the body. */
+        OVERSIZE_AT_END,
         /** Answer 200 {@code application/json}, a streamed request too: {@link #errorBody} if set, else a whole answer. */
         JSON_FOR_STREAM,
         /**
@@ -418,6 +420,19 @@ public final class FakeOpenAiUpstream {
             for (int i = 0; i < 17 && !response.closed(); i++) {
                 response.write(mebibyte);
             }
+            return;
+        }
+        if (faultNow && fault == Fault.OVERSIZE_AT_END) {
+            Buffer mebibyte = Buffer.buffer("a".repeat(1 << 20));
+            response.write("data: {\"x\":\"");
+            for (int i = 0; i < 10; i++) {
+                response.write(mebibyte);
+            }
+            response.write("\ndata: ");
+            for (int i = 0; i < 7; i++) {
+                response.write(mebibyte);
+            }
+            response.end();
             return;
         }
         if (faultNow && fault == Fault.RAW && raw != null) {
