@@ -6,6 +6,7 @@ import io.vertx.core.json.JsonObject;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -301,13 +302,18 @@ public final class AnthropicRequests {
         if (comma < 0 || !header.endsWith(";base64")) {
             throw new IllegalArgumentException(param + ".url: data URLs must be base64-encoded");
         }
-        String mediaType = header.substring(0, header.length() - ";base64".length());
+        String mediaType = header.substring(0, header.length() - ";base64".length()).toLowerCase(Locale.ROOT);
         if (mediaType.isEmpty()) {
             throw new IllegalArgumentException(param + ".url: data URL has no media type");
         }
+        // image/jpg (browsers and many tools write it) and image/pjpeg are JPEG, in Anthropic's word.
+        if (mediaType.equals("image/jpg") || mediaType.equals("image/pjpeg")) {
+            mediaType = "image/jpeg";
+        }
         if (!IMAGE_TYPES.contains(mediaType)) {
-            throw new IllegalArgumentException(param + ".url: '" + mediaType
-                + "' is not an image type; send image/jpeg, image/png, image/gif or image/webp");
+            // OpenAI may take what Anthropic does not: another candidate may (it was refused as the client's fault).
+            throw new Unsupported(param + ".url: '" + mediaType + "' is not an image type this provider takes; "
+                + "send image/jpeg, image/png, image/gif or image/webp");
         }
         return new JsonObject()
             .put("type", "base64")
@@ -474,19 +480,28 @@ public final class AnthropicRequests {
         };
     }
 
-    /** Whether the conversation ends with tool results: the model's turn that called the tools goes on. */
+    /**
+     * Whether tool results come after the last assistant message: the model's turn that called the
+     * tools goes on, user messages after them too (they join the tool results in one Anthropic user
+     * message, whose {@code tool_result} blocks continue the turn). Until 2026-12-07 only a
+     * conversation ending with the tool message counted, and one a user message followed (a
+     * screenshot sent back) asked Anthropic to think, which it refused.
+     */
     private static boolean continuesAToolTurn(JsonArray messages) {
         for (int i = messages.size() - 1; i >= 0; i--) {
             String role = messages.getValue(i) instanceof JsonObject m ? m.getString("role") : null;
-            if (!isSystemRole(role)) {
-                return "tool".equals(role);
+            if ("tool".equals(role) || "function".equals(role)) {
+                return true;
+            }
+            if ("assistant".equals(role)) {
+                return false;
             }
         }
         return false;
     }
 
     private static boolean forcesATool(Object choice) {
-        return "required".equals(choice) || choice instanceof JsonObject;
+        return "required".equals(choice) || choice instanceof JsonObject o && "function".equals(o.getValue("type"));
     }
 
     private static void applySampling(JsonObject req, JsonObject out, boolean thinking, ClaudeThinking mode) {
@@ -564,9 +579,17 @@ public final class AnthropicRequests {
         if (fn.getString("description") != null) {
             def.put("description", fn.getString("description"));
         }
-        // input_schema is mandatory for Anthropic while OpenAI allows omitting parameters.
-        JsonObject schema = fn.getJsonObject("parameters");
-        def.put("input_schema", schema != null ? schema : new JsonObject().put("type", "object").put("properties", new JsonObject()));
+        // input_schema is mandatory for Anthropic, with its type, while OpenAI takes parameters
+        // without a type, or none at all (Anthropic refused the whole request for {} or a schema of
+        // properties alone).
+        JsonObject schema = fn.getValue("parameters") instanceof JsonObject given ? given.copy() : new JsonObject();
+        if (!schema.containsKey("type")) {
+            schema.put("type", "object");
+        }
+        if ("object".equals(schema.getValue("type")) && !schema.containsKey("properties")) {
+            schema.put("properties", new JsonObject());
+        }
+        def.put("input_schema", schema);
         JsonObject mark = cacheControl(tool.getValue("cache_control"), param + ".cache_control");
         if (mark != null) {
             def.put("cache_control", mark);
@@ -592,6 +615,10 @@ public final class AnthropicRequests {
                 throw new IllegalArgumentException("tool_choice.function.name is required");
             }
             return new JsonObject().put("type", "tool").put("name", name);
+        }
+        if (choice instanceof JsonObject o && o.getValue("type") instanceof String type) {
+            // OpenAI's allowed_tools, and any choice of a kind to come: another candidate may take it.
+            throw new Unsupported("tool_choice of type '" + type + "' is not supported by this provider");
         }
         throw new IllegalArgumentException("tool_choice must be 'auto', 'none', 'required' or a function choice");
     }

@@ -301,6 +301,51 @@ class AnthropicTranslationTest {
         }
 
         @Test
+        void aToolSchemaWithoutItsTypeGetsOneAsAnthropicRequires() {
+            JsonObject req = chat("[{\"role\":\"user\",\"content\":\"hi\"}]").put("tools", new JsonArray("""
+                [{"type":"function","function":{"name":"ping","parameters":{}}},
+                 {"type":"function","function":{"name":"get","parameters":{"properties":{"id":{"type":"string"}}}}},
+                 {"type":"function","function":{"name":"bare"}}]"""));
+
+            JsonArray tools = translate(req).getJsonArray("tools");
+
+            assertThat(tools.getJsonObject(0).getJsonObject("input_schema"))
+                .isEqualTo(json("{\"type\":\"object\",\"properties\":{}}"));
+            assertThat(tools.getJsonObject(1).getJsonObject("input_schema"))
+                .isEqualTo(json("{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"}}}"));
+            assertThat(tools.getJsonObject(2).getJsonObject("input_schema"))
+                .isEqualTo(json("{\"type\":\"object\",\"properties\":{}}"));
+            // and the client's schema is not changed in place
+            assertThat(req.getJsonArray("tools").getJsonObject(0).getJsonObject("function").getJsonObject("parameters"))
+                .isEqualTo(new JsonObject());
+        }
+
+        @Test
+        void imageJpgAndUpperCaseTypesAreJpegAndAnImageTypeAnthropicLacksIsUnsupported() {
+            JsonObject jpg = translate(chat("""
+                [{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/jpg;base64,/9j/4AA="}},
+                 {"type":"image_url","image_url":{"url":"data:image/PNG;base64,iVBORw0KGgo="}}]}]"""));
+            JsonArray blocks = jpg.getJsonArray("messages").getJsonObject(0).getJsonArray("content");
+            assertThat(blocks.getJsonObject(0).getJsonObject("source").getString("media_type")).isEqualTo("image/jpeg");
+            assertThat(blocks.getJsonObject(1).getJsonObject("source").getString("media_type")).isEqualTo("image/png");
+
+            assertThatThrownBy(() -> translate(chat("""
+                [{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/tiff;base64,SUkq"}}]}]""")))
+                .isInstanceOf(AnthropicRequests.Unsupported.class);
+        }
+
+        @Test
+        void anAllowedToolsChoiceIsUnsupportedSoThatAnotherCandidateMayTakeIt() {
+            JsonObject req = chat("[{\"role\":\"user\",\"content\":\"hi\"}]")
+                .put("tools", new JsonArray("[{\"type\":\"function\",\"function\":{\"name\":\"a\"}}]"))
+                .put("tool_choice", json("{\"type\":\"allowed_tools\",\"allowed_tools\":{\"mode\":\"auto\","
+                    + "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"a\"}}]}}"));
+
+            assertThatThrownBy(() -> translate(req)).isInstanceOf(AnthropicRequests.Unsupported.class)
+                .hasMessageContaining("allowed_tools");
+        }
+
+        @Test
         void aCustomToolsCallInTheConversationIsUnsupported() {
             JsonObject req = chat("""
                 [{"role":"user","content":"run it"},
@@ -546,6 +591,23 @@ class AnthropicTranslationTest {
                 .add(new JsonObject().put("role", "user").put("content", "and tomorrow?"));
             assertThat(AnthropicRequests.toAnthropic(nextTurn, "claude-sonnet-4-5", 8000, false).getJsonObject("thinking"))
                 .isEqualTo(json("{\"type\":\"enabled\",\"budget_tokens\":4000}"));
+        }
+
+        @Test
+        void aUserMessageAfterTheToolResultsStillGoesOnWithTheTurnWithoutThinking() {
+            // Given a tool loop whose client sends a screenshot as a user message after the tool's result
+            JsonObject req = chat("""
+                [{"role":"user","content":"look"},
+                 {"role":"assistant","content":null,
+                  "tool_calls":[{"id":"t1","type":"function","function":{"name":"shot","arguments":"{}"}}]},
+                 {"role":"tool","tool_call_id":"t1","content":"taken"},
+                 {"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]""")
+                .put("enable_thinking", true)
+                .put("tools", new JsonArray("[{\"type\":\"function\",\"function\":{\"name\":\"shot\"}}]"));
+
+            // Then the turn goes on without thinking: Anthropic refuses a thinking call there
+            JsonObject out = AnthropicRequests.toAnthropic(req, "claude-sonnet-4-5", 8000, false);
+            assertThat(out.containsKey("thinking")).isFalse();
         }
 
         @Test
