@@ -23,8 +23,9 @@ local function n(v)
 end
 
 -- The plans (ids, comma-separated) that may pay for the model now, earliest expiry first (then by
--- id), each with its counters: {id, untl, rem, res}, all read in one HMGET.
-local function eligible_plans(q, ids, model, now)
+-- id), each with its counters: {id, untl, rem, res}, all read in one HMGET. Those in `held` (plan id ->
+-- tokens, a settling reservation's draws) pay whatever the time: they may have expired while it ran.
+local function eligible_plans(q, ids, model, now, held)
   local list, fields = {}, {}
   for id in string.gmatch(ids or '', '[^,]+') do
     local p = 'p:' .. id .. ':'
@@ -41,7 +42,8 @@ local function eligible_plans(q, ids, model, now)
   for i, id in ipairs(list) do
     local b = (i - 1) * 5
     local from, untl, models = n(v[b + 1]), n(v[b + 2]), v[b + 3] or ''
-    if now >= from and now < untl and (models == '' or string.find(',' .. models .. ',', ',' .. model .. ',', 1, true)) then
+    local covers = models == '' or string.find(',' .. models .. ',', ',' .. model .. ',', 1, true)
+    if covers and (now >= from and now < untl or held and held[id]) then
       table.insert(out, {id = id, untl = untl, rem = n(v[b + 4]), res = n(v[b + 5])})
     end
   end

@@ -19,7 +19,8 @@ if redis.call('HDEL', resv, ARGV[1]) == 1 then
 end
 -- What other requests hold of a plan is theirs to draw: free tokens first (this request's own, just
 -- released, among them), and only usage past the estimate from the rest.
-local plans, taken, left = eligible_plans(q, acct[2], ARGV[2], now), {}, tokens
+-- The plans this reservation drew from pay though they expired while the request ran.
+local plans, taken, left = eligible_plans(q, acct[2], ARGV[2], now, parse_draws(ARGV[9])), {}, tokens
 for pass = 1, 2 do
   for _, p in ipairs(plans) do
     local free = (pass == 1 and math.max(0, p.rem - p.res) or p.rem) - (taken[p.id] or 0)

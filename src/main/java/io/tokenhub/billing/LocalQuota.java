@@ -179,7 +179,9 @@ public final class LocalQuota implements Quota {
     private Payment charge(AccountState account, KeyState key, Reservation r, long tokens, long microUsd) {
         Map<String, Long> draws = new LinkedHashMap<>();
         long left = tokens;
-        List<PlanState> plans = eligible(account, r.modelId(), clock.instant());
+        // A plan the reservation drew from pays though it expired while the request ran: the wallet,
+        // which nothing reserved, would go below zero for it (an audit of 2026-12-07: -450 micro-USD).
+        List<PlanState> plans = eligible(account, r.modelId(), clock.instant(), r.planTokens());
         // What other requests hold of a plan is theirs to draw: free tokens first (this request's own,
         // just released, among them), and only usage past the estimate from the rest.
         for (int pass = 0; pass < 2 && left > 0; pass++) {
@@ -335,12 +337,17 @@ public final class LocalQuota implements Quota {
     }
 
     private static List<PlanState> eligible(AccountState account, String modelId, Instant now) {
+        return eligible(account, modelId, now, Map.of());
+    }
+
+    /** @param held plans a request's reservation drew from: they pay for it even if they expired meanwhile */
+    private static List<PlanState> eligible(AccountState account, String modelId, Instant now, Map<String, Long> held) {
         if (account.plans.isEmpty()) {
             // Most accounts pay from the wallet alone: no stream, sort and list on every request.
             return List.of();
         }
         return account.plans.stream()
-            .filter(p -> p.plan.covers(modelId, now))
+            .filter(p -> p.plan.covers(modelId, now) || held.containsKey(p.plan.id()))
             .sorted(Comparator.comparing((PlanState p) -> p.plan.validUntil()).thenComparing(p -> p.plan.id()))
             .toList();
     }

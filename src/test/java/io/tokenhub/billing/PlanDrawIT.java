@@ -13,6 +13,7 @@ import io.vertx.redis.client.RedisAPI;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
 import java.time.Clock;
+import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.Map;
@@ -79,6 +80,40 @@ class PlanDrawIT {
         assertThat(paidY.planDraws()).isEqualTo(Map.of(account + "_y", 1000L));
         assertThat(paidX.planDraws()).isEqualTo(Map.of(account + "_any", 1000L));
         assertThat(paidX.walletMicroUsd() + paidY.walletMicroUsd()).isZero();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"in-process", "redis"})
+    void aPlanThatExpiresWhileItsRequestRunsStillPaysForIt(String counters) throws Exception {
+        // Given counters on a clock the test moves, and the plan for every model ending a day from now
+        Instant[] now = {Instant.now()};
+        Clock clock = new Clock() {
+            public ZoneOffset getZone() {
+                return ZoneOffset.UTC;
+            }
+
+            public Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            public Instant instant() {
+                return now[0];
+            }
+        };
+        Quota quota = counters.equals("redis")
+            ? new RedisQuota(RedisAPI.api(Redis.createClient(vertx, System.getenv().getOrDefault(
+                "TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379"))), new QuotaLoader(pool), clock)
+            : new LocalQuota(new QuotaLoader(pool), clock);
+        Reservation x = await(quota.reserve("req_x", account, "key_1", -1, "x", 1000, 500));
+        assertThat(x.planTokens()).isEqualTo(Map.of(account + "_any", 1000L));
+
+        // When the request settles after the plan has ended (a long stream)
+        now[0] = now[0].plus(java.time.Duration.ofDays(1)).plusSeconds(60);
+        Payment paid = await(quota.settle(x, 900, 450));
+
+        // Then the plan it held pays, and the empty wallet is charged nothing (it went to -450)
+        assertThat(paid.planDraws()).isEqualTo(Map.of(account + "_any", 900L));
+        assertThat(paid.walletMicroUsd()).isZero();
     }
 
     private static <T> T await(Future<T> future) throws Exception {
