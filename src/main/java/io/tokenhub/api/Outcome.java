@@ -74,7 +74,7 @@ final class Outcome {
         ModelRequest request = ex.request;
         Model model = request.target().model();
         return quota.reserve(ex.requestId, ex.key.accountId(), ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
-                model.id(), request.prompt().estimate() + request.outputBound(), held(model, microUsd))
+                model.id(), planTokens(model, request.prompt().estimate() + request.outputBound()), held(model, microUsd))
             .map(reservation -> {
                 ex.reservation = reservation;
                 unrecorded++;
@@ -144,7 +144,8 @@ final class Outcome {
         // An id of its own each time: a replacement Redis makes after its answer timed out is handed
         // back under its own id, never under one a later replacement holds.
         String id = ex.requestId + "/" + ++ex.rebooks;
-        return Contexts.onCaller(quota.rebook(old, id, ex.key.monthlyCapMicroUsd(), model.id(), old.tokens(),
+        return Contexts.onCaller(quota.rebook(old, id, ex.key.monthlyCapMicroUsd(), model.id(),
+                planTokens(model, ex.request.prompt().estimate() + ex.request.outputBound()),
                 held(model, microUsd)))
             .compose(reservation -> {
                 if (ex.abort.aborted()) {
@@ -157,6 +158,15 @@ final class Outcome {
                 ex.reservation = reservation;
                 return Future.succeededFuture();
             });
+    }
+
+    /**
+     * The tokens a model's request holds or draws of a plan: none for a free model, which costs
+     * nothing (until 2026-12-07 its requests used prepaid tokens up all the same: an audit's plan
+     * lost 1 500 tokens to a request whose cost was $0).
+     */
+    private static long planTokens(Model model, long tokens) {
+        return model.pricing().free() ? 0 : tokens;
     }
 
     /** At least one micro-USD for a priced model, so that an estimate rounding to nothing still needs money. */
@@ -297,7 +307,7 @@ final class Outcome {
         Instant at = Instant.now();
         long settlement = settling.begin();
         // Nothing served, nothing charged: neither money nor a plan's tokens (the record keeps the counts).
-        long billedTokens = served == null ? 0 : usage.promptTokens() + usage.completionTokens();
+        long billedTokens = served == null ? 0 : planTokens(served.model(), usage.promptTokens() + usage.completionTokens());
         Future<Payment> paid = ex.reservation == null ? Future.succeededFuture(Payment.NONE)
             : Contexts.onCaller(quota.settle(ex.reservation, billedTokens, costMicroUsd));
         paid.onSuccess(payment -> recorder.record(new UsageEvent(ex.requestId, at, ex.key.accountId(),

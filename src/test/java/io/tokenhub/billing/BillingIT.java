@@ -182,6 +182,22 @@ class BillingIT {
 
     @ParameterizedTest
     @ValueSource(strings = {"none", "redis"})
+    void aFreeModelTakesNoPlanTokens(String counters) {
+        // Given a plan for every model
+        start(counters(counters), 1.0);
+        JsonObject plan = plan(100_000, OffsetDateTime.now(ZoneOffset.UTC).plusDays(1), null);
+
+        // When a model priced at nothing serves 1 500 tokens
+        assertThat(chat("free").statusCode()).isEqualTo(200);
+        awaitRecords(1);
+
+        // Then the plan keeps every token (it lost 1 500 to a request that cost $0), and the wallet its money
+        assertThat(planRemaining(plan)).isEqualTo(100_000);
+        assertThat(balance()).isEqualTo(1_000_000);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
     void plansArePaidFromBeforeTheWalletEarliestExpiryFirstAndOnlyForTheirModels(String counters) {
         start(counters(counters), 1.0);
         OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
