@@ -58,7 +58,9 @@ final class Limits {
     /**
      * Before a fallback to another model: the account's RPM and TPM on that model, once per model
      * (its deployments share the admission); fails with 429 {@code rate_limit_exceeded} when over.
-     * The response's {@code x-ratelimit-*} headers go on describing what the request was admitted on.
+     * The response's {@code x-ratelimit-*} headers then describe the tightest of every limit the
+     * request was admitted on, the fallback's among them (until 2026-12-07 they went on describing
+     * the first admission alone, and a client trusting them was refused by the fallback model's).
      */
     Future<Void> admitFallback(Exchange ex, Model model) {
         if (model.id().equals(ex.request.target().model().id())
@@ -79,6 +81,7 @@ final class Limits {
                     ex.fallbackAdmissions = new HashMap<>(2);
                 }
                 ex.fallbackAdmissions.put(model.id(), admission);
+                refreshHeaders(ex);
             })
             .onFailure(failure -> {
                 // Counted apart from refused requests: the request goes on to its next candidate.
@@ -105,6 +108,39 @@ final class Limits {
         if (ex.fallbackAdmissions != null) {
             ex.fallbackAdmissions.forEach((model, admission) ->
                 limiter.correct(admission, model.equals(servedModel) ? actualTokens : 0));
+        }
+    }
+
+    /**
+     * Writes the {@code x-ratelimit-*} headers again, unless the head is out, from what this node now
+     * knows of every limit the request was admitted on: after a fallback's admission, or after a
+     * correction (a request refused for its balance or cap gives its tokens back, and its headers
+     * said they were taken).
+     */
+    void refreshHeaders(Exchange ex) {
+        HttpServerResponse response = ex.ctx.response();
+        if (response.headWritten() || ex.admission == null) {
+            return;
+        }
+        List<Taken> taken = new ArrayList<>(ex.admission.taken());
+        if (ex.fallbackAdmissions != null) {
+            ex.fallbackAdmissions.values().forEach(admission -> taken.addAll(admission.taken()));
+        }
+        Check[] tightest = new Check[Unit.values().length];
+        long[] remaining = new long[tightest.length];
+        for (Taken t : taken) {
+            int u = t.check().unit().ordinal();
+            long left = limiter.remaining(t.check());
+            if (tightest[u] == null || left < remaining[u]) {
+                tightest[u] = t.check();
+                remaining[u] = left;
+            }
+        }
+        String reset = seconds(RateLimiter.resetMs(System.currentTimeMillis()));
+        for (Unit unit : Unit.values()) {
+            if (tightest[unit.ordinal()] != null) {
+                set(response, unit, tightest[unit.ordinal()].limit(), remaining[unit.ordinal()], reset);
+            }
         }
     }
 

@@ -264,8 +264,10 @@ final class Outcome {
      */
     void error(Exchange ex, Throwable failure) {
         if (ex.reservation == null) {
-            // Admitted, then refused (no balance, the monthly cap): it used no tokens of the TPM limits.
+            // Admitted, then refused (no balance, the monthly cap): it used no tokens of the TPM limits,
+            // and its headers say so.
             limits.correct(ex, 0, null);
+            limits.refreshHeaders(ex);
         } else if (!ex.recorded) {
             // Failed past its reservation with no record made (an unexpected failure on the way, not an
             // upstream's): it gets its record, which hands the reservation back, instead of holding the

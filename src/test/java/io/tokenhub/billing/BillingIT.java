@@ -182,6 +182,31 @@ class BillingIT {
 
     @ParameterizedTest
     @ValueSource(strings = {"none", "redis"})
+    void theRateLimitHeadersSayWhatARefusalForMoneyGaveBackAndWhatAFallbacksLimitsLeave(String counters) {
+        // Given an empty wallet and a key of 1 000 tokens a minute
+        start(counters(counters), 0);
+        newKey(new JsonObject().put("tpm", 1_000));
+
+        // When a request is admitted on the key's TPM, then refused for the money
+        HttpResponse<String> broke = chat("gpt-4o-mini");
+
+        // Then its headers say the tokens are the key's again (they said 893 were left)
+        assertThat(broke.statusCode()).isEqualTo(429);
+        assertThat(broke.headers().firstValue("x-ratelimit-limit-tokens")).hasValue("1000");
+        assertThat(broke.headers().firstValue("x-ratelimit-remaining-tokens")).hasValue("1000");
+
+        // And given money, a request answered by a fallback whose model allows one request a minute
+        gateway.adminOk("POST", "/admin/v1/accounts/" + accountId + "/credits", new JsonObject().put("amount_usd", 1));
+        HttpResponse<String> fellBack = chatWithFallback("failing", "once-a-minute");
+
+        // Then its headers describe that limit, the tightest it was admitted on (they described the key's alone)
+        assertThat(fellBack.statusCode()).as(fellBack.body()).isEqualTo(200);
+        assertThat(fellBack.headers().firstValue("x-ratelimit-limit-requests")).hasValue("1");
+        assertThat(fellBack.headers().firstValue("x-ratelimit-remaining-requests")).hasValue("0");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"none", "redis"})
     void aFreeModelTakesNoPlanTokens(String counters) {
         // Given a plan for every model
         start(counters(counters), 1.0);
