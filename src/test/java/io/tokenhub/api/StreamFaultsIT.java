@@ -14,6 +14,8 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * What an OpenAI-compatible provider's stream may do wrong, and what the client gets: the shapes a
@@ -50,10 +52,15 @@ class StreamFaultsIT {
         key = gateway.newKey();
     }
 
-    @Test
-    void aLineThatNeverEndsFailsItsOwnStreamAtItsBoundInsteadOfFillingTheHeap() {
-        // Given a provider that starts answering, then sends a data: line that never ends
-        upstream.fault = Fault.ENDLESS_LINE;
+    /**
+     * @param fault a data: line that never ends (it filled the heap), or an event that passes the
+     *              bound only with its last line, as the body ends (the stream hung)
+     */
+    @ParameterizedTest
+    @EnumSource(value = Fault.class, names = {"ENDLESS_LINE", "OVERSIZE_AT_END"})
+    void anEventOverItsBoundFailsItsOwnStream(Fault fault) {
+        // Given a provider that starts answering, then sends an event over 16 MiB
+        upstream.fault = fault;
         upstream.faultAfter = 2;
 
         HttpResponse<String> streamed = stream("solo", "");
@@ -62,18 +69,6 @@ class StreamFaultsIT {
         assertThat(streamed.body()).contains("event: error").contains("16 MiB").endsWith("data: [DONE]\n\n");
         upstream.fault = Fault.NONE;
         assertThat(stream("solo", "").body()).contains("Hello").doesNotContain("event: error");
-    }
-
-    @Test
-    void anEventThatPassesItsBoundOnlyAtTheBodysEndFailsItsStreamToo() {
-        // Given a provider whose last event passes 16 MiB with its last line, as the body ends
-        upstream.fault = Fault.OVERSIZE_AT_END;
-        upstream.faultAfter = 2;
-
-        HttpResponse<String> streamed = stream("solo", "");
-
-        // Then the stream ends with an error event (it hung: the bound was passed where nothing caught it)
-        assertThat(streamed.body()).contains("event: error").contains("16 MiB").endsWith("data: [DONE]\n\n");
     }
 
     @Test
