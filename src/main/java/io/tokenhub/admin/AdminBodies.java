@@ -23,6 +23,9 @@ import java.util.function.Function;
 /** Field readers for admin request bodies; each failure is a 400 naming the field. */
 final class AdminBodies {
 
+    /** The last day RFC 3339 (and PostgreSQL's timestamps, here) can write. */
+    private static final LocalDate LAST_DAY = LocalDate.of(9999, 12, 31);
+
     static final int DEFAULT_LIMIT = 50;
     static final int MAX_LIMIT = 500;
     /** The largest amount one call may move or set: a billion USD, far from what a balance can hold. */
@@ -89,7 +92,9 @@ final class AdminBodies {
         String microField = name + "_micro_usd";
         Object usd = body.getValue(usdField);
         Object micro = body.getValue(microField);
-        if (usd != null && micro != null) {
+        // Both named, even one as null (which clears): the value sent beside a clearing null was dropped.
+        if (usd != null && micro != null
+            || (usd != null || micro != null) && body.containsKey(usdField) && body.containsKey(microField)) {
             throw invalid("Send " + usdField + " or " + microField + ", not both.", microField);
         }
         String sign = negativeAllowed ? "" : "non-negative ";
@@ -161,13 +166,20 @@ final class AdminBodies {
             } catch (DateTimeParseException e) {
                 try {
                     LocalDate date = LocalDate.parse(text);
-                    at = (dateLastsThrough ? date.plusDays(1) : date).atStartOfDay().atOffset(ZoneOffset.UTC);
+                    // The last day RFC 3339 can write lasts to its last microsecond: its next day is year 10000.
+                    at = !dateLastsThrough ? date.atStartOfDay().atOffset(ZoneOffset.UTC)
+                        : date.equals(LAST_DAY) ? date.atTime(23, 59, 59, 999_999_000).atOffset(ZoneOffset.UTC)
+                        : date.plusDays(1).atStartOfDay().atOffset(ZoneOffset.UTC);
                 } catch (DateTimeParseException ignored) {
                     // reported below
                 }
             }
         }
-        // The years RFC 3339 can write, which PostgreSQL's timestamps hold (a later one failed in the insert).
+        // The years RFC 3339 can write, which PostgreSQL's timestamps hold (a later one failed in the
+        // insert), in UTC, as it is stored and shown (an offset could carry one past either end).
+        if (at != null) {
+            at = at.withOffsetSameInstant(ZoneOffset.UTC);
+        }
         if (at == null || at.getYear() < 1 || at.getYear() > 9999) {
             throw invalid(field + " must be an RFC 3339 timestamp such as 2026-12-31T23:59:59Z.", field);
         }

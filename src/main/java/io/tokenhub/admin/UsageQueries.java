@@ -102,6 +102,10 @@ public final class UsageQueries {
                     keys.add(key);
                 }
             }
+            if (keys.isEmpty()) {
+                // Commas alone: a 500 until 2026-12-07.
+                throw invalid("group_by must name day, model or key (or several joined by commas).", "group_by");
+            }
             return List.copyOf(keys);
         }
     }

@@ -424,7 +424,7 @@ class KeyLifecycleIT {
             .put("valid_from", "-0001-01-01T00:00:00Z").put("valid_until", "2099-01-01T00:00:00Z")), 400,
             "invalid_request_error", "invalid_request_error", "valid_from");
         assertOpenAiError(gateway.admin("POST", "/admin/v1/keys", new JsonObject()
-            .put("account_id", created.getString("account_id")).put("expires_at", "9999-12-31")), 400,
+            .put("account_id", created.getString("account_id")).put("expires_at", "10000-01-01")), 400,
             "invalid_request_error", "invalid_request_error", "expires_at");
         assertThat(gateway.adminOk("GET", "/admin/v1/accounts/" + created.getString("account_id"), null)
             .getJsonArray("plans")).isEmpty();
@@ -702,6 +702,37 @@ class KeyLifecycleIT {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    @Test
+    void edgesOfTheAdminApiAnAuditFoundAre400sOrTakenAsWritten() {
+        JsonObject account = newAccount();
+        JsonObject body = new JsonObject().put("account_id", account.getString("id")).put("name", "k");
+
+        // group_by of commas alone: a 400 naming it (it was a 500)
+        HttpResponse<String> commas = gateway.admin("GET", "/admin/v1/usage?group_by=,", null);
+        assertThat(commas.statusCode()).as(commas.body()).isEqualTo(400);
+        assertThat(new JsonObject(commas.body()).getJsonObject("error").getString("param")).isEqualTo("group_by");
+
+        // the last day RFC 3339 writes, as an end, lasts through it (it was refused); an offset that
+        // carries a time past year 9999 or before year 1 in UTC is refused (it was stored as year 10000 or 0)
+        HttpResponse<String> lastDay = gateway.admin("POST", "/admin/v1/keys", body.copy().put("expires_at", "9999-12-31"));
+        assertThat(lastDay.statusCode()).as(lastDay.body()).isEqualTo(201);
+        assertThat(new JsonObject(lastDay.body()).getString("expires_at")).startsWith("9999-12-31T23:59:59");
+        for (String past : new String[] {"9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"}) {
+            HttpResponse<String> refused = gateway.admin("POST", "/admin/v1/keys", body.copy().put("expires_at", past));
+            assertThat(refused.statusCode()).as(past).isEqualTo(400);
+        }
+
+        // a cap cleared and set in one PATCH is refused and changes nothing (the value was dropped)
+        JsonObject capped = gateway.adminOk("POST", "/admin/v1/keys", body.copy().put("monthly_cap_usd", 3));
+        HttpResponse<String> both = gateway.admin("PATCH", "/admin/v1/keys/" + capped.getString("id"),
+            new JsonObject().putNull("monthly_cap_usd").put("monthly_cap_micro_usd", 5));
+        assertThat(both.statusCode()).as(both.body()).isEqualTo(400);
+        assertThat(gateway.adminOk("GET", "/admin/v1/keys?account_id=" + account.getString("id"), null)
+            .getJsonArray("data").stream().map(k -> (JsonObject) k)
+            .filter(k -> k.getString("id").equals(capped.getString("id"))).findFirst().orElseThrow()
+            .getLong("monthly_cap_micro_usd")).isEqualTo(3_000_000L);
+    }
 
     private static JsonObject newAccount() {
         return gateway.adminOk("POST", "/admin/v1/accounts",
