@@ -175,25 +175,22 @@ final class ChatRequestParser {
      * frameworks send them, so the request means the same at every provider.
      */
     private static void withoutEmptyTools(JsonObject body) {
-        boolean tools = declares(body, "tools");
-        boolean functions = declares(body, "functions");
-        if (!tools) {
-            body.remove("tools");
+        if (withoutEmpty(body, "tools", "tool_choice")) {
             body.remove("parallel_tool_calls");
-            if ("none".equals(body.getValue("tool_choice")) || "auto".equals(body.getValue("tool_choice"))) {
-                body.remove("tool_choice");
-            }
         }
-        if (!functions) {
-            body.remove("functions");
-            if ("none".equals(body.getValue("function_call")) || "auto".equals(body.getValue("function_call"))) {
-                body.remove("function_call");
-            }
-        }
+        withoutEmpty(body, "functions", "function_call");
     }
 
-    private static boolean declares(JsonObject body, String field) {
-        return body.getValue(field) instanceof JsonArray array && !array.isEmpty();
+    /** Removes {@code list} when it declares nothing, with a {@code choice} of none or auto; answers whether it did. */
+    private static boolean withoutEmpty(JsonObject body, String list, String choice) {
+        if (body.getValue(list) instanceof JsonArray array && !array.isEmpty()) {
+            return false;
+        }
+        body.remove(list);
+        if ("none".equals(body.getValue(choice)) || "auto".equals(body.getValue(choice))) {
+            body.remove(choice);
+        }
+        return true;
     }
 
     /**

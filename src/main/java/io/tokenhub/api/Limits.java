@@ -15,6 +15,7 @@ import io.vertx.core.http.HttpServerResponse;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.function.ToLongFunction;
 
 /**
  * The rate limits of one request — RPM and TPM of its key and of its account on its model, and on
@@ -126,22 +127,8 @@ final class Limits {
         if (ex.fallbackAdmissions != null) {
             ex.fallbackAdmissions.values().forEach(admission -> taken.addAll(admission.taken()));
         }
-        Check[] tightest = new Check[Unit.values().length];
-        long[] remaining = new long[tightest.length];
-        for (Taken t : taken) {
-            int u = t.check().unit().ordinal();
-            long left = limiter.remaining(t.check());
-            if (tightest[u] == null || left < remaining[u]) {
-                tightest[u] = t.check();
-                remaining[u] = left;
-            }
-        }
-        String reset = seconds(RateLimiter.resetMs(System.currentTimeMillis()));
-        for (Unit unit : Unit.values()) {
-            if (tightest[unit.ordinal()] != null) {
-                set(response, unit, tightest[unit.ordinal()].limit(), remaining[unit.ordinal()], reset);
-            }
-        }
+        tightest(response, taken, t -> limiter.remaining(t.check()),
+            seconds(RateLimiter.resetMs(System.currentTimeMillis())));
     }
 
     /** What a request holds of TPM limits until its real count is known: prompt plus output bound. */
@@ -163,21 +150,26 @@ final class Limits {
     }
 
     private static void headers(HttpServerResponse response, Admission admission) {
-        Taken requests = null;
-        Taken tokens = null;
-        for (Taken t : admission.taken()) {
-            if (t.check().unit() == Unit.REQUESTS && (requests == null || t.remaining() < requests.remaining())) {
-                requests = t;
-            } else if (t.check().unit() == Unit.TOKENS && (tokens == null || t.remaining() < tokens.remaining())) {
-                tokens = t;
+        tightest(response, admission.taken(), Taken::remaining, seconds(admission.resetMs()));
+    }
+
+    /** For each unit, the headers of the limit with the least {@code remaining} of those taken. */
+    private static void tightest(HttpServerResponse response, List<Taken> taken, ToLongFunction<Taken> remaining,
+                                 String reset) {
+        Check[] tightest = new Check[Unit.values().length];
+        long[] left = new long[tightest.length];
+        for (Taken t : taken) {
+            int u = t.check().unit().ordinal();
+            long r = remaining.applyAsLong(t);
+            if (tightest[u] == null || r < left[u]) {
+                tightest[u] = t.check();
+                left[u] = r;
             }
         }
-        String reset = seconds(admission.resetMs());
-        if (requests != null) {
-            set(response, Unit.REQUESTS, requests.check().limit(), requests.remaining(), reset);
-        }
-        if (tokens != null) {
-            set(response, Unit.TOKENS, tokens.check().limit(), tokens.remaining(), reset);
+        for (Unit unit : Unit.values()) {
+            if (tightest[unit.ordinal()] != null) {
+                set(response, unit, tightest[unit.ordinal()].limit(), left[unit.ordinal()], reset);
+            }
         }
     }
 

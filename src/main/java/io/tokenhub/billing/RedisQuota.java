@@ -33,6 +33,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -329,7 +330,7 @@ public final class RedisQuota implements Quota {
             untaken.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
             // First in the share's chain of late charges: on this context, before any settlement's.
             s.late = s.late.compose(v -> chargeShareLate(s, r.sequence(), r.chargeMicroUsd(), laterMicroUsd,
-                s.holding() == 0, 1));
+                s.holding() == 0));
             s.gone.complete();
         });
     }
@@ -344,7 +345,7 @@ public final class RedisQuota implements Quota {
         boolean last = s.holding() == 0;
         if (microUsd > 0 || last) {
             renewals.runOnContext(v -> s.late = s.late.compose(done -> chargeShareLate(s, s.brokenRenewal(), 0,
-                microUsd, last, 1)));
+                microUsd, last)));
         }
     }
 
@@ -357,24 +358,13 @@ public final class RedisQuota implements Quota {
      * rebuilt. Completes when Redis took it, or once the tries are over.
      */
     private Future<Void> chargeShareLate(NodeShare s, long renewal, long carriedMicroUsd, long laterMicroUsd,
-                                         boolean release, int attempt) {
-        Promise<Void> done = Promise.promise();
-        long wait = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS << Math.min(attempt - 1, 10));
-        renewals.setTimer(wait, id -> call(shareLate, keys(s.accountId, s.keyId), List.of(s.id,
+                                         boolean release) {
+        return untilTaken(renewals, () -> call(shareLate, keys(s.accountId, s.keyId), List.of(s.id,
                 Long.toString(renewal), Long.toString(carriedMicroUsd), Long.toString(laterMicroUsd), month(),
-                Long.toString(clock.millis()), release ? "1" : "0"))
-            .onSuccess(taken -> done.complete())
-            .onFailure(again -> {
-                if (attempt < LATE_CHARGE_ATTEMPTS) {
-                    chargeShareLate(s, renewal, carriedMicroUsd, laterMicroUsd, release, attempt + 1).onComplete(done);
-                } else {
-                    LOG.error("the hot counters never took the charges of a share of account {} whose renewal failed: "
-                        + "they may hold up to {} micro-USD more than PostgreSQL until they are next rebuilt",
-                        s.accountId, carriedMicroUsd + laterMicroUsd);
-                    done.complete();
-                }
-            }));
-        return done.future();
+                Long.toString(clock.millis()), release ? "1" : "0")),
+            () -> LOG.error("the hot counters never took the charges of a share of account {} whose renewal failed: "
+                + "they may hold up to {} micro-USD more than PostgreSQL until they are next rebuilt",
+                s.accountId, carriedMicroUsd + laterMicroUsd), 1);
     }
 
     /** A request's cost charged to its account's wallet in Redis by its share's renewal. */
@@ -405,7 +395,7 @@ public final class RedisQuota implements Quota {
             return payment;
         }).recover(failure -> {
             LOG.warn("settling {} in the hot counters failed ({}); charging the wallet", r.requestId(), failure.toString());
-            chargeLate(r, microUsd, 1);
+            chargeLate(r, microUsd);
             return Future.succeededFuture(pending.walletOnly(r.accountId(), r.keyId(), microUsd));
         });
     }
@@ -417,23 +407,36 @@ public final class RedisQuota implements Quota {
      * that settle on the loop's connection. Without it the counters kept the money, and it could be
      * spent again, until they were rebuilt.
      */
-    private void chargeLate(Reservation r, long microUsd, int attempt) {
+    private void chargeLate(Reservation r, long microUsd) {
         Context context = Vertx.currentContext();
         if (context == null) {
             return;
         }
-        long wait = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS << Math.min(attempt - 1, 10));
-        context.owner().setTimer(wait, id -> call(lateCharge, keys(r.accountId(), r.keyId()), List.of(r.requestId(),
-                Long.toString(microUsd), month(), Long.toString(r.microUsd()), Long.toString(r.walletMicroUsd()),
-                draws(r.planTokens())))
-            .onFailure(again -> {
-                if (attempt < LATE_CHARGE_ATTEMPTS) {
-                    chargeLate(r, microUsd, attempt + 1);
-                } else {
-                    LOG.error("the hot counters never took the settlement of {}: they hold {} micro-USD of account {} "
-                        + "more than PostgreSQL until they are next rebuilt", r.requestId(), microUsd, r.accountId());
-                }
-            }));
+        untilTaken((ContextInternal) context, () -> call(lateCharge, keys(r.accountId(), r.keyId()),
+                List.of(r.requestId(), Long.toString(microUsd), month(), Long.toString(r.microUsd()),
+                    Long.toString(r.walletMicroUsd()), draws(r.planTokens()))),
+            () -> LOG.error("the hot counters never took the settlement of {}: they hold {} micro-USD of account {} "
+                + "more than PostgreSQL until they are next rebuilt", r.requestId(), microUsd, r.accountId()), 1);
+    }
+
+    /**
+     * Runs {@code attempt} on {@code context} after a second, and again after each failure, the wait
+     * doubling up to a minute, {@link #LATE_CHARGE_ATTEMPTS} times (about half an hour), then tells
+     * {@code gaveUp}. Completes (never fails) once one attempt succeeded or the last failed.
+     */
+    private static Future<Void> untilTaken(ContextInternal context, Supplier<Future<Response>> attempt,
+                                           Runnable gaveUp, int tried) {
+        Promise<Void> done = Promise.promise();
+        long wait = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS << Math.min(tried - 1, 10));
+        context.setTimer(wait, id -> attempt.get().onSuccess(taken -> done.complete()).onFailure(again -> {
+            if (tried < LATE_CHARGE_ATTEMPTS) {
+                untilTaken(context, attempt, gaveUp, tried + 1).onComplete(done);
+            } else {
+                gaveUp.run();
+                done.complete();
+            }
+        }));
+        return done.future();
     }
 
     @Override

@@ -77,7 +77,10 @@ public abstract class SseChunkStream implements ChunkStream {
                 return; // what follows the answer's end, read to the body's end and dropped
             }
             call.clock().received();
-            if (wholeJson != null || !sniffed && labelledJson && sniffJson(buffer)) {
+            if (!sniffed && labelledJson) {
+                sniff(buffer);
+            }
+            if (wholeJson != null) {
                 // Not a stream: an error the provider put in a 200, or a whole answer; judged at its end.
                 if (wholeJson.length() < MAX_WHOLE_JSON) {
                     wholeJson.appendBuffer(buffer);
@@ -89,7 +92,7 @@ public abstract class SseChunkStream implements ChunkStream {
             try {
                 fields = parser.feed(buffer);
             } catch (SseParser.TooLarge tooLarge) {
-                fail(UpstreamException.of(providerId(), Kind.CONNECTION, tooLarge.getMessage()));
+                fail(tooLarge);
                 return;
             }
             if (fields || commentsAreProgress) {
@@ -102,21 +105,21 @@ public abstract class SseChunkStream implements ChunkStream {
     }
 
     /**
-     * Whether the body's first bytes, labelled JSON, are JSON (an object): some servers label a real
-     * stream {@code application/json}, and that one is read as a stream all the same.
+     * Whether the body's first bytes, labelled JSON, are JSON (an object): then it is gathered whole.
+     * Some servers label a real stream {@code application/json}, and that one is read as a stream.
      */
-    private boolean sniffJson(Buffer buffer) {
-        for (int i = 0; i < buffer.length(); i++) {
+    private void sniff(Buffer buffer) {
+        for (int i = 0; i < buffer.length() && !sniffed; i++) {
             byte b = buffer.getByte(i);
             if (b != ' ' && b != '\n' && b != '\r' && b != '\t') {
                 sniffed = true;
-                if (b == '{') {
-                    wholeJson = Buffer.buffer();
-                }
-                return b == '{';
+                wholeJson = b == '{' ? Buffer.buffer() : null;
             }
         }
-        return false;
+    }
+
+    private void fail(SseParser.TooLarge tooLarge) {
+        fail(UpstreamException.of(providerId(), Kind.CONNECTION, tooLarge.getMessage()));
     }
 
     /**
@@ -209,7 +212,7 @@ public abstract class SseChunkStream implements ChunkStream {
         try {
             parser.end();
         } catch (SseParser.TooLarge tooLarge) {
-            fail(UpstreamException.of(providerId(), Kind.CONNECTION, tooLarge.getMessage()));
+            fail(tooLarge);
             return;
         }
         if (!finished) {

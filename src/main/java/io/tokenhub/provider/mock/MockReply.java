@@ -47,9 +47,10 @@ record MockReply(List<String> reasoning, List<String> content, ToolCall toolCall
         String said = clip(lastUserText(messages));
         String toolResult = toolResult(messages);
         JsonObject tool = toolResult == null ? chosenTool(body, said) : null;
-        boolean legacy = tool == null && toolResult == null;
-        if (legacy) {
+        boolean legacy = false;
+        if (tool == null && toolResult == null) {
             tool = chosenFunction(body, said);
+            legacy = tool != null;
         }
         Budget budget = new Budget(maxTokens);
         boolean thinks = Boolean.TRUE.equals(body.getValue("enable_thinking"))

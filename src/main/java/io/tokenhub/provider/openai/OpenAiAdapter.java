@@ -90,12 +90,16 @@ public final class OpenAiAdapter implements ProviderAdapter {
             .map(response -> new OpenAiChunkStream(response, upstream, call, abort, dialect));
     }
 
-    /** The error object a 200 body holds in place of an answer ({@code error} an object or a text), or null. */
+    /**
+     * The error a body holds in place of an answer or a chunk, or null: its {@code error} object, or
+     * its {@code error} text (Text Generation Inference's older shape, with {@code error_type}).
+     */
     static JsonObject errorIn(JsonObject body) {
         if (body.getValue("error") instanceof JsonObject error) {
             return error;
         }
-        return body.getValue("error") instanceof String message ? new JsonObject().put("message", message) : null;
+        return body.getValue("error") instanceof String message
+            ? new JsonObject().put("message", message).put("type", body.getValue("error_type")) : null;
     }
 
     @Override

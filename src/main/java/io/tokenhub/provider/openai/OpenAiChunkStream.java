@@ -81,13 +81,9 @@ final class OpenAiChunkStream extends SseChunkStream {
             fail(UpstreamException.of(providerId(), Kind.CONNECTION, "malformed chunk in the stream"));
             return;
         }
-        if (chunk.getValue("error") instanceof JsonObject error) {
+        JsonObject error = OpenAiAdapter.errorIn(chunk);
+        if (error != null) {
             fail(upstream.streamError(error));
-            return;
-        }
-        if (chunk.getValue("error") instanceof String message) {
-            // Text Generation Inference's older shape: {"error": "...", "error_type": "..."}.
-            fail(upstream.streamError(new JsonObject().put("message", message).put("type", chunk.getValue("error_type"))));
             return;
         }
         // DashScope's own error shape, {code, message, request_id}, sent as a chunk.
@@ -115,13 +111,8 @@ final class OpenAiChunkStream extends SseChunkStream {
     private static JsonObject errorOf(byte[] data) {
         try {
             JsonObject json = new JsonObject(Buffer.buffer(data));
-            if (json.getValue("error") instanceof JsonObject error) {
-                return error;
-            }
-            if (json.getValue("error") instanceof String message) {
-                return new JsonObject().put("message", message).put("type", json.getValue("error_type"));
-            }
-            return json;
+            JsonObject error = OpenAiAdapter.errorIn(json);
+            return error != null ? error : json;
         } catch (DecodeException | ClassCastException e) {
             return new JsonObject().put("message", new String(data, StandardCharsets.UTF_8));
         }
