@@ -11,6 +11,10 @@ public final class Bus {
     public static final String KEYS_INVALIDATE = "tokenhub.keys.invalidate";
     /** Cluster-wide publish: circuit state of one upstream deployment changed. */
     public static final String UPSTREAM_STATE = "tokenhub.upstream.state";
+    /** Cluster-wide publish: a node that joined asks the others which circuits they hold open. */
+    public static final String UPSTREAM_ASK = "tokenhub.upstream.ask";
+    /** Cluster-wide send, this prefix and the asking node's id: the circuits a node holds open. */
+    public static final String UPSTREAM_OPEN = "tokenhub.upstream.open.";
     /** Cluster-wide publish: a credit or plan an admin added, for every node's hot counters. */
     public static final String QUOTA_CHANGES = "tokenhub.quota.changes";
     /** Cluster-wide request, this prefix and a member's id: what that node has pending for an account. */

@@ -236,6 +236,21 @@ public final class UpstreamHealth {
     }
 
     /**
+     * A node that joined heard that another holds this upstream's circuit open, its trial
+     * {@code retryInMs} away: the upstream is skipped here until then, without a network call, as
+     * for a provider's {@code Retry-After}. The trial is the other node's; if it fails, that node's
+     * new opening reaches this one as any peer's opening does.
+     */
+    public void openElsewhere(long retryInMs) {
+        // Every node holding it open answers: the first answer is logged, a later one only if it says longer.
+        if (state == CircuitBreakerState.CLOSED && System.currentTimeMillis() + retryInMs > blockedUntilMs + 1_000) {
+            LOG.info("upstream {}: circuit open on another node, skipped here for {} ms until its trial", key(),
+                retryInMs);
+            blockFor(retryInMs);
+        }
+    }
+
+    /**
      * Opens the circuit unless another event loop just did: the check and the opening hold the
      * breaker's own lock, under which its {@code open} runs the open handler (opened twice, the
      * breaker would tell and log it twice and set a second reset timer).

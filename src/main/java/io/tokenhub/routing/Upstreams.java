@@ -6,13 +6,17 @@ import io.tokenhub.config.TokenHubConfig.Provider;
 import io.tokenhub.core.Bus;
 import io.tokenhub.telemetry.Metrics;
 import io.vertx.circuitbreaker.CircuitBreakerState;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.EventBus;
 import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -20,8 +24,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Every upstream deployment's {@link UpstreamHealth} on this node. Circuit openings are published
- * cluster-wide so that other nodes skip a failing upstream without paying its failures again;
- * {@code tokenhub_circuit_state} shows each one (0 closed, 1 half-open, 2 open).
+ * cluster-wide so that other nodes skip a failing upstream without paying its failures again, and a
+ * node that joins asks the others which circuits they hold open, so that it does not pay them
+ * either; {@code tokenhub_circuit_state} shows each one (0 closed, 1 half-open, 2 open).
  */
 public final class Upstreams {
 
@@ -35,7 +40,7 @@ public final class Upstreams {
      * in flight may still report to it) but is no longer shown.
      */
     private volatile Set<String> current = Set.of();
-    private MessageConsumer<JsonObject> consumer;
+    private final List<MessageConsumer<JsonObject>> consumers = new ArrayList<>();
 
     public Upstreams(Vertx vertx, Metrics metrics) {
         this.vertx = vertx;
@@ -79,21 +84,51 @@ public final class Upstreams {
         return byKey.values();
     }
 
-    /** Starts listening to other nodes' circuit openings. */
-    public void listen() {
-        consumer = vertx.eventBus().consumer(Bus.UPSTREAM_STATE, message -> {
+    /**
+     * Starts listening to other nodes' circuit openings, then asks them which circuits they hold
+     * open now (completes once asked): a node that joins while an upstream fails skips it from the
+     * start, as the others do, instead of paying {@code max_failures} failed calls of its own (each
+     * a timeout, when the provider hangs).
+     */
+    public Future<Void> listen() {
+        EventBus bus = vertx.eventBus();
+        consumers.add(bus.<JsonObject>consumer(Bus.UPSTREAM_STATE, message -> {
             JsonObject event = message.body();
             UpstreamHealth health = byKey.get(event.getString("upstream"));
             if (health != null && !nodeId.equals(event.getString("node")) && "open".equals(event.getString("state"))) {
                 health.openFromPeer();
             }
-        });
+        }));
+        consumers.add(bus.<JsonObject>consumer(Bus.UPSTREAM_ASK, message -> {
+            String asker = message.body().getString("node");
+            JsonArray open = openNow();
+            if (!nodeId.equals(asker) && !open.isEmpty()) {
+                bus.send(Bus.UPSTREAM_OPEN + asker, new JsonObject().put("node", nodeId).put("open", open));
+            }
+        }));
+        consumers.add(bus.<JsonObject>consumer(Bus.UPSTREAM_OPEN + nodeId, message ->
+            message.body().getJsonArray("open").stream().map(JsonObject.class::cast).forEach(open -> {
+                UpstreamHealth health = byKey.get(open.getString("upstream"));
+                if (health != null) {
+                    health.openElsewhere(open.getLong("retry_in_ms"));
+                }
+            })));
+        return Future.all(consumers.stream().map(MessageConsumer::completion).toList())
+            .onSuccess(registered -> bus.publish(Bus.UPSTREAM_ASK, new JsonObject().put("node", nodeId)))
+            .mapEmpty();
+    }
+
+    /** This node's open circuits, each with the milliseconds until its trial. */
+    private JsonArray openNow() {
+        long now = System.currentTimeMillis();
+        JsonArray open = new JsonArray();
+        byKey.values().stream().filter(h -> h.state() == CircuitBreakerState.OPEN && h.retryInMs(now) > 0)
+            .forEach(h -> open.add(new JsonObject().put("upstream", h.key()).put("retry_in_ms", h.retryInMs(now))));
+        return open;
     }
 
     public void close() {
-        if (consumer != null) {
-            consumer.unregister();
-        }
+        consumers.forEach(MessageConsumer::unregister);
     }
 
     private void changed(UpstreamHealth health, CircuitBreakerState state) {
