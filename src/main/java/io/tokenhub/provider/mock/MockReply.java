@@ -6,6 +6,8 @@ import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
  * What the mock model says in one choice, decided from the request alone (so the same request gets
@@ -15,7 +17,7 @@ import java.util.Locale;
  * <li>tools: a call of the function {@code tool_choice} names, of the first tool for
  *     {@code required}, and for {@code auto} (or none given) of the first tool whose name the last
  *     user message mentions; never once a {@code tool} message answers that user message, nor for
- *     {@code none}. The arguments hold the function's required parameters with placeholder values;
+ *     {@code none}; with {@code allowed_tools}, so among the tools it allows, in its mode. The arguments hold the function's required parameters with placeholder values;
  *     the deprecated {@code functions} and {@code function_call} alike, answered as a
  *     {@code function_call};</li>
  * <li>otherwise text: a greeting echoing the last user message (or the tool's result), as
@@ -172,6 +174,18 @@ record MockReply(List<String> reasoning, List<String> content, ToolCall toolCall
             return null;
         }
         Object choice = body.getValue("tool_choice");
+        if (choice instanceof JsonObject object && object.getValue("allowed_tools") instanceof JsonObject allowed) {
+            // OpenAI's allowed_tools: a subset of the tools, in mode auto or required
+            Set<Object> names = allowed.getValue("tools") instanceof JsonArray tools ? tools.stream()
+                .map(t -> t instanceof JsonObject tool && tool.getValue("function") instanceof JsonObject f
+                    ? f.getValue("name") : t instanceof JsonObject tool ? tool.getValue("name") : null)
+                .collect(Collectors.toSet()) : Set.of();
+            functions.removeIf(f -> !names.contains(f.getValue("name")));
+            choice = allowed.getValue("mode", "auto");
+            if (functions.isEmpty()) {
+                return null;
+            }
+        }
         if ("required".equals(choice)) {
             return functions.get(0);
         }

@@ -254,6 +254,41 @@ class MockProviderIT {
     }
 
     @Test
+    void allowedToolsChoiceCallsOnlyAnAllowedTool() {
+        // Given three tools, of which tool_choice allows two, the user naming the one not allowed
+        JsonObject body = new JsonObject().put("model", "mock-chat")
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "get_time now")))
+            .put("tools", new JsonArray().add(tool("get_time")).add(tool("get_weather")).add(tool("get_news")));
+        JsonObject allowed = new JsonObject().put("type", "allowed_tools").put("allowed_tools", new JsonObject()
+            .put("tools", new JsonArray().add(tool("get_weather")).add(tool("get_news"))));
+
+        // When allowed in mode required, and in mode auto
+        JsonObject required = whole(body.copy().put("tool_choice", allowed.copy()
+            .put("allowed_tools", allowed.getJsonObject("allowed_tools").copy().put("mode", "required"))));
+        JsonObject auto = whole(body.copy().put("tool_choice", allowed.copy()
+            .put("allowed_tools", allowed.getJsonObject("allowed_tools").copy().put("mode", "auto"))));
+
+        // Then required calls the first allowed tool, and auto calls none (the one named is not allowed)
+        JsonObject call = required.getJsonArray("choices").getJsonObject(0).getJsonObject("message")
+            .getJsonArray("tool_calls").getJsonObject(0).getJsonObject("function");
+        assertThat(call.getString("name")).isEqualTo("get_weather");
+        JsonObject text = auto.getJsonArray("choices").getJsonObject(0);
+        assertThat(text.getString("finish_reason")).isEqualTo("stop");
+        assertThat(text.getJsonObject("message").getValue("tool_calls")).isNull();
+    }
+
+    private static JsonObject tool(String name) {
+        return new JsonObject().put("type", "function").put("function", new JsonObject().put("name", name)
+            .put("parameters", new JsonObject().put("type", "object")));
+    }
+
+    private static JsonObject whole(JsonObject body) {
+        HttpResponse<String> answer = gateway.post("/v1/chat/completions", key, body.encode());
+        assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
+        return new JsonObject(answer.body());
+    }
+
+    @Test
     void theDeprecatedFunctionsAreCalledAsFunctionCallWholeAndStreamed() {
         // Given a request in the deprecated form: functions, and a function_call naming one
         JsonObject body = new JsonObject().put("model", "mock-chat")
