@@ -2,6 +2,7 @@ package io.tokenhub.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tokenhub.testing.PrivateRedis;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -18,22 +19,34 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * Each event loop's commands go on a connection of its own, those of one turn in one write, and a
- * command that can wait with the loop's next one, with the real Redis: {@code CLIENT ID} names the connection a command came on, {@code INFO stats} counts
- * Redis's reads.
+ * command that can wait with the loop's next one, with a real Redis of the test's own: {@code CLIENT ID} names the connection a command came on,
+ * {@code INFO stats} counts Redis's reads.
  */
 class EventLoopRedisIT {
 
-    private static final String URL = System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL",
-        "redis://127.0.0.1:6379");
+    /** Redis of this test's own: INFO counts the reads of every client, and the shared one has others. */
+    private static PrivateRedis server;
 
     private final Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2));
-    private final EventLoopRedis redis = new EventLoopRedis(vertx, new RedisOptions().setConnectionString(URL)
-        .setMaxPoolSize(8));
+    private final EventLoopRedis redis = new EventLoopRedis(vertx, new RedisOptions()
+        .setConnectionString(server.url()).setMaxPoolSize(8));
+
+    @BeforeAll
+    static void startRedis() {
+        server = PrivateRedis.start();
+    }
+
+    @AfterAll
+    static void stopRedis() {
+        server.close();
+    }
 
     @AfterEach
     void stop() throws Exception {
