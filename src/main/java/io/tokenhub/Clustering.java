@@ -79,8 +79,14 @@ final class Clustering {
         return builder.withClusterManager(manager).buildClustered();
     }
 
+    /**
+     * Whether this node is a cluster member: Vert.x joined, and its Hazelcast member still runs.
+     * The manager's own flag changes only when Vert.x joins and leaves, not when Hazelcast stops by
+     * itself (its out-of-memory handler, a failed merge, an operator's tool).
+     */
     boolean isActive() {
-        return manager != null && manager.isActive();
+        return manager != null && manager.isActive() && hazelcast().map(hz -> hz.getLifecycleService().isRunning())
+            .orElse(false);
     }
 
     /** The Hazelcast member, once Vert.x has joined the cluster. */

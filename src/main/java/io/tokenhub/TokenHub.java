@@ -53,6 +53,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -156,9 +157,9 @@ public final class TokenHub {
     }
 
     private Future<Void> deploy(Path source) {
-        quota = quota(config, vertx, pool);
-        vertx.setPeriodic(60_000, id -> quota.sweep());
         CatalogHolder catalog = new CatalogHolder(Catalog.of(config));
+        quota = quota(config, vertx, pool, () -> catalog.get().billing().nodeShare());
+        vertx.setPeriodic(60_000, id -> quota.sweep());
         upstreams = new Upstreams(vertx, metrics);
         upstreams.track(catalog.get());
         upstreams.listen();
@@ -215,8 +216,12 @@ public final class TokenHub {
             });
     }
 
-    /** Hot counters in Redis when configured (shared by every node), else in this process. */
-    private Quota quota(TokenHubConfig config, Vertx vertx, Pool pool) {
+    /**
+     * Hot counters in Redis when configured (shared by every node), else in this process.
+     *
+     * @param nodeShare {@code billing.node_share} of the catalog in use (a reload changes it)
+     */
+    private Quota quota(TokenHubConfig config, Vertx vertx, Pool pool, DoubleSupplier nodeShare) {
         QuotaLoader loader = new QuotaLoader(pool);
         if ("none".equals(config.storage().redis())) {
             return new LocalQuota(loader, Clock.systemUTC());
@@ -227,7 +232,7 @@ public final class TokenHub {
         redis = RedisAPI.api(client);
         ClusterPending elsewhere = clustering.hazelcast().map(hz -> new ClusterPending(vertx, hz)).orElse(null);
         RedisQuota counters = new RedisQuota(redis, RedisAPI.api(client.later()), loader, Clock.systemUTC(), vertx,
-            config.billing().nodeShare(), metrics::reservationAgainstNodeShare,
+            nodeShare, metrics::reservationAgainstNodeShare,
             elsewhere == null ? PendingElsewhere.NONE : elsewhere);
         if (elsewhere != null) {
             elsewhere.answerWith(counters::pendingHere);

@@ -33,6 +33,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -119,8 +120,8 @@ public final class RedisQuota implements Quota {
      * null when this node holds no shares.
      */
     private final ContextInternal renewals;
-    /** The fraction of what an account (and a key's cap) has left that a share may hold. */
-    private final double shareFraction;
+    /** The fraction of what an account (and a key's cap) has left that a share may hold, as the catalog in use has it. */
+    private final DoubleSupplier shareFraction;
     /** Told of each reservation made against a share (a metric). */
     private final Runnable reservedAgainstShare;
     private final String node = Long.toString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE, 36);
@@ -147,19 +148,23 @@ public final class RedisQuota implements Quota {
      */
     public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock, Vertx vertx,
                       double shareFraction, Runnable reservedAgainstShare) {
-        this(redis, settlements, loader, clock, vertx, shareFraction, reservedAgainstShare, PendingElsewhere.NONE);
+        this(redis, settlements, loader, clock, vertx, () -> shareFraction, reservedAgainstShare,
+            PendingElsewhere.NONE);
     }
 
-    /** @param elsewhere what the other nodes of a cluster have pending, for counters rebuilt here */
+    /**
+     * @param shareFraction read at each reservation and renewal: a reload's {@code billing.node_share} applies
+     * @param elsewhere     what the other nodes of a cluster have pending, for counters rebuilt here
+     */
     public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock, Vertx vertx,
-                      double shareFraction, Runnable reservedAgainstShare, PendingElsewhere elsewhere) {
+                      DoubleSupplier shareFraction, Runnable reservedAgainstShare, PendingElsewhere elsewhere) {
         this.elsewhere = elsewhere;
         this.redis = redis;
         this.settlements = settlements;
         this.loader = loader;
         this.clock = clock;
         this.renewals = vertx == null ? null : ((VertxInternal) vertx).createEventLoopContext();
-        this.shareFraction = vertx == null ? 0 : shareFraction;
+        this.shareFraction = vertx == null ? () -> 0 : shareFraction;
         this.reservedAgainstShare = reservedAgainstShare;
     }
 
@@ -268,7 +273,7 @@ public final class RedisQuota implements Quota {
      */
     private void offerShare(String accountId, String keyId, long cap, long microUsd, Response reply) {
         long runway = HEADROOM_RUNWAY * Math.max(1, microUsd);
-        if (shareFraction <= 0 || !"0".equals(reply.get(5).toString()) || reply.get(3).toLong() < runway
+        if (shareFraction.getAsDouble() <= 0 || !"0".equals(reply.get(5).toString()) || reply.get(3).toLong() < runway
             || cap >= 0 && cap - reply.get(4).toLong() < runway) {
             return;
         }
@@ -299,7 +304,7 @@ public final class RedisQuota implements Quota {
             return;
         }
         List<String> args = List.of(s.id, Long.toString(r.chargeMicroUsd()), Long.toString(r.heldMicroUsd()),
-            r.grow() ? Double.toString(shareFraction) : "0", Long.toString(s.cap), month(),
+            r.grow() ? Double.toString(shareFraction.getAsDouble()) : "0", Long.toString(s.cap), month(),
             Long.toString(r.sentAtMs() - RESERVATION_TTL_MS + SHARE_TTL_MS), Long.toString(r.sequence()),
             Long.toString(r.sentAtMs()));
         run(renewal, s.accountId, s.keyId, args, null).map(reply -> {

@@ -1,5 +1,6 @@
 package io.tokenhub.routing;
 
+import io.micrometer.core.instrument.Meter;
 import io.tokenhub.config.TokenHubConfig.Deployment;
 import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.config.TokenHubConfig.Provider;
@@ -35,6 +36,8 @@ public final class Upstreams {
     private final String nodeId = UUID.randomUUID().toString();
     private final Map<String, UpstreamHealth> byKey = new ConcurrentHashMap<>();
     private final Map<String, Integer> stateValue = new ConcurrentHashMap<>();
+    /** The {@code tokenhub_circuit_state} series of each deployment in the catalog in use. */
+    private final Map<String, Meter> gauges = new ConcurrentHashMap<>();
     /**
      * The deployments of the catalog in use. One that a reload removed keeps its health (a request
      * in flight may still report to it) but is no longer shown.
@@ -62,10 +65,9 @@ public final class Upstreams {
                 String key = d.provider() + "/" + d.model();
                 keys.add(key);
                 UpstreamHealth known = byKey.get(key);
-                if (known == null) {
-                    metrics.gauge("tokenhub_circuit_state", "Circuit state per upstream: 0 closed, 1 half-open, 2 open",
-                        () -> stateValue.getOrDefault(key, 0), "provider", d.provider(), "deployment", d.model());
-                }
+                gauges.computeIfAbsent(key, k -> metrics.gauge("tokenhub_circuit_state",
+                    "Circuit state per upstream: 0 closed, 1 half-open, 2 open",
+                    () -> stateValue.getOrDefault(key, 0), "provider", d.provider(), "deployment", d.model()));
                 if (known == null || !known.config().equals(provider.circuitBreaker())) {
                     stateValue.put(key, 0);
                     byKey.put(key, new UpstreamHealth(vertx, d.provider(), d.model(), provider.circuitBreaker(),
@@ -74,6 +76,14 @@ public final class Upstreams {
             }
         }
         current = Set.copyOf(keys);
+        // A deployment a reload removed is no longer shown: an alert on its open circuit clears.
+        gauges.entrySet().removeIf(gauge -> {
+            boolean removed = !keys.contains(gauge.getKey());
+            if (removed) {
+                metrics.remove(gauge.getValue());
+            }
+            return removed;
+        });
     }
 
     public UpstreamHealth of(Attempt attempt) {

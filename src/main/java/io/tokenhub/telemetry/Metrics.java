@@ -3,6 +3,7 @@ package io.tokenhub.telemetry;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
@@ -177,8 +178,14 @@ public final class Metrics {
         counter("tokenhub_rate_limited_total", "scope", scope).increment();
     }
 
-    public void gauge(String name, String description, Supplier<Number> value, String... tags) {
-        Gauge.builder(name, value).description(description).tags(tags).register(registry);
+    /** Registers a gauge; the meter returned is what {@link #remove} takes. */
+    public Meter gauge(String name, String description, Supplier<Number> value, String... tags) {
+        return Gauge.builder(name, value).description(description).tags(tags).register(registry);
+    }
+
+    /** Takes a meter out of the registry: its series is no longer exported. */
+    public void remove(Meter meter) {
+        registry.remove(meter);
     }
 
     public DistributionSummary summary(String name) {
