@@ -47,9 +47,14 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
             return "Storage[postgres=" + redact(postgres) + ", redis=" + redact(redis) + ", dataDir=" + dataDir + "]";
         }
 
-        /** The URL without its user information (a password may contain '@': up to the last one before the host). */
+        /**
+         * The URL without its user information, nor a {@code password} parameter. A password may
+         * hold '@' and '/' (a generated one often does): the user information runs to the last '@'
+         * before the query.
+         */
         public static String redact(String url) {
-            return url.replaceAll("//[^/]*@", "//***@");
+            return url.replaceFirst("^([A-Za-z][A-Za-z0-9+.-]*://)[^?#]*@", "$1***@")
+                .replaceAll("(?i)([?&]password=)[^&#]*", "$1***");
         }
     }
 

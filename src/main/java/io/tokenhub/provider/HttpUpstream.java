@@ -49,6 +49,13 @@ public final class HttpUpstream {
      */
     private static final Set<String> OPERATOR_CODES = Set.of("Arrearage", "InvalidEndpoint.ClosedEndpoint",
         "AccountOverdueError");
+    /**
+     * What providers call refusing TokenHub's key, whatever the status they send it with (OpenAI's
+     * code, DashScope's, Ark's; Anthropic's and DeepSeek's types): the operator's to fix, never
+     * relayed as the caller's, whose own TokenHub key is good.
+     */
+    private static final Set<String> CREDENTIAL_CODES = Set.of("invalid_api_key", "InvalidApiKey",
+        "AuthenticationError", "authentication_error", "permission_error");
     /** Anthropic's message when TokenHub's account there has run out of credit. */
     private static final String OUT_OF_CREDIT = "credit balance is too low";
     /** What providers call their content filter stopping an answer mid-stream (DashScope, OpenAI, Ark). */
@@ -78,11 +85,18 @@ public final class HttpUpstream {
     private final Vertx vertx;
     private final HttpClient client;
     private final Provider provider;
+    private final KeyScrub keyScrub;
 
     public HttpUpstream(Vertx vertx, HttpClient client, Provider provider) {
         this.vertx = vertx;
         this.client = client;
         this.provider = provider;
+        this.keyScrub = new KeyScrub(provider.apiKey());
+    }
+
+    /** The provider's words with its {@code api_key} hidden, whole or in part: for a client or the log. */
+    public String scrub(String words) {
+        return keyScrub.scrub(words);
     }
 
     public Provider provider() {
@@ -173,14 +187,19 @@ public final class HttpUpstream {
             statusFailure(status, retryAfterMs, body.succeeded() ? errorObject(body.result()) : null)));
     }
 
-    /** Maps an upstream HTTP status and its error body to the failure routing acts on. */
+    /**
+     * Maps an upstream HTTP status and its error body to the failure routing acts on. The
+     * provider's words go on with its {@code api_key} hidden; a refusal of that key, whatever its
+     * status, goes on in the gateway's words only.
+     */
     public UpstreamException statusFailure(int status, long retryAfterMs, JsonObject error) {
         // The provider's fault, not the caller's: 401 and 403, TokenHub's own credentials are wrong; 402,
         // TokenHub's account there is out of credit; 404, the deployment names a model (or base_url a
         // path) the provider does not have. Another deployment may well answer, and the caller cannot
         // fix any of them.
         String code = error != null && error.getValue("code") instanceof String c ? c : null;
-        boolean operators = status == 401 || status == 402 || status == 403 || status == 404
+        boolean credentials = status == 401 || status == 403 || refusesKey(error);
+        boolean operators = credentials || status == 402 || status == 404
             || code != null && OPERATOR_CODES.contains(code)
             // Anthropic's word for 402: a 400 with no code, its message the only sign.
             || status == 400 && error != null && error.getValue("message") instanceof String m
@@ -190,21 +209,41 @@ public final class HttpUpstream {
             : status == 408 || status == 504 ? Kind.TIMEOUT
             : status >= 500 || operators ? Kind.SERVER_ERROR
             : Kind.REJECTED;
-        String detail = error != null && error.getValue("message") instanceof String m ? m : "no error message";
-        if (status == 401 || status == 403) {
-            // The provider's own words are for the operator: they may quote part of TokenHub's key.
+        String detail = error != null && error.getValue("message") instanceof String m ? scrub(m) : "no error message";
+        if (credentials) {
+            // The provider's own words are for the operator: they may quote what is left of TokenHub's key.
             if (operatorWarningDue()) {
                 LOG.warn("provider {} refused TokenHub's credentials or account (HTTP {}): {}", provider.id(), status,
                     forLog(detail));
             }
-            detail = "the provider refused TokenHub's " + (code == null ? "credentials" : "credentials or account ("
-                + code + ")") + "; its api_key or account needs an operator's attention";
+            detail = credentialsRefused(code);
+            error = null;
         } else if (operators && operatorWarningDue()) {
             LOG.warn("provider {} answered HTTP {}{}: {} (no caller can fix it: check TokenHub's account there, the "
                 + "deployment's model and base_url)", provider.id(), status, code == null ? "" : " " + code,
                 forLog(detail));
         }
-        return new UpstreamException(provider.id(), kind, status, "HTTP " + status + ": " + detail, retryAfterMs, error);
+        return new UpstreamException(provider.id(), kind, status, "HTTP " + status + ": " + detail, retryAfterMs,
+            error == null ? null : scrubbed(error));
+    }
+
+    /** Whether an error object says the provider refused TokenHub's key. */
+    private static boolean refusesKey(JsonObject error) {
+        return error != null && (error.getValue("code") instanceof String code && CREDENTIAL_CODES.contains(code)
+            || error.getValue("type") instanceof String type && CREDENTIAL_CODES.contains(type));
+    }
+
+    private static String credentialsRefused(String code) {
+        return "the provider refused TokenHub's " + (code == null ? "credentials" : "credentials or account (" + code
+            + ")") + "; its api_key or account needs an operator's attention";
+    }
+
+    /** An error object with the provider's {@code api_key} hidden in each of its words. */
+    private JsonObject scrubbed(JsonObject error) {
+        JsonObject copy = new JsonObject();
+        error.forEach(field -> copy.put(field.getKey(),
+            field.getValue() instanceof String words ? scrub(words) : field.getValue()));
+        return copy;
     }
 
     /**
@@ -226,7 +265,8 @@ public final class HttpUpstream {
 
     private UpstreamException errorIn(String where, JsonObject error) {
         String code = error.getValue("code") instanceof String c ? c : error.getValue("type") instanceof String t ? t : "";
-        String detail = error.getValue("message") instanceof String m ? m : "no error message";
+        String detail = refusesKey(error) ? credentialsRefused(code)
+            : error.getValue("message") instanceof String m ? scrub(m) : "no error message";
         boolean filtered = CONTENT_FILTER_CODES.contains(code);
         return new UpstreamException(provider.id(), filtered ? Kind.REJECTED : Kind.SERVER_ERROR, filtered ? 400 : 500,
             "error in " + where + (code.isEmpty() ? "" : " (" + code + ")") + ": " + detail, 0,
@@ -272,9 +312,12 @@ public final class HttpUpstream {
         return failure.getClass().getSimpleName();
     }
 
-    /** A provider's own words for the log: on one line (an upstream cannot forge log lines), and not too long. */
-    private static String forLog(String words) {
-        String line = words.replaceAll("[\\r\\n\\t]+", " ");
+    /**
+     * A provider's own words for the log: on one line (an upstream cannot forge log lines), not too
+     * long, and without its {@code api_key}.
+     */
+    private String forLog(String words) {
+        String line = scrub(words).replaceAll("[\\r\\n\\t]+", " ");
         return line.length() <= 300 ? line : line.substring(0, 300) + "…";
     }
 

@@ -74,10 +74,11 @@ final class AnthropicChunkStream extends SseChunkStream {
     private UpstreamException streamError(JsonObject error) {
         ErrorInfo info = AnthropicResponses.mapError(500, new JsonObject().put("error", error));
         String type = error.getValue("type") instanceof String t ? t : "error";
-        JsonObject openAi = new JsonObject().put("message", info.message()).put("type", info.type())
+        String message = upstream.scrub(info.message());
+        JsonObject openAi = new JsonObject().put("message", message).put("type", info.type())
             .put("code", info.code());
         return new UpstreamException(providerId(), Kind.SERVER_ERROR, info.status() >= 500 ? info.status() : 500,
-            "error event in the stream: " + type + ": " + info.message(), 0, openAi);
+            "error event in the stream: " + type + ": " + message, 0, openAi);
     }
 
     @Override
