@@ -197,9 +197,10 @@ public final class TokenHub {
         Path spool = Path.of(config.storage().dataDir(), "spool");
         // The catalog caught up with a reload published while this node started, before it serves.
         return caughtUp.compose(v -> deployOther(new AuthVerticle(auth)))
+            // Before the API serves: an earlier run's records on disk are pending in the counters it loads.
             .compose(v -> deployOther(new AccountingVerticle(config.accounting(), new UsageWriter(pool), spool,
-                usageStatus, batch -> quota.durable(batch.stream().map(e -> new Settled(e.accountId(), e.keyId(),
-                    e.costMicroUsd(), e.payment())).toList())), AccountingVerticle.deployment()))
+                usageStatus, batch -> quota.durable(settled(batch)), batch -> quota.foundOnDisk(settled(batch))),
+                AccountingVerticle.deployment()))
             .compose(v -> vertx.deployVerticle(() -> new ApiVerticle(apiShared),
                 new DeploymentOptions().setInstances(server.effectiveInstances())))
             .compose(id -> {
@@ -214,6 +215,10 @@ public final class TokenHub {
                 bootstrapKeys = keys.orElse(null);
                 return null;
             });
+    }
+
+    private static List<Settled> settled(List<UsageEvent> batch) {
+        return batch.stream().map(e -> new Settled(e.accountId(), e.keyId(), e.costMicroUsd(), e.payment())).toList();
     }
 
     /**

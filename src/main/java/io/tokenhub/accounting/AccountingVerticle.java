@@ -52,6 +52,7 @@ public final class AccountingVerticle extends VerticleBase {
     private final Path spoolDir;
     private final UsageStatus status;
     private final Consumer<List<UsageEvent>> onWritten;
+    private final Consumer<List<UsageEvent>> onFound;
     private final ArrayDeque<UsageEvent> pending = new ArrayDeque<>();
     private Spool spool;
     private Journal journal;
@@ -75,11 +76,22 @@ public final class AccountingVerticle extends VerticleBase {
      */
     public AccountingVerticle(Accounting config, UsageWriter writer, Path spoolDir, UsageStatus status,
                               Consumer<List<UsageEvent>> onWritten) {
+        this(config, writer, spoolDir, status, onWritten, found -> { });
+    }
+
+    /**
+     * @param onFound called at start, before the verticle has started, with the records an earlier run
+     *                left on disk (its journal, its spool), each of which {@code onWritten} is told of
+     *                again once written (billing holds them as pending until then)
+     */
+    public AccountingVerticle(Accounting config, UsageWriter writer, Path spoolDir, UsageStatus status,
+                              Consumer<List<UsageEvent>> onWritten, Consumer<List<UsageEvent>> onFound) {
         this.config = config;
         this.writer = writer;
         this.spoolDir = spoolDir;
         this.status = status;
         this.onWritten = onWritten;
+        this.onFound = onFound;
     }
 
     /**
@@ -111,7 +123,7 @@ public final class AccountingVerticle extends VerticleBase {
                 LOG.warn("{} usage records found in the journal of a run that did not stop cleanly; writing them "
                     + "(those PostgreSQL holds already are skipped)", recovered);
             }
-            return spool.open();
+            return spool.open(onFound);
         }).compose(v -> {
             if (!spool.isEmpty()) {
                 LOG.info("{} usage records found in the spool from an earlier run; replaying", spool.records());

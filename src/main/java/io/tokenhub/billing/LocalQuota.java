@@ -238,6 +238,11 @@ public final class LocalQuota implements Quota {
     }
 
     @Override
+    public void foundOnDisk(List<Settled> batch) {
+        batch.forEach(pending::add);
+    }
+
+    @Override
     public int sweep() {
         long cutoff = clock.millis() - RESERVATION_TTL_MS;
         int swept = 0;

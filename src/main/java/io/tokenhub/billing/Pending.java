@@ -80,7 +80,8 @@ final class Pending {
         return out;
     }
 
-    // Records replayed from an earlier process's spool were never pending here: never below zero.
+    // An earlier run's records found on disk are added at start (Quota.foundOnDisk), so a replay
+    // subtracts only what was added; never below zero all the same.
     private static void subtract(Map<String, Long> pending, String id, long amount) {
         pending.compute(id, (k, v) -> {
             long left = (v == null ? 0 : v) - amount;

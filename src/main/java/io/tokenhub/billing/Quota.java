@@ -73,6 +73,13 @@ public interface Quota {
     /** These settlements are now durable in PostgreSQL. */
     void durable(List<Settled> batch);
 
+    /**
+     * Settlements of an earlier run of this node whose records it found on disk at start (its
+     * journal, its spool), not written yet: pending like this run's own until {@link #durable}, so
+     * that counters loaded before they are written do not count that money as still there.
+     */
+    void foundOnDisk(List<Settled> batch);
+
     /** Releases reservations of requests that never settled (a crash mid-request); answers how many. */
     int sweep();
 

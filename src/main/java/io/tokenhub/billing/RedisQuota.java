@@ -499,6 +499,11 @@ public final class RedisQuota implements Quota {
     }
 
     @Override
+    public void foundOnDisk(List<Settled> batch) {
+        batch.forEach(pending::add);
+    }
+
+    @Override
     public int sweep() {
         long now = clock.millis();
         headroom.values().removeIf(last -> now - last.atMs() >= HEADROOM_FRESH_MS);

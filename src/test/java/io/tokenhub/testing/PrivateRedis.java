@@ -5,43 +5,62 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
  * A Redis server of one test's own ({@code redis-server} from the PATH, on a free loopback port, in
- * memory only), for a test that counts what the whole server did: on the shared one, another
- * client's commands would count too. Closing it stops the server.
+ * memory only): for a test that counts what the whole server did (on the shared one, another
+ * client's commands would count too), or that kills it and starts it again, empty, on the same port.
+ * Closing it stops the server.
  */
 public final class PrivateRedis implements AutoCloseable {
 
     private static final long START_TIMEOUT_MS = 10_000;
 
-    private final Process process;
     private final int port;
+    private Process process;
 
-    private PrivateRedis(Process process, int port) {
-        this.process = process;
+    private PrivateRedis(int port) {
         this.port = port;
     }
 
     public static PrivateRedis start() {
-        int port = freePort();
+        PrivateRedis redis = new PrivateRedis(freePort());
+        redis.restart();
+        return redis;
+    }
+
+    /** Starts the server (again, after {@link #kill}) on its port, empty; returns once it answers. */
+    public void restart() {
         try {
-            Process process = new ProcessBuilder("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
+            process = new ProcessBuilder("redis-server", "--port", String.valueOf(port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no")
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            PrivateRedis redis = new PrivateRedis(process, port);
-            redis.awaitPong();
-            return redis;
         } catch (IOException e) {
             throw new IllegalStateException("cannot start redis-server (is it on the PATH?)", e);
+        }
+        awaitPong();
+    }
+
+    /** Kills the server outright (SIGKILL): what it held is gone. */
+    public void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
     public String url() {
         return "redis://127.0.0.1:" + port;
+    }
+
+    public RedisCommands commands() {
+        return new RedisCommands(URI.create(url()));
     }
 
     /** Waits until the server answers PING: it listens once it has loaded. */
