@@ -1,6 +1,5 @@
 package io.tokenhub.admin;
 
-import io.tokenhub.config.TokenHubConfig.Model;
 import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.core.ApiError.ReportTimeout;
 import io.tokenhub.core.ApiError.Unavailable;
@@ -123,7 +122,8 @@ public final class UsageQueries {
 
         /** A model alias means the catalog id it names: records store ids. */
         public Filter withCatalogIds(Catalog catalog) {
-            String id = model == null ? null : catalog.model(model).map(Model::id).orElse(model);
+            // Any name the model answers to: id, alias, provider/model, a response's label.
+            String id = model == null ? null : catalog.resolve(model).map(t -> t.model().id()).orElse(model);
             return new Filter(accountId, keyId, id, statusMin, statusMax, from, until);
         }
 

@@ -117,12 +117,13 @@ public final class ApiVerticle extends VerticleBase {
         // Long prompts are tokenized on workers of their own, two per node: a client sending many of
         // them (before any limit applies) gets no more, and leaves the shared worker pool alone.
         tokenizer = vertx.createSharedWorkerExecutor("tokenhub-tokenizer", TOKENIZER_THREADS);
+        ChatRequestParser.PromptCounter offLoop = tokenize -> tokenizer.executeBlocking(tokenize, false);
         ChatHandler chat = new ChatHandler(shared.auth(), shared.catalog(), dispatcher, outcome, shared.metrics(),
-            tokenize -> tokenizer.executeBlocking(tokenize, false));
+            offLoop);
         OneShotHandler embeddings = new OneShotHandler(OneShotHandler.embeddings(), shared.auth(), shared.catalog(),
-            dispatcher, outcome);
+            dispatcher, outcome, offLoop);
         OneShotHandler rerank = new OneShotHandler(OneShotHandler.rerank(), shared.auth(), shared.catalog(),
-            dispatcher, outcome);
+            dispatcher, outcome, offLoop);
         ModelsHandler models = new ModelsHandler(shared.auth(), shared.catalog());
         UsageHandler usage = new UsageHandler(shared.auth(), shared.catalog(), shared.admin().usageQueries(),
             shared.usageSync());

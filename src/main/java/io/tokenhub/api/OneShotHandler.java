@@ -4,6 +4,7 @@ import io.tokenhub.auth.Authenticator;
 import io.tokenhub.billing.PriceCalculator;
 import io.tokenhub.billing.Reservation;
 import io.tokenhub.config.TokenHubConfig.Model;
+import io.tokenhub.core.ApiError.ContextLengthExceeded;
 import io.tokenhub.core.ApiError.ModelNotAllowed;
 import io.tokenhub.core.ApiError.ModelNotFound;
 import io.tokenhub.core.ApiException;
@@ -28,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.Callable;
 import java.util.function.BiFunction;
 
 /**
@@ -42,11 +44,17 @@ final class OneShotHandler implements Handler<RoutingContext> {
         String modelType();
 
         /**
-         * Validates the body; answers its prompt tokens, estimated from the texts' sizes: the
-         * tokenizer runs only if the provider reports no usage (a body of megabytes would otherwise
-         * hold the event loop for as long as it takes, before any limit applied).
+         * Validates the body; answers its inputs, whose tokens are estimated from the texts' sizes:
+         * the tokenizer runs only if the provider reports no usage, or an input may be longer than a
+         * model's context window (a body of megabytes would otherwise hold the event loop for as long
+         * as it takes, before any limit applied).
          */
-        PromptTokens validate(JsonObject body);
+        Texts validate(JsonObject body);
+
+        /** Whether each input must fit the model's context window (an embedding's does; a rerank's documents are cut by the provider). */
+        default boolean inputsFitWindow() {
+            return false;
+        }
 
         Future<Completion> send(ProviderAdapter adapter, UpstreamCall call, Abort abort);
 
@@ -61,14 +69,16 @@ final class OneShotHandler implements Handler<RoutingContext> {
     private final CatalogHolder catalog;
     private final Dispatcher dispatcher;
     private final Outcome outcome;
+    private final ChatRequestParser.PromptCounter counter;
 
     OneShotHandler(Operation operation, Authenticator auth, CatalogHolder catalog, Dispatcher dispatcher,
-                   Outcome outcome) {
+                   Outcome outcome, ChatRequestParser.PromptCounter counter) {
         this.operation = operation;
         this.auth = auth;
         this.catalog = catalog;
         this.dispatcher = dispatcher;
         this.outcome = outcome;
+        this.counter = counter;
     }
 
     @Override
@@ -79,8 +89,9 @@ final class OneShotHandler implements Handler<RoutingContext> {
             .compose(key -> {
                 ex.key = key;
                 ex.request = parse(Bodies.jsonObject(ctx), ex);
-                return outcome.admit(ex);
+                return ex.request.fit().check(ex.request.target().model());
             })
+            .compose(fits -> outcome.admit(ex))
             .compose(admission -> outcome.reserveThen(ex, operation.cost(ex.request.target().model(),
                 new Usage(ex.request.prompt().estimate(), 0, 0, 0, true)), reserved -> dispatch(ex, reserved)))
             .onFailure(failure -> outcome.error(ex, failure));
@@ -91,7 +102,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         // Known first, so that a refusal of the body is counted under the catalog's model.
         Optional<Target> found = catalog.get().resolve(requested);
         found.ifPresent(target -> ex.model = target.model());
-        PromptTokens prompt = operation.validate(body);
+        Texts inputs = operation.validate(body);
         Target target = found.orElseThrow(() -> new ModelNotFound(requested).toException());
         if (!ex.key.allows(target.model().id())) {
             throw new ModelNotAllowed(requested).toException();
@@ -102,17 +113,22 @@ final class OneShotHandler implements Handler<RoutingContext> {
         body.remove("fallback_models");
         // As for chat: an explicit null is the field's default, and some providers refuse the null itself.
         body.getMap().values().removeIf(Objects::isNull);
-        return new ModelRequest(body, requested, target, false, false, 0, 1, prompt, fallbacks, this::fits);
+        return new ModelRequest(body, requested, target, false, false, 0, 1, inputs.tokens(), fallbacks,
+            model -> fits(model, inputs));
     }
 
-    /** A configured fallback of another type (a chat model behind an embedding model) is passed over. */
-    private Future<Void> fits(Model model) {
+    /**
+     * Whether the model can take the request: of the operation's type (a configured fallback that
+     * is a chat model behind an embedding model is passed over), each input within its context
+     * window where the operation needs it, as OpenAI refuses an embedding input over its model's.
+     */
+    private Future<Void> fits(Model model, Texts inputs) {
         try {
             ChatRequestParser.checkType(model, operation.modelType(), model.id(), "fallback_models");
-            return Future.succeededFuture();
         } catch (ApiException refused) {
             return Future.failedFuture(refused);
         }
+        return operation.inputsFitWindow() ? inputs.fit(model, counter) : Future.succeededFuture();
     }
 
     /** {@code reserved}: the request's reservation, made or on its way (see {@link Outcome#reserveThen}). */
@@ -127,19 +143,29 @@ final class OneShotHandler implements Handler<RoutingContext> {
             ex.upstreamClock, ex, model -> reserved.compose(r -> ex.request.fit().check(model)).compose(fits ->
                 outcome.fallBack(ex, model, operation.cost(model,
                     new Usage(ex.request.prompt().estimate(), 0, 0, 0, true)))));
-        return outcome.waitingOn(ex, Outcome.afterReservation(reserved, dispatcher.call(attempts, call, abort, send)))
-            .onSuccess(served -> answer(ex, served))
+        Future<Served<Completion>> served = Outcome.afterReservation(reserved,
+            dispatcher.call(attempts, call, abort, send));
+        return outcome.waitingOn(ex, served.compose(answered -> usage(ex, answered)
+                .map(usage -> {
+                    answer(ex, answered, usage);
+                    return null;
+                })))
             .onFailure(failure -> {
-                if (!reserved.failed()) {
+                if (!reserved.failed() && !served.succeeded()) {
                     outcome.failed(ex, failure, Usage.NONE);
                 }
             })
             .mapEmpty();
     }
 
-    private void answer(Exchange ex, Served<Completion> served) {
-        Usage usage = served.result().usage() != null ? served.result().usage()
-            : new Usage(ex.request.prompt().counted(), 0, 0, 0, true);
+    /** The provider's usage, else the tokenizer's count of the inputs (off the event loop when they are long). */
+    private Future<Usage> usage(Exchange ex, Served<Completion> served) {
+        Usage given = served.result().usage();
+        return given != null ? Future.succeededFuture(given)
+            : ex.request.prompt().counted(counter).map(prompt -> new Usage(prompt, 0, 0, 0, true));
+    }
+
+    private void answer(Exchange ex, Served<Completion> served, Usage usage) {
         long cost = operation.cost(served.attempt().model(), usage);
         JsonObject body = served.result().body().put("usage", operation.usageJson(usage, cost));
         // Read before the response ends: over HTTP/2 ending it closes the stream, which aborts.
@@ -153,13 +179,23 @@ final class OneShotHandler implements Handler<RoutingContext> {
             clientGone ? outcome.goneCode() : null, -1);
     }
 
-    /** The prompt of a one-shot request: texts, sized now and tokenized only if ever needed, and token ids. */
-    private static final class Texts {
+    /**
+     * The inputs of a one-shot request: texts, sized now and tokenized only if ever needed, and
+     * token ids.
+     */
+    static final class Texts {
         private final List<String> texts = new ArrayList<>();
-        int tokenIds;
+        private int tokenIds;
+        /** The most token ids of one input. */
+        private int longestIds;
 
         void add(String text) {
             texts.add(text);
+        }
+
+        void addIds(int ids) {
+            tokenIds += ids;
+            longestIds = Math.max(longestIds, ids);
         }
 
         PromptTokens tokens() {
@@ -176,6 +212,41 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 return (int) Math.min(Integer.MAX_VALUE, counted);
             });
         }
+
+        /**
+         * Completes when every input is within the model's context window, else fails with
+         * {@code context_length_exceeded} naming {@code input}. A text of no more UTF-8 bytes than
+         * the window fits (a token is at least a byte); a longer one is tokenized, off the event loop
+         * when long.
+         */
+        Future<Void> fit(Model model, ChatRequestParser.PromptCounter counter) {
+            int window = model.contextWindow();
+            if (longestIds > window) {
+                return Future.failedFuture(tooLong(model, longestIds));
+            }
+            List<String> doubtful = texts.stream().filter(text -> TokenCounter.utf8Length(text) > window).toList();
+            if (doubtful.isEmpty()) {
+                return Future.succeededFuture();
+            }
+            Callable<Integer> longest = () -> doubtful.stream().mapToInt(TokenCounter::count).max().orElse(0);
+            long bytes = doubtful.stream().mapToLong(TokenCounter::utf8Length).sum();
+            Future<Integer> counted;
+            try {
+                counted = bytes > ChatRequestParser.OFF_LOOP_BYTES ? counter.count(longest)
+                    : Future.succeededFuture(longest.call());
+            } catch (Exception e) {
+                return Future.failedFuture(e);
+            }
+            return counted.compose(tokens -> tokens > window ? Future.failedFuture(tooLong(model, tokens))
+                : Future.succeededFuture());
+        }
+
+        /** OpenAI's words for an embedding input over the model's window. */
+        private static ApiException tooLong(Model model, int tokens) {
+            return new ContextLengthExceeded("This model's maximum context length is " + model.contextWindow()
+                + " tokens, however you requested " + tokens + " tokens (" + tokens + " in your prompt; 0 for the "
+                + "completion). Please reduce your prompt; or completion length.", "input").toException();
+        }
     }
 
     /** A non-empty array of integers. */
@@ -183,17 +254,29 @@ final class OneShotHandler implements Handler<RoutingContext> {
         return !array.isEmpty() && array.stream().allMatch(id -> id instanceof Integer || id instanceof Long);
     }
 
+    /** The most inputs one embeddings request may hold, as OpenAI has it. */
+    static final int MAX_INPUTS = 2048;
+
     static Operation embeddings() {
         return new Operation() {
             public String modelType() {
                 return "embedding";
             }
 
-            public PromptTokens validate(JsonObject body) {
+            public boolean inputsFitWindow() {
+                return true;
+            }
+
+            public Texts validate(JsonObject body) {
                 Object input = body.getValue("input");
                 // As OpenAI: an empty string embeds nothing, and is refused wherever it is.
                 if ("".equals(input) || input instanceof JsonArray array && array.contains("")) {
                     throw ChatRequestParser.invalid("input must not be or contain an empty string.", "input");
+                }
+                if (input instanceof JsonArray array && array.size() > MAX_INPUTS
+                    && !array.stream().allMatch(item -> item instanceof Integer || item instanceof Long)) {
+                    throw ChatRequestParser.invalid("input holds " + array.size() + " inputs; at most " + MAX_INPUTS
+                        + " may be embedded in one request.", "input");
                 }
                 Texts prompt = new Texts();
                 if (input instanceof String text) {
@@ -205,10 +288,10 @@ final class OneShotHandler implements Handler<RoutingContext> {
                             prompt.add((String) text);
                         }
                     } else if (tokenIds(array)) {
-                        prompt.tokenIds += array.size();
+                        prompt.addIds(array.size());
                     } else if (array.stream().allMatch(item -> item instanceof JsonArray ids && tokenIds(ids))) {
                         for (Object ids : array) {
-                            prompt.tokenIds += ((JsonArray) ids).size();
+                            prompt.addIds(((JsonArray) ids).size());
                         }
                     } else {
                         throw ChatRequestParser.invalid("input must be a string, an array of strings, an array of "
@@ -223,7 +306,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 if (format != null && !"float".equals(format) && !"base64".equals(format)) {
                     throw ChatRequestParser.invalid("encoding_format must be 'float' or 'base64'.", "encoding_format");
                 }
-                return prompt.tokens();
+                return prompt;
             }
 
             public Future<Completion> send(ProviderAdapter adapter, UpstreamCall call, Abort abort) {
@@ -247,7 +330,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 return "rerank";
             }
 
-            public PromptTokens validate(JsonObject body) {
+            public Texts validate(JsonObject body) {
                 String query = ChatRequestParser.requiredString(body, "query");
                 Object documents = body.getValue("documents");
                 if (!(documents instanceof JsonArray docs) || docs.isEmpty()) {
@@ -267,7 +350,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 }
                 ChatRequestParser.optionalInt(body, "top_n", 1);
                 ChatRequestParser.optionalBoolean(body, "return_documents", false);
-                return prompt.tokens();
+                return prompt;
             }
 
             public Future<Completion> send(ProviderAdapter adapter, UpstreamCall call, Abort abort) {

@@ -1,13 +1,15 @@
 package io.tokenhub.api;
 
 import io.tokenhub.core.TokenCounter;
+import io.vertx.core.Future;
 import java.util.function.IntSupplier;
 
 /**
  * A request's prompt in tokens, two ways: the {@link #estimate} that rate limits and reservations
  * hold (cheap, on the generous side; the provider's real count corrects both), and the tokenizer's
  * {@link #counted} figure, computed only when a usage record needs it because the provider sent no
- * counts. Confined to the request's event loop.
+ * counts. Confined to the request's event loop, but for a long prompt's count on a worker
+ * ({@link #counted(ChatRequestParser.PromptCounter)}).
  */
 final class PromptTokens {
 
@@ -42,5 +44,17 @@ final class PromptTokens {
             counter = null;
         }
         return counted;
+    }
+
+    /**
+     * {@link #counted}, by {@code offLoop} when the prompt is long enough that tokenizing it would
+     * hold the event loop (its estimate at three bytes a token over {@link ChatRequestParser#OFF_LOOP_BYTES}).
+     * The count is made on a worker then, and read back on the loop once the future completes.
+     */
+    Future<Integer> counted(ChatRequestParser.PromptCounter offLoop) {
+        if (counted >= 0 || (long) estimate * 3 <= ChatRequestParser.OFF_LOOP_BYTES) {
+            return Future.succeededFuture(counted());
+        }
+        return offLoop.count(this::counted);
     }
 }

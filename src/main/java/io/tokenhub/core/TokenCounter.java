@@ -121,7 +121,7 @@ public final class TokenCounter {
         return new PromptSize(walk.fixed, walk.measured);
     }
 
-    static long utf8Length(String text) {
+    public static long utf8Length(String text) {
         long bytes = text.length();
         for (int i = 0; i < text.length(); i++) {
             char c = text.charAt(i);

@@ -34,11 +34,16 @@ public final class ModelCard {
                 .put("tpm", unlessUnlimited(m.limits().tpm())));
     }
 
-    /** The prices a model of its type is charged by: per search, per input token, or the chat model's four. */
+    /**
+     * The prices a model of its type is charged by: per search (and per input token, when a rerank
+     * model has that price too), per input token, or the chat model's four.
+     */
     private static JsonObject pricing(Model m) {
         Pricing p = m.pricing();
         return switch (m.type()) {
-            case "rerank" -> new JsonObject().put("per_search", p.perSearch());
+            case "rerank" -> p.input() == 0 ? new JsonObject().put("per_search", p.perSearch())
+                : new JsonObject().put("per_search", p.perSearch()).put("input", p.input())
+                    .put("unit", "USD per search; input: USD per 1M tokens");
             case "chat" -> new JsonObject().put("input", p.input()).put("cached_input", p.cachedInput())
                 .put("cache_write", p.cacheWrite()).put("output", p.output()).put("unit", "USD per 1M tokens");
             default -> new JsonObject().put("input", p.input()).put("unit", "USD per 1M tokens");

@@ -15,8 +15,12 @@ import io.vertx.core.MultiMap;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.json.DecodeException;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -127,15 +131,44 @@ public final class OpenAiAdapter implements ProviderAdapter {
                 JsonObject result = new JsonObject()
                     .put("id", answer.getValue("id"))
                     .put("model", label(answer.getValue("model"), call))
-                    .put("results", answer.getJsonArray("results"));
+                    .put("results", rerankResults(answer.getJsonArray("results"), call.body()));
                 return Completion.of(result, tokens);
             });
+    }
+
+    /**
+     * The results as Cohere's shape has them, whatever the provider's defaults: best first, at most
+     * {@code top_n}, a {@code document} only when the client asked for documents (Jina returns them
+     * unless told otherwise, vLLM always).
+     */
+    static JsonArray rerankResults(JsonArray results, JsonObject request) {
+        boolean documents = Boolean.TRUE.equals(request.getValue("return_documents"));
+        int topN = request.getValue("top_n") instanceof Number n ? n.intValue() : Integer.MAX_VALUE;
+        List<Object> ranked = new ArrayList<>(results.size());
+        results.forEach(ranked::add);
+        ranked.sort(Comparator.comparingDouble(OpenAiAdapter::relevance).reversed());
+        JsonArray out = new JsonArray();
+        for (Object result : ranked.subList(0, Math.min(topN, ranked.size()))) {
+            if (!documents && result instanceof JsonObject r && r.containsKey("document")) {
+                JsonObject without = r.copy();
+                without.remove("document");
+                out.add(without);
+            } else {
+                out.add(result);
+            }
+        }
+        return out;
+    }
+
+    private static double relevance(Object result) {
+        return result instanceof JsonObject r && r.getValue("relevance_score") instanceof Number score
+            ? score.doubleValue() : Double.NEGATIVE_INFINITY;
     }
 
     private JsonObject json(Buffer buffer, String requiredArray) {
         try {
             JsonObject body = buffer.toJsonObject();
-            if (body.getValue(requiredArray) instanceof io.vertx.core.json.JsonArray) {
+            if (body.getValue(requiredArray) instanceof JsonArray) {
                 return body;
             }
         } catch (DecodeException | ClassCastException e) {
@@ -207,7 +240,7 @@ public final class OpenAiAdapter implements ProviderAdapter {
         } catch (DecodeException | ClassCastException e) {
             throw UpstreamException.of(providerId(), Kind.CONNECTION, "the provider answered with malformed JSON");
         }
-        if (!(body.getValue("choices") instanceof io.vertx.core.json.JsonArray)) {
+        if (!(body.getValue("choices") instanceof JsonArray)) {
             JsonObject error = errorIn(body);
             throw error != null ? upstream.answerError(error)
                 : UpstreamException.of(providerId(), Kind.CONNECTION, "the provider's answer has no choices");
