@@ -67,6 +67,8 @@ public final class TokenHub {
 
     private static final Logger LOG = LoggerFactory.getLogger(TokenHub.class);
     private static final long START_TIMEOUT_MS = 120_000;
+    /** The longest a stopping node waits to give its shares of accounts back (all of it when Redis does not answer). */
+    public static final long SHARES_RETURN_MS = 5_000;
 
     private final TokenHubConfig config;
     private final Database database;
@@ -306,7 +308,7 @@ public final class TokenHub {
         // The requests are done and their charges in Redis: what this node's shares of accounts still
         // hold goes back to them now, not once it is stale.
         bounded("giving back this node's shares of accounts",
-            () -> quota == null ? Future.succeededFuture() : quota.close(), 5_000);
+            () -> quota == null ? Future.succeededFuture() : quota.close(), SHARES_RETURN_MS);
         LOG.info("stopping: requests done and usage written after {} ms; leaving", elapsedMs(started));
         // Closed from this (non-Vert.x) thread, so that nothing is left to run on a stopped event loop.
         bounded("closing the database pool", pool::close, 10_000);

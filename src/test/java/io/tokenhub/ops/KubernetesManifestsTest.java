@@ -9,6 +9,7 @@ import com.hazelcast.config.Config;
 import com.hazelcast.config.EvictionPolicy;
 import com.hazelcast.config.MaxSizePolicy;
 import com.hazelcast.config.XmlConfigBuilder;
+import io.tokenhub.TokenHub;
 import io.tokenhub.api.ApiVerticle;
 import io.tokenhub.config.ConfigLoader;
 import io.tokenhub.config.TokenHubConfig;
@@ -182,7 +183,8 @@ class KubernetesManifestsTest {
 
         assertThat(preStopMs).isBetween(1_000L, 15_000L);
         assertThat(graceMs).isGreaterThan(shutdownGraceMs);
-        assertThat(graceMs).isGreaterThan(preStopMs + shutdownGraceMs + ApiVerticle.RECORD_WAIT_MS + hazelcastLeaveMs);
+        assertThat(graceMs).isGreaterThan(preStopMs + shutdownGraceMs + ApiVerticle.RECORD_WAIT_MS
+            + TokenHub.SHARES_RETURN_MS + hazelcastLeaveMs);
     }
 
     @Test
@@ -292,6 +294,32 @@ class KubernetesManifestsTest {
         for (Manifest m : all("Service")) {
             assertThat(podLabels()).as(m.name()).containsAllEntriesOf(stringMap(m.doc().path("spec").path("selector")));
             assertThat(m.doc().path("spec").path("selector").isEmpty()).as(m.name()).isFalse();
+        }
+    }
+
+    @Test
+    void onlyTheGatewaysOwnPodsReachItsClusterPortsWhileTheApiAndManagementPortsStayOpen() {
+        JsonNode policy = only("NetworkPolicy").doc().path("spec");
+        assertThat(podLabels()).containsAllEntriesOf(stringMap(policy.path("podSelector").path("matchLabels")));
+        assertThat(policy.path("policyTypes").toString()).contains("Ingress");
+        Map<String, JsonNode> fromByPort = new HashMap<>();
+        for (JsonNode rule : policy.path("ingress")) {
+            for (JsonNode port : rule.path("ports")) {
+                // A named port must be one of the container's, else it admits nothing.
+                assertThat(containerPort(port.path("port").asText())).as(port.toString()).isPositive();
+                fromByPort.put(port.path("port").asText(), rule.path("from"));
+            }
+        }
+        assertThat(fromByPort).containsOnlyKeys("http", "management", "hazelcast", "eventbus");
+        assertThat(fromByPort.get("http").isMissingNode()).as("the API from anywhere").isTrue();
+        assertThat(fromByPort.get("management").isMissingNode()).as("probes and Prometheus from anywhere").isTrue();
+        for (String cluster : List.of("hazelcast", "eventbus")) {
+            JsonNode from = fromByPort.get(cluster);
+            assertThat(from).as(cluster).hasSize(1);
+            assertThat(from.get(0).path("namespaceSelector").isMissingNode()).as(cluster + ": this namespace only")
+                .isTrue();
+            assertThat(stringMap(from.get(0).path("podSelector").path("matchLabels"))).as(cluster)
+                .isEqualTo(stringMap(policy.path("podSelector").path("matchLabels")));
         }
     }
 
