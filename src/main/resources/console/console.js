@@ -53,15 +53,23 @@ async function call(method, path, body) {
   return json;
 }
 
-/** Runs an action, showing its failure next to it instead of losing it. */
+/**
+ * Runs an action, showing its failure next to it instead of losing it; one run at a time (a double
+ * click on "Create key" made two keys and showed one, on "More" it listed a page twice).
+ */
 function guarded(target, action) {
+  let running = false;
   return async (event) => {
     if (event) event.preventDefault();
+    if (running) return;
+    running = true;
     target.textContent = '';
     try {
       await action();
     } catch (e) {
       target.textContent = e.message;
+    } finally {
+      running = false;
     }
   };
 }
@@ -73,8 +81,8 @@ function table(columns, rows, empty) {
     el('tbody', {}, rows.map((row) => el('tr', {}, columns.map((c) => el('td', { class: c.num ? 'num' : null }, c.cell(row)))))));
 }
 
-/** A bar chart of values by label, as inline SVG. */
-function bars(points, format) {
+/** A bar chart of values by label, as inline SVG named {@code name} for screen readers. */
+function bars(points, format, name) {
   const width = 1000, height = 200, pad = 24;
   const max = Math.max(1, ...points.map((p) => p.value));
   const step = points.length ? (width - pad) / points.length : 0;
@@ -82,6 +90,9 @@ function bars(points, format) {
   svg.setAttribute('viewBox', `0 0 ${width} ${height + pad}`);
   svg.setAttribute('class', 'chart');
   svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', name);
+  // A label under every bar up to 31 bars; past that, under every few (each bar keeps its title).
+  const every = Math.ceil(points.length / 31);
   points.forEach((p, i) => {
     const h = Math.max(1, (p.value / max) * (height - pad));
     const rect = document.createElementNS(svg.namespaceURI, 'rect');
@@ -98,7 +109,8 @@ function bars(points, format) {
     label.setAttribute('y', height + 14);
     label.setAttribute('text-anchor', 'middle');
     label.textContent = /^\d{4}-\d{2}-\d{2}$/.test(p.label) ? p.label.slice(5) : p.label;
-    svg.append(rect, label);
+    svg.append(rect);
+    if (i % every === 0) svg.append(label);
     if (points.length <= 12 && p.value > 0) {
       const value = document.createElementNS(svg.namespaceURI, 'text');
       value.setAttribute('x', pad + i * step + step / 2);
@@ -111,15 +123,29 @@ function bars(points, format) {
   return svg;
 }
 
-/** Every day from {@code from} to {@code to} (YYYY-MM-DD, at most 92), with the day's sum or 0. */
+/**
+ * Every day from {@code from} to {@code to} (YYYY-MM-DD) with the day's sum or 0, up to a year; over
+ * a year, every month (YYYY-MM), and over a hundred years every year: the whole range, never cut.
+ */
 function daily(rows, from, to, field) {
-  const sums = new Map(sumBy(rows, 'day', field).map((p) => [p.label, p.value]));
-  const out = [];
-  for (let d = new Date(from + 'T00:00:00Z'); d <= new Date(to + 'T00:00:00Z') && out.length < 92; d.setUTCDate(d.getUTCDate() + 1)) {
-    const day = d.toISOString().slice(0, 10);
-    out.push({ label: day, value: sums.get(day) || 0 });
+  const sums = sumBy(rows, 'day', field);
+  const start = new Date(from + 'T00:00:00Z');
+  const end = new Date(to + 'T00:00:00Z');
+  if (!(start <= end)) return sums;
+  const spanDays = (end - start) / 86400000 + 1;
+  const width = spanDays <= 366 ? 10 : spanDays <= 36600 ? 7 : 4;
+  const buckets = new Map();
+  for (let d = new Date(start); d <= end;) {
+    buckets.set(d.toISOString().slice(0, width), 0);
+    if (width === 10) d.setUTCDate(d.getUTCDate() + 1);
+    else if (width === 7) d.setUTCMonth(d.getUTCMonth() + 1, 1);
+    else d.setUTCFullYear(d.getUTCFullYear() + 1, 0, 1);
   }
-  return out.length ? out : sumBy(rows, 'day', field);
+  for (const p of sums) {
+    const bucket = p.label.slice(0, width);
+    if (buckets.has(bucket)) buckets.set(bucket, buckets.get(bucket) + p.value);
+  }
+  return [...buckets.entries()].map(([label, value]) => ({ label, value }));
 }
 
 function sumBy(rows, key, field) {
@@ -263,7 +289,9 @@ function keysPanel(list, create, revoke) {
     box.replaceChildren(table([
       { title: 'Name', cell: (k) => k.name },
       { title: 'Key', cell: (k) => k.prefix + '…' },
-      { title: 'Status', cell: (k) => el('span', { class: 'status-' + k.status }, k.status) },
+      { title: 'Id', cell: (k) => el('code', {}, k.id) },
+      { title: 'Status', cell: (k) => el('span', { class: 'status-' + shownStatus(k) }, shownStatus(k)) },
+      { title: 'Expires', cell: (k) => (k.expires_at ? time(k.expires_at) : 'never') },
       { title: 'Models', cell: (k) => (k.allowed_models.length ? k.allowed_models.join(', ') : 'all') },
       { title: 'Monthly cap', num: true, cell: (k) => (k.monthly_cap_micro_usd === null ? 'none' : usd(k.monthly_cap_micro_usd)) },
       { title: 'Created', cell: (k) => time(k.created_at) },
@@ -282,6 +310,11 @@ function keysPanel(list, create, revoke) {
     await render();
   }));
   return render().then(() => el('div', {}, error, shown, box, el('h2', {}, 'New key'), form));
+}
+
+/** A key's status as the gateway treats it: an active key past its expiry is refused, so it reads "expired". */
+function shownStatus(k) {
+  return k.status === 'active' && k.expires_at && new Date(k.expires_at) <= new Date() ? 'expired' : k.status;
 }
 
 function ownKeys() {
@@ -314,8 +347,8 @@ async function usage() {
         el('div', { class: 'card' }, el('div', { class: 'value' }, usd(total)), el('div', { class: 'label' }, 'Cost in range')),
         el('div', { class: 'card' }, el('div', { class: 'value' }, num(rows.reduce((s, r) => s + r.requests, 0))),
           el('div', { class: 'label' }, 'Requests'))),
-      el('h2', {}, 'Cost by day'), bars(daily(rows, from.value, to.value, 'cost_micro_usd'), usd),
-      el('h2', {}, 'Cost by model'), bars(sumBy(rows, 'model', 'cost_micro_usd'), usd),
+      el('h2', {}, 'Cost by day'), bars(daily(rows, from.value, to.value, 'cost_micro_usd'), usd, 'Cost by day'),
+      el('h2', {}, 'Cost by model'), bars(sumBy(rows, 'model', 'cost_micro_usd'), usd, 'Cost by model'),
       el('h2', {}, 'By day and model'),
       table([
         { title: 'Day', cell: (r) => r.day }, { title: 'Model', cell: (r) => r.model },
@@ -347,7 +380,9 @@ async function logs() {
   let cursor = null;
   let query = null;
   const row = (r) => el('tr', {},
-    el('td', {}, time(r.created_at)), el('td', {}, r.request_id), el('td', {}, r.requested_model),
+    el('td', {}, time(r.created_at)), el('td', {}, r.request_id),
+    el('td', {}, r.served_model && r.served_model !== r.requested_model ? r.requested_model + ' → ' + r.served_model
+      : r.requested_model),
     el('td', {}, r.provider || '—'), el('td', { class: 'num' }, r.status),
     el('td', { class: 'num' }, num(r.prompt_tokens) + ' / ' + num(r.completion_tokens)),
     el('td', { class: 'num' }, usd(r.cost_micro_usd)), el('td', { class: 'num' }, num(r.latency_ms) + ' ms'));
@@ -378,9 +413,11 @@ async function logs() {
 
 async function models() {
   const list = (await call('GET', '/console/api/models')).data;
-  const price = (m) => (m.type === 'rerank' ? '$' + m.pricing.per_search + ' per search'
+  const price = (m) => (m.type === 'rerank'
+    ? '$' + m.pricing.per_search + ' per search' + (m.pricing.input ? ` · $${m.pricing.input} in` : '')
     : m.type === 'embedding' ? `$${m.pricing.input} in`
-      : `$${m.pricing.input} in · $${m.pricing.cached_input} cached · $${m.pricing.output} out`);
+      : `$${m.pricing.input} in · $${m.pricing.cached_input} cached · $${m.pricing.cache_write} cache write`
+        + ` · $${m.pricing.output} out`);
   return table([
     { title: 'Model', cell: (m) => [m.id, m.aliases.length ? el('div', { class: 'muted' }, m.aliases.join(', ')) : null] },
     { title: 'Type', cell: (m) => m.type },

@@ -425,8 +425,11 @@ public final class UsageQueries {
             where.append("key_id = $").append(params.size()).append(" AND ");
         }
         if (f.model() != null) {
+            // The model asked for or the one that served (a fallback's): usage by model counts a
+            // request under the one that served it, and a filter by that model must find it too.
             params.add(f.model());
-            where.append("requested_model = $").append(params.size()).append(" AND ");
+            where.append("(requested_model = $").append(params.size()).append(" OR served_model = $")
+                .append(params.size()).append(") AND ");
         }
         if (f.statusMin() != null) {
             if (f.statusMin() >= Database.FAILED_STATUS) {
