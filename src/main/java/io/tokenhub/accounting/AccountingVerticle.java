@@ -12,7 +12,9 @@ import io.vertx.sqlclient.DatabaseException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -68,6 +70,13 @@ public final class AccountingVerticle extends VerticleBase {
     private boolean stopping;
     /** The last write got no answer from PostgreSQL at all (as opposed to an error answer). */
     private boolean unreachable;
+    /**
+     * The request ids of the records an earlier run left on disk, found at start, and of those the
+     * ones counted as pending (PostgreSQL lacked them, first sight of each): a written record of an
+     * earlier run is reported durable only if it was counted, and once.
+     */
+    private final Set<String> foundIds = new HashSet<>();
+    private final Set<String> counted = new HashSet<>();
     /** The flush write in flight (or the last one): stopping waits for it before draining. */
     private Future<Boolean> inFlight = Future.succeededFuture(true);
 
@@ -81,8 +90,9 @@ public final class AccountingVerticle extends VerticleBase {
 
     /**
      * @param onFound called at start, before the verticle has started, with the records an earlier run
-     *                left on disk (its journal, its spool), each of which {@code onWritten} is told of
-     *                again once written (billing holds them as pending until then)
+     *                left on disk (its journal, its spool) that PostgreSQL lacks, each once; {@code onWritten}
+     *                is told of each again once written, and of no other record of that run (billing
+     *                holds them as pending until then)
      */
     public AccountingVerticle(Accounting config, UsageWriter writer, Path spoolDir, UsageStatus status,
                               Consumer<List<UsageEvent>> onWritten, Consumer<List<UsageEvent>> onFound) {
@@ -123,7 +133,7 @@ public final class AccountingVerticle extends VerticleBase {
                 LOG.warn("{} usage records found in the journal of a run that did not stop cleanly; writing them "
                     + "(those PostgreSQL holds already are skipped)", recovered);
             }
-            return spool.open(onFound);
+            return spool.open(this::found);
         }).compose(v -> {
             if (!spool.isEmpty()) {
                 LOG.info("{} usage records found in the spool from an earlier run; replaying", spool.records());
@@ -136,6 +146,38 @@ public final class AccountingVerticle extends VerticleBase {
             publishBacklog();
             return consumer.completion();
         });
+    }
+
+    /**
+     * Records an earlier run left (one file's): those PostgreSQL lacks, each once, are pending until
+     * written. One that PostgreSQL holds already (a journal segment outlives the batches written
+     * during its second) is not: its money left the balance when it was written. When PostgreSQL
+     * does not answer, all are pending (the counters cannot be loaded from it meanwhile either).
+     */
+    private Future<Void> found(List<UsageEvent> events) {
+        List<UsageEvent> fresh = events.stream().filter(e -> foundIds.add(e.requestId())).toList();
+        if (fresh.isEmpty()) {
+            return Future.succeededFuture();
+        }
+        return writer.existing(fresh.stream().map(UsageEvent::requestId).toList())
+            .timeout(WRITE_TIMEOUT_MS, TimeUnit.MILLISECONDS)
+            .otherwise(failure -> {
+                LOG.warn("could not ask PostgreSQL which of {} usage records from an earlier run it holds ({}); "
+                    + "all count as pending until written", fresh.size(), failure.getMessage());
+                return Set.of();
+            })
+            .map(held -> {
+                List<UsageEvent> pendingNow = fresh.stream().filter(e -> !held.contains(e.requestId())).toList();
+                pendingNow.forEach(e -> counted.add(e.requestId()));
+                onFound.accept(pendingNow);
+                return null;
+            });
+    }
+
+    /** Tells billing the batch is durable: this run's records, and an earlier run's that were counted as pending. */
+    private void written(List<UsageEvent> batch) {
+        onWritten.accept(foundIds.isEmpty() ? batch
+            : batch.stream().filter(e -> !foundIds.contains(e.requestId()) || counted.remove(e.requestId())).toList());
     }
 
     private void accept(List<UsageEvent> events) {
@@ -214,7 +256,7 @@ public final class AccountingVerticle extends VerticleBase {
         return writeSettingAside(batch)
             .map(written -> {
                 status.databaseUp();
-                onWritten.accept(batch);
+                written(batch);
                 return true;
             })
             .recover(dbFailure -> {
@@ -285,7 +327,7 @@ public final class AccountingVerticle extends VerticleBase {
             return writeSettingAside(entry.getValue())
                 .compose(written -> {
                     status.databaseUp();
-                    onWritten.accept(entry.getValue());
+                    written(entry.getValue());
                     LOG.info("replayed {} spooled usage records ({} new)", entry.getValue().size(), written);
                     return spool.remove(entry.getKey());
                 })

@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
@@ -64,16 +63,18 @@ final class Spool {
         this.onRejected = onRejected;
     }
 
-    /** Creates the directory and counts what an earlier run left, telling {@code found} each file's records. */
-    Future<Void> open(Consumer<List<UsageEvent>> found) {
+    /**
+     * Creates the directory and counts what an earlier run left, telling {@code found} each file's
+     * records in turn (the next file once the future it answers completes).
+     */
+    Future<Void> open(Function<List<UsageEvent>, Future<Void>> found) {
         return fs.mkdirs(dir)
             .compose(v -> fs.readDir(dir, ".*\\" + SUFFIX + "\\" + UNFINISHED + "$"))
             .compose(unfinished -> each(unfinished, this::adopt))
             .compose(v -> fs.readDir(dir, ".*\\" + SUFFIX + "$"))
-            .compose(paths -> each(paths, path -> fs.readFile(path).map(content -> {
+            .compose(paths -> each(paths, path -> fs.readFile(path).compose(content -> {
                 track(Path.of(path).getFileName().toString(), lines(content), content.length());
-                found.accept(Lines.of(content).events);
-                return null;
+                return found.apply(Lines.of(content).events);
             })));
     }
 

@@ -6,7 +6,9 @@ import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.Tuple;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Writes usage records, and settles what they cost, in one statement per batch
@@ -75,6 +77,17 @@ public final class UsageWriter {
 
     public UsageWriter(Pool pool) {
         this.pool = pool;
+    }
+
+    /** Which of these request ids PostgreSQL holds a record of already. */
+    Future<Set<String>> existing(List<String> requestIds) {
+        return pool.preparedQuery("SELECT request_id FROM usage_records WHERE request_id = ANY($1)")
+            .execute(Tuple.of(requestIds.toArray(new String[0])))
+            .map(rows -> {
+                Set<String> held = new HashSet<>();
+                rows.forEach(row -> held.add(row.getString(0)));
+                return held;
+            });
     }
 
     /** Completes with the number of records newly written. */

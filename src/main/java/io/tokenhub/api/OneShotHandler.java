@@ -228,7 +228,8 @@ final class OneShotHandler implements Handler<RoutingContext> {
             if (doubtful.isEmpty()) {
                 return Future.succeededFuture();
             }
-            Callable<Integer> longest = () -> doubtful.stream().mapToInt(TokenCounter::count).max().orElse(0);
+            Callable<Integer> longest = () -> doubtful.stream().mapToInt(TokenCounter::countEmbeddingInput).max()
+                .orElse(0);
             long bytes = doubtful.stream().mapToLong(TokenCounter::utf8Length).sum();
             Future<Integer> counted;
             try {

@@ -49,11 +49,11 @@ public record TokenHubConfig(Server server, Admin admin, Storage storage, Cluste
 
         /**
          * The URL without its user information, nor a {@code password} parameter. A password may
-         * hold '@' and '/' (a generated one often does): the user information runs to the last '@'
-         * before the query.
+         * hold '@', '/', '?' or '#' (a generated one often does): everything up to the last '@' is
+         * hidden (a query holding an '@' hides the host too, which is harmless).
          */
         public static String redact(String url) {
-            return url.replaceFirst("^([A-Za-z][A-Za-z0-9+.-]*://)[^?#]*@", "$1***@")
+            return url.replaceFirst("^([A-Za-z][A-Za-z0-9+.-]*://).*@", "$1***@")
                 .replaceAll("(?i)([?&]password=)[^&#]*", "$1***");
         }
     }

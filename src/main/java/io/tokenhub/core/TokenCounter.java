@@ -13,7 +13,7 @@ import java.util.List;
 import java.util.function.ToLongFunction;
 
 /**
- * Token estimates with a real BPE tokenizer (o200k, GPT-4o's). Exact for OpenAI models, close
+ * Token estimates with a real BPE tokenizer (o200k, GPT-4o's). Exact for OpenAI's chat models, close
  * enough for the others to check context windows, reserve money and bill streams whose provider
  * sent no counts (such records are marked estimated). Tokenizing costs about as much as the rest
  * of a request's handling, so {@link #chatPromptSize} sizes a prompt from its byte lengths alone
@@ -29,6 +29,9 @@ public final class TokenCounter {
 
     private static final Encoding ENCODING =
         Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.O200K_BASE);
+    /** OpenAI's embedding models' tokenizer (text-embedding-3, ada-002): their input limit is in its tokens. */
+    private static final Encoding EMBEDDING_ENCODING =
+        Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.CL100K_BASE);
 
     private TokenCounter() {
     }
@@ -64,6 +67,16 @@ public final class TokenCounter {
 
     public static int count(String text) {
         return text == null || text.isEmpty() ? 0 : ENCODING.countTokensOrdinary(text);
+    }
+
+    /**
+     * An embedding input's tokens, for its context window: the fewer of o200k's and cl100k's counts
+     * (OpenAI's embedding models count in cl100k, which takes some text in fewer tokens than o200k;
+     * another provider's model in its own): an input is refused only when neither fits it.
+     */
+    public static int countEmbeddingInput(String text) {
+        return text == null || text.isEmpty() ? 0
+            : Math.min(ENCODING.countTokensOrdinary(text), EMBEDDING_ENCODING.countTokensOrdinary(text));
     }
 
     /** A run of text that is whole tokens, and how many. */
