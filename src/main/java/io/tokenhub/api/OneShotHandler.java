@@ -158,11 +158,16 @@ final class OneShotHandler implements Handler<RoutingContext> {
             .mapEmpty();
     }
 
-    /** The provider's usage, else the tokenizer's count of the inputs (off the event loop when they are long). */
+    /**
+     * The provider's usage, else the tokenizer's count of the inputs (off the event loop when they
+     * are long), else (the tokenizer's workers gone: the node is stopping) the estimate: an answered
+     * request is always recorded.
+     */
     private Future<Usage> usage(Exchange ex, Served<Completion> served) {
         Usage given = served.result().usage();
         return given != null ? Future.succeededFuture(given)
-            : ex.request.prompt().counted(counter).map(prompt -> new Usage(prompt, 0, 0, 0, true));
+            : ex.request.prompt().counted(counter).otherwise(failure -> ex.request.prompt().estimate())
+                .map(prompt -> new Usage(prompt, 0, 0, 0, true));
     }
 
     private void answer(Exchange ex, Served<Completion> served, Usage usage) {
