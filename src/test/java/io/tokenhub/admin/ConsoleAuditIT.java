@@ -11,7 +11,7 @@ import java.net.http.HttpResponse;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** Console audit over HTTP: /console/api against /admin/v1 and the gateway. */
+/** The console over HTTP: /console/api against /admin/v1 and the gateway (from an audit). */
 class ConsoleAuditIT {
 
     @RegisterExtension
@@ -38,11 +38,8 @@ class ConsoleAuditIT {
 
     @Test
     void aKeyRevokedInTheConsoleIsRefusedAtOnceAndUsageMatchesTheAdminApi() {
-        String email = "revoke-" + System.nanoTime() + "@example.com";
-        JsonObject account = hub.gateway().adminOk("POST", "/admin/v1/accounts",
-            new JsonObject().put("name", "Revoker").put("email", email).put("password", PASSWORD));
-        String session = new JsonObject(console("POST", "/console/api/login", null,
-            new JsonObject().put("email", email).put("password", PASSWORD)).body()).getString("token");
+        JsonObject account = holder("revoke");
+        String session = account.getString("session");
         JsonObject created = new JsonObject(console("POST", "/console/api/keys", session,
             new JsonObject().put("name", "soon-gone")).body());
         for (int i = 0; i < 3; i++) {
@@ -66,11 +63,8 @@ class ConsoleAuditIT {
     @Test
     void theModelTheUsagePageChargesARequestToFindsItInTheLogs() {
         // Given a holder whose request to "primary" fell back to "backup" (primary's provider failing)
-        String email = "fallback-" + System.nanoTime() + "@example.com";
-        JsonObject account = hub.gateway().adminOk("POST", "/admin/v1/accounts",
-            new JsonObject().put("name", "Fallback").put("email", email).put("password", PASSWORD));
-        String session = new JsonObject(console("POST", "/console/api/login", null,
-            new JsonObject().put("email", email).put("password", PASSWORD)).body()).getString("token");
+        JsonObject account = holder("fallback");
+        String session = account.getString("session");
         String key = new JsonObject(console("POST", "/console/api/keys", session,
             new JsonObject().put("name", "k")).body()).getString("key");
         hub.upstream().fault = io.tokenhub.testing.FakeOpenAiUpstream.Fault.STATUS;
@@ -103,5 +97,14 @@ class ConsoleAuditIT {
             request.header("Authorization", "Bearer " + bearer);
         }
         return hub.gateway().send(request);
+    }
+
+    /** A new account with a password, signed in to the console: the admin API's account plus its {@code session}. */
+    private static JsonObject holder(String name) {
+        String email = name + "-" + System.nanoTime() + "@example.com";
+        JsonObject account = hub.gateway().adminOk("POST", "/admin/v1/accounts",
+            new JsonObject().put("name", name).put("email", email).put("password", PASSWORD));
+        return account.put("session", new JsonObject(console("POST", "/console/api/login", null,
+            new JsonObject().put("email", email).put("password", PASSWORD)).body()).getString("token"));
     }
 }

@@ -2,6 +2,7 @@ package io.tokenhub.durability;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.tokenhub.testing.GatewayProcess;
 import io.tokenhub.testing.TestDatabase;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonObject;
@@ -47,7 +48,7 @@ class KillRestartOverdrawIT {
                 """.formatted(TestGateway.MASTER_KEY, db.url(), data, plan ? "0" : "1.00", CATALOG));
 
             // Given a node whose account spent its whole wallet, its records in the journal only
-            GatewayProcess first = GatewayProcess.start(config);
+            GatewayProcess first = GatewayProcess.start(config, data);
             String accountId;
             String key;
             int firstAnswered = 0;
@@ -90,11 +91,11 @@ class KillRestartOverdrawIT {
                 st.setString(1, accountId);
                 st.executeQuery();
             }
-            GatewayProcess second = GatewayProcess.start(config);
+            GatewayProcess second = GatewayProcess.start(config, data);
             int secondAnswered = 0;
             long firstRequestAfterUpMs;
             try {
-                firstRequestAfterUpMs = (System.nanoTime() - second.upAtNanos) / 1_000_000;
+                firstRequestAfterUpMs = (System.nanoTime() - second.upAtNanos()) / 1_000_000;
                 for (int i = 0; i < 500; i++) {
                     HttpResponse<String> answer = second.send("POST", "/v1/chat/completions", key, CHAT.formatted(1000 + i));
                     if (i == 0) {
@@ -130,7 +131,6 @@ class KillRestartOverdrawIT {
                 + " (its first request " + firstRequestAfterUpMs + " ms after it was up), records " + records
                 + ", spent " + spent + " micro-USD from the wallet (signup credit " + (plan ? 0 : 1_000_000) + "), balance " + balance
                 + ", largest request " + maxCost;
-            System.out.println("KillRestartOverdrawIT: " + summary);
             assertThat(records).as(summary).isEqualTo(firstAnswered + secondAnswered);
             assertThat(balance).as(summary).isGreaterThanOrEqualTo(-maxCost);
             assertThat(planRemaining).as(summary).isGreaterThanOrEqualTo(0);

@@ -3,6 +3,7 @@ package io.tokenhub.durability;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tokenhub.testing.PrivateRedis;
+import io.tokenhub.testing.GatewayProcess;
 import io.tokenhub.testing.TestDatabase;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonObject;
@@ -46,7 +47,7 @@ class KillRestartRedisRebuildIT {
                 """.formatted(TestGateway.MASTER_KEY, db.url(), redis.url(), data, CATALOG));
 
             // Given a node killed with 20 answered requests in its journal only
-            GatewayProcess first = GatewayProcess.start(config);
+            GatewayProcess first = GatewayProcess.start(config, data);
             String accountId;
             String key;
             int firstAnswered = 20;
@@ -74,7 +75,7 @@ class KillRestartRedisRebuildIT {
                 st.setString(1, accountId);
                 st.executeQuery();
             }
-            GatewayProcess second = GatewayProcess.start(config);
+            GatewayProcess second = GatewayProcess.start(config, data);
             String bal;
             int secondAnswered = 5;
             try {
@@ -100,8 +101,6 @@ class KillRestartRedisRebuildIT {
                 secondAnswered++;
             } finally {
                 second.terminate(); // writes the usage held in memory
-                Files.write(dir.getParent().resolve("krr-second.log"), second.lines);
-                System.out.println("KillRestartRedisRebuildIT second log:\n" + String.join("\n", second.lines));
             }
             bal = redis.commands().bulk("HGET", "th:q:{" + accountId + "}", "bal");
 
@@ -111,7 +110,6 @@ class KillRestartRedisRebuildIT {
             long ledger = db.count("SELECT coalesce(sum(amount_micro_usd), 0) FROM ledger WHERE account_id = ?", accountId);
             String summary = "records " + records + " of " + (firstAnswered + secondAnswered) + " answered; PostgreSQL "
                 + "balance " + balance + " (ledger sum " + ledger + "), Redis bal " + bal;
-            System.out.println("KillRestartRedisRebuildIT: " + summary);
             assertThat(records).as(summary).isEqualTo(firstAnswered + secondAnswered);
             assertThat(ledger).as(summary).isEqualTo(balance);
             assertThat(Long.parseLong(bal)).as(summary).isEqualTo(balance);

@@ -94,7 +94,6 @@ class RedisRestartUnderLoadIT {
             String summary = "statuses " + new TreeMap<>(statuses) + ", records of 200s " + records200
                 + ", PostgreSQL balance " + pgBalance + " (records' wallet sum " + spentPg + "), Redis bal " + bal
                 + " res " + res + " reservations held " + held;
-            System.out.println("RedisRestartUnderLoadIT[" + nodeShare + "]: " + summary);
             assertThat(records200).as(summary).isEqualTo(answered);
             assertThat(held).as(summary).isZero();
             assertThat(bal).as(summary).isNotNull();
