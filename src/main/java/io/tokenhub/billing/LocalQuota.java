@@ -279,16 +279,22 @@ public final class LocalQuota implements Quota {
         if (loaded != null) {
             return Future.succeededFuture(loaded);
         }
-        return Contexts.onCaller(once(loading, accountId, id -> loader.account(id)
-            .map(snapshot -> accounts.computeIfAbsent(id, k -> {
+        // What is pending is taken before PostgreSQL is read, as RedisQuota.loadAccount takes it: a
+        // batch written in between is then counted twice (counters too low for a while), never not at
+        // all (taken after the read, it could be gone from both, and its money spent again).
+        return Contexts.onCaller(once(loading, accountId, id -> {
+            long walletPending = pending.wallet(id);
+            Map<String, Long> plansPending = pending.plans(id);
+            return loader.account(id).map(snapshot -> accounts.computeIfAbsent(id, k -> {
                 AccountState a = new AccountState();
-                a.balance = snapshot.balanceMicroUsd() - pending.wallet(id);
+                a.balance = snapshot.balanceMicroUsd() - walletPending;
                 a.loadedAtUs = snapshot.readAtUs();
                 for (Plan p : snapshot.plans()) {
-                    a.plans.add(new PlanState(p, p.tokensRemaining() - pending.plan(p.id())));
+                    a.plans.add(new PlanState(p, p.tokensRemaining() - plansPending.getOrDefault(p.id(), 0L)));
                 }
                 return a;
-            }))));
+            }));
+        }));
     }
 
     /**
@@ -318,13 +324,15 @@ public final class LocalQuota implements Quota {
         if (loaded != null) {
             return Future.succeededFuture(loaded);
         }
-        return Contexts.onCaller(once(account.loadingKeys, keyId, id -> loader.monthToDate(id)
-            .map(spend -> account.keys.computeIfAbsent(id, k -> {
+        return Contexts.onCaller(once(account.loadingKeys, keyId, id -> {
+            long spendPending = pending.keySpend(id);
+            return loader.monthToDate(id).map(spend -> account.keys.computeIfAbsent(id, k -> {
                 KeyState state = new KeyState();
                 state.month = YearMonth.now(clock.withZone(ZoneOffset.UTC));
-                state.spend = spend + pending.keySpend(id);
+                state.spend = spend + spendPending;
                 return state;
-            }))));
+            }));
+        }));
     }
 
     private void rollMonth(KeyState key) {

@@ -65,10 +65,6 @@ final class Pending {
         return wallet.getOrDefault(accountId, 0L);
     }
 
-    long plan(String planId) {
-        return plans.getOrDefault(planId, 0L);
-    }
-
     /** What the account's plans have pending here, by plan id. */
     Map<String, Long> plans(String accountId) {
         Map<String, Long> out = new HashMap<>();
