@@ -48,7 +48,8 @@ async function call(method, path, body) {
   const json = await response.json().catch(() => ({}));
   if (!response.ok) {
     if (response.status === 401 && state.mode && !path.endsWith('/login')) signOut('Your session has ended; sign in again.');
-    throw new Error((json.error && json.error.message) || 'HTTP ' + response.status);
+    throw Object.assign(new Error((json.error && json.error.message) || 'HTTP ' + response.status),
+      { status: response.status });
   }
   return json;
 }
@@ -199,7 +200,8 @@ $('admin-form').addEventListener('submit', guarded($('login-error'), async () =>
     await call('GET', '/admin/v1/upstreams');
   } catch (e) {
     state.token = null;
-    throw new Error('That is not the admin key.');
+    // A refusal of the key says so; anything else (too many attempts, the node unready) as it is.
+    throw e.status === 401 ? new Error('That is not the admin key.') : e;
   }
   $('admin-key').value = '';
   signedIn('admin', state.token, 'Administrator');

@@ -134,6 +134,10 @@ public final class HttpUpstream {
                 return;
             }
             var request = ar.result();
+            // A reset before the body is all written fails the send, which is handled below; without a
+            // handler Vert.x would also log it at ERROR ("Stream reset: 0"), once per cancelled call.
+            request.exceptionHandler(failure -> LOG.debug("provider {}: request failed while sending: {}",
+                provider.id(), failure.toString()));
             // Fail first, then reset: the reset fails the send too, and the first failure must win.
             // Once the response is handed over, tryFail is false and the stream's own cancel applies.
             // The first-byte timeout resets as Vert.x's own request timeout did: over HTTP/2 a CANCEL.
