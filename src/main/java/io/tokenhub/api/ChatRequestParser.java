@@ -485,8 +485,9 @@ final class ChatRequestParser {
     }
 
     /**
-     * none, auto, required, or an object naming the tool ({@code {"type":"function","function":{"name":…}}});
-     * required and a named function only with tools, the function one of theirs, as OpenAI has it.
+     * none, auto, required, or an object naming the tool ({@code {"type":"function","function":{"name":…}}},
+     * or a custom tool's {@code {"type":"custom","custom":{"name":…}}}); required and a named tool only
+     * with tools, the tool one of theirs, as OpenAI has it.
      */
     private static void checkToolChoice(Object choice, Object tools) {
         if (choice == null || "none".equals(choice) || "auto".equals(choice)) {
@@ -499,6 +500,13 @@ final class ChatRequestParser {
             return;
         }
         if (choice instanceof JsonObject object && object.getValue("type") instanceof String type) {
+            if (type.equals("custom") && object.getValue("custom") instanceof JsonObject custom
+                && custom.getValue("name") instanceof String name) {
+                checkNamed(name, tools, "tool_choice", t -> t instanceof JsonObject tool
+                    && "custom".equals(tool.getValue("type")) && tool.getValue("custom") instanceof JsonObject c
+                    ? c.getValue("name") : null);
+                return;
+            }
             if (!type.equals("function")) {
                 return;
             }

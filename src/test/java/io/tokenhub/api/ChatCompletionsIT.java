@@ -84,17 +84,20 @@ class ChatCompletionsIT {
 
     @Test
     void theProvidersBillingTierAndRetentionAreTheOperatorsNotTheClients() {
-        // Given requests asking OpenAI's priority tier (billed higher) and to keep the conversation,
-        // small and large (encoded, and relayed from the client's bytes)
+        // Given requests asking OpenAI's priority tier (billed higher) and to keep the conversation
+        // with metadata to find it by, as OpenAI documents them together, small and large (encoded, and
+        // relayed from the client's bytes)
         for (String padding : List.of("", "x".repeat(600))) {
             String body = new JsonObject().put("model", "gpt-4o-mini").put("service_tier", "priority").put("store", true)
+                .put("metadata", new JsonObject().put("team", "search"))
                 .put("messages", new io.vertx.core.json.JsonArray().add(new JsonObject().put("role", "user")
                     .put("content", "hi" + padding))).encode();
 
             assertThat(gateway.post("/v1/chat/completions", key, body).statusCode()).isEqualTo(200);
 
-            // Then neither reaches the provider
-            assertThat(upstream.lastRequest().body().fieldNames()).doesNotContain("service_tier", "store");
+            // Then none reaches the provider: OpenAI refuses metadata without store ("The 'metadata'
+            // parameter is only allowed when 'store' is enabled."), and it tags stored conversations only
+            assertThat(upstream.lastRequest().body().fieldNames()).doesNotContain("service_tier", "store", "metadata");
         }
     }
 

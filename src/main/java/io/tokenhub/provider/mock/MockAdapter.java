@@ -107,15 +107,20 @@ public final class MockAdapter implements ProviderAdapter {
 
     /**
      * What the mock model cannot do, refused as unsupported (another candidate may do it) rather
-     * than answered as if it had: audio output, and content parts other than text, refusals and
-     * images (audio input, files and any other type pass the gateway's checks, for providers that
-     * read them). Null when it can answer.
+     * than answered as if it had: audio output, a call forced to a custom (free-form) tool, which
+     * it does not make, and content parts other than text, refusals and images (audio input, files
+     * and any other type pass the gateway's checks, for providers that read them). Null when it can
+     * answer.
      */
     private UpstreamException beyond(JsonObject body) {
         String audio = ProviderAdapter.audioOutputAsked(body);
         if (audio != null) {
             return UpstreamException.unsupported(provider.id(), audio + ": audio output is not supported by this model",
                 audio);
+        }
+        if (forcesCustomTool(body)) {
+            return UpstreamException.unsupported(provider.id(), "tool_choice: custom tools are not supported by this "
+                + "model (it calls function tools)", "tool_choice");
         }
         JsonArray messages = body.getValue("messages") instanceof JsonArray m ? m : new JsonArray();
         for (int i = 0; i < messages.size(); i++) {
@@ -132,6 +137,29 @@ public final class MockAdapter implements ProviderAdapter {
             }
         }
         return null;
+    }
+
+    /**
+     * Whether a tool call must be made that only a custom tool could answer: a tool_choice naming a
+     * custom tool, or {@code required} with custom tools and no function tool.
+     */
+    private static boolean forcesCustomTool(JsonObject body) {
+        Object choice = body.getValue("tool_choice");
+        if (choice instanceof JsonObject named && "custom".equals(named.getValue("type"))) {
+            return true;
+        }
+        if (!"required".equals(choice) || !(body.getValue("tools") instanceof JsonArray tools)) {
+            return false;
+        }
+        boolean custom = false;
+        for (Object tool : tools) {
+            Object type = tool instanceof JsonObject t ? t.getValue("type") : null;
+            if ("function".equals(type)) {
+                return false;
+            }
+            custom |= "custom".equals(type);
+        }
+        return custom;
     }
 
     /** The caller's mistake, in the words and shape OpenAI uses for it. */

@@ -2,6 +2,7 @@ package io.tokenhub.provider.mock;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.math.BigDecimal;
 import java.util.ArrayDeque;
 import java.util.Map;
 
@@ -32,7 +33,11 @@ final class SchemaSample {
         "time", "00:00:00Z",
         "email", "mock@example.com",
         "uri", "https://example.com/",
-        "uuid", "00000000-0000-4000-8000-000000000000");
+        "uuid", "00000000-0000-4000-8000-000000000000",
+        "ipv4", "192.0.2.1",
+        "ipv6", "2001:db8::1",
+        "duration", "P1D",
+        "hostname", "example.com");
 
     /** The longest string made for a {@code minLength}: past it, the sample is shorter than asked. */
     private static final int MAX_STRING = 10_000;
@@ -89,8 +94,8 @@ final class SchemaSample {
             case "object" -> object(s, depth);
             case "array" -> array(s, depth);
             case "string" -> string(s);
-            case "integer" -> integer(s);
-            case "number" -> number(s);
+            case "integer" -> (long) multiple(s, integer(s));
+            case "number" -> multiple(s, number(s));
             case "boolean" -> false;
             default -> null;
         };
@@ -162,6 +167,24 @@ final class SchemaSample {
             return Double.isNaN(above) ? low : low + 1;
         }
         return Double.isNaN(above) ? low : Double.isNaN(below) ? high : (low + high) / 2;
+    }
+
+    /**
+     * The value moved to a multiple of the schema's {@code multipleOf}: the next one up, else (past
+     * an upper bound) the next one down. Computed in decimal, so that 3 × 0.1 is 0.3.
+     */
+    private static double multiple(JsonObject schema, double value) {
+        if (!(schema.getValue("multipleOf") instanceof Number step) || step.doubleValue() <= 0) {
+            return value;
+        }
+        BigDecimal m = new BigDecimal(step.toString());
+        double ratio = value / m.doubleValue();
+        double up = m.multiply(BigDecimal.valueOf((long) Math.ceil(ratio))).doubleValue();
+        double down = m.multiply(BigDecimal.valueOf((long) Math.floor(ratio))).doubleValue();
+        Double high = bound(schema, "maximum");
+        Double highExcluded = excluded(schema, "exclusiveMaximum", "maximum");
+        boolean upFits = (high == null || up <= high) && (highExcluded == null || up < highExcluded);
+        return upFits ? up : down;
     }
 
     private static Double bound(JsonObject schema, String keyword) {

@@ -38,10 +38,11 @@ public final class OpenAiAdapter implements ProviderAdapter {
      * output limit under either name (set anew, under the name the provider takes); and what is the
      * operator's to decide at the provider, not a client's: {@code service_tier} (OpenAI bills
      * priority processing higher than the catalog's price) and {@code store} (conversations kept in
-     * the operator's account there).
+     * the operator's account there), with {@code metadata}, which only tags stored conversations
+     * (OpenAI refuses it without {@code store}).
      */
     private static final Set<String> DROPPED = Set.of("fallback_models", "stream_options", "max_tokens",
-        "max_completion_tokens", "service_tier", "store");
+        "max_completion_tokens", "service_tier", "store", "metadata");
     /** Those, and TokenHub's extensions, for a provider that takes them in words of its own ({@link Dialect}). */
     private static final Set<String> DROPPED_AND_EXTENSIONS = Dialect.withExtensions(DROPPED);
     /** Those, and an effort of none, which DeepSeek takes as its switch instead ({@link Dialect#offByEffort}). */

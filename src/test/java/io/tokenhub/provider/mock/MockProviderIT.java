@@ -277,6 +277,32 @@ class MockProviderIT {
         assertThat(text.getJsonObject("message").getValue("tool_calls")).isNull();
     }
 
+    @Test
+    void aCallForcedToACustomToolIsRefusedAsUnsupportedAndOneNamingNoDeclaredToolAsTheCallersMistake() {
+        // (SDK audit: the mock answered a forced custom tool in plain text, finish_reason stop)
+        JsonObject custom = new JsonObject().put("type", "custom").put("custom", new JsonObject().put("name", "code_exec"));
+        JsonObject body = new JsonObject().put("model", "mock-chat")
+            .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", "Run it")))
+            .put("tools", new JsonArray().add(custom));
+
+        HttpResponse<String> forced = gateway.post("/v1/chat/completions", key, body.copy()
+            .put("tool_choice", custom.copy()).encode());
+        HttpResponse<String> required = gateway.post("/v1/chat/completions", key, body.copy()
+            .put("tool_choice", "required").encode());
+        HttpResponse<String> undeclared = gateway.post("/v1/chat/completions", key, body.copy()
+            .put("tool_choice", new JsonObject().put("type", "custom").put("custom", new JsonObject().put("name", "nope")))
+            .encode());
+
+        for (HttpResponse<String> refused : List.of(forced, required)) {
+            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(400);
+            assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("message"))
+                .contains("custom tools are not supported");
+        }
+        assertThat(undeclared.statusCode()).isEqualTo(400);
+        assertThat(new JsonObject(undeclared.body()).getJsonObject("error").getString("param")).isEqualTo("tool_choice");
+        assertThat(new JsonObject(undeclared.body()).getJsonObject("error").getString("message")).contains("'nope'");
+    }
+
     private static JsonObject tool(String name) {
         return new JsonObject().put("type", "function").put("function", new JsonObject().put("name", name)
             .put("parameters", new JsonObject().put("type", "object")));

@@ -85,4 +85,30 @@ class SchemaSampleTest {
         }
         return 1;
     }
+
+    @Test
+    void numbersKeepToTheirMultipleOfAndStringsToTheFormatsPydanticAndZodCheck() {
+        // (SDK audit: parse() raised on 1 for multiple_of=3, and on "mock" as an IPv4 address or a timedelta)
+        JsonObject sample = SchemaSample.object(new JsonObject("""
+            {"type": "object", "required": ["replicas", "step", "capped", "tenth", "address", "v6", "uptime", "host"],
+             "properties": {
+               "replicas": {"type": "integer", "multipleOf": 3, "minimum": 1},
+               "step": {"type": "number", "multipleOf": 0.5, "minimum": 1.2},
+               "capped": {"type": "integer", "multipleOf": 4, "minimum": 5, "maximum": 7},
+               "tenth": {"type": "number", "multipleOf": 0.1, "exclusiveMinimum": 0.25},
+               "address": {"type": "string", "format": "ipv4"},
+               "v6": {"type": "string", "format": "ipv6"},
+               "uptime": {"type": "string", "format": "duration"},
+               "host": {"type": "string", "format": "hostname"}}}"""));
+
+        assertThat(sample.getLong("replicas")).isEqualTo(3);
+        assertThat(sample.getDouble("step")).isEqualTo(1.5);
+        // no multiple of 4 between 5 and 7: the one below is given, as near as it gets
+        assertThat(sample.getLong("capped")).isEqualTo(4);
+        assertThat(sample.getDouble("tenth")).isEqualTo(1.3);
+        assertThat(sample.getString("address")).isEqualTo("192.0.2.1");
+        assertThat(sample.getString("v6")).isEqualTo("2001:db8::1");
+        assertThat(sample.getString("uptime")).isEqualTo("P1D");
+        assertThat(sample.getString("host")).isEqualTo("example.com");
+    }
 }
