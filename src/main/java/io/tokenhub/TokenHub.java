@@ -80,6 +80,8 @@ public final class TokenHub {
     private final Metrics metrics;
     private final UsageStatus usageStatus;
     private final AtomicBoolean draining = new AtomicBoolean();
+    /** Set once this node's Hazelcast member stopped by itself: out of the cluster for good. */
+    private final AtomicBoolean orphaned = new AtomicBoolean();
     private final List<String> apiDeployments = new ArrayList<>();
     private final List<String> otherDeployments = new ArrayList<>();
     private Upstreams upstreams;
@@ -174,12 +176,18 @@ public final class TokenHub {
         Authenticator auth = new Authenticator(keyStore, Clock.systemUTC());
         QuotaChanges quotaChanges = new QuotaChanges(vertx, quota);
         quotaChanges.listen();
-        // A node that was cut off and merged back missed the revocations published meanwhile.
+        // A node that was cut off and merged back missed the revocations published meanwhile. One whose
+        // member stopped by itself (its out-of-memory handler, a failed merge) is out for good: it
+        // answers 503 and fails its liveness probe, so that it is restarted.
         clustering.hazelcast().ifPresent(hz -> hz.getLifecycleService().addLifecycleListener(event -> {
             if (event.getState() == LifecycleEvent.LifecycleState.MERGED) {
                 LOG.warn("rejoined the cluster after a split: the key cache is emptied, and rate limits "
                     + "counted apart meanwhile");
                 auth.invalidateAll();
+            } else if (event.getState() == LifecycleEvent.LifecycleState.SHUTTING_DOWN && !draining.get()
+                && !orphaned.getAndSet(true)) {
+                LOG.error("this node's Hazelcast member is stopping, not by this node's own stop: it serves no "
+                    + "requests (503) and reports itself not live, to be restarted");
             }
         }));
         AdminStore adminStore = new AdminStore(pool);
@@ -195,7 +203,7 @@ public final class TokenHub {
         var apiShared = new ApiVerticle.Shared(
             new TokenHubConfig.Server(server.host(), apiPort, managementPort, server.instances(),
                 server.maxBodyBytes(), server.shutdownGraceMs()),
-            catalog, auth, metrics, admin, upstreams, quota, limiter, usageSync);
+            catalog, auth, metrics, admin, upstreams, quota, limiter, usageSync, orphaned);
         Path spool = Path.of(config.storage().dataDir(), "spool");
         // The catalog caught up with a reload published while this node started, before it serves.
         return caughtUp.compose(v -> deployOther(new AuthVerticle(auth)))
@@ -208,7 +216,7 @@ public final class TokenHub {
             .compose(id -> {
                 apiDeployments.add(id);
                 return deployOther(new ManagementVerticle(server.host(), managementPort, metrics, readinessChecks(),
-                    usageStatus, draining));
+                    usageStatus, draining, orphaned));
             })
             .compose(v -> config.admin().bootstrap()
                 ? Bootstrap.run(adminStore, config.billing().signupCreditMicroUsd())

@@ -22,6 +22,7 @@ import io.vertx.core.VerticleBase;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.http.HttpClient;
 import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -38,6 +39,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -51,9 +53,10 @@ import org.slf4j.LoggerFactory;
 public final class ApiVerticle extends VerticleBase {
 
     /** What every instance shares: thread-safe services built once at start-up. */
+    /** @param orphaned set once this node's Hazelcast member stopped by itself: no cluster member any more */
     public record Shared(Server server, CatalogHolder catalog, Authenticator auth,
                          Metrics metrics, AdminApi admin, Upstreams upstreams, Quota quota, RateLimiter limiter,
-                         UsageSync usageSync) {
+                         UsageSync usageSync, AtomicBoolean orphaned) {
     }
 
     /**
@@ -131,7 +134,18 @@ public final class ApiVerticle extends VerticleBase {
         Router router = Router.router(vertx);
         long maxBody = shared.server().maxBodyBytes();
         BodyHandler body = BodyHandler.create(false).setBodyLimit(maxBody);
-        router.route().handler(RequestIds::assign);
+        AtomicBoolean orphaned = shared.orphaned();
+        router.route().handler(ctx -> {
+            if (orphaned.get()) {
+                // Out of the cluster, this node can neither hold the shared rate limits nor hear of
+                // revoked keys: a retry (SDKs retry a 503) on a new connection reaches another node.
+                ctx.response().putHeader(HttpHeaders.CONNECTION, HttpHeaders.CLOSE);
+                ErrorWriter.write(ctx.response(), new ApiError.Unavailable("This node has left the cluster and "
+                    + "serves no requests until it is restarted; retry the request.").toException());
+                return;
+            }
+            RequestIds.assign(ctx);
+        });
         CorsHandler cors = cors();
         var keyFirst = Bodies.credentialFirst(c -> Keys.of(c, shared.auth()), outcome::refused);
         var modelLimit = Bodies.limit(maxBody, outcome::refused);

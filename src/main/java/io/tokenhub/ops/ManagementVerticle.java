@@ -56,6 +56,7 @@ public final class ManagementVerticle extends VerticleBase {
     private final List<Check> checks;
     private final UsageStatus usage;
     private final AtomicBoolean draining;
+    private final AtomicBoolean orphaned;
     /** Written from the probes' contexts, read by the HTTP handler. */
     private final Map<String, State> states = new ConcurrentHashMap<>();
     private long probes;
@@ -67,14 +68,16 @@ public final class ManagementVerticle extends VerticleBase {
      * @param checks   PostgreSQL, and Redis and the cluster when configured
      * @param draining set once shutdown has begun: the node is no longer ready
      */
+    /** @param orphaned set once the node's Hazelcast member stopped by itself: not live, to be restarted */
     public ManagementVerticle(String host, int port, Metrics metrics, List<Check> checks, UsageStatus usage,
-                              AtomicBoolean draining) {
+                              AtomicBoolean draining, AtomicBoolean orphaned) {
         this.host = host;
         this.port = port;
         this.metrics = metrics;
         this.checks = checks;
         this.usage = usage;
         this.draining = draining;
+        this.orphaned = orphaned;
     }
 
     @Override
@@ -89,7 +92,9 @@ public final class ManagementVerticle extends VerticleBase {
         Router router = Router.router(vertx);
         router.route().handler(RequestIds::assign);
         router.get("/metrics").handler(PrometheusScrapingHandler.create(metrics.registry()));
-        router.get("/health/live").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "UP")));
+        router.get("/health/live").handler(ctx -> json(ctx, orphaned.get() ? 503 : 200, orphaned.get()
+            ? new JsonObject().put("status", "DOWN").put("reason", "this node's Hazelcast member stopped: restart it")
+            : new JsonObject().put("status", "UP")));
         router.get("/health/ready").handler(this::ready);
         ErrorWriter.unknownPaths(router);
         vertx.setPeriodic(0, PROBE_MS, id -> probe());

@@ -6,6 +6,7 @@ import io.tokenhub.provider.UpstreamException;
 import io.vertx.circuitbreaker.CircuitBreakerOptions;
 import io.vertx.circuitbreaker.CircuitBreakerState;
 import io.vertx.circuitbreaker.OpenCircuitException;
+import io.vertx.circuitbreaker.impl.CircuitBreakerImpl;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.util.Locale;
@@ -228,7 +229,11 @@ public final class UpstreamHealth {
         });
     }
 
-    /** Another node saw this upstream fail: open here too, without another round of failures. */
+    /**
+     * Another node saw this upstream fail (or, to a node that joins, holds its circuit open): open
+     * here too, without another round of failures. This node's trial comes after {@code reset_ms},
+     * unless a peer's trial closes the circuit first ({@link #closedByPeer}).
+     */
     public void openFromPeer() {
         if (state == CircuitBreakerState.CLOSED) {
             open(true);
@@ -236,17 +241,17 @@ public final class UpstreamHealth {
     }
 
     /**
-     * A node that joined heard that another holds this upstream's circuit open, its trial
-     * {@code retryInMs} away: the upstream is skipped here until then, without a network call, as
-     * for a provider's {@code Retry-After}. The trial is the other node's; if it fails, that node's
-     * new opening reaches this one as any peer's opening does.
+     * Another node's trial closed its circuit: one this node opened only because a peer did closes
+     * too, without a trial of its own (the upstream answers again). One its own calls opened waits
+     * for its own trial.
      */
-    public void openElsewhere(long retryInMs) {
-        // Every node holding it open answers: the first answer is logged, a later one only if it says longer.
-        if (state == CircuitBreakerState.CLOSED && System.currentTimeMillis() + retryInMs > blockedUntilMs + 1_000) {
-            LOG.info("upstream {}: circuit open on another node, skipped here for {} ms until its trial", key(),
-                retryInMs);
-            blockFor(retryInMs);
+    public void closedByPeer() {
+        synchronized (breaker) {
+            if (openedByPeer && state != CircuitBreakerState.CLOSED) {
+                // The breaker refuses to close an open circuit unless forced.
+                ((CircuitBreakerImpl) breaker).reset(true);
+                trialBy.set(null);
+            }
         }
     }
 

@@ -95,18 +95,24 @@ public final class Upstreams {
     }
 
     /**
-     * Starts listening to other nodes' circuit openings, then asks them which circuits they hold
-     * open now (completes once asked): a node that joins while an upstream fails skips it from the
-     * start, as the others do, instead of paying {@code max_failures} failed calls of its own (each
-     * a timeout, when the provider hangs).
+     * Starts listening to other nodes' circuit openings and closings, then asks them which circuits
+     * they hold open now (completes once asked): a node that joins while an upstream fails opens its
+     * circuit from the start, as the others did, instead of paying {@code max_failures} failed calls
+     * of its own (each a timeout, when the provider hangs); a circuit opened because a peer's was
+     * closes when a peer's trial closes its own.
      */
     public Future<Void> listen() {
         EventBus bus = vertx.eventBus();
         consumers.add(bus.<JsonObject>consumer(Bus.UPSTREAM_STATE, message -> {
             JsonObject event = message.body();
             UpstreamHealth health = byKey.get(event.getString("upstream"));
-            if (health != null && !nodeId.equals(event.getString("node")) && "open".equals(event.getString("state"))) {
+            if (health == null || nodeId.equals(event.getString("node"))) {
+                return;
+            }
+            if ("open".equals(event.getString("state"))) {
                 health.openFromPeer();
+            } else if ("closed".equals(event.getString("state"))) {
+                health.closedByPeer();
             }
         }));
         consumers.add(bus.<JsonObject>consumer(Bus.UPSTREAM_ASK, message -> {
@@ -120,7 +126,7 @@ public final class Upstreams {
             message.body().getJsonArray("open").stream().map(JsonObject.class::cast).forEach(open -> {
                 UpstreamHealth health = byKey.get(open.getString("upstream"));
                 if (health != null) {
-                    health.openElsewhere(open.getLong("retry_in_ms"));
+                    health.openFromPeer();
                 }
             })));
         return Future.all(consumers.stream().map(MessageConsumer::completion).toList())
@@ -128,12 +134,11 @@ public final class Upstreams {
             .mapEmpty();
     }
 
-    /** This node's open circuits, each with the milliseconds until its trial. */
+    /** This node's circuits that are not closed: open, or half-open with a trial to judge. */
     private JsonArray openNow() {
-        long now = System.currentTimeMillis();
         JsonArray open = new JsonArray();
-        byKey.values().stream().filter(h -> h.state() == CircuitBreakerState.OPEN && h.retryInMs(now) > 0)
-            .forEach(h -> open.add(new JsonObject().put("upstream", h.key()).put("retry_in_ms", h.retryInMs(now))));
+        byKey.values().stream().filter(h -> h.state() != CircuitBreakerState.CLOSED)
+            .forEach(h -> open.add(new JsonObject().put("upstream", h.key())));
         return open;
     }
 

@@ -15,8 +15,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Circuits across a cluster (PRODUCT.md §2: an open circuit is skipped without a network call): an
  * upstream one node saw fail is skipped by the others without failures of their own, and so by a
- * node that joins while the circuit is open. Each scenario has its own deployment, hence its own
- * circuit, opened for longer than the test lasts.
+ * node that joins while the circuit is open; a circuit opened because a peer's was closes when the
+ * peer's trial closes its own. Each scenario has its own deployment, hence its own circuit.
  */
 class ClusterCircuitIT {
 
@@ -26,12 +26,19 @@ class ClusterCircuitIT {
         providers:
           - id: openai
             type: openai
-            base_url: "%s"
+            base_url: "%1$s"
             timeouts: { connect_ms: 500, first_byte_ms: 2000, idle_ms: 2000 }
-            circuit_breaker: { max_failures: %d, window_ms: 60000, reset_ms: 120000 }
+            circuit_breaker: { max_failures: %2$d, window_ms: 60000, reset_ms: 120000 }
+          - id: quick
+            type: openai
+            base_url: "%1$s"
+            timeouts: { connect_ms: 500, first_byte_ms: 2000, idle_ms: 2000 }
+            circuit_breaker: { max_failures: %2$d, window_ms: 60000, reset_ms: 1500 }
         models:
           - id: heard
             deployments: [ { provider: openai, model: heard } ]
+          - id: recovering
+            deployments: [ { provider: quick, model: recovering } ]
           - id: joined
             deployments: [ { provider: openai, model: joined } ]
         """;
@@ -86,12 +93,32 @@ class ClusterCircuitIT {
         // It learns of the opening as it starts, with no traffic of its own
         TestGateway.eventually(() -> upstream(third, "joined").getLong("retry_in_ms") > 0, 5_000,
             "the joining node told of the open circuit");
+        assertThat(upstream(third, "joined").getString("circuit_state")).isEqualTo("open");
         assertThat(upstream(third, "joined").getLong("retry_in_ms")).isGreaterThan(60_000L);
         HttpResponse<String> refused = chat(third, "joined");
         assertThat(refused.statusCode()).isEqualTo(503);
         assertThat(refused.headers().firstValue("Retry-After")).hasValueSatisfying(seconds ->
             assertThat(Long.parseLong(seconds)).isGreaterThan(60L));
         assertThat(upstream.requests()).hasSize(MAX_FAILURES);
+    }
+
+    @Test
+    void aCircuitOpenedBecauseAPeersWasClosesWhenThePeersTrialClosesItsOwn() {
+        // Given a circuit opened on the first node, and so on the second
+        opened(first, "recovering");
+        TestGateway.eventually(() -> "open".equals(upstream(second, "recovering").getString("circuit_state")), 5_000,
+            "the second node's circuit open");
+
+        // When the upstream answers again and the first node's trial closes its circuit
+        upstream.reset();
+        TestGateway.eventually(() -> "half_open".equals(upstream(first, "recovering").getString("circuit_state")),
+            10_000, "the first node's circuit half-open");
+        assertThat(chat(first, "recovering").statusCode()).isEqualTo(200);
+
+        // Then the second node's closes too, with no trial of its own
+        TestGateway.eventually(() -> "closed".equals(upstream(second, "recovering").getString("circuit_state")), 5_000,
+            "the second node's circuit closed");
+        assertThat(upstream.requests()).hasSize(1);
     }
 
     /** Opens the deployment's circuit through max_failures failed calls on one node. */
