@@ -53,13 +53,9 @@ class KillRestartOverdrawIT {
             String key;
             int firstAnswered = 0;
             try {
-                HttpResponse<String> account = first.admin("POST", "/admin/v1/accounts",
-                    new JsonObject().put("name", "kill").put("email", "kill-" + System.nanoTime() + "@example.com").encode());
-                assertThat(account.statusCode()).as(account.body()).isBetween(200, 201);
-                accountId = new JsonObject(account.body()).getString("id");
-                HttpResponse<String> created = first.admin("POST", "/admin/v1/keys",
-                    new JsonObject().put("account_id", accountId).put("name", "k").encode());
-                key = new JsonObject(created.body()).getString("key");
+                JsonObject created = first.newAccountKey();
+                accountId = created.getString("account_id");
+                key = created.getString("key");
                 if (plan) {
                     HttpResponse<String> granted = first.admin("POST", "/admin/v1/accounts/" + accountId + "/plans",
                         new JsonObject().put("tokens", 1000).put("valid_until",
@@ -85,12 +81,7 @@ class KillRestartOverdrawIT {
             // And started again on the same data directory, the account's requests arriving at once
             // (the replay of its journal held back a few seconds by a lock on the account's row, as a slow
             // PostgreSQL or a long journal would hold it back)
-            java.sql.Connection lock = db.connect();
-            lock.setAutoCommit(false);
-            try (var st = lock.prepareStatement("SELECT 1 FROM accounts WHERE id = ? FOR UPDATE")) {
-                st.setString(1, accountId);
-                st.executeQuery();
-            }
+            java.sql.Connection lock = db.lockAccount(accountId);
             GatewayProcess second = GatewayProcess.start(config, data);
             int secondAnswered = 0;
             long firstRequestAfterUpMs;

@@ -52,11 +52,9 @@ class KillRestartRedisRebuildIT {
             String key;
             int firstAnswered = 20;
             try {
-                HttpResponse<String> account = first.admin("POST", "/admin/v1/accounts",
-                    new JsonObject().put("name", "kill").put("email", "kr-" + System.nanoTime() + "@example.com").encode());
-                accountId = new JsonObject(account.body()).getString("id");
-                key = new JsonObject(first.admin("POST", "/admin/v1/keys",
-                    new JsonObject().put("account_id", accountId).put("name", "k").encode()).body()).getString("key");
+                JsonObject created = first.newAccountKey();
+                accountId = created.getString("account_id");
+                key = created.getString("key");
                 for (int i = 0; i < firstAnswered; i++) {
                     HttpResponse<String> answer = first.send("POST", "/v1/chat/completions", key, CHAT.formatted(i));
                     assertThat(answer.statusCode()).as(answer.body()).isEqualTo(200);
@@ -69,12 +67,7 @@ class KillRestartRedisRebuildIT {
             // When it starts again and the account is used at once, its records held in memory (flush_ms 60 s),
             // before the replay of the earlier run's journal (held back a few seconds by a lock on the
             // account's row, as a slow PostgreSQL or a long journal would hold it back)
-            java.sql.Connection lock = db.connect();
-            lock.setAutoCommit(false);
-            try (var st = lock.prepareStatement("SELECT 1 FROM accounts WHERE id = ? FOR UPDATE")) {
-                st.setString(1, accountId);
-                st.executeQuery();
-            }
+            java.sql.Connection lock = db.lockAccount(accountId);
             GatewayProcess second = GatewayProcess.start(config, data);
             String bal;
             int secondAnswered = 5;

@@ -1,6 +1,7 @@
 package io.tokenhub.testing;
 
 import io.tokenhub.TokenHub;
+import io.vertx.core.json.JsonObject;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -194,6 +195,21 @@ public final class GatewayProcess {
     /** An admin API request with the tests' master key. */
     public HttpResponse<String> admin(String method, String path, String body) {
         return send(method, path, TestGateway.MASTER_KEY, body);
+    }
+
+    /** A new account and a key of it, through the admin API: the key as created ({@code key}, {@code account_id}). */
+    public JsonObject newAccountKey() {
+        HttpResponse<String> account = admin("POST", "/admin/v1/accounts", new JsonObject().put("name", "process")
+            .put("email", "process-" + System.nanoTime() + "@example.com").encode());
+        if (account.statusCode() / 100 != 2) {
+            throw new AssertionError("account not created: " + account.body());
+        }
+        HttpResponse<String> key = admin("POST", "/admin/v1/keys", new JsonObject()
+            .put("account_id", new JsonObject(account.body()).getString("id")).put("name", "k").encode());
+        if (key.statusCode() / 100 != 2) {
+            throw new AssertionError("key not created: " + key.body());
+        }
+        return new JsonObject(key.body());
     }
 
     /** Records (lines) in the usage journal's segments under a data directory. */

@@ -37,6 +37,20 @@ public final class TestDatabase implements AutoCloseable {
         return "postgresql://" + server.getUserInfo() + "@" + server.getHost() + ":" + server.getPort() + "/" + name;
     }
 
+    /**
+     * A transaction holding the account's row (FOR UPDATE), so that what writes usage for it waits
+     * (as behind a slow PostgreSQL) until the connection is committed or closed.
+     */
+    public Connection lockAccount(String accountId) throws SQLException {
+        Connection lock = connect();
+        lock.setAutoCommit(false);
+        try (var statement = lock.prepareStatement("SELECT 1 FROM accounts WHERE id = ? FOR UPDATE")) {
+            statement.setString(1, accountId);
+            statement.executeQuery();
+        }
+        return lock;
+    }
+
     public Connection connect() throws SQLException {
         return DriverManager.getConnection(jdbc(name), user(), password());
     }

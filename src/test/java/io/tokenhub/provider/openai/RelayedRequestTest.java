@@ -34,7 +34,8 @@ class RelayedRequestTest {
     private static final OpenAiAdapter ADAPTER = new OpenAiAdapter(new HttpUpstream(null, null, CONFIG.providers().get(0)));
 
     /** A field that makes a body long enough to be relayed rather than encoded. */
-    private static final String PADDING = "\"metadata\":{\"note\":\"" + "x".repeat(OpenAiAdapter.RELAY_FROM_BYTES) + "\"}";
+    private static final String PADDING = "\"prediction\":{\"type\":\"content\",\"content\":\""
+        + "x".repeat(OpenAiAdapter.RELAY_FROM_BYTES) + "\"}";
 
     @Test
     void keptFieldsAreCopiedByteForByteAndTheChangedOnesWrittenAfter() {
