@@ -382,7 +382,8 @@ async function logs() {
   let cursor = null;
   let query = null;
   const row = (r) => el('tr', {},
-    el('td', {}, time(r.created_at)), el('td', {}, r.request_id),
+    el('td', {}, time(r.created_at)), el('td', {}, r.request_id), el('td', {}, r.key_id),
+    admin ? el('td', {}, r.account_id) : null,
     el('td', {}, r.served_model && r.served_model !== r.requested_model ? r.requested_model + ' → ' + r.served_model
       : r.requested_model),
     el('td', {}, r.provider || '—'), el('td', { class: 'num' }, r.status),
@@ -409,8 +410,9 @@ async function logs() {
     admin ? el('label', {}, 'Account id', fields.account_id) : null, el('button', { type: 'submit' }, 'Filter'));
   await load(false);
   return el('div', {}, form, error, el('table', {},
-    el('thead', {}, el('tr', {}, ['Time', 'Request', 'Model', 'Provider', 'Status', 'Tokens in / out', 'Cost', 'Latency']
-      .map((t, i) => el('th', { class: i >= 4 ? 'num' : null }, t)))), body), more);
+    el('thead', {}, el('tr', {}, ['Time', 'Request', 'Key', admin ? 'Account' : null, 'Model', 'Provider', '#Status',
+      '#Tokens in / out', '#Cost', '#Latency'].filter(Boolean)
+      .map((t) => el('th', { class: t.startsWith('#') ? 'num' : null }, t.replace('#', ''))))), body), more);
 }
 
 async function models() {

@@ -138,6 +138,12 @@ class ConsoleBrowserIT {
         // Then the new key is shown once, the account's name as text (not markup)
         assertThat(page.locator("#new-key")).containsText("th-");
         assertThat(page.locator("#view")).containsText("Browser <i>Holder</i>");
+        // and the operator's request log says whose request each one was: the account and the key
+        page.click("nav button[data-page=Logs]");
+        Locator logged = page.locator("tr", new Page.LocatorOptions().setHasText(requestId));
+        assertThat(logged).containsText(account.getString("id"));
+        assertThat(logged).containsText(gateway.adminOk("GET", "/admin/v1/keys?account_id=" + account.getString("id"),
+            null).getJsonArray("data").getJsonObject(0).getString("id"));
 
         // When the holder signs in and looks at the overview, usage, logs and keys
         page.click("#signout");
