@@ -4,6 +4,8 @@ import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.math.BigDecimal;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -12,10 +14,11 @@ import java.util.Map;
  * get their required properties only; a value is the schema's {@code default}, {@code const},
  * first {@code enum} or first {@code examples} entry if it has one, else a fixed one per type.
  * Local {@code $ref}s ({@code #/$defs/...}) are followed; {@code anyOf}/{@code oneOf} take their
- * first non-null branch. A recursive schema ends where it may: an array of the definition being
- * sampled gets its {@code minItems} (none by default), an optional one ({@code anyOf} with null)
- * is null. Numbers keep to {@code minimum}, {@code maximum} and their exclusive forms, strings to
- * {@code minLength} and {@code maxLength}; a {@code pattern} is not followed.
+ * first non-null branch, {@code allOf} every part (objects merged). A recursive schema ends where it
+ * may: an array of the definition being sampled gets its {@code minItems} (none by default), an
+ * optional one ({@code anyOf} with null) is null. Numbers keep to {@code minimum}, {@code maximum},
+ * their exclusive forms and {@code multipleOf}, strings to {@code minLength}, {@code maxLength} and
+ * the common {@code format}s; a {@code pattern} is not followed.
  */
 final class SchemaSample {
 
@@ -80,6 +83,18 @@ final class SchemaSample {
             if (s.getValue(listed) instanceof JsonArray values && !values.isEmpty()) {
                 return values.getValue(0);
             }
+        }
+        if (s.getValue("allOf") instanceof JsonArray parts && parts.size() > 1) {
+            // Every part holds at once: objects (zod's and(), an extended model) are merged, each
+            // part's properties sampled; anything else is sampled from its first part.
+            List<Object> samples = new ArrayList<>();
+            parts.forEach(part -> samples.add(sample(part, depth + 1)));
+            if (samples.stream().allMatch(JsonObject.class::isInstance)) {
+                JsonObject merged = new JsonObject();
+                samples.forEach(part -> merged.mergeIn((JsonObject) part));
+                return merged;
+            }
+            return samples.get(0);
         }
         for (String choice : new String[] {"anyOf", "oneOf", "allOf"}) {
             if (s.getValue(choice) instanceof JsonArray branches && !branches.isEmpty()) {

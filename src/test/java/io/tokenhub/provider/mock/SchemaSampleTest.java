@@ -111,4 +111,17 @@ class SchemaSampleTest {
         assertThat(sample.getString("uptime")).isEqualTo("P1D");
         assertThat(sample.getString("host")).isEqualTo("example.com");
     }
+
+    @Test
+    void everyPartOfAnAllOfIsSampledAndTheObjectsMerged() {
+        // zod's a.and(b), a model extending another: each part's required properties are there
+        JsonObject sample = SchemaSample.object(new JsonObject("""
+            {"type": "object", "required": ["who"],
+             "properties": {"who": {"allOf": [
+               {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+               {"type": "object", "required": ["age"], "properties": {"age": {"type": "integer", "minimum": 18}}}]}}}"""));
+
+        assertThat(sample.getJsonObject("who").fieldNames()).containsExactlyInAnyOrder("name", "age");
+        assertThat(sample.getJsonObject("who").getLong("age")).isEqualTo(18);
+    }
 }
