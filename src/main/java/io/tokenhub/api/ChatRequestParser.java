@@ -43,6 +43,18 @@ final class ChatRequestParser {
     /** Runs the tokenizer over a prompt; the gateway's runs it on a worker thread. */
     interface PromptCounter {
         Future<Integer> count(Callable<Integer> tokenize);
+
+        /** Tokenizes {@code textBytes} of text here when short, else through {@link #count}: off the event loop. */
+        default Future<Integer> count(long textBytes, Callable<Integer> tokenize) {
+            if (textBytes > OFF_LOOP_BYTES) {
+                return count(tokenize);
+            }
+            try {
+                return Future.succeededFuture(tokenize.call());
+            } catch (Exception e) {
+                return Future.failedFuture(e);
+            }
+        }
     }
 
     /**
@@ -230,9 +242,7 @@ final class ChatRequestParser {
 
         /** The prompt's tokens, off the event loop when the prompt is long. */
         Future<Integer> count() {
-            return size.textBytes() > OFF_LOOP_BYTES
-                ? counter.count(() -> TokenCounter.chatPrompt(body))
-                : Future.succeededFuture(TokenCounter.chatPrompt(body));
+            return counter.count(size.textBytes(), () -> TokenCounter.chatPrompt(body));
         }
     }
 

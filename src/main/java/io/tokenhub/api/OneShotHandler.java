@@ -29,7 +29,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import java.util.function.BiFunction;
 
 /**
@@ -233,18 +232,11 @@ final class OneShotHandler implements Handler<RoutingContext> {
             if (doubtful.isEmpty()) {
                 return Future.succeededFuture();
             }
-            Callable<Integer> longest = () -> doubtful.stream().mapToInt(TokenCounter::countEmbeddingInput).max()
-                .orElse(0);
             long bytes = doubtful.stream().mapToLong(TokenCounter::utf8Length).sum();
-            Future<Integer> counted;
-            try {
-                counted = bytes > ChatRequestParser.OFF_LOOP_BYTES ? counter.count(longest)
-                    : Future.succeededFuture(longest.call());
-            } catch (Exception e) {
-                return Future.failedFuture(e);
-            }
-            return counted.compose(tokens -> tokens > window ? Future.failedFuture(tooLong(model, tokens))
-                : Future.succeededFuture());
+            return counter.count(bytes, () -> doubtful.stream().mapToInt(TokenCounter::countEmbeddingInput).max()
+                    .orElse(0))
+                .compose(tokens -> tokens > window ? Future.failedFuture(tooLong(model, tokens))
+                    : Future.succeededFuture());
         }
 
         /** OpenAI's words for an embedding input over the model's window. */
@@ -279,8 +271,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
                 if ("".equals(input) || input instanceof JsonArray array && array.contains("")) {
                     throw ChatRequestParser.invalid("input must not be or contain an empty string.", "input");
                 }
-                if (input instanceof JsonArray array && array.size() > MAX_INPUTS
-                    && !array.stream().allMatch(item -> item instanceof Integer || item instanceof Long)) {
+                if (input instanceof JsonArray array && array.size() > MAX_INPUTS && !tokenIds(array)) {
                     throw ChatRequestParser.invalid("input holds " + array.size() + " inputs; at most " + MAX_INPUTS
                         + " may be embedded in one request.", "input");
                 }

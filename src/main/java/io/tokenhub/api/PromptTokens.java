@@ -52,9 +52,6 @@ final class PromptTokens {
      * The count is made on a worker then, and read back on the loop once the future completes.
      */
     Future<Integer> counted(ChatRequestParser.PromptCounter offLoop) {
-        if (counted >= 0 || (long) estimate * 3 <= ChatRequestParser.OFF_LOOP_BYTES) {
-            return Future.succeededFuture(counted());
-        }
-        return offLoop.count(this::counted);
+        return counted >= 0 ? Future.succeededFuture(counted) : offLoop.count((long) estimate * 3, this::counted);
     }
 }

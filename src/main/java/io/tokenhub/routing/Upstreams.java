@@ -119,12 +119,12 @@ public final class Upstreams {
             String asker = message.body().getString("node");
             JsonArray open = openNow();
             if (!nodeId.equals(asker) && !open.isEmpty()) {
-                bus.send(Bus.UPSTREAM_OPEN + asker, new JsonObject().put("node", nodeId).put("open", open));
+                bus.send(Bus.UPSTREAM_OPEN + asker, new JsonObject().put("open", open));
             }
         }));
         consumers.add(bus.<JsonObject>consumer(Bus.UPSTREAM_OPEN + nodeId, message ->
-            message.body().getJsonArray("open").stream().map(JsonObject.class::cast).forEach(open -> {
-                UpstreamHealth health = byKey.get(open.getString("upstream"));
+            message.body().getJsonArray("open").forEach(key -> {
+                UpstreamHealth health = byKey.get((String) key);
                 if (health != null) {
                     health.openFromPeer();
                 }
@@ -134,11 +134,10 @@ public final class Upstreams {
             .mapEmpty();
     }
 
-    /** This node's circuits that are not closed: open, or half-open with a trial to judge. */
+    /** The keys of this node's circuits that are not closed (open, or half-open with a trial to judge). */
     private JsonArray openNow() {
         JsonArray open = new JsonArray();
-        byKey.values().stream().filter(h -> h.state() != CircuitBreakerState.CLOSED)
-            .forEach(h -> open.add(new JsonObject().put("upstream", h.key())));
+        byKey.values().stream().filter(h -> h.state() != CircuitBreakerState.CLOSED).forEach(h -> open.add(h.key()));
         return open;
     }
 
