@@ -39,6 +39,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * An anthropic-type provider behind the OpenAI-compatible API (PRODUCT.md §2, §9 "Anthropic
@@ -92,10 +93,10 @@ class AnthropicGatewayIT {
                 pricing: { input: 10000, output: 10000 }
                 deployments: [ { provider: anthropic, model: claude-premium } ]
               - id: claude-json
-                capabilities: [structured_output]
+                capabilities: [structured_output, search]
                 deployments: [ { provider: anthropic, model: claude-json } ]
               - id: claude-backed
-                capabilities: [tools, vision, thinking, structured_output]
+                capabilities: [tools, vision, thinking, structured_output, search]
                 deployments:
                   - { provider: anthropic, model: claude-backed, priority: 0 }
                   - { provider: backup, model: claude-backed, priority: 1 }
@@ -501,34 +502,63 @@ class AnthropicGatewayIT {
         assertThat(error.getString("message")).contains("anthropic").contains("529").contains("Overloaded");
     }
 
-    @Test
-    void whatTheMessagesApiCannotHonourGoesToTheNextProviderWithoutACallToAnthropic() {
-        // When a request asks for JSON mode of a model that Anthropic serves first and an
-        // OpenAI-compatible provider next
+    /**
+     * What the Messages API has no counterpart for: JSON mode, web search (a server tool billed per
+     * search), log probabilities. Until 2026-12-07 the last two were dropped, and the answer came
+     * without them and with no word why (an audit).
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "response_format|\"response_format\": {\"type\": \"json_object\"}",
+        "enable_search|\"enable_search\": true",
+        "logprobs|\"logprobs\": true, \"top_logprobs\": 2"})
+    void whatTheMessagesApiCannotHonourGoesToTheNextProviderWithoutACallToAnthropic(String asked) {
+        String field = asked.substring(0, asked.indexOf('|'));
+        // When a request asks for it of a model that Anthropic serves first and an OpenAI-compatible
+        // provider next
         HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
-            {"model": "claude-backed", "response_format": {"type": "json_object"},
-             "messages": [{"role": "user", "content": "hi"}]}""");
+            {"model": "claude-backed", %s, "messages": [{"role": "user", "content": "hi"}]}"""
+            .formatted(asked.substring(asked.indexOf('|') + 1)));
 
-        // Then the next provider serves it, and Anthropic was never called (it would have answered prose)
+        // Then the next provider serves it, and Anthropic was never called (it would have answered without)
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
         assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("backup");
-        assertThat(backup.lastRequest().body().getJsonObject("response_format").getString("type"))
-            .isEqualTo("json_object");
+        assertThat(backup.lastRequest().body().containsKey(field)).as(backup.lastRequest().body().encode()).isTrue();
+        assertThat(anthropic.requests()).isEmpty();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "response_format|\"response_format\": {\"type\": \"json_object\"}",
+        "enable_search|\"enable_search\": true",
+        "logprobs|\"logprobs\": true"})
+    void whatTheMessagesApiCannotHonourIsA400NamingTheFieldWhenNoOtherProviderServes(String asked) {
+        String field = asked.substring(0, asked.indexOf('|'));
+        // When a request asks for it of a model only Anthropic serves
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "claude-json", %s, "messages": [{"role": "user", "content": "hi"}]}"""
+            .formatted(asked.substring(asked.indexOf('|') + 1)));
+
+        // Then it is refused as unsupported, naming the field, instead of answered without it
+        JsonObject error = assertOpenAiError(response, 400, "invalid_request_error", "unsupported_parameter", field);
+        assertThat(error.getString("provider")).isEqualTo("anthropic");
         assertThat(anthropic.requests()).isEmpty();
     }
 
     @Test
-    void whatTheMessagesApiCannotHonourIsA400NamingTheFieldWhenNoOtherProviderServes() {
-        // When a request asks for JSON mode of a model only Anthropic serves
-        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
-            {"model": "claude-json", "response_format": {"type": "json_object"},
-             "messages": [{"role": "user", "content": "hi"}]}""");
+    void anthropicsPromptTooLongIsContextLengthExceeded() {
+        // Given Anthropic's tokenizer finds the prompt over the window where the gateway's estimate did not
+        anthropic.failWith(400, "invalid_request_error", "prompt is too long: 208310 tokens > 200000 maximum");
 
-        // Then it is refused as unsupported, naming the field, instead of answered without it
-        JsonObject error = assertOpenAiError(response, 400, "invalid_request_error", "unsupported_parameter",
-            "response_format");
-        assertThat(error.getString("provider")).isEqualTo("anthropic");
-        assertThat(anthropic.requests()).isEmpty();
+        // When the request arrives
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
+            {"model": "claude", "messages": [{"role": "user", "content": "a long history"}]}""");
+
+        // Then the client gets OpenAI's code for it, which SDK users match on to shorten their history
+        JsonObject error = new JsonObject(response.body()).getJsonObject("error");
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(error.getString("code")).as(error.encode()).isEqualTo("context_length_exceeded");
+        assertThat(error.getString("message")).contains("prompt is too long");
     }
 
     @Test
@@ -566,6 +596,29 @@ class AnthropicGatewayIT {
         JsonObject error = new JsonObject(data.get(data.size() - 2)).getJsonObject("error");
         assertThat(error.getString("code")).isEqualTo("upstream_timeout");
         assertThat(error.getString("provider")).isEqualTo("anthropic");
+    }
+
+    @Test
+    void streamWhoseBodyStaysOpenAfterMessageStopEndsWithTheWholeAnswer() {
+        // Given Claude streams a whole answer to message_stop, then keeps the body open
+        // (message_start, content_block_start, ping, 2 deltas, content_block_stop, message_delta, message_stop)
+        anthropic.text("Hello", " world").streamFault(StreamFault.STALL, 8);
+        JsonObject ownKey = gateway.newKey(new JsonObject());
+
+        // When a stream with usage is requested
+        HttpResponse<String> response = gateway.post("/v1/chat/completions", ownKey.getString("key"), """
+            {"model": "claude", "stream": true, "stream_options": {"include_usage": true},
+             "messages": [{"role": "user", "content": "hi"}]}""");
+
+        // Then it ends well at message_stop: usage, [DONE], no error after the answer, a 200 record
+        // (it was an upstream_timeout after idle_ms, and a failure against the provider's circuit)
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.body()).contains("\"Hello\"").contains("\"finish_reason\":\"stop\"")
+            .doesNotContain("event: error");
+        List<String> data = dataLines(response.body());
+        assertThat(data.get(data.size() - 1)).isEqualTo("[DONE]");
+        assertThat(new JsonObject(data.get(data.size() - 2)).getJsonObject("usage")).isNotNull();
+        assertThat(onlyRecordOf(ownKey)).containsEntry("status", 200).containsEntry("estimated", false);
     }
 
     // ---- usage of streams without Anthropic's output count --------------------------------------

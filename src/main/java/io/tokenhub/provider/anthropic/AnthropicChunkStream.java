@@ -16,9 +16,9 @@ import io.vertx.core.json.JsonObject;
 import java.util.List;
 
 /**
- * An Anthropic Messages SSE body read incrementally and handed on as OpenAI chunks. The stream
- * only counts as complete when {@code message_stop} arrived and the body then ended: a body that
- * ends earlier was cut off, whatever the last chunk looked like.
+ * An Anthropic Messages SSE body read incrementally and handed on as OpenAI chunks. The stream is
+ * complete at {@code message_stop}: a body that ends earlier was cut off, whatever the last chunk
+ * looked like.
  */
 final class AnthropicChunkStream extends SseChunkStream {
 
@@ -54,6 +54,15 @@ final class AnthropicChunkStream extends SseChunkStream {
         for (JsonObject chunk : chunks) {
             deliver(Chunk.of(chunk.put("model", label))); // nothing once a chunk handler has cancelled the stream
         }
+        if (translator.finished()) {
+            // message_stop ends the answer, as [DONE] does OpenAI's: a body kept open after it is let
+            // go, not waited on. Before, it turned a whole answer into a timeout (an audit, 2026-12-07).
+            JsonObject usageChunk = translator.usageChunk();
+            if (usageChunk != null) {
+                deliver(Chunk.of(usageChunk.put("model", label)));
+            }
+            completeBeforeBodyEnd();
+        }
     }
 
     /**
@@ -81,18 +90,10 @@ final class AnthropicChunkStream extends SseChunkStream {
             "error event in the stream: " + type + ": " + message, 0, openAi);
     }
 
+    /** The body ended before {@code message_stop}: it was cut off, whatever the last chunk looked like. */
     @Override
     protected void onBodyEnd() {
-        if (!translator.finished()) {
-            fail(UpstreamException.of(providerId(), Kind.CONNECTION,
-                "the provider closed the stream before message_stop"));
-            return;
-        }
-        JsonObject usageChunk = translator.usageChunk();
-        if (usageChunk != null) {
-            deliver(Chunk.of(usageChunk.put("model", label)));
-        }
-        complete();
+        fail(UpstreamException.of(providerId(), Kind.CONNECTION, "the provider closed the stream before message_stop"));
     }
 
     @Override

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
  * <p>Pure and synchronous: no I/O, the input is never mutated. Anything the client sent that
  * Anthropic cannot honour either raises {@link Unsupported} (when silently dropping it would change
  * the answer, e.g. {@code n > 1}, {@code response_format}) or is dropped (when it only tunes
- * sampling, e.g. {@code seed}, {@code frequency_penalty}, {@code logprobs}); a request that is
+ * sampling, e.g. {@code seed}, {@code frequency_penalty}); a request that is
  * wrong in itself raises {@link IllegalArgumentException}. Messages start with the parameter's path.
  */
 public final class AnthropicRequests {
@@ -119,6 +119,15 @@ public final class AnthropicRequests {
         String audio = ProviderAdapter.audioOutputAsked(req);
         if (audio != null) {
             throw new Unsupported(audio + ": audio output is not supported by this provider");
+        }
+        // Anthropic's web search is a server tool billed per search, at a price no catalog entry has:
+        // dropped, the answer would come from the model's memory with no word why.
+        if (Boolean.TRUE.equals(req.getValue("enable_search"))) {
+            throw new Unsupported("enable_search: web search is not supported by this provider");
+        }
+        // Claude gives no log probabilities: dropped, a client that reads them would find null.
+        if (Boolean.TRUE.equals(req.getValue("logprobs"))) {
+            throw new Unsupported("logprobs: log probabilities are not supported by this provider");
         }
         // JSON mode and schemas have no counterpart in the Messages API: dropped, the answer would be prose.
         if (req.getValue("response_format") instanceof JsonObject format && !"text".equals(format.getString("type"))) {

@@ -2,6 +2,7 @@ package io.tokenhub.provider.anthropic;
 
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.util.Locale;
 
 /**
  * Translates a non-streamed Anthropic Messages response (and Anthropic error bodies) into the
@@ -140,7 +141,8 @@ public final class AnthropicResponses {
         }
         String type = anthropicType != null ? anthropicType : typeForStatus(httpStatus);
         return switch (type) {
-            case "invalid_request_error" -> new ErrorInfo(400, "invalid_request_error", "invalid_request_error", message);
+            case "invalid_request_error" -> new ErrorInfo(400, "invalid_request_error",
+                windowExceeded(message) ? "context_length_exceeded" : "invalid_request_error", message);
             case "authentication_error" -> new ErrorInfo(401, "authentication_error", "upstream_authentication_failed", message);
             case "permission_error" -> new ErrorInfo(403, "permission_error", "permission_denied", message);
             case "not_found_error" -> new ErrorInfo(404, "invalid_request_error", "not_found", message);
@@ -155,6 +157,17 @@ public final class AnthropicResponses {
             default -> new ErrorInfo(httpStatus, httpStatus >= 500 ? "server_error" : "invalid_request_error",
                 anthropicType != null ? anthropicType : "upstream_error", message);
         };
+    }
+
+    /**
+     * Anthropic's words for a prompt (with {@code max_tokens}) over the model's context window, which
+     * its tokenizer can find where the gateway's estimate did not: OpenAI's {@code
+     * context_length_exceeded}, the code clients match on to shorten their history.
+     */
+    private static boolean windowExceeded(String message) {
+        String m = message.toLowerCase(Locale.ROOT);
+        return m.startsWith("prompt is too long") || m.contains("exceed context limit")
+            || m.contains("exceeds the context window") || m.contains("context window exceeded");
     }
 
     private static String typeForStatus(int status) {

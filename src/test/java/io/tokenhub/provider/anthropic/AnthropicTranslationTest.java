@@ -449,7 +449,7 @@ class AnthropicTranslationTest {
         void unsupportedFieldsAreDropped() {
             JsonObject req = chat("[{\"role\":\"user\",\"content\":\"q\"}]")
                 .put("seed", 42).put("frequency_penalty", 0.5).put("presence_penalty", 0.5)
-                .put("logprobs", true).put("n", 1).put("stream_options", json("{\"include_usage\":true}"));
+                .put("logprobs", false).put("n", 1).put("stream_options", json("{\"include_usage\":true}"));
 
             assertThat(translate(req).fieldNames())
                 .containsExactlyInAnyOrder("model", "max_tokens", "messages", "stream");
