@@ -5,6 +5,7 @@ import io.tokenhub.accounting.UsageEvent;
 import io.tokenhub.accounting.UsageStatus;
 import io.tokenhub.accounting.UsageSync;
 import io.tokenhub.billing.ClusterPending;
+import io.tokenhub.billing.CounterRepairs;
 import io.tokenhub.billing.LocalQuota;
 import io.tokenhub.billing.PendingElsewhere;
 import io.tokenhub.billing.Quota;
@@ -248,7 +249,7 @@ public final class TokenHub {
         ClusterPending elsewhere = clustering.hazelcast().map(hz -> new ClusterPending(vertx, hz)).orElse(null);
         RedisQuota counters = new RedisQuota(redis, RedisAPI.api(client.later()), loader, Clock.systemUTC(), vertx,
             nodeShare, metrics::reservationAgainstNodeShare,
-            elsewhere == null ? PendingElsewhere.NONE : elsewhere);
+            elsewhere == null ? PendingElsewhere.NONE : elsewhere, CounterRepairs.in(pool));
         if (elsewhere != null) {
             elsewhere.answerWith(counters::pendingHere);
         }
@@ -314,7 +315,8 @@ public final class TokenHub {
         bounded("draining and undeploying the verticles", this::undeployAll,
             config.server().shutdownGraceMs() + 30_000);
         // The requests are done and their charges in Redis: what this node's shares of accounts still
-        // hold goes back to them now, not once it is stale.
+        // hold goes back to them now, not once it is stale; charges Redis has not taken are left to
+        // the other nodes' sweeps (CounterRepairs), with the pool still open to say so.
         bounded("giving back this node's shares of accounts",
             () -> quota == null ? Future.succeededFuture() : quota.close(), SHARES_RETURN_MS);
         LOG.info("stopping: requests done and usage written after {} ms; leaving", elapsedMs(started));

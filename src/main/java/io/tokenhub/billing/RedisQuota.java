@@ -4,7 +4,6 @@ import io.tokenhub.core.ApiError.InsufficientQuota;
 import io.tokenhub.core.ApiError.MonthlyCapExceeded;
 import io.tokenhub.core.ApiError.Unavailable;
 import io.tokenhub.core.OncePer;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -104,6 +103,8 @@ public final class RedisQuota implements Quota {
     private static final long FIRST_RETRY_MS = 1_000;
     private static final long LAST_RETRY_MS = 60_000;
     private static final int LATE_CHARGE_ATTEMPTS = 40;
+    /** At most this many charges owed are repaired by a sweep: a minute's work after a long outage. */
+    private static final int REPAIRS_PER_SWEEP = 1_000;
     private final Script reserve = new Script("reserve.lua", true);
     private final Script settle = new Script("settle.lua", true);
     private final Script sweep = new Script("sweep.lua", true);
@@ -114,6 +115,7 @@ public final class RedisQuota implements Quota {
     private final Script renewal = new Script("share.lua", true);
     private final Script lateCharge = new Script("late-charge.lua", true);
     private final Script shareLate = new Script("share-late.lua", true);
+    private final Script forget = new Script("forget.lua", false);
     /**
      * Runs the shares' renewals: an event-loop context of its own, whose timers no verticle's
      * undeployment cancels (a node stopping gives its shares back after its verticles stopped);
@@ -130,6 +132,11 @@ public final class RedisQuota implements Quota {
     private final Map<String, NodeShare> shares = new ConcurrentHashMap<>();
     /** Reservation id → the share it is held by, until it settles. */
     private final Map<String, NodeShare> heldByShare = new ConcurrentHashMap<>();
+    /** Charges Redis owes until it takes them, kept in PostgreSQL in case this node never sees it do so. */
+    private final CounterRepairs repairs;
+    /** Id of each charge Redis owes, to this node's record of it in {@link #repairs}. */
+    private final Map<String, Future<Void>> owed = new ConcurrentHashMap<>();
+    private final AtomicLong oweSequence = new AtomicLong();
 
     public RedisQuota(RedisAPI redis, QuotaLoader loader, Clock clock) {
         this(redis, redis, loader, clock);
@@ -149,16 +156,19 @@ public final class RedisQuota implements Quota {
     public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock, Vertx vertx,
                       double shareFraction, Runnable reservedAgainstShare) {
         this(redis, settlements, loader, clock, vertx, () -> shareFraction, reservedAgainstShare,
-            PendingElsewhere.NONE);
+            PendingElsewhere.NONE, CounterRepairs.NONE);
     }
 
     /**
      * @param shareFraction read at each reservation and renewal: a reload's {@code billing.node_share} applies
      * @param elsewhere     what the other nodes of a cluster have pending, for counters rebuilt here
+     * @param repairs       where the charges Redis owes are kept until it takes them
      */
     public RedisQuota(RedisAPI redis, RedisAPI settlements, QuotaLoader loader, Clock clock, Vertx vertx,
-                      DoubleSupplier shareFraction, Runnable reservedAgainstShare, PendingElsewhere elsewhere) {
+                      DoubleSupplier shareFraction, Runnable reservedAgainstShare, PendingElsewhere elsewhere,
+                      CounterRepairs repairs) {
         this.elsewhere = elsewhere;
+        this.repairs = repairs;
         this.redis = redis;
         this.settlements = settlements;
         this.loader = loader;
@@ -334,8 +344,7 @@ public final class RedisQuota implements Quota {
             untaken.addAll(later);
             untaken.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
             // First in the share's chain of late charges: on this context, before any settlement's.
-            s.late = s.late.compose(v -> chargeShareLate(s, r.sequence(), r.chargeMicroUsd(), laterMicroUsd,
-                s.holding() == 0));
+            chargeShareLate(s, r.sequence(), r.chargeMicroUsd(), laterMicroUsd, s.holding() == 0);
             s.gone.complete();
         });
     }
@@ -349,8 +358,7 @@ public final class RedisQuota implements Quota {
     private void settleAfterBreak(NodeShare s, long microUsd) {
         boolean last = s.holding() == 0;
         if (microUsd > 0 || last) {
-            renewals.runOnContext(v -> s.late = s.late.compose(done -> chargeShareLate(s, s.brokenRenewal(), 0,
-                microUsd, last)));
+            renewals.runOnContext(v -> chargeShareLate(s, s.brokenRenewal(), 0, microUsd, last));
         }
     }
 
@@ -362,14 +370,12 @@ public final class RedisQuota implements Quota {
      * share's hold until it was stale, and the money could be spent again until the counters were
      * rebuilt. Completes when Redis took it, or once the tries are over.
      */
-    private Future<Void> chargeShareLate(NodeShare s, long renewal, long carriedMicroUsd, long laterMicroUsd,
-                                         boolean release) {
-        return untilTaken(renewals, () -> call(shareLate, keys(s.accountId, s.keyId), List.of(s.id,
-                Long.toString(renewal), Long.toString(carriedMicroUsd), Long.toString(laterMicroUsd), month(),
-                Long.toString(clock.millis()), release ? "1" : "0")),
-            () -> LOG.error("the hot counters never took the charges of a share of account {} whose renewal failed: "
-                + "they may hold up to {} micro-USD more than PostgreSQL until they are next rebuilt",
-                s.accountId, carriedMicroUsd + laterMicroUsd), 1);
+    private void chargeShareLate(NodeShare s, long renewal, long carriedMicroUsd, long laterMicroUsd, boolean release) {
+        String oweId = owe(s.id + "/" + oweSequence.incrementAndGet(), s.accountId, s.keyId,
+            carriedMicroUsd + laterMicroUsd);
+        s.late = s.late.compose(v -> untilTaken(oweId, s.accountId, renewals, () -> call(shareLate,
+            keys(s.accountId, s.keyId), List.of(s.id, Long.toString(renewal), Long.toString(carriedMicroUsd),
+                Long.toString(laterMicroUsd), month(), Long.toString(clock.millis()), release ? "1" : "0"))));
     }
 
     /** A request's cost charged to its account's wallet in Redis by its share's renewal. */
@@ -409,36 +415,69 @@ public final class RedisQuota implements Quota {
      * Charges to the wallet in Redis a settlement charged to the wallet in PostgreSQL because the
      * counters did not take it in time, once, unless its settle ran after all: tried again (1 s,
      * doubling up to a minute, about half an hour) from the settling event loop, so that it follows
-     * that settle on the loop's connection. Without it the counters kept the money, and it could be
-     * spent again, until they were rebuilt.
+     * that settle on the loop's connection (its timers outlive the API verticle: a context's own
+     * timers are not cancelled by its undeployment, only by Vert.x's close).
+     * Without it the counters kept the money, and it could be spent again, until they were rebuilt.
      */
     private void chargeLate(Reservation r, long microUsd) {
-        Context context = Vertx.currentContext();
-        if (context == null) {
+        ContextInternal settling = (ContextInternal) Vertx.currentContext();
+        if (settling == null || !settling.isEventLoopContext()) {
             return;
         }
-        untilTaken((ContextInternal) context, () -> call(lateCharge, keys(r.accountId(), r.keyId()),
-                List.of(r.requestId(), Long.toString(microUsd), month(), Long.toString(r.microUsd()),
-                    Long.toString(r.walletMicroUsd()), draws(r.planTokens()))),
-            () -> LOG.error("the hot counters never took the settlement of {}: they hold {} micro-USD of account {} "
-                + "more than PostgreSQL until they are next rebuilt", r.requestId(), microUsd, r.accountId()), 1);
+        String oweId = owe(r.requestId(), r.accountId(), r.keyId(), microUsd);
+        untilTaken(oweId, r.accountId(), settling, () -> call(lateCharge, keys(r.accountId(), r.keyId()),
+            List.of(r.requestId(), Long.toString(microUsd), month(), Long.toString(r.microUsd()),
+                Long.toString(r.walletMicroUsd()), draws(r.planTokens()))));
+    }
+
+    /**
+     * Keeps in {@link #repairs} that Redis owes the account a charge of {@code microUsd} (for the
+     * key), until {@link #untilTaken} sees it taken. A charge still kept when it is due (this node
+     * stopped or crashed first, or the tries ran out) gets the account's counters rebuilt from
+     * PostgreSQL ({@link #sweep}). Answers its id.
+     */
+    private String owe(String oweId, String accountId, String keyId, long microUsd) {
+        owed.put(oweId, repairs.owe(oweId, accountId, keyId).recover(failure -> {
+            LOG.error("keeping a charge the hot counters owe account {} failed ({}): unless they take it, they hold "
+                + "{} micro-USD more than PostgreSQL until they are next rebuilt", accountId, failure.toString(), microUsd);
+            return Future.succeededFuture();
+        }));
+        return oweId;
     }
 
     /**
      * Runs {@code attempt} on {@code context} after a second, and again after each failure, the wait
-     * doubling up to a minute, {@link #LATE_CHARGE_ATTEMPTS} times (about half an hour), then tells
-     * {@code gaveUp}. Completes (never fails) once one attempt succeeded or the last failed.
+     * doubling up to a minute, {@link #LATE_CHARGE_ATTEMPTS} times (about half an hour), until one
+     * succeeds: Redis took the charge kept as {@code oweId} (or had it already), which is forgotten.
+     * Completes, never failing, once it was taken or the tries are over.
      */
-    private static Future<Void> untilTaken(ContextInternal context, Supplier<Future<Response>> attempt,
-                                           Runnable gaveUp, int tried) {
-        Promise<Void> done = Promise.promise();
+    private Future<Void> untilTaken(String oweId, String accountId, ContextInternal context,
+                                    Supplier<Future<Response>> attempt) {
+        return tries(context, attempt, 1).compose(taken -> {
+            Future<Void> kept = owed.remove(oweId);
+            if (!taken) {
+                LOG.error("the hot counters never took a charge to account {}: they are rebuilt from PostgreSQL "
+                    + "once it is due", accountId);
+                return Future.succeededFuture();
+            }
+            return (kept == null ? Future.<Void>succeededFuture() : kept).compose(v -> repairs.taken(oweId))
+                .otherwise(failure -> {
+                    LOG.warn("forgetting a charge the hot counters took failed ({}): account {}'s counters will be "
+                        + "rebuilt from PostgreSQL for nothing", failure.toString(), accountId);
+                    return null;
+                });
+        });
+    }
+
+    /** Runs {@code attempt} until it succeeds ({@code true}) or {@link #LATE_CHARGE_ATTEMPTS} failed ({@code false}). */
+    private static Future<Boolean> tries(ContextInternal context, Supplier<Future<Response>> attempt, int tried) {
+        Promise<Boolean> done = Promise.promise();
         long wait = Math.min(LAST_RETRY_MS, FIRST_RETRY_MS << Math.min(tried - 1, 10));
-        context.setTimer(wait, id -> attempt.get().onSuccess(taken -> done.complete()).onFailure(again -> {
+        context.setTimer(wait, id -> attempt.get().onSuccess(taken -> done.complete(true)).onFailure(again -> {
             if (tried < LATE_CHARGE_ATTEMPTS) {
-                untilTaken(context, attempt, gaveUp, tried + 1).onComplete(done);
+                tries(context, attempt, tried + 1).onComplete(done);
             } else {
-                gaveUp.run();
-                done.complete();
+                done.complete(false);
             }
         }));
         return done.future();
@@ -469,7 +508,16 @@ public final class RedisQuota implements Quota {
             s.windDown();
             given.add(s.gone.future());
         });
-        return Future.join(given).mapEmpty();
+        // What Redis still owes once the shares are given back (or broke) is due at once: this node's
+        // tries stop with it, and any node's sweep rebuilds the accounts' counters from PostgreSQL.
+        return Future.join(given).transform(v -> {
+            List<String> due = List.copyOf(owed.keySet());
+            if (!due.isEmpty()) {
+                LOG.warn("stopping while the hot counters owe {} charges: their accounts' counters are rebuilt "
+                    + "from PostgreSQL by the next sweep", due.size());
+            }
+            return Future.join(new ArrayList<>(owed.values())).transform(kept -> repairs.dueNow(due));
+        });
     }
 
     /** Whether this node holds a share for the key, and where it stands: for tests. */
@@ -511,7 +559,33 @@ public final class RedisQuota implements Quota {
         String credits = Long.toString(now - CREDIT_MARK_MS);
         String shareMarks = Long.toString(now - SHARE_MARK_MS);
         seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff, credits, shareMarks)));
+        repairs.due(REPAIRS_PER_SWEEP).onSuccess(this::repair).onFailure(failure ->
+            LOG.warn("reading the charges the hot counters owe failed: {}", failure.toString()));
         return seenAccounts.size();
+    }
+
+    /**
+     * Rebuilds from PostgreSQL the counters of each account that Redis owes a charge now due: forgets
+     * them, as a Redis that lost them would, for the next request to load them again (less what is
+     * pending in the cluster), then forgets the charges.
+     */
+    private void repair(List<CounterRepairs.Due> due) {
+        Map<String, List<CounterRepairs.Due>> byAccount = new LinkedHashMap<>();
+        due.forEach(d -> byAccount.computeIfAbsent(d.accountId(), a -> new ArrayList<>()).add(d));
+        byAccount.forEach((accountId, charges) -> {
+            headroom.values().removeIf(last -> last.accountId().equals(accountId));
+            windDown(accountId);
+            List<String> keys = new ArrayList<>(keys(accountId, "-"));
+            keys.remove(1);
+            charges.stream().flatMap(d -> d.keyIds().stream()).distinct()
+                .forEach(keyId -> keys.add(keys(accountId, keyId).get(1)));
+            call(forget, keys, List.of())
+                .compose(forgotten -> Future.join(charges.stream().map(d -> repairs.taken(d.id())).toList()))
+                .onSuccess(v -> LOG.warn("rebuilt account {}'s hot counters from PostgreSQL: they had not taken {} "
+                    + "charges", accountId, charges.size()))
+                .onFailure(failure -> LOG.warn("rebuilding account {}'s hot counters failed ({}); the next sweep "
+                    + "tries again", accountId, failure.toString()));
+        });
     }
 
     /** Redis failed or did not answer: the request is refused as a passing outage (503), not as our bug. */

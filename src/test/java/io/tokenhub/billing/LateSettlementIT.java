@@ -83,14 +83,55 @@ class LateSettlementIT {
         assertThat(commands.integer("HLEN", "th:r:{" + account + "}")).isZero();
     }
 
+    @Test
+    void aChargeOwedByANodeThatStoppedHasItsAccountsCountersRebuiltByAnotherNodesSweep() throws Exception {
+        Vertx stopping = Vertx.vertx();
+        RedisQuota node = node(stopping, network.port());
+        Context stoppingLoop = stopping.getOrCreateContext();
+        // Given a request in flight when Redis goes silent, charged to the wallet in PostgreSQL
+        Reservation inFlight = await(stoppingLoop, () -> reserve(node));
+        network.partition();
+        assertThat(await(stoppingLoop, () -> node.settle(inFlight, 50, 400)).walletMicroUsd()).isEqualTo(400);
+        await(() -> pool.preparedQuery("UPDATE accounts SET balance_micro_usd = balance_micro_usd - 400 WHERE id = $1")
+            .execute(Tuple.of(account)));
+
+        // When its node stops before Redis answers again, and another node sweeps once it does
+        await(stoppingLoop, node::close);
+        stopping.close().await(20, TimeUnit.SECONDS);
+        network.dropConnections();
+        network.heal();
+        RedisQuota other = node(vertx, commands.port());
+        await(() -> Future.succeededFuture(other.sweep()));
+        TestGateway.eventually(() -> owedRows() == 0, 20_000, "the owed charge repaired");
+
+        // Then Redis's wallet, rebuilt, is PostgreSQL's: the stopped node's charge is not spent twice
+        await(() -> reserve(other).compose(r -> other.settle(r, 50, 100)));
+        assertThat(Long.parseLong(commands.bulk("HGET", "th:q:{" + account + "}", "bal")))
+            .isEqualTo(1_000_000 - 400 - 100);
+    }
+
+    private RedisQuota node(Vertx on, int redisPort) {
+        RedisAPI redis = RedisAPI.api(Redis.createClient(on, "redis://127.0.0.1:" + redisPort));
+        return new RedisQuota(redis, redis, new QuotaLoader(pool), Clock.systemUTC(), on, () -> 0, () -> { },
+            PendingElsewhere.NONE, CounterRepairs.in(pool));
+    }
+
+    private long owedRows() {
+        return database.count("SELECT count(*) FROM hot_counter_repairs WHERE account_id = ?", account);
+    }
+
     private Future<Reservation> reserve(RedisQuota node) {
         return node.reserve("req_" + sequence++, account, "key_1", -1, "m", 50, 450);
     }
 
     /** Runs on an event loop, as the gateway's calls do. */
     private <T> T await(Supplier<Future<T>> call) throws Exception {
+        return await(loop, call);
+    }
+
+    private static <T> T await(Context on, Supplier<Future<T>> call) throws Exception {
         CompletableFuture<T> done = new CompletableFuture<>();
-        loop.runOnContext(v -> call.get().onComplete(ar -> {
+        on.runOnContext(v -> call.get().onComplete(ar -> {
             if (ar.succeeded()) {
                 done.complete(ar.result());
             } else {
