@@ -103,6 +103,39 @@ class RateLimiterTest {
         assertThat(await(cluster.used("key_rpm|key-1|" + NOW / 60_000))).isEqualTo(160);
     }
 
+    @Test
+    void aRequestRefusedOnOneNodeLeavesWhatIsLeftToTheOthers() throws Exception {
+        // Given a key of 1 000 tokens a minute that has used 600 (on node B)
+        admit(nodeB, tpm(600));
+
+        // When node A refuses a request of 510 tokens, time after time, with no time passing
+        for (int i = 0; i < 3; i++) {
+            assertThatThrownBy(() -> admit(nodeA, tpm(510))).hasMessageContaining("1000 tokens per minute");
+        }
+
+        // Then node B admits what is left, 400 (the refusals held it on A: B refused 110 with 7 "remaining",
+        // and for as long as A's refusals kept its lease busy)
+        Admission left = admit(nodeB, tpm(400));
+        assertThat(left.taken().get(0).remaining()).isZero();
+        assertThatThrownBy(() -> admit(nodeA, tpm(1))).hasMessageContaining("1000 tokens per minute");
+    }
+
+    @Test
+    void tokensARequestUsedBeyondItsEstimateCountOnEveryNode() throws Exception {
+        // Given a request on node A that reserved 28 tokens (an image the estimate cannot see) and used 905
+        nodeA.correct(admit(nodeA, tpm(28)), 905);
+
+        // Then node B knows 905 of the key's 1 000 are used: 110 more are refused, 95 admitted
+        // (B admitted 110 and said 777 remained)
+        assertThatThrownBy(() -> admit(nodeB, tpm(110))).hasMessageContaining("1000 tokens per minute");
+        assertThat(admit(nodeB, tpm(95)).taken().get(0).remaining()).isZero();
+        assertThat(await(cluster.used("key_tpm|key-1|" + NOW / 60_000))).isEqualTo(1_000);
+    }
+
+    private static Check tpm(long tokens) {
+        return new Check("key_tpm", "key-1", Unit.TOKENS, 1_000, tokens);
+    }
+
     private Admission admit(RateLimiter node, Check... checks) throws Exception {
         return onContext(() -> node.admit(List.of(checks)));
     }

@@ -508,17 +508,11 @@ class AnthropicGatewayIT {
      * without them and with no word why (an audit).
      */
     @ParameterizedTest
-    @ValueSource(strings = {
-        "response_format|\"response_format\": {\"type\": \"json_object\"}",
-        "enable_search|\"enable_search\": true",
-        "logprobs|\"logprobs\": true, \"top_logprobs\": 2"})
-    void whatTheMessagesApiCannotHonourGoesToTheNextProviderWithoutACallToAnthropic(String asked) {
-        String field = asked.substring(0, asked.indexOf('|'));
+    @ValueSource(strings = {"response_format", "enable_search", "logprobs"})
+    void whatTheMessagesApiCannotHonourGoesToTheNextProviderWithoutACallToAnthropic(String field) {
         // When a request asks for it of a model that Anthropic serves first and an OpenAI-compatible
         // provider next
-        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
-            {"model": "claude-backed", %s, "messages": [{"role": "user", "content": "hi"}]}"""
-            .formatted(asked.substring(asked.indexOf('|') + 1)));
+        HttpResponse<String> response = asking("claude-backed", field);
 
         // Then the next provider serves it, and Anthropic was never called (it would have answered without)
         assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
@@ -528,21 +522,26 @@ class AnthropicGatewayIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-        "response_format|\"response_format\": {\"type\": \"json_object\"}",
-        "enable_search|\"enable_search\": true",
-        "logprobs|\"logprobs\": true"})
-    void whatTheMessagesApiCannotHonourIsA400NamingTheFieldWhenNoOtherProviderServes(String asked) {
-        String field = asked.substring(0, asked.indexOf('|'));
+    @ValueSource(strings = {"response_format", "enable_search", "logprobs"})
+    void whatTheMessagesApiCannotHonourIsA400NamingTheFieldWhenNoOtherProviderServes(String field) {
         // When a request asks for it of a model only Anthropic serves
-        HttpResponse<String> response = gateway.post("/v1/chat/completions", key, """
-            {"model": "claude-json", %s, "messages": [{"role": "user", "content": "hi"}]}"""
-            .formatted(asked.substring(asked.indexOf('|') + 1)));
+        HttpResponse<String> response = asking("claude-json", field);
 
         // Then it is refused as unsupported, naming the field, instead of answered without it
         JsonObject error = assertOpenAiError(response, 400, "invalid_request_error", "unsupported_parameter", field);
         assertThat(error.getString("provider")).isEqualTo("anthropic");
         assertThat(anthropic.requests()).isEmpty();
+    }
+
+    /** A chat request of the model asking for JSON mode, web search or log probabilities. */
+    private static HttpResponse<String> asking(String model, String field) {
+        String asked = switch (field) {
+            case "response_format" -> "\"response_format\": {\"type\": \"json_object\"}";
+            case "enable_search" -> "\"enable_search\": true";
+            default -> "\"logprobs\": true, \"top_logprobs\": 2";
+        };
+        return gateway.post("/v1/chat/completions", key, """
+            {"model": "%s", %s, "messages": [{"role": "user", "content": "hi"}]}""".formatted(model, asked));
     }
 
     @Test
