@@ -3,14 +3,16 @@
 -- are charged here too, once, and the share's hold released.
 -- ARGV: share id; the renewal's number; what it carried (micro-USD); what the requests settled after
 -- it cost (micro-USD); month (YYYYMM); now (ms); 1 to give the share's hold back (its last requests
--- are settled), else 0. A node sends these one after the other, the failed renewal's first; the
--- ones after it carry 0 and find the mark it set.
+-- are settled), else 0; this charge's own id. A node sends these one after the other, the failed
+-- renewal's first; the ones after it carry 0 and find the mark it set. Each runs once, whoever
+-- sends it (its node, or another node's sweep from PostgreSQL): its id leaves a mark too.
 -- The share's mark says whether the renewal ran after all: then only what came after it is charged.
 -- Without a mark no renewal of the share is known here: its first never ran (nothing was charged
 -- against it), or the counters were rebuilt since, and the rebuild counted these charges, pending in
 -- PostgreSQL. Either way the mark is set, so that the renewal, should it still arrive, does nothing.
 local q, k, resv, zset, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 if redis.call('HEXISTS', q, 'loaded') == 0 then return 0 end
+if redis.call('HSETNX', marks, 'l:' .. ARGV[8], '0|' .. ARGV[6]) == 0 then return 0 end
 local mark = redis.call('HGET', marks, ARGV[1])
 local ran = mark and tonumber(string.match(mark, '^(%d+)')) >= tonumber(ARGV[2])
 if not ran then

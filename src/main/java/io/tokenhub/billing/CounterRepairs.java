@@ -6,42 +6,49 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
 
 /**
  * Charges the hot counters in Redis owe, kept in PostgreSQL ({@code hot_counter_repairs}) until Redis
  * takes them: a node that charged a settlement to the wallet in PostgreSQL because Redis did not
- * answer records it here, and deletes it once its late charge ran. A charge still here when it is
- * due, because its node stopped, crashed or gave up, has its account's counters rebuilt from
- * PostgreSQL by any node's sweep ({@link RedisQuota#sweep}). Until 2026-12-08 such a charge lived
- * only in its node's timers: a node stopped while Redis did not answer left Redis's wallet one
- * request's cost high for good (465 micro-USD in an audit), and the money could be spent twice.
+ * answer keeps here the script that charges Redis's wallet too, and its arguments, and deletes it
+ * once the script ran. One still here when it is due, because its node stopped, crashed or gave
+ * up, is run by any node's sweep ({@link RedisQuota#sweep}): the scripts charge once whoever runs
+ * them. Until 2026-12-08 such a charge lived only in its node's timers: a node stopped while Redis
+ * did not answer left Redis's wallet a request's cost high for good (465 micro-USD in an audit), and
+ * the money could be spent twice.
  */
 public interface CounterRepairs {
 
-    /** How long a node has to take its own late charges before any node's sweep repairs the counters. */
+    /**
+     * How long a node has to run its own charges before any node's sweep may: past any delivery of
+     * the settlement it follows on the node's connection, which a charge run first would count twice.
+     */
     long DUE_AFTER_MS = 20 * 60_000;
+    /** How long a sweep that claimed a charge has to run it before another node's sweep may. */
+    long CLAIM_MS = 2 * 60_000;
 
-    /** An account whose counters are to be rebuilt, with the keys whose month counters go with them. */
-    record Due(String id, String accountId, List<String> keyIds) {
+    /** A charge Redis owes: the script to run on the account's and key's counters, in its node's order. */
+    record Owed(String id, String accountId, String keyId, String script, List<String> args, long seq) {
     }
 
-    /** Records that Redis owes the account a charge made for the key, under an id of its own. */
-    Future<Void> owe(String id, String accountId, String keyId);
+    /** Keeps a charge Redis owes. */
+    Future<Void> owe(Owed owed);
 
     /** Redis took the charge. */
     Future<Void> taken(String id);
 
-    /** This node is stopping without having charged these: they are due at once. */
+    /** This node is stopping without having run these: they are due at once. */
     Future<Void> dueNow(Collection<String> ids);
 
-    /** The charges due, oldest first, at most {@code limit}, each with its account's keys. */
-    Future<List<Due>> due(int limit);
+    /** Claims for this node, for {@link #CLAIM_MS}, at most {@code limit} charges now due, in their nodes' order. */
+    Future<List<Owed>> claimDue(int limit);
 
     /** Without PostgreSQL (tests of the counters alone): nothing is kept. */
     CounterRepairs NONE = new CounterRepairs() {
         @Override
-        public Future<Void> owe(String id, String accountId, String keyId) {
+        public Future<Void> owe(Owed owed) {
             return Future.succeededFuture();
         }
 
@@ -56,7 +63,7 @@ public interface CounterRepairs {
         }
 
         @Override
-        public Future<List<Due>> due(int limit) {
+        public Future<List<Owed>> claimDue(int limit) {
             return Future.succeededFuture(List.of());
         }
     };
@@ -65,11 +72,13 @@ public interface CounterRepairs {
     static CounterRepairs in(Pool pool) {
         return new CounterRepairs() {
             @Override
-            public Future<Void> owe(String id, String accountId, String keyId) {
+            public Future<Void> owe(Owed o) {
                 return pool.preparedQuery("""
-                        INSERT INTO hot_counter_repairs (id, account_id, key_id, due_at)
-                        VALUES ($1, $2, $3, now() + make_interval(secs => $4)) ON CONFLICT (id) DO NOTHING""")
-                    .execute(Tuple.of(id, accountId, keyId, DUE_AFTER_MS / 1_000.0)).mapEmpty();
+                        INSERT INTO hot_counter_repairs (id, account_id, key_id, script, args, seq, due_at)
+                        VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)) ON CONFLICT (id) DO NOTHING""")
+                    .execute(Tuple.of(o.id(), o.accountId(), o.keyId(), o.script(), o.args().toArray(String[]::new),
+                        o.seq(), DUE_AFTER_MS / 1_000.0))
+                    .mapEmpty();
             }
 
             @Override
@@ -88,19 +97,20 @@ public interface CounterRepairs {
             }
 
             @Override
-            public Future<List<Due>> due(int limit) {
+            public Future<List<Owed>> claimDue(int limit) {
                 return pool.preparedQuery("""
-                        SELECT r.id, r.account_id,
-                               array(SELECT k.id FROM api_keys k WHERE k.account_id = r.account_id
-                                     UNION SELECT r.key_id) AS key_ids
-                          FROM hot_counter_repairs r WHERE r.due_at <= now() ORDER BY r.due_at LIMIT $1""")
-                    .execute(Tuple.of(limit))
+                        UPDATE hot_counter_repairs SET due_at = now() + make_interval(secs => $2)
+                         WHERE id IN (SELECT id FROM hot_counter_repairs WHERE due_at <= now()
+                                       ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+                        RETURNING id, account_id, key_id, script, args, seq""")
+                    .execute(Tuple.of(limit, CLAIM_MS / 1_000.0))
                     .map(rows -> {
-                        List<Due> out = new ArrayList<>();
+                        List<Owed> out = new ArrayList<>();
                         for (Row r : rows) {
-                            out.add(new Due(r.getString("id"), r.getString("account_id"),
-                                List.of(r.getArrayOfStrings("key_ids"))));
+                            out.add(new Owed(r.getString("id"), r.getString("account_id"), r.getString("key_id"),
+                                r.getString("script"), List.of(r.getArrayOfStrings("args")), r.getLong("seq")));
                         }
+                        out.sort(Comparator.comparingLong(Owed::seq));
                         return out;
                     });
             }

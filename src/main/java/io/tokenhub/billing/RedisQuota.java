@@ -105,6 +105,9 @@ public final class RedisQuota implements Quota {
     private static final int LATE_CHARGE_ATTEMPTS = 40;
     /** At most this many charges owed are repaired by a sweep: a minute's work after a long outage. */
     private static final int REPAIRS_PER_SWEEP = 1_000;
+    /** The scripts of the charges kept in {@link #repairs}, by name. */
+    private static final String LATE_CHARGE = "late-charge";
+    private static final String SHARE_LATE = "share-late";
     private final Script reserve = new Script("reserve.lua", true);
     private final Script settle = new Script("settle.lua", true);
     private final Script sweep = new Script("sweep.lua", true);
@@ -115,7 +118,6 @@ public final class RedisQuota implements Quota {
     private final Script renewal = new Script("share.lua", true);
     private final Script lateCharge = new Script("late-charge.lua", true);
     private final Script shareLate = new Script("share-late.lua", true);
-    private final Script forget = new Script("forget.lua", false);
     /**
      * Runs the shares' renewals: an event-loop context of its own, whose timers no verticle's
      * undeployment cancels (a node stopping gives its shares back after its verticles stopped);
@@ -134,8 +136,8 @@ public final class RedisQuota implements Quota {
     private final Map<String, NodeShare> heldByShare = new ConcurrentHashMap<>();
     /** Charges Redis owes until it takes them, kept in PostgreSQL in case this node never sees it do so. */
     private final CounterRepairs repairs;
-    /** Id of each charge Redis owes, to this node's record of it in {@link #repairs}. */
-    private final Map<String, Future<Void>> owed = new ConcurrentHashMap<>();
+    /** Id of each charge Redis owes this node's tries, to the keeping of it in {@link #repairs}. */
+    private final Map<String, Future<Void>> owedHere = new ConcurrentHashMap<>();
     private final AtomicLong oweSequence = new AtomicLong();
 
     public RedisQuota(RedisAPI redis, QuotaLoader loader, Clock clock) {
@@ -342,9 +344,10 @@ public final class RedisQuota implements Quota {
             long laterMicroUsd = later.stream().mapToLong(NodeShare.Charge::microUsd).sum();
             List<NodeShare.Charge> untaken = new ArrayList<>(r.charges());
             untaken.addAll(later);
-            untaken.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
-            // First in the share's chain of late charges: on this context, before any settlement's.
+            // First in the share's chain of late charges: on this context, before any settlement's, and
+            // kept before the requests hear they are settled.
             chargeShareLate(s, r.sequence(), r.chargeMicroUsd(), laterMicroUsd, s.holding() == 0);
+            untaken.forEach(c -> c.settled().complete(pending.walletOnly(s.accountId, s.keyId, c.microUsd())));
             s.gone.complete();
         });
     }
@@ -358,7 +361,8 @@ public final class RedisQuota implements Quota {
     private void settleAfterBreak(NodeShare s, long microUsd) {
         boolean last = s.holding() == 0;
         if (microUsd > 0 || last) {
-            renewals.runOnContext(v -> chargeShareLate(s, s.brokenRenewal(), 0, microUsd, last));
+            CounterRepairs.Owed owed = oweShareLate(s, s.brokenRenewal(), 0, microUsd, last);
+            renewals.runOnContext(v -> s.late = s.late.compose(done -> untilTaken(owed, renewals)));
         }
     }
 
@@ -371,11 +375,18 @@ public final class RedisQuota implements Quota {
      * rebuilt. Completes when Redis took it, or once the tries are over.
      */
     private void chargeShareLate(NodeShare s, long renewal, long carriedMicroUsd, long laterMicroUsd, boolean release) {
-        String oweId = owe(s.id + "/" + oweSequence.incrementAndGet(), s.accountId, s.keyId,
-            carriedMicroUsd + laterMicroUsd);
-        s.late = s.late.compose(v -> untilTaken(oweId, s.accountId, renewals, () -> call(shareLate,
-            keys(s.accountId, s.keyId), List.of(s.id, Long.toString(renewal), Long.toString(carriedMicroUsd),
-                Long.toString(laterMicroUsd), month(), Long.toString(clock.millis()), release ? "1" : "0"))));
+        CounterRepairs.Owed owed = oweShareLate(s, renewal, carriedMicroUsd, laterMicroUsd, release);
+        s.late = s.late.compose(v -> untilTaken(owed, renewals));
+    }
+
+    /** Keeps one of a broken share's late charges, before anyone hears of the settlements in it. */
+    private CounterRepairs.Owed oweShareLate(NodeShare s, long renewal, long carriedMicroUsd, long laterMicroUsd,
+                                             boolean release) {
+        long seq = oweSequence.incrementAndGet();
+        String id = s.id + "/" + seq;
+        return owe(new CounterRepairs.Owed(id, s.accountId, s.keyId, SHARE_LATE,
+            List.of(s.id, Long.toString(renewal), Long.toString(carriedMicroUsd), Long.toString(laterMicroUsd),
+                month(), Long.toString(clock.millis()), release ? "1" : "0", id), seq), carriedMicroUsd + laterMicroUsd);
     }
 
     /** A request's cost charged to its account's wallet in Redis by its share's renewal. */
@@ -424,49 +435,58 @@ public final class RedisQuota implements Quota {
         if (settling == null || !settling.isEventLoopContext()) {
             return;
         }
-        String oweId = owe(r.requestId(), r.accountId(), r.keyId(), microUsd);
-        untilTaken(oweId, r.accountId(), settling, () -> call(lateCharge, keys(r.accountId(), r.keyId()),
+        CounterRepairs.Owed owed = owe(new CounterRepairs.Owed(r.requestId(), r.accountId(), r.keyId(), LATE_CHARGE,
             List.of(r.requestId(), Long.toString(microUsd), month(), Long.toString(r.microUsd()),
-                Long.toString(r.walletMicroUsd()), draws(r.planTokens()))));
+                Long.toString(r.walletMicroUsd()), draws(r.planTokens())), oweSequence.incrementAndGet()), microUsd);
+        untilTaken(owed, settling);
     }
 
     /**
-     * Keeps in {@link #repairs} that Redis owes the account a charge of {@code microUsd} (for the
-     * key), until {@link #untilTaken} sees it taken. A charge still kept when it is due (this node
-     * stopped or crashed first, or the tries ran out) gets the account's counters rebuilt from
-     * PostgreSQL ({@link #sweep}). Answers its id.
+     * Keeps in {@link #repairs} that Redis owes the account a charge of {@code microUsd}, until {@link
+     * #untilTaken} sees it taken. One still kept when it is due (this node stopped or crashed first,
+     * or the tries ran out) is run by any node's {@link #sweep}.
      */
-    private String owe(String oweId, String accountId, String keyId, long microUsd) {
-        owed.put(oweId, repairs.owe(oweId, accountId, keyId).recover(failure -> {
+    private CounterRepairs.Owed owe(CounterRepairs.Owed owed, long microUsd) {
+        owedHere.put(owed.id(), repairs.owe(owed).recover(failure -> {
             LOG.error("keeping a charge the hot counters owe account {} failed ({}): unless they take it, they hold "
-                + "{} micro-USD more than PostgreSQL until they are next rebuilt", accountId, failure.toString(), microUsd);
+                + "{} micro-USD more than PostgreSQL until they are next rebuilt", owed.accountId(), failure.toString(),
+                microUsd);
             return Future.succeededFuture();
         }));
-        return oweId;
+        return owed;
     }
 
     /**
-     * Runs {@code attempt} on {@code context} after a second, and again after each failure, the wait
-     * doubling up to a minute, {@link #LATE_CHARGE_ATTEMPTS} times (about half an hour), until one
-     * succeeds: Redis took the charge kept as {@code oweId} (or had it already), which is forgotten.
-     * Completes, never failing, once it was taken or the tries are over.
+     * Runs the owed charge's script on {@code context} after a second, and again after each failure,
+     * the wait doubling up to a minute, {@link #LATE_CHARGE_ATTEMPTS} times (about half an hour),
+     * until one succeeds: Redis took the charge (or had it already), which is forgotten. Completes,
+     * never failing, once it was taken or the tries are over.
      */
-    private Future<Void> untilTaken(String oweId, String accountId, ContextInternal context,
-                                    Supplier<Future<Response>> attempt) {
-        return tries(context, attempt, 1).compose(taken -> {
-            Future<Void> kept = owed.remove(oweId);
+    private Future<Void> untilTaken(CounterRepairs.Owed owed, ContextInternal context) {
+        return tries(context, () -> charge(owed), 1).compose(taken -> {
+            Future<Void> kept = owedHere.remove(owed.id());
             if (!taken) {
-                LOG.error("the hot counters never took a charge to account {}: they are rebuilt from PostgreSQL "
-                    + "once it is due", accountId);
+                LOG.error("the hot counters never took a charge to account {}: any node's sweep tries again once it "
+                    + "is due", owed.accountId());
                 return Future.succeededFuture();
             }
-            return (kept == null ? Future.<Void>succeededFuture() : kept).compose(v -> repairs.taken(oweId))
+            return (kept == null ? Future.<Void>succeededFuture() : kept).compose(v -> repairs.taken(owed.id()))
                 .otherwise(failure -> {
-                    LOG.warn("forgetting a charge the hot counters took failed ({}): account {}'s counters will be "
-                        + "rebuilt from PostgreSQL for nothing", failure.toString(), accountId);
+                    LOG.warn("forgetting a charge the hot counters took failed ({}): a sweep will run it again, "
+                        + "which charges nothing more", failure.toString());
                     return null;
                 });
         });
+    }
+
+    /** Runs an owed charge's script: it charges once, whoever runs it and however often. */
+    private Future<Response> charge(CounterRepairs.Owed owed) {
+        Script script = switch (owed.script()) {
+            case LATE_CHARGE -> lateCharge;
+            case SHARE_LATE -> shareLate;
+            default -> throw new IllegalArgumentException("no script " + owed.script());
+        };
+        return call(script, keys(owed.accountId(), owed.keyId()), owed.args());
     }
 
     /** Runs {@code attempt} until it succeeds ({@code true}) or {@link #LATE_CHARGE_ATTEMPTS} failed ({@code false}). */
@@ -509,14 +529,14 @@ public final class RedisQuota implements Quota {
             given.add(s.gone.future());
         });
         // What Redis still owes once the shares are given back (or broke) is due at once: this node's
-        // tries stop with it, and any node's sweep rebuilds the accounts' counters from PostgreSQL.
+        // tries stop with it, and any node's sweep runs them.
         return Future.join(given).transform(v -> {
-            List<String> due = List.copyOf(owed.keySet());
+            List<String> due = List.copyOf(owedHere.keySet());
             if (!due.isEmpty()) {
-                LOG.warn("stopping while the hot counters owe {} charges: their accounts' counters are rebuilt "
-                    + "from PostgreSQL by the next sweep", due.size());
+                LOG.warn("stopping while the hot counters owe {} charges: the other nodes' sweeps run them",
+                    due.size());
             }
-            return Future.join(new ArrayList<>(owed.values())).transform(kept -> repairs.dueNow(due));
+            return Future.join(new ArrayList<>(owedHere.values())).transform(kept -> repairs.dueNow(due));
         });
     }
 
@@ -559,33 +579,44 @@ public final class RedisQuota implements Quota {
         String credits = Long.toString(now - CREDIT_MARK_MS);
         String shareMarks = Long.toString(now - SHARE_MARK_MS);
         seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff, credits, shareMarks)));
-        repairs.due(REPAIRS_PER_SWEEP).onSuccess(this::repair).onFailure(failure ->
+        repairs.claimDue(REPAIRS_PER_SWEEP).onSuccess(this::runOwed).onFailure(failure ->
             LOG.warn("reading the charges the hot counters owe failed: {}", failure.toString()));
         return seenAccounts.size();
     }
 
     /**
-     * Rebuilds from PostgreSQL the counters of each account that Redis owes a charge now due: forgets
-     * them, as a Redis that lost them would, for the next request to load them again (less what is
-     * pending in the cluster), then forgets the charges.
+     * Runs charges another node (or this one, in an earlier run or before its tries ran out) kept,
+     * one after the other in their order (a share's charges follow each other), each forgotten once
+     * Redis took it; one that fails waits for a later sweep.
      */
-    private void repair(List<CounterRepairs.Due> due) {
-        Map<String, List<CounterRepairs.Due>> byAccount = new LinkedHashMap<>();
-        due.forEach(d -> byAccount.computeIfAbsent(d.accountId(), a -> new ArrayList<>()).add(d));
-        byAccount.forEach((accountId, charges) -> {
-            headroom.values().removeIf(last -> last.accountId().equals(accountId));
-            windDown(accountId);
-            List<String> keys = new ArrayList<>(keys(accountId, "-"));
-            keys.remove(1);
-            charges.stream().flatMap(d -> d.keyIds().stream()).distinct()
-                .forEach(keyId -> keys.add(keys(accountId, keyId).get(1)));
-            call(forget, keys, List.of())
-                .compose(forgotten -> Future.join(charges.stream().map(d -> repairs.taken(d.id())).toList()))
-                .onSuccess(v -> LOG.warn("rebuilt account {}'s hot counters from PostgreSQL: they had not taken {} "
-                    + "charges", accountId, charges.size()))
-                .onFailure(failure -> LOG.warn("rebuilding account {}'s hot counters failed ({}); the next sweep "
-                    + "tries again", accountId, failure.toString()));
-        });
+    private void runOwed(List<CounterRepairs.Owed> due) {
+        Future<Void> chain = Future.succeededFuture();
+        // A share's charges run in order, the first setting the mark the others need: after one
+        // fails, the rest of that share's wait for a later sweep.
+        Set<String> failedShares = ConcurrentHashMap.newKeySet();
+        for (CounterRepairs.Owed owed : due) {
+            if (owedHere.containsKey(owed.id())) {
+                continue; // this node's own tries are still at it
+            }
+            String share = owed.script().equals(SHARE_LATE) ? owed.args().get(0) : null;
+            chain = chain.compose(v -> {
+                if (share != null && failedShares.contains(share)) {
+                    return Future.succeededFuture();
+                }
+                return charge(owed).compose(taken -> {
+                    LOG.warn("charged to account {}'s hot counters a charge they owed since a node could not ({})",
+                        owed.accountId(), owed.id());
+                    return repairs.taken(owed.id());
+                }).otherwise(failure -> {
+                    if (share != null) {
+                        failedShares.add(share);
+                    }
+                    LOG.warn("charging account {}'s hot counters what they owe failed ({}); a later sweep tries again",
+                        owed.accountId(), failure.toString());
+                    return null;
+                });
+            });
+        }
     }
 
     /** Redis failed or did not answer: the request is refused as a passing outage (503), not as our bug. */

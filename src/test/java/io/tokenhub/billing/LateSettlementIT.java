@@ -84,7 +84,7 @@ class LateSettlementIT {
     }
 
     @Test
-    void aChargeOwedByANodeThatStoppedHasItsAccountsCountersRebuiltByAnotherNodesSweep() throws Exception {
+    void aChargeOwedByANodeThatStoppedIsChargedByAnotherNodesSweep() throws Exception {
         Vertx stopping = Vertx.vertx();
         RedisQuota node = node(stopping, network.port());
         Context stoppingLoop = stopping.getOrCreateContext();
@@ -102,12 +102,14 @@ class LateSettlementIT {
         network.heal();
         RedisQuota other = node(vertx, commands.port());
         await(() -> Future.succeededFuture(other.sweep()));
-        TestGateway.eventually(() -> owedRows() == 0, 20_000, "the owed charge repaired");
+        TestGateway.eventually(() -> owedRows() == 0, 20_000, "the owed charge run");
 
-        // Then Redis's wallet, rebuilt, is PostgreSQL's: the stopped node's charge is not spent twice
+        // Then Redis's wallet is PostgreSQL's, its reservation released: the stopped node's charge is
+        // not spent twice
         await(() -> reserve(other).compose(r -> other.settle(r, 50, 100)));
         assertThat(Long.parseLong(commands.bulk("HGET", "th:q:{" + account + "}", "bal")))
             .isEqualTo(1_000_000 - 400 - 100);
+        assertThat(commands.integer("HLEN", "th:r:{" + account + "}")).isZero();
     }
 
     private RedisQuota node(Vertx on, int redisPort) {

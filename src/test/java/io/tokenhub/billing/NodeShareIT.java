@@ -317,6 +317,36 @@ class NodeShareIT {
             "Redis's wallet at " + expected + " and the key's month at " + charged + ", nothing held");
     }
 
+    @Test
+    void theChargesOfABrokenShareOfANodeThatStoppedAreRunByAnotherNodesSweep() throws Exception {
+        // Given a node with a share, ten requests in flight against it when Redis goes silent
+        Vertx stopping = Vertx.vertx();
+        RedisQuota node = node(stopping, 0.1, true);
+        long spent = busy(node, -1);
+        spent += awaitShare(node, -1);
+        List<Reservation> made = inFlight(node, 10);
+        network.partition();
+
+        // When they settle (the share breaks: they are charged to the wallet in PostgreSQL), and the
+        // node stops before Redis answers again
+        spent += settleAll(node, made.subList(0, 5));
+        spent += settleAll(node, made.subList(5, 10));
+        await(node.close());
+        await(stopping.close());
+        network.dropConnections();
+        network.heal();
+
+        // Then another node's sweep charges Redis's wallet and the key's month all ten once, and
+        // nothing is held (they were lost with the stopped node's timers: the wallet 4 000 high)
+        RedisQuota other = node(vertx, 0, false);
+        other.sweep();
+        long expected = 1_000_000 - spent;
+        long charged = spent;
+        eventually(() -> commands.reservationsHeld(account) == 0 && balance() == expected && keySpend() == charged,
+            "Redis's wallet at " + expected + " and the key's month at " + charged + ", nothing held");
+        assertThat(database.count("SELECT count(*) FROM hot_counter_repairs WHERE account_id = ?", account)).isZero();
+    }
+
     /** {@code n} requests reserved against the node's share, in flight. */
     private List<Reservation> inFlight(RedisQuota node, int n) {
         List<Reservation> made = new ArrayList<>();
@@ -397,6 +427,17 @@ class NodeShareIT {
 
     private RedisQuota node(double share) {
         return node(share, false);
+    }
+
+    /** A node on {@code on} that keeps the charges Redis owes in PostgreSQL, as the gateway's do. */
+    private RedisQuota node(Vertx on, double share, boolean throughProxy) {
+        String url = throughProxy ? "redis://127.0.0.1:" + network.port()
+            : System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL", "redis://127.0.0.1:6379");
+        RedisAPI redis = RedisAPI.api(Redis.createClient(on, url));
+        RedisQuota node = new RedisQuota(redis, redis, new QuotaLoader(pool), Clock.systemUTC(), on, () -> share,
+            reservedAgainstShares::incrementAndGet, PendingElsewhere.NONE, CounterRepairs.in(pool));
+        nodes.add(node);
+        return node;
     }
 
     private RedisQuota node(double share, boolean throughProxy) {
