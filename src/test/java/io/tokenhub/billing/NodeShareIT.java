@@ -298,15 +298,8 @@ class NodeShareIT {
     @Test
     void requestsSettledAfterTheirShareBrokeAreChargedInRedisTooAndItsHoldGoesWithTheLast() throws Exception {
         // Given a node with a share, ten requests in flight against it when Redis goes silent
-        RedisQuota node = node(0.1, true);
-        long spent = busy(node, -1);
-        spent += awaitShare(node, -1);
-        List<Reservation> made = inFlight(node, 10);
-        network.partition();
-
         // When five settle (their renewal is not answered: the share breaks), then the other five
-        spent += settleAll(node, made.subList(0, 5));
-        spent += settleAll(node, made.subList(5, 10));
+        long spent = shareBrokenUnderTenRequests(node(0.1, true));
         network.heal();
 
         // Then Redis's wallet and the key's month are charged all ten once, and nothing is held
@@ -320,17 +313,11 @@ class NodeShareIT {
     @Test
     void theChargesOfABrokenShareOfANodeThatStoppedAreRunByAnotherNodesSweep() throws Exception {
         // Given a node with a share, ten requests in flight against it when Redis goes silent
-        Vertx stopping = Vertx.vertx();
-        RedisQuota node = node(stopping, 0.1, true);
-        long spent = busy(node, -1);
-        spent += awaitShare(node, -1);
-        List<Reservation> made = inFlight(node, 10);
-        network.partition();
-
         // When they settle (the share breaks: they are charged to the wallet in PostgreSQL), and the
         // node stops before Redis answers again
-        spent += settleAll(node, made.subList(0, 5));
-        spent += settleAll(node, made.subList(5, 10));
+        Vertx stopping = Vertx.vertx();
+        RedisQuota node = node(stopping, 0.1, true);
+        long spent = shareBrokenUnderTenRequests(node);
         await(node.close());
         await(stopping.close());
         network.dropConnections();
@@ -345,6 +332,20 @@ class NodeShareIT {
         eventually(() -> commands.reservationsHeld(account) == 0 && balance() == expected && keySpend() == charged,
             "Redis's wallet at " + expected + " and the key's month at " + charged + ", nothing held");
         assertThat(database.count("SELECT count(*) FROM hot_counter_repairs WHERE account_id = ?", account)).isZero();
+    }
+
+    /**
+     * The node gets a share, ten requests reserved against it, Redis goes silent, and they settle,
+     * five then five: the first five's renewal is not answered, and the share breaks. Answers what
+     * all the requests cost.
+     */
+    private long shareBrokenUnderTenRequests(RedisQuota node) throws Exception {
+        long spent = busy(node, -1);
+        spent += awaitShare(node, -1);
+        List<Reservation> made = inFlight(node, 10);
+        network.partition();
+        spent += settleAll(node, made.subList(0, 5));
+        return spent + settleAll(node, made.subList(5, 10));
     }
 
     /** {@code n} requests reserved against the node's share, in flight. */
