@@ -330,6 +330,8 @@ class EmbeddingsRerankIT {
         assertThat(upstream.lastRequest().body().fieldNames()).doesNotContain("top_n");
         JsonObject body = new JsonObject(response.body());
         assertThat(body.getString("model")).isEqualTo("remote/remote-embedder-v2");
+        // the upstream named its answer nothing (as vLLM's may not): the request's id names it, not null
+        assertThat(body.getString("id")).isEqualTo("rerank-" + response.headers().firstValue("X-Request-Id").orElseThrow());
         JsonArray results = body.getJsonArray("results");
         assertThat(results).hasSize(2);
         assertThat(results.getJsonObject(0).getJsonObject("document").getString("text")).isEqualTo("d0");

@@ -130,7 +130,9 @@ public final class OpenAiAdapter implements ProviderAdapter {
                 // Jina reports usage.total_tokens; Cohere reports meta.billed_units.search_units.
                 Usage tokens = inputCount(answer, "total_tokens");
                 JsonObject result = new JsonObject()
-                    .put("id", answer.getValue("id"))
+                    // Cohere and Jina name their answers, vLLM's may not: then the request's id, never null.
+                    .put("id", answer.getValue("id") instanceof String id && !id.isEmpty() ? id
+                        : "rerank-" + call.requestId())
                     .put("model", label(answer.getValue("model"), call))
                     .put("results", rerankResults(answer.getJsonArray("results"), call.body()));
                 return Completion.of(result, tokens);
