@@ -8,7 +8,8 @@
 -- KEYS[3]: reservations in flight (hash request id -> "keyhash|micro|wallet|plan,tokens,plan,tokens")
 -- KEYS[4]: reservations by time (sorted set), for the sweep and for a reservation about to be
 --   refused.
--- KEYS[5]: the marks of the nodes' shares (hash share id -> "renewal number|ms"), see share.lua.
+-- KEYS[5]: the marks of the nodes' shares (hash share id -> "renewal number|ms"), see share.lua, and
+-- of credits ("c:"), late charges ("l:") and released reservations ("x:"), each "…|ms".
 -- All keys share the account's hash tag, so a script touches one slot. Each script reads what it
 -- needs of a hash in one HMGET: a call from Lua costs Redis about as much as the command itself.
 
@@ -115,11 +116,26 @@ local function release(q, resv, zset, request_id)
 end
 
 -- Releases the reservations held since before the cutoff (ms): their requests' nodes died before
--- settling them. Answers how many.
-local function release_stale(q, resv, zset, cutoff)
+-- settling them, or Redis did not answer their settlements. A request's release leaves a mark in
+-- the marks hash ("x:<id>" -> "0|<cutoff>"), so that its late charge, should one come (kept in
+-- PostgreSQL, run by any node), still charges it, once (late-charge.lua, settle.lua). Answers how many.
+local function release_stale(q, resv, zset, marks, cutoff)
   local expired = redis.call('ZRANGEBYSCORE', zset, '-inf', cutoff)
   for _, id in ipairs(expired) do
-    if not release(q, resv, zset, id) then redis.call('ZREM', zset, id) end
+    if release(q, resv, zset, id) then
+      if string.sub(id, 1, 6) ~= 'share:' then redis.call('HSET', marks, 'x:' .. id, '0|' .. cutoff) end
+    else
+      redis.call('ZREM', zset, id)
+    end
   end
   return #expired
+end
+
+-- A charge to the key's month made for the given month: added when the key counts that month (or
+-- an earlier one, which the month replaces), left out when the key has moved on to a later month
+-- (a late charge run after midnight must not take the new month back to the old).
+local function charge_month(k, m, spend, month, micro)
+  if m and m > month then return end
+  local current = m == month and n(spend) or 0
+  redis.call('HSET', k, 'm', month, 'spend', int(current + micro))
 end

@@ -33,7 +33,7 @@ local refused, wallet, draws, unreserved, used, plans = count()
 if refused and (refused[1] == 'CAP' or refused[1] == 'QUOTA') then
   local oldest = redis.call('ZRANGE', zset, 0, 0, 'WITHSCORES')
   if oldest[2] and tonumber(oldest[2]) < tonumber(ARGV[9]) then
-    release_stale(q, resv, zset, ARGV[9])
+    release_stale(q, resv, zset, KEYS[5], ARGV[9])
     refused, wallet, draws, unreserved, used, plans = count()
   end
 end

@@ -1,9 +1,10 @@
 -- ARGV: request id, model, tokens, micro-USD, now (ms), month (YYYYMM), then what the reservation holds
 -- as reserve.lua answered it: micro-USD, wallet micro-USD, plan draws (id,tokens,...).
--- Releases the reservation if it is still held (not swept, not replaced), then charges: plans first,
+-- Releases the reservation if it is still held (not swept, not replaced; not charged already by its
+-- late charge, see late-charge.lua), then charges: plans first,
 -- the rest to the wallet. The node passes what the reservation holds, so the record is only deleted,
 -- not read, and the wallet's and the key's counters are each read once and written once.
-local q, k, resv, zset = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local q, k, resv, zset, marks = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local acct = redis.call('HMGET', q, 'loaded', 'plans', 'bal', 'res')
 if not acct[1] then return {'LOAD'} end
 local key = redis.call('HMGET', k, 'm', 'spend', 'res')
@@ -16,6 +17,11 @@ if redis.call('HDEL', resv, ARGV[1]) == 1 then
   for id, take in pairs(parse_draws(ARGV[9])) do
     redis.call('HINCRBY', q, 'p:' .. id .. ':res', int(0 - take))
   end
+else
+  -- Not held: released as stale (then charged here, and its late charge, if any, finds no mark), or
+  -- charged already by its late charge (this settle arrived after it, late on its connection).
+  if redis.call('HEXISTS', marks, 'l:' .. ARGV[1]) == 1 then return {'OK', 0, ''} end
+  redis.call('HDEL', marks, 'x:' .. ARGV[1])
 end
 -- What other requests hold of a plan is theirs to draw: free tokens first (this request's own, just
 -- released, among them), and only usage past the estimate from the rest.

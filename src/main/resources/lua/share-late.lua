@@ -24,7 +24,5 @@ local micro = tonumber(ARGV[4]) + (ran and 0 or tonumber(ARGV[3]))
 if micro == 0 then return 1 end
 redis.call('HINCRBY', q, 'bal', int(0 - micro))
 local key = redis.call('HMGET', k, 'm', 'spend')
-if key[1] then
-  redis.call('HSET', k, 'm', ARGV[5], 'spend', int(month_spend(k, key[1], key[2], ARGV[5]) + micro))
-end
+if key[1] then charge_month(k, key[1], key[2], ARGV[5], micro) end
 return 1

@@ -7,7 +7,8 @@
 -- least the share keeps); the fraction of what is left that the share may grow to (0: only what is
 -- still held); the key's monthly cap (-1 = none); month (YYYYMM); the score of its entry in KEYS[4]
 -- (ms: the sweep, or a refused reservation, releases it once it is below their cutoff); the
--- renewal's number (1, 2, … for the share); now (ms).
+-- renewal's number (1, 2, … for the share); now (ms); 1 when the node gives the share back with this
+-- renewal, else 0 (its mark goes too: no late charge can follow a renewal that was answered).
 -- KEYS[5]: the shares' marks (hash share id -> "number|ms" of its last renewal taken here), so that
 -- a renewal the node gave up on is charged once (share-late.lua): one that arrives after its late
 -- charge ran does nothing, and answers GONE.
@@ -38,4 +39,5 @@ else
   redis.call('HDEL', resv, ARGV[1])
   redis.call('ZREM', zset, ARGV[1])
 end
+if ARGV[10] == '1' then redis.call('HDEL', marks, ARGV[1]) end
 return {'OK', int(size)}

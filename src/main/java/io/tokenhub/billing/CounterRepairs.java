@@ -29,8 +29,11 @@ public interface CounterRepairs {
     /** How long a sweep that claimed a charge has to run it before another node's sweep may. */
     long CLAIM_MS = 2 * 60_000;
 
-    /** A charge Redis owes: the script to run on the account's and key's counters, in its node's order. */
-    record Owed(String id, String accountId, String keyId, String script, List<String> args, long seq) {
+    /**
+     * A charge Redis owes: the script to run on the account's and key's counters. The charges of one
+     * {@code chain} (a share's) run in their node's order ({@code seq}), none before an earlier one.
+     */
+    record Owed(String id, String chain, String accountId, String keyId, String script, List<String> args, long seq) {
     }
 
     /** Keeps a charge Redis owes. */
@@ -42,7 +45,10 @@ public interface CounterRepairs {
     /** This node is stopping without having run these: they are due at once. */
     Future<Void> dueNow(Collection<String> ids);
 
-    /** Claims for this node, for {@link #CLAIM_MS}, at most {@code limit} charges now due, in their nodes' order. */
+    /**
+     * Claims for this node, for {@link #CLAIM_MS}, at most {@code limit} chains whose first charge is
+     * due, with their charges due, in their order.
+     */
     Future<List<Owed>> claimDue(int limit);
 
     /** Without PostgreSQL (tests of the counters alone): nothing is kept. */
@@ -74,10 +80,11 @@ public interface CounterRepairs {
             @Override
             public Future<Void> owe(Owed o) {
                 return pool.preparedQuery("""
-                        INSERT INTO hot_counter_repairs (id, account_id, key_id, script, args, seq, due_at)
-                        VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7)) ON CONFLICT (id) DO NOTHING""")
-                    .execute(Tuple.of(o.id(), o.accountId(), o.keyId(), o.script(), o.args().toArray(String[]::new),
-                        o.seq(), DUE_AFTER_MS / 1_000.0))
+                        INSERT INTO hot_counter_repairs (id, chain, account_id, key_id, script, args, seq, due_at)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))
+                        ON CONFLICT (id) DO NOTHING""")
+                    .execute(Tuple.of(o.id(), o.chain(), o.accountId(), o.keyId(), o.script(),
+                        o.args().toArray(String[]::new), o.seq(), DUE_AFTER_MS / 1_000.0))
                     .mapEmpty();
             }
 
@@ -98,17 +105,23 @@ public interface CounterRepairs {
 
             @Override
             public Future<List<Owed>> claimDue(int limit) {
+                // A chain is claimed by locking its first charge: a node that finds it locked (claimed
+                // by another) or not due takes none of the chain's, so that none runs before it.
                 return pool.preparedQuery("""
                         UPDATE hot_counter_repairs SET due_at = now() + make_interval(secs => $2)
-                         WHERE id IN (SELECT id FROM hot_counter_repairs WHERE due_at <= now()
-                                       ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
-                        RETURNING id, account_id, key_id, script, args, seq""")
+                         WHERE due_at <= now() AND chain IN (
+                               SELECT first.chain FROM hot_counter_repairs first
+                                WHERE first.due_at <= now() AND NOT EXISTS (SELECT 1 FROM hot_counter_repairs e
+                                                                             WHERE e.chain = first.chain AND e.seq < first.seq)
+                                ORDER BY first.seq LIMIT $1 FOR UPDATE SKIP LOCKED)
+                        RETURNING id, chain, account_id, key_id, script, args, seq""")
                     .execute(Tuple.of(limit, CLAIM_MS / 1_000.0))
                     .map(rows -> {
                         List<Owed> out = new ArrayList<>();
                         for (Row r : rows) {
-                            out.add(new Owed(r.getString("id"), r.getString("account_id"), r.getString("key_id"),
-                                r.getString("script"), List.of(r.getArrayOfStrings("args")), r.getLong("seq")));
+                            out.add(new Owed(r.getString("id"), r.getString("chain"), r.getString("account_id"),
+                                r.getString("key_id"), r.getString("script"), List.of(r.getArrayOfStrings("args")),
+                                r.getLong("seq")));
                         }
                         out.sort(Comparator.comparingLong(Owed::seq));
                         return out;

@@ -51,10 +51,11 @@ final class NodeShare {
     /** Completed once the share is given back, or dropped as broken. */
     final Promise<Void> gone = Promise.promise();
     /**
-     * Once broken, its late charges in Redis, one after the other (the failed renewal's first): used
-     * on the renewals' context only.
+     * Once broken, its late charges in Redis, one after the other (the failed renewal's first), while
+     * each is taken (after one given up on, the rest are left to the sweeps, in order): used on the
+     * renewals' context only.
      */
-    Future<Void> late = Future.succeededFuture();
+    Future<Boolean> late = Future.succeededFuture(true);
     final String id;
     final String accountId;
     final String keyId;

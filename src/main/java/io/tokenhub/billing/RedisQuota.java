@@ -30,6 +30,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
@@ -83,10 +84,13 @@ public final class RedisQuota implements Quota {
      */
     static final long CREDIT_MARK_MS = 24 * 3_600_000L;
     /**
-     * How long a share's mark stays after its last renewal: an hour, past the last try of a broken
-     * share's late charges (about 35 minutes), which need it to charge once.
+     * How long a share's mark stays after its last renewal: a day, as a credit's, past any run of a
+     * broken share's late charges, which need it to charge once (by its node for about 35 minutes,
+     * kept in PostgreSQL then for any node's sweep, once Redis answers). A share given back takes its
+     * mark with it: only the marks of shares that broke or whose node died wait. Until 2026-12-08 an
+     * hour: a broken share's charges run after a longer outage were lost (a review: 2 000 micro-USD).
      */
-    static final long SHARE_MARK_MS = 3_600_000L;
+    static final long SHARE_MARK_MS = CREDIT_MARK_MS;
     /** At most one warning per 10 s about Redis failing requests: an outage is not a log flood. */
     private final OncePer warnings = new OncePer(10_000);
 
@@ -139,6 +143,8 @@ public final class RedisQuota implements Quota {
     /** Id of each charge Redis owes this node's tries, to the keeping of it in {@link #repairs}. */
     private final Map<String, Future<Void>> owedHere = new ConcurrentHashMap<>();
     private final AtomicLong oweSequence = new AtomicLong();
+    /** Whether a run of owed charges ({@link #runOwed}) is on its way. */
+    private final AtomicBoolean runningOwed = new AtomicBoolean();
 
     public RedisQuota(RedisAPI redis, QuotaLoader loader, Clock clock) {
         this(redis, redis, loader, clock);
@@ -318,7 +324,7 @@ public final class RedisQuota implements Quota {
         List<String> args = List.of(s.id, Long.toString(r.chargeMicroUsd()), Long.toString(r.heldMicroUsd()),
             r.grow() ? Double.toString(shareFraction.getAsDouble()) : "0", Long.toString(s.cap), month(),
             Long.toString(r.sentAtMs() - RESERVATION_TTL_MS + SHARE_TTL_MS), Long.toString(r.sequence()),
-            Long.toString(r.sentAtMs()));
+            Long.toString(r.sentAtMs()), r.last() ? "1" : "0");
         run(renewal, s.accountId, s.keyId, args, null).map(reply -> {
             if (!"OK".equals(reply.get(0).toString())) {
                 // GONE: its late charge ran first, which only a renewal given up on has.
@@ -362,7 +368,8 @@ public final class RedisQuota implements Quota {
         boolean last = s.holding() == 0;
         if (microUsd > 0 || last) {
             CounterRepairs.Owed owed = oweShareLate(s, s.brokenRenewal(), 0, microUsd, last);
-            renewals.runOnContext(v -> s.late = s.late.compose(done -> untilTaken(owed, renewals)));
+            renewals.runOnContext(v -> s.late = s.late.compose(taken -> taken ? untilTaken(owed, renewals)
+                : Future.succeededFuture(false)));
         }
     }
 
@@ -376,7 +383,7 @@ public final class RedisQuota implements Quota {
      */
     private void chargeShareLate(NodeShare s, long renewal, long carriedMicroUsd, long laterMicroUsd, boolean release) {
         CounterRepairs.Owed owed = oweShareLate(s, renewal, carriedMicroUsd, laterMicroUsd, release);
-        s.late = s.late.compose(v -> untilTaken(owed, renewals));
+        s.late = s.late.compose(taken -> taken ? untilTaken(owed, renewals) : Future.succeededFuture(false));
     }
 
     /** Keeps one of a broken share's late charges, before anyone hears of the settlements in it. */
@@ -384,7 +391,7 @@ public final class RedisQuota implements Quota {
                                              boolean release) {
         long seq = oweSequence.incrementAndGet();
         String id = s.id + "/" + seq;
-        return owe(new CounterRepairs.Owed(id, s.accountId, s.keyId, SHARE_LATE,
+        return owe(new CounterRepairs.Owed(id, s.id, s.accountId, s.keyId, SHARE_LATE,
             List.of(s.id, Long.toString(renewal), Long.toString(carriedMicroUsd), Long.toString(laterMicroUsd),
                 month(), Long.toString(clock.millis()), release ? "1" : "0", id), seq), carriedMicroUsd + laterMicroUsd);
     }
@@ -435,9 +442,10 @@ public final class RedisQuota implements Quota {
         if (settling == null || !settling.isEventLoopContext()) {
             return;
         }
-        CounterRepairs.Owed owed = owe(new CounterRepairs.Owed(r.requestId(), r.accountId(), r.keyId(), LATE_CHARGE,
-            List.of(r.requestId(), Long.toString(microUsd), month(), Long.toString(r.microUsd()),
-                Long.toString(r.walletMicroUsd()), draws(r.planTokens())), oweSequence.incrementAndGet()), microUsd);
+        CounterRepairs.Owed owed = owe(new CounterRepairs.Owed(r.requestId(), r.requestId(), r.accountId(), r.keyId(),
+            LATE_CHARGE, List.of(r.requestId(), Long.toString(microUsd), month(), Long.toString(r.microUsd()),
+                Long.toString(r.walletMicroUsd()), draws(r.planTokens()), Long.toString(clock.millis())),
+            oweSequence.incrementAndGet()), microUsd);
         untilTaken(owed, settling);
     }
 
@@ -460,21 +468,22 @@ public final class RedisQuota implements Quota {
      * Runs the owed charge's script on {@code context} after a second, and again after each failure,
      * the wait doubling up to a minute, {@link #LATE_CHARGE_ATTEMPTS} times (about half an hour),
      * until one succeeds: Redis took the charge (or had it already), which is forgotten. Completes,
-     * never failing, once it was taken or the tries are over.
+     * never failing, once it was taken ({@code true}) or the tries are over ({@code false}).
      */
-    private Future<Void> untilTaken(CounterRepairs.Owed owed, ContextInternal context) {
+    private Future<Boolean> untilTaken(CounterRepairs.Owed owed, ContextInternal context) {
         return tries(context, () -> charge(owed), 1).compose(taken -> {
             Future<Void> kept = owedHere.remove(owed.id());
             if (!taken) {
                 LOG.error("the hot counters never took a charge to account {}: any node's sweep tries again once it "
                     + "is due", owed.accountId());
-                return Future.succeededFuture();
+                return Future.succeededFuture(false);
             }
             return (kept == null ? Future.<Void>succeededFuture() : kept).compose(v -> repairs.taken(owed.id()))
+                .map(true)
                 .otherwise(failure -> {
                     LOG.warn("forgetting a charge the hot counters took failed ({}): a sweep will run it again, "
                         + "which charges nothing more", failure.toString());
-                    return null;
+                    return true;
                 });
         });
     }
@@ -586,37 +595,32 @@ public final class RedisQuota implements Quota {
 
     /**
      * Runs charges another node (or this one, in an earlier run or before its tries ran out) kept,
-     * one after the other in their order (a share's charges follow each other), each forgotten once
-     * Redis took it; one that fails waits for a later sweep.
+     * one after the other in their order (claimed a share's together), each forgotten once Redis took
+     * it. The first that fails ends the run: the rest wait for a later sweep (a Redis that does not
+     * answer is not asked a thousand times a minute). One run at a time.
      */
     private void runOwed(List<CounterRepairs.Owed> due) {
-        Future<Void> chain = Future.succeededFuture();
-        // A share's charges run in order, the first setting the mark the others need: after one
-        // fails, the rest of that share's wait for a later sweep.
-        Set<String> failedShares = ConcurrentHashMap.newKeySet();
+        if (due.isEmpty() || !runningOwed.compareAndSet(false, true)) {
+            return;
+        }
+        Future<Boolean> chain = Future.succeededFuture(true);
         for (CounterRepairs.Owed owed : due) {
-            if (owedHere.containsKey(owed.id())) {
-                continue; // this node's own tries are still at it
-            }
-            String share = owed.script().equals(SHARE_LATE) ? owed.args().get(0) : null;
-            chain = chain.compose(v -> {
-                if (share != null && failedShares.contains(share)) {
-                    return Future.succeededFuture();
+            chain = chain.compose(going -> {
+                if (!going || owedHere.containsKey(owed.id())) {
+                    return Future.succeededFuture(going); // this node's own tries are still at it
                 }
-                return charge(owed).compose(taken -> {
-                    LOG.warn("charged to account {}'s hot counters a charge they owed since a node could not ({})",
-                        owed.accountId(), owed.id());
-                    return repairs.taken(owed.id());
-                }).otherwise(failure -> {
-                    if (share != null) {
-                        failedShares.add(share);
-                    }
-                    LOG.warn("charging account {}'s hot counters what they owe failed ({}); a later sweep tries again",
+                return charge(owed).compose(reply -> {
+                    LOG.warn("ran a charge account {}'s hot counters owed since a node could not ({}): {}",
+                        owed.accountId(), owed.id(), reply.toInteger() == 1 ? "charged" : "taken already");
+                    return repairs.taken(owed.id()).map(true);
+                }, failure -> {
+                    LOG.warn("running a charge account {}'s hot counters owe failed ({}); a later sweep tries again",
                         owed.accountId(), failure.toString());
-                    return null;
+                    return Future.succeededFuture(false);
                 });
             });
         }
+        chain.onComplete(done -> runningOwed.set(false));
     }
 
     /** Redis failed or did not answer: the request is refused as a passing outage (503), not as our bug. */

@@ -83,26 +83,29 @@ class ReservationSweepIT {
     }
 
     @Test
-    void theSweepForgetsTheMarksOfSharesAnHourOldAndOfCreditsADayOld() throws Exception {
-        // Given counters loaded, with the marks of a share last renewed an hour ago (its node gone), of
-        // one renewed 40 minutes ago (a broken share's late charges may still need it) and of one renewed now
+    void theSweepForgetsTheMarksOfSharesCreditsAndLateChargesADayOld() throws Exception {
+        // Given counters loaded, with the marks of a share last renewed a day ago (its node gone), of
+        // one broken 23 hours ago (its late charges, kept in PostgreSQL, may still need it), of one
+        // renewed now, and of credits and late charges a day old and an hour old
         RedisQuota node = quota();
         await(node.reserve("req_seen", account, "key_1", -1, "m", 10, 10));
         String marks = "th:sm:{" + account + "}";
-        await(redis.hset(List.of(marks, "share:gone:1", "7|" + now.minus(Duration.ofMinutes(61)).toEpochMilli(),
-            "share:recent:1", "4|" + now.minus(Duration.ofMinutes(40)).toEpochMilli(),
+        await(redis.hset(List.of(marks, "share:gone:1", "7|" + now.minus(Duration.ofHours(25)).toEpochMilli(),
+            "share:recent:1", "4|" + now.minus(Duration.ofHours(23)).toEpochMilli(),
             "share:live:1", "3|" + now.toEpochMilli(),
             "c:old", "0|" + now.minus(Duration.ofHours(25)).toEpochMilli(),
-            "c:recent", "0|" + now.minus(Duration.ofHours(1)).toEpochMilli())));
+            "c:recent", "0|" + now.minus(Duration.ofHours(1)).toEpochMilli(),
+            "l:old", "0|" + now.minus(Duration.ofHours(25)).toEpochMilli(),
+            "x:recent", "0|" + now.minus(Duration.ofHours(1)).toEpochMilli())));
 
         // When a node that has seen the account sweeps
         node.sweep();
 
-        // Then the marks of the shares renewed within the hour are left, and of the credit made within the day
+        // Then the marks made within the day are left
         TestGateway.eventually(() -> {
             try {
                 return await(redis.hkeys(marks)).stream().map(Object::toString).sorted().toList()
-                    .equals(List.of("c:recent", "share:live:1", "share:recent:1"));
+                    .equals(List.of("c:recent", "share:live:1", "share:recent:1", "x:recent"));
             } catch (Exception e) {
                 throw new AssertionError(e);
             }

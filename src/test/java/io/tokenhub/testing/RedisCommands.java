@@ -7,6 +7,8 @@ import java.io.UncheckedIOException;
 import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Set;
 
 /**
  * Commands sent to the test's Redis itself, each on a connection of its own: what a test reads or
@@ -63,6 +65,30 @@ public final class RedisCommands {
     /** How many reservations an account holds ({@code HLEN} of its reservations hash). */
     public long reservationsHeld(String accountId) {
         return integer("HLEN", "th:r:{" + accountId + "}");
+    }
+
+    /** The ids of the other clients connected to Redis now ({@code CLIENT LIST}, this one left out). */
+    public Set<String> clientIds() {
+        try (Socket socket = new Socket(host(), port())) {
+            socket.getOutputStream().write("*2\r\n$6\r\nCLIENT\r\n$4\r\nLIST\r\n".getBytes(StandardCharsets.US_ASCII));
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(),
+                StandardCharsets.US_ASCII));
+            char[] list = new char[Integer.parseInt(in.readLine().substring(1))];
+            for (int read = 0, n; read < list.length; read += n) {
+                if ((n = in.read(list, read, list.length - read)) < 0) {
+                    throw new IOException("CLIENT LIST cut short");
+                }
+            }
+            Set<String> ids = new HashSet<>();
+            for (String line : new String(list).split("\n")) {
+                if (line.startsWith("id=") && !line.contains("cmd=client|list")) {
+                    ids.add(line.substring(3, line.indexOf(' ')));
+                }
+            }
+            return ids;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private String[] lines(int count, String... command) {
