@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.tokenhub.config.TokenHubConfig;
+import io.tokenhub.store.EmbeddedPostgresServer;
 import io.tokenhub.testing.TestDatabase;
 import io.tokenhub.testing.TestGateway;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
 /** A start that fails says why in one line an operator can act on: which setting, which port. */
@@ -27,6 +29,21 @@ class StartFailureIT {
             // When the gateway starts, then it fails naming the address and the setting
             assertThatThrownBy(() -> TokenHub.start(config)).satisfies(failure ->
                 assertThat(TokenHub.causes(failure)).contains("cannot listen on 127.0.0.1:" + port + " (server.port)"));
+        }
+    }
+
+    @Test
+    void anEmbeddedDatabasePortTakenByAnotherProcessIsNamedWithItsSetting() throws Exception {
+        // Given another server on the embedded database's port (another gateway's embedded database)
+        try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            int port = taken.getLocalPort();
+            Path dataDir = Files.createTempDirectory("tokenhub-start");
+
+            // When an embedded database is started on it, then it fails naming the setting, and starts
+            // nothing (it used to take the other server for its own, and the gateway its data)
+            assertThatThrownBy(() -> EmbeddedPostgresServer.start(dataDir.resolve("postgres"), port))
+                .hasMessageContaining("storage.embedded_port " + port + " is in use");
+            assertThat(Files.exists(dataDir.resolve("postgres"))).isFalse();
         }
     }
 }

@@ -5,6 +5,8 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.tokenhub.core.ApiError;
 import io.tokenhub.core.ApiException;
 import io.tokenhub.core.Ids;
+import io.tokenhub.core.OncePer;
+import io.tokenhub.store.Database;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
@@ -28,6 +30,8 @@ public final class ErrorWriter {
      * 22008). Others of class 22, such as an overflowing sum, would be ours.
      */
     private static final Set<String> CLIENT_VALUES = Set.of("22021", "22P05", "22P02", "22007", "22008");
+    /** At most one warning per 10 s about PostgreSQL out of reach: an outage is not a log flood. */
+    private static final OncePer OUTAGE_WARNINGS = new OncePer(10_000);
 
     private ErrorWriter() {
     }
@@ -49,6 +53,14 @@ public final class ErrorWriter {
             LOG.debug("a request value refused by PostgreSQL: {}", failure.getMessage());
             return new ApiError.InvalidRequest("The request holds a value that cannot be stored or searched for "
                 + "(a NUL character, or a number out of range).", null);
+        }
+        if (Database.unreachable(failure)) {
+            // An outage, not a bug: a 503 to retry, and a line now and then rather than a stack trace
+            // a request (an operator audit found the admin API, reports and sign-in answering 500).
+            if (OUTAGE_WARNINGS.due(System.currentTimeMillis())) {
+                LOG.warn("PostgreSQL could not be reached for a request (answered 503): {}", failure.toString());
+            }
+            return new ApiError.Unavailable("The gateway's database is briefly unavailable; retry the request.");
         }
         LOG.error("unexpected failure on the request path", failure);
         return new ApiError.Internal("The server had an error while processing your request.");

@@ -1,12 +1,17 @@
 package io.tokenhub.store;
 
+import io.netty.channel.ConnectTimeoutException;
 import io.tokenhub.config.TokenHubConfig.Storage;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgBuilder;
 import io.vertx.pgclient.PgConnectOptions;
+import io.vertx.sqlclient.ClosedConnectionException;
+import io.vertx.sqlclient.DatabaseException;
 import io.vertx.sqlclient.Pool;
 import io.vertx.sqlclient.PoolOptions;
+import java.net.ConnectException;
 import java.net.URLEncoder;
+import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -42,6 +47,28 @@ public final class Database implements AutoCloseable {
         this.connectOptions = connectOptions;
         this.poolSize = poolSize;
         this.embedded = embedded;
+    }
+
+    /**
+     * Whether a failure (or one of its causes) says PostgreSQL could not be reached or would not take
+     * the work: no connection (refused, lost, timed out), a server shutting down, starting up, full of
+     * connections or refusing them. A passing outage to retry (503), not a fault of the request's.
+     */
+    public static boolean unreachable(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof ConnectException || t instanceof ClosedConnectionException
+                || t instanceof ClosedChannelException || t instanceof ConnectTimeoutException) {
+                return true;
+            }
+            if (t instanceof DatabaseException db && db.getSqlState() != null) {
+                String state = db.getSqlState();
+                // 08: connection exceptions; 57P01-57P03: shutting down, cannot connect now; 53300: too
+                // many connections; 55000: a database not accepting connections.
+                return state.startsWith("08") || state.startsWith("57P0") || state.equals("53300")
+                    || state.equals("55000");
+            }
+        }
+        return false;
     }
 
     /** Starts the embedded server if configured, then brings the schema up to date. Blocking. */

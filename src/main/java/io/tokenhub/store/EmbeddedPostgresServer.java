@@ -4,6 +4,9 @@ import io.vertx.pgclient.PgConnectOptions;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -44,6 +47,15 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
     }
 
     public static EmbeddedPostgresServer start(Path dataDirectory, int port) {
+        // A server already on the port (another gateway's embedded database) would answer for this
+        // one: the start would seem to succeed, and this gateway would use the other's accounts and
+        // keys (an operator audit, 2026-12-08).
+        try (ServerSocket probe = new ServerSocket()) {
+            probe.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+        } catch (IOException taken) {
+            throw new IllegalStateException("storage.embedded_port " + port + " is in use (another TokenHub with "
+                + "an embedded database?): set storage.embedded_port to a free port");
+        }
         try {
             Files.createDirectories(dataDirectory);
             EmbeddedPostgres pg = EmbeddedPostgres.builder()
@@ -57,6 +69,12 @@ public final class EmbeddedPostgresServer implements AutoCloseable {
             return new EmbeddedPostgresServer(pg, port);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start the embedded PostgreSQL in " + dataDirectory, e);
+        } catch (IllegalStateException e) {
+            if (e.getMessage() != null && e.getMessage().contains("lock")) {
+                throw new IllegalStateException(e.getMessage() + ": another TokenHub is using storage.data_dir "
+                    + dataDirectory.getParent() + " (each gateway needs a data_dir of its own)", e);
+            }
+            throw e;
         }
     }
 

@@ -161,6 +161,20 @@ class PostgresOutageIT {
         assertThat(unchecked.status()).as(unchecked.body()).isEqualTo(503);
         assertThat(new JsonObject(unchecked.body()).getJsonObject("error").getString("code"))
             .isEqualTo("service_unavailable");
+        // And what needs the database answers the same, a 503 to retry with a Retry-After (the admin
+        // API, the reports and the key holder's usage answered 500, with a stack trace each)
+        for (HttpRequest.Builder needsTheDatabase : List.of(
+            HttpRequest.newBuilder(URI.create(apiUrl("/admin/v1/accounts")))
+                .header("Authorization", "Bearer " + TestGateway.MASTER_KEY),
+            HttpRequest.newBuilder(URI.create(apiUrl("/admin/v1/usage")))
+                .header("Authorization", "Bearer " + TestGateway.MASTER_KEY),
+            HttpRequest.newBuilder(URI.create(apiUrl("/v1/usage"))).header("Authorization", "Bearer " + key))) {
+            HttpResponse<String> refused = exchange(needsTheDatabase);
+            assertThat(refused.statusCode()).as(refused.body()).isEqualTo(503);
+            assertThat(new JsonObject(refused.body()).getJsonObject("error").getString("code"))
+                .isEqualTo("service_unavailable");
+            assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+        }
 
         // When PostgreSQL is started again on the same data directory and port
         postgres = EmbeddedPostgresServer.start(pgDir, pgPort);
