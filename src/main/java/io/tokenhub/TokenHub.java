@@ -47,6 +47,7 @@ import io.vertx.sqlclient.Pool;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -104,12 +105,29 @@ public final class TokenHub {
         this.usageStatus = new UsageStatus();
     }
 
+    /** What the command line takes. */
+    static final String USAGE = "usage: java -jar tokenhub.jar [--config PATH]\n"
+        + "  --config PATH  the configuration file (else $TOKENHUB_CONFIG, else conf/tokenhub.yaml under the working "
+        + "directory)";
+
     public static void main(String[] args) {
+        String wrong = wrongArgument(args);
+        if (wrong != null) {
+            boolean help = wrong.equals("--help") || wrong.equals("-h");
+            (help ? System.out : System.err).println(help ? USAGE : "TokenHub: unknown argument '" + wrong + "'\n"
+                + USAGE);
+            System.exit(help ? 0 : 2);
+            return;
+        }
         TokenHubConfig config;
         try {
             config = ConfigLoader.fromEnvironment().load(ConfigLoader.locate(args, System::getenv));
         } catch (ConfigException e) {
             System.err.println("TokenHub cannot start: " + e.getMessage());
+            Path file = ConfigLoader.locate(args, System::getenv);
+            if (!Files.exists(file)) {
+                System.err.println("(" + file.toAbsolutePath() + " does not exist; " + USAGE.substring(7) + ")");
+            }
             System.exit(2);
             return;
         }
@@ -153,6 +171,7 @@ public final class TokenHub {
             database.reportPool(vertx, config.storage().reportPoolSize(), config.storage().reportTimeoutMs()), metrics);
         try {
             await(hub.deploy(source), START_TIMEOUT_MS);
+            hub.describeStart(source);
             return hub;
         } catch (RuntimeException e) {
             LOG.error("start-up failed, shutting down: {}", e.toString());
@@ -281,11 +300,32 @@ public final class TokenHub {
             });
     }
 
+    /**
+     * Says in the log what this node runs on (an operator reading it first asks), and what will not
+     * work: an admin API turned off, a Redis that does not answer (requests are refused until it does).
+     */
+    private void describeStart(Path source) {
+        TokenHubConfig.Storage storage = config.storage();
+        LOG.info("serving: configuration {}, database {}, counters {}, {}",
+            source == null ? "given in code" : source.toAbsolutePath(),
+            storage.embeddedPostgres() ? "embedded in " + Path.of(storage.dataDir()).toAbsolutePath()
+                : TokenHubConfig.Storage.redact(storage.postgres()),
+            redis == null ? "in this process" : "in Redis " + TokenHubConfig.Storage.redact(storage.redis()),
+            config.cluster().enabled() ? "a cluster's node" : "one node");
+        if (config.admin().masterKey().isEmpty() && !config.admin().bootstrap()) {
+            LOG.warn("the admin API is off: admin.master_key is empty and admin.bootstrap is false");
+        }
+        if (redis != null) {
+            redis.ping(List.of()).timeout(2, TimeUnit.SECONDS).onFailure(failure -> LOG.warn(
+                "Redis does not answer ({}): requests are refused with 503 until it does", failure.toString()));
+        }
+    }
+
     private void printWelcome() {
         String base = "http://localhost:" + apiPort;
         StringBuilder out = new StringBuilder()
-            .append("\nTokenHub is up: API ").append(base).append("/v1, metrics and health on port ")
-            .append(managementPort).append('\n');
+            .append("\nTokenHub is up: API ").append(base).append("/v1, console ").append(base)
+            .append("/console, metrics and health on port ").append(managementPort).append('\n');
         if (bootstrapKeys != null) {
             out.append("\nFirst start: these keys are shown once, store them now.\n")
                 .append("  admin key:   ").append(bootstrapKeys.adminKey())
@@ -319,13 +359,30 @@ public final class TokenHub {
         // the other nodes' sweeps (CounterRepairs), with the pool still open to say so.
         bounded("giving back this node's shares of accounts",
             () -> quota == null ? Future.succeededFuture() : quota.close(), SHARES_RETURN_MS);
-        LOG.info("stopping: requests done and usage written after {} ms; leaving", elapsedMs(started));
+        LOG.info("stopping: requests done and usage written (or spooled, said above) after {} ms; leaving",
+            elapsedMs(started));
         // Closed from this (non-Vert.x) thread, so that nothing is left to run on a stopped event loop.
         bounded("closing the database pool", pool::close, 10_000);
         bounded("closing the reports' database pool", reportPool::close, 10_000);
         bounded("closing Vert.x and leaving the cluster", vertx::close, 30_000);
         database.close();
         LOG.info("stopped after {} ms", elapsedMs(started));
+    }
+
+    /**
+     * The first argument the command line does not take (every one but {@code --config PATH}, and
+     * {@code --help}), or null. Until 2026-12-08 they were ignored: {@code --conf FILE} started on the
+     * default file.
+     */
+    static String wrongArgument(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--config") && i + 1 < args.length) {
+                i++;
+            } else if (!args[i].startsWith("--config=")) {
+                return args[i];
+            }
+        }
+        return null;
     }
 
     /** The messages of a failure and of its causes, most general first. */

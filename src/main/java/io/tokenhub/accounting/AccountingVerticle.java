@@ -3,6 +3,7 @@ package io.tokenhub.accounting;
 import io.tokenhub.config.TokenHubConfig.Accounting;
 import io.tokenhub.core.Bus;
 import io.tokenhub.core.LocalCodec;
+import io.tokenhub.core.OncePer;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.ThreadingModel;
@@ -57,6 +58,8 @@ public final class AccountingVerticle extends VerticleBase {
     private final Consumer<List<UsageEvent>> onFound;
     private final ArrayDeque<UsageEvent> pending = new ArrayDeque<>();
     private Spool spool;
+    /** At most one warning per 10 s about usage going to the spool. */
+    private final OncePer spoolWarnings = new OncePer(10_000);
     private Journal journal;
     private MessageConsumer<UsageBatch> consumer;
     private MessageConsumer<Void> syncConsumer;
@@ -261,6 +264,12 @@ public final class AccountingVerticle extends VerticleBase {
             })
             .recover(dbFailure -> {
                 status.databaseDown(dbFailure);
+                if (spoolWarnings.due(System.currentTimeMillis())) {
+                    // Said when it starts and now and then, not only once the replay is done.
+                    LOG.warn("PostgreSQL did not take {} usage records ({}): they go to the disk spool, {} records "
+                        + "there before them, and are written once it is back", batch.size(), dbFailure.toString(),
+                        spool.records());
+                }
                 return spoolOrKeep(batch);
             });
     }
@@ -366,6 +375,10 @@ public final class AccountingVerticle extends VerticleBase {
             .andThen(drained -> {
                 if (journal != null) {
                     journal.close(taken);
+                }
+                if (!spool.isEmpty()) {
+                    LOG.warn("stopping with {} usage records in the disk spool ({}), not yet in PostgreSQL: the next "
+                        + "start on this data_dir writes them; keep the directory", spool.records(), spoolDir);
                 }
             });
     }

@@ -255,6 +255,18 @@ public final class ConfigLoader {
         n.warnUnknown();
         if (!s.embeddedPostgres() && !s.postgres().matches("postgres(ql)?://.+")) {
             n.problem("postgres", "must be 'embedded' or a postgresql:// URL");
+        } else if (!s.embeddedPostgres()) {
+            // The client's own defaults stand in for what the URL leaves out: a role named "user" and a
+            // database named "db", which the refusals then name (an operator audit).
+            String rest = s.postgres().replaceFirst("^postgres(ql)?://", "");
+            if (!rest.matches("[^/?#]*@.*")) {
+                n.warn("postgres", "names no user (postgresql://USER:PASSWORD@HOST:5432/DATABASE): the client "
+                    + "connects as 'user'");
+            }
+            if (!rest.matches("[^/?#]*/[^/?#]+.*")) {
+                n.warn("postgres", "names no database (postgresql://USER:PASSWORD@HOST:5432/DATABASE): the client "
+                    + "opens 'db'");
+            }
         }
         if (!s.redis().equals("none") && !s.redis().matches("rediss?://.+")) {
             n.problem("redis", "must be 'none' or a redis:// URL");
@@ -324,6 +336,11 @@ public final class ConfigLoader {
             n.requiredString("id"), type, stripSlash(baseUrl), n.string("api_key", ""), n.string("api_version", ""),
             timeouts, breaker, n.integer("retries", 0, 0, 10), n.integer("max_connections", 1000, 1, 100_000),
             n.bool("http2", false), n.number("chunk_delay_ms", 0, 0, 60_000), dialect(n, type), cachesAutomatically(n, type));
+        // A key left out (an unset ${VAR:-} default, say) reads as the provider's failure at the first
+        // call; a server on this machine (vLLM, a proxy) may need none.
+        if (!type.equals("mock") && p.apiKey().isEmpty() && !baseUrl.matches("https?://(localhost|127\\.[0-9.]+|\\[::1])([:/].*)?")) {
+            n.warn("api_key", "is empty: the provider is called without credentials");
+        }
         n.warnUnknown();
         return p;
     }

@@ -144,6 +144,8 @@ public final class CatalogReloader {
             try {
                 return new Loaded(read, loader.load(source));
             } catch (ConfigException e) {
+                // The admin who asked reads the 400; the operator who reads the log should too.
+                LOG.warn("configuration reload refused, the catalog in force unchanged: {}", e.getMessage());
                 throw new InvalidRequest(e.getMessage(), null).toException();
             }
         }, false);

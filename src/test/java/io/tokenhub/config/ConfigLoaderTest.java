@@ -226,6 +226,9 @@ class ConfigLoaderTest {
         assertThat(config.providers().get(0).apiKey()).isEmpty();
         assertThat(loader.warnings()).containsExactlyInAnyOrder(
             "${MISSING} is not set and has no default: read as empty (write ${MISSING:-default})",
+            "providers[0].api_key: is empty: the provider is called without credentials",
+            "storage.postgres: names no user (postgresql://USER:PASSWORD@HOST:5432/DATABASE): the client connects "
+                + "as 'user'",
             "server.colour: unknown key, ignored",
             "admin.master_key: shorter than 16 characters, easy to guess: use a long random key outside of tests",
             "models[0].api_key: unknown key, ignored",
