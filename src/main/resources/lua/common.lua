@@ -71,12 +71,18 @@ local function draw(plans, tokens, free)
 end
 
 -- The key's month-to-date spend, started again at 0 when its month (m, as read) is not this one.
+-- The key's spend in the month, and the month it counts: a new month starts at 0; a key that has
+-- moved on to a later month (a command delayed over midnight, another node's clock ahead) keeps it,
+-- and its spend counts (a month is never taken back: its spend would be lost to the cap).
 local function month_spend(k, m, spend, month)
+  if m and m > month then
+    return n(spend), m
+  end
   if m ~= month then
     redis.call('HSET', k, 'm', month, 'spend', 0)
-    return 0
+    return 0, month
   end
-  return n(spend)
+  return n(spend), month
 end
 
 local function wallet_share(micro, tokens, left)

@@ -46,6 +46,11 @@ for _, p in ipairs(plans) do
 end
 local wallet = wallet_share(micro, tokens, left)
 redis.call('HSET', q, 'bal', int(n(acct[3]) - wallet), 'res', int(res))
-local spend = key[1] == ARGV[6] and n(key[2]) or 0
-redis.call('HSET', k, 'm', ARGV[6], 'spend', int(spend + micro), 'res', int(kres))
+if key[1] > ARGV[6] then
+  -- Settled for a month the key has left (delayed over midnight): that month's spend is not the new one's.
+  redis.call('HSET', k, 'res', int(kres))
+else
+  local spend = key[1] == ARGV[6] and n(key[2]) or 0
+  redis.call('HSET', k, 'm', ARGV[6], 'spend', int(spend + micro), 'res', int(kres))
+end
 return {'OK', int(wallet), table.concat(draws, ',')}

@@ -23,7 +23,9 @@ redis.call('HSET', marks, ARGV[1], ARGV[8] .. '|' .. ARGV[9])
 local charge, required, fraction, cap = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local old = held(resv, ARGV[1]) or {micro = 0, wallet = 0}
 local bal, res = n(acct[2]) - charge, n(acct[3]) - old.wallet
-local spend, kres = month_spend(k, key[1], key[2], ARGV[6]) + charge, n(key[3]) - old.micro
+local spend, month = month_spend(k, key[1], key[2], ARGV[6])
+spend = spend + charge
+local kres = n(key[3]) - old.micro
 local room = bal - res
 if cap >= 0 then room = math.min(room, cap - spend - kres) end
 local size = required
@@ -31,7 +33,7 @@ if fraction > 0 and (acct[4] or '') == '' then
   size = math.max(required, math.floor(room * fraction))
 end
 redis.call('HSET', q, 'bal', int(bal), 'res', int(res + size))
-redis.call('HSET', k, 'm', ARGV[6], 'spend', int(spend), 'res', int(kres + size))
+redis.call('HSET', k, 'm', month, 'spend', int(spend), 'res', int(kres + size))
 if size > 0 then
   redis.call('HSET', resv, ARGV[1], k .. '|' .. int(size) .. '|' .. int(size) .. '|')
   redis.call('ZADD', zset, ARGV[7], ARGV[1])

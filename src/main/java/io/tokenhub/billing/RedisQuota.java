@@ -369,7 +369,7 @@ public final class RedisQuota implements Quota {
         if (microUsd > 0 || last) {
             CounterRepairs.Owed owed = oweShareLate(s, s.brokenRenewal(), 0, microUsd, last);
             renewals.runOnContext(v -> s.late = s.late.compose(taken -> taken ? untilTaken(owed, renewals)
-                : Future.succeededFuture(false)));
+                : leftToSweeps(owed)));
         }
     }
 
@@ -383,7 +383,17 @@ public final class RedisQuota implements Quota {
      */
     private void chargeShareLate(NodeShare s, long renewal, long carriedMicroUsd, long laterMicroUsd, boolean release) {
         CounterRepairs.Owed owed = oweShareLate(s, renewal, carriedMicroUsd, laterMicroUsd, release);
-        s.late = s.late.compose(taken -> taken ? untilTaken(owed, renewals) : Future.succeededFuture(false));
+        s.late = s.late.compose(taken -> taken ? untilTaken(owed, renewals) : leftToSweeps(owed));
+    }
+
+    /**
+     * A share's charge after one its node gave up on: not tried here (it must not run before that
+     * one), left to the sweeps, this node's among them (a review found this node's sweep skipping it
+     * for good as one its own tries were at).
+     */
+    private Future<Boolean> leftToSweeps(CounterRepairs.Owed owed) {
+        owedHere.remove(owed.id());
+        return Future.succeededFuture(false);
     }
 
     /** Keeps one of a broken share's late charges, before anyone hears of the settlements in it. */

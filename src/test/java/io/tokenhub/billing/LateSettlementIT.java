@@ -177,6 +177,26 @@ class LateSettlementIT {
         assertThat(commands.bulk("HGET", "th:k:{" + account + "}:key_1", "m") + "/" + keySpend()).isEqualTo("202702/1000");
     }
 
+    @Test
+    void aSettlementOfLastMonthDeliveredAfterMidnightLeavesTheKeysNewMonthAlone() throws Exception {
+        // Given a request settled at a month's last minute while Redis is silent, its settlement held
+        Instant now = Instant.now();
+        Owing owing = owing(Clock.offset(Clock.systemUTC(), Duration.between(now, Instant.parse("2027-01-31T23:59:00Z"))));
+
+        // When, after midnight, the key spends 1 000 in its new month on another node, and then the
+        // held settlement (and its late charge) reach Redis
+        RedisQuota other = node(vertx, commands.port(),
+            Clock.offset(Clock.systemUTC(), Duration.between(now, Instant.parse("2027-02-01T00:01:00Z"))));
+        await(() -> other.reserve("req_feb", account, "key_1", -1, "m", 50, 1_000).compose(r -> other.settle(r, 50, 1_000)));
+        network.heal();
+        TestGateway.eventually(() -> owedRows() == 0, 30_000, "the late charge taken");
+
+        // Then the key's new month keeps its spend (a review: the settlement took it back to January)
+        assertThat(commands.bulk("HGET", "th:k:{" + account + "}:key_1", "m") + "/" + keySpend()).isEqualTo("202702/1000");
+        assertThat(balance()).isEqualTo(1_000_000 - 400 - 1_000);
+        owing.vertx.close().await(20, TimeUnit.SECONDS);
+    }
+
     /** A node of its own whose request settled while Redis was silent: Redis owes its charge of 400. */
     private record Owing(Vertx vertx, Context loop, RedisQuota node) {
         /** Stops as the gateway does: its shares given back, its charges owed due, then Vert.x closed. */
