@@ -147,12 +147,14 @@ final class ChatHandler implements Handler<RoutingContext> {
 
     private void recordFailure(Exchange ex, Throwable failure) {
         boolean clientGone = ex.abort.aborted() || failure == null;
-        outcome.failed(ex, failure, new Usage(clientGone ? ex.request.prompt().counted() : 0, 0, 0, 0, clientGone));
+        outcome.failed(ex, failure, new Usage(clientGone ? ex.request.prompt().countedOrEstimate() : 0, 0, 0, 0,
+            clientGone));
     }
 
     private static Usage estimate(Exchange ex, JsonObject body) {
         StringBuilder text = new StringBuilder();
         GeneratedText.append(text, body.getValue("choices"), "message");
-        return new Usage(ex.request.prompt().counted(), 0, TokenCounter.count(text.toString()), 0, true);
+        return new Usage(ex.request.prompt().countedOrEstimate(), 0,
+            TokenCounter.countIfUnder(text.toString(), ChatRequestParser.OFF_LOOP_BYTES), 0, true);
     }
 }

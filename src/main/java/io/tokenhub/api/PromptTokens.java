@@ -47,6 +47,16 @@ final class PromptTokens {
     }
 
     /**
+     * {@link #counted} if it costs the event loop little: counted already, or a prompt short enough
+     * to tokenize here; else the {@link #estimate} (generous), for a usage record that must be made
+     * now and is marked estimated. Until 2026-12-08 a long prompt was tokenized here (a 512 KiB one
+     * held the loop 48–285 ms, a review measured) when the client left or the provider sent no counts.
+     */
+    int countedOrEstimate() {
+        return counted >= 0 || (long) estimate * 3 <= ChatRequestParser.OFF_LOOP_BYTES ? counted() : estimate;
+    }
+
+    /**
      * {@link #counted}, by {@code offLoop} when the prompt is long enough that tokenizing it would
      * hold the event loop (its estimate at three bytes a token over {@link ChatRequestParser#OFF_LOOP_BYTES}).
      * The count is made on a worker then, and read back on the loop once the future completes.

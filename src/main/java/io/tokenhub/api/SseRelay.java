@@ -41,6 +41,11 @@ final class SseRelay implements StreamStart.Sink {
     private long ttftNanos = -1;
     /** The provider's last usage chunk, sent (with cost) at the end: one, after the content, as OpenAI sends it. */
     private Chunk usageChunk;
+    /**
+     * The stream's counts when {@link #usageChunk} came: a later chunk with counts of its own (DeepSeek
+     * puts them on its last content chunk) makes that usage chunk stale, and ours goes instead.
+     */
+    private Usage usageChunkCounts;
     private boolean done;
 
     SseRelay(Exchange ex, Served<StreamStart> served, Outcome outcome, Metrics metrics) {
@@ -71,6 +76,7 @@ final class SseRelay implements StreamStart.Sink {
         if (chunk.usageOnly()) {
             // Held for end(): a provider may send one before the content, or several.
             usageChunk = chunk;
+            usageChunkCounts = served.result().stream().usage();
             return;
         }
         chunk.appendText(delivered);
@@ -93,7 +99,8 @@ final class SseRelay implements StreamStart.Sink {
         }
         Usage usage = usage();
         long cost = Outcome.cost(served.attempt(), usage);
-        if (ex.request.includeUsage() && usageChunk != null && served.result().stream().usage() != null) {
+        Usage reported = served.result().stream().usage();
+        if (ex.request.includeUsage() && usageChunk != null && reported != null && reported.equals(usageChunkCounts)) {
             write(usageChunk, PriceCalculator.toUsd(cost));
         } else if (ex.request.includeUsage()) {
             // Ours, for a provider that sent none (or one that counts nothing), under the stream's own
@@ -167,8 +174,8 @@ final class SseRelay implements StreamStart.Sink {
             return reported;
         }
         Usage input = stream.promptUsage();
-        return (input != null ? input : new Usage(ex.request.prompt().counted(), 0, 0, 0, true))
-            .withEstimatedCompletion(TokenCounter.count(delivered.toString()));
+        return (input != null ? input : new Usage(ex.request.prompt().countedOrEstimate(), 0, 0, 0, true))
+            .withEstimatedCompletion(TokenCounter.countIfUnder(delivered.toString(), ChatRequestParser.OFF_LOOP_BYTES));
     }
 
     private static JsonObject usageJson(Usage usage, long cost) {

@@ -65,6 +65,15 @@ public final class TokenCounter {
         return (utf8Length(text) + 2) / 3;
     }
 
+    /**
+     * {@link #count} for a text short enough to tokenize on an event loop (at most {@code bytes}),
+     * else its {@link #estimate}: a usage figure that must be had now, and is marked estimated.
+     */
+    public static int countIfUnder(String text, long bytes) {
+        long size = utf8Length(text);
+        return size <= bytes ? count(text) : (int) Math.min(Integer.MAX_VALUE, (size + 2) / 3);
+    }
+
     public static int count(String text) {
         return text == null || text.isEmpty() ? 0 : ENCODING.countTokensOrdinary(text);
     }

@@ -60,7 +60,8 @@ public interface Chunk {
                     && (nonEmpty(delta.getValue("content")) || nonEmpty(delta.getValue("reasoning_content"))
                         || nonEmpty(delta.getValue("refusal"))
                         || delta.getValue("tool_calls") instanceof JsonArray calls && !calls.isEmpty()
-                        || delta.getValue("function_call") instanceof JsonObject call && !call.isEmpty())) {
+                        || delta.getValue("function_call") instanceof JsonObject call && !call.isEmpty()
+                        || delta.getValue("audio") instanceof JsonObject audio && !audio.isEmpty())) {
                     return true;
                 }
             }

@@ -8,9 +8,7 @@ import io.tokenhub.testing.FakeUpstreamGateway;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonObject;
 import java.net.http.HttpResponse;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -86,7 +84,7 @@ class StreamFaultsIT {
         assertThat(streamed.statusCode()).isEqualTo(200);
         assertThat(streamed.body()).contains("Hello").doesNotContain("AFTERDONE").doesNotContain("event: error")
             .endsWith("data: [DONE]\n\n");
-        assertThat(record(streamed)).containsEntry("status", 200);
+        assertThat(gateway.usageRecordOf(streamed)).containsEntry("status", 200);
         // And the provider's connection is let go once the body has stayed open for idle_ms
         upstream.awaitAbandoned(10_000);
     }
@@ -121,7 +119,7 @@ class StreamFaultsIT {
         List<String> events = List.of(streamed.body().split("\n\n"));
         assertThat(events).filteredOn(e -> e.contains("CUDA out of memory")).singleElement()
             .satisfies(e -> assertThat(e).startsWith("event: error\n"));
-        assertThat((Integer) record(streamed).get("status")).isEqualTo(502);
+        assertThat((Integer) gateway.usageRecordOf(streamed).get("status")).isEqualTo(502);
     }
 
     @Test
@@ -133,7 +131,7 @@ class StreamFaultsIT {
             .put("created", 1).put("model", "fake-model").put("choices", new io.vertx.core.json.JsonArray())
             .put("usage", FakeOpenAiUpstream.usage(11, 0, 0, 0)).encode() + "\n\n";
 
-        List<JsonObject> chunks = chunks(stream("solo", ", \"stream_options\": {\"include_usage\": true}"));
+        List<JsonObject> chunks = TestGateway.sseChunks(stream("solo", ", \"stream_options\": {\"include_usage\": true}"));
 
         // Then one usage chunk, the last, with the final counts and their cost
         List<JsonObject> usages = chunks.stream().filter(c -> c.getValue("usage") instanceof JsonObject).toList();
@@ -175,7 +173,7 @@ class StreamFaultsIT {
 
         // Then it is read as the stream it is, by its first byte
         assertThat(streamed.headers().firstValue("X-TokenHub-Provider")).hasValue("fake");
-        assertThat(chunks(streamed)).isNotEmpty();
+        assertThat(TestGateway.sseChunks(streamed)).isNotEmpty();
         assertThat(streamed.body()).contains("Hello").doesNotContain("event: error");
     }
 
@@ -190,7 +188,7 @@ class StreamFaultsIT {
             .encode() + "\n\n";
 
         StringBuilder text = new StringBuilder();
-        chunks(stream("solo", "")).forEach(c -> c.getJsonArray("choices").forEach(choice -> text.append(
+        TestGateway.sseChunks(stream("solo", "")).forEach(c -> c.getJsonArray("choices").forEach(choice -> text.append(
             ((JsonObject) choice).getJsonObject("delta").getString("content", ""))));
 
         assertThat(text.toString()).startsWith("FIRST Hello");
@@ -204,21 +202,4 @@ class StreamFaultsIT {
         return "{\"model\": \"" + model + "\", " + extra + " \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}";
     }
 
-    private static List<JsonObject> chunks(HttpResponse<String> response) {
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        List<JsonObject> chunks = new ArrayList<>();
-        for (String event : response.body().split("\n\n")) {
-            if (event.startsWith("data: {")) {
-                chunks.add(new JsonObject(event.substring("data: ".length())));
-            }
-        }
-        return chunks;
-    }
-
-    private static Map<String, Object> record(HttpResponse<String> response) {
-        String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
-        TestGateway.eventually(() -> gateway.database().count(
-            "SELECT count(*) FROM usage_records WHERE request_id = ?", requestId) == 1, 10_000, "the usage record");
-        return gateway.database().query("SELECT status FROM usage_records WHERE request_id = ?", requestId).get(0);
-    }
 }

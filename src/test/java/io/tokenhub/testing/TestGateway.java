@@ -1,5 +1,7 @@
 package io.tokenhub.testing;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.tokenhub.TokenHub;
 import io.tokenhub.config.ConfigLoader;
 import io.tokenhub.config.TokenHubConfig;
@@ -12,7 +14,9 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -305,6 +309,26 @@ public final class TestGateway implements AutoCloseable {
     }
 
     /** Usage records of this gateway, once the expected number is there. */
+    /** The JSON chunks of a streamed answer (its data events but {@code [DONE]}); the answer must be a 200. */
+    public static List<JsonObject> sseChunks(HttpResponse<String> response) {
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        List<JsonObject> chunks = new ArrayList<>();
+        for (String event : response.body().split("\n\n")) {
+            if (event.startsWith("data: {")) {
+                chunks.add(new JsonObject(event.substring("data: ".length())));
+            }
+        }
+        return chunks;
+    }
+
+    /** The usage record of an answered request (by its {@code X-Request-Id}), once written. */
+    public Map<String, Object> usageRecordOf(HttpResponse<String> response) {
+        String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
+        eventually(() -> database.count("SELECT count(*) FROM usage_records WHERE request_id = ?", requestId) == 1,
+            10_000, "the usage record of " + requestId);
+        return database.query("SELECT * FROM usage_records WHERE request_id = ?", requestId).get(0);
+    }
+
     public long awaitUsageRecords(long expected) {
         eventually(() -> database.count("SELECT count(*) FROM usage_records") >= expected, 10_000,
             expected + " usage records");

@@ -32,6 +32,8 @@ final class OpenAiChunkStream extends SseChunkStream {
     private Buffer quotedLabel;
     private Usage usage;
     private boolean done;
+    /** Whether any chunk came before {@code [DONE]}. */
+    private boolean answered;
     /** Set when the provider cut the answer short: from then on only its counts are read, nothing delivered. */
     private UpstreamException shortage;
 
@@ -48,6 +50,10 @@ final class OpenAiChunkStream extends SseChunkStream {
             done = true;
             if (shortage != null) {
                 fail(shortage);
+            } else if (!answered) {
+                // [DONE] and nothing before it: no answer, as an empty body is none (a streaming audit
+                // found it relayed as an empty 200, no fallback tried).
+                fail(UpstreamException.of(providerId(), Kind.CONNECTION, "the provider ended the stream with no answer"));
             } else {
                 completeBeforeBodyEnd();
             }
@@ -59,6 +65,7 @@ final class OpenAiChunkStream extends SseChunkStream {
             return;
         }
         RelayedChunk relayed = RelayedChunk.scan(data);
+        answered = true;
         if (relayed != null) {
             relabel(relayed.reportedModel());
             if (quotedLabel == null) {

@@ -181,6 +181,7 @@ final class RelayedChunk implements Chunk {
         String refusal = null;
         JsonArray calls = null;
         JsonObject functionCall = null;
+        String transcript = null;
         int seen = 0;
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
             String name = parser.currentName();
@@ -202,6 +203,17 @@ final class RelayedChunk implements Chunk {
                     seen = JsonScan.once(seen, 4);
                     calls = value == JsonToken.START_ARRAY ? new JsonArray(skipped(parser)) : skip(parser);
                 }
+                case "audio" -> {
+                    // Audio output (modalities: text and audio): its transcript and data arrive here,
+                    // and no content. Until 2026-12-08 such a chunk was not output, and a spoken answer
+                    // reached the client only once it was whole (a streaming audit).
+                    seen = JsonScan.once(seen, 32);
+                    JsonObject audio = value == JsonToken.START_OBJECT ? new JsonObject(skipped(parser)) : skip(parser);
+                    if (audio != null && !audio.isEmpty()) {
+                        output = true;
+                        transcript = audio.getValue("transcript") instanceof String t && !t.isEmpty() ? t : null;
+                    }
+                }
                 case ReasoningField.NAME -> throw JsonScan.UNUSUAL;
                 case "function_call" -> {
                     // The deprecated functions' call, streamed as tool calls are.
@@ -217,6 +229,7 @@ final class RelayedChunk implements Chunk {
         addText(content);
         addText(reasoning);
         addText(refusal);
+        addText(transcript);
         if (calls != null || functionCall != null) {
             StringBuilder called = new StringBuilder();
             if (calls != null) {
