@@ -15,6 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -208,12 +209,34 @@ public final class LocalQuota implements Quota {
     // Each node has its own counters and hears of each change once.
     @Override
     public Future<Void> credited(String accountId, long microUsd, String creditId, long writtenAfterUs) {
+        return whenLoaded(accountId, account -> {
+            if (account.loadedAtUs < writtenAfterUs) {
+                account.balance += microUsd;
+            }
+        });
+    }
+
+    /**
+     * Applies a change to the account's counters, under their lock: now if they are loaded, once
+     * loaded if their load is on its way (it may have read PostgreSQL before the change was written:
+     * until 2026-12-08 such a credit or plan was lost until the next start, a review found), else
+     * not at all (a load still to come reads the change from PostgreSQL). The load is looked for
+     * first: one that ends in between has put the counters in by the time they are looked for.
+     */
+    private Future<Void> whenLoaded(String accountId, Consumer<AccountState> change) {
+        Future<AccountState> underWay = loading.get(accountId);
+        if (underWay != null) {
+            return underWay.map(account -> {
+                synchronized (account) {
+                    change.accept(account);
+                }
+                return (Void) null;
+            }).otherwiseEmpty();
+        }
         AccountState account = accounts.get(accountId);
         if (account != null) {
             synchronized (account) {
-                if (account.loadedAtUs < writtenAfterUs) {
-                    account.balance += microUsd;
-                }
+                change.accept(account);
             }
         }
         return Future.succeededFuture();
@@ -221,15 +244,11 @@ public final class LocalQuota implements Quota {
 
     @Override
     public Future<Void> planGranted(String accountId, Plan plan) {
-        AccountState account = accounts.get(accountId);
-        if (account != null) {
-            synchronized (account) {
-                if (account.plans.stream().noneMatch(p -> p.plan.id().equals(plan.id()))) {
-                    account.plans.add(new PlanState(plan, plan.tokensRemaining()));
-                }
+        return whenLoaded(accountId, account -> {
+            if (account.plans.stream().noneMatch(p -> p.plan.id().equals(plan.id()))) {
+                account.plans.add(new PlanState(plan, plan.tokensRemaining()));
             }
-        }
-        return Future.succeededFuture();
+        });
     }
 
     @Override

@@ -87,6 +87,9 @@ class KillRestartRedisRebuildIT {
                 // And the earlier run's journal is replayed
                 TestGateway.eventually(() -> db.count("SELECT count(*) FROM usage_records") == firstAnswered, 30_000,
                     "the journal replayed");
+                // (and the node has taken them off what it has pending, which it logs right after: the rows
+                // are seen a moment before, and a rebuild in between counts them twice, as designed)
+                second.find(java.util.regex.Pattern.compile("replayed (\\d+) spooled usage records"));
                 // And Redis then loses the counters, rebuilt at the account's next request
                 assertThat(redis.commands().send("FLUSHALL")).isEqualTo("+OK");
                 HttpResponse<String> answer = second.send("POST", "/v1/chat/completions", key, CHAT.formatted(999));
