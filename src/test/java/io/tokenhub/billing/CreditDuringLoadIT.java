@@ -137,22 +137,15 @@ class CreditDuringLoadIT {
     @ParameterizedTest
     @ValueSource(strings = {"in-process", "redis"})
     void aCreditToldWhileTheFirstLoadIsOnItsWayIsTaken(String counters) throws Exception {
-        Promise<Void> readDone = Promise.promise();
-        Promise<Void> gate = Promise.promise();
-        QuotaLoader loader = new QuotaLoader(heldBalanceRead(pool, readDone, gate.future()));
-        Quota quota = counters.equals("redis") ? new RedisQuota(redis, loader, Clock.systemUTC())
-            : new LocalQuota(loader, Clock.systemUTC());
-
         // Given the account's first request loading its counters: PostgreSQL has read the balance (1 000)
-        Future<Reservation> first = quota.reserve("req_1", account, "key_1", -1, "m", 10, 100);
-        await(readDone.future());
+        HeldLoad load = heldLoad(counters);
+        Quota quota = load.quota();
 
         // When an admin credits 1 000 after that read, and the counters are told before the load lands
         AdminStore.Credit credit = await(store.credit(account, 1_000, "top-up")).orElseThrow();
         Future<Void> told = quota.credited(account, 1_000, UUID.randomUUID().toString(), credit.writtenAfterUs());
-        gate.complete();
+        load.land();
         await(told);
-        await(first);
 
         // Then the counters hold 2 000 less the 100 reserved: 1 500 more can be reserved
         await(quota.reserve("req_2", account, "key_1", -1, "m", 10, 1_500));
@@ -161,28 +154,41 @@ class CreditDuringLoadIT {
     @ParameterizedTest
     @ValueSource(strings = {"in-process", "redis"})
     void aPlanGrantedWhileTheFirstLoadIsOnItsWayPays(String counters) throws Exception {
-        Promise<Void> readDone = Promise.promise();
-        Promise<Void> gate = Promise.promise();
-        QuotaLoader loader = new QuotaLoader(heldBalanceRead(pool, readDone, gate.future()));
-        Quota quota = counters.equals("redis") ? new RedisQuota(redis, loader, Clock.systemUTC())
-            : new LocalQuota(loader, Clock.systemUTC());
-
         // Given the account's first request loading its counters, PostgreSQL's read made (no plan)
-        Future<Reservation> first = quota.reserve("req_1", account, "key_1", -1, "m", 10, 100);
-        await(readDone.future());
+        HeldLoad load = heldLoad(counters);
+        Quota quota = load.quota();
 
         // When a plan is granted after that read, and the counters are told before the load lands
         OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
         JsonObject plan = await(store.grantPlan(account, 1_000, now.minusMinutes(1), now.plusDays(30), null));
         Future<Void> told = quota.planGranted(account, new Quota.Plan(plan.getString("id"), 1_000,
             now.minusMinutes(1).toInstant(), now.plusDays(30).toInstant(), List.of()));
-        gate.complete();
+        load.land();
         await(told);
-        await(first);
 
         // Then the plan pays the account's next request (it was missed until the counters were rebuilt)
         Reservation next = await(quota.reserve("req_2", account, "key_1", -1, "m", 50, 100));
         assertThat(next.planTokens()).containsKey(plan.getString("id"));
+    }
+
+    /** Counters whose first load, by a request of 100, has read PostgreSQL and waits to land. */
+    private record HeldLoad(Quota quota, Future<Reservation> first, Promise<Void> gate) {
+        /** The load lands, and the request that made it is reserved. */
+        void land() throws Exception {
+            gate.complete();
+            await(first);
+        }
+    }
+
+    private HeldLoad heldLoad(String counters) throws Exception {
+        Promise<Void> readDone = Promise.promise();
+        Promise<Void> gate = Promise.promise();
+        QuotaLoader loader = new QuotaLoader(heldBalanceRead(pool, readDone, gate.future()));
+        Quota quota = counters.equals("redis") ? new RedisQuota(redis, loader, Clock.systemUTC())
+            : new LocalQuota(loader, Clock.systemUTC());
+        Future<Reservation> first = quota.reserve("req_1", account, "key_1", -1, "m", 10, 100);
+        await(readDone.future());
+        return new HeldLoad(quota, first, gate);
     }
 
     /** The pool, the answer of the accounts' balance read held back (once PostgreSQL ran it) until {@code gate}. */
