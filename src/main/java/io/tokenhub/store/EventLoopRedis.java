@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,9 +58,16 @@ public final class EventLoopRedis implements Redis {
      */
     private final ConcurrentLinkedQueue<Redis> spare = new ConcurrentLinkedQueue<>();
     private volatile boolean closed;
+    private final long silentNanos;
 
     /** To be made outside any verticle, as the clients it makes outlive them. */
     public EventLoopRedis(Vertx vertx, RedisOptions options) {
+        this(vertx, options, SILENT_NANOS);
+    }
+
+    /** @param silentNanos how long a connection may wait for answers with none coming: {@link #SILENT_NANOS} */
+    EventLoopRedis(Vertx vertx, RedisOptions options, long silentNanos) {
+        this.silentNanos = silentNanos;
         this.vertx = vertx;
         this.options = options;
         this.pooled = Redis.createClient(vertx, options);
@@ -169,14 +177,55 @@ public final class EventLoopRedis implements Redis {
         }
     }
 
+    /** Closes the connection's socket (its commands waiting fail with it), else lets go of it. */
+    private static void closeSocket(RedisConnection connection) {
+        try {
+            Object actual = ((PooledRedisConnection) connection).actual();
+            Field field = actual.getClass().getDeclaredField("netSocket");
+            field.setAccessible(true);
+            ((NetSocketInternal) field.get(actual)).close();
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            connection.close();
+        }
+    }
+
     /** A command waiting for its loop's next one. */
     private record Deferred(Request command, Promise<Response> answer) {
     }
 
+    /**
+     * One event loop's connection, and what it is waiting for; used on that loop only (but for
+     * {@link #close}).
+     */
+    private static final class Connection {
+        final Future<RedisConnection> opened;
+        /** Commands sent and not answered yet. */
+        int waiting;
+        /** When the connection last answered, or began to wait with nothing waiting before. */
+        long answeredAtNanos = System.nanoTime();
+
+        Connection(Future<RedisConnection> opened) {
+            this.opened = opened;
+        }
+
+        /** Waiting for answers that have not come for {@code silentNanos}: a peer gone without a word. */
+        boolean silent(long now, long silentNanos) {
+            return waiting > 0 && now - answeredAtNanos > silentNanos;
+        }
+    }
+
+    /**
+     * How long a connection may wait for answers with none coming before it is let go: a Redis that
+     * vanished without closing its connections (a node or pod gone, its address dropping packets)
+     * held every command of the loop until the kernel gave up, about 15 minutes (a review found it).
+     * A Redis that is only slow answers something within it.
+     */
+    static final long SILENT_NANOS = TimeUnit.SECONDS.toNanos(10);
+
     /** One event loop's connection; used on that loop only (but for {@link #close}). */
     private final class Loop {
         private final Redis client = Optional.ofNullable(spare.poll()).orElseGet(EventLoopRedis.this::oneConnection);
-        private Future<RedisConnection> connection;
+        private Connection connection;
         /** Commands sent {@link #later()}, oldest first; they go before the loop's next command. */
         private final ArrayDeque<Deferred> deferred = new ArrayDeque<>();
         private long deferredTimer = -1;
@@ -211,26 +260,43 @@ public final class EventLoopRedis implements Redis {
         }
 
         private Future<Response> sendNow(Request command) {
-            Future<RedisConnection> current = connection;
+            Connection current = connection;
+            if (current != null && current.silent(System.nanoTime(), silentNanos)) {
+                LOG.warn("Redis has not answered this event loop's connection for {} ms: it is closed, and a new one "
+                    + "opened", TimeUnit.NANOSECONDS.toMillis(silentNanos));
+                if (connection == current) {
+                    connection = null;
+                    // Its socket, not only the pool's lease of it: the pool would hand the same one back.
+                    current.opened.onSuccess(EventLoopRedis::closeSocket);
+                }
+                current = null;
+            }
             if (current == null) {
-                Future<RedisConnection> opening = client.connect();
+                Connection opening = new Connection(client.connect());
                 connection = opening;
                 // A connect that fails at once (a client closing with the node) lets go of it here and
                 // now: the command fails with it.
-                opening.onSuccess(c -> {
+                opening.opened.onSuccess(c -> {
                     consolidateWrites(c);
                     c.exceptionHandler(failure -> letGo(opening));
                     c.endHandler(v -> letGo(opening));
                 }).onFailure(failure -> letGo(opening));
                 current = opening;
             }
-            return current.compose(c -> c.send(command));
+            Connection on = current;
+            if (on.waiting++ == 0) {
+                on.answeredAtNanos = System.nanoTime(); // silence counts from the first command waiting
+            }
+            return on.opened.compose(c -> c.send(command)).andThen(answered -> {
+                on.waiting--;
+                on.answeredAtNanos = System.nanoTime();
+            });
         }
 
-        private void letGo(Future<RedisConnection> which) {
+        private void letGo(Connection which) {
             if (connection == which) {
                 connection = null;
-                which.onSuccess(RedisConnection::close);
+                which.opened.onSuccess(RedisConnection::close);
             }
         }
 

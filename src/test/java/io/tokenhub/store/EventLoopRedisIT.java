@@ -3,6 +3,7 @@ package io.tokenhub.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.tokenhub.testing.PrivateRedis;
+import io.tokenhub.testing.TcpProxy;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
@@ -10,15 +11,19 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.internal.VertxInternal;
 import io.vertx.redis.client.Command;
+import io.vertx.redis.client.Redis;
 import io.vertx.redis.client.RedisOptions;
 import io.vertx.redis.client.Request;
 import io.vertx.redis.client.Response;
+import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -132,6 +137,42 @@ class EventLoopRedisIT {
         long after = awaitAnswer(() -> clientIds(loop, 1).iterator().next());
         assertThat(after).isNotEqualTo(before);
         assertThat(clientIds(loop, 20)).containsExactly(after);
+    }
+
+    @Test
+    void aConnectionWhoseRedisVanishedWithoutAWordIsReplacedOnceItHasBeenSilentLongEnough() throws Exception {
+        try (TcpProxy network = new TcpProxy("127.0.0.1", URI.create(server.url()).getPort())) {
+            EventLoopRedis through = new EventLoopRedis(vertx, new RedisOptions()
+                .setConnectionString("redis://127.0.0.1:" + network.port()), TimeUnit.MILLISECONDS.toNanos(500));
+            Context loop = ((VertxInternal) vertx).createEventLoopContext();
+            assertThat(ping(through, loop, 5_000)).isTrue();
+
+            // When the loop's connection goes silent for good (its peer gone, packets dropped: no reset)
+            network.strandConnections();
+            assertThat(ping(through, loop, 200)).as("answered on a stranded connection").isFalse();
+
+            // Then, once it has been silent long enough, the loop's next commands go on a new connection
+            // (they waited on the dead one until the kernel gave up, about 15 minutes)
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            boolean answered = false;
+            while (!answered && System.nanoTime() < deadline) {
+                answered = ping(through, loop, 500);
+            }
+            assertThat(answered).as("a PING answered within 10 s").isTrue();
+            await(through.close());
+        }
+    }
+
+    /** Whether a PING sent from {@code context} is answered within {@code waitMs}. */
+    private static boolean ping(Redis client, Context context, long waitMs) throws Exception {
+        Promise<Response> answer = Promise.promise();
+        context.runOnContext(v -> client.send(Request.cmd(Command.PING)).onComplete(answer));
+        try {
+            return "PONG".equals(answer.future().toCompletionStage().toCompletableFuture()
+                .get(waitMs, TimeUnit.MILLISECONDS).toString());
+        } catch (TimeoutException | ExecutionException silent) {
+            return false;
+        }
     }
 
     @Test

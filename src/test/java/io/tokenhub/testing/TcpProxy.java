@@ -25,6 +25,9 @@ public final class TcpProxy implements AutoCloseable {
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final Object gate = new Object();
     private volatile boolean partitioned;
+    /** Connections numbered below this are stranded ({@link #strandConnections}). */
+    private volatile long strandedBelow;
+    private long accepted;
     private volatile boolean closed;
 
     public TcpProxy(String targetHost, int targetPort) {
@@ -55,6 +58,16 @@ public final class TcpProxy implements AutoCloseable {
         sockets.clear();
     }
 
+    /**
+     * The connections open now go silent for good, as to a peer that vanished (a node gone, its
+     * address dropping packets: no reset, no error); new connections get through.
+     */
+    public void strandConnections() {
+        synchronized (gate) {
+            strandedBelow = accepted;
+        }
+    }
+
     /** Bytes flow again, those held first. */
     public void heal() {
         synchronized (gate) {
@@ -68,12 +81,16 @@ public final class TcpProxy implements AutoCloseable {
             try {
                 Socket client = server.accept();
                 sockets.add(client);
+                long number;
+                synchronized (gate) {
+                    number = accepted++;
+                }
                 // Connected even while partitioned, as the far side's TCP stack would (SYN/ACK), but silent.
-                awaitHealed();
+                awaitHealed(number);
                 Socket upstream = new Socket(targetHost, targetPort);
                 sockets.add(upstream);
-                pump(client, upstream);
-                pump(upstream, client);
+                pump(client, upstream, number);
+                pump(upstream, client, number);
             } catch (IOException | InterruptedException e) {
                 if (!closed) {
                     continue;
@@ -83,13 +100,13 @@ public final class TcpProxy implements AutoCloseable {
         }
     }
 
-    private void pump(Socket from, Socket to) {
+    private void pump(Socket from, Socket to, long number) {
         Thread thread = new Thread(() -> {
             byte[] buffer = new byte[16 * 1024];
             try (InputStream in = from.getInputStream(); OutputStream out = to.getOutputStream()) {
                 int n;
                 while ((n = in.read(buffer)) >= 0) {
-                    awaitHealed();
+                    awaitHealed(number);
                     out.write(buffer, 0, n);
                     out.flush();
                 }
@@ -104,9 +121,9 @@ public final class TcpProxy implements AutoCloseable {
         thread.start();
     }
 
-    private void awaitHealed() throws InterruptedException {
+    private void awaitHealed(long number) throws InterruptedException {
         synchronized (gate) {
-            while (partitioned && !closed) {
+            while ((partitioned || number < strandedBelow) && !closed) {
                 gate.wait();
             }
         }
