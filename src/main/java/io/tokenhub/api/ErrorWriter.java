@@ -17,6 +17,7 @@ import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.HttpException;
 import io.vertx.sqlclient.DatabaseException;
 import java.util.Set;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,7 +55,7 @@ public final class ErrorWriter {
             return new ApiError.InvalidRequest("The request holds a value that cannot be stored or searched for "
                 + "(a NUL character, or a number out of range).", null);
         }
-        if (Database.unreachable(failure)) {
+        if (Database.unreachable(failure) || failure instanceof TimeoutException) {
             // An outage, not a bug: a 503 to retry, and a line now and then rather than a stack trace
             // a request (an operator audit found the admin API, reports and sign-in answering 500).
             if (OUTAGE_WARNINGS.due(System.currentTimeMillis())) {

@@ -9,6 +9,7 @@ import io.vertx.core.Future;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,6 +27,8 @@ public final class Authenticator {
     private static final OncePer LOOKUP_FAILURES = new OncePer(10_000);
     private static final Duration KNOWN_TTL = Duration.ofMinutes(5);
     private static final Duration UNKNOWN_TTL = Duration.ofSeconds(30);
+    /** The longest a key not cached is looked up for before the request is answered 503. */
+    static final long LOOKUP_TIMEOUT_MS = 5_000;
 
     private final KeyStore store;
     private final Clock clock;
@@ -60,6 +63,9 @@ public final class Authenticator {
         }
         long seen = generation.get();
         return store.findByKey(key)
+            // A PostgreSQL that does not answer (dropping packets) would hold the request for as long as
+            // the client waits: a review found no bound on this lookup.
+            .timeout(LOOKUP_TIMEOUT_MS, TimeUnit.MILLISECONDS)
             .recover(failure -> {
                 // PostgreSQL unreachable for a key not cached yet: the key may well be good, so the answer
                 // is to retry shortly, not a server error.

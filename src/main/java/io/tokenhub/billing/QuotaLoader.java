@@ -6,6 +6,7 @@ import io.vertx.sqlclient.Row;
 import io.vertx.sqlclient.Tuple;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /** Reads an account's durable balance, active plans and a key's month-to-date spend. */
 public final class QuotaLoader {
@@ -24,6 +25,12 @@ public final class QuotaLoader {
      * loads on one clock. Evaluated as the statement runs, so after its snapshot was taken.
      */
     public static final String CLOCK_US = "floor(extract(epoch FROM clock_timestamp()) * 1000000)::bigint";
+
+    /**
+     * The longest a load waits for PostgreSQL: a request waiting for it is answered 503 then, not held
+     * for as long as a PostgreSQL that drops packets stays silent (a review found no bound).
+     */
+    static final long READ_TIMEOUT_MS = 5_000;
 
     private final Pool pool;
 
@@ -52,7 +59,8 @@ public final class QuotaLoader {
                 return out;
             });
         return Future.all(balance, plans)
-            .map(v -> new Snapshot(balance.result().getLong(0), plans.result(), balance.result().getLong(1)));
+            .map(v -> new Snapshot(balance.result().getLong(0), plans.result(), balance.result().getLong(1)))
+            .timeout(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS);
     }
 
     /** Spend of a key in the current calendar month (UTC), from its usage records. */
@@ -61,6 +69,7 @@ public final class QuotaLoader {
                 SELECT coalesce(sum(cost_micro_usd), 0) FROM usage_records
                  WHERE key_id = $1 AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'""")
             .execute(Tuple.of(keyId))
-            .map(rows -> rows.iterator().next().getLong(0));
+            .map(rows -> rows.iterator().next().getLong(0))
+            .timeout(READ_TIMEOUT_MS, TimeUnit.MILLISECONDS);
     }
 }

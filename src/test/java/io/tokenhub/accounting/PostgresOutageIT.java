@@ -233,6 +233,7 @@ class PostgresOutageIT {
         try (TcpProxy network = new TcpProxy("localhost", pgPort)) {
             hub = TokenHub.start(config(network.port()));
             String key = newKey();
+            String unused = newKey();
             Sent warmUp = chat(key, 0);
             awaitFirstRecord();
 
@@ -241,6 +242,11 @@ class PostgresOutageIT {
             network.partition();
             int total = 50;
             Queue<Sent> sent = sendConcurrently(key, total);
+
+            // (and a key not cached yet cannot be checked: a 503 to retry once the lookup's time is up,
+            // not a request held for as long as the network stays silent)
+            Sent unchecked = chat(unused, 1);
+            assertThat(unchecked.status()).as(unchecked.body()).isEqualTo(503);
 
             // Then the requests are answered, and their records do not wait in memory for an answer
             // that never comes: they reach the disk spool
