@@ -199,6 +199,11 @@ public final class TokenHub {
         // A node that was cut off and merged back missed the revocations published meanwhile. One whose
         // member stopped by itself (its out-of-memory handler, a failed merge) is out for good: it
         // answers 503 and fails its liveness probe, so that it is restarted.
+        // How many members this node sees in its cluster: an alert on fewer than the replicas catches a
+        // split or a node that never joined (until 2026-12-08 the cluster showed only as "UP").
+        clustering.hazelcast().ifPresent(hz -> metrics.gauge("tokenhub_cluster_members",
+            "members of the Hazelcast cluster this node sees (0 once its member stopped)",
+            () -> hz.getLifecycleService().isRunning() ? hz.getCluster().getMembers().size() : 0));
         clustering.hazelcast().ifPresent(hz -> hz.getLifecycleService().addLifecycleListener(event -> {
             if (event.getState() == LifecycleEvent.LifecycleState.MERGED) {
                 LOG.warn("rejoined the cluster after a split: the key cache is emptied, and rate limits "

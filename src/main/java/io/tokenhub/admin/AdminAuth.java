@@ -38,7 +38,9 @@ public final class AdminAuth {
             return Future.succeededFuture();
         }
         if (keys == null) {
-            return refuse("Incorrect admin key provided.");
+            // Said as it is, so that an operator does not hunt for a key that cannot work.
+            return refuse(masterKey == null ? "The admin API is off on this gateway: admin.master_key is empty and "
+                + "admin.bootstrap is false." : "Incorrect admin key provided.");
         }
         Boolean known = verdicts.getIfPresent(token);
         Future<Boolean> verdict = known != null ? Future.succeededFuture(known)

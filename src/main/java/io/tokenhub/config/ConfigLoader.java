@@ -82,16 +82,25 @@ public final class ConfigLoader {
     }
 
     public TokenHubConfig load(Path file) {
+        return load(file, true);
+    }
+
+    /** @param logWarnings false for a file read again that was read (and its warnings logged) already */
+    public TokenHubConfig load(Path file, boolean logWarnings) {
         String text;
         try {
             text = Files.readString(file);
         } catch (IOException e) {
             throw new ConfigException(file.toString(), List.of("cannot read the file: " + e.getMessage()));
         }
-        return parse(text, file.toString());
+        return parse(text, file.toString(), logWarnings);
     }
 
     public TokenHubConfig parse(String yaml, String source) {
+        return parse(yaml, source, true);
+    }
+
+    private TokenHubConfig parse(String yaml, String source, boolean logWarnings) {
         List<String> problems = new ArrayList<>();
         Map<String, Object> tree;
         try {
@@ -111,7 +120,9 @@ public final class ConfigLoader {
         if (!problems.isEmpty()) {
             throw new ConfigException(source, problems);
         }
-        warned.forEach(w -> LOG.warn("{}: {}", source, w));
+        if (logWarnings) {
+            warned.forEach(w -> LOG.warn("{}: {}", source, w));
+        }
         warnings = List.copyOf(warned);
         return config;
     }

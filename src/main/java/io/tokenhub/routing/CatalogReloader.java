@@ -90,7 +90,8 @@ public final class CatalogReloader {
         if (source == null) {
             return consumer.completion();
         }
-        return consumer.completion().compose(v -> read()).map(loaded -> {
+        // The file this node just started from, read again: its warnings were logged at start.
+        return consumer.completion().compose(v -> read(false)).map(loaded -> {
             if (!sameCatalog(loaded.config(), started)) {
                 LOG.warn("the configuration file changed while this node started (a reload it did not hear of): "
                     + "applying it");
@@ -135,6 +136,10 @@ public final class CatalogReloader {
     }
 
     private Future<Loaded> read() {
+        return read(true);
+    }
+
+    private Future<Loaded> read(boolean logWarnings) {
         if (source == null) {
             return Future.failedFuture(new InvalidRequest("This gateway was started without a configuration file.",
                 null).toException());
@@ -142,7 +147,7 @@ public final class CatalogReloader {
         long read = reads.incrementAndGet();
         return vertx.executeBlocking(() -> {
             try {
-                return new Loaded(read, loader.load(source));
+                return new Loaded(read, loader.load(source, logWarnings));
             } catch (ConfigException e) {
                 // The admin who asked reads the 400; the operator who reads the log should too.
                 LOG.warn("configuration reload refused, the catalog in force unchanged: {}", e.getMessage());

@@ -7,10 +7,12 @@ import io.tokenhub.testing.RedisCommands;
 import io.tokenhub.testing.TestCluster;
 import io.tokenhub.testing.TestGateway;
 import io.vertx.core.json.JsonObject;
+import java.net.URI;
+import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.sql.Connection;
 import java.sql.Statement;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -53,6 +55,15 @@ class ClusterIT {
     @AfterAll
     static void stopCluster() {
         cluster.close();
+    }
+
+    @Test
+    void everyNodeSaysHowManyMembersItsClusterHas() {
+        for (TestGateway node : nodes) {
+            HttpResponse<String> metrics = node.send(HttpRequest.newBuilder(URI.create(node.managementUrl("/metrics"))));
+            assertThat(metrics.body().lines().filter(line -> line.startsWith("tokenhub_cluster_members"))
+                .map(line -> line.substring(line.lastIndexOf(' ') + 1)).toList()).containsExactly("3.0");
+        }
     }
 
     @Test
