@@ -78,19 +78,16 @@ public final class RedisQuota implements Quota {
      */
     static final long SHARE_TTL_MS = 10_000;
     /**
-     * How long a credit's mark stays in Redis (it makes a credit told twice count once): a day, long
-     * past the last retry of a node that could not tell Redis (about half an hour). Until 2026-12-07
-     * the marks stayed in the account's hash for good, one per credit.
+     * How long a mark stays in the account's marks hash after it was made (the sweep forgets it then),
+     * a day, long past the last retry of a node that could not tell Redis (about half an hour): a
+     * credit's (it makes a credit told twice count once), a broken share's (its late charges need it
+     * to charge once, run by its node for about 35 minutes, then by any node's sweep once Redis
+     * answers; a share given back takes its mark with it), a late charge's and a released
+     * reservation's. Until 2026-12-07 credits' marks stayed for good; until 2026-12-08 a share's stayed
+     * an hour, and a broken share's charges run after a longer outage were lost (a review: 2 000
+     * micro-USD).
      */
-    static final long CREDIT_MARK_MS = 24 * 3_600_000L;
-    /**
-     * How long a share's mark stays after its last renewal: a day, as a credit's, past any run of a
-     * broken share's late charges, which need it to charge once (by its node for about 35 minutes,
-     * kept in PostgreSQL then for any node's sweep, once Redis answers). A share given back takes its
-     * mark with it: only the marks of shares that broke or whose node died wait. Until 2026-12-08 an
-     * hour: a broken share's charges run after a longer outage were lost (a review: 2 000 micro-USD).
-     */
-    static final long SHARE_MARK_MS = CREDIT_MARK_MS;
+    static final long MARK_MS = 24 * 3_600_000L;
     /** At most one warning per 10 s about Redis failing requests: an outage is not a log flood. */
     private final OncePer warnings = new OncePer(10_000);
 
@@ -373,8 +370,7 @@ public final class RedisQuota implements Quota {
         if (microUsd > 0 || last) {
             CounterRepairs.Owed owed = oweShareLate(s, oweSequence.incrementAndGet(), s.brokenRenewal(), 0, microUsd,
                 last);
-            renewals.runOnContext(v -> s.late = s.late.compose(taken -> taken ? untilTaken(owed, renewals)
-                : leftToSweeps(owed)));
+            renewals.runOnContext(v -> chain(s, owed));
         }
     }
 
@@ -388,7 +384,11 @@ public final class RedisQuota implements Quota {
      */
     private void chargeShareLate(NodeShare s, long seq, long renewal, long carriedMicroUsd, long laterMicroUsd,
                                  boolean release) {
-        CounterRepairs.Owed owed = oweShareLate(s, seq, renewal, carriedMicroUsd, laterMicroUsd, release);
+        chain(s, oweShareLate(s, seq, renewal, carriedMicroUsd, laterMicroUsd, release));
+    }
+
+    /** Tries the share's charge after its earlier ones, on the renewals' context, unless one was given up on. */
+    private void chain(NodeShare s, CounterRepairs.Owed owed) {
         s.late = s.late.compose(taken -> taken ? untilTaken(owed, renewals) : leftToSweeps(owed));
     }
 
@@ -600,9 +600,8 @@ public final class RedisQuota implements Quota {
         long now = clock.millis();
         headroom.values().removeIf(last -> now - last.atMs() >= HEADROOM_FRESH_MS);
         String cutoff = Long.toString(now - RESERVATION_TTL_MS);
-        String credits = Long.toString(now - CREDIT_MARK_MS);
-        String shareMarks = Long.toString(now - SHARE_MARK_MS);
-        seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff, credits, shareMarks)));
+        String marks = Long.toString(now - MARK_MS);
+        seenAccounts.forEach(account -> call(sweep, keys(account, "-"), List.of(cutoff, marks)));
         repairs.claimDue(REPAIRS_PER_SWEEP).onSuccess(this::runOwed).onFailure(failure ->
             LOG.warn("reading the charges the hot counters owe failed: {}", failure.toString()));
         return seenAccounts.size();

@@ -165,10 +165,7 @@ public final class EventLoopRedis implements Redis {
      */
     private static void consolidateWrites(RedisConnection connection) {
         try {
-            Object actual = ((PooledRedisConnection) connection).actual();
-            Field field = actual.getClass().getDeclaredField("netSocket");
-            field.setAccessible(true);
-            ConsolidatedWrites.install(((NetSocketInternal) field.get(actual)).channelHandlerContext());
+            ConsolidatedWrites.install(socketOf(connection).channelHandlerContext());
         } catch (ReflectiveOperationException | RuntimeException e) {
             if (UNCONSOLIDATED.compareAndSet(false, true)) {
                 LOG.warn("Redis commands are written one by one: this Redis client's socket is out of reach ({})",
@@ -180,13 +177,18 @@ public final class EventLoopRedis implements Redis {
     /** Closes the connection's socket (its commands waiting fail with it), else lets go of it. */
     private static void closeSocket(RedisConnection connection) {
         try {
-            Object actual = ((PooledRedisConnection) connection).actual();
-            Field field = actual.getClass().getDeclaredField("netSocket");
-            field.setAccessible(true);
-            ((NetSocketInternal) field.get(actual)).close();
+            socketOf(connection).close();
         } catch (ReflectiveOperationException | RuntimeException e) {
             connection.close();
         }
+    }
+
+    /** The connection's socket: its {@code netSocket} field, which the Vert.x Redis client does not expose. */
+    private static NetSocketInternal socketOf(RedisConnection connection) throws ReflectiveOperationException {
+        Object actual = ((PooledRedisConnection) connection).actual();
+        Field field = actual.getClass().getDeclaredField("netSocket");
+        field.setAccessible(true);
+        return (NetSocketInternal) field.get(actual);
     }
 
     /** A command waiting for its loop's next one. */

@@ -62,19 +62,11 @@ class DeadMemberNodeIT {
         }
     }
 
-    private static final String UNLIMITED = """
-        providers:
-          - { id: openai, type: openai, base_url: "%s" }
-        models:
-          - id: gpt-4o-mini
-            deployments: [ { provider: openai, model: gpt-4o-mini } ]
-        """;
-
     @Test
     void aKeyRevokedElsewhereIsRefusedWithinASecondOnANodeWhoseMemberStopped() {
         try (TestCluster cluster = new TestCluster("gpt-4o-mini")) {
-            TestGateway admin = cluster.addNode(UNLIMITED::formatted);
-            TestGateway orphan = cluster.addNode(UNLIMITED::formatted);
+            TestGateway admin = cluster.addNode(TestCluster.ONE_MODEL::formatted);
+            TestGateway orphan = cluster.addNode(TestCluster.ONE_MODEL::formatted);
             // Given a key without limits, on a model without limits, in use on the node
             JsonObject revoked = admin.newKey(new JsonObject());
             assertThat(chat(orphan, revoked.getString("key"))).isEqualTo(200);

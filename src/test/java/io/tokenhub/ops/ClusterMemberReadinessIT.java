@@ -19,20 +19,13 @@ import org.junit.jupiter.api.Test;
  */
 class ClusterMemberReadinessIT {
 
-    private static final String CONFIG = """
-        providers:
-          - { id: openai, type: openai, base_url: "%s" }
-        models:
-          - id: gpt-4o-mini
-            deployments: [ { provider: openai, model: gpt-4o-mini } ]
-        """;
     private static final long WAIT_MS = 15_000;
 
     @Test
     void aNodeWhoseHazelcastMemberStoppedIsNotReady() {
         try (TestCluster cluster = new TestCluster("gpt-4o-mini")) {
             // Given a ready clustered node
-            TestGateway node = cluster.addNode(CONFIG::formatted);
+            TestGateway node = cluster.addNode(TestCluster.ONE_MODEL::formatted);
             TestGateway.eventually(() -> ready(node).statusCode() == 200, WAIT_MS, "the node ready");
             assertThat(new JsonObject(ready(node).body()).getJsonObject("checks").getString("cluster")).isEqualTo("UP");
 

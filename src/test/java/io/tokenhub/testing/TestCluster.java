@@ -16,6 +16,15 @@ public final class TestCluster implements AutoCloseable {
     public static final String REDIS = System.getenv().getOrDefault("TOKENHUB_TEST_REDIS_URL",
         "redis://127.0.0.1:6379");
 
+    /** A catalog of one model, {@code gpt-4o-mini}, on the cluster's upstream (its URL for {@code %s}), without limits. */
+    public static final String ONE_MODEL = """
+        providers:
+          - { id: openai, type: openai, base_url: "%s" }
+        models:
+          - id: gpt-4o-mini
+            deployments: [ { provider: openai, model: gpt-4o-mini } ]
+        """;
+
     private final Vertx vertx = Vertx.vertx();
     private final FakeOpenAiUpstream upstream;
     private final TestDatabase database = TestDatabase.create();
