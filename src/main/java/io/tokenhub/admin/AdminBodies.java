@@ -1,14 +1,16 @@
 package io.tokenhub.admin;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.tokenhub.admin.AdminStore.NewKey;
 import io.tokenhub.core.ApiError.InvalidRequest;
 import io.tokenhub.routing.Catalog;
 import io.vertx.core.Future;
-import io.vertx.core.json.DecodeException;
-import io.vertx.core.json.Json;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.json.jackson.DatabindCodec;
 import io.vertx.ext.web.RoutingContext;
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.time.LocalDate;
 import java.time.OffsetDateTime;
@@ -17,6 +19,7 @@ import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Function;
 
@@ -34,16 +37,29 @@ final class AdminBodies {
     private AdminBodies() {
     }
 
+    /**
+     * Reads a decimal as it was written ({@link BigDecimal}), not as the nearest double: an amount of
+     * 17 significant digits such as {@code 1.0000000000000001} USD would otherwise become 1 USD
+     * before {@link #money} could see that it is finer than a micro-USD (until 2026-12-08 it was
+     * credited as 1 USD).
+     */
+    private static final ObjectMapper EXACT = DatabindCodec.mapper().copy()
+        .enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS, DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
     static JsonObject object(RoutingContext ctx) {
         if (ctx.body() == null || ctx.body().length() <= 0) {
             throw invalid("The request body is empty; send a JSON object.", null);
         }
+        Object value;
         try {
-            if (Json.decodeValue(ctx.body().buffer()) instanceof JsonObject object) {
-                return object;
-            }
-        } catch (DecodeException e) {
+            value = EXACT.readValue(ctx.body().buffer().getBytes(), Object.class);
+        } catch (IOException e) {
             throw invalid("We could not parse the JSON body of your request.", null);
+        }
+        if (value instanceof Map<?, ?> map) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> fields = (Map<String, Object>) map;
+            return new JsonObject(fields);
         }
         throw invalid("The request body must be a JSON object.", null);
     }

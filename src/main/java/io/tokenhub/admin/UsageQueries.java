@@ -383,7 +383,7 @@ public final class UsageQueries {
             // Code-point order, the same whatever the database's locale.
             order.append(i == 0 ? "" : ", ").append(key.sql).append(" COLLATE \"C\"");
         }
-        select.append(SUMS).append(" FROM usage_records WHERE ").append(where(filter, params))
+        select.append(SUMS).append(" FROM usage_records WHERE ").append(where(filter, params, GroupBy.MODEL.sql))
             .append(" GROUP BY ").append(positions).append(" ORDER BY ").append(order);
         return new Statement(select.toString(), params);
     }
@@ -391,7 +391,7 @@ public final class UsageQueries {
     static Statement logsStatement(Filter filter, int fetch, Cursor cursor) {
         List<Object> params = new ArrayList<>();
         StringBuilder sql = new StringBuilder("SELECT ").append(LOG_COLUMNS).append(" FROM usage_records WHERE ")
-            .append(where(filter, params));
+            .append(where(filter, params, null));
         if (cursor != null) {
             params.add(cursor.createdAt());
             params.add(cursor.requestId());
@@ -414,7 +414,11 @@ public final class UsageQueries {
      * The equality filters first, then the time range: each a parameter, never the client's text in
      * the SQL.
      */
-    private static String where(Filter f, List<Object> params) {
+    /**
+     * @param modelSql the model a record is filtered by, as the report groups it; null for either
+     *                 the one asked for or the one that served
+     */
+    private static String where(Filter f, List<Object> params, String modelSql) {
         StringBuilder where = new StringBuilder();
         if (f.accountId() != null) {
             params.add(f.accountId());
@@ -425,11 +429,17 @@ public final class UsageQueries {
             where.append("key_id = $").append(params.size()).append(" AND ");
         }
         if (f.model() != null) {
-            // The model asked for or the one that served (a fallback's): usage by model counts a
-            // request under the one that served it, and a filter by that model must find it too.
             params.add(f.model());
-            where.append("(requested_model = $").append(params.size()).append(" OR served_model = $")
-                .append(params.size()).append(") AND ");
+            if (modelSql != null) {
+                // A report's filter and its rows by model agree, so that the reports of each model add
+                // up to the whole: a request a fallback served is the serving model's (it set the
+                // price), not also the requested one's (until 2026-12-08 it was counted under both).
+                where.append(modelSql).append(" = $").append(params.size()).append(" AND ");
+            } else {
+                // The request logs: the requests that asked for the model or were served by it.
+                where.append("(requested_model = $").append(params.size()).append(" OR served_model = $")
+                    .append(params.size()).append(") AND ");
+            }
         }
         if (f.statusMin() != null) {
             if (f.statusMin() >= Database.FAILED_STATUS) {

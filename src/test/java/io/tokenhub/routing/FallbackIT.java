@@ -422,6 +422,7 @@ class FallbackIT {
         // Given the model's only deployment fails
         alpha.fault = Fault.STATUS;
         alpha.status = 502;
+        long servedBefore = requestsOf("chain-configured");
 
         // When a request names no fallback models
         HttpResponse<String> response = chat("solo");
@@ -431,12 +432,25 @@ class FallbackIT {
         assertThat(response.headers().firstValue("X-TokenHub-Provider")).hasValue("gamma");
         assertThat(beta.requests()).isEmpty();
         assertThat(usageRecord(response).get("served_model")).isEqualTo("chain-configured");
-        // And its usage is the requests for solo, under the model that served them and set their price
-        JsonArray byModel = gateway.adminOk("GET", "/admin/v1/usage?model=solo&group_by=model", null)
+        // And its usage is the serving model's, which set its price, filtered by it as grouped by it; not
+        // solo's as well (the reports of each model add up to the whole)
+        assertThat(requestsOf("chain-configured")).isEqualTo(servedBefore + 1);
+        assertThat(gateway.adminOk("GET", "/admin/v1/usage?model=solo&group_by=model", null).getJsonArray("data"))
+            .isEmpty();
+        // And the request logs find it by either model, newest first
+        String requestId = response.headers().firstValue("X-Request-Id").orElseThrow();
+        for (String model : List.of("solo", "chain-configured")) {
+            assertThat(gateway.adminOk("GET", "/admin/v1/logs?model=" + model, null).getJsonArray("data")
+                .getJsonObject(0).getString("request_id")).as("logs?model=%s", model).isEqualTo(requestId);
+        }
+    }
+
+    /** The requests {@code /admin/v1/usage} counts under a model, filtered and grouped by it. */
+    private static long requestsOf(String model) {
+        JsonArray rows = gateway.adminOk("GET", "/admin/v1/usage?model=" + model + "&group_by=model", null)
             .getJsonArray("data");
-        assertThat(byModel).hasSize(1);
-        assertThat(byModel.getJsonObject(0).getString("model")).isEqualTo("chain-configured");
-        assertThat(byModel.getJsonObject(0).getLong("requests")).isEqualTo(1);
+        assertThat(rows.stream().map(row -> ((JsonObject) row).getString("model"))).allMatch(model::equals);
+        return rows.stream().mapToLong(row -> ((JsonObject) row).getLong("requests")).sum();
     }
 
     @Test
