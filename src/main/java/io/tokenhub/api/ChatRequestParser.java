@@ -151,14 +151,19 @@ final class ChatRequestParser {
         boolean includes = includeUsage;
         if (size.bound() + limit <= model.contextWindow()) {
             return Future.succeededFuture(accepted(body, requested, target, stream, includes, limit, choices,
-                PromptTokens.estimated(size.estimate(), () -> TokenCounter.chatPrompt(body)), fallbacks, thinking,
-                fit));
+                PromptTokens.estimated(size.estimate(), () -> withData(TokenCounter.chatPrompt(body), size)), fallbacks,
+                thinking, fit));
         }
         return fit.count().map(prompt -> {
             checkContext(prompt, limit, model);
-            return accepted(body, requested, target, stream, includes, limit, choices, PromptTokens.counted(prompt),
-                fallbacks, thinking, fit);
+            return accepted(body, requested, target, stream, includes, limit, choices,
+                PromptTokens.counted(withData(prompt, size)), fallbacks, thinking, fit);
         });
+    }
+
+    /** The prompt's tokens as the window counts them, and its data parts' as the money does. */
+    private static int withData(int prompt, TokenCounter.PromptSize size) {
+        return (int) Math.min(Integer.MAX_VALUE, (long) prompt + size.dataTokens());
     }
 
     /** The request as it goes on: without the fields TokenHub consumed or the model would refuse. */

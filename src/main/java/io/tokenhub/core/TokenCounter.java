@@ -42,10 +42,16 @@ public final class TokenCounter {
      *
      * @param fixed     the framing and images, counted as {@link #chatPrompt} counts them
      * @param textBytes the UTF-8 bytes of every text
+     * @param dataBytes the bytes of content parts that are neither text nor image (a file, audio): a
+     *                  provider bills them as prompt, by rules of its own
      */
-    public record PromptSize(int fixed, long textBytes) {
+    public record PromptSize(int fixed, long textBytes, long dataBytes) {
 
-        /** Never below {@link #chatPrompt}: a BPE token covers at least one byte. */
+        /**
+         * Never below {@link #chatPrompt}, the prompt as the context window is checked: a BPE token
+         * covers at least one byte. Data parts are left to the provider there (a PDF's tokens are
+         * its text and page images, nothing its base64 size tells).
+         */
         public long bound() {
             return fixed + textBytes;
         }
@@ -53,10 +59,20 @@ public final class TokenCounter {
         /**
          * Three bytes a token: o200k averages about four on English and about three on code and
          * CJK text, so this is above the exact count for ordinary text (not for, say, long runs of
-         * digits or emoji, which the exact count corrects afterwards).
+         * digits or emoji, which the exact count corrects afterwards). Data parts count too, for
+         * the money reserved: see {@link #dataTokens}.
          */
         public int estimate() {
-            return (int) Math.min(Integer.MAX_VALUE, fixed + (textBytes + 2) / 3);
+            return (int) Math.min(Integer.MAX_VALUE, fixed + (textBytes + 2) / 3 + dataTokens());
+        }
+
+        /**
+         * The data parts at three bytes a token, as text: no tokenizer can count them, and what the
+         * provider bills for them must be reserved for, not left out (until 2026-12-08 a 60 KB file
+         * part was reserved nothing, and an account with a dollar was charged fifteen).
+         */
+        public int dataTokens() {
+            return (int) Math.min(Integer.MAX_VALUE, (dataBytes + 2) / 3);
         }
     }
 
@@ -131,7 +147,11 @@ public final class TokenCounter {
         return true;
     }
 
-    /** Prompt tokens of a chat request: messages, their parts, and tool definitions. */
+    /**
+     * Prompt tokens of a chat request as its context window is checked: messages, their text and
+     * image parts, tool and function definitions and a response's JSON schema. Without the data
+     * parts ({@link PromptSize#dataTokens}).
+     */
     public static int chatPrompt(JsonObject request) {
         Walk walk = walk(request, TokenCounter::count);
         return (int) Math.min(Integer.MAX_VALUE, walk.fixed + walk.measured);
@@ -140,7 +160,7 @@ public final class TokenCounter {
     /** The same walk as {@link #chatPrompt}, measuring the texts instead of tokenizing them. */
     public static PromptSize chatPromptSize(JsonObject request) {
         Walk walk = walk(request, TokenCounter::utf8Length);
-        return new PromptSize(walk.fixed, walk.measured);
+        return new PromptSize(walk.fixed, walk.measured, walk.data);
     }
 
     public static long utf8Length(String text) {
@@ -155,10 +175,11 @@ public final class TokenCounter {
         return bytes;
     }
 
-    /** A prompt's framing and images in tokens, and what {@code measure} made of its texts. */
+    /** A prompt's framing and images in tokens, what {@code measure} made of its texts, and its data parts' bytes. */
     private static final class Walk {
         int fixed = PER_REPLY;
         long measured;
+        long data;
     }
 
     private static Walk walk(JsonObject request, ToLongFunction<String> measure) {
@@ -172,7 +193,14 @@ public final class TokenCounter {
                 }
             }
         }
+        // Everything else a provider reads as prompt and bills: the definitions of tools and of the
+        // deprecated functions, and a structured output's schema (until 2026-12-08 only the tools were
+        // measured, and 60 KB in the others was reserved nothing).
         walk.measured += encoded(request.getValue("tools"), measure);
+        walk.measured += encoded(request.getValue("functions"), measure);
+        if (request.getValue("response_format") instanceof JsonObject format) {
+            walk.measured += encoded(format.getValue("json_schema"), measure);
+        }
         return walk;
     }
 
@@ -183,18 +211,45 @@ public final class TokenCounter {
         } else if (content instanceof JsonArray parts) {
             for (Object p : parts) {
                 if (p instanceof JsonObject part) {
-                    if ("image_url".equals(part.getValue("type"))) {
+                    Object type = part.getValue("type");
+                    Object text = part.getValue("refusal".equals(type) ? "refusal" : "text");
+                    if ("image_url".equals(type)) {
                         walk.fixed += PER_IMAGE;
+                    } else if (text instanceof String words) {
+                        walk.measured += measure.applyAsLong(words);
                     } else {
-                        walk.measured += measure.applyAsLong(part.getString("text", ""));
+                        walk.data += stringBytes(part);
                     }
                 }
             }
         }
         walk.measured += encoded(message.getValue("tool_calls"), measure);
+        walk.measured += encoded(message.getValue("function_call"), measure);
     }
 
-    private static long encoded(Object array, ToLongFunction<String> measure) {
-        return array instanceof JsonArray a && !a.isEmpty() ? measure.applyAsLong(a.encode()) : 0;
+    /** The measure of a non-empty array's or object's JSON, else 0. */
+    private static long encoded(Object json, ToLongFunction<String> measure) {
+        if (json instanceof JsonArray a && !a.isEmpty()) {
+            return measure.applyAsLong(a.encode());
+        }
+        return json instanceof JsonObject o && !o.isEmpty() ? measure.applyAsLong(o.encode()) : 0;
+    }
+
+    /** The UTF-8 bytes of every string in a part (a file's data, its name), without encoding it. */
+    private static long stringBytes(Object json) {
+        if (json instanceof String text) {
+            return utf8Length(text);
+        }
+        long bytes = 0;
+        if (json instanceof JsonObject object) {
+            for (var field : object) {
+                bytes += stringBytes(field.getValue());
+            }
+        } else if (json instanceof JsonArray array) {
+            for (Object item : array) {
+                bytes += stringBytes(item);
+            }
+        }
+        return bytes;
     }
 }

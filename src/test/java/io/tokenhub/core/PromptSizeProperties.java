@@ -66,6 +66,33 @@ class PromptSizeProperties {
         assertThat(size.fixed()).as("framing and one low-detail image").isEqualTo(3 + 2 * 3 + 85);
     }
 
+    @Example
+    void functionsASchemaAndDataPartsAreSizedAndDataIsLeftOutOfTheWindowsBound() {
+        String bulk = "x".repeat(3_000);
+        JsonObject parameters = new JsonObject().put("type", "object").put("description", bulk);
+        JsonObject plain = chat("", "hi");
+        JsonObject functions = chat("", "hi").put("functions", new JsonArray()
+            .add(new JsonObject().put("name", "f").put("parameters", parameters)));
+        JsonObject schema = chat("", "hi").put("response_format", new JsonObject().put("type", "json_schema")
+            .put("json_schema", new JsonObject().put("name", "s").put("schema", parameters)));
+        JsonObject file = new JsonObject().put("messages", new JsonArray().add(new JsonObject().put("role", "user")
+            .put("content", new JsonArray().add(new JsonObject().put("type", "file")
+                .put("file", new JsonObject().put("filename", "a.pdf").put("file_data", bulk))))));
+        long base = TokenCounter.chatPromptSize(plain).bound();
+
+        // Definitions and a schema are text the provider reads: in the window's bound and the estimate
+        for (JsonObject request : new JsonObject[] {functions, schema}) {
+            assertThat(TokenCounter.chatPromptSize(request).bound()).as(request.fieldNames().toString())
+                .isGreaterThan(base + bulk.length());
+            assertThat(TokenCounter.chatPrompt(request)).isGreaterThan(TokenCounter.chatPrompt(plain));
+        }
+        // A file's bytes are reserved for, and left out of the window's bound (its tokens are the provider's to count)
+        TokenCounter.PromptSize sized = TokenCounter.chatPromptSize(file);
+        assertThat(sized.dataTokens()).isGreaterThanOrEqualTo(bulk.length() / 3);
+        assertThat(sized.estimate()).isGreaterThanOrEqualTo(sized.dataTokens());
+        assertThat(sized.bound()).isLessThan(bulk.length());
+    }
+
     private static JsonObject chat(String system, String user) {
         return new JsonObject().put("model", "m").put("messages", new JsonArray()
             .add(new JsonObject().put("role", "system").put("content", system))
