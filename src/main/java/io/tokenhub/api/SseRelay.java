@@ -2,7 +2,6 @@ package io.tokenhub.api;
 
 import io.tokenhub.billing.PriceCalculator;
 import io.tokenhub.core.ApiError;
-import io.tokenhub.core.TokenCounter;
 import io.tokenhub.core.Usage;
 import io.tokenhub.provider.Chunk;
 import io.tokenhub.provider.ChunkStream;
@@ -34,8 +33,8 @@ final class SseRelay implements StreamStart.Sink {
     private final Outcome outcome;
     private final Metrics metrics;
     private final HttpServerResponse response;
-    /** Delivered text, kept only to estimate tokens when the provider sends no usage. */
-    private final StringBuilder delivered = new StringBuilder();
+    /** Delivered text, for an estimate of the output when the provider sends no usage. */
+    private final DeliveredText delivered = new DeliveredText();
     /** The stream's id and created, from its first chunk: for a usage chunk of the relay's own. */
     private JsonObject identity;
     private long ttftNanos = -1;
@@ -79,7 +78,7 @@ final class SseRelay implements StreamStart.Sink {
             usageChunkCounts = served.result().stream().usage();
             return;
         }
-        chunk.appendText(delivered);
+        delivered.add(chunk);
         if (identity == null && ex.request.includeUsage()) {
             identity = chunk.identity();
         }
@@ -175,7 +174,7 @@ final class SseRelay implements StreamStart.Sink {
         }
         Usage input = stream.promptUsage();
         return (input != null ? input : new Usage(ex.request.prompt().countedOrEstimate(), 0, 0, 0, true))
-            .withEstimatedCompletion(TokenCounter.countIfUnder(delivered.toString(), ChatRequestParser.OFF_LOOP_BYTES));
+            .withEstimatedCompletion(delivered.tokens());
     }
 
     private static JsonObject usageJson(Usage usage, long cost) {
