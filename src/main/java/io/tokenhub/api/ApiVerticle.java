@@ -144,6 +144,19 @@ public final class ApiVerticle extends VerticleBase {
                     + "serves no requests until it is restarted; retry the request.").toException());
                 return;
             }
+            if (ctx.response().writeQueueFull()) {
+                // The answers this connection's client has not read fill its write queue: this
+                // request waits for them to leave, and the connection is not read meanwhile (Vert.x
+                // reads a pipelined request only once the one before it is answered). Until
+                // 2026-12-08 a client that pipelined requests and read nothing had every answer
+                // queued in memory: 8 MB of requests without a key held 87 MB of heap.
+                ctx.request().pause();
+                ctx.response().drainHandler(drained -> {
+                    ctx.request().resume();
+                    RequestIds.assign(ctx);
+                });
+                return;
+            }
             RequestIds.assign(ctx);
         });
         CorsHandler cors = cors();
