@@ -24,8 +24,13 @@ public final class TokenCounter {
     /** OpenAI's documented framing cost per message and per reply. */
     private static final int PER_MESSAGE = 3;
     private static final int PER_REPLY = 3;
-    /** A low-detail image as OpenAI counts it; high detail costs more, which the upstream reports. */
+    /** A low-detail image as OpenAI counts it: what the context window is checked with for an image. */
     private static final int PER_IMAGE = 85;
+    /**
+     * The most GPT-4o bills for one image at high detail (768 by 2 048 pixels after scaling: eight
+     * tiles of 170 and 85), reserved for an image not sent at low detail.
+     */
+    private static final int PER_DETAILED_IMAGE = 1_445;
 
     private static final Encoding ENCODING =
         Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.O200K_BASE);
@@ -40,17 +45,17 @@ public final class TokenCounter {
      * A chat prompt sized without tokenizing, from the UTF-8 lengths of the texts {@link #chatPrompt}
      * would tokenize.
      *
-     * @param fixed     the framing and images, counted as {@link #chatPrompt} counts them
-     * @param textBytes the UTF-8 bytes of every text
-     * @param dataBytes the bytes of content parts that are neither text nor image (a file, audio): a
-     *                  provider bills them as prompt, by rules of its own
+     * @param fixed        the framing and images, counted as {@link #chatPrompt} counts them
+     * @param textBytes    the UTF-8 bytes of every text
+     * @param reservedOnly tokens a provider may bill that the context window is not checked with:
+     *                     see {@link #reservedOnly()}
      */
-    public record PromptSize(int fixed, long textBytes, long dataBytes) {
+    public record PromptSize(int fixed, long textBytes, int reservedOnly) {
 
         /**
          * Never below {@link #chatPrompt}, the prompt as the context window is checked: a BPE token
          * covers at least one byte. Data parts are left to the provider there (a PDF's tokens are
-         * its text and page images, nothing its base64 size tells).
+         * its text and page images, nothing its base64 size tells), and images count at low detail.
          */
         public long bound() {
             return fixed + textBytes;
@@ -59,20 +64,23 @@ public final class TokenCounter {
         /**
          * Three bytes a token: o200k averages about four on English and about three on code and
          * CJK text, so this is above the exact count for ordinary text (not for, say, long runs of
-         * digits or emoji, which the exact count corrects afterwards). Data parts count too, for
-         * the money reserved: see {@link #dataTokens}.
+         * digits or emoji, which the exact count corrects afterwards). With what only the money
+         * reserved counts ({@link #reservedOnly()}).
          */
         public int estimate() {
-            return (int) Math.min(Integer.MAX_VALUE, fixed + (textBytes + 2) / 3 + dataTokens());
+            return (int) Math.min(Integer.MAX_VALUE, fixed + (textBytes + 2) / 3 + reservedOnly);
         }
 
         /**
-         * The data parts at three bytes a token, as text: no tokenizer can count them, and what the
-         * provider bills for them must be reserved for, not left out (until 2026-12-08 a 60 KB file
-         * part was reserved nothing, and an account with a dollar was charged fifteen).
+         * What a provider bills as prompt beyond what the context window is checked with, reserved
+         * for: content parts that are neither text nor image (a file, audio) at three bytes a token,
+         * as text, since no tokenizer can count them; and an image not sent at low detail, up to
+         * what a detailed one costs. Until 2026-12-08 none of it was reserved for: a 60 KB file part
+         * let an account with a dollar be charged fifteen.
          */
-        public int dataTokens() {
-            return (int) Math.min(Integer.MAX_VALUE, (dataBytes + 2) / 3);
+        @Override
+        public int reservedOnly() {
+            return reservedOnly;
         }
     }
 
@@ -150,7 +158,7 @@ public final class TokenCounter {
     /**
      * Prompt tokens of a chat request as its context window is checked: messages, their text and
      * image parts, tool and function definitions and a response's JSON schema. Without the data
-     * parts ({@link PromptSize#dataTokens}).
+     * parts and images beyond low detail ({@link PromptSize#reservedOnly}).
      */
     public static int chatPrompt(JsonObject request) {
         Walk walk = walk(request, TokenCounter::count);
@@ -160,7 +168,8 @@ public final class TokenCounter {
     /** The same walk as {@link #chatPrompt}, measuring the texts instead of tokenizing them. */
     public static PromptSize chatPromptSize(JsonObject request) {
         Walk walk = walk(request, TokenCounter::utf8Length);
-        return new PromptSize(walk.fixed, walk.measured, walk.data);
+        long reservedOnly = (walk.data + 2) / 3 + (long) walk.detailedImages * (PER_DETAILED_IMAGE - PER_IMAGE);
+        return new PromptSize(walk.fixed, walk.measured, (int) Math.min(Integer.MAX_VALUE, reservedOnly));
     }
 
     public static long utf8Length(String text) {
@@ -175,11 +184,15 @@ public final class TokenCounter {
         return bytes;
     }
 
-    /** A prompt's framing and images in tokens, what {@code measure} made of its texts, and its data parts' bytes. */
+    /**
+     * A prompt's framing and images in tokens, what {@code measure} made of its texts, its data parts'
+     * bytes, and its images not sent at low detail.
+     */
     private static final class Walk {
         int fixed = PER_REPLY;
         long measured;
         long data;
+        int detailedImages;
     }
 
     private static Walk walk(JsonObject request, ToLongFunction<String> measure) {
@@ -215,6 +228,10 @@ public final class TokenCounter {
                     Object text = part.getValue("refusal".equals(type) ? "refusal" : "text");
                     if ("image_url".equals(type)) {
                         walk.fixed += PER_IMAGE;
+                        if (!(part.getValue("image_url") instanceof JsonObject image
+                            && "low".equals(image.getValue("detail")))) {
+                            walk.detailedImages++;
+                        }
                     } else if (text instanceof String words) {
                         walk.measured += measure.applyAsLong(words);
                     } else {

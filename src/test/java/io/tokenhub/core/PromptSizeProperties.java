@@ -88,9 +88,29 @@ class PromptSizeProperties {
         }
         // A file's bytes are reserved for, and left out of the window's bound (its tokens are the provider's to count)
         TokenCounter.PromptSize sized = TokenCounter.chatPromptSize(file);
-        assertThat(sized.dataTokens()).isGreaterThanOrEqualTo(bulk.length() / 3);
-        assertThat(sized.estimate()).isGreaterThanOrEqualTo(sized.dataTokens());
+        assertThat(sized.reservedOnly()).isGreaterThanOrEqualTo(bulk.length() / 3);
+        assertThat(sized.estimate()).isGreaterThanOrEqualTo(sized.reservedOnly());
         assertThat(sized.bound()).isLessThan(bulk.length());
+    }
+
+    @Example
+    void anImageNotSentAtLowDetailIsReservedForAsADetailedOneAndCheckedAgainstTheWindowAsALowOne() {
+        JsonObject low = image(new JsonObject().put("url", "x").put("detail", "low"));
+        JsonObject auto = image(new JsonObject().put("url", "x"));
+        JsonObject high = image(new JsonObject().put("url", "x").put("detail", "high"));
+
+        assertThat(TokenCounter.chatPromptSize(low).reservedOnly()).isZero();
+        for (JsonObject detailed : new JsonObject[] {auto, high}) {
+            TokenCounter.PromptSize size = TokenCounter.chatPromptSize(detailed);
+            assertThat(size.reservedOnly()).as(detailed.encode()).isEqualTo(1_445 - 85);
+            assertThat(size.bound()).isEqualTo(TokenCounter.chatPromptSize(low).bound());
+            assertThat(size.estimate()).isGreaterThanOrEqualTo(1_445);
+        }
+    }
+
+    private static JsonObject image(JsonObject imageUrl) {
+        return new JsonObject().put("messages", new JsonArray().add(new JsonObject().put("role", "user")
+            .put("content", new JsonArray().add(new JsonObject().put("type", "image_url").put("image_url", imageUrl)))));
     }
 
     private static JsonObject chat(String system, String user) {
