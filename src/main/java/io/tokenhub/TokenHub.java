@@ -111,12 +111,15 @@ public final class TokenHub {
         + "directory)";
 
     public static void main(String[] args) {
-        String wrong = wrongArgument(args);
+        if (List.of(args).contains("--help") || List.of(args).contains("-h")) {
+            System.out.println(USAGE);
+            System.exit(0);
+            return;
+        }
+        String wrong = argumentProblem(args);
         if (wrong != null) {
-            boolean help = wrong.equals("--help") || wrong.equals("-h");
-            (help ? System.out : System.err).println(help ? USAGE : "TokenHub: unknown argument '" + wrong + "'\n"
-                + USAGE);
-            System.exit(help ? 0 : 2);
+            System.err.println("TokenHub: " + wrong + "\n" + USAGE);
+            System.exit(2);
             return;
         }
         TokenHubConfig config;
@@ -375,19 +378,26 @@ public final class TokenHub {
     }
 
     /**
-     * The first argument the command line does not take (every one but {@code --config PATH}, and
-     * {@code --help}), or null. Until 2026-12-08 they were ignored: {@code --conf FILE} started on the
-     * default file.
+     * What is wrong with the command line, or null: it takes one {@code --config PATH} (and
+     * {@code --help}). Until 2026-12-07 other arguments were ignored ({@code --conf FILE} started on the
+     * default file), and until 2026-12-08 a second {@code --config}.
      */
-    static String wrongArgument(String[] args) {
+    static String argumentProblem(String[] args) {
+        int configs = 0;
         for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--config") && i + 1 < args.length) {
-                i++;
-            } else if (!args[i].startsWith("--config=")) {
-                return args[i];
+            if (args[i].equals("--config")) {
+                if (++i == args.length) {
+                    return "--config needs a path";
+                }
+                configs++;
+            } else if (args[i].startsWith("--config=")) {
+                configs++;
+            } else {
+                return "unknown argument '" + args[i] + "'";
             }
         }
-        return null;
+        // (the first one given was read, the others ignored)
+        return configs > 1 ? "--config given more than once" : null;
     }
 
     /** The messages of a failure and of its causes, most general first. */

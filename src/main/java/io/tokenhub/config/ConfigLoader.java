@@ -2,8 +2,10 @@ package io.tokenhub.config;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import io.tokenhub.config.TokenHubConfig.Accounting;
 import io.tokenhub.config.TokenHubConfig.Admin;
 import io.tokenhub.config.TokenHubConfig.Billing;
@@ -46,9 +48,12 @@ public final class ConfigLoader {
     private static final Logger LOG = LoggerFactory.getLogger(ConfigLoader.class);
 
     private static final Pattern VARIABLE = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
-    /** A {@code ${...}} that is a whole value of a flow mapping or list (quotes and comments are checked apart). */
-    private static final Pattern FLOW_PLACEHOLDER =
-        Pattern.compile("(?<=[{\\[,:][ \\t]{0,40})\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\\n]*)?}(?=[ \\t]*[,}\\]])");
+    /**
+     * A {@code ${...}} that is a whole value of a flow mapping or list, on its line or on lines of its
+     * own (quotes and comments are checked apart).
+     */
+    private static final Pattern FLOW_PLACEHOLDER = Pattern.compile(
+        "(?<=[{\\[,:][ \\t\\r\\n]{0,200})\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\\n]*)?}(?=[ \\t\\r\\n]*[,}\\]])");
     /** A key given twice in one mapping is a problem, not the later one silently winning (a second models:). */
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
         .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
@@ -104,8 +109,13 @@ public final class ConfigLoader {
         List<String> problems = new ArrayList<>();
         Map<String, Object> tree;
         try {
+            String quoted = quotePlaceholders(yaml);
+            List<String> aliases = aliasesIn(quoted);
+            if (!aliases.isEmpty()) {
+                throw new ConfigException(source, aliases);
+            }
             @SuppressWarnings("unchecked")
-            Map<String, Object> parsed = YAML.readValue(quotePlaceholders(yaml), Map.class);
+            Map<String, Object> parsed = YAML.readValue(quoted, Map.class);
             tree = parsed == null ? Map.of() : parsed;
         } catch (IOException | ClassCastException e) {
             // The line, as the parser saw it (placeholders quoted keep the lines; the columns may move).
@@ -125,6 +135,28 @@ public final class ConfigLoader {
         }
         warnings = List.copyOf(warned);
         return config;
+    }
+
+    /**
+     * YAML's aliases ({@code *name}) and merge keys ({@code <<}), each a problem: the mapping onto
+     * the configuration does not resolve them, and read an alias as its anchor's name (until
+     * 2026-12-08 {@code api_key: *key} was the key "key", without a word).
+     */
+    private static List<String> aliasesIn(String yaml) throws IOException {
+        List<String> found = new ArrayList<>();
+        try (YAMLParser parser = (YAMLParser) YAML.getFactory().createParser(yaml)) {
+            for (JsonToken token = parser.nextToken(); token != null; token = parser.nextToken()) {
+                int line = parser.currentTokenLocation().getLineNr();
+                if (parser.isCurrentAlias()) {
+                    found.add("line " + line + ": the alias *" + parser.getText() + " is not supported: write the "
+                        + "value out (anchors and aliases are not read)");
+                } else if (token == JsonToken.FIELD_NAME && "<<".equals(parser.currentName())) {
+                    found.add("line " + line + ": the merge key << is not supported: write the settings out "
+                        + "(anchors and aliases are not read)");
+                }
+            }
+        }
+        return found;
     }
 
     /** The warnings of the last file this loader read without problems. */
@@ -220,6 +252,9 @@ public final class ConfigLoader {
         List<Model> models = root.children("models").stream().map(this::model).toList();
         root.warnUnknown();
         crossCheck(root, providers, models);
+        if (models.isEmpty()) {
+            root.warn("models", "none: every model request gets 404 model_not_found");
+        }
         if (cluster.enabled() && storage.redis().equals("none")) {
             root.warn("cluster.enabled", "without storage.redis each node keeps its own quota counters, so the"
                 + " cluster may overdraw a wallet by up to a balance per node; rate limits are shared all the same");

@@ -56,7 +56,7 @@ public final class CatalogReloader {
     private long applied;
 
     /** One read of the file. */
-    private record Loaded(long read, TokenHubConfig config) {
+    private record Loaded(long read, TokenHubConfig config, List<String> warnings) {
     }
 
     /**
@@ -120,7 +120,10 @@ public final class CatalogReloader {
                 new JsonObject().put("source", source.toString()).put("origin", origin));
             return new JsonObject().put("status", "reloading")
                 .put("models", config.models().size()).put("providers", config.providers().size())
-                .put("restart_required", new JsonArray(restart));
+                .put("restart_required", new JsonArray(restart))
+                // What the file has that is ignored or worked around (an unknown key, an unset variable):
+                // the admin who asked reads it here, not only the operator in the log.
+                .put("warnings", new JsonArray(loaded.warnings()));
         });
     }
 
@@ -147,7 +150,8 @@ public final class CatalogReloader {
         long read = reads.incrementAndGet();
         return vertx.executeBlocking(() -> {
             try {
-                return new Loaded(read, loader.load(source, logWarnings));
+                TokenHubConfig config = loader.load(source, logWarnings);
+                return new Loaded(read, config, loader.warnings());
             } catch (ConfigException e) {
                 // The admin who asked reads the 400; the operator who reads the log should too.
                 LOG.warn("configuration reload refused, the catalog in force unchanged: {}", e.getMessage());

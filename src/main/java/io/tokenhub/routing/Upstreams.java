@@ -14,6 +14,7 @@ import io.vertx.core.eventbus.MessageConsumer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashSet;
@@ -35,6 +36,8 @@ public final class Upstreams {
     private final Metrics metrics;
     private final String nodeId = UUID.randomUUID().toString();
     private final Map<String, UpstreamHealth> byKey = new ConcurrentHashMap<>();
+    /** Where each deployment's health was measured: its provider's type, URL, key and API version. */
+    private final Map<String, List<String>> endpoints = new ConcurrentHashMap<>();
     private final Map<String, Integer> stateValue = new ConcurrentHashMap<>();
     /** The {@code tokenhub_circuit_state} series of each deployment in the catalog in use. */
     private final Map<String, Meter> gauges = new ConcurrentHashMap<>();
@@ -52,8 +55,10 @@ public final class Upstreams {
 
     /**
      * Makes sure every deployment of the catalog has its health; existing ones keep their state,
-     * unless the provider's {@code circuit_breaker} settings changed: then the deployment starts
-     * afresh (closed) under the new ones.
+     * unless the provider's {@code circuit_breaker} settings changed, or where and how it is called
+     * (its type, {@code base_url}, {@code api_key}, {@code api_version}): then the deployment starts
+     * afresh (closed). Until 2026-12-08 a reload that fixed a wrong URL or key left the circuit the
+     * wrong one had opened, and requests got 503 until its reset time.
      */
     public void track(Catalog catalog) {
         Set<String> keys = new HashSet<>();
@@ -68,7 +73,11 @@ public final class Upstreams {
                 gauges.computeIfAbsent(key, k -> metrics.gauge("tokenhub_circuit_state",
                     "Circuit state per upstream: 0 closed, 1 half-open, 2 open",
                     () -> stateValue.getOrDefault(key, 0), "provider", d.provider(), "deployment", d.model()));
-                if (known == null || !known.config().equals(provider.circuitBreaker())) {
+                List<String> endpoint = Arrays.asList(provider.type(), provider.baseUrl(), provider.apiKey(),
+                    provider.apiVersion());
+                if (known == null || !known.config().equals(provider.circuitBreaker())
+                    || !endpoint.equals(endpoints.put(key, endpoint))) {
+                    endpoints.put(key, endpoint);
                     stateValue.put(key, 0);
                     byKey.put(key, new UpstreamHealth(vertx, d.provider(), d.model(), provider.circuitBreaker(),
                         this::changed));
