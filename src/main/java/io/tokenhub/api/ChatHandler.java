@@ -58,7 +58,7 @@ final class ChatHandler implements Handler<RoutingContext> {
             })
             .compose(admission -> {
                 ModelRequest r = ex.request;
-                long estimate = PriceCalculator.reservationCost(r.target().model().pricing(), r.prompt().estimate(),
+                long estimate = PriceCalculator.reservationCost(r.target().model().pricing(), r.prompt().reserved(),
                     r.outputBound());
                 return outcome.reserveThen(ex, estimate, reserved -> dispatch(ex, reserved));
             })
@@ -76,7 +76,7 @@ final class ChatHandler implements Handler<RoutingContext> {
         var call = new Dispatcher.Call(ex.requestId, request.body(), ex.ctx.body().buffer(), request.maxTokens(),
             ex.upstreamClock, ex, model -> reserved.compose(r -> request.fit().check(model)).compose(fits ->
                 outcome.fallBack(ex, model, PriceCalculator.reservationCost(model.pricing(),
-                    request.prompt().estimate(), request.outputBound()))));
+                    request.prompt().reserved(), request.outputBound()))));
         Abort upstream = Outcome.callAbort(ex, reserved);
         if (request.stream()) {
             Future<Served<StreamStart>> starting = dispatcher.stream(attempts, call, upstream);

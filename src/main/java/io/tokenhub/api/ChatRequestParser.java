@@ -151,19 +151,14 @@ final class ChatRequestParser {
         boolean includes = includeUsage;
         if (size.bound() + limit <= model.contextWindow()) {
             return Future.succeededFuture(accepted(body, requested, target, stream, includes, limit, choices,
-                PromptTokens.estimated(size.estimate(), () -> withReservedOnly(TokenCounter.chatPrompt(body), size)),
+                PromptTokens.estimated(size.estimate(), size.reservedOnly(), () -> TokenCounter.chatPrompt(body)),
                 fallbacks, thinking, fit));
         }
         return fit.count().map(prompt -> {
             checkContext(prompt, limit, model);
             return accepted(body, requested, target, stream, includes, limit, choices,
-                PromptTokens.counted(withReservedOnly(prompt, size)), fallbacks, thinking, fit);
+                PromptTokens.counted(prompt, size.reservedOnly()), fallbacks, thinking, fit);
         });
-    }
-
-    /** The prompt's tokens as the window counts them, and what only the money reserved counts. */
-    private static int withReservedOnly(int prompt, TokenCounter.PromptSize size) {
-        return (int) Math.min(Integer.MAX_VALUE, (long) prompt + size.reservedOnly());
     }
 
     /** The request as it goes on: without the fields TokenHub consumed or the model would refuse. */

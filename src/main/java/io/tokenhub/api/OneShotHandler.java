@@ -92,7 +92,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
             })
             .compose(fits -> outcome.admit(ex))
             .compose(admission -> outcome.reserveThen(ex, operation.cost(ex.request.target().model(),
-                new Usage(ex.request.prompt().estimate(), 0, 0, 0, true)), reserved -> dispatch(ex, reserved)))
+                new Usage(ex.request.prompt().reserved(), 0, 0, 0, true)), reserved -> dispatch(ex, reserved)))
             .onFailure(failure -> outcome.error(ex, failure));
     }
 
@@ -141,7 +141,7 @@ final class OneShotHandler implements Handler<RoutingContext> {
         var call = new Dispatcher.Call(ex.requestId, ex.request.body(), null, Integer.MAX_VALUE,
             ex.upstreamClock, ex, model -> reserved.compose(r -> ex.request.fit().check(model)).compose(fits ->
                 outcome.fallBack(ex, model, operation.cost(model,
-                    new Usage(ex.request.prompt().estimate(), 0, 0, 0, true)))));
+                    new Usage(ex.request.prompt().reserved(), 0, 0, 0, true)))));
         Future<Served<Completion>> served = Outcome.afterReservation(reserved,
             dispatcher.call(attempts, call, abort, send));
         return outcome.waitingOn(ex, served.compose(answered -> usage(ex, answered)

@@ -74,7 +74,7 @@ final class Outcome {
         ModelRequest request = ex.request;
         Model model = request.target().model();
         return quota.reserve(ex.requestId, ex.key.accountId(), ex.key.keyId(), ex.key.monthlyCapMicroUsd(),
-                model.id(), planTokens(model, request.prompt().estimate() + request.outputBound()), held(model, microUsd))
+                model.id(), planTokens(model, request.prompt().reserved() + request.outputBound()), held(model, microUsd))
             .map(reservation -> {
                 ex.reservation = reservation;
                 unrecorded++;
@@ -145,7 +145,7 @@ final class Outcome {
         // back under its own id, never under one a later replacement holds.
         String id = ex.requestId + "/" + ++ex.rebooks;
         return Contexts.onCaller(quota.rebook(old, id, ex.key.monthlyCapMicroUsd(), model.id(),
-                planTokens(model, ex.request.prompt().estimate() + ex.request.outputBound()),
+                planTokens(model, ex.request.prompt().reserved() + ex.request.outputBound()),
                 held(model, microUsd)))
             .compose(reservation -> {
                 if (ex.abort.aborted()) {

@@ -53,7 +53,8 @@ public final class ConfigLoader {
      * own (quotes and comments are checked apart).
      */
     private static final Pattern FLOW_PLACEHOLDER = Pattern.compile(
-        "(?<=[{\\[,:][ \\t\\r\\n]{0,200})\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\\n]*)?}(?=[ \\t\\r\\n]*[,}\\]])");
+        "(?<=[{\\[,][ \\t\\r\\n]{0,200}|:[ \\t\\r\\n]{1,200})\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}\\n]*)?}"
+            + "(?=[ \\t\\r\\n]*[,}\\]])");
     /** A key given twice in one mapping is a problem, not the later one silently winning (a second models:). */
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
         .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
@@ -172,9 +173,10 @@ public final class ConfigLoader {
     static String quotePlaceholders(String yaml) {
         Matcher m = FLOW_PLACEHOLDER.matcher(yaml);
         StringBuilder out = new StringBuilder(yaml.length() + 16);
+        QuoteScan scan = new QuoteScan(yaml);
         int copied = 0;
         while (m.find()) {
-            if (insideQuotes(yaml, m.start())) {
+            if (scan.insideAt(m.start())) {
                 continue;
             }
             out.append(yaml, copied, m.start()).append('"').append(m.group()).append('"');
@@ -183,21 +185,63 @@ public final class ConfigLoader {
         return out.append(yaml, copied, yaml.length()).toString();
     }
 
-    /** Whether {@code at} is inside a quoted scalar (or a comment) of its line. */
-    private static boolean insideQuotes(String yaml, int at) {
-        char quote = 0;
-        for (int i = yaml.lastIndexOf('\n', at - 1) + 1; i < at; i++) {
-            char c = yaml.charAt(i);
-            if (quote == 0 && c == '#' && (i == 0 || Character.isWhitespace(yaml.charAt(i - 1)))) {
+    /**
+     * Whether places of a YAML text, in increasing order, are inside a quoted scalar or a comment:
+     * read from the start of the text, since a quoted scalar may go on over lines (until 2026-12-08
+     * only the place's own line was read, which held while a placeholder had to follow a flow
+     * indicator on its line). A quote opens a scalar only where one may begin: first on its line,
+     * after {@code ,}, {@code [} or <code>{</code>, or after a blank following {@code :}, {@code -}
+     * or {@code ?} (so that the quote of {@code Bob's} opens nothing).
+     */
+    private static final class QuoteScan {
+        private final String yaml;
+        private int scanned;
+        private char quote;
+        private boolean comment;
+
+        QuoteScan(String yaml) {
+            this.yaml = yaml;
+        }
+
+        boolean insideAt(int at) {
+            for (; scanned < at; scanned++) {
+                char c = yaml.charAt(scanned);
+                if (comment) {
+                    comment = c != '\n';
+                } else if (quote == '"') {
+                    if (c == '\\') {
+                        scanned++;
+                    } else if (c == '"') {
+                        quote = 0;
+                    }
+                } else if (quote == '\'') {
+                    if (c == '\'' && scanned + 1 < yaml.length() && yaml.charAt(scanned + 1) == '\'') {
+                        scanned++;
+                    } else if (c == '\'') {
+                        quote = 0;
+                    }
+                } else if (c == '#' && (scanned == 0 || Character.isWhitespace(yaml.charAt(scanned - 1)))) {
+                    comment = true;
+                } else if ((c == '"' || c == '\'') && scalarMayBeginAt(scanned)) {
+                    quote = c;
+                }
+            }
+            return quote != 0 || comment;
+        }
+
+        private boolean scalarMayBeginAt(int at) {
+            int before = at - 1;
+            boolean blank = false;
+            while (before >= 0 && (yaml.charAt(before) == ' ' || yaml.charAt(before) == '\t')) {
+                before--;
+                blank = true;
+            }
+            if (before < 0) {
                 return true;
             }
-            if (quote == 0 && (c == '"' || c == '\'')) {
-                quote = c;
-            } else if (c == quote && (quote == '\'' || yaml.charAt(i - 1) != '\\')) {
-                quote = 0;
-            }
+            char indicator = yaml.charAt(before);
+            return indicator == '\n' || ",[{".indexOf(indicator) >= 0 || blank && ":-?".indexOf(indicator) >= 0;
         }
-        return quote != 0;
     }
 
     /** Expands variables inside string values only, so comments may mention ${...} freely. */

@@ -64,19 +64,22 @@ public final class TokenCounter {
         /**
          * Three bytes a token: o200k averages about four on English and about three on code and
          * CJK text, so this is above the exact count for ordinary text (not for, say, long runs of
-         * digits or emoji, which the exact count corrects afterwards). With what only the money
-         * reserved counts ({@link #reservedOnly()}).
+         * digits or emoji, which the exact count corrects afterwards). What the rate limits hold,
+         * without {@link #reservedOnly()}.
          */
         public int estimate() {
-            return (int) Math.min(Integer.MAX_VALUE, fixed + (textBytes + 2) / 3 + reservedOnly);
+            return (int) Math.min(Integer.MAX_VALUE, fixed + (textBytes + 2) / 3);
         }
 
         /**
-         * What a provider bills as prompt beyond what the context window is checked with, reserved
-         * for: content parts that are neither text nor image (a file, audio) at three bytes a token,
-         * as text, since no tokenizer can count them; and an image not sent at low detail, up to
-         * what a detailed one costs. Until 2026-12-08 none of it was reserved for: a 60 KB file part
-         * let an account with a dollar be charged fifteen.
+         * What a provider may bill as prompt beyond what can be counted here, which only the money
+         * reserved holds: content parts that are neither text nor image (a file, audio) at three
+         * bytes a token, as text; and an image not sent at low detail, as GPT-4o's most for a
+         * detailed one (other models bill otherwise: the provider's count settles it). Not in the
+         * context window's check (a PDF's tokens are its text and page images, nothing its base64
+         * size tells), nor in the rate limits (a large file would be refused for good), nor billed
+         * when the provider sends no counts. Until 2026-12-08 none of it was reserved for: a 60 KB
+         * file part let an account with a dollar be charged fifteen.
          */
         @Override
         public int reservedOnly() {

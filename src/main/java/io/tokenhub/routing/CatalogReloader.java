@@ -150,8 +150,11 @@ public final class CatalogReloader {
         long read = reads.incrementAndGet();
         return vertx.executeBlocking(() -> {
             try {
-                TokenHubConfig config = loader.load(source, logWarnings);
-                return new Loaded(read, config, loader.warnings());
+                // Reads may run at once (unordered): the warnings must be this read's.
+                synchronized (loader) {
+                    TokenHubConfig config = loader.load(source, logWarnings);
+                    return new Loaded(read, config, loader.warnings());
+                }
             } catch (ConfigException e) {
                 // The admin who asked reads the 400; the operator who reads the log should too.
                 LOG.warn("configuration reload refused, the catalog in force unchanged: {}", e.getMessage());

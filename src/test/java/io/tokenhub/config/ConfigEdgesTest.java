@@ -140,4 +140,41 @@ class ConfigEdgesTest {
         loader.parse("providers: [ { id: mock, type: mock } ]\n", "test");
         assertThat(loader.warnings()).anyMatch(w -> w.contains("models") && w.contains("404"));
     }
+
+    @Test
+    void starsAndChevronsInsideScalarsAreNotAliasesOrMergeKeys() {
+        ConfigLoader loader = new ConfigLoader(Map.<String, String>of()::get);
+        TokenHubConfig config = loader.parse("""
+            providers:
+              - id: p
+                type: openai
+                base_url: http://localhost:1/v1?a=*b
+                api_key: sk-*abc<<def
+            models:
+              - id: m
+                aliases: ["m-*", "<<m>>"]
+                deployments: [ { provider: p, model: m1 } ]
+            """, "test");
+        assertThat(config.providers().get(0).apiKey()).isEqualTo("sk-*abc<<def");
+        assertThat(config.models().get(0).aliases()).containsExactly("m-*", "<<m>>");
+    }
+
+    @Test
+    void aPlaceholderOnALineOfAQuotedStringGoingOnOverLinesIsLeftToIt() {
+        // (a placeholder that may stand on a line of its own inside { } was quoted inside this string)
+        ConfigLoader loader = new ConfigLoader(Map.of("PART", "two")::get);
+        TokenHubConfig config = loader.parse("""
+            providers:
+              - id: p
+                type: openai
+                base_url: http://localhost:1/v1
+                description: Bob's provider
+                api_key: "one,
+                  ${PART}, three"
+            models:
+              - id: m
+                deployments: [ { provider: p, model: m1 } ]
+            """, "test");
+        assertThat(config.providers().get(0).apiKey()).isEqualTo("one, two, three");
+    }
 }
