@@ -75,9 +75,9 @@ public final class Upstreams {
                     () -> stateValue.getOrDefault(key, 0), "provider", d.provider(), "deployment", d.model()));
                 List<String> endpoint = Arrays.asList(provider.type(), provider.baseUrl(), provider.apiKey(),
                     provider.apiVersion());
+                List<String> measuredAt = endpoints.put(key, endpoint);
                 if (known == null || !known.config().equals(provider.circuitBreaker())
-                    || !endpoint.equals(endpoints.put(key, endpoint))) {
-                    endpoints.put(key, endpoint);
+                    || !endpoint.equals(measuredAt)) {
                     stateValue.put(key, 0);
                     byKey.put(key, new UpstreamHealth(vertx, d.provider(), d.model(), provider.circuitBreaker(),
                         this::changed));
